@@ -1,0 +1,204 @@
+"""Put two images of one place on one grid: the before image's, over their overlap."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+from rasterio.windows import from_bounds as window_from_bounds
+
+from terrasight.errors import BandSelectionError, PairAlignmentError
+from terrasight.io.raster import RasterSource, common_name, open_raster, read_window
+
+
+@dataclass(frozen=True)
+class RasterPair:
+    """Two images of one place, the after one to be resampled onto the before grid.
+
+    ``region`` is the window of the before grid covered by both images; all
+    processing and every output happens on it.
+    """
+
+    before: RasterSource
+    after: RasterSource
+    region: Window
+    same_grid: bool
+    resampling: Resampling = Resampling.bilinear
+
+    @property
+    def band_names(self) -> tuple[str, ...]:
+        """Common names (``red``, ``nir``...) of the selected bands of the before image."""
+        return tuple(common_name(self.before.band_names[b - 1]) for b in self.before.bands)
+
+    @property
+    def transform(self):
+        """Affine transform of the region (the output grid)."""
+        return rasterio.windows.transform(self.region, self.before.transform)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.region.height), int(self.region.width))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        notes = list(self.before.warnings) + list(self.after.warnings)
+        if not self.same_grid:
+            notes.append(
+                f"after image {self.after.path.name} was resampled onto the grid of "
+                f"{self.before.path.name} ({self.resampling.name})."
+            )
+        full = self.before.width * self.before.height
+        if self.shape[0] * self.shape[1] < full:
+            notes.append(
+                f"the images overlap on {self.shape[1]}x{self.shape[0]} of "
+                f"{self.before.width}x{self.before.height} before pixels; outputs cover the overlap."
+            )
+        return tuple(notes)
+
+    @contextlib.contextmanager
+    def readers(self) -> Iterator[PairReader]:
+        """Open one pair of read handles (one per thread)."""
+        with contextlib.ExitStack() as stack:
+            b = stack.enter_context(self.before.open())
+            a = stack.enter_context(self.after.open())
+            if not self.same_grid:
+                a = stack.enter_context(
+                    WarpedVRT(
+                        a,
+                        crs=self.before.crs,
+                        transform=self.before.transform,
+                        width=self.before.width,
+                        height=self.before.height,
+                        resampling=self.resampling,
+                        src_nodata=self.after.nodata,
+                        nodata=self.after.nodata,
+                        add_alpha=self.after.nodata is None,
+                    )
+                )
+            yield PairReader(self, b, a)
+
+
+@dataclass
+class PairReader:
+    """Reads the same window of both dates; not thread-safe (open one per thread)."""
+
+    pair: RasterPair
+    before_ds: rasterio.io.DatasetReader
+    after_ds: rasterio.io.DatasetReader | WarpedVRT
+
+    def read(self, window: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``(before, after, valid)``: float32 ``(bands, h, w)`` twice and a bool mask."""
+        p = self.pair
+        b, vb = read_window(self.before_ds, p.before.bands, window, p.before.nodata, p.before.has_mask)
+        warped_alpha = not p.same_grid and p.after.nodata is None
+        a, va = read_window(
+            self.after_ds, p.after.bands, window, p.after.nodata, p.after.has_mask or warped_alpha
+        )
+        return b, a, vb & va
+
+
+def _same_grid(b: RasterSource, a: RasterSource) -> bool:
+    return (
+        b.width == a.width
+        and b.height == a.height
+        and b.crs == a.crs
+        and b.transform.almost_equals(a.transform, precision=1e-9 * max(b.res))
+    )
+
+
+def _overlap_window(b: RasterSource, a: RasterSource) -> Window:
+    """Window of the before grid that the after image also covers."""
+    try:
+        ab = transform_bounds(a.crs, b.crs, *a.bounds, densify_pts=21)
+    except Exception as exc:  # noqa: BLE001 - GDAL raises several types here
+        raise PairAlignmentError(
+            f"cannot transform the bounds of {a.path} ({a.crs}) into the CRS of {b.path} "
+            f"({b.crs}): {exc}"
+        ) from None
+    bb = b.bounds
+    west, south = max(bb[0], ab[0]), max(bb[1], ab[1])
+    east, north = min(bb[2], ab[2]), min(bb[3], ab[3])
+    if not (east > west and north > south):
+        raise PairAlignmentError(
+            f"{a.path} and {b.path} do not overlap: the before image covers {_fmt(bb)} and the "
+            f"after image {_fmt(ab)} (in {b.crs}). Check that both show the same place."
+        )
+    win = window_from_bounds(west, south, east, north, b.transform)
+    col0, row0 = max(0, math.floor(win.col_off + 1e-6)), max(0, math.floor(win.row_off + 1e-6))
+    col1 = min(b.width, math.ceil(win.col_off + win.width - 1e-6))
+    row1 = min(b.height, math.ceil(win.row_off + win.height - 1e-6))
+    if col1 - col0 < 1 or row1 - row0 < 1:
+        raise PairAlignmentError(f"{a.path} and {b.path} overlap by less than one pixel.")
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def _fmt(bounds: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in bounds) + ")"
+
+
+def open_pair(
+    before: str | Path,
+    after: str | Path,
+    bands: Sequence[int | str] | None = None,
+    after_bands: Sequence[int | str] | None = None,
+    nodata: float | None = None,
+    resampling: str = "bilinear",
+) -> RasterPair:
+    """Open two images of one place and work out the grid to compare them on.
+
+    Same grid: used as is. Different CRS, resolution or extent: the after image is
+    resampled onto the before grid over the overlap. Images without a CRS must
+    have the same size and are compared pixel by pixel.
+
+    Args:
+        before, after: raster files.
+        bands: bands (1-based numbers or names) to use from both images.
+        after_bands: bands of the after image when they differ from ``bands``.
+        nodata: nodata value overriding the files' own.
+        resampling: rasterio resampling name for the after image.
+
+    Raises:
+        RasterReadError, InvalidRasterError, BandSelectionError, PairAlignmentError.
+
+    Example:
+        >>> pair = open_pair("2019.tif", "2024.tif", bands=["red", "green", "blue"])  # doctest: +SKIP
+        >>> pair.region  # doctest: +SKIP
+    """
+    b = open_raster(before, bands, nodata, role="before image")
+    a = open_raster(after, after_bands if after_bands is not None else bands, nodata, "after image")
+    if len(b.bands) != len(a.bands):
+        raise BandSelectionError(
+            f"the before image {b.path} has {len(b.bands)} bands selected and the after image "
+            f"{a.path} has {len(a.bands)}; choose the same bands in both, e.g. --bands 1,2,3."
+        )
+    if (b.crs is None) != (a.crs is None):
+        plain = b if b.crs is None else a
+        raise PairAlignmentError(
+            f"{plain.path} has no CRS but the other image has one; give both images a CRS "
+            "(e.g. gdal_edit.py -a_srs) or neither."
+        )
+    if b.crs is None:
+        if (b.width, b.height) != (a.width, a.height):
+            raise PairAlignmentError(
+                f"images without a CRS must have the same size: {b.path} is {b.width}x{b.height}, "
+                f"{a.path} is {a.width}x{a.height}. Georeference them or crop them to one size."
+            )
+        return RasterPair(b, a, Window(0, 0, b.width, b.height), same_grid=True)
+    same = _same_grid(b, a)
+    region = Window(0, 0, b.width, b.height) if same else _overlap_window(b, a)
+    try:
+        resamp = Resampling[resampling]
+    except KeyError:
+        raise PairAlignmentError(
+            f"unknown resampling {resampling!r}; use one of nearest, bilinear, cubic, average."
+        ) from None
+    return RasterPair(b, a, region, same_grid=same, resampling=resamp)

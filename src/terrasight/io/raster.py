@@ -1,0 +1,253 @@
+"""Open single rasters and read windows of them as float32 with a validity mask."""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning as _RioNotGeoreferenced
+from rasterio.errors import RasterioIOError
+from rasterio.windows import Window
+
+from terrasight.errors import BandSelectionError, InvalidRasterError, RasterReadError
+
+log = logging.getLogger(__name__)
+
+MIN_SIZE = 8
+"""Smallest width or height, in pixels, that change detection accepts."""
+
+# Common band names -> the names sensors write into band descriptions or file names.
+BAND_ALIASES: dict[str, tuple[str, ...]] = {
+    "coastal": ("b01", "b1", "coastal_aerosol"),
+    "blue": ("b02", "b2", "b"),
+    "green": ("b03", "b3", "g"),
+    "red": ("b04", "b4", "r"),
+    "rededge1": ("b05",),
+    "rededge2": ("b06",),
+    "rededge3": ("b07",),
+    "nir": ("b08", "b8", "nir08", "b5_landsat"),
+    "nir08": ("b8a",),
+    "swir16": ("b11", "swir1", "b6_landsat"),
+    "swir22": ("b12", "swir2", "b7_landsat"),
+}
+_COLOR_NAMES = {"red": "red", "green": "green", "blue": "blue", "gray": "gray", "alpha": "alpha"}
+
+
+@dataclass(frozen=True)
+class RasterSource:
+    """An opened-and-checked raster file: its grid, its bands and how to read them.
+
+    It holds no open file handle, so it can be shared between threads; each
+    reader opens its own handle with :meth:`open`.
+    """
+
+    path: Path
+    width: int
+    height: int
+    count: int
+    dtype: str
+    crs: CRS | None
+    transform: Affine
+    nodata: float | None
+    bands: tuple[int, ...]
+    band_names: tuple[str, ...]
+    has_mask: bool = False
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def georeferenced(self) -> bool:
+        return self.crs is not None
+
+    @property
+    def res(self) -> tuple[float, float]:
+        return (abs(self.transform.a), abs(self.transform.e))
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) in the raster's CRS (or pixels when it has none)."""
+        west, north = self.transform * (0, 0)
+        east, south = self.transform * (self.width, self.height)
+        return (min(west, east), min(south, north), max(west, east), max(south, north))
+
+    def open(self) -> rasterio.io.DatasetReader:
+        """Open a new read handle on the file (the caller closes it)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", _RioNotGeoreferenced)
+            return rasterio.open(self.path)
+
+
+def _describe_bands(ds: rasterio.io.DatasetReader, path: Path) -> list[str]:
+    """Return one lower-case name per band: its description, colour interpretation or index."""
+    names = []
+    for i in range(1, ds.count + 1):
+        desc = (ds.descriptions[i - 1] or "").strip().lower()
+        if not desc:
+            ci = ds.colorinterp[i - 1].name.lower()
+            desc = _COLOR_NAMES.get(ci, "")
+        names.append(desc or f"band{i}")
+    # A single band file named like "s2_B04.jp2" names its band.
+    if ds.count == 1 and names[0] in ("band1", "gray"):
+        stem = path.stem.lower().split("_")[-1]
+        if any(stem in aliases for aliases in BAND_ALIASES.values()):
+            names[0] = stem
+    return names
+
+
+def common_name(name: str) -> str:
+    """Map a band description (``"B04"``, ``"red"``) to its common name (``"red"``)."""
+    low = name.lower()
+    if low in BAND_ALIASES:
+        return low
+    for common, aliases in BAND_ALIASES.items():
+        if low in aliases:
+            return common
+    return low
+
+
+def resolve_bands(
+    requested: Sequence[int | str] | None, names: Sequence[str], path: Path
+) -> tuple[int, ...]:
+    """Turn band indexes (1-based) or names into 1-based band indexes of a file.
+
+    Names match a band's description or its common name (``red``, ``nir``,
+    ``swir16``...). ``None`` selects every band except an alpha band.
+    """
+    if requested is None:
+        return tuple(i + 1 for i, n in enumerate(names) if n != "alpha") or (1,)
+    commons = [common_name(n) for n in names]
+    out = []
+    for item in requested:
+        if isinstance(item, str) and item.strip().isdigit():
+            item = int(item)
+        if isinstance(item, int):
+            if not 1 <= item <= len(names):
+                raise BandSelectionError(
+                    f"{path}: band {item} does not exist; the file has bands 1..{len(names)}."
+                )
+            out.append(item)
+            continue
+        key = item.strip().lower()
+        matches = [i + 1 for i, n in enumerate(names) if n == key]
+        matches = matches or [i + 1 for i, c in enumerate(commons) if c == common_name(key)]
+        if not matches:
+            raise BandSelectionError(
+                f"{path}: no band named {item!r}; its bands are {list(names)}. "
+                "Give band numbers (1-based) or one of those names."
+            )
+        out.append(matches[0])
+    return tuple(out)
+
+
+def open_raster(
+    path: str | Path,
+    bands: Sequence[int | str] | None = None,
+    nodata: float | None = None,
+    role: str = "image",
+) -> RasterSource:
+    """Open and check a raster file (GeoTIFF/COG, JPEG 2000, PNG, JPEG, BMP...).
+
+    Args:
+        path: the file.
+        bands: band numbers (1-based) or names to use; all bands when ``None``.
+        nodata: a nodata value that overrides the one in the file.
+        role: how to call the file in messages ("before image", ...).
+
+    Raises:
+        RasterReadError: the file is missing or is not a raster GDAL can read.
+        InvalidRasterError: the raster is too small to work on.
+        BandSelectionError: a requested band does not exist.
+
+    Example:
+        >>> src = open_raster("before.tif", bands=["red", "green", "blue"])  # doctest: +SKIP
+        >>> src.width, src.crs  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RasterReadError(f"{role} {path}: file not found. Check the path and try again.")
+    if path.is_dir():
+        raise RasterReadError(f"{role} {path}: is a folder, not a raster file.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", _RioNotGeoreferenced)
+            with rasterio.open(path) as ds:
+                names = _describe_bands(ds, path)
+                info = dict(
+                    width=ds.width,
+                    height=ds.height,
+                    count=ds.count,
+                    dtype=ds.dtypes[0],
+                    crs=ds.crs if ds.crs else None,
+                    transform=ds.transform,
+                    nodata=ds.nodata,
+                    flags=ds.mask_flag_enums,
+                )
+    except RasterioIOError as exc:
+        raise RasterReadError(
+            f"{role} {path}: not a raster that can be read ({_short(exc)}). "
+            "Check that the file is complete and in a raster format such as GeoTIFF, "
+            "JPEG 2000, PNG or JPEG."
+        ) from None
+    if info["width"] < MIN_SIZE or info["height"] < MIN_SIZE:
+        raise InvalidRasterError(
+            f"{role} {path}: is {info['width']}x{info['height']} pixels; change detection "
+            f"needs at least {MIN_SIZE}x{MIN_SIZE} pixels."
+        )
+    notes = []
+    if info["crs"] is None:
+        notes.append(f"{role} {path.name} has no CRS: results are in pixel coordinates.")
+    has_mask = any(
+        any(f.name in ("per_dataset", "alpha") for f in band_flags) for band_flags in info["flags"]
+    )
+    nod = nodata if nodata is not None else info["nodata"]
+    if nod is not None and isinstance(nod, float) and math.isnan(nod):
+        nod = float("nan")
+    return RasterSource(
+        path=path,
+        width=info["width"],
+        height=info["height"],
+        count=info["count"],
+        dtype=info["dtype"],
+        crs=info["crs"],
+        transform=info["transform"],
+        nodata=nod,
+        bands=resolve_bands(bands, names, path),
+        band_names=tuple(names),
+        has_mask=has_mask,
+        warnings=tuple(notes),
+    )
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def read_window(
+    ds: rasterio.io.DatasetReader | rasterio.vrt.WarpedVRT,
+    bands: Sequence[int],
+    window: Window,
+    nodata: float | None,
+    use_mask: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``bands`` of ``window`` as float32 ``(bands, h, w)`` and a boolean valid mask ``(h, w)``."""
+    data = ds.read(list(bands), window=window).astype(np.float32, copy=False)
+    valid = np.ones(data.shape[1:], dtype=bool)
+    if nodata is not None:
+        if isinstance(nodata, float) and math.isnan(nodata):
+            valid &= ~np.isnan(data).any(axis=0)
+        else:
+            valid &= ~(data == np.float32(nodata)).all(axis=0)
+    if np.issubdtype(data.dtype, np.floating):
+        valid &= np.isfinite(data).all(axis=0)
+    if use_mask:
+        masks = ds.read_masks(list(bands), window=window)
+        valid &= (masks > 0).all(axis=0)
+    return data, valid

@@ -1,0 +1,1 @@
+"""Tasks: what users ask of images (change, ...), built on io and models."""
