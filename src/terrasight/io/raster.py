@@ -73,8 +73,8 @@ class RasterSource:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(west, south, east, north) in the raster's CRS (or pixels when it has none)."""
-        west, north = self.transform * (0, 0)
-        east, south = self.transform * (self.width, self.height)
+        west, north = self.transform @ (0, 0)
+        east, south = self.transform @ (self.width, self.height)
         return (min(west, east), min(south, north), max(west, east), max(south, north))
 
     def open(self) -> rasterio.io.DatasetReader:

@@ -73,6 +73,9 @@ class ChangeResult:
         cloud_pixels: pixels excluded as cloud or cloud shadow.
         pixel_area, area_unit: ground area of one pixel (``"m2"``) or 1 ``"px"``.
         params: the fitted method's parameters.
+        band_names: common names of the bands compared.
+        bands, after_bands: 1-based band numbers read from each file.
+        region: ``(col_off, row_off, width, height)`` of the output grid in the before image.
         warnings: things the user should know (no CRS, resampling, clouds...).
 
     Example:
@@ -97,6 +100,9 @@ class ChangeResult:
     pixel_area: float
     area_unit: str
     band_names: tuple[str, ...] = ()
+    bands: tuple[int, ...] = ()
+    after_bands: tuple[int, ...] = ()
+    region: tuple[int, int, int, int] = (0, 0, 0, 0)
     params: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 

@@ -1,0 +1,46 @@
+"""terrasight: ask satellite and aerial images what changed, where and how much.
+
+The public surface is small:
+
+>>> import terrasight
+>>> pair = terrasight.open("2019.tif", "2024.tif")              # doctest: +SKIP
+>>> result = terrasight.detect_changes("2019.tif", "2024.tif")  # doctest: +SKIP
+>>> result.save("changes/")                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# Public names and the modules they live in; imported on first use so that
+# ``import terrasight`` stays light.
+_EXPORTS = {
+    "open": ("terrasight.io", "open"),
+    "detect_changes": ("terrasight.tasks.change.detect", "detect_changes"),
+    "list_methods": ("terrasight.tasks.change.methods", "list_methods"),
+    "ChangeResult": ("terrasight.tasks.change.result", "ChangeResult"),
+    "ChangeObject": ("terrasight.tasks.change.result", "ChangeObject"),
+    "TerrasightError": ("terrasight.errors", "TerrasightError"),
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from terrasight.errors import TerrasightError
+    from terrasight.io import open
+    from terrasight.tasks.change.detect import detect_changes
+    from terrasight.tasks.change.methods import list_methods
+    from terrasight.tasks.change.result import ChangeObject, ChangeResult
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module, attr = _EXPORTS[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'terrasight' has no attribute {name!r}")
+
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

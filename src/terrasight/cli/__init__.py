@@ -1,0 +1,48 @@
+"""The ``terrasight`` command line: one thin module per command."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from rasterio.errors import RasterioError
+
+from terrasight.errors import TerrasightError
+
+
+class _Group(click.Group):
+    """A group that turns library errors into one clear line and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TerrasightError as exc:
+            raise click.ClickException(str(exc)) from None
+        except RasterioError as exc:
+            raise click.ClickException(f"raster error: {exc}") from None
+        except KeyboardInterrupt:
+            raise click.ClickException(
+                "interrupted. Finished windows are kept: run the same command again to resume."
+            ) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="terrasight")
+def main(verbose: int) -> None:
+    """terrasight: what changed between two images of one place."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from terrasight.cli.change import change
+    from terrasight.cli.demo import demo
+    from terrasight.cli.eval import eval_group
+
+    main.add_command(change)
+    main.add_command(demo)
+    main.add_command(eval_group)
+
+
+_register()

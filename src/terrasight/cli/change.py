@@ -1,0 +1,75 @@
+"""``terrasight change BEFORE AFTER -o OUTDIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from terrasight.cli.options import bands_option, method_option, min_pixels_option, parse_bands
+from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.result import ChangeResult
+
+
+@click.command()
+@click.argument("before", type=click.Path(path_type=Path))
+@click.argument("after", type=click.Path(path_type=Path))
+@click.option("-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@method_option
+@bands_option
+@min_pixels_option
+@click.option("--after-bands", default=None, help="Bands of the after image, when they differ.")
+@click.option("--nodata", type=float, default=None, help="Nodata value overriding the files'.")
+@click.option(
+    "--cloud-mask", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+    help="Exclude clouds and shadows (needs blue, green, red, nir).",
+)
+@click.option("--tile-size", type=click.IntRange(min=256), default=None, help="Window size in px.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace results of a different job in OUTDIR.")
+@click.option("--no-report", is_flag=True, help="Skip report.html.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def change(
+    before: Path, after: Path, outdir: Path, method: str, bands: str | None, min_pixels: int,
+    after_bands: str | None, nodata: float | None, cloud_mask: str, tile_size: int | None,
+    workers: int, overwrite: bool, no_report: bool, quiet: bool,
+) -> None:
+    """Find what changed between BEFORE and AFTER (two images of one place).
+
+    Writes change_mask.tif, change_probability.tif, changes.geojson,
+    summary.json and report.html into OUTDIR. An interrupted run resumes
+    when started again with the same arguments.
+    """
+    result = run_change(
+        before, after, outdir, quiet, method=method, bands=parse_bands(bands),
+        after_bands=parse_bands(after_bands), nodata=nodata, min_pixels=min_pixels,
+        cloud_mask=cloud_mask, tile_size=tile_size, workers=workers, overwrite=overwrite,
+    )
+    paths = result.save(outdir, report=not no_report)
+    echo_result(result, paths)
+
+
+def run_change(before: Path, after: Path, outdir: Path, quiet: bool, **kwargs) -> ChangeResult:
+    """Run :func:`detect_changes` with a progress bar on stderr."""
+    with tqdm(unit="px", unit_scale=True, desc="change", disable=quiet, leave=False) as bar:
+
+        def progress(n: int, total: int) -> None:
+            if bar.total != total:
+                bar.total = total
+            bar.update(n)
+
+        return detect_changes(before, after, outdir=outdir, progress=progress, **kwargs)
+
+
+def echo_result(result: ChangeResult, paths: dict[str, Path]) -> None:
+    """Print a short summary and where the outputs are."""
+    unit = result.area_unit
+    click.echo(
+        f"{len(result.objects)} change objects, {result.changed_area:,.0f} {unit} changed "
+        f"({100 * result.changed_fraction:.2f}% of valid pixels), method {result.method}."
+    )
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    for kind, path in paths.items():
+        click.echo(f"  {kind:12s} {path}")

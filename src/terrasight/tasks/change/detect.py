@@ -1,0 +1,373 @@
+"""Change detection over a whole scene, window by window, in bounded memory.
+
+1. open the pair and put it on the before grid (``terrasight.io.open_pair``);
+2. fit the method on a sample of windows spread over the scene;
+3. apply it to every tile on ``workers`` threads, each tile read once, writing
+   probability and mask tiles as they finish (journalled, so the job resumes);
+4. label change objects tile by tile, drop the small ones, build polygons.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+
+from terrasight.errors import BandSelectionError, InvalidRasterError
+from terrasight.io.cloud import CloudConfig, cloud_mask, cloud_support
+from terrasight.io.pair import PairReader, RasterPair, open_pair
+from terrasight.io.tiling import Tile, TileGrid
+from terrasight.io.vectors import pixel_area
+from terrasight.tasks.change.job import Job, file_identity, open_job
+from terrasight.tasks.change.methods import FittedChange, MethodSpec, get_method
+from terrasight.tasks.change.objects import extract_objects
+from terrasight.tasks.change.result import MASK_NODATA, OUTPUT_NAMES, ChangeResult
+
+log = logging.getLogger(__name__)
+
+BLOCK = 256
+PART = ".part.tif"
+Progress = Callable[[int, int], None]
+"""Called with (pixels just finished, total pixels of the job)."""
+
+
+@dataclass(frozen=True)
+class ChangeOptions:
+    """How a change job runs. All fields have defaults."""
+
+    method: str = "cva"
+    bands: tuple[int | str, ...] | None = None
+    after_bands: tuple[int | str, ...] | None = None
+    nodata: float | None = None
+    min_pixels: int = 20
+    cloud_mask: str = "auto"
+    tile_size: int | None = None
+    workers: int = 2
+    sample_tiles: int = 64
+    sample_size: int = 256
+    resampling: str = "bilinear"
+    gdal_cache_mb: int = 64
+
+
+def detect_changes(
+    before: str | Path,
+    after: str | Path,
+    method: str = "cva",
+    *,
+    bands: Sequence[int | str] | None = None,
+    outdir: str | Path | None = None,
+    min_pixels: int = 20,
+    cloud_mask: str = "auto",
+    tile_size: int | None = None,
+    workers: int = 2,
+    progress: bool | Progress = False,
+    overwrite: bool = False,
+    **options: Any,
+) -> ChangeResult:
+    """Find where two images of one place differ: mask, probability and change objects.
+
+    The after image is put on the before image's grid (resampled over the
+    overlap when the grids differ). Work happens window by window, so scenes far
+    larger than memory are fine. With ``outdir``, rasters go there and a job
+    that was interrupted resumes where it stopped; without it, into a new
+    temporary folder that the result refers to.
+
+    Args:
+        before, after: raster files of the two dates.
+        method: a name from ``terrasight.tasks.change.methods.list_methods()``.
+        bands: band numbers (1-based) or names to compare; all bands by default.
+        outdir: folder for the rasters (created; resumes a matching job there).
+        min_pixels: change objects smaller than this are dropped from mask and list.
+        cloud_mask: ``"auto"`` (when blue, green, red and nir are present), ``"on"``, ``"off"``.
+        tile_size: window size in pixels (a multiple of 256); the method's default if None.
+        workers: threads working on windows.
+        progress: ``True`` for a progress bar on stderr, or a callable taking
+            (pixels just finished, total pixels).
+        overwrite: replace results of a different job in ``outdir``.
+        **options: further :class:`ChangeOptions` fields (``after_bands``, ``nodata``, ...).
+
+    Returns:
+        A :class:`ChangeResult`; call ``.save(outdir)`` for GeoJSON, summary and report.
+
+    Example:
+        >>> import terrasight
+        >>> result = terrasight.detect_changes("2019.tif", "2024.tif", method="cva")  # doctest: +SKIP
+        >>> print(len(result.objects), result.changed_area, result.area_unit)  # doctest: +SKIP
+        >>> result.save("changes/")  # doctest: +SKIP
+    """
+    opts = ChangeOptions(
+        method=method,
+        bands=tuple(bands) if bands is not None else None,
+        min_pixels=min_pixels,
+        cloud_mask=cloud_mask,
+        tile_size=tile_size,
+        workers=max(1, workers),
+        **options,
+    )
+    spec = get_method(opts.method)
+    pair = open_pair(before, after, opts.bands, opts.after_bands, opts.nodata, opts.resampling)
+    if len(pair.before.bands) < spec.min_bands:
+        raise BandSelectionError(
+            f"method {spec.name!r} needs at least {spec.min_bands} bands; "
+            f"{len(pair.before.bands)} selected from {pair.before.path}."
+        )
+    folder = Path(outdir) if outdir is not None else Path(tempfile.mkdtemp(prefix="terrasight-"))
+    with rasterio.Env(GDAL_CACHEMAX=opts.gdal_cache_mb, GDAL_NUM_THREADS=1):
+        return _run(pair, spec, opts, folder, overwrite, _progress_callback(progress, pair))
+
+
+def _run(
+    pair: RasterPair, spec: MethodSpec, opts: ChangeOptions, folder: Path, overwrite: bool,
+    progress: Progress | None,
+) -> ChangeResult:
+    clouds = _cloud_config(pair, opts.cloud_mask)
+    signature = {
+        "before": file_identity(pair.before.path),
+        "after": file_identity(pair.after.path),
+        "bands": list(pair.before.bands),
+        "after_bands": list(pair.after.bands),
+        "options": {k: v for k, v in asdict(opts).items() if k not in ("workers",)},
+    }
+    signature["method"] = spec.name
+    job = open_job(folder, signature, list(OUTPUT_NAMES.values()), overwrite)
+    if job.fitted is None:
+        job.fitted = _fit(pair, spec, opts, clouds).params()
+        job.save()
+    fitted = spec.restore(job.fitted)
+    size = _tile_size(opts.tile_size or spec.tile_size)
+    grid = TileGrid(pair.region, size, spec.overlap)
+    paths = {k: folder / (OUTPUT_NAMES[k] + PART) for k in ("mask", "probability")}
+    final = {k: folder / OUTPUT_NAMES[k] for k in ("mask", "probability")}
+    if not job.complete:
+        _create_outputs(pair, paths, fresh=not job.done_tiles())
+        _process_tiles(pair, grid, fitted, clouds, job, paths, opts.workers, progress)
+    counts = _totals(job.done_tiles().values())
+    objects, changed = extract_objects(
+        paths["mask"] if not job.complete else final["mask"],
+        paths["probability"] if not job.complete else final["probability"],
+        opts.min_pixels,
+        pair.before.crs.to_wkt() if pair.before.crs else None,
+        pair.transform,
+    )
+    if not job.complete:
+        for k in paths:
+            _build_overviews(paths[k], k == "mask")
+            paths[k].replace(final[k])
+        job.complete = True
+        job.save()
+    area, unit = pixel_area(pair.before.crs, pair.transform)
+    warns = list(pair.warnings)
+    if counts["cloud"]:
+        warns.append(f"{counts['cloud']} pixels under cloud or cloud shadow were excluded.")
+    return ChangeResult(
+        method=spec.name,
+        before=str(pair.before.path),
+        after=str(pair.after.path),
+        crs=pair.before.crs.to_wkt() if pair.before.crs else None,
+        transform=tuple(pair.transform)[:6],
+        width=int(pair.region.width),
+        height=int(pair.region.height),
+        mask_path=final["mask"],
+        probability_path=final["probability"],
+        objects=objects,
+        valid_pixels=counts["valid"],
+        changed_pixels=changed,
+        cloud_pixels=counts["cloud"],
+        pixel_area=area,
+        area_unit=unit,
+        band_names=pair.band_names,
+        bands=pair.before.bands,
+        after_bands=pair.after.bands,
+        region=tuple(int(v) for v in pair.region.flatten()),
+        params=job.fitted,
+        warnings=tuple(warns),
+    )
+
+
+def _tile_size(size: int) -> int:
+    if size < BLOCK:
+        return BLOCK
+    return int(round(size / BLOCK)) * BLOCK
+
+
+def _cloud_config(pair: RasterPair, mode: str) -> CloudConfig | None:
+    if mode not in ("auto", "on", "off"):
+        raise ValueError(f"cloud_mask must be 'auto', 'on' or 'off', not {mode!r}")
+    if mode == "off":
+        return None
+    config = cloud_support(pair.band_names, pair.before.dtype)
+    if config is None and mode == "on":
+        raise BandSelectionError(
+            f"cloud masks need blue, green, red and nir bands in reflectance units; the selected "
+            f"bands of {pair.before.path} are {list(pair.band_names)}. Use cloud_mask='off'."
+        )
+    return config
+
+
+def _read(reader: PairReader, window, clouds: CloudConfig | None):
+    """Read a window of both dates; returns before, after, valid and the cloud pixel count."""
+    b, a, vb, va = reader.read_dates(window)
+    valid = vb & va
+    cloudy = 0
+    if clouds is not None:
+        cm = cloud_mask(b, vb, clouds) | cloud_mask(a, va, clouds)
+        cloudy = int((cm & valid).sum())
+        valid &= ~cm
+    return b, a, valid, cloudy, vb, va
+
+
+def _fit(pair: RasterPair, spec: MethodSpec, opts: ChangeOptions, clouds) -> FittedChange:
+    samples, vb_total, va_total = [], 0, 0
+    grid = TileGrid(pair.region, opts.sample_size)
+    with pair.readers() as reader:
+        for count in (opts.sample_tiles, opts.sample_tiles * 16):
+            samples, vb_total, va_total = [], 0, 0
+            for tile in grid.sample(count):
+                b, a, valid, _, vb, va = _read(reader, tile.read, clouds)
+                vb_total, va_total = vb_total + int(vb.sum()), va_total + int(va.sum())
+                if valid.any():
+                    samples.append((b, a, valid))
+            if sum(int(s[2].sum()) for s in samples) >= 64 or count >= len(grid):
+                break
+    if sum(int(s[2].sum()) for s in samples) < 2:
+        raise InvalidRasterError(_no_valid_message(pair, vb_total, va_total))
+    return spec.fit(samples, pair.band_names)
+
+
+def _no_valid_message(pair: RasterPair, vb: int, va: int) -> str:
+    if vb == 0:
+        culprit = f"the before image {pair.before.path} (nodata={pair.before.nodata})"
+    elif va == 0:
+        culprit = f"the after image {pair.after.path} (nodata={pair.after.nodata})"
+    else:
+        culprit = "the two images together (their valid areas do not meet, or clouds cover them)"
+    return (
+        f"no valid pixels to compare: {culprit} has only nodata over the overlap. "
+        "Check the nodata value (--nodata) and that the images cover the same area."
+    )
+
+
+def _create_outputs(pair: RasterPair, paths: dict[str, Path], fresh: bool) -> None:
+    if not fresh and all(p.exists() for p in paths.values()):
+        return
+    h, w = pair.shape
+    base = dict(
+        driver="GTiff", width=w, height=h, count=1, tiled=True, blockxsize=BLOCK,
+        blockysize=BLOCK, compress="deflate", transform=pair.transform, BIGTIFF="IF_SAFER",
+    )
+    if pair.before.crs is not None:
+        base["crs"] = pair.before.crs
+    specs = {"mask": ("uint8", MASK_NODATA, 2), "probability": ("float32", float("nan"), 3)}
+    for kind, (dtype, nodata, predictor) in specs.items():
+        with rasterio.open(paths[kind], "w", dtype=dtype, nodata=nodata, predictor=predictor, **base):
+            pass
+
+
+def _process_tiles(
+    pair: RasterPair, grid: TileGrid, fitted: FittedChange, clouds, job: Job,
+    paths: dict[str, Path], workers: int, progress: Progress | None,
+) -> None:
+    done = job.done_tiles()
+    todo = [t for t in grid if t.index not in done]
+    total = int(grid.region.width * grid.region.height)
+    if progress:
+        progress(sum(int(grid[i].core.width * grid[i].core.height) for i in done), total)
+    local = threading.local()
+    readers: list[Any] = []
+
+    def work(tile: Tile):
+        if not hasattr(local, "reader"):
+            ctx = pair.readers()
+            local.reader = ctx.__enter__()
+            readers.append(ctx)
+        with rasterio.Env(GDAL_CACHEMAX=16):
+            b, a, valid, cloudy, _, _ = _read(local.reader, tile.read, clouds)
+        prob = fitted.probability(b, a, valid)
+        rs, cs = tile.core_slices
+        return tile, prob[rs, cs], valid[rs, cs], cloudy
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for tile, prob, valid, cloudy in _bounded_map(pool, work, todo, 2 * workers):
+                rec = _write_tile(paths, tile, grid, prob, valid, fitted.threshold)
+                rec["cloud"] = cloudy
+                job.record_tile(rec)
+                if progress:
+                    progress(int(tile.core.width * tile.core.height), total)
+    finally:
+        for ctx in readers:
+            ctx.__exit__(None, None, None)
+
+
+def _bounded_map(pool: ThreadPoolExecutor, fn, items: list, limit: int) -> Iterator[Any]:
+    """Like ``pool.map`` but with at most ``limit`` items in flight; yields in completion order."""
+    pending: set[Future] = set()
+    it = iter(items)
+    try:
+        for item in it:
+            pending.add(pool.submit(fn, item))
+            if len(pending) >= limit:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    yield f.result()
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                yield f.result()
+    finally:
+        for f in pending:
+            f.cancel()
+
+
+def _write_tile(paths, tile: Tile, grid: TileGrid, prob, valid, threshold: float) -> dict[str, int]:
+    """Write one tile's core into both part files (closing them flushes it to disk)."""
+    mask = np.where(valid, (prob >= threshold).astype(np.uint8), np.uint8(MASK_NODATA))
+    prob = np.where(valid, prob, np.float32(np.nan)).astype(np.float32)
+    win = tile.relative_core(grid.region)
+    with rasterio.open(paths["probability"], "r+") as ds:
+        ds.write(prob, 1, window=win)
+    with rasterio.open(paths["mask"], "r+") as ds:
+        ds.write(mask, 1, window=win)
+    return {"tile": tile.index, "valid": int(valid.sum()), "changed": int((mask == 1).sum())}
+
+
+def _totals(records) -> dict[str, int]:
+    out = {"valid": 0, "changed": 0, "cloud": 0}
+    for rec in records:
+        for k in out:
+            out[k] += int(rec.get(k, 0))
+    return out
+
+
+def _build_overviews(path: Path, categorical: bool) -> None:
+    with rasterio.open(path, "r+") as ds:
+        factors = [f for f in (2, 4, 8, 16, 32, 64) if min(ds.width, ds.height) // f >= BLOCK // 2]
+        if factors:
+            ds.build_overviews(factors, Resampling.nearest if categorical else Resampling.average)
+
+
+def _progress_callback(progress: bool | Progress, pair: RasterPair) -> Progress | None:
+    if callable(progress):
+        return progress
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    h, w = pair.shape
+    bar = tqdm(total=h * w, unit="px", unit_scale=True, desc="change", leave=False)
+
+    def update(n: int, total: int) -> None:
+        bar.update(n)
+        if bar.n >= total:
+            bar.close()
+
+    return update

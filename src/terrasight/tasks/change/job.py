@@ -1,0 +1,108 @@
+"""The on-disk journal that lets a change job be interrupted and resumed.
+
+A job folder holds ``.terrasight-job.json`` (what is being computed: inputs,
+method, options, and the fitted parameters) and ``.terrasight-tiles.jsonl``
+(one line per finished tile, written only after the tile's pixels are on
+disk). Re-running the same job skips finished tiles, so nothing is lost and
+nothing is counted twice; a different job in the same folder is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from terrasight.errors import OutputExistsError
+
+JOB_FILE = ".terrasight-job.json"
+TILES_FILE = ".terrasight-tiles.jsonl"
+
+
+def file_identity(path: Path) -> dict[str, Any]:
+    """What identifies an input file's content cheaply: absolute path, size, modification time."""
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+@dataclass
+class Job:
+    """A job folder's journal."""
+
+    folder: Path
+    signature: dict[str, Any]
+    fitted: dict[str, Any] | None = None
+    complete: bool = False
+
+    @property
+    def tiles_path(self) -> Path:
+        return self.folder / TILES_FILE
+
+    def done_tiles(self) -> dict[int, dict[str, int]]:
+        """Finished tiles by index with their pixel counts (a torn last line is ignored)."""
+        done: dict[int, dict[str, int]] = {}
+        if not self.tiles_path.exists():
+            return done
+        for line in self.tiles_path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            done[int(rec["tile"])] = rec
+        return done
+
+    def record_tile(self, record: dict[str, int]) -> None:
+        """Append one finished tile, durably."""
+        with open(self.tiles_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def save(self) -> None:
+        data = {"signature": self.signature, "fitted": self.fitted, "complete": self.complete}
+        tmp = self.folder / (JOB_FILE + ".part")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(self.folder / JOB_FILE)
+
+
+def open_job(folder: Path, signature: dict[str, Any], outputs: list[str], overwrite: bool) -> Job:
+    """Start a job in ``folder`` or resume the same job found there.
+
+    Raises:
+        OutputExistsError: the folder holds results of a different job (or results
+            without a journal) and ``overwrite`` is false.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    journal = folder / JOB_FILE
+    if journal.exists() and not overwrite:
+        try:
+            data = json.loads(journal.read_text())
+        except json.JSONDecodeError:
+            data = {}
+        if data.get("signature") == signature:
+            return Job(folder, signature, data.get("fitted"), bool(data.get("complete")))
+        raise OutputExistsError(
+            f"{folder} holds results of a different change job ({_describe(data)}). "
+            "Choose another output folder, or pass overwrite=True (--overwrite) to replace them."
+        )
+    existing = [n for n in outputs if (folder / n).exists()]
+    if existing and not overwrite and not journal.exists():
+        raise OutputExistsError(
+            f"{folder} already holds {', '.join(existing)}; they won't be overwritten without "
+            "overwrite=True (--overwrite). Choose another output folder to keep them."
+        )
+    for name in [JOB_FILE, TILES_FILE]:
+        (folder / name).unlink(missing_ok=True)
+    job = Job(folder, signature)
+    job.save()
+    return job
+
+
+def _describe(data: dict[str, Any]) -> str:
+    sig = data.get("signature") or {}
+    try:
+        return f"before={Path(sig['before']['path']).name}, after={Path(sig['after']['path']).name}, method={sig['method']}"
+    except (KeyError, TypeError):
+        return "unreadable journal"

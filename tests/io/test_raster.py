@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+import rasterio
+from rasterio.windows import Window
+
+from terrasight.errors import BandSelectionError, InvalidRasterError, RasterReadError
+from terrasight.io.raster import open_raster, read_window
+
+
+def test_opens_geotiff_with_crs_and_names(make_raster):
+    data = np.random.default_rng(0).integers(0, 4000, (4, 20, 30), dtype=np.uint16)
+    path = make_raster("s.tif", data)
+    with rasterio.open(path, "r+") as ds:
+        ds.descriptions = ("B02", "B03", "B04", "B08")
+    src = open_raster(path, bands=["red", "nir"])
+    assert src.bands == (3, 4)
+    assert src.crs.to_epsg() == 32633
+    assert (src.width, src.height) == (30, 20)
+    assert src.warnings == ()
+
+
+def test_band_numbers_and_bad_band(make_raster):
+    path = make_raster("s.tif", np.zeros((3, 10, 10), np.uint8))
+    assert open_raster(path, bands=["3", 1]).bands == (3, 1)
+    with pytest.raises(BandSelectionError, match="band 5 does not exist"):
+        open_raster(path, bands=[5])
+    with pytest.raises(BandSelectionError, match="no band named 'swir16'"):
+        open_raster(path, bands=["swir16"])
+
+
+def test_missing_file_and_text_file(tmp_path):
+    with pytest.raises(RasterReadError, match="file not found"):
+        open_raster(tmp_path / "nope.tif")
+    fake = tmp_path / "notes.tif"
+    fake.write_text("this is not a raster\n")
+    with pytest.raises(RasterReadError, match="notes.tif: not a raster"):
+        open_raster(fake)
+
+
+def test_truncated_geotiff(make_raster, tmp_path):
+    path = make_raster("s.tif", np.ones((3, 64, 64), np.uint8) * 7)
+    raw = path.read_bytes()
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(raw[:200])
+    with pytest.raises(RasterReadError, match="cut.tif"):
+        open_raster(cut)
+
+
+def test_one_pixel_image_is_refused(make_raster):
+    path = make_raster("one.tif", np.ones((3, 1, 1), np.uint8))
+    with pytest.raises(InvalidRasterError, match="1x1 pixels"):
+        open_raster(path)
+
+
+def test_png_without_crs_warns(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "plain.png"
+    Image.fromarray(np.zeros((12, 16, 3), np.uint8)).save(path)
+    src = open_raster(path)
+    assert src.crs is None
+    assert src.count == 3 and src.band_names == ("red", "green", "blue")
+    assert any("no CRS" in w for w in src.warnings)
+
+
+def test_read_window_nodata_mask(make_raster):
+    data = np.full((2, 10, 10), 5, np.int16)
+    data[:, 0, :] = -9999
+    data[0, 1, :] = -9999  # one band only: still valid (nodata means every band)
+    path = make_raster("n.tif", data, nodata=-9999)
+    src = open_raster(path)
+    with src.open() as ds:
+        arr, valid = read_window(ds, src.bands, Window(0, 0, 10, 10), src.nodata, src.has_mask)
+    assert arr.dtype == np.float32 and arr.shape == (2, 10, 10)
+    assert not valid[0].any() and valid[1:].all()
