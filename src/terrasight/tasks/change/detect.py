@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
@@ -281,31 +280,23 @@ def _process_tiles(
     total = int(grid.region.width * grid.region.height)
     if progress:
         progress(sum(int(grid[i].core.width * grid[i].core.height) for i in done), total)
-    local = threading.local()
-    readers: list[Any] = []
 
     def work(tile: Tile):
-        if not hasattr(local, "reader"):
-            ctx = pair.readers()
-            local.reader = ctx.__enter__()
-            readers.append(ctx)
-        with rasterio.Env(GDAL_CACHEMAX=16):
-            b, a, valid, cloudy, _, _ = _read(local.reader, tile.read, clouds)
+        # Each call opens its own handles: datasets are not shared between threads,
+        # and opening a GeoTIFF costs little next to decoding a tile.
+        with pair.readers() as reader:
+            b, a, valid, cloudy, _, _ = _read(reader, tile.read, clouds)
         prob = fitted.probability(b, a, valid)
         rs, cs = tile.core_slices
         return tile, prob[rs, cs], valid[rs, cs], cloudy
 
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for tile, prob, valid, cloudy in _bounded_map(pool, work, todo, 2 * workers):
-                rec = _write_tile(paths, tile, grid, prob, valid, fitted.threshold)
-                rec["cloud"] = cloudy
-                job.record_tile(rec)
-                if progress:
-                    progress(int(tile.core.width * tile.core.height), total)
-    finally:
-        for ctx in readers:
-            ctx.__exit__(None, None, None)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for tile, prob, valid, cloudy in _bounded_map(pool, work, todo, 2 * workers):
+            rec = _write_tile(paths, tile, grid, prob, valid, fitted.threshold)
+            rec["cloud"] = cloudy
+            job.record_tile(rec)
+            if progress:
+                progress(int(tile.core.width * tile.core.height), total)
 
 
 def _bounded_map(pool: ThreadPoolExecutor, fn, items: list, limit: int) -> Iterator[Any]:

@@ -17,6 +17,8 @@ import numpy as np
 import rasterio
 from affine import Affine
 
+from terrasight.io.vectors import jsonable
+
 MASK_NODATA = 255
 """Value of ``change_mask.tif`` where no answer could be given (nodata, cloud, outside overlap)."""
 
@@ -184,13 +186,5 @@ class ChangeResult:
 
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".part")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
+    tmp.write_text(json.dumps(jsonable(data), indent=2, allow_nan=False))
     tmp.replace(path)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"cannot serialise {type(o).__name__}")

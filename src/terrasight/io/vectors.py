@@ -1,0 +1,218 @@
+"""Vectors out: pixel and polygon areas, scene locations in words, GeoJSON.
+
+Areas are in square metres wherever the image has a CRS. In a projected CRS a
+pixel's area is the same everywhere (the affine determinant times the square of
+the CRS unit in metres). In a geographic CRS (degrees) it shrinks towards the
+poles, so :func:`pixel_area` gives the geodesic area of the pixel at the grid's
+centre (a representative value) and :func:`geometry_area` computes the area of
+each object's polygon geodesically on the WGS84 ellipsoid. Without a CRS areas
+are pixel counts (unit ``"px"``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import shapely
+from affine import Affine
+from pyproj import Geod
+from rasterio.crs import CRS
+from rasterio.errors import CRSError
+from rasterio.warp import transform_geom
+from shapely.geometry import mapping, shape
+from shapely.geometry.polygon import orient
+
+if TYPE_CHECKING:
+    from terrasight.tasks.change.result import ChangeObject
+
+WGS84 = "EPSG:4326"
+GEOD = Geod(ellps="WGS84")
+COORDINATE_DECIMALS = 7
+"""Decimals kept in GeoJSON coordinates (about 1 cm in degrees)."""
+PIXEL_MEMBER = "terrasight:coordinates"
+"""Foreign member marking a FeatureCollection whose coordinates are pixel (column, row)."""
+
+_ROWS = ("north", "", "south")
+_COLS = ("west", "", "east")
+
+
+def as_crs(crs: CRS | str | None) -> CRS | None:
+    """A rasterio :class:`~rasterio.crs.CRS` from a CRS, WKT or ``"EPSG:xxxx"`` string, or None.
+
+    Example:
+        >>> as_crs("EPSG:32633").is_projected, as_crs(None)
+        (True, None)
+    """
+    if crs is None or isinstance(crs, CRS):
+        return crs
+    return CRS.from_user_input(crs)
+
+
+def apply_transform(transform: Affine, col: float, row: float) -> tuple[float, float]:
+    """Map a pixel position through an affine transform (without affine's ``*``/``@`` churn).
+
+    Example:
+        >>> apply_transform(Affine(10, 0, 500000, 0, -10, 5000000), 1, 2)
+        (500010.0, 4999980.0)
+    """
+    t = transform
+    return (float(t.a * col + t.b * row + t.c), float(t.d * col + t.e * row + t.f))
+
+
+def pixel_area(
+    crs: CRS | str | None, transform: Affine, *, shape: tuple[int, int] | None = None
+) -> tuple[float, str]:
+    """Ground area of one pixel and its unit.
+
+    Args:
+        crs: the image CRS (object, WKT or ``"EPSG:xxxx"``), or None for pixel space.
+        transform: the image's affine transform.
+        shape: ``(height, width)`` of the grid; in a geographic CRS the pixel at
+            its centre is measured (the pixel at the origin when not given).
+
+    Returns:
+        ``(area, "m2")`` for a projected or geographic CRS, ``(1.0, "px")`` without one.
+
+    Example:
+        >>> from rasterio.transform import from_origin
+        >>> pixel_area("EPSG:32633", from_origin(500000, 5000000, 10, 10))
+        (100.0, 'm2')
+        >>> pixel_area(None, Affine.identity())
+        (1.0, 'px')
+    """
+    crs = as_crs(crs)
+    if crs is None:
+        return 1.0, "px"
+    if crs.is_geographic:
+        row, col = (0, 0) if shape is None else (shape[0] // 2, shape[1] // 2)
+        ring = ((col, row), (col + 1, row), (col + 1, row + 1), (col, row + 1))
+        lons, lats = zip(*(apply_transform(transform, *xy) for xy in ring), strict=True)
+        area, _ = GEOD.polygon_area_perimeter(lons, lats)
+        return abs(float(area)), "m2"
+    det = abs(transform.a * transform.e - transform.b * transform.d)
+    return det * _metres_per_unit(crs) ** 2, "m2"
+
+
+def _metres_per_unit(crs: CRS) -> float:
+    """Length of the CRS's linear unit in metres (1 when the CRS does not say)."""
+    try:
+        return float(crs.linear_units_factor[1])
+    except CRSError:
+        return 1.0
+
+
+def geometry_area(
+    geom: dict[str, Any], crs: CRS | str | None, pixel_count: int, pixel_area: float
+) -> float:
+    """Area of an object: geodesic polygon area in a geographic CRS, else pixels x pixel area.
+
+    Args:
+        geom: GeoJSON-like Polygon or MultiPolygon in the image CRS.
+        crs: the image CRS, or None for pixel space.
+        pixel_count: number of pixels in the object.
+        pixel_area: area of one pixel, from :func:`pixel_area`.
+
+    Example:
+        >>> square = {"type": "Polygon", "coordinates": [[(0, 0), (1, 0), (1, 1), (0, 1), (0, 0)]]}
+        >>> geometry_area(square, "EPSG:32633", 4, 100.0)
+        400.0
+        >>> round(geometry_area(square, "EPSG:4326", 1, 0.0) / 1e9, 2)  # km2 x 1000
+        12.31
+    """
+    crs = as_crs(crs)
+    if crs is None or not crs.is_geographic:
+        return float(pixel_count * pixel_area)
+    parts = shapely.get_parts(shape(geom))
+    total = sum(GEOD.geometry_area_perimeter(orient(p, 1.0))[0] for p in parts)
+    return abs(float(total))
+
+
+def location_words(col: float, row: float, width: int, height: int) -> str:
+    """Where a pixel position lies in the scene, in words, on a 3 x 3 grid.
+
+    Assumes a north-up image: row 0 is north, column 0 is west.
+
+    Example:
+        >>> location_words(5, 5, 100, 100), location_words(50, 50, 100, 100)
+        ('north-west', 'centre')
+        >>> location_words(99, 60, 100, 100)
+        'east'
+    """
+    r = _third(row, height)
+    c = _third(col, width)
+    words = [w for w in (_ROWS[r], _COLS[c]) if w]
+    return "-".join(words) or "centre"
+
+
+def _third(value: float, size: int) -> int:
+    if size <= 0:
+        return 1
+    return min(2, max(0, int(3 * value / size)))
+
+
+def objects_to_geojson(objects: Sequence[ChangeObject], crs: CRS | str | None) -> dict[str, Any]:
+    """The objects as an RFC 7946 FeatureCollection in WGS84 longitude/latitude.
+
+    Geometries are reprojected from ``crs``, exterior rings are counter-clockwise
+    and holes clockwise, coordinates keep 7 decimals; there is no ``crs`` member.
+    When ``crs`` is None the geometries stay in pixel (column, row) coordinates
+    and the collection carries the foreign member ``"terrasight:coordinates":
+    "pixel"`` (RFC 7946 section 6.1 allows foreign members), so readers can tell.
+
+    Example:
+        >>> fc = objects_to_geojson([], "EPSG:32633")
+        >>> fc["type"], fc["features"]
+        ('FeatureCollection', [])
+    """
+    crs = as_crs(crs)
+    features = [_feature(obj, crs) for obj in objects]
+    collection: dict[str, Any] = {"type": "FeatureCollection", "features": features}
+    if crs is None:
+        collection[PIXEL_MEMBER] = "pixel"
+    return collection
+
+
+def _feature(obj: ChangeObject, crs: CRS | None) -> dict[str, Any]:
+    geom = obj.geometry if crs is None else transform_geom(crs, WGS84, obj.geometry)
+    oriented = shapely.get_parts(shape(geom))
+    oriented = [orient(p, 1.0) for p in oriented]
+    merged = oriented[0] if len(oriented) == 1 else shapely.MultiPolygon(oriented)
+    return {
+        "type": "Feature",
+        "id": obj.id,
+        "geometry": jsonable(mapping(merged), COORDINATE_DECIMALS),
+        "properties": jsonable(obj.to_dict()),
+    }
+
+
+def jsonable(value: Any, decimals: int | None = None) -> Any:
+    """Tuples to lists, numpy scalars to Python, non-finite floats to None, floats rounded."""
+    if isinstance(value, dict):
+        return {k: jsonable(v, decimals) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v, decimals) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return round(value, decimals) if decimals is not None else value
+    return value
+
+
+def write_geojson(path: str | Path, collection: dict[str, Any]) -> Path:
+    """Write a FeatureCollection atomically (to ``path.part``, then replace ``path``).
+
+    Example:
+        >>> write_geojson("out/changes.geojson", objects_to_geojson([], None))  # doctest: +SKIP
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(jsonable(collection), allow_nan=False))
+    tmp.replace(path)
+    return path

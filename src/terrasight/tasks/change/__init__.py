@@ -1,0 +1,1 @@
+"""Change detection between two dates: methods, the windowed pipeline and its result."""

@@ -1,0 +1,285 @@
+"""Small pictures of a change result for the report: decimated reads, never whole rasters.
+
+Every picture covers the result's output grid (``result.region`` of the before
+image) at one common reduced size, so before, after, overlay and probability
+line up pixel for pixel. The after image is read through the pair reader,
+which puts it on the before grid first.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio
+from PIL import Image, ImageDraw, ImageFont
+from rasterio.enums import Resampling
+from rasterio.windows import Window
+
+from terrasight.io.pair import open_pair
+from terrasight.tasks.change.result import MASK_NODATA, ChangeObject, ChangeResult
+
+RED = (255, 0, 0)
+OUTLINE = (255, 221, 0)
+NODATA_GREY = (110, 110, 110)
+CHANGE_ALPHA = 0.55
+MAX_LABELS = 500
+"""Objects (largest first) outlined and labelled on the overlay."""
+
+# Anchors of the "inferno" colour map (dark purple -> yellow), interpolated linearly.
+HEAT_ANCHORS = np.array(
+    [(0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99), (212, 72, 66),
+     (245, 125, 21), (250, 193, 39), (252, 255, 164)], dtype=np.float32,
+)
+
+
+@dataclass(frozen=True)
+class Quicklooks:
+    """The report's pictures as RGB uint8 arrays ``(h, w, 3)``, all of one size.
+
+    ``scale`` is quicklook pixels per output-grid pixel; ``display`` names the
+    bands shown (``"red, green, blue"``, ``"band1"``...). ``before`` and
+    ``after`` are None when the input images can no longer be read.
+    """
+
+    before: np.ndarray | None
+    after: np.ndarray | None
+    overlay: np.ndarray
+    heat: np.ndarray
+    scale: float
+    display: str
+
+
+def quicklook_shape(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """``(height, width)`` of a picture of a ``width`` x ``height`` grid, longest side <= max_side.
+
+    Never enlarges. Example:
+        >>> quicklook_shape(4000, 2000, 1024)
+        (512, 1024)
+        >>> quicklook_shape(300, 200, 1024)
+        (200, 300)
+    """
+    scale = min(1.0, max_side / max(width, height))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def display_bands(band_names: Sequence[str]) -> tuple[list[int], str]:
+    """Positions (0-based, among the selected bands) to show as RGB, and their description.
+
+    red/green/blue when all present, else the first three bands, else the first as grey.
+
+    Example:
+        >>> display_bands(["blue", "green", "red", "nir"])
+        ([2, 1, 0], 'red, green, blue')
+        >>> display_bands(["band1"])
+        ([0], 'band1 (grey)')
+    """
+    names = list(band_names)
+    if all(c in names for c in ("red", "green", "blue")):
+        return [names.index(c) for c in ("red", "green", "blue")], "red, green, blue"
+    if len(names) >= 3:
+        return [0, 1, 2], ", ".join(names[:3]) + " as RGB"
+    return [0], f"{names[0] if names else 'band 1'} (grey)"
+
+
+def stretch(data: np.ndarray, valid: np.ndarray, low: float = 2, high: float = 98) -> np.ndarray:
+    """Percentile stretch of ``(bands, h, w)`` to uint8 ``(h, w, 3)``, per band, over valid pixels.
+
+    One band gives grey. Invalid pixels are black.
+
+    Example:
+        >>> a = np.arange(100, dtype=np.float32).reshape(1, 10, 10)
+        >>> rgb = stretch(a, np.ones((10, 10), bool))
+        >>> rgb.shape, rgb[0, 0, 0], rgb[-1, -1, 0]
+        ((10, 10, 3), np.uint8(0), np.uint8(255))
+    """
+    out = np.zeros(data.shape[1:] + (len(data),), dtype=np.uint8)
+    for i, band in enumerate(data):
+        values = band[valid]
+        if values.size == 0:
+            continue
+        lo, hi = np.percentile(values, [low, high])
+        span = hi - lo if hi > lo else 1.0
+        scaled = np.clip((band - lo) / span * 255.0, 0, 255)
+        out[..., i] = np.where(valid, scaled, 0).astype(np.uint8)
+    if out.shape[-1] == 1:
+        out = np.repeat(out, 3, axis=-1)
+    return out
+
+
+def heat_colours(prob: np.ndarray) -> np.ndarray:
+    """Probability ``(h, w)`` in [0, 1] to RGB uint8 on the inferno scale; NaN is grey.
+
+    Example:
+        >>> heat_colours(np.array([[0.0, 1.0, np.nan]], np.float32))[0].tolist()
+        [[0, 0, 4], [252, 255, 164], [110, 110, 110]]
+    """
+    finite = np.isfinite(prob)
+    pos = np.clip(np.where(finite, prob, 0), 0, 1) * (len(HEAT_ANCHORS) - 1)
+    i0 = np.minimum(pos.astype(int), len(HEAT_ANCHORS) - 2)
+    frac = (pos - i0)[..., None]
+    rgb = HEAT_ANCHORS[i0] * (1 - frac) + HEAT_ANCHORS[i0 + 1] * frac
+    rgb = np.rint(rgb).astype(np.uint8)
+    rgb[~finite] = NODATA_GREY
+    return rgb
+
+
+def heat_gradient_css() -> str:
+    """A CSS ``linear-gradient`` of the heat colour map, for the colour bar."""
+    stops = ", ".join(
+        f"rgb({r:.0f},{g:.0f},{b:.0f}) {100 * i / (len(HEAT_ANCHORS) - 1):.0f}%"
+        for i, (r, g, b) in enumerate(HEAT_ANCHORS)
+    )
+    return f"linear-gradient(to right, {stops})"
+
+
+def _read_decimated(
+    ds, indexes: list[int], window: Window, shape: tuple[int, int], resampling: Resampling
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``indexes`` of ``window`` at ``shape``: float32 ``(n, h, w)`` and a valid mask."""
+    out = (len(indexes),) + shape
+    data = ds.read(indexes, window=window, out_shape=out, resampling=resampling).astype(np.float32)
+    masks = ds.read_masks(indexes, window=window, out_shape=out, resampling=Resampling.nearest)
+    valid = (masks > 0).all(axis=0) & np.isfinite(data).all(axis=0)
+    return data, valid
+
+
+def read_dates(
+    result: ChangeResult, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Before and after images of the output grid at ``shape``, stretched to RGB uint8.
+
+    Raises:
+        RasterReadError, PairAlignmentError: an input image cannot be read any more.
+    """
+    pair = open_pair(
+        result.before, result.after, bands=result.bands or None,
+        after_bands=result.after_bands or None,
+    )
+    picks, label = display_bands(result.band_names or pair.band_names)
+    window = Window(*result.region) if result.region[2] else pair.region
+    with pair.readers() as reader:
+        bands_b = [pair.before.bands[i] for i in picks]
+        bands_a = [pair.after.bands[i] for i in picks]
+        b, vb = _read_decimated(reader.before_ds, bands_b, window, shape, Resampling.average)
+        a, va = _read_decimated(reader.after_ds, bands_a, window, shape, Resampling.average)
+    return stretch(b, vb), stretch(a, va), label
+
+
+def read_mask(result: ChangeResult, shape: tuple[int, int]) -> np.ndarray:
+    """The change mask at ``shape`` (mode resampling keeps the classes 0, 1, 255)."""
+    with rasterio.open(result.mask_path) as ds:
+        return ds.read(1, out_shape=shape, resampling=Resampling.mode)
+
+
+def read_probability(result: ChangeResult, shape: tuple[int, int]) -> np.ndarray:
+    """The probability at ``shape`` (averaged; NaN where no data)."""
+    with rasterio.open(result.probability_path) as ds:
+        prob = ds.read(1, out_shape=shape, resampling=Resampling.average, masked=True)
+    return prob.astype(np.float32).filled(np.nan)
+
+
+def change_overlay(
+    base: np.ndarray, mask: np.ndarray, objects: Sequence[ChangeObject], result: ChangeResult,
+    scale: float,
+) -> np.ndarray:
+    """``base`` RGB with changed pixels tinted red, no-data greyed, object outlines and ids.
+
+    Args:
+        base: RGB uint8 ``(h, w, 3)`` (the after image, or grey when unreadable).
+        mask: the change mask at the same size (1 changed, 255 no data).
+        objects: objects to outline and label (largest first).
+        result: gives the grid transform to place the objects.
+        scale: quicklook pixels per output-grid pixel.
+    """
+    rgb = base.astype(np.float32)
+    changed, nodata = mask == 1, mask == MASK_NODATA
+    rgb[changed] = rgb[changed] * (1 - CHANGE_ALPHA) + np.array(RED) * CHANGE_ALPHA
+    rgb[nodata] = rgb[nodata] * 0.4 + np.array(NODATA_GREY) * 0.6
+    img = Image.fromarray(np.rint(rgb).astype(np.uint8), "RGB")
+    _draw_objects(img, objects[:MAX_LABELS], result, scale)
+    return np.asarray(img)
+
+
+def _to_quicklook(result: ChangeResult, scale: float, xy: Sequence[float]) -> tuple[float, float]:
+    """Map a point in the grid's CRS (or pixel space) to quicklook pixel coordinates."""
+    col, row = ~result.affine * (float(xy[0]), float(xy[1]))
+    return col * scale, row * scale
+
+
+def _rings(geometry: dict) -> list[Sequence[Sequence[float]]]:
+    kind, coords = geometry.get("type"), geometry.get("coordinates") or []
+    if kind == "Polygon":
+        return [coords[0]] if coords else []
+    if kind == "MultiPolygon":
+        return [poly[0] for poly in coords if poly]
+    return []
+
+
+def _draw_objects(
+    img: Image.Image, objects: Sequence[ChangeObject], result: ChangeResult, scale: float
+) -> None:
+    draw = ImageDraw.Draw(img)
+    width = 2 if max(img.size) >= 600 else 1
+    for obj in objects:
+        for ring in _rings(obj.geometry):
+            pts = [_to_quicklook(result, scale, p) for p in ring]
+            if len(pts) >= 2:
+                draw.line(pts + [pts[0]], fill=OUTLINE, width=width)
+    font = _font(12 if max(img.size) >= 600 else 10)
+    for obj in objects:
+        x, y = _to_quicklook(result, scale, obj.centroid)
+        draw.text(
+            (x, y), str(obj.id), fill=(255, 255, 255), font=font, anchor="mm",
+            stroke_width=2, stroke_fill=(0, 0, 0),
+        )
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def render(result: ChangeResult, max_side: int = 1024) -> tuple[Quicklooks, list[str]]:
+    """All the report's pictures of ``result``, longest side at most ``max_side``.
+
+    Returns the pictures and notes for the reader (e.g. an input that could not be read).
+
+    Example:
+        >>> looks, notes = render(result, max_side=512)  # doctest: +SKIP
+        >>> looks.overlay.shape  # doctest: +SKIP
+        (384, 512, 3)
+    """
+    from terrasight.errors import TerrasightError
+
+    shape = quicklook_shape(result.width, result.height, max_side)
+    scale = shape[1] / result.width
+    notes: list[str] = []
+    try:
+        before, after, label = read_dates(result, shape)
+    except (TerrasightError, rasterio.errors.RasterioError) as exc:
+        before = after = None
+        label = ""
+        notes.append(f"the input images could not be read for the pictures: {exc}")
+    mask = read_mask(result, shape)
+    base = after if after is not None else np.full(shape + (3,), 160, np.uint8)
+    overlay = change_overlay(base, mask, result.objects, result, scale)
+    heat = heat_colours(read_probability(result, shape))
+    return Quicklooks(before, after, overlay, heat, scale, label), notes
+
+
+def png_data_uri(rgb: np.ndarray) -> str:
+    """Encode an RGB uint8 array as a ``data:image/png;base64,...`` URI.
+
+    Example:
+        >>> png_data_uri(np.zeros((2, 2, 3), np.uint8))[:22]
+        'data:image/png;base64,'
+    """
+    buf = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -1,0 +1,309 @@
+"""``report.html``: one self-contained page for an analyst (no network needed to open it).
+
+CSS and the table-sorting script are inline; pictures are PNG data URIs made by
+:mod:`terrasight.tasks.change.quicklook` from decimated reads, so memory stays
+bounded whatever the scene size.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from html import escape
+from pathlib import Path
+
+from rasterio.crs import CRS
+
+from terrasight.tasks.change import quicklook as ql
+from terrasight.tasks.change.result import ChangeObject, ChangeResult
+
+MAX_ROWS = 500
+"""Objects listed in the table (the largest)."""
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;
+ background:#f4f5f7;color:#1d2330}
+header{background:#1d2a3a;color:#fff;padding:16px 24px}
+header h1{margin:0 0 4px;font-size:22px}
+header .sub{opacity:.8;font-size:13px}
+main{padding:16px 24px;max-width:1600px}
+section{background:#fff;border-radius:6px;padding:12px 16px;margin:0 0 16px;
+ box-shadow:0 1px 2px rgba(0,0,0,.08)}
+h2{font-size:17px;margin:4px 0 10px}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(190px,1fr));gap:10px}
+.fact{background:#f4f5f7;border-radius:4px;padding:8px 10px}
+.fact .k{font-size:12px;color:#5a6270}.fact .v{font-size:18px;font-weight:600}
+dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;font-size:13px;margin:0}
+dl.meta dt{color:#5a6270}dl.meta dd{margin:0;word-break:break-all}
+.warn{background:#fff4d6;border:1px solid #e0b400;border-radius:6px;padding:8px 14px;margin:0 0 16px}
+.warn h2{color:#7a5a00}.warn li{margin:2px 0}
+.pics{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:14px}
+figure{margin:0}figure img{width:100%;height:auto;image-rendering:pixelated;border:1px solid #ccd}
+figcaption{font-size:13px;color:#3a4250;margin-top:4px}
+.bar{height:12px;border:1px solid #889;margin-top:4px}
+.ticks{display:flex;justify-content:space-between;font-size:11px;color:#5a6270}
+.swatch{display:inline-block;width:11px;height:11px;vertical-align:middle;border:1px solid #556}
+table{border-collapse:collapse;font-size:13px;width:100%}
+th,td{padding:4px 8px;border-bottom:1px solid #e3e5ea;text-align:right;white-space:nowrap}
+th{background:#eef0f4;cursor:pointer;user-select:none;position:sticky;top:0}
+th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
+td.t,th.t{text-align:left}.note{font-size:13px;color:#5a6270}
+pre{font-size:12px;white-space:pre-wrap;word-break:break-all}
+"""
+
+SORT_JS = """
+document.querySelectorAll('table.sortable th').forEach(function(th, col){
+ th.addEventListener('click', function(){
+  var table = th.closest('table'), body = table.tBodies[0];
+  var asc = !th.classList.contains('asc');
+  table.querySelectorAll('th').forEach(function(h){h.classList.remove('asc','desc');});
+  th.classList.add(asc ? 'asc' : 'desc');
+  var rows = Array.prototype.slice.call(body.rows);
+  var num = th.dataset.type === 'num';
+  rows.sort(function(a, b){
+   var x = a.cells[col].dataset.v, y = b.cells[col].dataset.v;
+   var c = num ? parseFloat(x) - parseFloat(y) : x.localeCompare(y);
+   return asc ? c : -c;
+  });
+  rows.forEach(function(r){body.appendChild(r);});
+ });
+});
+"""
+
+
+def write_report(result: ChangeResult, path: Path, max_side: int = 1024) -> Path:
+    """Write a self-contained ``report.html`` for ``result`` and return its path.
+
+    The page holds the run's facts (files, method, CRS, grid, key figures), the
+    warnings, four pictures (before, after, change overlay with object ids,
+    probability heat map) at most ``max_side`` pixels a side, and a sortable table
+    of the largest :data:`MAX_ROWS` objects. It needs no network to open.
+
+    Args:
+        result: a change result whose mask and probability files exist.
+        path: the HTML file to write (its folder is created).
+        max_side: longest side of each picture in pixels.
+
+    Example:
+        >>> result = detect_changes("2019.tif", "2024.tif")  # doctest: +SKIP
+        >>> write_report(result, Path("out/report.html"), max_side=800)  # doctest: +SKIP
+        PosixPath('out/report.html')
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    looks, notes = ql.render(result, max_side)
+    parts = [
+        _header(result),
+        "<main>",
+        _warnings(list(result.warnings) + notes),
+        _facts(result),
+        _pictures(looks),
+        _table(result),
+        _details(result),
+        "</main>",
+    ]
+    page = (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+        f"<title>Change report: {escape(Path(result.before).name)} vs "
+        f"{escape(Path(result.after).name)}</title><style>{CSS}</style></head><body>\n"
+        + "\n".join(p for p in parts if p)
+        + f"\n<script>{SORT_JS}</script>\n</body></html>\n"
+    )
+    tmp = path.with_suffix(path.suffix + ".part")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def crs_label(crs: str | None) -> str:
+    """Short name of a CRS given as WKT: ``"EPSG:32633"``, its name, or ``"none (pixel space)"``.
+
+    Example:
+        >>> crs_label(CRS.from_epsg(32633).to_wkt()), crs_label(None)
+        ('EPSG:32633', 'none (pixel space)')
+    """
+    if not crs:
+        return "none (pixel space)"
+    try:
+        parsed = CRS.from_wkt(crs)
+    except Exception:  # noqa: BLE001 - rasterio raises CRSError or others for odd WKT
+        return "custom CRS"
+    epsg = parsed.to_epsg()
+    if epsg:
+        return f"EPSG:{epsg}"
+    name = crs.split('"')[1] if crs.count('"') >= 2 else "custom CRS"
+    return name
+
+
+def format_area(value: float, unit: str) -> str:
+    """An area for people: ``"2,400 m² (0.24 ha)"``, km² when large, pixels without a CRS.
+
+    Example:
+        >>> format_area(2400, "m2"), format_area(3.5e6, "m2"), format_area(42, "px")
+        ('2,400 m² (0.24 ha)', '3.50 km² (350.0 ha)', '42 px')
+    """
+    if unit != "m2":
+        return f"{value:,.0f} {unit}"
+    if value >= 1e6:
+        return f"{value / 1e6:,.2f} km² ({value / 1e4:,.1f} ha)"
+    return f"{value:,.0f} m² ({value / 1e4:,.2f} ha)"
+
+
+def _pixel_size(result: ChangeResult) -> str:
+    a, e = abs(result.transform[0]), abs(result.transform[4])
+    if not result.crs:
+        return "1 px (pixel space)"
+    try:
+        crs = CRS.from_wkt(result.crs)
+        unit = "°" if crs.is_geographic else " " + (crs.linear_units or "m").replace("metre", "m")
+    except Exception:  # noqa: BLE001
+        unit = ""
+    fmt = ".3g" if max(a, e) < 0.01 else ".6g"
+    return f"{a:{fmt}}{unit} × {e:{fmt}}{unit}"
+
+
+def _header(result: ChangeResult) -> str:
+    b, a = Path(result.before).name, Path(result.after).name
+    when = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return (
+        f"<header><h1>What changed: {escape(b)} → {escape(a)}</h1>"
+        f"<div class=\"sub\">method {escape(result.method)} · report written {escape(when)}"
+        "</div></header>"
+    )
+
+
+def _warnings(warnings: list[str]) -> str:
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{escape(w)}</li>" for w in warnings)
+    return f"<section class=\"warn\"><h2>Warnings</h2><ul>{items}</ul></section>"
+
+
+def _facts(result: ChangeResult) -> str:
+    total = result.width * result.height
+    nodata = max(0, total - result.valid_pixels - result.cloud_pixels)
+    figures = [
+        ("change objects", f"{len(result.objects):,}"),
+        ("changed area", format_area(result.changed_area, result.area_unit)),
+        ("changed share of valid pixels", f"{100 * result.changed_fraction:.2f} %"),
+        ("valid pixels", f"{result.valid_pixels:,}"),
+        ("cloud / shadow pixels excluded", f"{result.cloud_pixels:,}"),
+        ("no-data pixels excluded", f"{nodata:,}"),
+    ]
+    cards = "".join(
+        f"<div class=\"fact\"><div class=\"k\">{escape(k)}</div><div class=\"v\">{escape(v)}</div></div>"
+        for k, v in figures
+    )
+    meta = [
+        ("before", result.before),
+        ("after", result.after),
+        ("method", result.method),
+        ("bands", ", ".join(result.band_names) or "all"),
+        ("CRS", crs_label(result.crs)),
+        ("grid", f"{result.width:,} × {result.height:,} px"),
+        ("pixel size", _pixel_size(result)),
+        ("pixel area", f"{result.pixel_area:.6g} {result.area_unit}"),
+    ]
+    rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in meta)
+    return (
+        f"<section><h2>Key figures</h2><div class=\"facts\">{cards}</div></section>"
+        f"<section><h2>Run</h2><dl class=\"meta\">{rows}</dl></section>"
+    )
+
+
+def _figure(uri: str, caption: str, extra: str = "") -> str:
+    return (
+        f"<figure><img src=\"{uri}\" alt=\"{escape(caption)}\">"
+        f"<figcaption>{caption}</figcaption>{extra}</figure>"
+    )
+
+
+def _pictures(looks: ql.Quicklooks) -> str:
+    figs = []
+    shown = f" ({escape(looks.display)})" if looks.display else ""
+    for img, name in ((looks.before, "Before"), (looks.after, "After")):
+        if img is not None:
+            figs.append(_figure(ql.png_data_uri(img), f"{name}{shown}"))
+    sw = "<span class=\"swatch\" style=\"background:{}\"></span>"
+    legend = (
+        f"Change overlay: {sw.format('#f00')} changed, {sw.format('#ffdd00')} object outline "
+        f"with its id, {sw.format('#6e6e6e')} no data / cloud"
+    )
+    figs.append(_figure(ql.png_data_uri(looks.overlay), legend))
+    bar = (
+        f"<div class=\"bar\" style=\"background:{ql.heat_gradient_css()}\"></div>"
+        "<div class=\"ticks\"><span>0</span><span>0.25</span><span>0.5</span>"
+        "<span>0.75</span><span>1</span></div>"
+    )
+    figs.append(_figure(ql.png_data_uri(looks.heat), "Change probability (grey: no data)", bar))
+    return f"<section><h2>Pictures</h2><div class=\"pics\">{''.join(figs)}</div></section>"
+
+
+def _table(result: ChangeResult) -> str:
+    objs = sorted(result.objects, key=lambda o: o.area, reverse=True)
+    if not objs:
+        return "<section><h2>Change objects</h2><p class=\"note\">No change objects.</p></section>"
+    lonlat = any(o.centroid_lonlat is not None for o in objs)
+    where = ("lon", "lat") if lonlat else ("x (px)", "y (px)")
+    heads = [("id", "num"), (f"area ({_unit(result)})", "num"), ("location", "t"),
+             (where[0], "num"), (where[1], "num"), ("mean probability", "num"), ("bbox", "t")]
+    head = "".join(
+        f"<th data-type=\"{t}\"{' class=t' if t == 't' else ''}>{escape(h)}</th>" for h, t in heads
+    )
+    rows = "".join(_row(o, result, lonlat) for o in objs[:MAX_ROWS])
+    note = ""
+    if len(objs) > MAX_ROWS:
+        note = (
+            f"<p class=\"note\">Showing the {MAX_ROWS} largest of {len(objs):,} objects; "
+            "all of them are in changes.geojson and summary.json.</p>"
+        )
+    return (
+        f"<section><h2>Change objects</h2>{note}<p class=\"note\">Click a column to sort.</p>"
+        f"<table class=\"sortable\"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        "</section>"
+    )
+
+
+def _unit(result: ChangeResult) -> str:
+    return "m²" if result.area_unit == "m2" else result.area_unit
+
+
+def _row(obj: ChangeObject, result: ChangeResult, lonlat: bool) -> str:
+    if lonlat and obj.centroid_lonlat is not None:
+        x, y = obj.centroid_lonlat
+        xs, ys = f"{x:.6f}", f"{y:.6f}"
+    else:
+        x, y = ~result.affine * obj.centroid if result.crs else obj.centroid
+        xs, ys = f"{x:.1f}", f"{y:.1f}"
+    digits = 1 if result.crs and not _geographic(result.crs) else 6
+    bbox = ", ".join(f"{v:.{digits}f}" for v in obj.bbox) if result.crs else ", ".join(
+        str(v) for v in obj.pixel_bbox
+    )
+    cells = [
+        (obj.id, str(obj.id), ""), (obj.area, f"{obj.area:,.1f}", ""),
+        (obj.location, obj.location, "t"), (x, xs, ""), (y, ys, ""),
+        (obj.mean_probability, f"{obj.mean_probability:.3f}", ""), (bbox, bbox, "t"),
+    ]
+    tds = "".join(
+        f"<td data-v=\"{escape(str(v))}\"{' class=t' if c else ''}>{escape(s)}</td>"
+        for v, s, c in cells
+    )
+    return f"<tr title=\"pixel bbox {escape(str(obj.pixel_bbox))}\">{tds}</tr>"
+
+
+def _geographic(crs: str) -> bool:
+    try:
+        return CRS.from_wkt(crs).is_geographic
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _details(result: ChangeResult) -> str:
+    params = json.dumps(result.params, indent=1, default=str)
+    if len(params) > 4000:
+        params = params[:4000] + "\n…"
+    return (
+        "<section><details><summary>Method parameters</summary>"
+        f"<pre>{escape(params)}</pre></details></section>"
+    )

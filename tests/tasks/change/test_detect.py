@@ -1,0 +1,133 @@
+"""The whole change job on small real GeoTIFFs: outputs, tiling, resume and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+
+from terrasight.errors import InvalidRasterError, OutputExistsError, UnknownMethodError
+from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.job import TILES_FILE
+
+
+def _f1(pred, truth):
+    tp = ((pred == 1) & (truth == 1)).sum()
+    fp = ((pred == 1) & (truth == 0)).sum()
+    fn = ((pred == 0) & (truth == 1)).sum()
+    return 2 * tp / (2 * tp + fp + fn)
+
+
+@pytest.fixture
+def big_pair(make_raster):
+    """A 600x700 3-band pair with two planted changes and a global light change."""
+    rng = np.random.default_rng(7)
+    h, w = 600, 700
+    base = rng.normal(110, 15, (3, h, w))
+    truth = np.zeros((h, w), np.uint8)
+    truth[100:160, 200:300] = 1  # crosses the 256-px tile border at row 256? no: fully inside
+    truth[240:290, 500:540] = 1  # crosses the tile border at row 256
+    after = base * 0.85 + 12 + rng.normal(0, 3, base.shape)
+    after[:, truth == 1] = 235
+    b = make_raster("big_b.tif", base.clip(0, 255).astype(np.uint8))
+    a = make_raster("big_a.tif", after.clip(0, 255).astype(np.uint8))
+    return b, a, truth
+
+
+def test_planted_change_is_found_and_saved(planted_pair, tmp_path):
+    before, after, truth = planted_pair
+    out = tmp_path / "out"
+    result = detect_changes(before, after, method="cva", outdir=out)
+    mask = result.mask()
+    assert mask.shape == truth.shape
+    assert _f1(mask, truth) > 0.9
+    assert len(result.objects) == 1
+    obj = result.objects[0]
+    assert obj.area_unit == "m2"
+    assert obj.area == pytest.approx(obj.pixels * 100.0)
+    assert obj.location == "centre"  # centroid at column 82 of 128, row 40 of 96
+    paths = result.save(out)
+    assert {p.name for p in paths.values()} == {
+        "change_mask.tif", "change_probability.tif", "changes.geojson", "summary.json", "report.html"
+    }
+    with rasterio.open(paths["mask"]) as ds:
+        assert ds.crs.to_epsg() == 32633 and ds.dtypes[0] == "uint8" and ds.nodata == 255
+        with rasterio.open(before) as src:
+            assert ds.transform == src.transform
+    summary = json.loads(paths["summary"].read_text())
+    assert summary["object_count"] == 1 and summary["changed_pixels"] == int(mask.sum())
+    gj = json.loads(paths["geojson"].read_text())
+    assert gj["type"] == "FeatureCollection" and len(gj["features"]) == 1
+    lon, lat = gj["features"][0]["geometry"]["coordinates"][0][0]
+    assert 14 < lon < 16 and 44 < lat < 46  # UTM 33N, 5000 km north
+
+
+def test_tiling_and_threads_do_not_change_the_answer(big_pair, tmp_path):
+    b, a, truth = big_pair
+    r1 = detect_changes(b, a, outdir=tmp_path / "one", tile_size=1024, workers=1)
+    r2 = detect_changes(b, a, outdir=tmp_path / "many", tile_size=256, workers=2)
+    assert np.array_equal(r1.mask(), r2.mask())
+    assert np.allclose(r1.probability(), r2.probability(), equal_nan=True)
+    assert len(r1.objects) == len(r2.objects) == 2
+    assert _f1(r2.mask(), truth) > 0.9
+
+
+def test_interrupted_job_resumes_without_duplicates(big_pair, tmp_path):
+    b, a, _ = big_pair
+    out = tmp_path / "job"
+    calls = []
+
+    def stop_after_two_tiles(n, total):
+        calls.append(n)
+        if len([c for c in calls if c]) >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        detect_changes(b, a, outdir=out, tile_size=256, workers=1, progress=stop_after_two_tiles)
+    assert not (out / "change_mask.tif").exists()
+    lines = (out / TILES_FILE).read_text().splitlines()
+    assert 1 <= len(lines) <= 3
+    seen = []
+    resumed = detect_changes(
+        b, a, outdir=out, tile_size=256, workers=1, progress=lambda n, t: seen.append(n)
+    )
+    records = [json.loads(x)["tile"] for x in (out / TILES_FILE).read_text().splitlines()]
+    assert len(records) == len(set(records)) == 9  # 3x3 tiles, each once
+    assert seen[0] > 0  # the resumed run started from the finished pixels
+    fresh = detect_changes(b, a, outdir=tmp_path / "fresh", tile_size=256, workers=1)
+    assert np.array_equal(resumed.mask(), fresh.mask())
+    assert resumed.valid_pixels == fresh.valid_pixels == 600 * 700
+
+
+def test_other_job_in_same_folder_is_refused(planted_pair, big_pair, tmp_path):
+    out = tmp_path / "out"
+    detect_changes(*planted_pair[:2], outdir=out)
+    with pytest.raises(OutputExistsError, match="different change job"):
+        detect_changes(*big_pair[:2], outdir=out)
+    again = detect_changes(*big_pair[:2], outdir=out, overwrite=True)
+    assert again.width == 700
+
+
+def test_all_nodata_image_is_a_clear_error(make_raster, planted_pair):
+    before, _, _ = planted_pair
+    empty = make_raster("empty.tif", np.zeros((3, 96, 128), np.uint8), nodata=0)
+    with pytest.raises(InvalidRasterError, match="empty.tif"):
+        detect_changes(before, empty)
+
+
+def test_nodata_is_excluded_and_marked(make_raster, planted_pair):
+    before, after, truth = planted_pair
+    with rasterio.open(after) as ds:
+        data = ds.read()
+    data[:, :, :10] = 0
+    holed = make_raster("holed.tif", data, nodata=0)
+    result = detect_changes(before, holed)
+    mask = result.mask()
+    assert (mask[:, :10] == 255).all()
+    assert result.valid_pixels == 96 * 118
+    assert np.isnan(result.probability()[:, :10]).all()
+
+
+def test_unknown_method_lists_alternatives(planted_pair):
+    with pytest.raises(UnknownMethodError, match="Available: .*cva"):
+        detect_changes(*planted_pair[:2], method="magic")
