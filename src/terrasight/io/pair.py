@@ -183,7 +183,9 @@ def open_pair(
     if len(b.bands) != len(a.bands):
         raise BandSelectionError(
             f"the before image {b.path} has {len(b.bands)} bands selected and the after image "
-            f"{a.path} has {len(a.bands)}; choose the same bands in both, e.g. --bands 1,2,3."
+            f"{a.path} has {len(a.bands)}; choose the same bands in both, e.g. --bands "
+            + ",".join(str(i) for i in range(1, min(len(b.bands), len(a.bands)) + 1))
+            + "."
         )
     if (b.crs is None) != (a.crs is None):
         plain = b if b.crs is None else a

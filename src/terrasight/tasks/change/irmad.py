@@ -103,7 +103,9 @@ class FittedIRMAD:
         """Calibrated sum of squared standardised MAD variates ``Z``, float32 ``(h, w)``."""
         nb, h, w = before.shape
         if nb != self.bands or after.shape[0] != nb:
-            raise ValueError(f"IR-MAD was fitted on {self.bands} bands, got {nb} and {after.shape[0]}")
+            raise ValueError(
+                f"IR-MAD was fitted on {self.bands} bands, got {nb} and {after.shape[0]}"
+            )
         x = before.reshape(nb, -1).astype(np.float32) - _vec(self.mean_before)[:, None]
         y = after.reshape(nb, -1).astype(np.float32) - _vec(self.mean_after)[:, None]
         sd = np.sqrt(_vec(self.variances))[:, None]
@@ -309,7 +311,9 @@ def _threshold(kind: str | float, significance: float, z: np.ndarray, dof: int) 
     elif kind == "otsu":
         t = float(chi2_cdf(np.array([otsu(z)]), dof)[0])
     else:
-        raise ValueError(f"unknown IR-MAD threshold {kind!r}: use 'significance', 'otsu' or a number")
+        raise ValueError(
+            f"unknown IR-MAD threshold {kind!r}: use 'significance', 'otsu' or a number"
+        )
     if not 0.0 <= t <= 1.0:
         raise ValueError(f"IR-MAD threshold must be a probability in [0, 1], got {t}")
     return float(np.float32(t))

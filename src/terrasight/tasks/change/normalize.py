@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from terrasight.tasks.change.methods import Sample
+
 MIN_INVARIANT = 50
 """Fewest pixels above ``min_weight`` for a hard selection; fewer fall back to soft weights."""
 
@@ -85,7 +87,9 @@ def restore_normalization(params: dict[str, Any]) -> Normalization:
     )
 
 
-def orthogonal_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
+def orthogonal_fit(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None
+) -> tuple[float, float]:
     """Weighted orthogonal (total least squares) regression ``y ≈ gain * x + offset``.
 
     The line is the major axis of the weighted covariance ellipse of ``(x, y)``.
@@ -165,8 +169,7 @@ def fit_normalization(
     )
 
 
-def normalize_samples(samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
-                      normalization: Normalization) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def normalize_samples(samples: Sequence[Sample], normalization: Normalization) -> list[Sample]:
     """Apply ``normalization`` to the after image of each ``(before, after, valid)`` sample.
 
     Example:

