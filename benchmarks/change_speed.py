@@ -102,14 +102,15 @@ def _log(r: dict) -> None:
     if "error" in r:
         print(f"  {r['size']:>6} {r['runner']:<8} FAILED: {r['error']}", file=sys.stderr)
     else:
-        print(f"  {r['size']:>6} {r['runner']:<8} {r['seconds']:7.2f} s {r['mpx_per_s']:7.2f} Mpx/s "
-              f"{r['peak_rss_mib']:7.0f} MiB", file=sys.stderr)
+        print(f"  {r['size']:>6} {r['runner']:<8} {r['seconds']:7.2f} s "
+              f"{r['mpx_per_s']:7.2f} Mpx/s {r['peak_rss_mib']:7.0f} MiB", file=sys.stderr)
 
 
 def summarise(runs: list[dict]) -> list[dict]:
     """Best and median Mpx/s, peak RSS and ratios to naive, per (size, runner)."""
     out = []
-    keys = sorted({(r["size"], r["runner"]) for r in runs}, key=lambda k: (k[0], k[1] != "naive", k[1]))
+    keys = sorted({(r["size"], r["runner"]) for r in runs},
+                  key=lambda k: (k[0], k[1] != "naive", k[1]))
     for size, runner in keys:
         ok = [r for r in runs if r["size"] == size and r["runner"] == runner and "seconds" in r]
         if not ok:
@@ -152,8 +153,10 @@ def _machine() -> dict:
     import numpy
     import rasterio
 
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")),
+               platform.processor())
     return {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
             "numpy": numpy.__version__, "rasterio": rasterio.__version__,
             "gdal": rasterio.__gdal_version__, "load_at_start": os.getloadavg()[0]}
@@ -176,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         _child(args)
         return 0
     machine = _machine()
-    result = run_benchmark(args.sizes, args.repeat, _methods(args.methods), args.source, args.workdir)
+    methods = _methods(args.methods)
+    result = run_benchmark(args.sizes, args.repeat, methods, args.source, args.workdir)
     result.update(machine=machine, source=args.source, sizes=args.sizes, repeat=args.repeat,
                   date=time.strftime("%Y-%m-%dT%H:%M:%S"))
     print(format_table(result["summary"]))

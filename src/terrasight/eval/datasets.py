@@ -68,7 +68,7 @@ def iter_pairs(
         DatasetLayoutError: the folder does not have the layout, or the options do not fit it.
 
     Example:
-        >>> pairs = list(iter_pairs("../shared/data/change/airchange", "airchange", crop="test"))  # doctest: +SKIP
+        >>> pairs = list(iter_pairs("data/airchange", "airchange", crop="test"))  # doctest: +SKIP
         >>> len(pairs), pairs[0].name, pairs[0].window  # doctest: +SKIP
         (13, 'Archieve', (0, 0, 784, 448))
     """

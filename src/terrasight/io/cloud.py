@@ -240,7 +240,8 @@ def looks_like_reflectance(data: np.ndarray, valid: np.ndarray, config: CloudCon
     """
     if not valid.any():
         return True
-    med = np.median(data[list(config.band_indexes)][:, valid], axis=1) * config.scale + config.offset
+    med = np.median(data[list(config.band_indexes)][:, valid], axis=1)
+    med = med * config.scale + config.offset
     return bool(np.all((med > -0.05) & (med < 1.5)))
 
 
@@ -310,9 +311,8 @@ class _Model:
         x = x.astype(np.float32, copy=False)
         ys, xs = self.target_size
         tiles = np.moveaxis(tile_array(x, xsize=ys, ysize=xs, overlap=_OVERLAP), -1, 1)
-        probs = np.concatenate(
-            [special.softmax(self.session.run(None, {self.input: t[None]})[0], axis=1) for t in tiles]
-        )
+        logits = [self.session.run(None, {self.input: t[None]})[0] for t in tiles]
+        probs = special.softmax(np.concatenate(logits), axis=1)
         probs = untile_array(
             np.moveaxis(probs, 1, -1), (*x.shape[:2], probs.shape[1]),
             overlap=_OVERLAP, smooth_blending=True,

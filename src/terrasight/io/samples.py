@@ -22,8 +22,9 @@ simulated:
       bright and spectrally flat rectangles (reflectance 0.23-0.29 in every band),
       each a gable roof with a sunlit and a shaded half, a darker ridge line and
       3 % texture;
-    * ``cleared_vegetation``: an irregular clearing in dense vegetation turned to
-      the bare-soil spectrum of the scene (NIR drops, red and SWIR rise), keeping
+    * ``cleared_vegetation``: an irregular clearing in dense vegetation with high
+      NIR (a field or meadow) turned to the median bare-soil spectrum of the scene
+      (NIR drops to at most 80 % of the vegetation's, red and SWIR rise), keeping
       some of the original texture;
     * ``flood``: an irregular area of land beside open water turned to the
       scene's water spectrum (dark, very low NIR and SWIR);
@@ -356,7 +357,12 @@ def _season_noise_shift(scene: np.ndarray, rng: np.random.Generator) -> np.ndarr
 
 
 def _shifted(a: np.ndarray, shift: tuple[int, int], fill: bool | None = None) -> np.ndarray:
-    """``a`` displaced by ``shift`` (rows, cols >= 0); the uncovered edge is repeated or ``fill``."""
+    """``a`` displaced by ``shift`` (rows, cols >= 0); the edge uncovered is repeated or ``fill``.
+
+    Example:
+        >>> _shifted(np.array([[1, 2, 3]]), (0, 1)).tolist()
+        [[1, 1, 2]]
+    """
     dr, dc = shift
     h, w = a.shape
     out = np.empty_like(a)
@@ -408,7 +414,9 @@ def _write_json(pair: DemoPair, profile: dict) -> None:
     pair.changes_json.write_text(json.dumps(doc, indent=2))
 
 
-def airchange_pair(shared_data: str | Path, site: str = "Szada", n: int = 1) -> tuple[Path, Path, Path]:
+def airchange_pair(
+    shared_data: str | Path, site: str = "Szada", n: int = 1
+) -> tuple[Path, Path, Path]:
     """Paths ``(im1, im2, gt)`` of one real SZTAKI AirChange pair in the shared data folder.
 
     Args:

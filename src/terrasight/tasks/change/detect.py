@@ -187,6 +187,8 @@ def _run(
         bands=pair.before.bands,
         after_bands=pair.after.bands,
         region=tuple(int(v) for v in pair.region.flatten()),
+        nodata=opts.nodata,
+        resampling=opts.resampling,
         params=job.fitted,
         warnings=tuple(warns),
     )
@@ -261,10 +263,10 @@ def _create_outputs(pair: RasterPair, paths: dict[str, Path], fresh: bool) -> No
     h, w = pair.shape
     base = dict(
         driver="GTiff", width=w, height=h, count=1, tiled=True, blockxsize=BLOCK,
-        blockysize=BLOCK, compress="deflate", transform=pair.transform, BIGTIFF="IF_SAFER",
+        blockysize=BLOCK, compress="deflate", BIGTIFF="IF_SAFER",
     )
     if pair.before.crs is not None:
-        base["crs"] = pair.before.crs
+        base.update(crs=pair.before.crs, transform=pair.transform)
     specs = {"mask": ("uint8", MASK_NODATA, 2), "probability": ("float32", float("nan"), 3)}
     for kind, (dtype, nodata, predictor) in specs.items():
         with rasterio.open(paths[kind], "w", dtype=dtype, nodata=nodata, predictor=predictor, **base):

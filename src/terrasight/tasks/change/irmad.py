@@ -59,8 +59,8 @@ SIGNIFICANCE = 0.01
 _RIDGE = 1e-6
 """Relative regularisation of the covariance matrices (keeps constant bands solvable)."""
 
-_MIN_VARIANCE = 1e-6
-"""Floor on the MAD variances (identical bands have ``rho == 1``)."""
+_DEGENERATE = 1e-10
+"""MAD variance (in units of the unit-variance canonical variates) below which it is dropped."""
 
 Matrix = tuple[tuple[float, ...], ...]
 
@@ -72,10 +72,12 @@ class FittedIRMAD:
     Attributes:
         mean_before: Weighted mean of each band of the before date.
         mean_after: Weighted mean of each band of the after date.
-        a: ``(bands, bands)`` canonical eigenvectors of the before date (columns).
-        b: ``(bands, bands)`` canonical eigenvectors of the after date (columns).
+        a: ``(bands, k)`` canonical eigenvectors of the before date (columns), for
+            the ``k <= bands`` MADs that vary (see ``dof``).
+        b: ``(bands, k)`` canonical eigenvectors of the after date (columns).
         correlations: Canonical correlations, ascending (MAD 1 carries most change).
-        variances: Variances of the MAD variates, ``2 (1 - rho)``.
+        variances: Weighted variances of the MAD variates (``2 (1 - rho)`` up to
+            the regularisation).
         chi2_scale: Calibration factor of ``Z`` (see the module docstring).
         threshold: Change probability at or above which a pixel is changed.
         normalization: Gains and offsets bringing the after date onto the before date.
@@ -96,8 +98,13 @@ class FittedIRMAD:
 
     @property
     def bands(self) -> int:
-        """Number of bands (and of degrees of freedom of ``Z``)."""
+        """Number of bands."""
         return len(self.mean_before)
+
+    @property
+    def dof(self) -> int:
+        """Degrees of freedom of ``Z``: the MADs that vary (``bands`` unless degenerate)."""
+        return len(self.variances)
 
     def chi2(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
         """Calibrated sum of squared standardised MAD variates ``Z``, float32 ``(h, w)``."""
@@ -109,8 +116,8 @@ class FittedIRMAD:
         x = before.reshape(nb, -1).astype(np.float32) - _vec(self.mean_before)[:, None]
         y = after.reshape(nb, -1).astype(np.float32) - _vec(self.mean_after)[:, None]
         sd = np.sqrt(_vec(self.variances))[:, None]
-        mad = _mat(self.a).T @ x
-        mad -= _mat(self.b).T @ y
+        mad = _mat(self.a, nb).T @ x
+        mad -= _mat(self.b, nb).T @ y
         mad /= sd
         z = np.einsum("kn,kn->n", mad, mad)
         z *= np.float32(self.chi2_scale)
@@ -119,7 +126,7 @@ class FittedIRMAD:
     def probability(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", over="ignore"):
             z = self.chi2(before, after)
-            p = chi2_cdf(z, self.bands)
+            p = chi2_cdf(z, self.dof)
         p[~valid] = 0.0
         return p
 
@@ -139,7 +146,7 @@ class FittedIRMAD:
 
 
 def chi2_cdf(z: np.ndarray, dof: int) -> np.ndarray:
-    """Chi-square CDF with ``dof`` degrees of freedom, float32, vectorised.
+    """Chi-square CDF with ``dof`` degrees of freedom, float32, vectorised (0 when ``dof == 0``).
 
     Example:
         >>> import numpy as np
@@ -147,6 +154,8 @@ def chi2_cdf(z: np.ndarray, dof: int) -> np.ndarray:
         0.6321
     """
     z = np.maximum(np.asarray(z, dtype=np.float32), 0)
+    if dof <= 0:
+        return np.zeros_like(z)
     return special.gammainc(np.float32(dof / 2), z / 2).astype(np.float32, copy=False)
 
 
@@ -154,8 +163,8 @@ def _vec(values: Sequence[float]) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-def _mat(rows: Matrix) -> np.ndarray:
-    return np.asarray(rows, dtype=np.float32)
+def _mat(rows: Matrix, nb: int) -> np.ndarray:
+    return np.asarray(rows, dtype=np.float32).reshape(nb, -1)
 
 
 def _as_matrix(m: np.ndarray) -> Matrix:
@@ -206,11 +215,11 @@ def _cca(cov: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rho, a, b
 
 
-def _mad_chi2(x: np.ndarray, y: np.ndarray, mx: np.ndarray, my: np.ndarray,
-              a: np.ndarray, b: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """``Z`` of pooled float64 ``(n, bands)`` pixels."""
-    mad = (x - mx) @ a - (y - my) @ b
-    return ((mad * mad) / var).sum(axis=1)
+def _mads(x: np.ndarray, y: np.ndarray, mean: np.ndarray, a: np.ndarray,
+          b: np.ndarray) -> np.ndarray:
+    """MAD variates of pooled float64 ``(n, bands)`` pixels, ``(n, bands)``."""
+    p = x.shape[1]
+    return (x - mean[:p]) @ a - (y - mean[p:]) @ b
 
 
 def _median_scale(z: np.ndarray, dof: int) -> float:
@@ -222,8 +231,10 @@ def _median_scale(z: np.ndarray, dof: int) -> float:
 def _iterate(x: np.ndarray, y: np.ndarray, max_iter: int, tol: float) -> dict[str, Any]:
     """Run the reweighting loop on pooled pixels; returns the final statistics.
 
-    ``z`` is the uncalibrated chi-square statistic, ``scale`` its calibration
-    factor and ``w`` the no-change probabilities of the calibrated ``scale * z``.
+    MADs with (numerically) zero variance, from bands constant on both dates or
+    exactly linearly related, carry no information: they are left out of ``Z``
+    and of its degrees of freedom (``keep``). ``z`` is the uncalibrated
+    statistic, ``scale`` its calibration and ``w`` the no-change probabilities.
     """
     n, p = x.shape
     xy = np.hstack([x, y])
@@ -234,16 +245,19 @@ def _iterate(x: np.ndarray, y: np.ndarray, max_iter: int, tol: float) -> dict[st
         it += 1
         mean, cov = _weighted_cov(xy, w)
         rho, a, b = _cca(cov, p)
-        var = np.maximum(2.0 * (1.0 - rho), _MIN_VARIANCE)
-        z = _mad_chi2(x, y, mean[:p], mean[p:], a, b, var)
-        scale = _median_scale(z, p)
-        w = special.gammaincc(p / 2, scale * z / 2)
+        mad = _mads(x, y, mean, a, b)
+        var = (w @ (mad * mad)) / w.sum()
+        keep = var > _DEGENERATE
+        dof = int(keep.sum())
+        z = (mad[:, keep] ** 2 / var[keep]).sum(axis=1)
+        scale = _median_scale(z, dof) if dof else 1.0
+        w = special.gammaincc(dof / 2, scale * z / 2) if dof else np.ones(n)
         converged = rho_old is not None and np.max(np.abs(rho - rho_old)) < tol
-        if converged or it >= max_iter or w.sum() <= 0:
+        if converged or it >= max_iter or dof == 0 or w.sum() <= 0:
             break
         rho_old = rho
-    return {"mean": mean, "rho": rho, "a": a, "b": b, "var": var, "z": z, "w": w, "it": it,
-            "scale": scale}
+    return {"mean": mean, "rho": rho[keep], "a": a[:, keep], "b": b[:, keep],
+            "var": var[keep], "z": z, "w": w, "it": it, "scale": scale}
 
 
 def fit(
@@ -296,7 +310,7 @@ def fit(
         correlations=tuple(map(float, r["rho"])),
         variances=tuple(map(float, r["var"])),
         chi2_scale=float(r["scale"]),
-        threshold=_threshold(threshold, significance, r["scale"] * r["z"], p),
+        threshold=_threshold(threshold, significance, r["scale"] * r["z"], len(r["var"])),
         normalization=fit_normalization(x, y, r["w"]),
         iterations=int(r["it"]),
     )
@@ -309,7 +323,7 @@ def _threshold(kind: str | float, significance: float, z: np.ndarray, dof: int) 
     elif kind == "significance":
         t = 1.0 - float(significance)
     elif kind == "otsu":
-        t = float(chi2_cdf(np.array([otsu(z)]), dof)[0])
+        t = float(chi2_cdf(np.array([otsu(z)]), dof)[0]) if dof else 1.0
     else:
         raise ValueError(
             f"unknown IR-MAD threshold {kind!r}: use 'significance', 'otsu' or a number"

@@ -93,8 +93,8 @@ def orthogonal_fit(
     """Weighted orthogonal (total least squares) regression ``y ≈ gain * x + offset``.
 
     The line is the major axis of the weighted covariance ellipse of ``(x, y)``.
-    Degenerate cases (a constant band, uncorrelated bands) fall back to
-    matching means and standard deviations, or to gain 1 and a mean shift.
+    Uncorrelated bands (a constant one among them) fall back to matching means
+    and standard deviations; a constant ``x`` to gain 1 and a mean shift.
 
     Example:
         >>> import numpy as np
@@ -113,7 +113,7 @@ def orthogonal_fit(
     scale = max(sxx, syy, 1e-300)
     if abs(sxy) > 1e-9 * scale:
         gain = (syy - sxx + np.sqrt((syy - sxx) ** 2 + 4 * sxy**2)) / (2 * sxy)
-    elif sxx > 1e-12 * scale and syy > 1e-12 * scale:
+    elif sxx > 1e-12 * scale:
         gain = np.sqrt(syy / sxx)
     else:
         gain = 1.0

@@ -35,7 +35,8 @@ h2{font-size:17px;margin:4px 0 10px}
 .fact .k{font-size:12px;color:#5a6270}.fact .v{font-size:18px;font-weight:600}
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;font-size:13px;margin:0}
 dl.meta dt{color:#5a6270}dl.meta dd{margin:0;word-break:break-all}
-.warn{background:#fff4d6;border:1px solid #e0b400;border-radius:6px;padding:8px 14px;margin:0 0 16px}
+.warn{background:#fff4d6;border:1px solid #e0b400;border-radius:6px;padding:8px 14px;
+ margin:0 0 16px}
 .warn h2{color:#7a5a00}.warn li{margin:2px 0}
 .pics{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:14px}
 figure{margin:0}figure img{width:100%;height:auto;image-rendering:pixelated;border:1px solid #ccd}
@@ -165,11 +166,16 @@ def _pixel_size(result: ChangeResult) -> str:
 
 def _header(result: ChangeResult) -> str:
     b, a = Path(result.before).name, Path(result.after).name
-    when = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    fmt = "%Y-%m-%d %H:%M %Z"
+    now = datetime.now().astimezone()
+    try:  # the mask is written by the run: its time is the run's
+        ran = datetime.fromtimestamp(Path(result.mask_path).stat().st_mtime).astimezone()
+    except OSError:
+        ran = now
     return (
         f"<header><h1>What changed: {escape(b)} → {escape(a)}</h1>"
-        f"<div class=\"sub\">method {escape(result.method)} · report written {escape(when)}"
-        "</div></header>"
+        f"<div class=\"sub\">method {escape(result.method)} · run {escape(ran.strftime(fmt))}"
+        f" · report written {escape(now.strftime(fmt))}</div></header>"
     )
 
 
@@ -192,7 +198,8 @@ def _facts(result: ChangeResult) -> str:
         ("no-data pixels excluded", f"{nodata:,}"),
     ]
     cards = "".join(
-        f"<div class=\"fact\"><div class=\"k\">{escape(k)}</div><div class=\"v\">{escape(v)}</div></div>"
+        f"<div class=\"fact\"><div class=\"k\">{escape(k)}</div>"
+        f"<div class=\"v\">{escape(v)}</div></div>"
         for k, v in figures
     )
     meta = [

@@ -78,6 +78,7 @@ class ChangeResult:
         band_names: common names of the bands compared.
         bands, after_bands: 1-based band numbers read from each file.
         region: ``(col_off, row_off, width, height)`` of the output grid in the before image.
+        nodata, resampling: the nodata override and the resampling the pair was read with.
         warnings: things the user should know (no CRS, resampling, clouds...).
 
     Example:
@@ -105,6 +106,8 @@ class ChangeResult:
     bands: tuple[int, ...] = ()
     after_bands: tuple[int, ...] = ()
     region: tuple[int, int, int, int] = (0, 0, 0, 0)
+    nodata: float | None = None
+    resampling: str = "bilinear"
     params: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 

