@@ -77,3 +77,13 @@ def test_unknown_band_name(planted_pair, tmp_path):
     before, after, _ = planted_pair
     res = _run("change", before, after, "-o", tmp_path / "o", "--bands", "red,swir22", "-q")
     assert res.exit_code == 1 and "no band named 'swir22'" in res.output
+
+
+def test_method_options_reach_the_method(planted_pair, tmp_path):
+    before, after, _ = planted_pair
+    out = tmp_path / "o"
+    res = _run("change", before, after, "-o", out, "-O", "tolerance=0", "-q", "--no-report")
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "summary.json").read_text())["params"]["tolerance"] == 0
+    bad = _run("change", before, after, "-o", tmp_path / "p", "-O", "tolerance", "-q")
+    assert bad.exit_code == 2 and "KEY=VALUE" in bad.output

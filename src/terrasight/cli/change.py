@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from terrasight.cli.options import bands_option, method_option, min_pixels_option, parse_bands
+from terrasight.cli.options import (
+    bands_option,
+    method_option,
+    method_options_option,
+    min_pixels_option,
+    parse_bands,
+    parse_method_options,
+)
 from terrasight.tasks.change.detect import detect_changes
 from terrasight.tasks.change.result import ChangeResult
 
@@ -17,6 +24,7 @@ from terrasight.tasks.change.result import ChangeResult
 @click.argument("after", type=click.Path(path_type=Path))
 @click.option("-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @method_option
+@method_options_option
 @bands_option
 @min_pixels_option
 @click.option("--after-bands", default=None, help="Bands of the after image, when they differ.")
@@ -31,7 +39,8 @@ from terrasight.tasks.change.result import ChangeResult
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def change(
-    before: Path, after: Path, outdir: Path, method: str, bands: str | None, min_pixels: int,
+    before: Path, after: Path, outdir: Path, method: str, method_options: tuple[str, ...],
+    bands: str | None, min_pixels: int,
     after_bands: str | None, nodata: float | None, cloud_mask: str, tile_size: int | None,
     workers: int, overwrite: bool, no_report: bool, quiet: bool,
 ) -> None:
@@ -42,7 +51,8 @@ def change(
     when started again with the same arguments.
     """
     result = run_change(
-        before, after, outdir, quiet, method=method, bands=parse_bands(bands),
+        before, after, outdir, quiet, method=method,
+        method_options=parse_method_options(method_options), bands=parse_bands(bands),
         after_bands=parse_bands(after_bands), nodata=nodata, min_pixels=min_pixels,
         cloud_mask=cloud_mask, tile_size=tile_size, workers=workers, overwrite=overwrite,
     )

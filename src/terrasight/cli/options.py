@@ -36,3 +36,33 @@ min_pixels_option = click.option(
     show_default=True,
     help="Drop change objects smaller than this many pixels.",
 )
+
+
+def parse_method_options(items: tuple[str, ...]) -> dict[str, object]:
+    """``("tolerance=2", "threshold=otsu")`` -> ``{"tolerance": 2, "threshold": "otsu"}``."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--method-option")
+        out[key.strip()] = _literal(raw.strip())
+    return out
+
+
+def _literal(raw: str) -> object:
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(raw.lower(), raw)
+
+
+method_options_option = click.option(
+    "--method-option",
+    "-O",
+    "method_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Option for the method, repeatable (cva: tolerance=0..2; irmad: threshold=otsu).",
+)

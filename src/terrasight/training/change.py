@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,8 +245,17 @@ def _optimizer(torch: Any, model: Any, cfg: TrainConfig) -> Any:
 def train_change(
     data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(),
     aid_dir: str | Path | None = None, layout: str = "airchange",
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train a change model; write its weights, registry entry and log into ``out_dir``.
+
+    Args:
+        data_dir: the dataset folder.
+        out_dir: folder for the weights, the registry entry and the log (created).
+        cfg: the training configuration.
+        aid_dir: AID scenes folder (``<Class>/*.jpg``), needed for synthetic pairs.
+        layout: dataset layout (``"airchange"``).
+        on_epoch: called with each epoch's log record.
 
     Returns:
         The registry entry written (with a ``training`` section: configuration,
@@ -283,6 +293,8 @@ def train_change(
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
             log.info("epoch %s", rec)
+            if on_epoch is not None:
+                on_epoch(rec)
             if scores["f1"] > best["f1"]:
                 best = {**scores, "epoch": epoch, "state": {
                     k: v.detach().clone() for k, v in model.trained_state().items()}}

@@ -6,18 +6,28 @@ light and season; the change magnitude is the Euclidean distance between the
 two standardised vectors. Otsu's method on the scene's magnitudes separates
 change from no change. The probability is a logistic of the magnitude centred
 on that threshold, so ``probability >= 0.5`` is exactly the Otsu mask.
+
+Small misregistration between dates lights up every sharp edge (field borders,
+coast lines) as change. With ``tolerance`` t > 0 each after pixel is compared
+with the closest match among the before pixels up to t pixels away (the
+minimum distance over the (2t+1)^2 shifts), which removes those edge
+artefacts at the cost of eroding true changes by t pixels at their border.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from terrasight.tasks.change.methods import MethodSpec, Sample, pooled
 from terrasight.tasks.change.threshold import otsu
+
+
+MAX_TOLERANCE = 2
+"""Largest misregistration tolerance, in pixels (also the windows' overlap)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class FittedCVA:
     std_after: tuple[float, ...]
     magnitude_threshold: float
     magnitude_scale: float
+    tolerance: int = 1
     name: str = "cva"
     threshold: float = 0.5
 
@@ -38,8 +49,7 @@ class FittedCVA:
         nb = before.shape[0]
         mb, sb = _col(self.mean_before, nb), _col(self.std_before, nb)
         ma, sa = _col(self.mean_after, nb), _col(self.std_after, nb)
-        diff = (after - ma) / sa - (before - mb) / sb
-        return np.sqrt(np.einsum("bij,bij->ij", diff, diff, dtype=np.float32))
+        return _min_distance((before - mb) / sb, (after - ma) / sa, self.tolerance)
 
     def probability(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
         z = (self.magnitude(before, after) - self.magnitude_threshold) / self.magnitude_scale
@@ -53,7 +63,25 @@ class FittedCVA:
             "std_after": list(self.std_after),
             "magnitude_threshold": self.magnitude_threshold,
             "magnitude_scale": self.magnitude_scale,
+            "tolerance": self.tolerance,
         }
+
+
+def _min_distance(before: np.ndarray, after: np.ndarray, tolerance: int) -> np.ndarray:
+    """Per pixel, the smallest Euclidean distance from ``after`` to ``before`` within ``tolerance`` px."""
+    if tolerance <= 0:
+        diff = after - before
+        return np.sqrt(np.einsum("bij,bij->ij", diff, diff, dtype=np.float32))
+    t = tolerance
+    _, h, w = after.shape
+    padded = np.pad(before, ((0, 0), (t, t), (t, t)), mode="edge")
+    best = None
+    for dy in range(2 * t + 1):
+        for dx in range(2 * t + 1):
+            diff = after - padded[:, dy : dy + h, dx : dx + w]
+            sq = np.einsum("bij,bij->ij", diff, diff, dtype=np.float32)
+            best = sq if best is None else np.minimum(best, sq, out=best)
+    return np.sqrt(best, out=best)
 
 
 def _col(values: Sequence[float], n: int) -> np.ndarray:
@@ -75,23 +103,33 @@ def _safe_std(x: np.ndarray) -> np.ndarray:
     return np.where(s > 1e-12, s, 1.0)
 
 
-def fit(samples: Sequence[Sample], band_names: Sequence[str] = (), **_: Any) -> FittedCVA:
-    """Fit CVA on sample windows: per-band statistics and the Otsu threshold."""
+def fit(
+    samples: Sequence[Sample], band_names: Sequence[str] = (), tolerance: int = 1, **_: Any
+) -> FittedCVA:
+    """Fit CVA on sample windows: per-band statistics and the Otsu threshold.
+
+    Args:
+        samples: ``(before, after, valid)`` windows spread over the scene.
+        band_names: unused (CVA works on any bands).
+        tolerance: misregistration tolerance in pixels (0 turns it off).
+    """
+    if not 0 <= int(tolerance) <= MAX_TOLERANCE:
+        raise ValueError(f"CVA tolerance must be 0..{MAX_TOLERANCE} pixels, not {tolerance}")
     b, a = pooled(samples)
     if b.shape[0] < 2:
         raise ValueError("CVA needs at least two valid pixels")
-    mb, sb, ma, sa = b.mean(0), _safe_std(b), a.mean(0), _safe_std(a)
-    mag = np.sqrt((((a - ma) / sa - (b - mb) / sb) ** 2).sum(axis=1))
-    t = otsu(mag)
-    scale = max(float(mag.std()) / 4.0, 1e-6)
-    return FittedCVA(
-        tuple(map(float, mb)),
-        tuple(map(float, sb)),
-        tuple(map(float, ma)),
-        tuple(map(float, sa)),
-        float(t),
-        scale,
+    stats = FittedCVA(
+        tuple(map(float, b.mean(0))),
+        tuple(map(float, _safe_std(b))),
+        tuple(map(float, a.mean(0))),
+        tuple(map(float, _safe_std(a))),
+        0.0,
+        1.0,
+        int(tolerance),
     )
+    mag = np.concatenate([stats.magnitude(sb, sa)[v] for sb, sa, v in samples])
+    scale = max(float(mag.std()) / 4.0, 1e-6)
+    return replace(stats, magnitude_threshold=float(otsu(mag)), magnitude_scale=scale)
 
 
 def restore(params: dict[str, Any]) -> FittedCVA:
@@ -103,6 +141,7 @@ def restore(params: dict[str, Any]) -> FittedCVA:
         tuple(params["std_after"]),
         float(params["magnitude_threshold"]),
         float(params["magnitude_scale"]),
+        int(params.get("tolerance", 0)),
     )
 
 
@@ -111,4 +150,5 @@ SPEC = MethodSpec(
     fit=fit,
     restore=restore,
     description="change vector analysis on standardised bands, Otsu threshold (any sensor)",
+    overlap=MAX_TOLERANCE,
 )

@@ -13,7 +13,7 @@ import logging
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ class ChangeOptions:
     sample_size: int = 256
     resampling: str = "bilinear"
     gdal_cache_mb: int = 64
+    method_options: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the method's ``fit`` (e.g. ``{"tolerance": 1}`` for CVA)."""
 
 
 def detect_changes(
@@ -92,7 +94,8 @@ def detect_changes(
         progress: ``True`` for a progress bar on stderr, or a callable taking
             (pixels just finished, total pixels).
         overwrite: replace results of a different job in ``outdir``.
-        **options: further :class:`ChangeOptions` fields (``after_bands``, ``nodata``, ...).
+        **options: further :class:`ChangeOptions` fields (``after_bands``, ``nodata``,
+            ``method_options``, ...).
 
     Returns:
         A :class:`ChangeResult`; call ``.save(outdir)`` for GeoJSON, summary and report.
@@ -241,7 +244,7 @@ def _fit(pair: RasterPair, spec: MethodSpec, opts: ChangeOptions, clouds) -> Fit
                 break
     if sum(int(s[2].sum()) for s in samples) < 2:
         raise InvalidRasterError(_no_valid_message(pair, vb_total, va_total))
-    return spec.fit(samples, pair.band_names)
+    return spec.fit(samples, pair.band_names, **opts.method_options)
 
 
 def _no_valid_message(pair: RasterPair, vb: int, va: int) -> str:

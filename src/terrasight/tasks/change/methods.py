@@ -55,9 +55,9 @@ class MethodSpec:
 
 def registry() -> dict[str, MethodSpec]:
     """All change methods by name (built on each call: no global state)."""
-    from terrasight.tasks.change import cva, irmad
+    from terrasight.tasks.change import cva, irmad, learned
 
-    specs = [cva.SPEC, irmad.SPEC]
+    specs = [cva.SPEC, irmad.SPEC, learned.SPEC]
     return {s.name: s for s in specs}
 
 
