@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from terrasight.tasks.change import cva
+from terrasight.tasks.change.threshold import otsu
+
+
+def _edges_scene(shift: int):
+    """Sharp-edged fields; the after image is the same scene moved by ``shift`` px, plus a change."""
+    rng = np.random.default_rng(3)
+    h, w = 160, 160
+    fields = np.kron(rng.integers(0, 4, (10, 10)), np.ones((16, 16))).astype(np.float32)
+    before = np.stack([fields * 40 + 20, fields * 25 + 60, 200 - fields * 30])
+    before += rng.normal(0, 2, before.shape).astype(np.float32)
+    after = np.roll(before, shift, axis=2) * 0.9 + 5
+    truth = np.zeros((h, w), bool)
+    truth[60:90, 20:60] = True
+    after[:, truth] = np.array([250.0, 10.0, 250.0])[:, None]
+    valid = np.ones((h, w), bool)
+    return before.astype(np.float32), after.astype(np.float32), valid, truth
+
+
+def _f1(mask, truth):
+    tp = (mask & truth).sum()
+    return 2 * tp / (mask.sum() + truth.sum())
+
+
+def test_tolerance_removes_misregistration_edges():
+    b, a, v, truth = _edges_scene(shift=1)
+    strict = cva.fit([(b, a, v)], tolerance=0)
+    tolerant = cva.fit([(b, a, v)], tolerance=1)
+    m0 = strict.probability(b, a, v) >= strict.threshold
+    m1 = tolerant.probability(b, a, v) >= tolerant.threshold
+    assert _f1(m1, truth) > 0.9
+    assert m1.sum() < m0.sum()  # fewer false alarms along the field edges
+    assert _f1(m1, truth) >= _f1(m0, truth)
+
+
+def test_global_light_change_is_not_change():
+    b, a, v, truth = _edges_scene(shift=0)
+    fitted = cva.fit([(b, a, v)])
+    mask = fitted.probability(b, a, v) >= fitted.threshold
+    assert mask[~truth].mean() < 0.01 and mask[truth].mean() > 0.9
+
+
+def test_params_round_trip_and_probability_matches_mask():
+    b, a, v, _ = _edges_scene(shift=1)
+    fitted = cva.fit([(b, a, v)], tolerance=2)
+    again = cva.restore(fitted.params())
+    assert again == fitted
+    p = again.probability(b, a, v)
+    assert p.dtype == np.float32 and 0 <= p.min() and p.max() <= 1
+    mag = again.magnitude(b, a)
+    assert np.array_equal(p >= 0.5, mag >= fitted.magnitude_threshold)
+
+
+def test_bad_tolerance():
+    b, a, v, _ = _edges_scene(shift=0)
+    with pytest.raises(ValueError, match="tolerance"):
+        cva.fit([(b, a, v)], tolerance=5)
+
+
+def test_otsu_splits_two_modes():
+    rng = np.random.default_rng(0)
+    values = np.r_[rng.normal(1, 0.2, 1000), rng.normal(5, 0.5, 200)]
+    assert 1.6 < otsu(values) < 4
+    assert otsu(np.full(10, 3.0)) == 3.0
