@@ -1,7 +1,8 @@
 """A Siamese change network: one shared encoder for both dates, a light FPN decoder.
 
 For each feature stride (2, 4, 8, 16) the two dates' features ``f1, f2`` are
-fused by a 1x1 convolution of ``[|f1 - f2|, f1, f2]``; a top-down decoder
+fused by a 1x1 convolution of ``[|f1 - f2|, f1, f2]`` (``fusion="diff+concat"``)
+or of ``|f1 - f2|`` alone (``"diff"``); a top-down decoder
 merges the scales (upsample, concatenate, 3x3 convolution) and a 1x1
 convolution gives change logits at stride 2, upsampled to the input size.
 Only the decoder and the encoder blocks from ``train_from_block`` on are
@@ -29,6 +30,10 @@ from terrasight.models.weights import (
 )
 
 
+FUSIONS = {"diff": 1, "diff+concat": 3}
+"""How the two dates' features are combined, and the channel multiple it gives."""
+
+
 def _conv_bn(cin: int, cout: int, k: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)
@@ -45,9 +50,15 @@ class SiameseDecoder(nn.Module):
         torch.Size([2, 1, 8, 8])
     """
 
-    def __init__(self, feature_channels: Sequence[int], channels: Sequence[int]) -> None:
+    def __init__(
+        self, feature_channels: Sequence[int], channels: Sequence[int], fusion: str = "diff+concat"
+    ) -> None:
         super().__init__()
-        self.fuse = nn.ModuleList(_conv_bn(3 * c, d, 1) for c, d in zip(feature_channels,
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; use one of {sorted(FUSIONS)}")
+        self.fusion = fusion
+        k = FUSIONS[fusion]
+        self.fuse = nn.ModuleList(_conv_bn(k * c, d, 1) for c, d in zip(feature_channels,
                                                                       channels, strict=True))
         self.top = _conv_bn(channels[-1], channels[-1], 3)
         self.merge = nn.ModuleList(
@@ -58,13 +69,17 @@ class SiameseDecoder(nn.Module):
 
     def forward(self, feats1: list[torch.Tensor], feats2: list[torch.Tensor]) -> torch.Tensor:
         """Change logits at the resolution of the finest feature map."""
-        fused = [f(torch.cat([(a - b).abs(), a, b], 1)) for f, a, b in
-                 zip(self.fuse, feats1, feats2, strict=True)]
+        fused = [f(self._pair(a, b)) for f, a, b in zip(self.fuse, feats1, feats2, strict=True)]
         y = self.top(fused[-1])
         for i in range(len(fused) - 2, -1, -1):
             y = F.interpolate(y, size=fused[i].shape[-2:], mode="bilinear", align_corners=False)
             y = self.merge[i](torch.cat([y, fused[i]], 1))
         return self.head(y)
+
+    def _pair(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if self.fusion == "diff":
+            return (a - b).abs()
+        return torch.cat([(a - b).abs(), a, b], 1)
 
 
 class SiameseChangeNet(nn.Module):
@@ -82,10 +97,11 @@ class SiameseChangeNet(nn.Module):
     def __init__(
         self, encoder: backbones.EfficientNetLiteEncoder, feature_channels: Sequence[int],
         channels: Sequence[int], train_from_block: int, multiple: int = 32,
+        fusion: str = "diff+concat",
     ) -> None:
         super().__init__()
         self.encoder = encoder
-        self.decoder = SiameseDecoder(feature_channels, channels)
+        self.decoder = SiameseDecoder(feature_channels, channels, fusion)
         self.train_from_block = int(train_from_block)
         self.multiple = int(multiple)
 
@@ -139,7 +155,7 @@ def build(config: ModelConfig, pretrained: bool = True) -> SiameseChangeNet:
     p = config.params
     model = SiameseChangeNet(
         encoder, backbone.params["channels"], p["decoder_channels"], p["train_from_block"],
-        p.get("multiple", 32),
+        p.get("multiple", 32), p.get("fusion", "diff+concat"),
     )
     if pretrained:
         if config.weights is None:

@@ -178,17 +178,30 @@ def create_model(
         >>> model = create_model("siamese-effnet-lite0")  # doctest: +SKIP
         >>> logits = model(before, after)  # doctest: +SKIP
     """
-    config = get_config(name)
+    model = build_model(get_config(name), pretrained)
+    if checkpoint is not None:
+        from terrasight.models import change_net
+
+        change_net.load_checkpoint(model, checkpoint)
+    return model.eval()
+
+
+def build_model(config: ModelConfig, pretrained: bool = True) -> Any:
+    """Build the module of a (possibly modified) registry entry; see :func:`create_model`.
+
+    Example:
+        >>> import dataclasses
+        >>> config = get_config("siamese-effnet-lite0")
+        >>> config = dataclasses.replace(config, params={**config.params, "fusion": "diff"})
+        >>> model = build_model(config, pretrained=False)  # doctest: +SKIP
+    """
     require_torch()
     from terrasight.models import backbones, change_net
 
     builders = {"efficientnet-lite": backbones.build, "siamese-fpn": change_net.build}
     if config.arch not in builders:
         raise UnknownMethodError(
-            f"model {name!r} uses architecture {config.arch!r}, which this version of terrasight "
-            f"cannot build. Known architectures: {sorted(builders)}"
+            f"model {config.name!r} uses architecture {config.arch!r}, which this version of "
+            f"terrasight cannot build. Known architectures: {sorted(builders)}"
         )
-    model = builders[config.arch](config, pretrained)
-    if checkpoint is not None:
-        change_net.load_checkpoint(model, checkpoint)
-    return model.eval()
+    return builders[config.arch](config, pretrained)

@@ -87,7 +87,19 @@ def verified_path(spec: WeightsSpec) -> Path:
         >>> verified_path(get_config("siamese-effnet-lite0").weights).is_file()
         True
     """
-    path = resolve(spec)
+    return verify_file(resolve(spec), spec)
+
+
+def verify_file(path: str | Path, spec: WeightsSpec) -> Path:
+    """Check that the file at ``path`` is the one ``spec`` describes (size, then sha256).
+
+    Raises:
+        ModelWeightsError: missing file, or another size or digest.
+
+    Example:
+        >>> verify_file("copy.npz", get_config("siamese-effnet-lite0").weights)  # doctest: +SKIP
+    """
+    path = Path(path)
     fix = (
         "Reinstall terrasight (pip install --force-reinstall terrasight[learned]) to restore it, "
         "or pass checkpoint= with weights of your own."

@@ -20,11 +20,12 @@ sha256, the validated threshold and the training configuration) and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,10 @@ class TrainConfig:
     aid_per_class: int = 60
     threads: int = 2
     limit_pairs: int | None = None
+    ema: float = 0.0
+    """Decay of an exponential moving average of the trained weights (0: none)."""
+    model_params: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the registry entry's ``params`` (``train_from_block``, ``fusion``...)."""
     jitter: dict[str, float] = field(default_factory=lambda: asdict(Jitter()))
 
 
@@ -265,7 +270,8 @@ def train_change(
         >>> entry = train_change("data/airchange", "runs/v1", TrainConfig(epochs=1),
         ...                      aid_dir="data/aid")  # doctest: +SKIP
     """
-    from terrasight.models import create_model, get_config, require_torch
+    from terrasight.models import get_config, require_torch
+    from terrasight.models.registry import build_model
 
     torch = require_torch()
     if layout != "airchange":
@@ -277,17 +283,22 @@ def train_change(
     out.mkdir(parents=True, exist_ok=True)
     train, val = load_airchange(data_dir, cfg.limit_pairs)
     source = PairSource(train, cfg, aid_dir)
-    model = create_model(cfg.model, pretrained=False).to(memory_format=torch.channels_last)
+    config = get_config(cfg.model)
+    config = replace(config, params={**config.params, **cfg.model_params})
+    model = build_model(config, pretrained=False).to(memory_format=torch.channels_last)
     opt = _optimizer(torch, model, cfg)
     steps = cfg.epochs * -(-(cfg.real_per_epoch + cfg.synthetic_per_epoch) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=[cfg.lr, cfg.backbone_lr], total_steps=steps, pct_start=0.1)
+    ema = _Ema(model, cfg.ema)
     best: dict[str, Any] = {"f1": -1.0}
     start = time.perf_counter()
     with open(out / "train_log.jsonl", "w", encoding="utf-8") as logf:
         for epoch in range(1, cfg.epochs + 1):
-            loss = _epoch(torch, model, opt, sched, source.epoch(rng), cfg.batch_size)
-            scores = validate(model, val)
+            loss = _epoch(torch, model, opt, sched, ema, source.epoch(rng), cfg.batch_size)
+            with ema.applied(model):
+                scores = validate(model, val)
+                state = {k: v.detach().clone() for k, v in model.trained_state().items()}
             rec = {"epoch": epoch, "loss": loss, **{f"val_{k}": v for k, v in scores.items()},
                    "seconds": round(time.perf_counter() - start, 1)}
             logf.write(json.dumps(rec) + "\n")
@@ -296,12 +307,39 @@ def train_change(
             if on_epoch is not None:
                 on_epoch(rec)
             if scores["f1"] > best["f1"]:
-                best = {**scores, "epoch": epoch, "state": {
-                    k: v.detach().clone() for k, v in model.trained_state().items()}}
-    return _write_entry(get_config(cfg.model), cfg, best, out, time.perf_counter() - start)
+                best = {**scores, "epoch": epoch, "state": state}
+    return _write_entry(config, cfg, best, out, time.perf_counter() - start)
 
 
-def _epoch(torch: Any, model: Any, opt: Any, sched: Any, pairs: list[Pair], bs: int) -> float:
+class _Ema:
+    """Exponential moving average of the trained weights (a no-op when ``decay`` is 0)."""
+
+    def __init__(self, model: Any, decay: float) -> None:
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in model.trained_state().items()}
+
+    def update(self, model: Any) -> None:
+        if self.decay <= 0:
+            return
+        for k, v in model.trained_state().items():
+            self.state[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
+
+    @contextlib.contextmanager
+    def applied(self, model: Any) -> Iterator[None]:
+        """Temporarily load the averaged weights into ``model``."""
+        if self.decay <= 0:
+            yield
+            return
+        saved = {k: v.detach().clone() for k, v in model.trained_state().items()}
+        model.load_state_dict(self.state, strict=False)
+        try:
+            yield
+        finally:
+            model.load_state_dict(saved, strict=False)
+
+
+def _epoch(torch: Any, model: Any, opt: Any, sched: Any, ema: _Ema, pairs: list[Pair],
+           bs: int) -> float:
     model.train()
     total, n = 0.0, 0
     for i in range(0, len(pairs), bs):
@@ -311,6 +349,7 @@ def _epoch(torch: Any, model: Any, opt: Any, sched: Any, pairs: list[Pair], bs: 
         loss.backward()
         opt.step()
         sched.step()
+        ema.update(model)
         total, n = total + float(loss.detach()) * len(m), n + len(m)
     return total / max(n, 1)
 

@@ -41,6 +41,8 @@ class Jitter:
         gamma: exponent range around 1 (``+-``), applied to the [0, 1] values.
         blur: probability of a Gaussian blur (sigma 0.3 to 1.2).
         noise: standard deviation of additive Gaussian noise (upper bound).
+        saturation: colour saturation range around 1 (``+-``).
+        grey: probability of turning the date to grey levels (old panchromatic photos).
     """
 
     brightness: float = 0.12
@@ -49,10 +51,12 @@ class Jitter:
     gamma: float = 0.25
     blur: float = 0.3
     noise: float = 0.02
+    saturation: float = 0.3
+    grey: float = 0.1
 
 
 def photometric(image: np.ndarray, rng: np.random.Generator, jitter: Jitter = Jitter()) -> np.ndarray:
-    """Jitter one date's light and colour: gamma, contrast, brightness, channel gains, blur, noise.
+    """Jitter one date's light and colour: gamma, contrast, gains, saturation, blur, noise.
 
     Example:
         >>> img = np.full((3, 8, 8), 0.5, np.float32)
@@ -65,6 +69,11 @@ def photometric(image: np.ndarray, rng: np.random.Generator, jitter: Jitter = Ji
     mean = out.mean()
     out = (out - mean) * (1 + rng.uniform(-jitter.contrast, jitter.contrast)) + mean
     out = out * (1 + rng.uniform(-jitter.colour, jitter.colour, size=(3, 1, 1)))
+    sat = 0.0 if rng.random() < jitter.grey else 1 + rng.uniform(-jitter.saturation,
+                                                                  jitter.saturation)
+    if sat != 1.0:
+        grey = out.mean(axis=0, keepdims=True)
+        out = grey + sat * (out - grey)
     out = out + rng.uniform(-jitter.brightness, jitter.brightness)
     if rng.random() < jitter.blur:
         out = ndimage.gaussian_filter(out, sigma=(0, *([rng.uniform(0.3, 1.2)] * 2)))

@@ -65,3 +65,16 @@ def test_otsu_splits_two_modes():
     values = np.r_[rng.normal(1, 0.2, 1000), rng.normal(5, 0.5, 200)]
     assert 1.6 < otsu(values) < 4
     assert otsu(np.full(10, 3.0)) == 3.0
+
+
+def test_sparse_tolerance_gives_the_same_mask_as_the_full_one():
+    b, a, v, _ = _edges_scene(shift=1)
+    fitted = cva.fit([(b, a, v)], tolerance=1)
+    full = fitted.magnitude(b, a)
+    cutoff = fitted.magnitude_threshold - 4 * fitted.magnitude_scale
+    sparse = fitted.magnitude(b, a, cutoff)
+    hit = full >= cutoff
+    assert np.allclose(sparse[hit], full[hit], atol=1e-5)
+    assert (sparse[~hit] >= full[~hit] - 1e-5).all() and (sparse[~hit] < cutoff).all()
+    p = fitted.probability(b, a, v)
+    assert np.array_equal(p >= 0.5, full >= fitted.magnitude_threshold)

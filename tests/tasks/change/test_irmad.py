@@ -15,8 +15,7 @@ from terrasight.tasks.change.threshold import otsu
 
 GAINS = np.array([0.7, 0.8, 1.25])[:, None, None]
 OFFSETS = np.array([20.0, 30.0, -10.0])[:, None, None]
-AIRCHANGE_PAIRS = [f"Szada/{i}" for i in range(1, 8)] + [f"Tiszadob/{i}" for i in range(1, 6)]
-AIRCHANGE_F1_FLOOR = 0.20
+AIRCHANGE_F1_FLOOR = 0.28
 """Measured pooled F1 over the 12 pairs: 0.214 (CVA: 0.204)."""
 
 
@@ -175,15 +174,16 @@ def _read(path: Path) -> np.ndarray:
 
 
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
-def test_airchange_pooled_f1(shared_data):
+def test_airchange_test_crops_pooled_f1(shared_data):
+    """IR-MAD through the whole pipeline on the 13 AirChange test crops (784x448, top-left).
+
+    Measured 0.306 pooled F1 (CVA with tolerance 1: 0.299) on 2026-11-24.
+    """
+    from terrasight.eval.change import evaluate_change
+
     root = shared_data / "change" / "airchange"
     if not (root / "Szada" / "1" / "im1.png").is_file():
         pytest.skip(f"AirChange pairs not found under {root}")
-    counts = np.zeros(3)
-    for pair in AIRCHANGE_PAIRS:
-        before, after = _read(root / pair / "im1.png"), _read(root / pair / "im2.png")
-        truth = _read(root / pair / "gt.png")[0] > 127
-        mask = mask_of(fit_one(before, after), before, after)
-        counts += (np.sum(mask & truth), np.sum(mask & ~truth), np.sum(~mask & truth))
-    tp, fp, fn = counts
-    assert 2 * tp / (2 * tp + fp + fn) > AIRCHANGE_F1_FLOOR
+    report = evaluate_change(root, "airchange", method="irmad")
+    assert len(report.pairs) == 13
+    assert report.scores["f1"] > AIRCHANGE_F1_FLOOR

@@ -44,16 +44,32 @@ class FittedCVA:
     name: str = "cva"
     threshold: float = 0.5
 
-    def magnitude(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        """Euclidean distance between the standardised dates, float32 ``(h, w)``."""
+    def magnitude(
+        self, before: np.ndarray, after: np.ndarray, cutoff: float | None = None
+    ) -> np.ndarray:
+        """Distance between the standardised dates, float32 ``(h, w)``.
+
+        With a tolerance, the neighbourhood minimum is computed only where the
+        plain distance reaches ``cutoff`` (everywhere when None): elsewhere the
+        plain distance, already below the cutoff, is kept.
+        """
         nb = before.shape[0]
         mb, sb = _col(self.mean_before, nb), _col(self.std_before, nb)
         ma, sa = _col(self.mean_after, nb), _col(self.std_after, nb)
-        return _min_distance((before - mb) / sb, (after - ma) / sa, self.tolerance)
+        b, a = (before - mb) / sb, (after - ma) / sa
+        if cutoff is None:
+            return _min_distance(b, a, self.tolerance)
+        mag = _min_distance(b, a, 0)
+        if self.tolerance:
+            rows, cols = np.nonzero(mag >= cutoff)
+            mag[rows, cols] = _min_distance_at(b, a, rows, cols, self.tolerance)
+        return mag
 
     def probability(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        z = (self.magnitude(before, after) - self.magnitude_threshold) / self.magnitude_scale
-        return _sigmoid(z)
+        # Pixels more than 4 scales below the threshold have p < 0.02 either way.
+        cutoff = self.magnitude_threshold - 4 * self.magnitude_scale
+        mag = self.magnitude(before, after, cutoff)
+        return _sigmoid((mag - self.magnitude_threshold) / self.magnitude_scale)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -82,6 +98,22 @@ def _min_distance(before: np.ndarray, after: np.ndarray, tolerance: int) -> np.n
             sq = np.einsum("bij,bij->ij", diff, diff, dtype=np.float32)
             best = sq if best is None else np.minimum(best, sq, out=best)
     return np.sqrt(best, out=best)
+
+
+def _min_distance_at(
+    before: np.ndarray, after: np.ndarray, rows: np.ndarray, cols: np.ndarray, tolerance: int
+) -> np.ndarray:
+    """:func:`_min_distance` at the pixels ``(rows, cols)`` only."""
+    t = tolerance
+    _, h, w = after.shape
+    a = after[:, rows, cols]
+    best = np.full(rows.shape, np.inf, dtype=np.float32)
+    for dy in range(-t, t + 1):
+        rr = np.clip(rows + dy, 0, h - 1)
+        for dx in range(-t, t + 1):
+            diff = a - before[:, rr, np.clip(cols + dx, 0, w - 1)]
+            np.minimum(best, np.einsum("bk,bk->k", diff, diff, dtype=np.float32), out=best)
+    return np.sqrt(best)
 
 
 def _col(values: Sequence[float], n: int) -> np.ndarray:
@@ -115,7 +147,7 @@ def fit(
     """
     if not 0 <= int(tolerance) <= MAX_TOLERANCE:
         raise ValueError(f"CVA tolerance must be 0..{MAX_TOLERANCE} pixels, not {tolerance}")
-    b, a = pooled(samples)
+    b, a = pooled(samples, max_pixels=1_000_000)
     if b.shape[0] < 2:
         raise ValueError("CVA needs at least two valid pixels")
     stats = FittedCVA(

@@ -34,6 +34,7 @@ from terrasight.tasks.change.result import MASK_NODATA, OUTPUT_NAMES, ChangeResu
 log = logging.getLogger(__name__)
 
 BLOCK = 256
+PROBABILITY_FLOOR = 1e-3
 PART = ".part.tif"
 Progress = Callable[[int, int], None]
 """Called with (pixels just finished, total pixels of the job)."""
@@ -51,8 +52,8 @@ class ChangeOptions:
     cloud_mask: str = "auto"
     tile_size: int | None = None
     workers: int = 2
-    sample_tiles: int = 64
-    sample_size: int = 256
+    sample_tiles: int = 16
+    sample_size: int = 512
     resampling: str = "bilinear"
     gdal_cache_mb: int = 64
     method_options: dict[str, Any] = field(default_factory=dict)
@@ -161,8 +162,8 @@ def _run(
         pair.transform,
     )
     if not job.complete:
+        _build_overviews(paths["mask"])
         for k in paths:
-            _build_overviews(paths[k], k == "mask")
             paths[k].replace(final[k])
         job.complete = True
         job.save()
@@ -266,13 +267,18 @@ def _create_outputs(pair: RasterPair, paths: dict[str, Path], fresh: bool) -> No
     h, w = pair.shape
     base = dict(
         driver="GTiff", width=w, height=h, count=1, tiled=True, blockxsize=BLOCK,
-        blockysize=BLOCK, compress="deflate", BIGTIFF="IF_SAFER",
+        blockysize=BLOCK, BIGTIFF="IF_SAFER",
     )
     if pair.before.crs is not None:
         base.update(crs=pair.before.crs, transform=pair.transform)
-    specs = {"mask": ("uint8", MASK_NODATA, 2), "probability": ("float32", float("nan"), 3)}
-    for kind, (dtype, nodata, predictor) in specs.items():
-        with rasterio.open(paths[kind], "w", dtype=dtype, nodata=nodata, predictor=predictor, **base):
+    # The mask is small and deflate reads everywhere; the float probability is large
+    # and ZSTD (GDAL >= 2.3) writes it several times faster than deflate.
+    specs = {
+        "mask": dict(dtype="uint8", nodata=MASK_NODATA, compress="deflate"),
+        "probability": dict(dtype="float32", nodata=float("nan"), compress="zstd", zstd_level=1),
+    }
+    for kind, spec in specs.items():
+        with rasterio.open(paths[kind], "w", **spec, **base):
             pass
 
 
@@ -293,12 +299,13 @@ def _process_tiles(
             b, a, valid, cloudy, _, _ = _read(reader, tile.read, clouds)
         prob = fitted.probability(b, a, valid)
         rs, cs = tile.core_slices
-        return tile, prob[rs, cs], valid[rs, cs], cloudy
+        return tile, _tile_outputs(prob[rs, cs], valid[rs, cs], fitted.threshold), cloudy
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for tile, prob, valid, cloudy in _bounded_map(pool, work, todo, 2 * workers):
-            rec = _write_tile(paths, tile, grid, prob, valid, fitted.threshold)
-            rec["cloud"] = cloudy
+        for tile, (prob, mask), cloudy in _bounded_map(pool, work, todo, 2 * workers):
+            _write_tile(paths, tile.relative_core(grid.region), prob, mask)
+            rec = {"tile": tile.index, "valid": int((mask != MASK_NODATA).sum())}
+            rec.update(changed=int((mask == 1).sum()), cloud=cloudy)
             job.record_tile(rec)
             if progress:
                 progress(int(tile.core.width * tile.core.height), total)
@@ -324,16 +331,26 @@ def _bounded_map(pool: ThreadPoolExecutor, fn, items: list, limit: int) -> Itera
             f.cancel()
 
 
-def _write_tile(paths, tile: Tile, grid: TileGrid, prob, valid, threshold: float) -> dict[str, int]:
-    """Write one tile's core into both part files (closing them flushes it to disk)."""
-    mask = np.where(valid, (prob >= threshold).astype(np.uint8), np.uint8(MASK_NODATA))
-    prob = np.where(valid, prob, np.float32(np.nan)).astype(np.float32)
-    win = tile.relative_core(grid.region)
+def _tile_outputs(prob: np.ndarray, valid: np.ndarray, threshold: float):
+    """The probability (NaN where invalid) and mask (1, 0, 255) of one tile's core.
+
+    Probabilities below :data:`PROBABILITY_FLOOR` are stored as 0: it keeps the
+    file small and fast to write, and such values carry no information.
+    """
+    mask = (prob >= threshold).view(np.uint8)
+    mask[~valid] = MASK_NODATA
+    prob = prob.astype(np.float32, copy=True)
+    prob[prob < PROBABILITY_FLOOR] = 0
+    prob[~valid] = np.nan
+    return prob, mask
+
+
+def _write_tile(paths: dict[str, Path], window, prob: np.ndarray, mask: np.ndarray) -> None:
+    """Write one tile's core into both part files (closing them hands the data to the OS)."""
     with rasterio.open(paths["probability"], "r+") as ds:
-        ds.write(prob, 1, window=win)
+        ds.write(prob, 1, window=window)
     with rasterio.open(paths["mask"], "r+") as ds:
-        ds.write(mask, 1, window=win)
-    return {"tile": tile.index, "valid": int(valid.sum()), "changed": int((mask == 1).sum())}
+        ds.write(mask, 1, window=window)
 
 
 def _totals(records) -> dict[str, int]:
@@ -344,11 +361,12 @@ def _totals(records) -> dict[str, int]:
     return out
 
 
-def _build_overviews(path: Path, categorical: bool) -> None:
+def _build_overviews(path: Path) -> None:
+    """Overviews of the mask (cheap on uint8) so GIS viewers open large results quickly."""
     with rasterio.open(path, "r+") as ds:
-        factors = [f for f in (2, 4, 8, 16, 32, 64) if min(ds.width, ds.height) // f >= BLOCK // 2]
+        factors = [f for f in (4, 16, 64) if min(ds.width, ds.height) // f >= BLOCK // 2]
         if factors:
-            ds.build_overviews(factors, Resampling.nearest if categorical else Resampling.average)
+            ds.build_overviews(factors, Resampling.nearest)
 
 
 def _progress_callback(progress: bool | Progress, pair: RasterPair) -> Progress | None:

@@ -76,12 +76,20 @@ def list_methods() -> list[str]:
     return sorted(registry())
 
 
-def pooled(samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:
-    """Stack the valid pixels of all samples: two float64 ``(n, bands)`` arrays."""
+def pooled(
+    samples: Sequence[Sample], max_pixels: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack the valid pixels of all samples: two float64 ``(n, bands)`` arrays.
+
+    With ``max_pixels``, an evenly strided subset of about that many pixels
+    (deterministic), to bound the memory and time of fitting statistics.
+    """
+    total = sum(int(v.sum()) for _, _, v in samples)
+    step = max(1, -(-total // max_pixels)) if max_pixels else 1
     bs, as_ = [], []
     for b, a, v in samples:
-        bs.append(b[:, v].T)
-        as_.append(a[:, v].T)
+        bs.append(b[:, v][:, ::step].T)
+        as_.append(a[:, v][:, ::step].T)
     nb = samples[0][0].shape[0] if samples else 0
     if not bs:
         return np.empty((0, nb)), np.empty((0, nb))

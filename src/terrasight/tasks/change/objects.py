@@ -117,11 +117,13 @@ def _trace(ids: np.ndarray, kept: np.ndarray, col_off: int, row_off: int, pieces
     """Polygons of the kept objects of one tile, in scene pixel coordinates, into ``pieces``."""
     if not kept.any():
         return
-    uniq, compact = np.unique(np.where(kept, ids, 0), return_inverse=True)
-    compact = compact.reshape(ids.shape).astype(np.int32)
+    kept_ids = ids[kept]
+    uniq = np.unique(kept_ids)  # only the kept pixels: far fewer than the tile
+    compact = np.zeros(ids.shape, dtype=np.int32)
+    compact[kept] = np.searchsorted(uniq, kept_ids).astype(np.int32) + 1
     tile_transform = Affine.translation(col_off, row_off)
     for geom, value in shapes(compact, mask=kept, connectivity=4, transform=tile_transform):
-        pieces[int(uniq[int(value)])].append(shape(geom))
+        pieces[int(uniq[int(value) - 1])].append(shape(geom))
 
 
 def _merge(parts: list[shapely.Geometry], transform: Affine) -> dict:
