@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import click
-from rasterio.errors import RasterioError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from terrasight.errors import TerrasightError
 
@@ -33,6 +34,8 @@ def main(verbose: int) -> None:
     """terrasight: what changed between two images of one place."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # terrasight reports images without a CRS in its own warnings, once per image.
+    warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
 
 
 def _register() -> None:

@@ -11,7 +11,7 @@ import rasterio
 from terrasight.cli.change import echo_result, run_change
 from terrasight.cli.options import method_option
 from terrasight.eval.metrics import ConfusionMatrix, scores
-from terrasight.io.samples import airchange_pair, make_demo_pair
+from terrasight.io.samples import DEMO_SIZE, airchange_pair, make_demo_pair
 
 
 @click.command()
@@ -32,7 +32,7 @@ def demo(outdir: Path, method: str, shared_data: Path | None, quiet: bool) -> No
     package) and an "after" image made from it with documented simulated
     changes, a season-like colour shift and a one-pixel misregistration.
     """
-    pair = make_demo_pair(outdir / "inputs")
+    pair = make_demo_pair(outdir / "inputs", size=DEMO_SIZE)
     click.echo(pair.describe())
     result = run_change(
         pair.before, pair.after, outdir / "sentinel2", quiet, method=method, overwrite=True

@@ -22,7 +22,13 @@ import rasterio
 from rasterio.enums import Resampling
 
 from terrasight.errors import BandSelectionError, InvalidRasterError
-from terrasight.io.cloud import CloudConfig, cloud_mask, cloud_support
+from terrasight.io.cloud import (
+    CloudConfig,
+    CloudMaskUnavailableError,
+    cloud_mask,
+    cloud_masking_available,
+    cloud_support,
+)
 from terrasight.io.pair import PairReader, RasterPair, open_pair
 from terrasight.io.tiling import Tile, TileGrid
 from terrasight.io.vectors import pixel_area
@@ -209,12 +215,23 @@ def _cloud_config(pair: RasterPair, mode: str) -> CloudConfig | None:
         raise ValueError(f"cloud_mask must be 'auto', 'on' or 'off', not {mode!r}")
     if mode == "off":
         return None
-    config = cloud_support(pair.band_names, pair.before.dtype)
+    crs = pair.before.crs
+    resolution = None
+    if crs is not None and crs.is_projected:
+        resolution = pair.before.res[0] * (crs.linear_units_factor[1] or 1.0)
+    config = cloud_support(pair.band_names, pair.before.dtype, resolution=resolution)
     if config is None and mode == "on":
         raise BandSelectionError(
             f"cloud masks need blue, green, red and nir bands in reflectance units; the selected "
             f"bands of {pair.before.path} are {list(pair.band_names)}. Use cloud_mask='off'."
         )
+    if config is not None and not cloud_masking_available():
+        if mode == "on":
+            raise CloudMaskUnavailableError(
+                "cloud masks need ukis-csmask and onnxruntime: pip install ukis-csmask onnxruntime"
+            )
+        log.warning("cloud masks skipped: ukis-csmask or onnxruntime is not installed")
+        return None
     return config
 
 
