@@ -89,14 +89,22 @@ def _plant_changes(strip: np.ndarray, row0: int, seed: int) -> None:
         r, c = rng.integers(0, max(1, h - rh)), c0 + rng.integers(0, max(1, min(512, w - c0) - rw))
         colour = rng.integers(20, 236, size=(3, 1, 1))
         texture = rng.normal(0, 4, size=(3, rh, rw))
-        strip[:, r:r + rh, c:c + rw] = np.clip(colour + texture, 0, 255).astype(np.uint8)
+        strip[:, r : r + rh, c : c + rw] = np.clip(colour + texture, 0, 255).astype(np.uint8)
 
 
 def _profile(size: int, res: float) -> dict:
     return dict(
-        driver="GTiff", width=size, height=size, count=3, dtype="uint8",
-        crs=CRS.from_epsg(32618), transform=from_origin(435730.0, 4179460.0, res, res),
-        tiled=True, blockxsize=512, blockysize=512, compress="deflate",
+        driver="GTiff",
+        width=size,
+        height=size,
+        count=3,
+        dtype="uint8",
+        crs=CRS.from_epsg(32618),
+        transform=from_origin(435730.0, 4179460.0, res, res),
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        compress="deflate",
     )
 
 
@@ -168,8 +176,15 @@ def naive_cva(before: Path, after: Path, out: Path) -> dict:
     hist, edges = np.histogram(dist, bins=256)
     threshold = otsu(hist, edges)
     mask = (dist > threshold).astype(np.uint8)
-    profile.update(count=1, dtype="uint8", tiled=True, blockxsize=512, blockysize=512,
-                   compress="deflate", nodata=None)
+    profile.update(
+        count=1,
+        dtype="uint8",
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        compress="deflate",
+        nodata=None,
+    )
     with rasterio.open(out, "w", **profile) as ds:
         ds.write(mask, 1)
     return {"threshold": threshold, "changed_fraction": float(mask.mean())}

@@ -55,15 +55,28 @@ def _child(args: argparse.Namespace) -> None:
 def _measure(runner: str, before: Path, after: Path, scratch: Path) -> dict:
     """Start a child process for ``runner`` ("naive" or a method) and collect its report."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"{runner}-", dir=scratch))
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", runner,
-           "--before", str(before), "--after", str(after), "--workdir-run", str(run_dir)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        runner,
+        "--before",
+        str(before),
+        "--after",
+        str(after),
+        "--workdir-run",
+        str(run_dir),
+    ]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     shutil.rmtree(run_dir, ignore_errors=True)
     if proc.returncode != 0:
-        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed",
-                "stderr_tail": proc.stderr[-2000:], "process_seconds": wall}
+        return {
+            "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed",
+            "stderr_tail": proc.stderr[-2000:],
+            "process_seconds": wall,
+        }
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     report["process_seconds"] = wall
     return report
@@ -77,8 +90,9 @@ def _methods(requested: list[str] | None) -> list[str]:
     return list_methods()
 
 
-def run_benchmark(sizes: list[int], repeat: int, methods: list[str], source: str,
-                  workdir: Path) -> dict:
+def run_benchmark(
+    sizes: list[int], repeat: int, methods: list[str], source: str, workdir: Path
+) -> dict:
     """All measurements: ``{"runs": [...], "summary": [...]}`` (see :func:`summarise`)."""
     runs = []
     for size in sizes:
@@ -102,24 +116,35 @@ def _log(r: dict) -> None:
     if "error" in r:
         print(f"  {r['size']:>6} {r['runner']:<8} FAILED: {r['error']}", file=sys.stderr)
     else:
-        print(f"  {r['size']:>6} {r['runner']:<8} {r['seconds']:7.2f} s "
-              f"{r['mpx_per_s']:7.2f} Mpx/s {r['peak_rss_mib']:7.0f} MiB", file=sys.stderr)
+        print(
+            f"  {r['size']:>6} {r['runner']:<8} {r['seconds']:7.2f} s "
+            f"{r['mpx_per_s']:7.2f} Mpx/s {r['peak_rss_mib']:7.0f} MiB",
+            file=sys.stderr,
+        )
 
 
 def summarise(runs: list[dict]) -> list[dict]:
     """Best and median Mpx/s, peak RSS and ratios to naive, per (size, runner)."""
     out = []
-    keys = sorted({(r["size"], r["runner"]) for r in runs},
-                  key=lambda k: (k[0], k[1] != "naive", k[1]))
+    keys = sorted(
+        {(r["size"], r["runner"]) for r in runs}, key=lambda k: (k[0], k[1] != "naive", k[1])
+    )
     for size, runner in keys:
         ok = [r for r in runs if r["size"] == size and r["runner"] == runner and "seconds" in r]
         if not ok:
             out.append({"size": size, "runner": runner, "error": "all runs failed"})
             continue
         speeds = [r["mpx_per_s"] for r in ok]
-        out.append({"size": size, "runner": runner, "runs": len(ok),
-                    "best_mpx_s": max(speeds), "median_mpx_s": statistics.median(speeds),
-                    "peak_rss_mib": max(r["peak_rss_mib"] for r in ok)})
+        out.append(
+            {
+                "size": size,
+                "runner": runner,
+                "runs": len(ok),
+                "best_mpx_s": max(speeds),
+                "median_mpx_s": statistics.median(speeds),
+                "peak_rss_mib": max(r["peak_rss_mib"] for r in ok),
+            }
+        )
     for row in out:
         naive = next((n for n in out if n["size"] == row["size"] and n["runner"] == "naive"), None)
         if naive and "best_mpx_s" in row and "best_mpx_s" in naive:
@@ -130,15 +155,19 @@ def summarise(runs: list[dict]) -> list[dict]:
 
 def format_table(summary: list[dict]) -> str:
     """The summary as a fixed-width text table, and the memory growth between sizes."""
-    lines = [f"{'size':>6}  {'runner':<8} {'best Mpx/s':>10} {'median':>8} {'peak MiB':>9} "
-             f"{'x naive (best/median)':>22}"]
+    lines = [
+        f"{'size':>6}  {'runner':<8} {'best Mpx/s':>10} {'median':>8} {'peak MiB':>9} "
+        f"{'x naive (best/median)':>22}"
+    ]
     for r in summary:
         if "error" in r:
             lines.append(f"{r['size']:>6}  {r['runner']:<8} {r['error']}")
             continue
         ratio = f"{r['ratio_best']:.1f} / {r['ratio_median']:.1f}" if "ratio_best" in r else ""
-        lines.append(f"{r['size']:>6}  {r['runner']:<8} {r['best_mpx_s']:>10.1f} "
-                     f"{r['median_mpx_s']:>8.1f} {r['peak_rss_mib']:>9.0f} {ratio:>22}")
+        lines.append(
+            f"{r['size']:>6}  {r['runner']:<8} {r['best_mpx_s']:>10.1f} "
+            f"{r['median_mpx_s']:>8.1f} {r['peak_rss_mib']:>9.0f} {ratio:>22}"
+        )
     sizes = sorted({r["size"] for r in summary})
     if len(sizes) > 1:
         lines.append(f"peak memory {sizes[-1]} px vs {sizes[0]} px:")
@@ -155,11 +184,19 @@ def _machine() -> dict:
 
     info = Path("/proc/cpuinfo")
     lines = info.read_text().splitlines() if info.exists() else []
-    cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")),
-               platform.processor())
-    return {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "numpy": numpy.__version__, "rasterio": rasterio.__version__,
-            "gdal": rasterio.__gdal_version__, "load_at_start": os.getloadavg()[0]}
+    cpu = next(
+        (ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")),
+        platform.processor(),
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "rasterio": rasterio.__version__,
+        "gdal": rasterio.__gdal_version__,
+        "load_at_start": os.getloadavg()[0],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,8 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     machine = _machine()
     methods = _methods(args.methods)
     result = run_benchmark(args.sizes, args.repeat, methods, args.source, args.workdir)
-    result.update(machine=machine, source=args.source, sizes=args.sizes, repeat=args.repeat,
-                  date=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    result.update(
+        machine=machine,
+        source=args.source,
+        sizes=args.sizes,
+        repeat=args.repeat,
+        date=time.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
     print(format_table(result["summary"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

@@ -12,7 +12,9 @@ import rasterio
 from rasterio.transform import from_origin
 
 SHARED_DATA = Path(
-    os.environ.get("TERRASIGHT_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    os.environ.get(
+        "TERRASIGHT_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    )
 ).resolve()
 
 

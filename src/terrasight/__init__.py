@@ -29,11 +29,11 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from terrasight.errors import TerrasightError
-    from terrasight.io import open
-    from terrasight.tasks.change.detect import detect_changes
-    from terrasight.tasks.change.methods import list_methods
-    from terrasight.tasks.change.result import ChangeObject, ChangeResult
+    from terrasight.errors import TerrasightError  # noqa: F401
+    from terrasight.io import open  # noqa: F401
+    from terrasight.tasks.change.detect import detect_changes  # noqa: F401
+    from terrasight.tasks.change.methods import list_methods  # noqa: F401
+    from terrasight.tasks.change.result import ChangeObject, ChangeResult  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -20,8 +20,13 @@ def test_change_writes_five_outputs(planted_pair, tmp_path):
     res = _run("change", before, after, "-o", out, "-q")
     assert res.exit_code == 0, res.output
     assert "1 change objects" in res.output
-    for name in ("change_mask.tif", "change_probability.tif", "changes.geojson", "summary.json",
-                 "report.html"):
+    for name in (
+        "change_mask.tif",
+        "change_probability.tif",
+        "changes.geojson",
+        "summary.json",
+        "report.html",
+    ):
         assert (out / name).is_file()
         assert name in res.output
     assert json.loads((out / "summary.json").read_text())["method"] == "cva"
@@ -44,8 +49,9 @@ def _bad_inputs(tmp_path, make_raster, before):
     text.write_text("hello, not an image")
     corrupt = tmp_path / "corrupt.tif"
     corrupt.write_bytes(before.read_bytes()[:300])
-    far = make_raster("far.tif", np.ones((3, 96, 128), np.uint8),
-                      transform=from_origin(900000, 5000000, 10, 10))
+    far = make_raster(
+        "far.tif", np.ones((3, 96, 128), np.uint8), transform=from_origin(900000, 5000000, 10, 10)
+    )
     four = make_raster("four.tif", np.ones((2, 96, 128), np.uint8))
     empty = make_raster("empty.tif", np.zeros((3, 96, 128), np.uint8), nodata=0)
     tiny = make_raster("tiny.tif", np.ones((3, 1, 1), np.uint8))

@@ -26,7 +26,7 @@ def write_levir(root: Path, n: int = 2, size: int = 96, seed: int = 3) -> dict[s
         after = base * 0.85 + 12 + rng.normal(0, 3, base.shape)
         truth = np.zeros((size, size), bool)
         r, c = 10 + 20 * i, 30 + 10 * i
-        truth[r:r + 24, c:c + 30] = True
+        truth[r : r + 24, c : c + 30] = True
         after[truth] = 240
         Image.fromarray(base.clip(0, 255).astype(np.uint8)).save(root / "A" / f"{name}.png")
         Image.fromarray(after.clip(0, 255).astype(np.uint8)).save(root / "B" / f"{name}.png")

@@ -46,10 +46,22 @@ def _fake_detect(before, after, method="cva", *, outdir, **kwargs) -> ChangeResu
     with rasterio.open(out / "m.tif", "w", dtype="uint8", nodata=255, **prof) as ds:
         ds.write(mask, 1)
     return ChangeResult(
-        method=method, before=str(before), after=str(after), crs=None,
-        transform=(1, 0, 0, 0, 1, 0), width=16, height=16, mask_path=out / "m.tif",
-        probability_path=out / "m.tif", objects=(), valid_pixels=0, changed_pixels=0,
-        cloud_pixels=0, pixel_area=1.0, area_unit="px", region=(0, 0, 16, 16),
+        method=method,
+        before=str(before),
+        after=str(after),
+        crs=None,
+        transform=(1, 0, 0, 0, 1, 0),
+        width=16,
+        height=16,
+        mask_path=out / "m.tif",
+        probability_path=out / "m.tif",
+        objects=(),
+        valid_pixels=0,
+        changed_pixels=0,
+        cloud_pixels=0,
+        pixel_area=1.0,
+        area_unit="px",
+        region=(0, 0, 16, 16),
     )
 
 
@@ -81,8 +93,9 @@ def test_real_detection_on_a_built_levir_folder(levir_dir):
     # The same by hand: run the detector on each pair and count with numpy.
     tp = fp = fn = 0
     for name, truth in truths.items():
-        res = detect_changes(root / "A" / f"{name}.png", root / "B" / f"{name}.png",
-                             min_pixels=5, workers=1)
+        res = detect_changes(
+            root / "A" / f"{name}.png", root / "B" / f"{name}.png", min_pixels=5, workers=1
+        )
         pred = res.mask() == 1
         tp += int((pred & truth).sum())
         fp += int((pred & ~truth).sum())
@@ -95,8 +108,11 @@ def test_real_detection_on_a_built_levir_folder(levir_dir):
 def test_report_to_dict_and_table(levir_dir):
     report = evaluate_change(levir_dir[0], "levir", min_pixels=5, workers=1)
     d = json.loads(json.dumps(report.to_dict()))
-    assert d["layout"] == "levir" and d["method"] == "cva" and d["options"] == {
-        "min_pixels": 5, "workers": 1}
+    assert (
+        d["layout"] == "levir"
+        and d["method"] == "cva"
+        and d["options"] == {"min_pixels": 5, "workers": 1}
+    )
     assert d["pooled"]["f1"] == pytest.approx(report.scores["f1"])
     assert [p["name"] for p in d["pairs"]] == ["pair_0", "pair_1"]
     assert d["pooled"]["tp"] == sum(p["tp"] for p in d["pairs"])

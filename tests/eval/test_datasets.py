@@ -14,8 +14,9 @@ def test_levir_layout_is_found(levir_dir):
     pairs = list_pairs(root, "levir")
     assert [p.name for p in pairs] == sorted(truths)
     p = pairs[0]
-    assert p == ChangePair("pair_0", root / "A/pair_0.png", root / "B/pair_0.png",
-                           root / "label/pair_0.png")
+    assert p == ChangePair(
+        "pair_0", root / "A/pair_0.png", root / "B/pair_0.png", root / "label/pair_0.png"
+    )
     assert p.window is None and p.exclude is None
 
 

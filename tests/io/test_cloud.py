@@ -59,8 +59,13 @@ def _sentinel2_window(size: int = 512) -> np.ndarray:
         transform, crs = window_transform(Window(0, 0, size, size), ref.transform), ref.crs
     for i, b in enumerate(("B02", "B03", "B04", "B08", "B11", "B12")):
         with rasterio.open(S2 / f"s2_{b}.jp2") as ds:
-            reproject(rasterio.band(ds, 1), out[i], dst_transform=transform, dst_crs=crs,
-                      resampling=Resampling.bilinear)
+            reproject(
+                rasterio.band(ds, 1),
+                out[i],
+                dst_transform=transform,
+                dst_crs=crs,
+                resampling=Resampling.bilinear,
+            )
     return out
 
 
@@ -134,7 +139,7 @@ def test_invalid_pixels_are_never_cloud(landsat, landsat_config) -> None:
 
 
 def test_two_threads_agree_with_one(landsat, landsat_config) -> None:
-    windows = [landsat[0][:, r:r + 256, c:c + 256] for r in (0, 300) for c in (0, 300)]
+    windows = [landsat[0][:, r : r + 256, c : c + 256] for r in (0, 300) for c in (0, 300)]
     valid = np.ones((256, 256), bool)
     serial = [cloud_mask(w, valid, landsat_config) for w in windows]
     with ThreadPoolExecutor(2) as pool:

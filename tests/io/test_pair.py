@@ -48,8 +48,15 @@ def test_different_crs_is_reprojected(make_raster, tmp_path):
         "EPSG:32633", "EPSG:3857", 500000, 5000000 - 800, 500800, 5000000
     )
     dst_t = from_origin(left, top, (right - left) / 90, (top - bottom) / 90)
-    reproject(data, dst, src_transform=src_t, src_crs="EPSG:32633", dst_transform=dst_t,
-              dst_crs="EPSG:3857", resampling=Resampling.nearest)
+    reproject(
+        data,
+        dst,
+        src_transform=src_t,
+        src_crs="EPSG:32633",
+        dst_transform=dst_t,
+        dst_crs="EPSG:3857",
+        resampling=Resampling.nearest,
+    )
     a = make_raster("a.tif", dst, crs="EPSG:3857", transform=dst_t)
     pair = open_pair(b, a, resampling="nearest")
     assert not pair.same_grid

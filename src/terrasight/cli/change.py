@@ -22,7 +22,9 @@ from terrasight.tasks.change.result import ChangeResult
 @click.command()
 @click.argument("before", type=click.Path(path_type=Path))
 @click.argument("after", type=click.Path(path_type=Path))
-@click.option("-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option(
+    "-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder."
+)
 @method_option
 @method_options_option
 @bands_option
@@ -30,7 +32,10 @@ from terrasight.tasks.change.result import ChangeResult
 @click.option("--after-bands", default=None, help="Bands of the after image, when they differ.")
 @click.option("--nodata", type=float, default=None, help="Nodata value overriding the files'.")
 @click.option(
-    "--cloud-mask", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+    "--cloud-mask",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
     help="Exclude clouds and shadows (needs blue, green, red, nir).",
 )
 @click.option("--tile-size", type=click.IntRange(min=256), default=None, help="Window size in px.")
@@ -39,10 +44,21 @@ from terrasight.tasks.change.result import ChangeResult
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def change(
-    before: Path, after: Path, outdir: Path, method: str, method_options: tuple[str, ...],
-    bands: str | None, min_pixels: int,
-    after_bands: str | None, nodata: float | None, cloud_mask: str, tile_size: int | None,
-    workers: int, overwrite: bool, no_report: bool, quiet: bool,
+    before: Path,
+    after: Path,
+    outdir: Path,
+    method: str,
+    method_options: tuple[str, ...],
+    bands: str | None,
+    min_pixels: int,
+    after_bands: str | None,
+    nodata: float | None,
+    cloud_mask: str,
+    tile_size: int | None,
+    workers: int,
+    overwrite: bool,
+    no_report: bool,
+    quiet: bool,
 ) -> None:
     """Find what changed between BEFORE and AFTER (two images of one place).
 
@@ -51,10 +67,20 @@ def change(
     when started again with the same arguments.
     """
     result = run_change(
-        before, after, outdir, quiet, method=method,
-        method_options=parse_method_options(method_options), bands=parse_bands(bands),
-        after_bands=parse_bands(after_bands), nodata=nodata, min_pixels=min_pixels,
-        cloud_mask=cloud_mask, tile_size=tile_size, workers=workers, overwrite=overwrite,
+        before,
+        after,
+        outdir,
+        quiet,
+        method=method,
+        method_options=parse_method_options(method_options),
+        bands=parse_bands(bands),
+        after_bands=parse_bands(after_bands),
+        nodata=nodata,
+        min_pixels=min_pixels,
+        cloud_mask=cloud_mask,
+        tile_size=tile_size,
+        workers=workers,
+        overwrite=overwrite,
     )
     paths = result.save(outdir, report=not no_report)
     echo_result(result, paths)

@@ -16,12 +16,18 @@ from terrasight.io.samples import DEMO_SIZE, airchange_pair, make_demo_pair
 
 @click.command()
 @click.option(
-    "-o", "--outdir", type=click.Path(path_type=Path), default=Path("terrasight-demo"),
-    show_default=True, help="Folder for the sample inputs and the results.",
+    "-o",
+    "--outdir",
+    type=click.Path(path_type=Path),
+    default=Path("terrasight-demo"),
+    show_default=True,
+    help="Folder for the sample inputs and the results.",
 )
 @method_option
 @click.option(
-    "--shared-data", type=click.Path(path_type=Path), default=None,
+    "--shared-data",
+    type=click.Path(path_type=Path),
+    default=None,
     help="Also run on a real AirChange pair from this data folder (e.g. ../shared/data).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")

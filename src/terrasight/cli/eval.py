@@ -17,29 +17,40 @@ _CROPS = {"test": "test", "train": "train", "all": None}
 
 
 @eval_group.command("change")
-@click.argument(
-    "dataset", type=click.Path(exists=True, file_okay=False, path_type=Path)
-)
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
-    "--layout", type=click.Choice(["levir", "airchange"]), required=True,
+    "--layout",
+    type=click.Choice(["levir", "airchange"]),
+    required=True,
     help="Folder layout: levir (A/, B/, label/) or airchange (<site>/<n>/im1, im2, gt).",
 )
 @method_option
 @click.option(
-    "--crop", type=click.Choice(list(_CROPS)), default=None,
+    "--crop",
+    type=click.Choice(list(_CROPS)),
+    default=None,
     help="Region scored: test (AirChange's top-left 784x448), train (the rest) or all. "
     "Default: test for airchange, all for levir.",
 )
 @click.option("--split", default=None, help="LEVIR split sub-folder (e.g. test).")
 @click.option(
-    "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
     help="Where to write the scores as JSON [default: ./eval_change.json].",
 )
 @min_pixels_option
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 def change_command(
-    dataset: Path, layout: str, method: str, crop: str | None, split: str | None,
-    json_path: Path | None, min_pixels: int, workers: int,
+    dataset: Path,
+    layout: str,
+    method: str,
+    crop: str | None,
+    split: str | None,
+    json_path: Path | None,
+    min_pixels: int,
+    workers: int,
 ) -> None:
     """Run change detection on every pair of DATASET and score it against the truth.
 
@@ -57,8 +68,14 @@ def change_command(
         )
 
     report = evaluate_change(
-        dataset, layout, method=method, crop=_CROPS[crop] if crop else "auto", split=split,
-        on_pair=show, min_pixels=min_pixels, workers=workers,
+        dataset,
+        layout,
+        method=method,
+        crop=_CROPS[crop] if crop else "auto",
+        split=split,
+        on_pair=show,
+        min_pixels=min_pixels,
+        workers=workers,
     )
     click.echo(report.table())
     s = report.scores

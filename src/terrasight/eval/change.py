@@ -52,8 +52,11 @@ class PairScore:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: name, counts, scores, objects, seconds."""
         return {
-            "name": self.name, **self.confusion.to_dict(), **self.scores,
-            "objects": self.objects, "seconds": round(self.seconds, 3),
+            "name": self.name,
+            **self.confusion.to_dict(),
+            **self.scores,
+            "objects": self.objects,
+            "seconds": round(self.seconds, 3),
         }
 
 
@@ -83,8 +86,12 @@ class EvalReport:
         """JSON-ready: settings, pooled counts and scores, mean per-pair F1, the pairs."""
         f1s = [p.scores["f1"] for p in self.pairs]
         return {
-            "dataset": self.dataset, "layout": self.layout, "method": self.method,
-            "crop": self.crop, "split": self.split, "options": _jsonable(self.options),
+            "dataset": self.dataset,
+            "layout": self.layout,
+            "method": self.method,
+            "crop": self.crop,
+            "split": self.split,
+            "options": _jsonable(self.options),
             "pooled": {**self.pooled.to_dict(), **self.scores},
             "mean_pair_f1": float(np.mean(f1s)) if f1s else 0.0,
             "pairs": [p.to_dict() for p in self.pairs],
@@ -117,8 +124,11 @@ def _line(name: str, values: dict[str, float], width: int) -> str:
 
 
 def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
-            for k, v in options.items() if not callable(v)}
+    return {
+        k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
+        for k, v in options.items()
+        if not callable(v)
+    }
 
 
 def evaluate_change(
@@ -229,8 +239,12 @@ def crop_raster(
             _check_fits(src, window, src_path, name)
             data = src.read(window=win)
             profile = dict(
-                driver="GTiff", width=window[2], height=window[3], count=src.count,
-                dtype=src.dtypes[0], nodata=src.nodata,
+                driver="GTiff",
+                width=window[2],
+                height=window[3],
+                count=src.count,
+                dtype=src.dtypes[0],
+                nodata=src.nodata,
             )
             if src.crs:
                 profile.update(crs=src.crs, transform=window_transform(win, src.transform))
@@ -265,7 +279,7 @@ def score_result(pair: ChangePair, result: ChangeResult) -> ConfusionMatrix:
     if pair.exclude is not None:
         col, row, w, h = pair.exclude
         c0, r0 = col - result.region[0], row - result.region[1]
-        valid[max(r0, 0):max(r0 + h, 0), max(c0, 0):max(c0 + w, 0)] = False
+        valid[max(r0, 0) : max(r0 + h, 0), max(c0, 0) : max(c0 + w, 0)] = False
     return ConfusionMatrix.from_arrays(mask == 1, truth, valid)
 
 

@@ -130,7 +130,8 @@ def _split_dir(root: Path, split: str) -> Path:
 
 def _images(folder: Path) -> dict[str, Path]:
     return {
-        p.stem: p for p in sorted(folder.iterdir())
+        p.stem: p
+        for p in sorted(folder.iterdir())
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
     }
 
@@ -189,8 +190,7 @@ def _airchange(root: Path, crop: str | None) -> Iterator[ChangePair]:
         pairs.append(_airchange_pair(name, files, crop))
     if not pairs:
         raise DatasetLayoutError(
-            f"{root} is not an airchange-layout folder: expected {expected}; "
-            f"found: {_found(root)}."
+            f"{root} is not an airchange-layout folder: expected {expected}; found: {_found(root)}."
         )
     yield from pairs
 

@@ -327,8 +327,10 @@ class _Model:
         logits = [self.session.run(None, {self.input: t[None]})[0] for t in tiles]
         probs = special.softmax(np.concatenate(logits), axis=1)
         probs = untile_array(
-            np.moveaxis(probs, 1, -1), (*x.shape[:2], probs.shape[1]),
-            overlap=_OVERLAP, smooth_blending=True,
+            np.moveaxis(probs, 1, -1),
+            (*x.shape[:2], probs.shape[1]),
+            overlap=_OVERLAP,
+            smooth_blending=True,
         )
         return np.argmax(probs, axis=2).astype(np.uint8)
 

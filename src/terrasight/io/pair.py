@@ -103,7 +103,9 @@ class PairReader:
     def read_dates(self, window: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Return ``(before, after, valid_before, valid_after)`` for ``window`` of the before grid."""
         p = self.pair
-        b, vb = read_window(self.before_ds, p.before.bands, window, p.before.nodata, p.before.has_mask)
+        b, vb = read_window(
+            self.before_ds, p.before.bands, window, p.before.nodata, p.before.has_mask
+        )
         warped_alpha = not p.same_grid and p.after.nodata is None
         a, va = read_window(
             self.after_ds, p.after.bands, window, p.after.nodata, p.after.has_mask or warped_alpha

@@ -66,8 +66,12 @@ from scipy import ndimage
 from terrasight.errors import DatasetLayoutError, RasterReadError
 
 DEMO_BANDS: tuple[tuple[str, str], ...] = (
-    ("B02", "blue"), ("B03", "green"), ("B04", "red"),
-    ("B08", "nir"), ("B11", "swir16"), ("B12", "swir22"),
+    ("B02", "blue"),
+    ("B03", "green"),
+    ("B04", "red"),
+    ("B08", "nir"),
+    ("B11", "swir16"),
+    ("B12", "swir22"),
 )
 """Sentinel-2 band files of the demo pair and their common names, in band order."""
 
@@ -87,8 +91,12 @@ _BARE_SOIL = np.array([1307, 1125, 1243, 1818, 2504, 1863], np.float32)
 _WATER = np.array([1259, 1001, 736, 333, 75, 54], np.float32)
 # (kind, height, width) in pixels, painted in this order.
 _CHANGES = (
-    ("flood", 40, 90), ("cleared_vegetation", 48, 64),
-    ("built_up", 16, 26), ("built_up", 14, 22), ("built_up", 18, 12), ("built_up", 10, 16),
+    ("flood", 40, 90),
+    ("cleared_vegetation", 48, 64),
+    ("built_up", 16, 26),
+    ("built_up", 14, 22),
+    ("built_up", 18, 12),
+    ("built_up", 10, 16),
 )
 
 
@@ -175,10 +183,21 @@ def make_demo_pair(outdir: str | Path, size: int | None = None) -> DemoPair:
     paths = {n: outdir / f"{n}.tif" for n in ("before", "after", "truth")}
     _write(paths["before"], before, profile, descriptions=[n for _, n in DEMO_BANDS])
     _write(paths["after"], after, profile, descriptions=[n for _, n in DEMO_BANDS])
-    _write(paths["truth"], truth[None].astype(np.uint8), {**profile, "dtype": "uint8", "count": 1},
-           descriptions=["change"])
-    pair = DemoPair(paths["before"], paths["after"], paths["truth"], outdir / "demo_changes.json",
-                    changes, width=before.shape[2], height=before.shape[1])
+    _write(
+        paths["truth"],
+        truth[None].astype(np.uint8),
+        {**profile, "dtype": "uint8", "count": 1},
+        descriptions=["change"],
+    )
+    pair = DemoPair(
+        paths["before"],
+        paths["after"],
+        paths["truth"],
+        outdir / "demo_changes.json",
+        changes,
+        width=before.shape[2],
+        height=before.shape[1],
+    )
     _write_json(pair, profile)
     return pair
 
@@ -214,12 +233,28 @@ def _read_stack(size: int | None) -> tuple[np.ndarray, dict]:
             if ds.res[0] == 10.0:
                 out[i] = ds.read(1, window=Window(0, 0, w, h))
             else:
-                reproject(rasterio.band(ds, 1), out[i], dst_transform=transform, dst_crs=crs,
-                          resampling=Resampling.bilinear)
+                reproject(
+                    rasterio.band(ds, 1),
+                    out[i],
+                    dst_transform=transform,
+                    dst_crs=crs,
+                    resampling=Resampling.bilinear,
+                )
     block = min(512, -(-max(h, w) // 16) * 16)
-    profile = dict(driver="GTiff", width=w, height=h, count=len(DEMO_BANDS), dtype="uint16",
-                   crs=crs, transform=transform, tiled=True, blockxsize=block, blockysize=block,
-                   compress="deflate", predictor=2)
+    profile = dict(
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=len(DEMO_BANDS),
+        dtype="uint16",
+        crs=crs,
+        transform=transform,
+        tiled=True,
+        blockxsize=block,
+        blockysize=block,
+        compress="deflate",
+        predictor=2,
+    )
     return out, profile
 
 
@@ -236,7 +271,7 @@ def _place_changes(scene: np.ndarray, rng: np.random.Generator) -> list[tuple[st
         centres = [_centre(m) for _, m in out]
         row, col = _best_position(kind, ph, pw, veg, nir, water, taken, centres)
         box = np.zeros(water.shape, bool)
-        box[row:row + ph, col:col + pw] = True
+        box[row : row + ph, col : col + pw] = True
         mask = box if kind == "built_up" else _blob(ph, pw, rng, row, col, water.shape)
         taken |= ndimage.binary_dilation(box, iterations=12)
         out.append((kind, mask))
@@ -244,13 +279,19 @@ def _place_changes(scene: np.ndarray, rng: np.random.Generator) -> list[tuple[st
 
 
 def _best_position(
-    kind: str, ph: int, pw: int, veg: np.ndarray, nir: np.ndarray, water: np.ndarray,
-    taken: np.ndarray, centres: list[tuple[float, float]],
+    kind: str,
+    ph: int,
+    pw: int,
+    veg: np.ndarray,
+    nir: np.ndarray,
+    water: np.ndarray,
+    taken: np.ndarray,
+    centres: list[tuple[float, float]],
 ) -> tuple[int, int]:
     """Top-left corner of a ``ph`` x ``pw`` box that suits ``kind``, spread from earlier ones."""
     h, w = veg.shape
     m = max(8, min(h, w) // 20)  # keep away from the edges
-    rows, cols = np.mgrid[m:h - ph - m:4, m:w - pw - m:4]
+    rows, cols = np.mgrid[m : h - ph - m : 4, m : w - pw - m : 4]
     rows, cols = rows.ravel(), cols.ravel()
     masks = {"veg": veg, "lush": veg & (nir > 2500), "water": water, "taken": taken}
     frac = {n: _box_mean(m, rows, cols, ph, pw) for n, m in masks.items()}
@@ -284,8 +325,9 @@ def _box_mean(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray, ph: int, pw:
     return (ii[r1, c1] - ii[r0, c1] - ii[r1, c0] + ii[r0, c0]) / area
 
 
-def _blob(ph: int, pw: int, rng: np.random.Generator, row: int, col: int,
-          shape: tuple[int, int]) -> np.ndarray:
+def _blob(
+    ph: int, pw: int, rng: np.random.Generator, row: int, col: int, shape: tuple[int, int]
+) -> np.ndarray:
     """An irregular ellipse-like area filling most of a ``ph`` x ``pw`` box at ``(row, col)``."""
     y, x = np.mgrid[0:ph, 0:pw]
     ny, nx = (y + 0.5) / ph * 2 - 1, (x + 0.5) / pw * 2 - 1
@@ -295,28 +337,30 @@ def _blob(ph: int, pw: int, rng: np.random.Generator, row: int, col: int,
     radius = 0.9 + (amp * np.cos(k * angle + phase)).sum(axis=0)
     inside = np.hypot(ny, nx) <= radius
     out = np.zeros(shape, bool)
-    out[row:row + ph, col:col + pw] = ndimage.binary_opening(inside, iterations=1)
+    out[row : row + ph, col : col + pw] = ndimage.binary_opening(inside, iterations=1)
     return out
 
 
-def _paint_built_up(scene: np.ndarray, mask: np.ndarray, before: np.ndarray,
-                    rng: np.random.Generator) -> None:
+def _paint_built_up(
+    scene: np.ndarray, mask: np.ndarray, before: np.ndarray, rng: np.random.Generator
+) -> None:
     """Gable roof: sunlit and shaded halves, a darker ridge line, 3 % texture."""
     rs, cs = ndimage.find_objects(mask.astype(np.uint8))[0]
     h, w = rs.stop - rs.start, cs.stop - cs.start
     light = np.ones((h, w), np.float32)
     if w >= h:
-        light[: h // 2], light[h // 2:] = 1.06, 0.90
+        light[: h // 2], light[h // 2 :] = 1.06, 0.90
         light[h // 2] = 0.80
     else:
-        light[:, : w // 2], light[:, w // 2:] = 1.06, 0.90
+        light[:, : w // 2], light[:, w // 2 :] = 1.06, 0.90
         light[:, w // 2] = 0.80
     texture = rng.normal(1.0, 0.03, (scene.shape[0], h, w)).astype(np.float32)
     scene[:, rs, cs] = ROOF[:, None, None] * light * texture
 
 
-def _paint_cleared(scene: np.ndarray, mask: np.ndarray, before: np.ndarray,
-                   rng: np.random.Generator) -> None:
+def _paint_cleared(
+    scene: np.ndarray, mask: np.ndarray, before: np.ndarray, rng: np.random.Generator
+) -> None:
     """Bare soil of the scene (NIR at most 80 % of the vegetation's), keeping some texture."""
     soil = _scene_spectrum(scene, before, "soil").copy()
     nir = max(float(scene[3, mask].mean()), 1.0)
@@ -326,16 +370,20 @@ def _paint_cleared(scene: np.ndarray, mask: np.ndarray, before: np.ndarray,
     scene[:, mask] = soil[:, None] * texture[None].astype(np.float32)
 
 
-def _paint_flood(scene: np.ndarray, mask: np.ndarray, before: np.ndarray,
-                 rng: np.random.Generator) -> None:
+def _paint_flood(
+    scene: np.ndarray, mask: np.ndarray, before: np.ndarray, rng: np.random.Generator
+) -> None:
     """Open water of the scene, smooth (2 % texture)."""
     water = _scene_spectrum(scene, before, "water")
     texture = rng.normal(1.0, 0.02, (scene.shape[0], int(mask.sum()))).astype(np.float32)
     scene[:, mask] = water[:, None] * texture
 
 
-_PAINTERS = {"built_up": _paint_built_up, "cleared_vegetation": _paint_cleared,
-             "flood": _paint_flood}
+_PAINTERS = {
+    "built_up": _paint_built_up,
+    "cleared_vegetation": _paint_cleared,
+    "flood": _paint_flood,
+}
 
 
 def _scene_spectrum(scene: np.ndarray, before: np.ndarray, kind: str) -> np.ndarray:
@@ -372,9 +420,9 @@ def _shifted(a: np.ndarray, shift: tuple[int, int], fill: bool | None = None) ->
     out = np.empty_like(a)
     out[dr:, dc:] = a[: h - dr, : w - dc]
     if dr:
-        out[:dr] = out[dr:dr + 1] if fill is None else fill
+        out[:dr] = out[dr : dr + 1] if fill is None else fill
     if dc:
-        out[:, :dc] = out[:, dc:dc + 1] if fill is None else fill
+        out[:, :dc] = out[:, dc : dc + 1] if fill is None else fill
     return out
 
 
@@ -385,12 +433,17 @@ def _centre(mask: np.ndarray) -> tuple[float, float]:
 
 def _describe_change(kind: str, mask: np.ndarray, transform) -> SimulatedChange:
     rs, cs = ndimage.find_objects(mask.astype(np.uint8))[0]
-    bbox = window_bounds(Window(cs.start, rs.start, cs.stop - cs.start, rs.stop - rs.start),
-                         transform)
+    bbox = window_bounds(
+        Window(cs.start, rs.start, cs.stop - cs.start, rs.stop - rs.start), transform
+    )
     pixel_area = abs(transform.a * transform.e)
-    return SimulatedChange(kind, (cs.start, rs.start, cs.stop, rs.stop),
-                           tuple(float(v) for v in bbox), int(mask.sum()),
-                           float(mask.sum() * pixel_area))
+    return SimulatedChange(
+        kind,
+        (cs.start, rs.start, cs.stop, rs.stop),
+        tuple(float(v) for v in bbox),
+        int(mask.sum()),
+        float(mask.sum() * pixel_area),
+    )
 
 
 def _write(path: Path, data: np.ndarray, profile: dict, descriptions: list[str]) -> None:

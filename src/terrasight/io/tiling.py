@@ -56,7 +56,9 @@ class TileGrid:
 
     def __post_init__(self) -> None:
         if self.size < 1 or self.overlap < 0:
-            raise ValueError(f"tile size must be >= 1 and overlap >= 0, got {self.size}, {self.overlap}")
+            raise ValueError(
+                f"tile size must be >= 1 and overlap >= 0, got {self.size}, {self.overlap}"
+            )
 
     @property
     def shape(self) -> tuple[int, int]:

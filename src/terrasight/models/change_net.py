@@ -29,7 +29,6 @@ from terrasight.models.weights import (
     verified_path,
 )
 
-
 FUSIONS = {"diff": 1, "diff+concat": 3}
 """How the two dates' features are combined, and the channel multiple it gives."""
 
@@ -51,7 +50,8 @@ class SiameseDecoder(nn.Module):
     """
 
     def __init__(
-        self, feature_channels: Sequence[int], channels: Sequence[int], fusion: str = "diff+concat"
+        self, feature_channels: Sequence[int], channels: Sequence[int],
+        fusion: str = "diff+concat", dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if fusion not in FUSIONS:
@@ -60,6 +60,7 @@ class SiameseDecoder(nn.Module):
         k = FUSIONS[fusion]
         self.fuse = nn.ModuleList(_conv_bn(k * c, d, 1) for c, d in zip(feature_channels,
                                                                       channels, strict=True))
+        self.drop = nn.Dropout2d(dropout)
         self.top = _conv_bn(channels[-1], channels[-1], 3)
         self.merge = nn.ModuleList(
             _conv_bn(channels[i + 1] + channels[i], channels[i], 3)
@@ -69,7 +70,8 @@ class SiameseDecoder(nn.Module):
 
     def forward(self, feats1: list[torch.Tensor], feats2: list[torch.Tensor]) -> torch.Tensor:
         """Change logits at the resolution of the finest feature map."""
-        fused = [f(self._pair(a, b)) for f, a, b in zip(self.fuse, feats1, feats2, strict=True)]
+        fused = [self.drop(f(self._pair(a, b))) for f, a, b in
+                 zip(self.fuse, feats1, feats2, strict=True)]
         y = self.top(fused[-1])
         for i in range(len(fused) - 2, -1, -1):
             y = F.interpolate(y, size=fused[i].shape[-2:], mode="bilinear", align_corners=False)
@@ -97,11 +99,11 @@ class SiameseChangeNet(nn.Module):
     def __init__(
         self, encoder: backbones.EfficientNetLiteEncoder, feature_channels: Sequence[int],
         channels: Sequence[int], train_from_block: int, multiple: int = 32,
-        fusion: str = "diff+concat",
+        fusion: str = "diff+concat", dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.encoder = encoder
-        self.decoder = SiameseDecoder(feature_channels, channels, fusion)
+        self.decoder = SiameseDecoder(feature_channels, channels, fusion, dropout)
         self.train_from_block = int(train_from_block)
         self.multiple = int(multiple)
 
@@ -155,7 +157,7 @@ def build(config: ModelConfig, pretrained: bool = True) -> SiameseChangeNet:
     p = config.params
     model = SiameseChangeNet(
         encoder, backbone.params["channels"], p["decoder_channels"], p["train_from_block"],
-        p.get("multiple", 32), p.get("fusion", "diff+concat"),
+        p.get("multiple", 32), p.get("fusion", "diff+concat"), p.get("dropout", 0.0),
     )
     if pretrained:
         if config.weights is None:

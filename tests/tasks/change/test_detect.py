@@ -48,7 +48,11 @@ def test_planted_change_is_found_and_saved(planted_pair, tmp_path):
     assert obj.location == "centre"  # centroid at column 82 of 128, row 40 of 96
     paths = result.save(out)
     assert {p.name for p in paths.values()} == {
-        "change_mask.tif", "change_probability.tif", "changes.geojson", "summary.json", "report.html"
+        "change_mask.tif",
+        "change_probability.tif",
+        "changes.geojson",
+        "summary.json",
+        "report.html",
     }
     with rasterio.open(paths["mask"]) as ds:
         assert ds.crs.to_epsg() == 32633 and ds.dtypes[0] == "uint8" and ds.nodata == 255

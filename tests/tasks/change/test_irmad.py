@@ -59,9 +59,10 @@ def test_unchanged_pair_flags_few_pixels():
 
 def test_invariant_to_per_band_linear_transform_of_after():
     before, after, _ = scene(seed=2)
-    scaled = after * np.float32([2.0, 0.5, -1.0])[:, None, None] + np.float32([5, 100, 300])[
-        :, None, None
-    ]
+    scaled = (
+        after * np.float32([2.0, 0.5, -1.0])[:, None, None]
+        + np.float32([5, 100, 300])[:, None, None]
+    )
     valid = np.ones(before.shape[1:], bool)
     p1 = fit_one(before, after).probability(before, after, valid)
     p2 = fit_one(before, scaled).probability(before, scaled, valid)
@@ -155,9 +156,9 @@ def test_normalization_is_fitted():
     before, after, _ = scene(seed=11)
     norm = fit_one(before, after).normalization
     np.testing.assert_allclose(norm.gains, 1 / GAINS.ravel(), rtol=0.02)
-    assert irmad.fit_relative_normalization(
-        [(before, after, np.ones(before.shape[1:], bool))]
-    ) == norm
+    assert (
+        irmad.fit_relative_normalization([(before, after, np.ones(before.shape[1:], bool))]) == norm
+    )
 
 
 def test_planted_pair_rasters(planted_pair):

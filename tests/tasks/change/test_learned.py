@@ -107,8 +107,13 @@ def test_16_bit_input_gives_the_8_bit_answer():
 def test_concurrent_windows_match_sequential_ones():
     fitted = fit(_samples(), ["red", "green", "blue"])
     rng = np.random.default_rng(1)
-    windows = [(rng.random((3, 64, 96)).astype(np.float32) * 255,
-                rng.random((3, 64, 96)).astype(np.float32) * 255) for _ in range(4)]
+    windows = [
+        (
+            rng.random((3, 64, 96)).astype(np.float32) * 255,
+            rng.random((3, 64, 96)).astype(np.float32) * 255,
+        )
+        for _ in range(4)
+    ]
     valid = np.ones((64, 96), bool)
     sequential = [fitted.probability(b, a, valid) for b, a in windows]
     with ThreadPoolExecutor(2) as pool:

@@ -98,14 +98,15 @@ def test_irmad_normalisation_of_rasters(make_raster):
     after = truth + rng.normal(0, 1, truth.shape)
     before = truth * GAINS[:, None, None] + OFFSETS[:, None, None] + rng.normal(0, 1, truth.shape)
     before[:, 10:40, 10:40] = 255.0 - before[:, 10:40, 10:40]  # a changed area
-    paths = make_raster("b.tif", before.astype(np.float32)), make_raster(
-        "a.tif", after.astype(np.float32)
+    paths = (
+        make_raster("b.tif", before.astype(np.float32)),
+        make_raster("a.tif", after.astype(np.float32)),
     )
     with rasterio.open(paths[0]) as b, rasterio.open(paths[1]) as a:
         samples = [(b.read(), a.read(), np.ones((96, 96), bool))]
     norm = irmad.fit_relative_normalization(samples)
     np.testing.assert_allclose(norm.gains, GAINS, rtol=0.02)
-    (_, normalized, _), = normalize_samples(samples, norm)
+    ((_, normalized, _),) = normalize_samples(samples, norm)
     unchanged = np.ones((96, 96), bool)
     unchanged[10:40, 10:40] = False
     residual = normalized[:, unchanged] - samples[0][0][:, unchanged]

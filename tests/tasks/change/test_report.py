@@ -29,10 +29,16 @@ def _object(i: int, rect, georef: bool) -> ChangeObject:
     xs, ys = [p[0] for p in ring], [p[1] for p in ring]
     pixels = (c1 - c0) * (r1 - r0)
     return ChangeObject(
-        id=i, pixels=pixels, area=pixels * (100.0 if georef else 1.0),
-        area_unit="m2" if georef else "px", centroid=t * ((c0 + c1) / 2, (r0 + r1) / 2),
-        bbox=(min(xs), min(ys), max(xs), max(ys)), pixel_bbox=rect, location=f"place{i}",
-        mean_probability=0.9, geometry={"type": "Polygon", "coordinates": [ring]},
+        id=i,
+        pixels=pixels,
+        area=pixels * (100.0 if georef else 1.0),
+        area_unit="m2" if georef else "px",
+        centroid=t * ((c0 + c1) / 2, (r0 + r1) / 2),
+        bbox=(min(xs), min(ys), max(xs), max(ys)),
+        pixel_bbox=rect,
+        location=f"place{i}",
+        mean_probability=0.9,
+        geometry={"type": "Polygon", "coordinates": [ring]},
         centroid_lonlat=(15.0 + i / 1000, 45.1) if georef else None,
     )
 
@@ -56,14 +62,26 @@ def _result(tmp_path: Path, make_raster, georef=True, rects=RECTS, warnings=(WAR
     p = make_raster("prob.tif", prob, crs=crs, nodata=float("nan"))
     objects = tuple(_object(i + 1, r, georef) for i, r in enumerate(rects))
     return ChangeResult(
-        method="cva", before=str(b), after=str(a),
+        method="cva",
+        before=str(b),
+        after=str(a),
         crs=rasterio.crs.CRS.from_string(crs).to_wkt() if crs else None,
         transform=tuple(TRANSFORM if georef else rasterio.Affine.identity())[:6],
-        width=W, height=H, mask_path=m, probability_path=p, objects=objects,
-        valid_pixels=int((mask != 255).sum()), changed_pixels=int((mask == 1).sum()),
-        cloud_pixels=0, pixel_area=100.0 if georef else 1.0, area_unit="m2" if georef else "px",
-        band_names=("band1", "band2", "band3"), bands=(1, 2, 3), after_bands=(1, 2, 3),
-        region=(0, 0, W, H), warnings=warnings,
+        width=W,
+        height=H,
+        mask_path=m,
+        probability_path=p,
+        objects=objects,
+        valid_pixels=int((mask != 255).sum()),
+        changed_pixels=int((mask == 1).sum()),
+        cloud_pixels=0,
+        pixel_area=100.0 if georef else 1.0,
+        area_unit="m2" if georef else "px",
+        band_names=("band1", "band2", "band3"),
+        bands=(1, 2, 3),
+        after_bands=(1, 2, 3),
+        region=(0, 0, W, H),
+        warnings=warnings,
     )
 
 
@@ -102,11 +120,11 @@ def test_overlay_is_red_where_the_mask_is_changed(tmp_path, make_raster):
     assert overlay.size == (256, round(H * scale))
     redness = (rgb[..., 0] > rgb[..., 1] + 60) & (rgb[..., 0] > rgb[..., 2] + 60)
     c0, r0, c1, r1 = (int(v * scale) for v in RECTS[0])
-    inside = redness[r0 + 2:r1 - 2, c0 + 2:c1 - 2]
+    inside = redness[r0 + 2 : r1 - 2, c0 + 2 : c1 - 2]
     assert inside.mean() > 0.7
     assert redness[100:140, 20:50].mean() < 0.02  # unchanged area
     after = next(img for alt, img in _images(html).items() if alt.startswith("After"))
-    assert (np.asarray(after)[r0 + 2:r1 - 2, c0 + 2:c1 - 2] > 200).all()  # after itself: white
+    assert (np.asarray(after)[r0 + 2 : r1 - 2, c0 + 2 : c1 - 2] > 200).all()  # after itself: white
 
 
 def test_every_object_is_listed(tmp_path, make_raster):
@@ -121,7 +139,7 @@ def test_every_object_is_listed(tmp_path, make_raster):
 
 def test_table_keeps_the_500_largest(tmp_path, make_raster):
     rects = [(c, r, c + 1, r + 1) for r in range(0, 170, 8) for c in range(0, 280, 12)]
-    rects = rects[:MAX_ROWS + 10]
+    rects = rects[: MAX_ROWS + 10]
     assert len(rects) == MAX_ROWS + 10
     result = _result(tmp_path, make_raster, rects=rects, warnings=())
     html = write_report(result, tmp_path / "report.html", max_side=200).read_text()
@@ -215,11 +233,24 @@ def test_pictures_come_from_decimated_reads(tmp_path, make_raster):
     p = make_raster("big_p.tif", mask.astype(np.float32), nodata=float("nan"), tiled=True)
     del img, mask
     result = ChangeResult(
-        method="cva", before=str(b), after=str(a), crs=rasterio.crs.CRS.from_epsg(32633).to_wkt(),
-        transform=tuple(t)[:6], width=n, height=n, mask_path=m, probability_path=p,
-        objects=(_object(1, (500, 500, 900, 900), True),), valid_pixels=n * n,
-        changed_pixels=160000, cloud_pixels=0, pixel_area=100.0, area_unit="m2",
-        band_names=("red", "green", "blue"), bands=(1, 2, 3), after_bands=(1, 2, 3),
+        method="cva",
+        before=str(b),
+        after=str(a),
+        crs=rasterio.crs.CRS.from_epsg(32633).to_wkt(),
+        transform=tuple(t)[:6],
+        width=n,
+        height=n,
+        mask_path=m,
+        probability_path=p,
+        objects=(_object(1, (500, 500, 900, 900), True),),
+        valid_pixels=n * n,
+        changed_pixels=160000,
+        cloud_pixels=0,
+        pixel_area=100.0,
+        area_unit="m2",
+        band_names=("red", "green", "blue"),
+        bands=(1, 2, 3),
+        after_bands=(1, 2, 3),
         region=(0, 0, n, n),
     )
     tracemalloc.start()

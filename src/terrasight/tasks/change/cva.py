@@ -25,7 +25,6 @@ import numpy as np
 from terrasight.tasks.change.methods import MethodSpec, Sample, pooled
 from terrasight.tasks.change.threshold import otsu
 
-
 MAX_TOLERANCE = 2
 """Largest misregistration tolerance, in pixels (also the windows' overlap)."""
 

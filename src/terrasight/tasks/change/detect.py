@@ -135,7 +135,11 @@ def detect_changes(
 
 
 def _run(
-    pair: RasterPair, spec: MethodSpec, opts: ChangeOptions, folder: Path, overwrite: bool,
+    pair: RasterPair,
+    spec: MethodSpec,
+    opts: ChangeOptions,
+    folder: Path,
+    overwrite: bool,
     progress: Progress | None,
 ) -> ChangeResult:
     clouds = _cloud_config(pair, opts.cloud_mask)
@@ -283,8 +287,14 @@ def _create_outputs(pair: RasterPair, paths: dict[str, Path], fresh: bool) -> No
         return
     h, w = pair.shape
     base = dict(
-        driver="GTiff", width=w, height=h, count=1, tiled=True, blockxsize=BLOCK,
-        blockysize=BLOCK, BIGTIFF="IF_SAFER",
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=1,
+        tiled=True,
+        blockxsize=BLOCK,
+        blockysize=BLOCK,
+        BIGTIFF="IF_SAFER",
     )
     if pair.before.crs is not None:
         base.update(crs=pair.before.crs, transform=pair.transform)
@@ -300,8 +310,14 @@ def _create_outputs(pair: RasterPair, paths: dict[str, Path], fresh: bool) -> No
 
 
 def _process_tiles(
-    pair: RasterPair, grid: TileGrid, fitted: FittedChange, clouds, job: Job,
-    paths: dict[str, Path], workers: int, progress: Progress | None,
+    pair: RasterPair,
+    grid: TileGrid,
+    fitted: FittedChange,
+    clouds,
+    job: Job,
+    paths: dict[str, Path],
+    workers: int,
+    progress: Progress | None,
 ) -> None:
     done = job.done_tiles()
     todo = [t for t in grid if t.index not in done]

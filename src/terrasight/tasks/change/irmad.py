@@ -215,8 +215,9 @@ def _cca(cov: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rho, a, b
 
 
-def _mads(x: np.ndarray, y: np.ndarray, mean: np.ndarray, a: np.ndarray,
-          b: np.ndarray) -> np.ndarray:
+def _mads(
+    x: np.ndarray, y: np.ndarray, mean: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
     """MAD variates of pooled float64 ``(n, bands)`` pixels, ``(n, bands)``."""
     p = x.shape[1]
     # einsum: OpenBLAS matmul with a tiny inner dimension is several times slower here.
@@ -257,8 +258,17 @@ def _iterate(x: np.ndarray, y: np.ndarray, max_iter: int, tol: float) -> dict[st
         if converged or it >= max_iter or dof == 0 or w.sum() <= 0:
             break
         rho_old = rho
-    return {"mean": mean, "rho": rho[keep], "a": a[:, keep], "b": b[:, keep],
-            "var": var[keep], "z": z, "w": w, "it": it, "scale": scale}
+    return {
+        "mean": mean,
+        "rho": rho[keep],
+        "a": a[:, keep],
+        "b": b[:, keep],
+        "var": var[keep],
+        "z": z,
+        "w": w,
+        "it": it,
+        "scale": scale,
+    }
 
 
 def fit(

@@ -116,8 +116,10 @@ class FittedLearned:
         config = get_config(params["model"])
         _check_version(config, params)
         backbone = get_config(config.backbone) if config.backbone else config
-        self._input = (backbone.params.get("input_mean", 127.0),
-                       backbone.params.get("input_std", 128.0))
+        self._input = (
+            backbone.params.get("input_mean", 127.0),
+            backbone.params.get("input_std", 128.0),
+        )
         self.threshold = float(params["threshold"])
         self._model: Any = None
         self._lock = threading.Lock()
@@ -138,9 +140,7 @@ class FittedLearned:
         unit = to_unit(image[bands], self._params[f"low_{which}"], self._params[f"high_{which}"])
         x = unit_to_model(unit, *self._input)
         x[:, ~valid] = 0.0
-        return self._torch.from_numpy(x)[None].contiguous(
-            memory_format=self._torch.channels_last
-        )
+        return self._torch.from_numpy(x)[None].contiguous(memory_format=self._torch.channels_last)
 
     def probability(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Change probability (sigmoid of the network's logits), float32 ``(h, w)``."""
@@ -171,8 +171,12 @@ def _check_version(config: Any, params: dict[str, Any]) -> None:
 
 
 def fit(
-    samples: Sequence[Sample], band_names: Sequence[str] = (), model: str = MODEL,
-    checkpoint: str | None = None, threshold: float | None = None, **_: Any,
+    samples: Sequence[Sample],
+    band_names: Sequence[str] = (),
+    model: str = MODEL,
+    checkpoint: str | None = None,
+    threshold: float | None = None,
+    **_: Any,
 ) -> FittedLearned:
     """Fit the learned method: choose RGB bands and each date's percentile scaling.
 
@@ -200,8 +204,10 @@ def fit(
         "weights_version": config.weights.version if config.weights else None,
         "checkpoint": None if checkpoint is None else str(checkpoint),
         "bands": list(bands),
-        "low_before": list(lb), "high_before": list(hb),
-        "low_after": list(la), "high_after": list(ha),
+        "low_before": list(lb),
+        "high_before": list(hb),
+        "low_after": list(la),
+        "high_after": list(ha),
         "threshold": float(config.threshold if threshold is None else threshold),
     }
     return FittedLearned(params)

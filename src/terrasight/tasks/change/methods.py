@@ -65,9 +65,7 @@ def get_method(name: str) -> MethodSpec:
     """Look up a change method by name, listing the alternatives when it is unknown."""
     methods = registry()
     if name not in methods:
-        raise UnknownMethodError(
-            f"unknown change method {name!r}. Available: {sorted(methods)}"
-        )
+        raise UnknownMethodError(f"unknown change method {name!r}. Available: {sorted(methods)}")
     return methods[name]
 
 

@@ -164,9 +164,7 @@ def fit_normalization(
     if b.shape[0] == 0:
         raise ValueError("fit_normalization needs at least one pixel")
     fits = [orthogonal_fit(a[:, k], b[:, k], w) for k in range(b.shape[1])]
-    return Normalization(
-        tuple(g for g, _ in fits), tuple(o for _, o in fits), int(b.shape[0])
-    )
+    return Normalization(tuple(g for g, _ in fits), tuple(o for _, o in fits), int(b.shape[0]))
 
 
 def normalize_samples(samples: Sequence[Sample], normalization: Normalization) -> list[Sample]:

@@ -31,8 +31,17 @@ MAX_LABELS = 500
 
 # Anchors of the "inferno" colour map (dark purple -> yellow), interpolated linearly.
 HEAT_ANCHORS = np.array(
-    [(0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99), (212, 72, 66),
-     (245, 125, 21), (250, 193, 39), (252, 255, 164)], dtype=np.float32,
+    [
+        (0, 0, 4),
+        (40, 11, 84),
+        (101, 21, 110),
+        (159, 42, 99),
+        (212, 72, 66),
+        (245, 125, 21),
+        (250, 193, 39),
+        (252, 255, 164),
+    ],
+    dtype=np.float32,
 )
 
 
@@ -147,17 +156,18 @@ def _read_decimated(
     return data, valid
 
 
-def read_dates(
-    result: ChangeResult, shape: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray, str]:
+def read_dates(result: ChangeResult, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, str]:
     """Before and after images of the output grid at ``shape``, stretched to RGB uint8.
 
     Raises:
         RasterReadError, PairAlignmentError: an input image cannot be read any more.
     """
     pair = open_pair(
-        result.before, result.after, bands=result.bands or None,
-        after_bands=result.after_bands or None, nodata=result.nodata,
+        result.before,
+        result.after,
+        bands=result.bands or None,
+        after_bands=result.after_bands or None,
+        nodata=result.nodata,
         resampling=result.resampling,
     )
     picks, label = display_bands(result.band_names or pair.band_names)
@@ -184,7 +194,10 @@ def read_probability(result: ChangeResult, shape: tuple[int, int]) -> np.ndarray
 
 
 def change_overlay(
-    base: np.ndarray, mask: np.ndarray, objects: Sequence[ChangeObject], result: ChangeResult,
+    base: np.ndarray,
+    mask: np.ndarray,
+    objects: Sequence[ChangeObject],
+    result: ChangeResult,
     scale: float,
 ) -> np.ndarray:
     """``base`` RGB with changed pixels tinted red, no-data greyed, object outlines and ids.
@@ -246,8 +259,13 @@ def _draw_objects(
             continue
         taken.append(box)
         draw.text(
-            (x, y), str(obj.id), fill=(255, 255, 255), font=font, anchor="mm",
-            stroke_width=2, stroke_fill=(0, 0, 0),
+            (x, y),
+            str(obj.id),
+            fill=(255, 255, 255),
+            font=font,
+            anchor="mm",
+            stroke_width=2,
+            stroke_fill=(0, 0, 0),
         )
 
 

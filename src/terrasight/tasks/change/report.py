@@ -104,8 +104,8 @@ def write_report(result: ChangeResult, path: Path, max_side: int = 1024) -> Path
         "</main>",
     ]
     page = (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>Change report: {escape(Path(result.before).name)} vs "
         f"{escape(Path(result.after).name)}</title><style>{CSS}</style></head><body>\n"
         + "\n".join(p for p in parts if p)
@@ -174,7 +174,7 @@ def _header(result: ChangeResult) -> str:
         ran = now
     return (
         f"<header><h1>What changed: {escape(b)} → {escape(a)}</h1>"
-        f"<div class=\"sub\">method {escape(result.method)} · run {escape(ran.strftime(fmt))}"
+        f'<div class="sub">method {escape(result.method)} · run {escape(ran.strftime(fmt))}'
         f" · report written {escape(now.strftime(fmt))}</div></header>"
     )
 
@@ -183,7 +183,7 @@ def _warnings(warnings: list[str]) -> str:
     if not warnings:
         return ""
     items = "".join(f"<li>{escape(w)}</li>" for w in warnings)
-    return f"<section class=\"warn\"><h2>Warnings</h2><ul>{items}</ul></section>"
+    return f'<section class="warn"><h2>Warnings</h2><ul>{items}</ul></section>'
 
 
 def _facts(result: ChangeResult) -> str:
@@ -198,8 +198,7 @@ def _facts(result: ChangeResult) -> str:
         ("no-data pixels excluded", f"{nodata:,}"),
     ]
     cards = "".join(
-        f"<div class=\"fact\"><div class=\"k\">{escape(k)}</div>"
-        f"<div class=\"v\">{escape(v)}</div></div>"
+        f'<div class="fact"><div class="k">{escape(k)}</div><div class="v">{escape(v)}</div></div>'
         for k, v in figures
     )
     meta = [
@@ -214,14 +213,14 @@ def _facts(result: ChangeResult) -> str:
     ]
     rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v))}</dd>" for k, v in meta)
     return (
-        f"<section><h2>Key figures</h2><div class=\"facts\">{cards}</div></section>"
-        f"<section><h2>Run</h2><dl class=\"meta\">{rows}</dl></section>"
+        f'<section><h2>Key figures</h2><div class="facts">{cards}</div></section>'
+        f'<section><h2>Run</h2><dl class="meta">{rows}</dl></section>'
     )
 
 
 def _figure(uri: str, caption: str, extra: str = "") -> str:
     return (
-        f"<figure><img src=\"{uri}\" alt=\"{escape(caption)}\">"
+        f'<figure><img src="{uri}" alt="{escape(caption)}">'
         f"<figcaption>{caption}</figcaption>{extra}</figure>"
     )
 
@@ -232,42 +231,49 @@ def _pictures(looks: ql.Quicklooks) -> str:
     for img, name in ((looks.before, "Before"), (looks.after, "After")):
         if img is not None:
             figs.append(_figure(ql.png_data_uri(img), f"{name}{shown}"))
-    sw = "<span class=\"swatch\" style=\"background:{}\"></span>"
+    sw = '<span class="swatch" style="background:{}"></span>'
     legend = (
         f"Change overlay: {sw.format('#f00')} changed, {sw.format('#ffdd00')} object outline "
         f"with its id, {sw.format('#6e6e6e')} no data / cloud"
     )
     figs.append(_figure(ql.png_data_uri(looks.overlay), legend))
     bar = (
-        f"<div class=\"bar\" style=\"background:{ql.heat_gradient_css()}\"></div>"
-        "<div class=\"ticks\"><span>0</span><span>0.25</span><span>0.5</span>"
+        f'<div class="bar" style="background:{ql.heat_gradient_css()}"></div>'
+        '<div class="ticks"><span>0</span><span>0.25</span><span>0.5</span>'
         "<span>0.75</span><span>1</span></div>"
     )
     figs.append(_figure(ql.png_data_uri(looks.heat), "Change probability (grey: no data)", bar))
-    return f"<section><h2>Pictures</h2><div class=\"pics\">{''.join(figs)}</div></section>"
+    return f'<section><h2>Pictures</h2><div class="pics">{"".join(figs)}</div></section>'
 
 
 def _table(result: ChangeResult) -> str:
     objs = sorted(result.objects, key=lambda o: o.area, reverse=True)
     if not objs:
-        return "<section><h2>Change objects</h2><p class=\"note\">No change objects.</p></section>"
+        return '<section><h2>Change objects</h2><p class="note">No change objects.</p></section>'
     lonlat = any(o.centroid_lonlat is not None for o in objs)
     where = ("lon", "lat") if lonlat else ("x (px)", "y (px)")
-    heads = [("id", "num"), (f"area ({_unit(result)})", "num"), ("location", "t"),
-             (where[0], "num"), (where[1], "num"), ("mean probability", "num"), ("bbox", "t")]
+    heads = [
+        ("id", "num"),
+        (f"area ({_unit(result)})", "num"),
+        ("location", "t"),
+        (where[0], "num"),
+        (where[1], "num"),
+        ("mean probability", "num"),
+        ("bbox", "t"),
+    ]
     head = "".join(
-        f"<th data-type=\"{t}\"{' class=t' if t == 't' else ''}>{escape(h)}</th>" for h, t in heads
+        f'<th data-type="{t}"{" class=t" if t == "t" else ""}>{escape(h)}</th>' for h, t in heads
     )
     rows = "".join(_row(o, result, lonlat) for o in objs[:MAX_ROWS])
     note = ""
     if len(objs) > MAX_ROWS:
         note = (
-            f"<p class=\"note\">Showing the {MAX_ROWS} largest of {len(objs):,} objects; "
+            f'<p class="note">Showing the {MAX_ROWS} largest of {len(objs):,} objects; '
             "all of them are in changes.geojson and summary.json.</p>"
         )
     return (
-        f"<section><h2>Change objects</h2>{note}<p class=\"note\">Click a column to sort.</p>"
-        f"<table class=\"sortable\"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        f'<section><h2>Change objects</h2>{note}<p class="note">Click a column to sort.</p>'
+        f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
         "</section>"
     )
 
@@ -284,19 +290,25 @@ def _row(obj: ChangeObject, result: ChangeResult, lonlat: bool) -> str:
         x, y = ~result.affine * obj.centroid if result.crs else obj.centroid
         xs, ys = f"{x:.1f}", f"{y:.1f}"
     digits = 1 if result.crs and not _geographic(result.crs) else 6
-    bbox = ", ".join(f"{v:.{digits}f}" for v in obj.bbox) if result.crs else ", ".join(
-        str(v) for v in obj.pixel_bbox
+    bbox = (
+        ", ".join(f"{v:.{digits}f}" for v in obj.bbox)
+        if result.crs
+        else ", ".join(str(v) for v in obj.pixel_bbox)
     )
     cells = [
-        (obj.id, str(obj.id), ""), (obj.area, f"{obj.area:,.1f}", ""),
-        (obj.location, obj.location, "t"), (x, xs, ""), (y, ys, ""),
-        (obj.mean_probability, f"{obj.mean_probability:.3f}", ""), (bbox, bbox, "t"),
+        (obj.id, str(obj.id), ""),
+        (obj.area, f"{obj.area:,.1f}", ""),
+        (obj.location, obj.location, "t"),
+        (x, xs, ""),
+        (y, ys, ""),
+        (obj.mean_probability, f"{obj.mean_probability:.3f}", ""),
+        (bbox, bbox, "t"),
     ]
     tds = "".join(
-        f"<td data-v=\"{escape(str(v))}\"{' class=t' if c else ''}>{escape(s)}</td>"
+        f'<td data-v="{escape(str(v))}"{" class=t" if c else ""}>{escape(s)}</td>'
         for v, s, c in cells
     )
-    return f"<tr title=\"pixel bbox {escape(str(obj.pixel_bbox))}\">{tds}</tr>"
+    return f'<tr title="pixel bbox {escape(str(obj.pixel_bbox))}">{tds}</tr>'
 
 
 def _geographic(crs: str) -> bool:
