@@ -38,6 +38,19 @@ from terrasight.tasks.change.result import ChangeResult
     show_default=True,
     help="Exclude clouds and shadows (needs blue, green, red, nir).",
 )
+@click.option(
+    "--reflectance-scale",
+    type=float,
+    default=None,
+    help="DN to reflectance factor for cloud masks (Sentinel-2 1e-4; Landsat C2 2.75e-5).",
+)
+@click.option(
+    "--reflectance-offset",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Added after scaling (Landsat C2: -0.2).",
+)
 @click.option("--tile-size", type=click.IntRange(min=256), default=None, help="Window size in px.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace results of a different job in OUTDIR.")
@@ -54,6 +67,8 @@ def change(
     after_bands: str | None,
     nodata: float | None,
     cloud_mask: str,
+    reflectance_scale: float | None,
+    reflectance_offset: float,
     tile_size: int | None,
     workers: int,
     overwrite: bool,
@@ -78,6 +93,8 @@ def change(
         nodata=nodata,
         min_pixels=min_pixels,
         cloud_mask=cloud_mask,
+        reflectance_scale=reflectance_scale,
+        reflectance_offset=reflectance_offset,
         tile_size=tile_size,
         workers=workers,
         overwrite=overwrite,

@@ -28,6 +28,7 @@ from terrasight.io.cloud import (
     cloud_mask,
     cloud_masking_available,
     cloud_support,
+    looks_like_reflectance,
 )
 from terrasight.io.pair import PairReader, RasterPair, open_pair
 from terrasight.io.tiling import Tile, TileGrid
@@ -62,6 +63,11 @@ class ChangeOptions:
     sample_size: int = 512
     resampling: str = "bilinear"
     gdal_cache_mb: int = 64
+    reflectance_scale: float | None = None
+    """Multiply DNs by this to get reflectance for cloud masks (Sentinel-2: 1e-4, the default
+    for integer data; Landsat Collection 2: 2.75e-5)."""
+    reflectance_offset: float = 0.0
+    """Add this after scaling (Landsat Collection 2: -0.2)."""
     method_options: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for the method's ``fit`` (e.g. ``{"tolerance": 1}`` for CVA)."""
 
@@ -142,7 +148,9 @@ def _run(
     overwrite: bool,
     progress: Progress | None,
 ) -> ChangeResult:
-    clouds = _cloud_config(pair, opts.cloud_mask)
+    notes: list[str] = []
+    clouds = _cloud_config(pair, opts)
+    clouds = _check_reflectance(pair, clouds, opts, notes)
     signature = {
         "before": file_identity(pair.before.path),
         "after": file_identity(pair.after.path),
@@ -178,7 +186,7 @@ def _run(
         job.complete = True
         job.save()
     area, unit = pixel_area(pair.before.crs, pair.transform)
-    warns = list(pair.warnings)
+    warns = list(pair.warnings) + notes
     if counts["cloud"]:
         warns.append(f"{counts['cloud']} pixels under cloud or cloud shadow were excluded.")
     return ChangeResult(
@@ -214,7 +222,8 @@ def _tile_size(size: int) -> int:
     return int(round(size / BLOCK)) * BLOCK
 
 
-def _cloud_config(pair: RasterPair, mode: str) -> CloudConfig | None:
+def _cloud_config(pair: RasterPair, opts: ChangeOptions) -> CloudConfig | None:
+    mode = opts.cloud_mask
     if mode not in ("auto", "on", "off"):
         raise ValueError(f"cloud_mask must be 'auto', 'on' or 'off', not {mode!r}")
     if mode == "off":
@@ -223,7 +232,13 @@ def _cloud_config(pair: RasterPair, mode: str) -> CloudConfig | None:
     resolution = None
     if crs is not None and crs.is_projected:
         resolution = pair.before.res[0] * (crs.linear_units_factor[1] or 1.0)
-    config = cloud_support(pair.band_names, pair.before.dtype, resolution=resolution)
+    config = cloud_support(
+        pair.band_names,
+        pair.before.dtype,
+        resolution=resolution,
+        scale=opts.reflectance_scale,
+        offset=opts.reflectance_offset,
+    )
     if config is None and mode == "on":
         raise BandSelectionError(
             f"cloud masks need blue, green, red and nir bands in reflectance units; the selected "
@@ -237,6 +252,28 @@ def _cloud_config(pair: RasterPair, mode: str) -> CloudConfig | None:
         log.warning("cloud masks skipped: ukis-csmask or onnxruntime is not installed")
         return None
     return config
+
+
+def _check_reflectance(
+    pair: RasterPair, clouds: CloudConfig | None, opts: ChangeOptions, notes: list[str]
+) -> CloudConfig | None:
+    """Turn cloud masks off (auto) or refuse (on) when the data do not look like reflectance."""
+    if clouds is None:
+        return None
+    with pair.readers() as reader:
+        tile = TileGrid(pair.region, opts.sample_size).sample(1)[0]
+        b, _, vb, _ = reader.read_dates(tile.read)
+    if looks_like_reflectance(b, vb, clouds):
+        return clouds
+    msg = (
+        f"the bands of {pair.before.path.name} do not look like reflectance at scale "
+        f"{clouds.scale:g} and offset {clouds.offset:g}, so cloud masks were skipped; give the "
+        "product's scale and offset (--reflectance-scale, --reflectance-offset)."
+    )
+    if opts.cloud_mask == "on":
+        raise BandSelectionError(msg)
+    notes.append(msg)
+    return None
 
 
 def _read(reader: PairReader, window, clouds: CloudConfig | None):
