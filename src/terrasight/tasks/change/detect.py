@@ -11,40 +11,34 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import rasterio
-from rasterio.enums import Resampling
 
 from terrasight.errors import BandSelectionError, InvalidRasterError
 from terrasight.io.cloud import (
     CloudConfig,
     CloudMaskUnavailableError,
-    cloud_mask,
     cloud_masking_available,
     cloud_support,
     looks_like_reflectance,
 )
-from terrasight.io.pair import PairReader, RasterPair, open_pair
-from terrasight.io.tiling import Tile, TileGrid
+from terrasight.io.pair import RasterPair, open_pair
+from terrasight.io.tiling import TileGrid
 from terrasight.io.vectors import pixel_area
-from terrasight.tasks.change.job import Job, file_identity, open_job
+from terrasight.tasks.change import tiles
+from terrasight.tasks.change.job import file_identity, open_job
 from terrasight.tasks.change.methods import FittedChange, MethodSpec, get_method
 from terrasight.tasks.change.objects import extract_objects
-from terrasight.tasks.change.result import MASK_NODATA, OUTPUT_NAMES, ChangeResult
+from terrasight.tasks.change.result import OUTPUT_NAMES, ChangeResult
+from terrasight.tasks.change.tiles import BLOCK, Progress
 
 log = logging.getLogger(__name__)
 
-BLOCK = 256
-PROBABILITY_FLOOR = 1e-3
 PART = ".part.tif"
-Progress = Callable[[int, int], None]
-"""Called with (pixels just finished, total pixels of the job)."""
 
 
 @dataclass(frozen=True)
@@ -169,9 +163,9 @@ def _run(
     paths = {k: folder / (OUTPUT_NAMES[k] + PART) for k in ("mask", "probability")}
     final = {k: folder / OUTPUT_NAMES[k] for k in ("mask", "probability")}
     if not job.complete:
-        _create_outputs(pair, paths, fresh=not job.done_tiles())
-        _process_tiles(pair, grid, fitted, clouds, job, paths, opts.workers, progress)
-    counts = _totals(job.done_tiles().values())
+        tiles.create_outputs(pair, paths, fresh=not job.done_tiles())
+        tiles.process_tiles(pair, grid, fitted, clouds, job, paths, opts.workers, progress)
+    counts = tiles.totals(job.done_tiles().values())
     objects, changed = extract_objects(
         paths["mask"] if not job.complete else final["mask"],
         paths["probability"] if not job.complete else final["probability"],
@@ -180,7 +174,7 @@ def _run(
         pair.transform,
     )
     if not job.complete:
-        _build_overviews(paths["mask"])
+        tiles.build_overviews(paths["mask"])
         for k in paths:
             paths[k].replace(final[k])
         job.complete = True
@@ -276,18 +270,6 @@ def _check_reflectance(
     return None
 
 
-def _read(reader: PairReader, window, clouds: CloudConfig | None):
-    """Read a window of both dates; returns before, after, valid and the cloud pixel count."""
-    b, a, vb, va = reader.read_dates(window)
-    valid = vb & va
-    cloudy = 0
-    if clouds is not None:
-        cm = cloud_mask(b, vb, clouds) | cloud_mask(a, va, clouds)
-        cloudy = int((cm & valid).sum())
-        valid &= ~cm
-    return b, a, valid, cloudy, vb, va
-
-
 def _fit(pair: RasterPair, spec: MethodSpec, opts: ChangeOptions, clouds) -> FittedChange:
     samples, vb_total, va_total = [], 0, 0
     grid = TileGrid(pair.region, opts.sample_size)
@@ -295,7 +277,7 @@ def _fit(pair: RasterPair, spec: MethodSpec, opts: ChangeOptions, clouds) -> Fit
         for count in (opts.sample_tiles, opts.sample_tiles * 16):
             samples, vb_total, va_total = [], 0, 0
             for tile in grid.sample(count):
-                b, a, valid, _, vb, va = _read(reader, tile.read, clouds)
+                b, a, valid, _, vb, va = tiles.read_tile(reader, tile.read, clouds)
                 vb_total, va_total = vb_total + int(vb.sum()), va_total + int(va.sum())
                 if valid.any():
                     samples.append((b, a, valid))
@@ -317,126 +299,6 @@ def _no_valid_message(pair: RasterPair, vb: int, va: int) -> str:
         f"no valid pixels to compare: {culprit} has only nodata over the overlap. "
         "Check the nodata value (--nodata) and that the images cover the same area."
     )
-
-
-def _create_outputs(pair: RasterPair, paths: dict[str, Path], fresh: bool) -> None:
-    if not fresh and all(p.exists() for p in paths.values()):
-        return
-    h, w = pair.shape
-    base = dict(
-        driver="GTiff",
-        width=w,
-        height=h,
-        count=1,
-        tiled=True,
-        blockxsize=BLOCK,
-        blockysize=BLOCK,
-        BIGTIFF="IF_SAFER",
-    )
-    if pair.before.crs is not None:
-        base.update(crs=pair.before.crs, transform=pair.transform)
-    # The mask is small and deflate reads everywhere; the float probability is large
-    # and ZSTD (GDAL >= 2.3) writes it several times faster than deflate.
-    specs = {
-        "mask": dict(dtype="uint8", nodata=MASK_NODATA, compress="deflate"),
-        "probability": dict(dtype="float32", nodata=float("nan"), compress="zstd", zstd_level=1),
-    }
-    for kind, spec in specs.items():
-        with rasterio.open(paths[kind], "w", **spec, **base):
-            pass
-
-
-def _process_tiles(
-    pair: RasterPair,
-    grid: TileGrid,
-    fitted: FittedChange,
-    clouds,
-    job: Job,
-    paths: dict[str, Path],
-    workers: int,
-    progress: Progress | None,
-) -> None:
-    done = job.done_tiles()
-    todo = [t for t in grid if t.index not in done]
-    total = int(grid.region.width * grid.region.height)
-    if progress:
-        progress(sum(int(grid[i].core.width * grid[i].core.height) for i in done), total)
-
-    def work(tile: Tile):
-        # Each call opens its own handles: datasets are not shared between threads,
-        # and opening a GeoTIFF costs little next to decoding a tile.
-        with pair.readers() as reader:
-            b, a, valid, cloudy, _, _ = _read(reader, tile.read, clouds)
-        prob = fitted.probability(b, a, valid)
-        rs, cs = tile.core_slices
-        return tile, _tile_outputs(prob[rs, cs], valid[rs, cs], fitted.threshold), cloudy
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for tile, (prob, mask), cloudy in _bounded_map(pool, work, todo, 2 * workers):
-            _write_tile(paths, tile.relative_core(grid.region), prob, mask)
-            rec = {"tile": tile.index, "valid": int((mask != MASK_NODATA).sum())}
-            rec.update(changed=int((mask == 1).sum()), cloud=cloudy)
-            job.record_tile(rec)
-            if progress:
-                progress(int(tile.core.width * tile.core.height), total)
-
-
-def _bounded_map(pool: ThreadPoolExecutor, fn, items: list, limit: int) -> Iterator[Any]:
-    """Like ``pool.map`` but with at most ``limit`` items in flight; yields in completion order."""
-    pending: set[Future] = set()
-    it = iter(items)
-    try:
-        for item in it:
-            pending.add(pool.submit(fn, item))
-            if len(pending) >= limit:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    yield f.result()
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in finished:
-                yield f.result()
-    finally:
-        for f in pending:
-            f.cancel()
-
-
-def _tile_outputs(prob: np.ndarray, valid: np.ndarray, threshold: float):
-    """The probability (NaN where invalid) and mask (1, 0, 255) of one tile's core.
-
-    Probabilities below :data:`PROBABILITY_FLOOR` are stored as 0: it keeps the
-    file small and fast to write, and such values carry no information.
-    """
-    mask = (prob >= threshold).view(np.uint8)
-    mask[~valid] = MASK_NODATA
-    prob = prob.astype(np.float32, copy=True)
-    prob[prob < PROBABILITY_FLOOR] = 0
-    prob[~valid] = np.nan
-    return prob, mask
-
-
-def _write_tile(paths: dict[str, Path], window, prob: np.ndarray, mask: np.ndarray) -> None:
-    """Write one tile's core into both part files (closing them hands the data to the OS)."""
-    with rasterio.open(paths["probability"], "r+") as ds:
-        ds.write(prob, 1, window=window)
-    with rasterio.open(paths["mask"], "r+") as ds:
-        ds.write(mask, 1, window=window)
-
-
-def _totals(records) -> dict[str, int]:
-    out = {"valid": 0, "changed": 0, "cloud": 0}
-    for rec in records:
-        for k in out:
-            out[k] += int(rec.get(k, 0))
-    return out
-
-
-def _build_overviews(path: Path) -> None:
-    """Overviews of the mask (cheap on uint8) so GIS viewers open large results quickly."""
-    with rasterio.open(path, "r+") as ds:
-        factors = [f for f in (4, 16, 64) if min(ds.width, ds.height) // f >= BLOCK // 2]
-        if factors:
-            ds.build_overviews(factors, Resampling.nearest)
 
 
 def _progress_callback(progress: bool | Progress, pair: RasterPair) -> Progress | None:

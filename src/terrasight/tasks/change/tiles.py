@@ -1,0 +1,164 @@
+"""Running a fitted change method over every tile of a pair, and writing the tiles.
+
+Workers read and compute tiles on threads (each read opens its own handles);
+the calling thread writes each finished tile into the two part files and
+records it in the job journal, so an interrupted run resumes without losing
+or repeating a tile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+
+from terrasight.io.cloud import CloudConfig, cloud_mask
+from terrasight.io.pair import PairReader, RasterPair
+from terrasight.io.tiling import Tile, TileGrid
+from terrasight.tasks.change.job import Job
+from terrasight.tasks.change.methods import FittedChange
+from terrasight.tasks.change.result import MASK_NODATA
+
+BLOCK = 256
+"""Block size of the output GeoTIFFs; tile sizes are multiples of it."""
+PROBABILITY_FLOOR = 1e-3
+"""Probabilities below this are stored as 0."""
+Progress = Callable[[int, int], None]
+"""Called with (pixels just finished, total pixels of the job)."""
+
+
+def read_tile(reader: PairReader, window, clouds: CloudConfig | None):
+    """Read a window of both dates; returns before, after, valid and the cloud pixel count."""
+    b, a, vb, va = reader.read_dates(window)
+    valid = vb & va
+    cloudy = 0
+    if clouds is not None:
+        cm = cloud_mask(b, vb, clouds) | cloud_mask(a, va, clouds)
+        cloudy = int((cm & valid).sum())
+        valid &= ~cm
+    return b, a, valid, cloudy, vb, va
+
+
+def create_outputs(pair: RasterPair, paths: dict[str, Path], fresh: bool) -> None:
+    if not fresh and all(p.exists() for p in paths.values()):
+        return
+    h, w = pair.shape
+    base = dict(
+        driver="GTiff",
+        width=w,
+        height=h,
+        count=1,
+        tiled=True,
+        blockxsize=BLOCK,
+        blockysize=BLOCK,
+        BIGTIFF="IF_SAFER",
+    )
+    if pair.before.crs is not None:
+        base.update(crs=pair.before.crs, transform=pair.transform)
+    # The mask is small and deflate reads everywhere; the float probability is large
+    # and ZSTD (GDAL >= 2.3) writes it several times faster than deflate.
+    specs = {
+        "mask": dict(dtype="uint8", nodata=MASK_NODATA, compress="deflate"),
+        "probability": dict(dtype="float32", nodata=float("nan"), compress="zstd", zstd_level=1),
+    }
+    for kind, spec in specs.items():
+        with rasterio.open(paths[kind], "w", **spec, **base):
+            pass
+
+
+def process_tiles(
+    pair: RasterPair,
+    grid: TileGrid,
+    fitted: FittedChange,
+    clouds,
+    job: Job,
+    paths: dict[str, Path],
+    workers: int,
+    progress: Progress | None,
+) -> None:
+    done = job.done_tiles()
+    todo = [t for t in grid if t.index not in done]
+    total = int(grid.region.width * grid.region.height)
+    if progress:
+        progress(sum(int(grid[i].core.width * grid[i].core.height) for i in done), total)
+
+    def work(tile: Tile):
+        # Each call opens its own handles: datasets are not shared between threads,
+        # and opening a GeoTIFF costs little next to decoding a tile.
+        with pair.readers() as reader:
+            b, a, valid, cloudy, _, _ = read_tile(reader, tile.read, clouds)
+        prob = fitted.probability(b, a, valid)
+        rs, cs = tile.core_slices
+        return tile, tile_outputs(prob[rs, cs], valid[rs, cs], fitted.threshold), cloudy
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for tile, (prob, mask), cloudy in bounded_map(pool, work, todo, 2 * workers):
+            write_tile(paths, tile.relative_core(grid.region), prob, mask)
+            rec = {"tile": tile.index, "valid": int((mask != MASK_NODATA).sum())}
+            rec.update(changed=int((mask == 1).sum()), cloud=cloudy)
+            job.record_tile(rec)
+            if progress:
+                progress(int(tile.core.width * tile.core.height), total)
+
+
+def bounded_map(pool: ThreadPoolExecutor, fn, items: list, limit: int) -> Iterator[Any]:
+    """Like ``pool.map`` but with at most ``limit`` items in flight; yields in completion order."""
+    pending: set[Future] = set()
+    it = iter(items)
+    try:
+        for item in it:
+            pending.add(pool.submit(fn, item))
+            if len(pending) >= limit:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    yield f.result()
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                yield f.result()
+    finally:
+        for f in pending:
+            f.cancel()
+
+
+def tile_outputs(prob: np.ndarray, valid: np.ndarray, threshold: float):
+    """The probability (NaN where invalid) and mask (1, 0, 255) of one tile's core.
+
+    Probabilities below :data:`PROBABILITY_FLOOR` are stored as 0: it keeps the
+    file small and fast to write, and such values carry no information.
+    """
+    mask = (prob >= threshold).view(np.uint8)
+    mask[~valid] = MASK_NODATA
+    prob = prob.astype(np.float32, copy=True)
+    prob[prob < PROBABILITY_FLOOR] = 0
+    prob[~valid] = np.nan
+    return prob, mask
+
+
+def write_tile(paths: dict[str, Path], window, prob: np.ndarray, mask: np.ndarray) -> None:
+    """Write one tile's core into both part files (closing them hands the data to the OS)."""
+    with rasterio.open(paths["probability"], "r+") as ds:
+        ds.write(prob, 1, window=window)
+    with rasterio.open(paths["mask"], "r+") as ds:
+        ds.write(mask, 1, window=window)
+
+
+def totals(records) -> dict[str, int]:
+    out = {"valid": 0, "changed": 0, "cloud": 0}
+    for rec in records:
+        for k in out:
+            out[k] += int(rec.get(k, 0))
+    return out
+
+
+def build_overviews(path: Path) -> None:
+    """Overviews of the mask (cheap on uint8) so GIS viewers open large results quickly."""
+    with rasterio.open(path, "r+") as ds:
+        factors = [f for f in (4, 16, 64) if min(ds.width, ds.height) // f >= BLOCK // 2]
+        if factors:
+            ds.build_overviews(factors, Resampling.nearest)
