@@ -73,3 +73,16 @@ def test_identical_dates_give_low_change_probability():
     with torch.inference_mode():
         prob = torch.sigmoid(model(x, x))
     assert float(prob.mean()) < 0.2
+
+
+def test_folding_batch_norms_keeps_the_output():
+    import copy
+
+    from terrasight.models.change_net import fold_batch_norms
+
+    model = create_model("siamese-effnet-lite0")
+    folded = fold_batch_norms(copy.deepcopy(model))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        assert torch.allclose(model(x, x.flip(-1)), folded(x, x.flip(-1)), atol=1e-4)

@@ -140,6 +140,33 @@ class SiameseChangeNet(nn.Module):
         return logits[..., :h, :w]
 
 
+_BLOCK_PAIRS = (("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"), ("_project_conv", "_bn2"))
+
+
+def fold_batch_norms(model: nn.Module) -> nn.Module:
+    """Fold every batch norm that follows a convolution into it (inference only, in place).
+
+    The outputs do not change (up to rounding); inference gets faster.
+
+    Example:
+        >>> model = fold_batch_norms(create_model("siamese-effnet-lite0"))  # doctest: +SKIP
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    model.eval()
+    pairs = [(m, c, b) for m in model.modules() for c, b in _BLOCK_PAIRS if hasattr(m, b)]
+    pairs += [(m, "conv_stem", "bn0") for m in model.modules() if hasattr(m, "conv_stem")]
+    for module, conv, bn in pairs:
+        if isinstance(getattr(module, bn), nn.BatchNorm2d):
+            setattr(module, conv, fuse_conv_bn_eval(getattr(module, conv), getattr(module, bn)))
+            setattr(module, bn, nn.Identity())
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        for i in range(len(seq) - 1):
+            if isinstance(seq[i], nn.Conv2d) and isinstance(seq[i + 1], nn.BatchNorm2d):
+                seq[i], seq[i + 1] = fuse_conv_bn_eval(seq[i], seq[i + 1]), nn.Identity()
+    return model
+
+
 def build(config: ModelConfig, pretrained: bool = True) -> SiameseChangeNet:
     """Build a change entry of architecture ``siamese-fpn`` on its registered backbone.
 

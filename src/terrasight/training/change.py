@@ -67,6 +67,8 @@ class TrainConfig:
     aid_per_class: int = 60
     threads: int = 2
     limit_pairs: int | None = None
+    dice_weight: float = 1.0
+    """Weight of the soft Dice loss added to the binary cross-entropy."""
     ema: float = 0.0
     """Decay of an exponential moving average of the trained weights (0: none)."""
     model_params: dict[str, Any] = field(default_factory=dict)
@@ -205,11 +207,13 @@ def _batch(torch: Any, pairs: list[Pair]) -> tuple[Any, Any, Any]:
     return b, a, m
 
 
-def _loss(torch: Any, logits: Any, target: Any) -> Any:
+def _loss(torch: Any, logits: Any, target: Any, dice_weight: float) -> Any:
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    if dice_weight <= 0:
+        return bce
     prob = torch.sigmoid(logits)
     dice = 1 - (2 * (prob * target).sum() + 1) / (prob.sum() + target.sum() + 1)
-    return bce + dice
+    return bce + dice_weight * dice
 
 
 def validate(model: Any, regions: list[Region], steps: int = 50) -> dict[str, float]:
@@ -296,7 +300,8 @@ def train_change(
     start = time.perf_counter()
     with open(out / "train_log.jsonl", "w", encoding="utf-8") as logf:
         for epoch in range(1, cfg.epochs + 1):
-            loss = _epoch(torch, model, opt, sched, ema, source.epoch(rng), cfg.batch_size)
+            loss = _epoch(torch, model, opt, sched, ema, source.epoch(rng), cfg.batch_size,
+                          cfg.dice_weight)
             with ema.applied(model):
                 scores = validate(model, val)
                 state = {k: v.detach().clone() for k, v in model.trained_state().items()}
@@ -340,12 +345,12 @@ class _Ema:
 
 
 def _epoch(torch: Any, model: Any, opt: Any, sched: Any, ema: _Ema, pairs: list[Pair],
-           bs: int) -> float:
+           bs: int, dice_weight: float) -> float:
     model.train()
     total, n = 0.0, 0
     for i in range(0, len(pairs), bs):
         b, a, m = _batch(torch, pairs[i:i + bs])
-        loss = _loss(torch, model(b, a), m)
+        loss = _loss(torch, model(b, a), m, dice_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

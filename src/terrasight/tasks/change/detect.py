@@ -273,8 +273,10 @@ def _check_reflectance(
 def _fit(pair: RasterPair, spec: MethodSpec, opts: ChangeOptions, clouds) -> FittedChange:
     samples, vb_total, va_total = [], 0, 0
     grid = TileGrid(pair.region, opts.sample_size)
+    # A quarter of a small scene is plenty; large scenes get sample_tiles windows.
+    first = min(opts.sample_tiles, max(4, len(grid) // 4))
     with pair.readers() as reader:
-        for count in (opts.sample_tiles, opts.sample_tiles * 16):
+        for count in (first, opts.sample_tiles * 16):
             samples, vb_total, va_total = [], 0, 0
             for tile in grid.sample(count):
                 b, a, valid, _, vb, va = tiles.read_tile(reader, tile.read, clouds)

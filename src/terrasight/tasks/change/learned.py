@@ -129,9 +129,11 @@ class FittedLearned:
         with self._lock:
             if self._model is None:
                 from terrasight.models import create_model
+                from terrasight.models.change_net import fold_batch_norms
 
                 self._torch.set_num_threads(1)
                 net = create_model(self._params["model"], checkpoint=self._params.get("checkpoint"))
+                net = fold_batch_norms(net) if hasattr(net, "decoder") else net
                 self._model = net.to(memory_format=self._torch.channels_last)
             return self._model
 

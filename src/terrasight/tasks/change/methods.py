@@ -86,8 +86,11 @@ def pooled(
     step = max(1, -(-total // max_pixels)) if max_pixels else 1
     bs, as_ = [], []
     for b, a, v in samples:
-        bs.append(b[:, v][:, ::step].T)
-        as_.append(a[:, v][:, ::step].T)
+        nb = b.shape[0]
+        flat_b, flat_a = b.reshape(nb, -1)[:, ::step], a.reshape(nb, -1)[:, ::step]
+        keep = v.reshape(-1)[::step]
+        bs.append(flat_b[:, keep].T)
+        as_.append(flat_a[:, keep].T)
     nb = samples[0][0].shape[0] if samples else 0
     if not bs:
         return np.empty((0, nb)), np.empty((0, nb))
