@@ -26,7 +26,7 @@ def test_open_one_or_two(planted_pair):
 
 def test_result_is_plain_data_for_agents_and_servers(planted_pair):
     before, after, truth = planted_pair
-    result = terrasight.detect_changes(before, after)
+    result = terrasight.detect_changes(before, after, method="cva")
     summary = json.loads(json.dumps(result.summary()))
     assert summary["object_count"] == len(result.objects) == 1
     assert summary["changed_pixels"] == int((result.mask() == 1).sum())
@@ -34,3 +34,11 @@ def test_result_is_plain_data_for_agents_and_servers(planted_pair):
     gj = json.loads(json.dumps(result.to_geojson()))
     assert gj["features"][0]["properties"]["location"] == summary["objects"][0]["location"]
     assert np.isfinite(result.probability()).all()
+
+
+def test_default_method_is_the_learned_model(planted_pair):
+    pytest.importorskip("torch", reason="the learned default needs terrasight[learned]")
+    before, after, truth = planted_pair
+    result = terrasight.detect_changes(before, after)
+    assert result.method == "learned"
+    assert result.summary()["params"]["model"].startswith("siamese")

@@ -73,9 +73,13 @@ def test_summary_and_table() -> None:
     bench = _load("change_speed")
     runs = [
         {"size": s, "runner": r, "seconds": t, "mpx_per_s": s * s / 1e6 / t, "peak_rss_mib": m}
-        for s, r, t, m in [(2048, "naive", 0.4, 250), (2048, "cva", 0.1, 170),
-                           (8192, "naive", 6.0, 4300), (8192, "cva", 1.5, 175),
-                           (8192, "cva", 2.0, 172)]
+        for s, r, t, m in [
+            (2048, "naive", 0.4, 250),
+            (2048, "cva", 0.1, 170),
+            (8192, "naive", 6.0, 4300),
+            (8192, "cva", 1.5, 175),
+            (8192, "cva", 2.0, 172),
+        ]
     ]
     summary = bench.summarise(runs)
     cva8 = next(r for r in summary if r["size"] == 8192 and r["runner"] == "cva")

@@ -17,7 +17,7 @@ def _run(*args):
 def test_change_writes_five_outputs(planted_pair, tmp_path):
     before, after, _ = planted_pair
     out = tmp_path / "out"
-    res = _run("change", before, after, "-o", out, "-q")
+    res = _run("change", before, after, "-o", out, "-q", "-m", "cva")
     assert res.exit_code == 0, res.output
     assert "1 change objects" in res.output
     for name in (
@@ -35,11 +35,11 @@ def test_change_writes_five_outputs(planted_pair, tmp_path):
 def test_rerun_same_job_resumes_and_other_job_is_refused(planted_pair, make_raster, tmp_path):
     before, after, _ = planted_pair
     out = tmp_path / "out"
-    assert _run("change", before, after, "-o", out, "-q").exit_code == 0
-    again = _run("change", before, after, "-o", out, "-q")
+    assert _run("change", before, after, "-o", out, "-q", "-m", "cva").exit_code == 0
+    again = _run("change", before, after, "-o", out, "-q", "-m", "cva")
     assert again.exit_code == 0 and "1 change objects" in again.output
     other = make_raster("other.tif", np.full((3, 96, 128), 9, np.uint8))
-    res = _run("change", before, other, "-o", out, "-q")
+    res = _run("change", before, other, "-o", out, "-q", "-m", "cva")
     assert res.exit_code != 0
     assert "different change job" in res.output and "--overwrite" in res.output
 
@@ -88,8 +88,10 @@ def test_unknown_band_name(planted_pair, tmp_path):
 def test_method_options_reach_the_method(planted_pair, tmp_path):
     before, after, _ = planted_pair
     out = tmp_path / "o"
-    res = _run("change", before, after, "-o", out, "-O", "tolerance=0", "-q", "--no-report")
+    res = _run(
+        "change", before, after, "-o", out, "-O", "tolerance=0", "-q", "--no-report", "-m", "cva"
+    )
     assert res.exit_code == 0, res.output
     assert json.loads((out / "summary.json").read_text())["params"]["tolerance"] == 0
-    bad = _run("change", before, after, "-o", tmp_path / "p", "-O", "tolerance", "-q")
+    bad = _run("change", before, after, "-o", tmp_path / "p", "-O", "tolerance", "-q", "-m", "cva")
     assert bad.exit_code == 2 and "KEY=VALUE" in bad.output

@@ -34,6 +34,7 @@ def levir(tmp_path: Path) -> Path:
 def test_eval_change_prints_pooled_f1_and_writes_json(levir, tmp_path):
     out = tmp_path / "scores.json"
     args = ["change", str(levir), "--layout", "levir", "--json", str(out), "--min-pixels", "5"]
+    args += ["--method", "cva"]
     res = CliRunner().invoke(eval_group, args)
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())

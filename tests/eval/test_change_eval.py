@@ -94,7 +94,11 @@ def test_real_detection_on_a_built_levir_folder(levir_dir):
     tp = fp = fn = 0
     for name, truth in truths.items():
         res = detect_changes(
-            root / "A" / f"{name}.png", root / "B" / f"{name}.png", min_pixels=5, workers=1
+            root / "A" / f"{name}.png",
+            root / "B" / f"{name}.png",
+            method="cva",
+            min_pixels=5,
+            workers=1,
         )
         pred = res.mask() == 1
         tp += int((pred & truth).sum())
@@ -106,7 +110,7 @@ def test_real_detection_on_a_built_levir_folder(levir_dir):
 
 
 def test_report_to_dict_and_table(levir_dir):
-    report = evaluate_change(levir_dir[0], "levir", min_pixels=5, workers=1)
+    report = evaluate_change(levir_dir[0], "levir", method="cva", min_pixels=5, workers=1)
     d = json.loads(json.dumps(report.to_dict()))
     assert (
         d["layout"] == "levir"

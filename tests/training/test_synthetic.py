@@ -16,7 +16,9 @@ from terrasight.training.synthetic import (
     synthetic_pair,
 )
 
-NO_JITTER = Jitter(brightness=0, contrast=0, colour=0, gamma=0, blur=0, noise=0)
+NO_JITTER = Jitter(
+    brightness=0, contrast=0, colour=0, gamma=0, blur=0, noise=0, saturation=0, grey=0
+)
 
 
 def _texture(seed: int, value: float, size: int = 150) -> np.ndarray:
@@ -52,8 +54,15 @@ def test_pasted_objects_are_the_mask():
 def test_synthetic_pair_mask_follows_the_change():
     bg, donor = _texture(3, 0.2), _texture(4, 0.8)
     for seed in range(6):
-        b, a, m = synthetic_pair(bg, [donor], np.random.default_rng(seed), size=64, p_empty=0,
-                                 max_shift=0, jitter=NO_JITTER)
+        b, a, m = synthetic_pair(
+            bg,
+            [donor],
+            np.random.default_rng(seed),
+            size=64,
+            p_empty=0,
+            max_shift=0,
+            jitter=NO_JITTER,
+        )
         assert b.shape == a.shape == (3, 64, 64) and m.shape == (64, 64)
         diff = np.abs(a - b).mean(0)
         assert m.any() and diff[m == 1].mean() > 0.3 and np.median(diff[m == 0]) < 0.05

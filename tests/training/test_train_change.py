@@ -27,8 +27,8 @@ def _pair(folder: Path, seed: int) -> None:
     after = np.clip(base * 0.85 + 15 + rng.normal(0, 6, base.shape), 0, 255)
     gt = np.zeros((H, W), np.uint8)
     for y, x in rng.integers([0, 0], [H - 24, W - 24], size=(12, 2)):
-        gt[y:y + 20, x:x + 20] = 255
-        after[y:y + 20, x:x + 20] = 235
+        gt[y : y + 20, x : x + 20] = 255
+        after[y : y + 20, x : x + 20] = 235
     folder.mkdir(parents=True)
     Image.fromarray(before).save(folder / "im1.png")
     Image.fromarray(after.astype(np.uint8)).save(folder / "im2.png")
@@ -49,8 +49,15 @@ def dataset(tmp_path_factory) -> tuple[Path, Path]:
     return root / "airchange", root / "aid"
 
 
-TINY = dict(epochs=1, crop=64, batch_size=4, real_per_epoch=8, synthetic_per_epoch=4,
-            aid_per_class=2, threads=1)
+TINY = dict(
+    epochs=1,
+    crop=64,
+    batch_size=4,
+    real_per_epoch=8,
+    synthetic_per_epoch=4,
+    aid_per_class=2,
+    threads=1,
+)
 
 
 def test_split_never_reads_the_test_window(dataset):
@@ -70,8 +77,11 @@ def test_one_epoch_writes_weights_entry_and_log_reproducibly(dataset, tmp_path: 
     assert 0.0 <= entry["threshold"] <= 1.0
     saved = json.loads((tmp_path / "a" / "siamese-effnet-lite0.json").read_text())
     assert saved["weights"] == entry["weights"]
-    log = [json.loads(line) for line in (tmp_path / "a" / "train_log.jsonl").read_text().split("\n")
-           if line]
+    log = [
+        json.loads(line)
+        for line in (tmp_path / "a" / "train_log.jsonl").read_text().split("\n")
+        if line
+    ]
     assert len(log) == 1 and {"loss", "val_f1", "val_threshold", "seconds"} <= set(log[0])
     again = train_change(data, tmp_path / "b", TrainConfig(**TINY, seed=5), aid_dir=aid)
     first, second = load_npz(weights), load_npz(tmp_path / "b" / again["weights"]["file"])
@@ -79,18 +89,46 @@ def test_one_epoch_writes_weights_entry_and_log_reproducibly(dataset, tmp_path: 
 
 
 def test_cli_trains_without_synthetic_pairs(dataset, tmp_path: Path):
-    result = CliRunner().invoke(train_group, [
-        "change", "--data", str(dataset[0]), "--layout", "airchange", "--epochs", "1",
-        "--seed", "2", "--out", str(tmp_path / "run"), "--synthetic", "0", "--real", "4",
-        "--crop", "64", "--threads", "1",
-    ])
+    result = CliRunner().invoke(
+        train_group,
+        [
+            "change",
+            "--data",
+            str(dataset[0]),
+            "--layout",
+            "airchange",
+            "--epochs",
+            "1",
+            "--seed",
+            "2",
+            "--out",
+            str(tmp_path / "run"),
+            "--synthetic",
+            "0",
+            "--real",
+            "4",
+            "--crop",
+            "64",
+            "--threads",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["best_epoch"] == 1 and Path(summary["weights"]).is_file()
 
 
 def test_cli_asks_for_aid_when_synthetic(dataset, tmp_path: Path):
-    result = CliRunner().invoke(train_group, [
-        "change", "--data", str(dataset[0]), "--out", str(tmp_path / "x"), "--synthetic", "4",
-    ])
+    result = CliRunner().invoke(
+        train_group,
+        [
+            "change",
+            "--data",
+            str(dataset[0]),
+            "--out",
+            str(tmp_path / "x"),
+            "--synthetic",
+            "4",
+        ],
+    )
     assert result.exit_code != 0 and "--aid" in result.output

@@ -42,10 +42,12 @@ def _register() -> None:
     from terrasight.cli.change import change
     from terrasight.cli.demo import demo
     from terrasight.cli.eval import eval_group
+    from terrasight.cli.train import train_group
 
     main.add_command(change)
     main.add_command(demo)
     main.add_command(eval_group)
+    main.add_command(train_group)
 
 
 _register()

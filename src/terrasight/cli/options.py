@@ -19,7 +19,7 @@ method_option = click.option(
     "--method",
     "-m",
     type=click.Choice(list_methods()),
-    default="cva",
+    default="learned",
     show_default=True,
     help="Change method.",
 )

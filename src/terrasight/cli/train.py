@@ -17,31 +17,84 @@ def train_group() -> None:
 
 
 @train_group.command(name="change")
-@click.option("--data", "data", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              required=True, help="Dataset folder (e.g. the AirChange folder).")
-@click.option("--layout", type=click.Choice(["airchange"]), default="airchange",
-              show_default=True, help="Dataset layout.")
-@click.option("--epochs", type=click.IntRange(min=1), default=TrainConfig.epochs,
-              show_default=True)
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Dataset folder (e.g. the AirChange folder).",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["airchange"]),
+    default="airchange",
+    show_default=True,
+    help="Dataset layout.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=TrainConfig.epochs, show_default=True)
 @click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("runs/change"), show_default=True,
-              help="Folder for the weights, their registry entry and the log.")
-@click.option("--synthetic", type=click.IntRange(min=0), default=TrainConfig.synthetic_per_epoch,
-              show_default=True, help="Synthetic pairs per epoch (needs --aid).")
-@click.option("--aid", "aid", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              default=None, help="AID scenes folder (<Class>/*.jpg) for synthetic pairs.")
-@click.option("--real", type=click.IntRange(min=1), default=TrainConfig.real_per_epoch,
-              show_default=True, help="Real training crops per epoch.")
-@click.option("--crop", type=click.IntRange(min=32), default=TrainConfig.crop, show_default=True,
-              help="Crop size in pixels.")
-@click.option("--threads", type=click.IntRange(min=1), default=TrainConfig.threads,
-              show_default=True, help="Torch threads.")
-@click.option("--version", "version", default=TrainConfig.version, show_default=True,
-              help="Version written into the weight file name and entry.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/change"),
+    show_default=True,
+    help="Folder for the weights, their registry entry and the log.",
+)
+@click.option(
+    "--synthetic",
+    type=click.IntRange(min=0),
+    default=TrainConfig.synthetic_per_epoch,
+    show_default=True,
+    help="Synthetic pairs per epoch (needs --aid).",
+)
+@click.option(
+    "--aid",
+    "aid",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="AID scenes folder (<Class>/*.jpg) for synthetic pairs.",
+)
+@click.option(
+    "--real",
+    type=click.IntRange(min=1),
+    default=TrainConfig.real_per_epoch,
+    show_default=True,
+    help="Real training crops per epoch.",
+)
+@click.option(
+    "--crop",
+    type=click.IntRange(min=32),
+    default=TrainConfig.crop,
+    show_default=True,
+    help="Crop size in pixels.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=TrainConfig.threads,
+    show_default=True,
+    help="Torch threads.",
+)
+@click.option(
+    "--version",
+    "version",
+    default=TrainConfig.version,
+    show_default=True,
+    help="Version written into the weight file name and entry.",
+)
 def change(
-    data: Path, layout: str, epochs: int, seed: int, out: Path, synthetic: int,
-    aid: Path | None, real: int, crop: int, threads: int, version: str,
+    data: Path,
+    layout: str,
+    epochs: int,
+    seed: int,
+    out: Path,
+    synthetic: int,
+    aid: Path | None,
+    real: int,
+    crop: int,
+    threads: int,
+    version: str,
 ) -> None:
     """Train the Siamese change model on DATA (test windows are never read).
 
@@ -50,17 +103,37 @@ def change(
     train_log.jsonl (loss and validation F1 per epoch) into OUT.
     """
     if synthetic and aid is None:
-        raise click.UsageError("--synthetic needs --aid (the AID scenes folder); "
-                               "or pass --synthetic 0")
+        raise click.UsageError(
+            "--synthetic needs --aid (the AID scenes folder); or pass --synthetic 0"
+        )
     known = {f.name for f in fields(TrainConfig)}
-    options = dict(epochs=epochs, seed=seed, synthetic_per_epoch=synthetic,
-                   real_per_epoch=real, crop=crop, threads=threads, version=version)
+    options = dict(
+        epochs=epochs,
+        seed=seed,
+        synthetic_per_epoch=synthetic,
+        real_per_epoch=real,
+        crop=crop,
+        threads=threads,
+        version=version,
+    )
     cfg = TrainConfig(**{k: v for k, v in options.items() if k in known})
-    entry = train_change(data, out, cfg, aid_dir=aid, layout=layout,
-                         on_epoch=lambda rec: click.echo(json.dumps(rec), err=True))
+    entry = train_change(
+        data,
+        out,
+        cfg,
+        aid_dir=aid,
+        layout=layout,
+        on_epoch=lambda rec: click.echo(json.dumps(rec), err=True),
+    )
     val = entry["training"]["validation"]
-    click.echo(json.dumps({"weights": str(out / entry["weights"]["file"]),
-                           "best_epoch": entry["training"]["best_epoch"],
-                           "validation_f1": round(val["f1"], 4),
-                           "threshold": entry["threshold"],
-                           "seconds": entry["training"]["seconds"]}))
+    click.echo(
+        json.dumps(
+            {
+                "weights": str(out / entry["weights"]["file"]),
+                "best_epoch": entry["training"]["best_epoch"],
+                "validation_f1": round(val["f1"], 4),
+                "threshold": entry["threshold"],
+                "seconds": entry["training"]["seconds"],
+            }
+        )
+    )

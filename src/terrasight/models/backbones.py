@@ -44,12 +44,14 @@ class SamePadConv2d(nn.Conv2d):
 
 def _replacement(conv: nn.Conv2d) -> nn.Conv2d:
     kh, kw = conv.kernel_size
-    kwargs = dict(stride=conv.stride, dilation=conv.dilation, groups=conv.groups,
-                  bias=conv.bias is not None)
+    kwargs = dict(
+        stride=conv.stride, dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None
+    )
     if tuple(conv.stride) == (1, 1) and kh % 2 == 1 and kw % 2 == 1:
         pad = ((kh - 1) // 2 * conv.dilation[0], (kw - 1) // 2 * conv.dilation[1])
-        new = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, padding=pad,
-                        **kwargs)
+        new = nn.Conv2d(
+            conv.in_channels, conv.out_channels, conv.kernel_size, padding=pad, **kwargs
+        )
     else:
         new = SamePadConv2d(conv.in_channels, conv.out_channels, conv.kernel_size, **kwargs)
     with torch.no_grad():

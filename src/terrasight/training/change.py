@@ -53,9 +53,9 @@ class TrainConfig:
 
     model: str = "siamese-effnet-lite0"
     version: str = "1"
-    epochs: int = 12
+    epochs: int = 20
     seed: int = 0
-    crop: int = 128
+    crop: int = 160
     batch_size: int = 8
     real_per_epoch: int = 640
     synthetic_per_epoch: int = 320
@@ -67,9 +67,9 @@ class TrainConfig:
     aid_per_class: int = 60
     threads: int = 2
     limit_pairs: int | None = None
-    dice_weight: float = 1.0
+    dice_weight: float = 0.0
     """Weight of the soft Dice loss added to the binary cross-entropy."""
-    ema: float = 0.0
+    ema: float = 0.98
     """Decay of an exponential moving average of the trained weights (0: none)."""
     model_params: dict[str, Any] = field(default_factory=dict)
     """Overrides of the registry entry's ``params`` (``train_from_block``, ``fusion``...)."""
@@ -161,9 +161,9 @@ def real_pair(region: Region, rng: np.random.Generator, cfg: TrainConfig, jitter
     y, x = int(np.clip(y, 0, height - s)), int(np.clip(x, 0, width - s))
     dy, dx = (int(v) for v in rng.integers(-cfg.max_shift, cfg.max_shift + 1, size=2))
     ya, xa = int(np.clip(y + dy, 0, height - s)), int(np.clip(x + dx, 0, width - s))
-    b = photometric(region.before[:, y:y + s, x:x + s], rng, jitter)
-    a = photometric(region.after[:, ya:ya + s, xa:xa + s], rng, jitter)
-    return geometric((b, a, region.mask[y:y + s, x:x + s]), rng)
+    b = photometric(region.before[:, y : y + s, x : x + s], rng, jitter)
+    a = photometric(region.after[:, ya : ya + s, xa : xa + s], rng, jitter)
+    return geometric((b, a, region.mask[y : y + s, x : x + s]), rng)
 
 
 class PairSource:
@@ -176,21 +176,28 @@ class PairSource:
         if cfg.synthetic_per_epoch > 0:
             if aid_dir is None:
                 raise ValueError("synthetic pairs need the AID scenes folder (aid_dir)")
-            stretch = [_stretch(x) for x in load_scenes(aid_dir, BUILT_CLASSES,
-                                                        cfg.aid_per_class, cfg.seed)]
+            stretch = [
+                _stretch(x)
+                for x in load_scenes(aid_dir, BUILT_CLASSES, cfg.aid_per_class, cfg.seed)
+            ]
             self.donors = stretch
-            self.backgrounds += [_stretch(x) for x in load_scenes(
-                aid_dir, BACKGROUND_CLASSES, cfg.aid_per_class, cfg.seed + 1)]
+            self.backgrounds += [
+                _stretch(x)
+                for x in load_scenes(aid_dir, BACKGROUND_CLASSES, cfg.aid_per_class, cfg.seed + 1)
+            ]
 
     def epoch(self, rng: np.random.Generator) -> list[Pair]:
         """Real and synthetic pairs of one epoch, shuffled."""
         cfg = self.cfg
-        pairs = [real_pair(self.train[rng.integers(len(self.train))], rng, cfg, self.jitter)
-                 for _ in range(cfg.real_per_epoch)]
+        pairs = [
+            real_pair(self.train[rng.integers(len(self.train))], rng, cfg, self.jitter)
+            for _ in range(cfg.real_per_epoch)
+        ]
         for _ in range(cfg.synthetic_per_epoch):
             bg = self.backgrounds[rng.integers(len(self.backgrounds))]
-            pair = synthetic_pair(bg, self.donors, rng, cfg.crop, max_shift=cfg.max_shift,
-                                  jitter=self.jitter)
+            pair = synthetic_pair(
+                bg, self.donors, rng, cfg.crop, max_shift=cfg.max_shift, jitter=self.jitter
+            )
             pairs.append(geometric(pair, rng))
         return [pairs[i] for i in rng.permutation(len(pairs))]
 
@@ -201,8 +208,12 @@ def _stretch(scene: np.ndarray) -> np.ndarray:
 
 def _batch(torch: Any, pairs: list[Pair]) -> tuple[Any, Any, Any]:
     cl = torch.channels_last
-    b = torch.from_numpy(unit_to_model(np.stack([p[0] for p in pairs]))).contiguous(memory_format=cl)
-    a = torch.from_numpy(unit_to_model(np.stack([p[1] for p in pairs]))).contiguous(memory_format=cl)
+    b = torch.from_numpy(unit_to_model(np.stack([p[0] for p in pairs]))).contiguous(
+        memory_format=cl
+    )
+    a = torch.from_numpy(unit_to_model(np.stack([p[1] for p in pairs]))).contiguous(
+        memory_format=cl
+    )
     m = torch.from_numpy(np.stack([p[2] for p in pairs]).astype(np.float32))[:, None]
     return b, a, m
 
@@ -238,8 +249,11 @@ def validate(model: Any, regions: list[Region], steps: int = 50) -> dict[str, fl
     fp = neg[::-1].cumsum()[::-1]
     f1 = 2 * tp / np.maximum(2 * tp + fp + (pos.sum() - tp), 1)
     best = int(np.argmax(f1[1:])) + 1
-    return {"f1_at_0.5": float(f1[steps // 2]), "f1": float(f1[best]),
-            "threshold": round(float(edges[best]), 4)}
+    return {
+        "f1_at_0.5": float(f1[steps // 2]),
+        "f1": float(f1[best]),
+        "threshold": round(float(edges[best]), 4),
+    }
 
 
 def _optimizer(torch: Any, model: Any, cfg: TrainConfig) -> Any:
@@ -253,8 +267,11 @@ def _optimizer(torch: Any, model: Any, cfg: TrainConfig) -> Any:
 
 
 def train_change(
-    data_dir: str | Path, out_dir: str | Path, cfg: TrainConfig = TrainConfig(),
-    aid_dir: str | Path | None = None, layout: str = "airchange",
+    data_dir: str | Path,
+    out_dir: str | Path,
+    cfg: TrainConfig = TrainConfig(),
+    aid_dir: str | Path | None = None,
+    layout: str = "airchange",
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train a change model; write its weights, registry entry and log into ``out_dir``.
@@ -294,19 +311,25 @@ def train_change(
     opt = _optimizer(torch, model, cfg)
     steps = cfg.epochs * -(-(cfg.real_per_epoch + cfg.synthetic_per_epoch) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=[cfg.lr, cfg.backbone_lr], total_steps=steps, pct_start=0.1)
+        opt, max_lr=[cfg.lr, cfg.backbone_lr], total_steps=steps, pct_start=0.1
+    )
     ema = _Ema(model, cfg.ema)
     best: dict[str, Any] = {"f1": -1.0}
     start = time.perf_counter()
     with open(out / "train_log.jsonl", "w", encoding="utf-8") as logf:
         for epoch in range(1, cfg.epochs + 1):
-            loss = _epoch(torch, model, opt, sched, ema, source.epoch(rng), cfg.batch_size,
-                          cfg.dice_weight)
+            loss = _epoch(
+                torch, model, opt, sched, ema, source.epoch(rng), cfg.batch_size, cfg.dice_weight
+            )
             with ema.applied(model):
                 scores = validate(model, val)
                 state = {k: v.detach().clone() for k, v in model.trained_state().items()}
-            rec = {"epoch": epoch, "loss": loss, **{f"val_{k}": v for k, v in scores.items()},
-                   "seconds": round(time.perf_counter() - start, 1)}
+            rec = {
+                "epoch": epoch,
+                "loss": loss,
+                **{f"val_{k}": v for k, v in scores.items()},
+                "seconds": round(time.perf_counter() - start, 1),
+            }
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
             log.info("epoch %s", rec)
@@ -344,12 +367,20 @@ class _Ema:
             model.load_state_dict(saved, strict=False)
 
 
-def _epoch(torch: Any, model: Any, opt: Any, sched: Any, ema: _Ema, pairs: list[Pair],
-           bs: int, dice_weight: float) -> float:
+def _epoch(
+    torch: Any,
+    model: Any,
+    opt: Any,
+    sched: Any,
+    ema: _Ema,
+    pairs: list[Pair],
+    bs: int,
+    dice_weight: float,
+) -> float:
     model.train()
     total, n = 0.0, 0
     for i in range(0, len(pairs), bs):
-        b, a, m = _batch(torch, pairs[i:i + bs])
+        b, a, m = _batch(torch, pairs[i : i + bs])
         loss = _loss(torch, model(b, a), m, dice_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -360,23 +391,35 @@ def _epoch(torch: Any, model: Any, opt: Any, sched: Any, ema: _Ema, pairs: list[
     return total / max(n, 1)
 
 
-def _write_entry(config: Any, cfg: TrainConfig, best: dict[str, Any], out: Path,
-                 seconds: float) -> dict[str, Any]:
+def _write_entry(
+    config: Any, cfg: TrainConfig, best: dict[str, Any], out: Path, seconds: float
+) -> dict[str, Any]:
     from terrasight.models.weights import save_npz, sha256_file
 
     name = f"{cfg.model}-v{cfg.version}.npz"
     path = save_npz(best["state"], out / name)
     entry = {
-        "name": config.name, "kind": config.kind, "arch": config.arch,
-        "description": config.description, "backbone": config.backbone,
-        "params": config.params, "threshold": round(best["threshold"], 4),
-        "weights": {"file": name, "version": cfg.version, "sha256": sha256_file(path),
-                    "size": path.stat().st_size, "source": "package"},
+        "name": config.name,
+        "kind": config.kind,
+        "arch": config.arch,
+        "description": config.description,
+        "backbone": config.backbone,
+        "params": config.params,
+        "threshold": round(best["threshold"], 4),
+        "weights": {
+            "file": name,
+            "version": cfg.version,
+            "sha256": sha256_file(path),
+            "size": path.stat().st_size,
+            "source": "package",
+        },
         "training": {
-            "config": asdict(cfg), "best_epoch": best["epoch"], "seconds": round(seconds, 1),
+            "config": asdict(cfg),
+            "best_epoch": best["epoch"],
+            "seconds": round(seconds, 1),
             "validation": {k: best[k] for k in ("f1", "f1_at_0.5", "threshold")},
             "split": "AirChange: test = top-left 784x448 (never read); validation = the strip "
-                     "right of it (rows < 448, cols >= 784); training = rows >= 448",
+            "right of it (rows < 448, cols >= 784); training = rows >= 448",
         },
     }
     (out / f"{cfg.model}.json").write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")

@@ -55,7 +55,9 @@ class Jitter:
     grey: float = 0.1
 
 
-def photometric(image: np.ndarray, rng: np.random.Generator, jitter: Jitter = Jitter()) -> np.ndarray:
+def photometric(
+    image: np.ndarray, rng: np.random.Generator, jitter: Jitter = Jitter()
+) -> np.ndarray:
     """Jitter one date's light and colour: gamma, contrast, gains, saturation, blur, noise.
 
     Example:
@@ -69,8 +71,11 @@ def photometric(image: np.ndarray, rng: np.random.Generator, jitter: Jitter = Ji
     mean = out.mean()
     out = (out - mean) * (1 + rng.uniform(-jitter.contrast, jitter.contrast)) + mean
     out = out * (1 + rng.uniform(-jitter.colour, jitter.colour, size=(3, 1, 1)))
-    sat = 0.0 if rng.random() < jitter.grey else 1 + rng.uniform(-jitter.saturation,
-                                                                  jitter.saturation)
+    sat = (
+        0.0
+        if rng.random() < jitter.grey
+        else 1 + rng.uniform(-jitter.saturation, jitter.saturation)
+    )
     if sat != 1.0:
         grey = out.mean(axis=0, keepdims=True)
         out = grey + sat * (out - grey)
@@ -82,7 +87,9 @@ def photometric(image: np.ndarray, rng: np.random.Generator, jitter: Jitter = Ji
     return out.astype(np.float32)
 
 
-def load_scenes(folder: str | Path, classes: Sequence[str], limit: int, seed: int) -> list[np.ndarray]:
+def load_scenes(
+    folder: str | Path, classes: Sequence[str], limit: int, seed: int
+) -> list[np.ndarray]:
     """Read up to ``limit`` images per class folder as float32 ``(3, h, w)`` in [0, 1].
 
     Files are picked in a seeded random order, so the same seed gives the same scenes.
@@ -96,8 +103,11 @@ def load_scenes(folder: str | Path, classes: Sequence[str], limit: int, seed: in
     rng = np.random.default_rng(seed)
     out = []
     for name in classes:
-        files = sorted(p for p in (Path(folder) / name).glob("*") if p.suffix.lower() in
-                       (".jpg", ".jpeg", ".png", ".tif"))
+        files = sorted(
+            p
+            for p in (Path(folder) / name).glob("*")
+            if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif")
+        )
         for i in rng.permutation(len(files))[:limit]:
             with Image.open(files[i]) as im:
                 arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
@@ -131,7 +141,7 @@ def _patch(donor: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray
     src = max(8, min(int(size / scale), donor.shape[1], donor.shape[2]))
     y = rng.integers(0, donor.shape[1] - src + 1)
     x = rng.integers(0, donor.shape[2] - src + 1)
-    crop = donor[:, y:y + src, x:x + src]
+    crop = donor[:, y : y + src, x : x + src]
     zoom = size / src
     return ndimage.zoom(crop, (1, zoom, zoom), order=1)[:, :size, :size]
 
@@ -161,9 +171,9 @@ def paste_objects(
         patch = _patch(donors[rng.integers(len(donors))], size, rng)[:, :ph, :pw]
         alpha = blob_mask(ph, pw, rng)
         y, x = int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1))
-        region = out[:, y:y + ph, x:x + pw]
-        out[:, y:y + ph, x:x + pw] = alpha * patch + (1 - alpha) * region
-        mask[y:y + ph, x:x + pw] |= (alpha >= 0.5).astype(np.uint8)
+        region = out[:, y : y + ph, x : x + pw]
+        out[:, y : y + ph, x : x + pw] = alpha * patch + (1 - alpha) * region
+        mask[y : y + ph, x : x + pw] |= (alpha >= 0.5).astype(np.uint8)
     return out, mask
 
 
@@ -174,12 +184,17 @@ def _crop(image: np.ndarray, size: int, margin: int, rng: np.random.Generator) -
         image = ndimage.zoom(image, (1, zoom, zoom), order=1)
     y = rng.integers(0, image.shape[1] - need + 1)
     x = rng.integers(0, image.shape[2] - need + 1)
-    return image[:, y:y + need, x:x + need]
+    return image[:, y : y + need, x : x + need]
 
 
 def synthetic_pair(
-    background: np.ndarray, donors: Sequence[np.ndarray], rng: np.random.Generator,
-    size: int = 128, p_empty: float = 0.25, max_shift: int = 2, jitter: Jitter = Jitter(),
+    background: np.ndarray,
+    donors: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    size: int = 128,
+    p_empty: float = 0.25,
+    max_shift: int = 2,
+    jitter: Jitter = Jitter(),
 ) -> Pair:
     """One synthetic pair: objects pasted into one date of a background, each date jittered.
 
@@ -201,8 +216,8 @@ def synthetic_pair(
     first, second = (canvas, changed) if appear else (changed, canvas)
     m = max_shift
     dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, size=2))
-    before = first[:, m:m + size, m:m + size]
-    after = second[:, m + dy:m + dy + size, m + dx:m + dx + size]
+    before = first[:, m : m + size, m : m + size]
+    after = second[:, m + dy : m + dy + size, m + dx : m + dx + size]
     oy, ox = (m + dy, m + dx) if appear else (m, m)  # the mask follows the changed date
-    mask = mask[oy:oy + size, ox:ox + size]
+    mask = mask[oy : oy + size, ox : ox + size]
     return photometric(before, rng, jitter), photometric(after, rng, jitter), mask.copy()

@@ -7,8 +7,14 @@ import pytest
 import rasterio
 
 from terrasight.errors import InvalidRasterError, OutputExistsError, UnknownMethodError
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.detect import detect_changes as _detect_changes
 from terrasight.tasks.change.job import TILES_FILE
+
+
+def detect_changes(*args, **kwargs):
+    """These tests are about the pipeline: they run CVA, the fastest method, unless told."""
+    kwargs.setdefault("method", "cva")
+    return _detect_changes(*args, **kwargs)
 
 
 def _f1(pred, truth):

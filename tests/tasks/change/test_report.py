@@ -12,9 +12,16 @@ from PIL import Image
 from rasterio.transform import from_origin
 
 from terrasight.tasks.change import quicklook as ql
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.detect import detect_changes as _detect_changes
 from terrasight.tasks.change.report import MAX_ROWS, crs_label, format_area, write_report
 from terrasight.tasks.change.result import ChangeObject, ChangeResult
+
+
+def detect_changes(*args, **kwargs):
+    """These tests are about the pipeline: they run CVA, the fastest method, unless told."""
+    kwargs.setdefault("method", "cva")
+    return _detect_changes(*args, **kwargs)
+
 
 H, W = 200, 300
 TRANSFORM = from_origin(500000.0, 5000000.0, 10.0, 10.0)

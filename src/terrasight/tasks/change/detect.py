@@ -45,7 +45,7 @@ PART = ".part.tif"
 class ChangeOptions:
     """How a change job runs. All fields have defaults."""
 
-    method: str = "cva"
+    method: str = "learned"
     bands: tuple[int | str, ...] | None = None
     after_bands: tuple[int | str, ...] | None = None
     nodata: float | None = None
@@ -69,7 +69,7 @@ class ChangeOptions:
 def detect_changes(
     before: str | Path,
     after: str | Path,
-    method: str = "cva",
+    method: str = "learned",
     *,
     bands: Sequence[int | str] | None = None,
     outdir: str | Path | None = None,
