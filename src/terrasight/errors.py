@@ -43,6 +43,10 @@ class OutputExistsError(TerrasightError, FileExistsError):
     """Raised when an output folder holds results of a different job."""
 
 
+class OutputFolderError(TerrasightError, OSError):
+    """Raised when an output folder cannot be created or written (a file is in the way, ...)."""
+
+
 class TerrasightWarning(UserWarning):
     """Base class of terrasight's warnings."""
 

@@ -95,3 +95,13 @@ def test_method_options_reach_the_method(planted_pair, tmp_path):
     assert json.loads((out / "summary.json").read_text())["params"]["tolerance"] == 0
     bad = _run("change", before, after, "-o", tmp_path / "p", "-O", "tolerance", "-q", "-m", "cva")
     assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
+
+
+def test_output_folder_that_is_a_file_or_unwritable(planted_pair, tmp_path):
+    before, after, _ = planted_pair
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    res = _run("change", before, after, "-o", afile, "-q", "-m", "cva")
+    assert res.exit_code == 1 and "is a file" in res.output and "Traceback" not in res.output
+    res = _run("change", before, after, "-o", afile / "out", "-q", "-m", "cva")
+    assert res.exit_code == 1 and "cannot write into the output folder" in res.output

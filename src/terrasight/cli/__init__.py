@@ -21,6 +21,9 @@ class _Group(click.Group):
             raise click.ClickException(str(exc)) from None
         except RasterioError as exc:
             raise click.ClickException(f"raster error: {exc}") from None
+        except OSError as exc:  # disk full, permissions... after the library's own checks
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}") from None
         except KeyboardInterrupt:
             raise click.ClickException(
                 "interrupted. Finished windows are kept: run the same command again to resume."

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from terrasight.errors import OutputExistsError
+from terrasight.errors import OutputExistsError, OutputFolderError
 
 JOB_FILE = ".terrasight-job.json"
 TILES_FILE = ".terrasight-tiles.jsonl"
@@ -71,7 +71,7 @@ def open_job(folder: Path, signature: dict[str, Any], outputs: list[str], overwr
         OutputExistsError: the folder holds results of a different job (or results
             without a journal) and ``overwrite`` is false.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder)
     journal = folder / JOB_FILE
     if journal.exists() and not overwrite:
         try:
@@ -95,6 +95,21 @@ def open_job(folder: Path, signature: dict[str, Any], outputs: list[str], overwr
     job = Job(folder, signature)
     job.save()
     return job
+
+
+def _make_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise OutputFolderError(f"output folder {folder} is a file; give a folder path.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".terrasight-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputFolderError(
+            f"cannot write into the output folder {folder}: {exc.strerror or exc}. "
+            "Choose a folder you can write to."
+        ) from None
 
 
 def _describe(data: dict[str, Any]) -> str:
