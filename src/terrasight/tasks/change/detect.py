@@ -145,15 +145,7 @@ def _run(
     notes: list[str] = []
     clouds = _cloud_config(pair, opts)
     clouds = _check_reflectance(pair, clouds, opts, notes)
-    signature = {
-        "before": file_identity(pair.before.path),
-        "after": file_identity(pair.after.path),
-        "bands": list(pair.before.bands),
-        "after_bands": list(pair.after.bands),
-        "options": {k: v for k, v in asdict(opts).items() if k not in ("workers",)},
-    }
-    signature["method"] = spec.name
-    job = open_job(folder, signature, list(OUTPUT_NAMES.values()), overwrite)
+    job = open_job(folder, _signature(pair, spec, opts), list(OUTPUT_NAMES.values()), overwrite)
     if job.fitted is None:
         job.fitted = _fit(pair, spec, opts, clouds).params()
         job.save()
@@ -179,10 +171,35 @@ def _run(
             paths[k].replace(final[k])
         job.complete = True
         job.save()
-    area, unit = pixel_area(pair.before.crs, pair.transform)
-    warns = list(pair.warnings) + notes
     if counts["cloud"]:
-        warns.append(f"{counts['cloud']} pixels under cloud or cloud shadow were excluded.")
+        notes.append(f"{counts['cloud']} pixels under cloud or cloud shadow were excluded.")
+    return _result(pair, spec, opts, job.fitted, final, objects, changed, counts, notes)
+
+
+def _signature(pair: RasterPair, spec: MethodSpec, opts: ChangeOptions) -> dict[str, Any]:
+    """What makes two runs the same job (the worker count does not)."""
+    return {
+        "before": file_identity(pair.before.path),
+        "after": file_identity(pair.after.path),
+        "bands": list(pair.before.bands),
+        "after_bands": list(pair.after.bands),
+        "method": spec.name,
+        "options": {k: v for k, v in asdict(opts).items() if k != "workers"},
+    }
+
+
+def _result(
+    pair: RasterPair,
+    spec: MethodSpec,
+    opts: ChangeOptions,
+    fitted: dict[str, Any],
+    final: dict[str, Path],
+    objects,
+    changed: int,
+    counts: dict[str, int],
+    notes: list[str],
+) -> ChangeResult:
+    area, unit = pixel_area(pair.before.crs, pair.transform)
     return ChangeResult(
         method=spec.name,
         before=str(pair.before.path),
@@ -205,8 +222,8 @@ def _run(
         region=tuple(int(v) for v in pair.region.flatten()),
         nodata=opts.nodata,
         resampling=opts.resampling,
-        params=job.fitted,
-        warnings=tuple(warns),
+        params=fitted,
+        warnings=tuple(pair.warnings) + tuple(notes),
     )
 
 
