@@ -25,6 +25,10 @@ _EXPORTS = {
     "ChangeResult": ("terrasight.tasks.change.result", "ChangeResult"),
     "ChangeObject": ("terrasight.tasks.change.result", "ChangeObject"),
     "TerrasightError": ("terrasight.errors", "TerrasightError"),
+    "embed_images": ("terrasight.tasks.embed", "embed_images"),
+    "embed_texts": ("terrasight.tasks.embed", "embed_texts"),
+    "classify": ("terrasight.tasks.embed", "classify"),
+    "search": ("terrasight.tasks.embed", "search"),
 }
 __all__ = sorted(_EXPORTS)
 
@@ -34,6 +38,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from terrasight.tasks.change.detect import detect_changes  # noqa: F401
     from terrasight.tasks.change.methods import list_methods  # noqa: F401
     from terrasight.tasks.change.result import ChangeObject, ChangeResult  # noqa: F401
+    from terrasight.tasks.embed import (  # noqa: F401
+        classify,
+        embed_images,
+        embed_texts,
+        search,
+    )
 
 
 def __getattr__(name: str) -> Any:

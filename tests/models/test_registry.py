@@ -28,7 +28,7 @@ def test_every_json_file_is_a_valid_entry_named_like_its_file():
         data = json.loads(path.read_text())
         config = ModelConfig.from_dict(data)
         assert config.name == path.stem
-        assert config.kind in ("backbone", "change")
+        assert config.kind in ("backbone", "change", "vl")
         if config.weights is not None:
             assert re.fullmatch(r"[0-9a-f]{64}", config.weights.sha256)
             assert config.weights.size > 0 and config.weights.version

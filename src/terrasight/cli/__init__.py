@@ -43,14 +43,18 @@ def main(verbose: int) -> None:
 
 def _register() -> None:
     from terrasight.cli.change import change
+    from terrasight.cli.classify import classify
     from terrasight.cli.demo import demo
     from terrasight.cli.eval import eval_group
+    from terrasight.cli.search import search
     from terrasight.cli.train import train_group
 
     main.add_command(change)
     main.add_command(demo)
     main.add_command(eval_group)
     main.add_command(train_group)
+    main.add_command(classify)
+    main.add_command(search)
 
 
 _register()

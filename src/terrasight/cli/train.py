@@ -1,4 +1,5 @@
-"""``terrasight train change --data DIR --layout airchange [--epochs N] [--seed S] [--out DIR]``."""
+"""``terrasight train change --data DIR --layout airchange [--epochs N] [--seed S] [--out DIR]``
+and ``terrasight train vl --aid DIR --rsicd DIR --out DIR [--epochs N] [--seed S] [--variant V]``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import click
 
 from terrasight.training.change import TrainConfig, train_change
+from terrasight.training.vl import VLTrainConfig, train_vl
 
 
 @click.group(name="train")
@@ -134,6 +136,101 @@ def change(
                 "validation_f1": round(val["f1"], 4),
                 "threshold": entry["threshold"],
                 "seconds": entry["training"]["seconds"],
+            }
+        )
+    )
+
+
+@train_group.command(name="vl")
+@click.option(
+    "--aid",
+    "aid",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="AID scenes folder (<Class>/*.jpg).",
+)
+@click.option(
+    "--rsicd",
+    "rsicd",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="RSICD folder with train_filename.txt and train_caps.txt.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/vl"),
+    show_default=True,
+    help="Folder for the weights, their registry entry, the configuration and the log.",
+)
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=VLTrainConfig.epochs, show_default=True
+)
+@click.option("--seed", type=int, default=VLTrainConfig.seed, show_default=True)
+@click.option(
+    "--variant",
+    type=click.Choice(["linear", "mlp"]),
+    default=VLTrainConfig.variant,
+    show_default=True,
+    help="Image projection.",
+)
+@click.option(
+    "--cache",
+    "cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Feature cache folder (default OUT/cache); reuse it across runs.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=VLTrainConfig.threads,
+    show_default=True,
+    help="Torch threads.",
+)
+@click.option(
+    "--version",
+    "version",
+    default=VLTrainConfig.version,
+    show_default=True,
+    help="Version written into the weight file name and entry.",
+)
+def vl(
+    aid: Path,
+    rsicd: Path,
+    out: Path,
+    epochs: int,
+    seed: int,
+    variant: str,
+    cache: Path | None,
+    threads: int,
+    version: str,
+) -> None:
+    """Train the image-text projections on AID images with RSICD captions.
+
+    Frozen image and caption features are computed once into the cache. Writes
+    <model>-v<version>.npz, <model>.json (a registry entry), train_config.json
+    and train_log.jsonl (loss and validation recalls per epoch) into OUT.
+    """
+    cfg = VLTrainConfig(epochs=epochs, seed=seed, variant=variant, threads=threads, version=version)
+    entry = train_vl(
+        aid,
+        rsicd,
+        out,
+        cfg,
+        cache_dir=cache,
+        on_epoch=lambda rec: click.echo(json.dumps(rec), err=True),
+    )
+    training = entry["training"]
+    click.echo(
+        json.dumps(
+            {
+                "weights": str(out / entry["weights"]["file"]),
+                "best_epoch": training["best_epoch"],
+                "validation_mR": training["validation"]["mR"],
+                "val_images": training["val_images"],
+                "seconds": training["seconds"],
             }
         )
     )

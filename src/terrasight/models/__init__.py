@@ -5,7 +5,7 @@ Listing and describing models needs only the standard library; building one
 
 >>> from terrasight.models import list_models
 >>> list_models()
-['efficientnet-lite0', 'siamese-effnet-lite0']
+['efficientnet-lite0', 'efficientnet-lite0-head', 'siamese-effnet-lite0', 'terrasight-vl']
 """
 
 from __future__ import annotations

@@ -85,13 +85,16 @@ class EfficientNetLiteEncoder(nn.Module):
         [16, 24, 40, 112]
     """
 
-    def __init__(self, net: nn.Module, feature_blocks: Sequence[int]) -> None:
+    def __init__(self, net: nn.Module, feature_blocks: Sequence[int], head: bool = False) -> None:
         super().__init__()
         self.feature_blocks = tuple(int(i) for i in feature_blocks)
         self.conv_stem = net._conv_stem
         self.bn0 = net._bn0
         self.act = net._swish
-        self.blocks = nn.ModuleList(list(net._blocks)[: max(self.feature_blocks) + 1])
+        last = len(net._blocks) - 1 if head else max(self.feature_blocks)
+        self.blocks = nn.ModuleList(list(net._blocks)[: last + 1])
+        # With ``head``, the 1x1 head convolution's output (1280 channels) is the last feature.
+        self.head = nn.Sequential(net._conv_head, net._bn1, net._swish) if head else None
 
     def train(self, mode: bool = True) -> EfficientNetLiteEncoder:
         """Set training mode but keep batch norms frozen (small batches on CPU)."""
@@ -117,6 +120,8 @@ class EfficientNetLiteEncoder(nn.Module):
                 x = block(x)
             if i in self.feature_blocks:
                 feats.append(x)
+        if self.head is not None:
+            feats.append(self.head(x))
         return feats
 
 
@@ -141,4 +146,6 @@ def build(config: ModelConfig, pretrained: bool = True) -> EfficientNetLiteEncod
         except Exception as exc:  # torch raises many types for unreadable files
             raise ModelWeightsError(f"cannot read backbone weights {path}: {exc}") from exc
         net.load_state_dict(state)
-    return EfficientNetLiteEncoder(fix_same_padding(net), params["feature_blocks"])
+    return EfficientNetLiteEncoder(
+        fix_same_padding(net), params["feature_blocks"], head=bool(params.get("head", False))
+    )

@@ -48,7 +48,7 @@ class ModelConfig:
 
     Attributes:
         name: registry name (``"siamese-effnet-lite0"``).
-        kind: ``"backbone"`` or ``"change"``.
+        kind: ``"backbone"``, ``"change"`` or ``"vl"`` (vision-language embedding).
         arch: the architecture that builds it (a key of the builders in :func:`create_model`).
         description: one line for listings.
         backbone: registry name of the backbone a head is built on, or None.
@@ -202,9 +202,13 @@ def build_model(config: ModelConfig, pretrained: bool = True) -> Any:
         >>> model = build_model(config, pretrained=False)  # doctest: +SKIP
     """
     require_torch()
-    from terrasight.models import backbones, change_net
+    from terrasight.models import backbones, change_net, vl_net
 
-    builders = {"efficientnet-lite": backbones.build, "siamese-fpn": change_net.build}
+    builders = {
+        "efficientnet-lite": backbones.build,
+        "siamese-fpn": change_net.build,
+        "lit-projection": vl_net.build,
+    }
     if config.arch not in builders:
         raise UnknownMethodError(
             f"model {config.name!r} uses architecture {config.arch!r}, which this version of "

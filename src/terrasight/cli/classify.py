@@ -1,0 +1,38 @@
+"""``terrasight classify IMAGE --labels "a,b,c" [--model NAME] [--template T]``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command(name="classify")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--labels", required=True, help='Comma-separated class names, e.g. "forest,airport,beach".'
+)
+@click.option(
+    "--template",
+    "templates",
+    multiple=True,
+    help="Prompt template with {} (repeatable); default: the model's own prompts.",
+)
+@click.option("--model", default="terrasight-vl", show_default=True, help="Image-text model.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def classify(
+    image: Path, labels: str, templates: tuple[str, ...], model: str, as_json: bool
+) -> None:
+    """Zero-shot classification of IMAGE into the given labels (needs terrasight[learned])."""
+    from terrasight.tasks.embed import classify as classify_image
+
+    names = [s.strip() for s in labels.split(",") if s.strip()]
+    if not names:
+        raise click.UsageError("--labels needs at least one non-empty name")
+    ranked = classify_image(image, names, templates=list(templates) or None, model=model)
+    if as_json:
+        click.echo(json.dumps([{"label": n, "score": round(p, 4)} for n, p in ranked]))
+        return
+    for name, prob in ranked:
+        click.echo(f"{prob:7.3f}  {name}")

@@ -1,0 +1,44 @@
+"""The shipped image-text model: its registry entry, verified weights, a corrupt copy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from terrasight.models import get_config, list_models
+from terrasight.models.weights import ModelWeightsError, verified_path, verify_file
+
+
+def test_vl_entry_is_listed_and_its_weights_verify() -> None:
+    assert "terrasight-vl" in list_models("vl")
+    config = get_config("terrasight-vl")
+    assert config.arch == "lit-projection" and config.backbone == "efficientnet-lite0-head"
+    path = verified_path(config.weights)
+    assert path.suffix == ".npz" and 100_000 < path.stat().st_size < 1_000_000
+    assert config.extra["training"]["validation"]["mR"] > 14.2  # beats the baseline probe
+
+
+def test_a_corrupt_copy_fails_clearly(tmp_path: Path) -> None:
+    spec = get_config("terrasight-vl").weights
+    copy = tmp_path / spec.file
+    shutil.copy(verified_path(spec), copy)
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(ModelWeightsError, match="corrupt: sha256"):
+        verify_file(copy, spec)
+    copy.write_bytes(bytes(data[:-10]))
+    with pytest.raises(ModelWeightsError, match="corrupt: .* bytes instead of"):
+        verify_file(copy, spec)
+
+
+def test_the_shipped_model_builds() -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("efficientnet_lite_pytorch")
+    from terrasight.models import create_model
+
+    model = create_model("terrasight-vl")
+    assert not any(p.requires_grad for p in model.heads.parameters())
+    assert model.heads.image_proj.out_features == get_config("terrasight-vl").params["dim"]
