@@ -61,6 +61,22 @@ def resolve(spec: WeightsSpec) -> Path:
     raise ModelWeightsError(f"unknown weights source {spec.source!r} for {spec.file}")
 
 
+def shipped_weights_entry(path: Path, version: str) -> dict[str, Any]:
+    """The ``weights`` section of a registry entry for a weight file written by training.
+
+    Example:
+        >>> shipped_weights_entry(Path("m-v1.npz"), "1")["source"]  # doctest: +SKIP
+        'package'
+    """
+    return {
+        "file": path.name,
+        "version": version,
+        "sha256": sha256_file(path),
+        "size": path.stat().st_size,
+        "source": "package",
+    }
+
+
 def sha256_file(path: str | Path) -> str:
     """Hex sha256 digest of a file, read in chunks.
 

@@ -394,7 +394,7 @@ def _epoch(
 def _write_entry(
     config: Any, cfg: TrainConfig, best: dict[str, Any], out: Path, seconds: float
 ) -> dict[str, Any]:
-    from terrasight.models.weights import save_npz, sha256_file
+    from terrasight.models.weights import save_npz, shipped_weights_entry
 
     name = f"{cfg.model}-v{cfg.version}.npz"
     path = save_npz(best["state"], out / name)
@@ -406,13 +406,7 @@ def _write_entry(
         "backbone": config.backbone,
         "params": config.params,
         "threshold": round(best["threshold"], 4),
-        "weights": {
-            "file": name,
-            "version": cfg.version,
-            "sha256": sha256_file(path),
-            "size": path.stat().st_size,
-            "source": "package",
-        },
+        "weights": shipped_weights_entry(path, cfg.version),
         "training": {
             "config": asdict(cfg),
             "best_epoch": best["epoch"],

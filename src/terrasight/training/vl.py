@@ -226,7 +226,7 @@ def _write_entry(
     splits: dict[str, int],
     seconds: float,
 ) -> dict[str, Any]:
-    from terrasight.models.weights import save_npz, sha256_file
+    from terrasight.models.weights import save_npz, shipped_weights_entry
 
     name = f"{cfg.model}-v{cfg.version}.npz"
     path = save_npz(best["state"], out / name)
@@ -240,13 +240,7 @@ def _write_entry(
         ),
         "backbone": cfg.backbone,
         "params": params,
-        "weights": {
-            "file": name,
-            "version": cfg.version,
-            "sha256": sha256_file(path),
-            "size": path.stat().st_size,
-            "source": "package",
-        },
+        "weights": shipped_weights_entry(path, cfg.version),
         "training": {
             "config": asdict(cfg),
             "best_epoch": best["epoch"],
