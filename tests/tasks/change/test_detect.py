@@ -141,3 +141,35 @@ def test_nodata_is_excluded_and_marked(make_raster, planted_pair):
 def test_unknown_method_lists_alternatives(planted_pair):
     with pytest.raises(UnknownMethodError, match="Available: .*cva"):
         detect_changes(*planted_pair[:2], method="magic")
+
+
+def test_after_image_in_another_crs_is_resampled_onto_the_before_grid(planted_pair, tmp_path):
+    import rasterio.warp
+    from rasterio.transform import from_origin
+
+    before, after, truth = planted_pair
+    with rasterio.open(after) as src:
+        data, profile = src.read(), src.profile
+        left, bottom, right, top = rasterio.warp.transform_bounds(src.crs, "EPSG:3857", *src.bounds)
+    dst_t = from_origin(left, top, (right - left) / 140, (top - bottom) / 110)
+    dst = np.zeros((3, 110, 140), np.uint8)
+    rasterio.warp.reproject(
+        data,
+        dst,
+        src_transform=profile["transform"],
+        src_crs=profile["crs"],
+        dst_transform=dst_t,
+        dst_crs="EPSG:3857",
+        resampling=rasterio.warp.Resampling.nearest,
+    )
+    moved = tmp_path / "after_3857.tif"
+    profile.update(crs="EPSG:3857", transform=dst_t, width=140, height=110)
+    with rasterio.open(moved, "w", **profile) as ds:
+        ds.write(dst)
+    result = detect_changes(before, moved, outdir=tmp_path / "o")
+    with rasterio.open(result.mask_path) as ds, rasterio.open(before) as ref:
+        assert ds.crs == ref.crs
+    assert any("resampled onto the grid" in w for w in result.warnings)
+    mask = result.mask()
+    inner = (slice(3, -3), slice(3, -3))  # the reprojected edge may fall outside
+    assert _f1(mask[inner] == 1, truth[inner] == 1) > 0.8
