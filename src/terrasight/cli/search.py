@@ -7,23 +7,32 @@ from pathlib import Path
 
 import click
 
-SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+from terrasight.cli.options import model_options
+
+SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".jp2", ".webp")
 
 
 @click.command(name="search")
 @click.argument("query")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--model", default="terrasight-vl", show_default=True, help="Image-text model.")
+@model_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def search(query: str, folder: Path, k: int, model: str, as_json: bool) -> None:
+def search(
+    query: str, folder: Path, k: int, model: str, checkpoint: Path | None, as_json: bool
+) -> None:
     """The K images of FOLDER (searched recursively) that best match QUERY."""
+    from tqdm import tqdm
+
+    from terrasight.tasks.embed import load_model
     from terrasight.tasks.embed import search as search_images
 
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
     if not paths:
         raise click.UsageError(f"no images ({', '.join(SUFFIXES)}) in {folder}")
-    hits = search_images(query, paths, k=k, model=model)
+    vl = load_model(model, checkpoint)
+    with tqdm(total=len(paths), unit="image", desc="embedding", disable=None, leave=False) as bar:
+        hits = search_images(query, paths, k=k, model=vl, progress=bar.update)
     if as_json:
         click.echo(json.dumps([{"path": str(p), "score": round(s, 4)} for p, s in hits]))
         return

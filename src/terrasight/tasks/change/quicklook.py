@@ -20,6 +20,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from terrasight.io.pair import open_pair
+from terrasight.io.rgb import display_bands, stretch
 from terrasight.tasks.change.result import MASK_NODATA, ChangeObject, ChangeResult
 
 RED = (255, 0, 0)
@@ -73,50 +74,6 @@ def quicklook_shape(width: int, height: int, max_side: int) -> tuple[int, int]:
     """
     scale = min(1.0, max_side / max(width, height))
     return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def display_bands(band_names: Sequence[str]) -> tuple[list[int], str]:
-    """Positions (0-based, among the selected bands) to show as RGB, and their description.
-
-    red/green/blue when all present, else the first three bands, else the first as grey.
-
-    Example:
-        >>> display_bands(["blue", "green", "red", "nir"])
-        ([2, 1, 0], 'red, green, blue')
-        >>> display_bands(["band1"])
-        ([0], 'band1 (grey)')
-    """
-    names = list(band_names)
-    if all(c in names for c in ("red", "green", "blue")):
-        return [names.index(c) for c in ("red", "green", "blue")], "red, green, blue"
-    if len(names) >= 3:
-        return [0, 1, 2], ", ".join(names[:3]) + " as RGB"
-    return [0], f"{names[0] if names else 'band 1'} (grey)"
-
-
-def stretch(data: np.ndarray, valid: np.ndarray, low: float = 2, high: float = 98) -> np.ndarray:
-    """Percentile stretch of ``(bands, h, w)`` to uint8 ``(h, w, 3)``, per band, over valid pixels.
-
-    One band gives grey. Invalid pixels are black.
-
-    Example:
-        >>> a = np.arange(100, dtype=np.float32).reshape(1, 10, 10)
-        >>> rgb = stretch(a, np.ones((10, 10), bool))
-        >>> rgb.shape, rgb[0, 0, 0], rgb[-1, -1, 0]
-        ((10, 10, 3), np.uint8(0), np.uint8(255))
-    """
-    out = np.zeros(data.shape[1:] + (len(data),), dtype=np.uint8)
-    for i, band in enumerate(data):
-        values = band[valid]
-        if values.size == 0:
-            continue
-        lo, hi = np.percentile(values, [low, high])
-        span = hi - lo if hi > lo else 1.0
-        scaled = np.clip((band - lo) / span * 255.0, 0, 255)
-        out[..., i] = np.where(valid, scaled, 0).astype(np.uint8)
-    if out.shape[-1] == 1:
-        out = np.repeat(out, 3, axis=-1)
-    return out
 
 
 def heat_colours(prob: np.ndarray) -> np.ndarray:

@@ -1,0 +1,146 @@
+"""Any image file as a small 8-bit RGB picture: for viewing and for image-text models.
+
+Photos (JPEG, PNG, BMP, GIF, WebP) are decoded with Pillow exactly as they
+are. Everything else GDAL reads (GeoTIFF/COG with any number of bands, 16-bit
+or float, JPEG 2000, ...) goes through rasterio: red/green/blue are chosen by
+band name when the file names them (Sentinel-2 ``B04``/``B03``/``B02`` too),
+large scenes are read decimated (overviews are used when the file has them),
+and data that are not already 8-bit are stretched linearly, all bands with one
+range (their joint 0.5th to 99.5th percentiles over valid pixels), so colours
+keep their balance.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
+
+from terrasight.errors import RasterReadError
+from terrasight.io.raster import common_name, open_raster
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+MAX_SIDE = 1024
+"""Longest side, in pixels, of the picture :func:`read_rgb` returns by default."""
+JOINT_PERCENTILES = (0.5, 99.5)
+"""Percentiles over all shown bands together that become 0 and 255 for non-8-bit rasters."""
+
+
+def display_bands(band_names: Sequence[str]) -> tuple[list[int], str]:
+    """Positions (0-based, among the selected bands) to show as RGB, and their description.
+
+    red/green/blue when all present, else the first three bands, else the first as grey.
+
+    Example:
+        >>> display_bands(["blue", "green", "red", "nir"])
+        ([2, 1, 0], 'red, green, blue')
+        >>> display_bands(["band1"])
+        ([0], 'band1 (grey)')
+    """
+    names = list(band_names)
+    if all(c in names for c in ("red", "green", "blue")):
+        return [names.index(c) for c in ("red", "green", "blue")], "red, green, blue"
+    if len(names) >= 3:
+        return [0, 1, 2], ", ".join(names[:3]) + " as RGB"
+    return [0], f"{names[0] if names else 'band 1'} (grey)"
+
+
+def stretch(
+    data: np.ndarray, valid: np.ndarray, low: float = 2, high: float = 98, joint: bool = False
+) -> np.ndarray:
+    """Percentile stretch of ``(bands, h, w)`` to uint8 ``(h, w, 3)`` over valid pixels.
+
+    Per band by default; ``joint=True`` uses one range for all bands, which
+    keeps the colour balance (a true-colour picture of reflectances stays
+    true-colour). One band gives grey. Invalid pixels are black.
+
+    Example:
+        >>> a = np.arange(100, dtype=np.float32).reshape(1, 10, 10)
+        >>> rgb = stretch(a, np.ones((10, 10), bool))
+        >>> rgb.shape, rgb[0, 0, 0], rgb[-1, -1, 0]
+        ((10, 10, 3), np.uint8(0), np.uint8(255))
+    """
+    out = np.zeros(data.shape[1:] + (len(data),), dtype=np.uint8)
+    ranges = [data[:, valid]] * len(data) if joint else [band[valid] for band in data]
+    for i, (band, values) in enumerate(zip(data, ranges, strict=True)):
+        if values.size == 0:
+            continue
+        lo, hi = np.percentile(values, [low, high])
+        span = hi - lo if hi > lo else 1.0
+        scaled = np.clip((band - lo) / span * 255.0, 0, 255)
+        out[..., i] = np.where(valid, scaled, 0).astype(np.uint8)
+    if out.shape[-1] == 1:
+        out = np.repeat(out, 3, axis=-1)
+    return out
+
+
+def _read_photo(path: Path, max_side: int) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.draft("RGB", (max_side, max_side))  # JPEG: decode at a reduced scale
+            rgb = img.convert("RGB")
+    except (OSError, UnidentifiedImageError) as exc:
+        raise RasterReadError(
+            f"image {path}: cannot be decoded ({exc}). Check that the file is a complete "
+            "JPEG/PNG image, or pass a GeoTIFF."
+        ) from None
+    if max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.BILINEAR)
+    return np.asarray(rgb)
+
+
+def _read_raster(path: Path, bands: Sequence[int | str] | None, max_side: int) -> np.ndarray:
+    src = open_raster(path, bands=bands)
+    names = [common_name(src.band_names[b - 1]) for b in src.bands]
+    picks, _ = display_bands(names)
+    indexes = [src.bands[i] for i in picks]
+    scale = min(1.0, max_side / max(src.width, src.height))
+    shape = (max(1, round(src.height * scale)), max(1, round(src.width * scale)))
+    with warnings.catch_warnings(), rasterio.open(path) as ds:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        data = ds.read(indexes, out_shape=(len(indexes), *shape), resampling=Resampling.average)
+        masks = ds.read_masks(indexes, out_shape=(len(indexes), *shape))
+    valid = (masks > 0).all(axis=0)
+    if src.nodata is not None and not np.isnan(src.nodata):
+        valid &= ~(data == src.nodata).all(axis=0)
+    if data.dtype == np.uint8:
+        rgb = np.where(valid, data, 0).transpose(1, 2, 0)
+        return np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else np.ascontiguousarray(rgb)
+    data = data.astype(np.float32)
+    valid &= np.isfinite(data).all(axis=0)
+    return stretch(data, valid, low=JOINT_PERCENTILES[0], high=JOINT_PERCENTILES[1], joint=True)
+
+
+def read_rgb(
+    path: str | Path, bands: Sequence[int | str] | None = None, max_side: int = MAX_SIDE
+) -> np.ndarray:
+    """An image file as uint8 ``(h, w, 3)``, its longest side at most ``max_side`` pixels.
+
+    Args:
+        path: a photo (JPEG, PNG...) or any raster GDAL reads (GeoTIFF with any bands, 16-bit...).
+        bands: for rasters, the bands to show (numbers or names); default: red, green, blue
+            by name, else the first three bands, else the first band as grey.
+        max_side: longest side of the result; larger images are read decimated.
+
+    Raises:
+        RasterReadError: the file is missing or cannot be decoded.
+        BandSelectionError: a requested band does not exist.
+
+    Example:
+        >>> rgb = read_rgb("S2_scene.tif")  # doctest: +SKIP
+        >>> rgb.dtype, rgb.shape[2]  # doctest: +SKIP
+        (dtype('uint8'), 3)
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RasterReadError(f"image {path}: file not found. Check the path and try again.")
+    if path.suffix.lower() in PHOTO_SUFFIXES and bands is None:
+        return _read_photo(path, max_side)
+    return _read_raster(path, bands, max_side)
