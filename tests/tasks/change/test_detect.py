@@ -1,6 +1,8 @@
 """The whole change job on small real GeoTIFFs: outputs, tiling, resume and bad input."""
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,6 +109,26 @@ def test_interrupted_job_resumes_without_duplicates(big_pair, tmp_path):
     fresh = detect_changes(b, a, outdir=tmp_path / "fresh", tile_size=256, workers=1)
     assert np.array_equal(resumed.mask(), fresh.mask())
     assert resumed.valid_pixels == fresh.valid_pixels == 600 * 700
+
+
+def test_each_tile_is_on_disk_before_it_is_journalled(big_pair, tmp_path, monkeypatch):
+    """A tile recorded as done must survive a machine crash: both part files are
+    fsynced before the journal line, and the journal line itself is fsynced."""
+    b, a, _ = big_pair
+    events = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        events.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    detect_changes(b, a, outdir=tmp_path / "job", tile_size=256, workers=2)
+    journal = [i for i, name in enumerate(events) if name == TILES_FILE]
+    assert len(journal) == 9  # one durable line per tile
+    for i in journal:
+        before = events[max(0, i - 2) : i]
+        assert sorted(n.split(".")[0] for n in before) == ["change_mask", "change_probability"]
 
 
 def test_other_job_in_same_folder_is_refused(planted_pair, big_pair, tmp_path):

@@ -10,6 +10,7 @@ nothing is counted twice; a different job in the same folder is refused.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,19 @@ class Job:
         return done
 
     def record_tile(self, record: dict[str, int]) -> None:
-        """Append one finished tile (after its pixels were handed to the OS)."""
+        """Append one finished tile (after its pixels are on disk), durably."""
         with open(self.tiles_path, "a") as f:
             f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
 
     def save(self) -> None:
         data = {"signature": self.signature, "fitted": self.fitted, "complete": self.complete}
         tmp = self.folder / (JOB_FILE + ".part")
-        tmp.write_text(json.dumps(data, indent=2))
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=2))
+            f.flush()
+            os.fsync(f.fileno())
         tmp.replace(self.folder / JOB_FILE)
 
 

@@ -8,6 +8,7 @@ or repeating a tile.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -141,11 +142,25 @@ def tile_outputs(prob: np.ndarray, valid: np.ndarray, threshold: float):
 
 
 def write_tile(paths: dict[str, Path], window, prob: np.ndarray, mask: np.ndarray) -> None:
-    """Write one tile's core into both part files (closing them hands the data to the OS)."""
-    with rasterio.open(paths["probability"], "r+") as ds:
-        ds.write(prob, 1, window=window)
-    with rasterio.open(paths["mask"], "r+") as ds:
-        ds.write(mask, 1, window=window)
+    """Write one tile's core into both part files and make it durable before it is journalled.
+
+    Closing a file hands its data to the OS; the ``fsync`` puts it on disk, so
+    a tile recorded as done survives a power cut or machine crash, not only a
+    killed process.
+    """
+    for key, data in (("probability", prob), ("mask", mask)):
+        with rasterio.open(paths[key], "r+") as ds:
+            ds.write(data, 1, window=window)
+        sync_file(paths[key])
+
+
+def sync_file(path: Path) -> None:
+    """Flush a closed file's data to disk (``fsync``)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def totals(records) -> dict[str, int]:
