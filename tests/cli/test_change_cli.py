@@ -105,3 +105,21 @@ def test_output_folder_that_is_a_file_or_unwritable(planted_pair, tmp_path):
     assert res.exit_code == 1 and "is a file" in res.output and "Traceback" not in res.output
     res = _run("change", before, after, "-o", afile / "out", "-q", "-m", "cva")
     assert res.exit_code == 1 and "cannot write into the output folder" in res.output
+
+
+def test_interrupting_says_what_is_kept_only_where_it_is(planted_pair, tmp_path, monkeypatch):
+    import terrasight.cli.change as change_cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(change_cli, "detect_changes", interrupted)
+    b, a, _ = planted_pair
+    result = CliRunner().invoke(main, ["change", str(b), str(a), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "interrupted. Finished windows are kept" in result.output
+    monkeypatch.setattr("terrasight.tasks.embed.search", interrupted)
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "x.png").write_bytes(b"")
+    result = CliRunner().invoke(main, ["search", "roads", str(tmp_path / "imgs")])
+    assert result.exit_code == 1 and "interrupted." in result.output
+    assert "resume" not in result.output and "Traceback" not in result.output

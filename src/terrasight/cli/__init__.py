@@ -10,6 +10,11 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from terrasight.errors import TerrasightError
 
+RESUME_HINTS = {
+    "change": " Finished windows are kept: run the same command again to resume.",
+}
+"""What an interrupted command keeps, for the commands that resume."""
+
 
 class _Group(click.Group):
     """A group that turns library errors into one clear line and a non-zero exit."""
@@ -25,9 +30,8 @@ class _Group(click.Group):
             where = f" ({exc.filename})" if exc.filename else ""
             raise click.ClickException(f"{exc.strerror or exc}{where}") from None
         except KeyboardInterrupt:
-            raise click.ClickException(
-                "interrupted. Finished windows are kept: run the same command again to resume."
-            ) from None
+            hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "")
+            raise click.ClickException(f"interrupted.{hint}") from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
