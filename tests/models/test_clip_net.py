@@ -18,7 +18,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("regex")
 
-from terrasight.models import create_model, get_config, list_models  # noqa: E402
+from terrasight.models import clip_load, create_model, get_config, list_models  # noqa: E402
 from terrasight.models.clip_load import fit_arch, infer_arch, read_state  # noqa: E402
 from terrasight.models.clip_net import (  # noqa: E402
     OPENAI_MEAN,
@@ -226,6 +226,7 @@ def test_without_checkpoint_or_network_the_error_names_the_hub_file(monkeypatch,
         raise LocalEntryNotFoundError("offline and not in the cache")
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    monkeypatch.setattr(clip_load, "hub_unreachable", lambda: None)  # a hub that answers "no"
     with pytest.raises(ModelWeightsError) as err:
         create_model("remoteclip-vit-b-32")
     message = str(err.value)
@@ -241,7 +242,7 @@ def test_without_checkpoint_or_network_the_error_names_the_hub_file(monkeypatch,
 
     # a hub file in the cache is used
     path, _ = tiny
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo_id, filename: str(path))
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, file: str(path))
     config = dataclasses.replace(
         get_config("open-clip-vit"), extra={"checkpoint": {"hub": "me/tiny", "file": "tiny.pt"}}
     )
@@ -273,6 +274,7 @@ def test_without_a_vocabulary_the_hub_tokenizer_files_are_used(monkeypatch, tiny
         return str(hub / filename)
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", cached)
+    monkeypatch.setattr(clip_load, "hub_unreachable", lambda: None)
     model = create_model("open-clip-vit", checkpoint=alone / "tiny.pt")
     assert asked == [("openai/clip-vit-base-patch32", "vocab.json"), (asked[1][0], "merges.txt")]
     with_gz = create_model("open-clip-vit", checkpoint=alone / "tiny.pt", tokenizer=tmp_path)
@@ -290,6 +292,19 @@ def test_without_a_vocabulary_the_hub_tokenizer_files_are_used(monkeypatch, tiny
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
     with pytest.raises(ModelWeightsError, match="bpe_simple_vocab_16e6.txt.gz was not found"):
         create_model("open-clip-vit", checkpoint=alone / "tiny.pt")
+
+
+def test_an_unreachable_hub_fails_at_once_without_trying_to_download(monkeypatch) -> None:
+    import huggingface_hub
+
+    def never(*args, **kwargs):
+        raise AssertionError("no download may be tried when the hub cannot be reached")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", never)
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, file: None)
+    monkeypatch.setattr(clip_load, "hub_unreachable", lambda: "hub.example cannot be resolved")
+    with pytest.raises(ModelWeightsError, match="not in the local Hugging Face cache, and hub"):
+        create_model("georsclip-vit-b-32")
 
 
 def test_clip_entries_are_complete() -> None:

@@ -296,11 +296,42 @@ def load_net(state: Mapping[str, torch.Tensor], arch: ClipArch, file: Path | str
     return net
 
 
-def _hub_download(repo: str, filename: str) -> Path:
-    """``huggingface_hub.hf_hub_download`` (local cache first; downloads only when online)."""
-    from huggingface_hub import hf_hub_download
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face hub cannot be reached from here, or None when it may be.
 
-    return Path(hf_hub_download(repo_id=repo, filename=filename))
+    Checks only what is quick (``HF_HUB_OFFLINE``, resolving the hub's host name),
+    so an offline machine gets its answer at once instead of after retries.
+
+    Example:
+        >>> hub_unreachable()  # doctest: +SKIP
+        "huggingface.co cannot be resolved ([Errno -2] Name or service not known)"
+    """
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as exc:
+        return f"{host} cannot be resolved ({exc})"
+    return None
+
+
+def _hub_download(repo: str, filename: str) -> Path:
+    """A hub file from the local Hugging Face cache, else downloaded when the hub is reachable."""
+    import huggingface_hub
+
+    cached = huggingface_hub.try_to_load_from_cache(repo, filename)
+    if isinstance(cached, str):
+        return Path(cached)
+    reason = hub_unreachable()
+    if reason is not None:
+        raise ConnectionError(f"not in the local Hugging Face cache, and {reason}")
+    return Path(huggingface_hub.hf_hub_download(repo_id=repo, filename=filename))
 
 
 def resolve_checkpoint(config: ModelConfig, checkpoint: str | Path | None) -> Path:
