@@ -22,7 +22,7 @@ import torch
 
 from terrasight.models.clip_net import HEAD_WIDTHS, ClipArch, ClipModel, ClipNet
 from terrasight.models.registry import ModelConfig
-from terrasight.models.weights import ModelWeightsError
+from terrasight.models.weights import ModelWeightsError, state_mismatch
 
 SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 PREFERRED = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -275,21 +275,10 @@ def load_net(state: Mapping[str, torch.Tensor], arch: ClipArch, file: Path | str
     if "logit_scale" in state:  # a scalar in some checkpoints, shape (1,) in others
         state["logit_scale"] = state["logit_scale"].reshape(net.logit_scale.shape)
     own = net.state_dict()
-    missing = sorted(set(own) - set(state))
-    unknown = sorted(set(state) - set(own))
-    wrong = sorted(k for k in state if k in own and own[k].shape != state[k].shape)
-    if missing or unknown or wrong:
-        parts = [
-            f"{len(v)} {what} (e.g. {v[:3]})"
-            for what, v in (
-                ("missing keys", missing),
-                ("unknown keys", unknown),
-                ("keys of another shape", wrong),
-            )
-            if v
-        ]
+    problems = state_mismatch(own, state, set(own))
+    if problems:
         raise ModelWeightsError(
-            f"checkpoint {file} does not fit a {arch.label} CLIP: {'; '.join(parts)}. Layer "
+            f"checkpoint {file} does not fit a {arch.label} CLIP: {problems}. Layer "
             "scale, attention pooling and other open_clip variants aren't supported."
         )
     net.load_state_dict(state, strict=True, assign=True)

@@ -223,22 +223,26 @@ def load_partial(model: Any, state: Mapping[str, Any], source: str, required: se
     import torch
 
     own = model.state_dict()
-    unknown = sorted(set(state) - set(own))
-    missing = sorted(required - set(state))
-    wrong = sorted(k for k in state if k in own and tuple(own[k].shape) != tuple(state[k].shape))
-    if unknown or missing or wrong:
-        parts = [
-            f"{len(v)} {what} (e.g. {v[:3]})"
-            for what, v in (
-                ("unknown keys", unknown),
-                ("missing keys", missing),
-                ("keys of another shape", wrong),
-            )
-            if v
-        ]
+    problems = state_mismatch(own, state, required)
+    if problems:
         raise ModelWeightsError(
-            f"weights {source} do not fit model {type(model).__name__}: {'; '.join(parts)}. "
+            f"weights {source} do not fit model {type(model).__name__}: {problems}. "
             "Is it a checkpoint of the same architecture?"
         )
     tensors = {k: torch.as_tensor(v).to(own[k].dtype) for k, v in state.items()}
     model.load_state_dict(tensors, strict=False)
+
+
+def state_mismatch(own: Mapping[str, Any], state: Mapping[str, Any], required: set[str]) -> str:
+    """What keeps ``state`` from loading into a model whose state dict is ``own``; "" if nothing.
+
+    Example:
+        >>> own = {"w": np.zeros((2, 2)), "b": np.zeros(2)}
+        >>> state_mismatch(own, {"w": np.zeros((3, 2)), "x": np.zeros(1)}, {"w", "b"})
+        "1 unknown keys (e.g. ['x']); 1 missing keys (e.g. ['b']); 1 keys of another shape (e.g. ['w'])"
+    """
+    unknown = sorted(set(state) - set(own))
+    missing = sorted(required - set(state))
+    wrong = sorted(k for k in state if k in own and tuple(own[k].shape) != tuple(state[k].shape))
+    found = (("unknown keys", unknown), ("missing keys", missing), ("keys of another shape", wrong))
+    return "; ".join(f"{len(v)} {what} (e.g. {v[:3]})" for what, v in found if v)
