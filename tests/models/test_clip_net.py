@@ -18,7 +18,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("regex")
 
-from terrasight.models import clip_load, create_model, get_config, list_models  # noqa: E402
+from terrasight.models import create_model, get_config, list_models  # noqa: E402
+from terrasight.models import hub as model_hub  # noqa: E402
 from terrasight.models.clip_load import fit_arch, infer_arch, read_state  # noqa: E402
 from terrasight.models.clip_net import (  # noqa: E402
     OPENAI_MEAN,
@@ -226,7 +227,7 @@ def test_without_checkpoint_or_network_the_error_names_the_hub_file(monkeypatch,
         raise LocalEntryNotFoundError("offline and not in the cache")
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
-    monkeypatch.setattr(clip_load, "hub_unreachable", lambda: None)  # a hub that answers "no"
+    monkeypatch.setattr(model_hub, "hub_unreachable", lambda: None)  # a hub that answers "no"
     with pytest.raises(ModelWeightsError) as err:
         create_model("remoteclip-vit-b-32")
     message = str(err.value)
@@ -274,7 +275,7 @@ def test_without_a_vocabulary_the_hub_tokenizer_files_are_used(monkeypatch, tiny
         return str(hub / filename)
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", cached)
-    monkeypatch.setattr(clip_load, "hub_unreachable", lambda: None)
+    monkeypatch.setattr(model_hub, "hub_unreachable", lambda: None)
     model = create_model("open-clip-vit", checkpoint=alone / "tiny.pt")
     assert asked == [("openai/clip-vit-base-patch32", "vocab.json"), (asked[1][0], "merges.txt")]
     with_gz = create_model("open-clip-vit", checkpoint=alone / "tiny.pt", tokenizer=tmp_path)
@@ -302,7 +303,7 @@ def test_an_unreachable_hub_fails_at_once_without_trying_to_download(monkeypatch
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", never)
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, file: None)
-    monkeypatch.setattr(clip_load, "hub_unreachable", lambda: "hub.example cannot be resolved")
+    monkeypatch.setattr(model_hub, "hub_unreachable", lambda: "hub.example cannot be resolved")
     with pytest.raises(ModelWeightsError, match="not in the local Hugging Face cache, and hub"):
         create_model("georsclip-vit-b-32")
 

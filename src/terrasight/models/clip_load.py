@@ -3,11 +3,8 @@
 A checkpoint is a local ``.pt``/``.pth``/``.bin`` (read with ``weights_only=True``:
 a state dict, or a dict holding one under ``state_dict`` or ``model``), a
 ``.safetensors`` file, or a folder holding one such file (a Hugging Face
-snapshot with ``open_clip_model.safetensors``...). Registry entries of
-architecture ``open-clip-vit`` name where their checkpoint is published
-(``"checkpoint": {"hub": repo, "file": name}`` for the Hugging Face hub, read
-from its local cache or downloaded by ``huggingface_hub``; or ``{"url": ...}``
-for a manual download); ``checkpoint=PATH`` always wins.
+snapshot with ``open_clip_model.safetensors``...). Where a registry entry's
+checkpoint and tokenizer come from is :mod:`terrasight.models.hub`.
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ from typing import Any
 import torch
 
 from terrasight.models.clip_net import HEAD_WIDTHS, ClipArch, ClipModel, ClipNet
+from terrasight.models.hub import resolve_checkpoint, resolve_vocab
 from terrasight.models.registry import ModelConfig
 from terrasight.models.weights import ModelWeightsError, state_mismatch
 
@@ -285,100 +283,6 @@ def load_net(state: Mapping[str, torch.Tensor], arch: ClipArch, file: Path | str
     return net
 
 
-def hub_unreachable() -> str | None:
-    """Why the Hugging Face hub cannot be reached from here, or None when it may be.
-
-    Checks only what is quick (``HF_HUB_OFFLINE``, resolving the hub's host name),
-    so an offline machine gets its answer at once instead of after retries.
-
-    Example:
-        >>> hub_unreachable()  # doctest: +SKIP
-        "huggingface.co cannot be resolved ([Errno -2] Name or service not known)"
-    """
-    import socket
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return "HF_HUB_OFFLINE is set"
-    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
-    try:
-        socket.getaddrinfo(host, 443)
-    except OSError as exc:
-        return f"{host} cannot be resolved ({exc})"
-    return None
-
-
-def _hub_download(repo: str, filename: str) -> Path:
-    """A hub file from the local Hugging Face cache, else downloaded when the hub is reachable."""
-    import huggingface_hub
-
-    cached = huggingface_hub.try_to_load_from_cache(repo, filename)
-    if isinstance(cached, str):
-        return Path(cached)
-    reason = hub_unreachable()
-    if reason is not None:
-        raise ConnectionError(f"not in the local Hugging Face cache, and {reason}")
-    return Path(huggingface_hub.hf_hub_download(repo_id=repo, filename=filename))
-
-
-def resolve_checkpoint(config: ModelConfig, checkpoint: str | Path | None) -> Path:
-    """Where the checkpoint of a registry entry is: ``checkpoint`` if given, else the entry's
-    Hugging Face hub file (from the local cache, or downloaded when online).
-
-    Raises:
-        ModelWeightsError: not given and not obtainable; the message names the model, where
-            it is published, and says to pass ``checkpoint=PATH`` / ``--checkpoint PATH``.
-
-    Example:
-        >>> resolve_checkpoint(get_config("remoteclip-vit-b-32"), None)  # doctest: +SKIP
-        PosixPath('.../RemoteCLIP-ViT-B-32.pt')
-    """
-    if checkpoint is not None:
-        return Path(checkpoint)
-    source = config.extra.get("checkpoint") or {}
-    how = "pass checkpoint=PATH (Python) or --checkpoint PATH (command line)"
-    if source.get("hub") and source.get("file"):
-        repo, file = str(source["hub"]), str(source["file"])
-        try:
-            return _hub_download(repo, file)
-        except Exception as exc:  # offline, not cached, no huggingface_hub, hub errors
-            raise ModelWeightsError(
-                f"model {config.name!r} needs the checkpoint {file} of the Hugging Face repo "
-                f"{repo}, which is neither cached nor downloadable here ({type(exc).__name__}: "
-                f"{str(exc)[:200]}). Download https://huggingface.co/{repo}/resolve/main/{file} "
-                f"and {how}."
-            ) from exc
-    if source.get("url"):
-        raise ModelWeightsError(
-            f"model {config.name!r} needs a checkpoint published at {source['url']}"
-            f"{' (' + source['note'] + ')' if source.get('note') else ''}: download it and {how}."
-        )
-    raise ModelWeightsError(
-        f"model {config.name!r} loads an open_clip-format ViT CLIP checkpoint you give: {how}."
-    )
-
-
-def _vocab(tokenizer: str | Path | None, checkpoint: Path | None) -> Path:
-    """The BPE vocabulary: :func:`~terrasight.models.clip_tokenizer.find_vocab`, else (none
-    given) OpenAI's CLIP tokenizer files from the Hugging Face hub cache or, online, the hub."""
-    from terrasight.models.clip_tokenizer import HF_FILES, HF_REPO, find_vocab
-
-    try:
-        return find_vocab(tokenizer, near=checkpoint)
-    except ModelWeightsError as exc:
-        if tokenizer is not None:
-            raise
-        not_found = exc
-    try:
-        return [_hub_download(HF_REPO, name) for name in HF_FILES][0].parent
-    except Exception:
-        raise ModelWeightsError(
-            f"{not_found} (nor could {' and '.join(HF_FILES)} of {HF_REPO} be downloaded)"
-        ) from not_found
-
-
 def build(
     config: ModelConfig,
     pretrained: bool = True,
@@ -419,7 +323,7 @@ def build(
                 f"model {config.name!r} gives no full architecture for pretrained=False: {exc}"
             ) from exc
         net = ClipNet(arch)
-    tok = ClipTokenizer.from_file(_vocab(tokenizer, file))
+    tok = ClipTokenizer.from_file(resolve_vocab(tokenizer, file))
     if tok.vocab_size != arch.vocab_size:
         raise ModelWeightsError(
             f"the tokenizer vocabulary has {tok.vocab_size} tokens but model {config.name!r} "
