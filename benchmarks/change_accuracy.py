@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA = Path(
-    os.environ.get("TERRASIGHT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+    os.environ.get(
+        "TERRASIGHT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+    )
 )
 METHODS = ("cva", "irmad", "learned")
 LEVIR_EXAMPLES = ("train_000016", "train_000051", "train_000054")
@@ -67,7 +69,9 @@ def levir_smoke(data: Path, method: str) -> dict[str, float]:
 
 def table(results: dict[str, Any]) -> str:
     """Plain-text table of the pooled scores, one row per method."""
-    head = f"{'method':<8} {'precision':>9} {'recall':>7} {'f1':>6} {'iou':>6} {'pair F1':>8} {'s':>6}"
+    head = (
+        f"{'method':<8} {'precision':>9} {'recall':>7} {'f1':>6} {'iou':>6} {'pair F1':>8} {'s':>6}"
+    )
     lines = [head, "-" * len(head)]
     for method, r in results.items():
         p = r["pooled"]
@@ -82,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
-    parser.add_argument("--out", type=Path,
-                        default=Path(__file__).parent / "results" / "change_accuracy.json")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "change_accuracy.json"
+    )
     args = parser.parse_args(argv)
     if not (args.data / "change" / "airchange").is_dir():
         print(f"AirChange not found under {args.data} (set --data or TERRASIGHT_SHARED_DATA)")
@@ -100,9 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "protocol": "AirChange test crops: top-left 784x448 of each of the 13 pairs; "
-                    "detect_changes defaults; scores of the pooled confusion matrix",
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "load_average": os.getloadavg()},
+        "detect_changes defaults; scores of the pooled confusion matrix",
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+        },
         "airchange": results,
         "levir_cc_examples_changed_fraction": smoke,
     }

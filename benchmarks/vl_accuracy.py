@@ -18,7 +18,8 @@ Usage::
 
     .venv/bin/python benchmarks/vl_accuracy.py                      # needs ../shared/data
     .venv/bin/python benchmarks/vl_accuracy.py --models terrasight-vl --data DIR
-    .venv/bin/python benchmarks/vl_accuracy.py --models terrasight-vl runs/vl-mlp/terrasight-vl.json
+    # the variants side by side: registry names and/or the entries of training runs
+    .venv/bin/python benchmarks/vl_accuracy.py --models runs/vl-linear/terrasight-vl.json runs/vl-mlp/terrasight-vl.json runs/vl-tune-last/terrasight-vl.json
 
 Writes ``benchmarks/results/vl_accuracy.json`` (``--out``).
 """
@@ -118,15 +119,16 @@ def main() -> None:
         "--models",
         nargs="+",
         default=None,
-        help="vl registry names or entry .json files of `terrasight train vl` runs (default: all shipped)",
+        help="vl registry names or entry .json files of `terrasight train vl` runs "
+        "(default: every registry entry trained by terrasight)",
     )
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "vl_accuracy.json"
     )
     args = parser.parse_args()
-    from terrasight.models import list_models
+    from terrasight.models import get_config, list_models
 
-    names = args.models or list_models("vl")
+    names = args.models or [n for n in list_models("vl") if "training" in get_config(n).extra]
     results = {name: evaluate_model(name, args.data) for name in names}
     print_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ def test_vl_entry_is_listed_and_its_weights_verify() -> None:
     config = get_config("terrasight-vl")
     assert config.arch == "lit-projection" and config.backbone == "efficientnet-lite0-head"
     path = verified_path(config.weights)
-    assert path.suffix == ".npz" and 100_000 < path.stat().st_size < 1_000_000
+    assert path.suffix == ".npz" and 100_000 < path.stat().st_size < 4_000_000  # a few MB at most
     assert config.extra["training"]["validation"]["mR"] > 14.2  # beats the baseline probe
 
 
@@ -38,7 +38,16 @@ def test_the_shipped_model_builds() -> None:
     pytest.importorskip("torch")
     pytest.importorskip("efficientnet_lite_pytorch")
     from terrasight.models import create_model
+    from terrasight.models.vl_net import tuned_parameter_names
 
+    config = get_config("terrasight-vl")
     model = create_model("terrasight-vl")
-    assert not any(p.requires_grad for p in model.heads.parameters())
-    assert model.heads.image_proj.out_features == get_config("terrasight-vl").params["dim"]
+    assert not any(p.requires_grad for p in model.parameters())
+    assert model.heads.image_proj.out_features == config.params["dim"]
+    start = config.params.get("tuned_from_block")
+    tuned = set() if start is None else set(tuned_parameter_names(model.encoder, start))
+    assert (config.params["variant"] == "tune-last") == bool(tuned)
+    imagenet = create_model(config.backbone).state_dict()
+    for name, value in model.encoder.state_dict().items():
+        # the shipped fine-tuned blocks replace ImageNet's; everything else is ImageNet's
+        assert value.equal(imagenet[name]) == (name not in tuned), name

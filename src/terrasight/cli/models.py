@@ -17,7 +17,7 @@ def weights_source(config: ModelConfig) -> str:
 
     Example:
         >>> weights_source(get_config("terrasight-vl"))
-        'shipped (terrasight-vl-v1.npz)'
+        'shipped (terrasight-vl-v2.npz)'
     """
     if config.weights is not None:
         if config.weights.source == "package":

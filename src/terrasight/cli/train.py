@@ -1,5 +1,6 @@
 """``terrasight train change --data DIR --layout airchange [--epochs N] [--seed S] [--out DIR]``
-and ``terrasight train vl --aid DIR --rsicd DIR --out DIR [--epochs N] [--seed S] [--variant V]``."""
+and ``terrasight train vl --aid DIR --rsicd DIR --out DIR [--epochs N] [--seed S] [--variant V]``
+(``V``: ``linear``, ``mlp`` or ``tune-last``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import click
 
 from terrasight.training.change import TrainConfig, train_change
-from terrasight.training.vl import VLTrainConfig, train_vl
+from terrasight.training.vl import VARIANTS, VLTrainConfig, train_vl
 
 
 @click.group(name="train")
@@ -170,10 +171,11 @@ def change(
 @click.option("--seed", type=int, default=VLTrainConfig.seed, show_default=True)
 @click.option(
     "--variant",
-    type=click.Choice(["linear", "mlp"]),
+    type=click.Choice(list(VARIANTS)),
     default=VLTrainConfig.variant,
     show_default=True,
-    help="Image projection.",
+    help="linear or mlp image projection on frozen features, or tune-last: linear projection "
+    "and the last EfficientNet block and head convolution fine-tuned.",
 )
 @click.option(
     "--cache",
@@ -209,7 +211,8 @@ def vl(
 ) -> None:
     """Train the image-text projections on AID images with RSICD captions.
 
-    Frozen image and caption features are computed once into the cache. Writes
+    Frozen image and caption features (for tune-last: the activations entering
+    the tuned blocks, and of flipped images) are computed once into the cache. Writes
     <model>-v<version>.npz, <model>.json (a registry entry), train_config.json
     and train_log.jsonl (loss and validation recalls per epoch) into OUT.
     """

@@ -124,6 +124,23 @@ class EfficientNetLiteEncoder(nn.Module):
             feats.append(self.head(x))
         return feats
 
+    def entering(self, x: torch.Tensor, block: int) -> torch.Tensor:
+        """The activations entering block ``block`` (the stem, then the blocks before it).
+
+        With :meth:`tail`, splits the network in two: ``tail(entering(x, b), b)``
+        is the last feature of :meth:`forward` for an encoder with a head.
+        """
+        x = self.act(self.bn0(self.conv_stem(x)))
+        for b in self.blocks[:block]:
+            x = b(x)
+        return x
+
+    def tail(self, x: torch.Tensor, block: int) -> torch.Tensor:
+        """The blocks from ``block`` on, then the head (if any), on activations entering ``block``."""
+        for b in self.blocks[block:]:
+            x = b(x)
+        return self.head(x) if self.head is not None else x
+
 
 def build(config: ModelConfig, pretrained: bool = True) -> EfficientNetLiteEncoder:
     """Build a backbone entry of architecture ``efficientnet-lite``.

