@@ -308,6 +308,28 @@ def test_an_unreachable_hub_fails_at_once_without_trying_to_download(monkeypatch
         create_model("georsclip-vit-b-32")
 
 
+def test_a_hub_name_is_a_checkpoint_too(monkeypatch, tiny) -> None:
+    import huggingface_hub
+
+    path, _ = tiny
+    asked = []
+
+    def cache(repo: str, file: str):
+        asked.append((repo, file))
+        return str(path) if file == "open_clip_pytorch_model.bin" else None
+
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", cache)
+    monkeypatch.setattr(model_hub, "hub_unreachable", lambda: "offline")
+    via_hub = create_model("open-clip-vit", checkpoint="hf-hub:me/tiny-clip")
+    local = create_model("open-clip-vit", checkpoint=path)
+    assert asked == [("me/tiny-clip", f) for f in model_hub.HUB_DEFAULT_FILES]
+    np.testing.assert_array_equal(via_hub.embed_texts(["river"]), local.embed_texts(["river"]))
+    with pytest.raises(ModelWeightsError, match=r"model\.pt of the Hugging Face repo me/other"):
+        create_model("open-clip-vit", checkpoint="hf-hub:me/other/ckpt/model.pt")
+    with pytest.raises(ModelWeightsError, match="write hf-hub:ORG/REPO"):
+        create_model("open-clip-vit", checkpoint="hf-hub:just-a-name")
+
+
 def test_clip_entries_are_complete() -> None:
     names = [n for n in list_models("vl") if get_config(n).arch == "open-clip-vit"]
     assert {"open-clip-vit", "remoteclip-vit-b-32", "georsclip-vit-h-14"} <= set(names)

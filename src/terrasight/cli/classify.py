@@ -28,7 +28,7 @@ def classify(
     labels: str,
     templates: tuple[str, ...],
     model: str,
-    checkpoint: Path | None,
+    checkpoint: str | None,
     as_json: bool,
 ) -> None:
     """Zero-shot classification of IMAGE into the given labels (needs terrasight[learned]).

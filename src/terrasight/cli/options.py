@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from terrasight.tasks.change.methods import list_methods
@@ -74,10 +72,10 @@ def model_options(command):
     """``--model NAME`` and ``--checkpoint PATH`` for the image-text commands."""
     command = click.option(
         "--checkpoint",
-        type=click.Path(exists=True, path_type=Path),
         default=None,
         help="Weights for a model that does not ship them (remoteclip-vit-b-32, "
-        "open-clip-vit...): a .pt/.safetensors file or a folder holding one.",
+        "open-clip-vit...): a .pt/.safetensors file, a folder holding one, or a "
+        "Hugging Face hub name hf-hub:ORG/REPO[/FILE].",
     )(command)
     return click.option(
         "--model",

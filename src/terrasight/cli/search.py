@@ -19,7 +19,7 @@ SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".jp2", ".webp")
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def search(
-    query: str, folder: Path, k: int, model: str, checkpoint: Path | None, as_json: bool
+    query: str, folder: Path, k: int, model: str, checkpoint: str | None, as_json: bool
 ) -> None:
     """The K images of FOLDER (searched recursively) that best match QUERY."""
     from tqdm import tqdm

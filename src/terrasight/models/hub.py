@@ -54,9 +54,49 @@ def _hub_download(repo: str, filename: str) -> Path:
     return Path(huggingface_hub.hf_hub_download(repo_id=repo, filename=filename))
 
 
+HUB_PREFIX = "hf-hub:"
+HUB_DEFAULT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+"""Checkpoint files of an open_clip model repository on the hub, in order of preference."""
+
+
+def parse_hub_name(name: str) -> tuple[str, tuple[str, ...]]:
+    """``"hf-hub:org/repo[/path/in/repo]"`` -> the repo and the candidate files in it.
+
+    Example:
+        >>> parse_hub_name("hf-hub:chendelong/RemoteCLIP/RemoteCLIP-ViT-B-32.pt")
+        ('chendelong/RemoteCLIP', ('RemoteCLIP-ViT-B-32.pt',))
+        >>> parse_hub_name("hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K")[1]
+        ('open_clip_model.safetensors', 'open_clip_pytorch_model.bin')
+    """
+    parts = [p for p in name[len(HUB_PREFIX) :].split("/") if p]
+    if len(parts) < 2:
+        raise ModelWeightsError(
+            f"{name!r} is not a hub name: write hf-hub:ORG/REPO or hf-hub:ORG/REPO/FILE"
+        )
+    files = ("/".join(parts[2:]),) if len(parts) > 2 else HUB_DEFAULT_FILES
+    return "/".join(parts[:2]), files
+
+
+def _from_hub(what: str, repo: str, files: tuple[str, ...]) -> Path:
+    """The first of ``files`` of ``repo`` that the cache or the hub has, or a clear error."""
+    how = "pass checkpoint=PATH (Python) or --checkpoint PATH (command line)"
+    errors = []
+    for file in files:
+        try:
+            return _hub_download(repo, file)
+        except Exception as exc:  # offline, not cached, no such file, no huggingface_hub
+            errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+    url = f"https://huggingface.co/{repo}/resolve/main/{files[0]}"
+    raise ModelWeightsError(
+        f"{what} needs the checkpoint {' or '.join(files)} of the Hugging Face repo {repo}, "
+        f"which is neither cached nor downloadable here ({errors[-1]}). Download {url} and {how}."
+    )
+
+
 def resolve_checkpoint(config: ModelConfig, checkpoint: str | Path | None) -> Path:
-    """Where the checkpoint of a registry entry is: ``checkpoint`` if given, else the entry's
-    Hugging Face hub file (from the local cache, or downloaded when online).
+    """Where the checkpoint of a registry entry is: ``checkpoint`` if given (a local file or
+    folder, or a hub name ``hf-hub:ORG/REPO[/FILE]``), else the entry's Hugging Face hub file.
+    Hub files come from the local cache, or are downloaded when the hub is reachable.
 
     Raises:
         ModelWeightsError: not given and not obtainable; the message names the model, where
@@ -66,22 +106,16 @@ def resolve_checkpoint(config: ModelConfig, checkpoint: str | Path | None) -> Pa
         >>> from terrasight.models.registry import get_config
         >>> resolve_checkpoint(get_config("remoteclip-vit-b-32"), None)  # doctest: +SKIP
         PosixPath('.../RemoteCLIP-ViT-B-32.pt')
+        >>> resolve_checkpoint(get_config("open-clip-vit"), "hf-hub:org/repo")  # doctest: +SKIP
     """
+    if isinstance(checkpoint, str) and checkpoint.startswith(HUB_PREFIX):
+        return _from_hub(f"checkpoint {checkpoint!r}", *parse_hub_name(checkpoint))
     if checkpoint is not None:
         return Path(checkpoint)
     source = config.extra.get("checkpoint") or {}
     how = "pass checkpoint=PATH (Python) or --checkpoint PATH (command line)"
     if source.get("hub") and source.get("file"):
-        repo, file = str(source["hub"]), str(source["file"])
-        try:
-            return _hub_download(repo, file)
-        except Exception as exc:  # offline, not cached, no huggingface_hub, hub errors
-            raise ModelWeightsError(
-                f"model {config.name!r} needs the checkpoint {file} of the Hugging Face repo "
-                f"{repo}, which is neither cached nor downloadable here ({type(exc).__name__}: "
-                f"{str(exc)[:200]}). Download https://huggingface.co/{repo}/resolve/main/{file} "
-                f"and {how}."
-            ) from exc
+        return _from_hub(f"model {config.name!r}", str(source["hub"]), (str(source["file"]),))
     if source.get("url"):
         raise ModelWeightsError(
             f"model {config.name!r} needs a checkpoint published at {source['url']}"

@@ -58,7 +58,7 @@ def load_model(
             ``.json`` written by ``terrasight train vl``, or a loaded model.
         checkpoint: the weights of a registry entry that does not ship them (the
             open_clip-format models ``remoteclip-vit-b-32``, ``open-clip-vit``...):
-            a local file or folder.
+            a local file or folder, or a hub name ``hf-hub:ORG/REPO[/FILE]``.
 
     Raises:
         UnknownMethodError: unknown name, or not a ``vl`` entry.
@@ -73,7 +73,9 @@ def load_model(
         return _load_trained(str(Path(model).resolve()))
     if not isinstance(model, str):
         return model
-    return _load(model, None if checkpoint is None else str(Path(checkpoint).resolve()))
+    if checkpoint is not None and not str(checkpoint).startswith("hf-hub:"):
+        checkpoint = Path(checkpoint).resolve()  # one cache entry per file, wherever run from
+    return _load(model, None if checkpoint is None else str(checkpoint))
 
 
 def as_rgb(image: ImageLike) -> np.ndarray:
