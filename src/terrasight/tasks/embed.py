@@ -81,12 +81,11 @@ def load_model(
 def as_rgb(image: ImageLike) -> np.ndarray:
     """An image path or array as uint8 ``(h, w, 3)`` (grey is repeated, alpha dropped).
 
+    Paths go through :func:`terrasight.io.rgb.read_rgb`: photos as they are,
+    GeoTIFFs with any bands or bit depth as a stretched red/green/blue picture.
 
     Raises:
         RasterReadError: the path is missing or not an image.
-
-    Paths go through :func:`terrasight.io.rgb.read_rgb`: photos as they are,
-    GeoTIFFs with any bands or bit depth as a stretched red/green/blue picture.
         InvalidRasterError: the array is not uint8 ``(h, w)``, ``(h, w, 1|3|4)``.
 
     Example:
@@ -128,11 +127,11 @@ def embed_images(
         >>> embed_images(["a.jpg", "b.jpg"]).shape  # doctest: +SKIP
         (2, 128)
     """
-    items = _as_list(images)
+    items, step = _as_list(images), max(1, batch_size)
     vl = load_model(model)
     out = []
-    for i in range(0, len(items), max(1, batch_size)):
-        chunk = items[i : i + max(1, batch_size)]
+    for i in range(0, len(items), step):
+        chunk = items[i : i + step]
         out.append(vl.embed_images([as_rgb(img) for img in chunk]))
         if progress is not None:
             progress(len(chunk))
