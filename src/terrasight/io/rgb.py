@@ -5,9 +5,10 @@ are. Everything else GDAL reads (GeoTIFF/COG with any number of bands, 16-bit
 or float, JPEG 2000, ...) goes through rasterio: red/green/blue are chosen by
 band name when the file names them (Sentinel-2 ``B04``/``B03``/``B02`` too),
 large scenes are read decimated (overviews are used when the file has them),
-and data that are not already 8-bit are stretched linearly, all bands with one
-range (their joint 0.5th to 99.5th percentiles over valid pixels), so colours
-keep their balance.
+and data that are not already 8-bit are stretched band by band between their
+2nd and 98th percentiles over valid pixels: the usual display stretch (it also
+takes off the blue haze of top-of-atmosphere reflectances), and the one the
+change report's pictures use, so a model sees what the user is shown.
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from terrasight.io.raster import common_name, open_raster
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 MAX_SIDE = 1024
 """Longest side, in pixels, of the picture :func:`read_rgb` returns by default."""
-JOINT_PERCENTILES = (0.5, 99.5)
-"""Percentiles over all shown bands together that become 0 and 255 for non-8-bit rasters."""
 
 
 def display_bands(band_names: Sequence[str]) -> tuple[list[int], str]:
@@ -50,14 +49,10 @@ def display_bands(band_names: Sequence[str]) -> tuple[list[int], str]:
     return [0], f"{names[0] if names else 'band 1'} (grey)"
 
 
-def stretch(
-    data: np.ndarray, valid: np.ndarray, low: float = 2, high: float = 98, joint: bool = False
-) -> np.ndarray:
-    """Percentile stretch of ``(bands, h, w)`` to uint8 ``(h, w, 3)`` over valid pixels.
+def stretch(data: np.ndarray, valid: np.ndarray, low: float = 2, high: float = 98) -> np.ndarray:
+    """Percentile stretch of ``(bands, h, w)`` to uint8 ``(h, w, 3)``, per band, over valid pixels.
 
-    Per band by default; ``joint=True`` uses one range for all bands, which
-    keeps the colour balance (a true-colour picture of reflectances stays
-    true-colour). One band gives grey. Invalid pixels are black.
+    One band gives grey. Invalid pixels are black.
 
     Example:
         >>> a = np.arange(100, dtype=np.float32).reshape(1, 10, 10)
@@ -66,8 +61,8 @@ def stretch(
         ((10, 10, 3), np.uint8(0), np.uint8(255))
     """
     out = np.zeros(data.shape[1:] + (len(data),), dtype=np.uint8)
-    ranges = [data[:, valid]] * len(data) if joint else [band[valid] for band in data]
-    for i, (band, values) in enumerate(zip(data, ranges, strict=True)):
+    for i, band in enumerate(data):
+        values = band[valid]
         if values.size == 0:
             continue
         lo, hi = np.percentile(values, [low, high])
@@ -115,7 +110,7 @@ def _read_raster(path: Path, bands: Sequence[int | str] | None, max_side: int) -
         return np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else np.ascontiguousarray(rgb)
     data = data.astype(np.float32)
     valid &= np.isfinite(data).all(axis=0)
-    return stretch(data, valid, low=JOINT_PERCENTILES[0], high=JOINT_PERCENTILES[1], joint=True)
+    return stretch(data, valid)
 
 
 def read_rgb(
