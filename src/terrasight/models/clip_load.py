@@ -20,7 +20,7 @@ import torch
 from terrasight.models.clip_net import HEAD_WIDTHS, ClipArch, ClipModel, ClipNet
 from terrasight.models.hub import resolve_checkpoint, resolve_vocab
 from terrasight.models.registry import ModelConfig
-from terrasight.models.weights import ModelWeightsError, state_mismatch
+from terrasight.models.weights import ModelWeightsError, state_mismatch, unwrap_state
 
 SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 PREFERRED = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -148,12 +148,7 @@ def read_state(path: str | Path) -> tuple[dict[str, torch.Tensor], Path]:
 
 def _clip_layout(state: Any, file: Path) -> dict[str, torch.Tensor]:
     """Unwrap, strip prefixes, drop non-weights and check it is an open_clip ViT CLIP."""
-    if isinstance(state, Mapping):
-        for key in ("state_dict", "model"):
-            if isinstance(state.get(key), Mapping):
-                state = state[key]
-    if not isinstance(state, Mapping) or not state:
-        raise ModelWeightsError(f"checkpoint {file} does not hold a state dict.")
+    state = unwrap_state(state, file)
     out: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         key = str(key).removeprefix("module.")

@@ -201,13 +201,27 @@ def read_checkpoint(source: str | Path) -> dict[str, Any]:
         raise
     except Exception as exc:  # torch raises many types for unreadable files
         raise ModelWeightsError(f"cannot read checkpoint {text}: {exc}") from exc
-    if isinstance(state, dict):
+    return {k.removeprefix("module."): v for k, v in unwrap_state(state, text).items()}
+
+
+def unwrap_state(state: Any, source: str | Path) -> Mapping[str, Any]:
+    """The state dict inside what ``torch.load`` returned: itself, or under
+    ``state_dict`` / ``model`` as training checkpoints keep it.
+
+    Raises:
+        ModelWeightsError: no non-empty state dict in it.
+
+    Example:
+        >>> dict(unwrap_state({"epoch": 3, "state_dict": {"w": 1}}, "ckpt.pt"))
+        {'w': 1}
+    """
+    if isinstance(state, Mapping):
         for key in ("state_dict", "model"):
-            if isinstance(state.get(key), dict):
+            if isinstance(state.get(key), Mapping):
                 state = state[key]
-    if not isinstance(state, dict) or not state:
-        raise ModelWeightsError(f"checkpoint {text} does not hold a PyTorch state_dict.")
-    return {k.removeprefix("module."): v for k, v in state.items()}
+    if not isinstance(state, Mapping) or not state:
+        raise ModelWeightsError(f"checkpoint {source} does not hold a PyTorch state_dict.")
+    return state
 
 
 def load_partial(model: Any, state: Mapping[str, Any], source: str, required: set[str]) -> None:
