@@ -24,6 +24,7 @@ import numpy as np
 
 from terrasight.errors import InvalidRasterError, UnknownMethodError
 from terrasight.io.rgb import read_rgb
+from terrasight.models.hub import HUB_PREFIX
 
 DEFAULT_MODEL = "terrasight-vl"
 BATCH = 32
@@ -73,7 +74,7 @@ def load_model(
         return _load_trained(str(Path(model).resolve()))
     if not isinstance(model, str):
         return model
-    if checkpoint is not None and not str(checkpoint).startswith("hf-hub:"):
+    if checkpoint is not None and not str(checkpoint).startswith(HUB_PREFIX):
         checkpoint = Path(checkpoint).resolve()  # one cache entry per file, wherever run from
     return _load(model, None if checkpoint is None else str(checkpoint))
 
