@@ -186,6 +186,12 @@ def test_missing_corrupt_and_unsupported_files_name_the_file(tiny, tmp_path: Pat
     for bad in (cut, junk):
         with pytest.raises(ModelWeightsError, match=f"cannot read checkpoint {bad}"):
             read_state(bad)
+    text = tmp_path / "notes.pt"
+    text.write_text("not a checkpoint at all")
+    with pytest.raises(ModelWeightsError) as err:
+        read_state(text)
+    assert str(err.value).startswith(f"cannot read checkpoint {text}: ")
+    assert "\n" not in str(err.value) and "weights_only` set to `False" not in str(err.value)
     archive = tmp_path / "SkyCLIP.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("SkyCLIP/epoch_20.pt", b"...")

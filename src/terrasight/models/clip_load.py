@@ -20,7 +20,12 @@ import torch
 from terrasight.models.clip_net import HEAD_WIDTHS, ClipArch, ClipModel, ClipNet
 from terrasight.models.hub import resolve_checkpoint, resolve_vocab
 from terrasight.models.registry import ModelConfig
-from terrasight.models.weights import ModelWeightsError, state_mismatch, unwrap_state
+from terrasight.models.weights import (
+    ModelWeightsError,
+    state_mismatch,
+    unreadable_checkpoint,
+    unwrap_state,
+)
 
 SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 PREFERRED = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -142,7 +147,7 @@ def read_state(path: str | Path) -> tuple[dict[str, torch.Tensor], Path]:
     except ImportError as exc:
         raise ModelWeightsError(f"cannot read {file}: {exc} (pip install safetensors)") from exc
     except Exception as exc:  # torch and safetensors raise many types for unreadable files
-        raise ModelWeightsError(f"cannot read checkpoint {file}: {exc}") from exc
+        raise unreadable_checkpoint(file, exc) from exc
     return _clip_layout(state, file), file
 
 

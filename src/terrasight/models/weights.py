@@ -200,7 +200,7 @@ def read_checkpoint(source: str | Path) -> dict[str, Any]:
     except ModelWeightsError:
         raise
     except Exception as exc:  # torch raises many types for unreadable files
-        raise ModelWeightsError(f"cannot read checkpoint {text}: {exc}") from exc
+        raise unreadable_checkpoint(text, exc) from exc
     return {k.removeprefix("module."): v for k, v in unwrap_state(state, text).items()}
 
 
@@ -260,3 +260,24 @@ def state_mismatch(own: Mapping[str, Any], state: Mapping[str, Any], required: s
     wrong = sorted(k for k in state if k in own and tuple(own[k].shape) != tuple(state[k].shape))
     found = (("unknown keys", unknown), ("missing keys", missing), ("keys of another shape", wrong))
     return "; ".join(f"{len(v)} {what} (e.g. {v[:3]})" for what, v in found if v)
+
+
+def unreadable_checkpoint(source: str | Path, exc: Exception) -> ModelWeightsError:
+    """A one-line error for a checkpoint that PyTorch or safetensors cannot read.
+
+    torch's own message runs over many lines and suggests ``weights_only=False``,
+    which would run code from the file: terrasight never does that, so the
+    message says what the file is not instead.
+
+    Example:
+        >>> str(unreadable_checkpoint("x.pt", ValueError("bad magic")))
+        'cannot read checkpoint x.pt: bad magic. Is it a PyTorch or safetensors file of tensors?'
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if "Weights only load failed" in str(exc):
+        why = "not a file of tensors saved with torch.save (files that hold other objects are never unpickled, for safety)"
+    else:
+        why = (lines[0] if lines else type(exc).__name__)[:200]
+    return ModelWeightsError(
+        f"cannot read checkpoint {source}: {why}. Is it a PyTorch or safetensors file of tensors?"
+    )
