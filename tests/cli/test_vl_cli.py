@@ -86,8 +86,8 @@ def test_an_open_clip_checkpoint_through_the_commands(tmp_path: Path) -> None:
     assert len(json.loads(result.stdout)) == 2
     args = ["classify", str(images / "0.png"), "--labels", "a,b", *opts[:2]]
     result = CliRunner().invoke(main, args)  # through the group: one clear line, no traceback
-    assert result.exit_code == 1 and "Error: model 'open-clip-vit'" in result.output
+    assert result.exit_code == 7 and "Error: model 'open-clip-vit'" in result.output
     assert "--checkpoint PATH" in result.output and "Traceback" not in result.output
     args[-1:] = ["open-clip-vit", "--checkpoint", str(tmp_path / "nope.pt")]
     result = CliRunner().invoke(main, args)
-    assert result.exit_code == 1 and "nope.pt does not exist" in result.output
+    assert result.exit_code == 7 and "nope.pt does not exist" in result.output

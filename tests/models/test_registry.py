@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from terrasight.errors import TerrasightError, UnknownMethodError
+from terrasight.errors import TerrasightError, UnknownModelError
 from terrasight.models import get_config, list_models
 from terrasight.models.registry import ModelConfig, config_dir
 
@@ -35,7 +35,7 @@ def test_every_json_file_is_a_valid_entry_named_like_its_file():
 
 
 def test_unknown_model_lists_the_alternatives():
-    with pytest.raises(UnknownMethodError) as err:
+    with pytest.raises(UnknownModelError) as err:
         get_config("resnet-9000")
     message = str(err.value)
     assert "unknown model 'resnet-9000'" in message
@@ -67,7 +67,7 @@ def test_missing_torch_gives_the_install_hint():
         "    print(exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "pip install terrasight[learned]" in out.stdout
+    assert "pip install 'terrasight[learned]'" in out.stdout
 
 
 torch = pytest.importorskip("torch")

@@ -8,12 +8,20 @@ import warnings
 import click
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
-from terrasight.errors import TerrasightError
+from terrasight.errors import TerrasightError, exit_code
 
 RESUME_HINTS = {
     "change": " Finished windows are kept: run the same command again to resume.",
 }
 """What an interrupted command keeps, for the commands that resume."""
+
+
+class CommandFailure(click.ClickException):
+    """One line on stderr and the exit code of :data:`terrasight.errors.ERROR_TABLE`."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = code
 
 
 class _Group(click.Group):
@@ -23,15 +31,15 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except TerrasightError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise CommandFailure(str(exc), exit_code(exc)) from None
         except RasterioError as exc:
-            raise click.ClickException(f"raster error: {exc}") from None
+            raise CommandFailure(f"raster error: {exc}", 4) from None
         except OSError as exc:  # disk full, permissions... after the library's own checks
             where = f" ({exc.filename})" if exc.filename else ""
-            raise click.ClickException(f"{exc.strerror or exc}{where}") from None
-        except KeyboardInterrupt:
+            raise CommandFailure(f"{exc.strerror or exc}{where}", 5) from None
+        except KeyboardInterrupt as exc:
             hint = RESUME_HINTS.get(ctx.invoked_subcommand or "", "")
-            raise click.ClickException(f"interrupted.{hint}") from None
+            raise CommandFailure(f"interrupted.{hint}", exit_code(exc)) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

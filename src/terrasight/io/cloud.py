@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage, special
 
-from terrasight.errors import TerrasightError
+from terrasight.errors import CloudMaskUnavailableError
 from terrasight.io.raster import common_name
 
 MODEL_BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
@@ -69,10 +69,6 @@ TILE = 256
 _OVERLAP = 0.2  # ukis-csmask's tile overlap
 _REFLECTANCE_DTYPES = {"uint16", "int16", "float32", "float64"}
 _INSTALL = "python -m pip install 'ukis-csmask[cpu]' onnxruntime"
-
-
-class CloudMaskUnavailableError(TerrasightError, ImportError):
-    """Raised when cloud masking is asked for but ukis-csmask or onnxruntime is missing."""
 
 
 @dataclass(frozen=True)

