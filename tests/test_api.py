@@ -42,3 +42,18 @@ def test_default_method_is_the_learned_model(planted_pair):
     result = terrasight.detect_changes(before, after)
     assert result.method == "learned"
     assert result.summary()["params"]["model"].startswith("siamese")
+
+
+def test_the_version_is_written_in_one_place_and_the_package_is_typed():
+    import importlib.metadata
+    import pathlib
+    import re
+
+    import terrasight
+
+    assert importlib.metadata.version("terrasight") == terrasight.__version__
+    root = pathlib.Path(terrasight.__file__).parent
+    assert (root / "py.typed").is_file()
+    pyproject = root.parents[1] / "pyproject.toml"
+    if pyproject.is_file():  # a source checkout: no second copy of the number
+        assert not re.search(r'^version\s*=\s*"', pyproject.read_text(), re.M)
