@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from terrasight.models.registry import MissingDependencyError
-from terrasight.models.weights import ModelWeightsError
+from terrasight.errors import MissingDependencyError, ModelWeightsError
 
 try:  # optional: without ftfy only broken-unicode ("mojibake") repair is skipped
     from ftfy import fix_text as _fix_text

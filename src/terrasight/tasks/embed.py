@@ -43,9 +43,9 @@ def _load(name: str, checkpoint: str | None = None) -> Any:
 
 @functools.lru_cache(maxsize=2)
 def _load_trained(path: str) -> Any:
-    from terrasight.models.vl_net import load_trained
+    from terrasight.models.registry import create_model_from_file
 
-    return load_trained(path)
+    return create_model_from_file(path)
 
 
 def load_model(
