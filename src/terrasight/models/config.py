@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from terrasight.errors import TerrasightError
+from terrasight.errors import MissingDependencyError, TerrasightError
 
 KINDS = ("backbone", "change", "vl")
 """What a registry entry can be: a feature encoder, a change network, an image-text model."""
@@ -148,13 +148,26 @@ class Architecture:
         """The builder function, imported from its module when given as ``"module:function"``.
 
         Raises:
+            MissingDependencyError: the builder's module needs a package that is not installed.
             TerrasightError: the module or the function does not exist.
+
+        Example:
+            >>> Architecture("lit", "terrasight.models.vl_net:build").load_builder()  # doctest: +SKIP
+            <function build at 0x...>
         """
         if callable(self.builder):
             return self.builder
         module, _, attr = str(self.builder).partition(":")
         try:
             found = getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:  # the module itself, or a package it imports?
+            if exc.name and exc.name != module and not module.startswith(exc.name + "."):
+                raise MissingDependencyError(
+                    f"architecture {self.name!r} needs {exc.name}, which is not installed"
+                ) from exc
+            raise TerrasightError(
+                f"architecture {self.name!r}: its builder {self.builder!r} cannot be loaded ({exc})"
+            ) from exc
         except (ImportError, AttributeError) as exc:
             raise TerrasightError(
                 f"architecture {self.name!r}: its builder {self.builder!r} cannot be loaded ({exc})"
