@@ -44,7 +44,8 @@ MODEL_CONFIGS = "terrasight.model_configs"
 
 def _origin(ep: EntryPoint) -> str:
     dist = getattr(ep, "dist", None)
-    return f"entry point {ep.name!r} ({ep.value}) of {dist.name if dist else 'an unknown'} in {ep.group}"
+    owner = f" of {dist.name}" if dist is not None else ""
+    return f"entry point {ep.name!r} ({ep.value}){owner} in {ep.group}"
 
 
 def _names(group: str) -> list[str]:
