@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from terrasight.errors import TerrasightError, UnknownModelError
-from terrasight.models import get_config, list_models
-from terrasight.models.registry import ModelConfig, config_dir
+from terrasight.models import ModelConfig, get_config, list_models
+from terrasight.models.registry import config_dir
 
 
 def test_entries_are_listed_by_kind():

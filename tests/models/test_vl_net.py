@@ -12,11 +12,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("efficientnet_lite_pytorch")
 
-from terrasight.models import create_model  # noqa: E402
+from terrasight.models import create_model, create_model_from_file  # noqa: E402
 from terrasight.models.vl_net import (  # noqa: E402
     PooledTail,
     heads_from_params,
-    load_trained,
     tuned_parameter_names,
 )
 from terrasight.models.weights import (  # noqa: E402
@@ -86,7 +85,7 @@ def test_a_tune_last_entry_loads_its_blocks_over_the_pretrained_backbone(
 ) -> None:
     heads, tuned = _tuned_state(pretrained, 15)
     params = {**PARAMS, "variant": "tune-last", "projection": "linear", "tuned_from_block": 15}
-    model = load_trained(
+    model = create_model_from_file(
         _entry(tmp_path, params, {**heads, **{f"encoder.{k}": v for k, v in tuned.items()}})
     )
     reference = pretrained.state_dict()
@@ -97,7 +96,7 @@ def test_a_tune_last_entry_loads_its_blocks_over_the_pretrained_backbone(
     for name, value in heads.items():
         torch.testing.assert_close(model.heads.state_dict()[name], value, atol=1e-3, rtol=1e-3)
     image = np.random.default_rng(0).integers(0, 256, (50, 50, 3), dtype=np.uint8)
-    frozen = load_trained(_entry(tmp_path / "frozen", PARAMS, heads))
+    frozen = create_model_from_file(_entry(tmp_path / "frozen", PARAMS, heads))
     assert not np.allclose(model.embed_images([image]), frozen.embed_images([image]), atol=1e-4)
 
 
@@ -107,9 +106,9 @@ def test_weights_that_do_not_match_the_variant_fail_clearly(pretrained, tmp_path
     params = {**PARAMS, "variant": "tune-last", "projection": "linear", "tuned_from_block": 15}
     incomplete = dict(list(encoder.items())[1:])
     with pytest.raises(ModelWeightsError, match="missing keys"):
-        load_trained(_entry(tmp_path / "a", params, {**heads, **incomplete}))
+        create_model_from_file(_entry(tmp_path / "a", params, {**heads, **incomplete}))
     with pytest.raises(ModelWeightsError, match="unknown keys"):  # a frozen-backbone entry
-        load_trained(_entry(tmp_path / "b", PARAMS, {**heads, **encoder}))
+        create_model_from_file(_entry(tmp_path / "b", PARAMS, {**heads, **encoder}))
     frozen_block = {"encoder.blocks.3._bn0.weight": torch.ones(144)}
     with pytest.raises(ModelWeightsError, match="outside the blocks tuned from block 15"):
-        load_trained(_entry(tmp_path / "c", params, {**heads, **encoder, **frozen_block}))
+        create_model_from_file(_entry(tmp_path / "c", params, {**heads, **encoder, **frozen_block}))

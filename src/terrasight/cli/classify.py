@@ -36,14 +36,16 @@ def classify(
     IMAGE is a photo or any raster (a multi-band GeoTIFF is shown to the model
     as its red, green and blue bands).
     """
+    from terrasight.models.runtime import ModelCache
     from terrasight.tasks.embed import classify as classify_image
     from terrasight.tasks.embed import load_model
 
     names = [s.strip() for s in labels.split(",") if s.strip()]
     if not names:
         raise click.UsageError("--labels needs at least one non-empty name")
-    vl = load_model(model, checkpoint)
-    ranked = classify_image(image, names, templates=list(templates) or None, model=vl)
+    cache = ModelCache()  # this command's models and label embeddings, dropped when it ends
+    vl = load_model(model, checkpoint, cache=cache)
+    ranked = classify_image(image, names, templates=list(templates) or None, model=vl, cache=cache)
     if as_json:
         click.echo(json.dumps([{"label": n, "score": round(p, 4)} for n, p in ranked]))
         return

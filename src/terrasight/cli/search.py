@@ -24,15 +24,17 @@ def search(
     """The K images of FOLDER (searched recursively) that best match QUERY."""
     from tqdm import tqdm
 
+    from terrasight.models.runtime import ModelCache
     from terrasight.tasks.embed import load_model
     from terrasight.tasks.embed import search as search_images
 
     paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
     if not paths:
         raise click.UsageError(f"no images ({', '.join(SUFFIXES)}) in {folder}")
-    vl = load_model(model, checkpoint)
+    cache = ModelCache()  # this command's models, dropped when it ends
+    vl = load_model(model, checkpoint, cache=cache)
     with tqdm(total=len(paths), unit="image", desc="embedding", disable=None, leave=False) as bar:
-        hits = search_images(query, paths, k=k, model=vl, progress=bar.update)
+        hits = search_images(query, paths, k=k, model=vl, progress=bar.update, cache=cache)
     if as_json:
         click.echo(json.dumps([{"path": str(p), "score": round(s, 4)} for p, s in hits]))
         return

@@ -2,6 +2,8 @@
 
 Listing and describing models needs only the standard library; building one
 (:func:`create_model`) needs PyTorch: ``pip install terrasight[learned]``.
+Entries, architectures and backbones come from entry points (:mod:`terrasight.models.plugins`),
+so other packages can add their own.
 
 >>> from terrasight.models import list_models
 >>> list_models()  # doctest: +NORMALIZE_WHITESPACE
@@ -12,24 +14,29 @@ Listing and describing models needs only the standard library; building one
 
 from __future__ import annotations
 
+from terrasight.errors import MissingDependencyError
+from terrasight.models.config import Architecture, Backbone, ModelConfig, WeightsSpec
 from terrasight.models.registry import (
     INSTALL_HINT,
-    MissingDependencyError,
-    ModelConfig,
-    WeightsSpec,
     create_model,
+    create_model_from_file,
     get_config,
+    list_architectures,
     list_models,
     require_torch,
 )
 
 __all__ = [
     "INSTALL_HINT",
+    "Architecture",
+    "Backbone",
     "MissingDependencyError",
     "ModelConfig",
     "WeightsSpec",
     "create_model",
+    "create_model_from_file",
     "get_config",
+    "list_architectures",
     "list_models",
     "require_torch",
 ]

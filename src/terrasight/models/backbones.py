@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from terrasight.models.registry import ModelConfig
-from terrasight.models.weights import ModelWeightsError, verified_path
+from terrasight.errors import ModelWeightsError
+from terrasight.models.config import ModelConfig
+from terrasight.models.weights import verified_path
 
 
 class SamePadConv2d(nn.Conv2d):
@@ -149,7 +150,7 @@ def build(config: ModelConfig, pretrained: bool = True) -> EfficientNetLiteEncod
         ModelWeightsError: the ImageNet weights are missing or corrupt.
 
     Example:
-        >>> from terrasight.models.registry import get_config
+        >>> from terrasight.models import get_config
         >>> enc = build(get_config("efficientnet-lite0"))  # doctest: +SKIP
     """
     from efficientnet_lite_pytorch import EfficientNet

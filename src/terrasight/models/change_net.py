@@ -13,21 +13,15 @@ the shipped file holds only the trained layers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from terrasight.models import backbones
-from terrasight.models.registry import ModelConfig, get_config
-from terrasight.models.weights import (
-    ModelWeightsError,
-    load_npz,
-    load_partial,
-    read_checkpoint,
-    verified_path,
-)
+from terrasight.errors import ModelWeightsError
+from terrasight.models.checkpoints import load_partial
+from terrasight.models.config import Backbone, ModelConfig
+from terrasight.models.weights import load_npz, verified_path
 
 FUSIONS = {"diff": 1, "diff+concat": 3}
 """How the two dates' features are combined, and the channel multiple it gives."""
@@ -104,7 +98,7 @@ class SiameseChangeNet(nn.Module):
 
     def __init__(
         self,
-        encoder: backbones.EfficientNetLiteEncoder,
+        encoder: nn.Module,
         feature_channels: Sequence[int],
         channels: Sequence[int],
         train_from_block: int,
@@ -178,24 +172,26 @@ def fold_batch_norms(model: nn.Module) -> nn.Module:
     return model
 
 
-def build(config: ModelConfig, pretrained: bool = True) -> SiameseChangeNet:
-    """Build a change entry of architecture ``siamese-fpn`` on its registered backbone.
+def build(config: ModelConfig, pretrained: bool = True, *, backbone: Backbone) -> SiameseChangeNet:
+    """Build a change entry of architecture ``siamese-fpn`` on its backbone.
 
     The backbone always gets its own pretrained (ImageNet) weights; ``pretrained``
-    says whether the entry's trained layers are loaded too.
+    says whether the entry's trained layers are loaded too. The backbone module must
+    return a list of feature maps with the channels its entry's ``params["channels"]``
+    lists and keep its blocks in ``blocks`` (``train_from_block`` counts them).
 
     Raises:
         ModelWeightsError: weights are missing, corrupt, or the entry has none.
 
     Example:
-        >>> model = build(get_config("siamese-effnet-lite0"))  # doctest: +SKIP
+        >>> model = build(get_config("siamese-effnet-lite0"),  # doctest: +SKIP
+        ...               backbone=backbone_of(get_config("siamese-effnet-lite0")))
     """
-    backbone = get_config(config.backbone or "")
-    encoder = backbones.build(backbone, pretrained=True)
+    encoder = backbone.build(True)
     p = config.params
     model = SiameseChangeNet(
         encoder,
-        backbone.params["channels"],
+        backbone.config.params["channels"],
         p["decoder_channels"],
         p["train_from_block"],
         p.get("multiple", 32),
@@ -210,22 +206,4 @@ def build(config: ModelConfig, pretrained: bool = True) -> SiameseChangeNet:
             )
         path = verified_path(config.weights)
         load_partial(model, load_npz(path), str(path), model.trained_keys())
-    return model
-
-
-def load_checkpoint(model: torch.nn.Module, source: str | Path) -> torch.nn.Module:
-    """Load a user's PyTorch checkpoint (path or URL) into a model of the same architecture.
-
-    The checkpoint may hold the full state dict or only the trained layers
-    (:meth:`SiameseChangeNet.trained_state`); every trained layer must be in it.
-
-    Raises:
-        ModelWeightsError: missing, unreadable, or of another architecture.
-
-    Example:
-        >>> torch.save(model.state_dict(), "mine.pt")  # doctest: +SKIP
-        >>> model = create_model("siamese-effnet-lite0", checkpoint="mine.pt")  # doctest: +SKIP
-    """
-    required = model.trained_keys() if hasattr(model, "trained_keys") else set()
-    load_partial(model, read_checkpoint(source), str(source), required)
     return model

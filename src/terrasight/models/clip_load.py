@@ -17,15 +17,12 @@ from typing import Any
 
 import torch
 
+from terrasight.errors import ModelWeightsError
+from terrasight.models.checkpoints import state_mismatch, unreadable_checkpoint, unwrap_state
 from terrasight.models.clip_net import HEAD_WIDTHS, ClipArch, ClipModel, ClipNet
+from terrasight.models.clip_tokenizer import ClipTokenizer
+from terrasight.models.config import ModelConfig
 from terrasight.models.hub import resolve_checkpoint, resolve_vocab
-from terrasight.models.registry import ModelConfig
-from terrasight.models.weights import (
-    ModelWeightsError,
-    state_mismatch,
-    unreadable_checkpoint,
-    unwrap_state,
-)
 
 SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 PREFERRED = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -308,8 +305,6 @@ def build(
     Example:
         >>> model = build(get_config("open-clip-vit"), checkpoint="ViT-B-32.safetensors")  # doctest: +SKIP
     """
-    from terrasight.models.clip_tokenizer import ClipTokenizer
-
     file: Path | None = None
     if pretrained or checkpoint is not None:
         state, file = read_state(resolve_checkpoint(config, checkpoint))

@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from terrasight.models.registry import MissingDependencyError
-from terrasight.models.weights import ModelWeightsError
+from terrasight.errors import MissingDependencyError, ModelWeightsError
 
 try:  # optional: without ftfy only broken-unicode ("mojibake") repair is skipped
     from ftfy import fix_text as _fix_text
@@ -38,7 +37,6 @@ SOT_TEXT, EOT_TEXT = "<start_of_text>", "<end_of_text>"  # open_clip's spelling,
 HF_SPECIALS = {SOT_TEXT: "<|startoftext|>", EOT_TEXT: "<|endoftext|>"}  # vocab.json's spelling
 
 
-@lru_cache(maxsize=1)
 def byte_symbols() -> tuple[str, ...]:
     """The printable character standing for each byte value (index = byte), as in GPT-2 and CLIP.
 
@@ -52,7 +50,6 @@ def byte_symbols() -> tuple[str, ...]:
     return tuple(chr(b) if b in kept else chr(next(moved)) for b in range(256))
 
 
-@lru_cache(maxsize=1)
 def _word_pattern() -> Any:
     """open_clip's pre-tokenization pattern: special tokens, contractions, letters, digits, rest."""
     try:
@@ -121,7 +118,10 @@ class ClipTokenizer:
         }
         self._ranks = {tuple(m): rank for rank, m in enumerate(merges)}
         self._no_rank = len(merges)
+        self._symbols = symbols
         self._byte_decoder = {s: b for b, s in enumerate(symbols)}
+        self._pattern = _word_pattern()
+        # BPE of the words seen, kept by this tokenizer (and freed with it)
         self._bpe: Callable[[str], tuple[str, ...]] = lru_cache(maxsize=1 << 16)(self._bpe_word)
         self.sot_token: int = self._special_ids[SOT_TEXT]
         self.eot_token: int = self._special_ids[EOT_TEXT]
@@ -171,8 +171,8 @@ class ClipTokenizer:
             [513, 513]
         """
         ids: list[int] = []
-        symbols = byte_symbols()
-        for piece in _word_pattern().findall(clean_text(text)):
+        symbols = self._symbols
+        for piece in self._pattern.findall(clean_text(text)):
             if piece in self._special_ids:
                 ids.append(self._special_ids[piece])
                 continue

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from terrasight.models.registry import ModelConfig
-from terrasight.models.weights import ModelWeightsError
+from terrasight.errors import ModelWeightsError
+from terrasight.models.config import ModelConfig
 
 
 def hub_unreachable() -> str | None:
@@ -103,7 +103,7 @@ def resolve_checkpoint(config: ModelConfig, checkpoint: str | Path | None) -> Pa
             it is published, and says to pass ``checkpoint=PATH`` / ``--checkpoint PATH``.
 
     Example:
-        >>> from terrasight.models.registry import get_config
+        >>> from terrasight.models import get_config
         >>> resolve_checkpoint(get_config("remoteclip-vit-b-32"), None)  # doctest: +SKIP
         PosixPath('.../RemoteCLIP-ViT-B-32.pt')
         >>> resolve_checkpoint(get_config("open-clip-vit"), "hf-hub:org/repo")  # doctest: +SKIP

