@@ -21,7 +21,7 @@ class CommandFailure(click.ClickException):
 
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
-        self.exit_code = code
+        self.exit_code = code  # type: ignore[misc]  # click reads the status from here
 
 
 class _Group(click.Group):

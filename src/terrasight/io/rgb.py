@@ -60,7 +60,7 @@ def stretch(data: np.ndarray, valid: np.ndarray, low: float = 2, high: float = 9
         >>> rgb.shape, rgb[0, 0, 0], rgb[-1, -1, 0]
         ((10, 10, 3), np.uint8(0), np.uint8(255))
     """
-    out = np.zeros(data.shape[1:] + (len(data),), dtype=np.uint8)
+    out = np.zeros((*data.shape[1:], len(data)), dtype=np.uint8)
     for i, band in enumerate(data):
         values = band[valid]
         if values.size == 0:
@@ -87,7 +87,7 @@ def _read_photo(path: Path, max_side: int) -> np.ndarray:
             "JPEG/PNG image, or pass a GeoTIFF."
         ) from None
     if max(rgb.size) > max_side:
-        rgb.thumbnail((max_side, max_side), Image.BILINEAR)
+        rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     return np.asarray(rgb)
 
 

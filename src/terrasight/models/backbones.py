@@ -45,19 +45,17 @@ class SamePadConv2d(nn.Conv2d):
 
 def _replacement(conv: nn.Conv2d) -> nn.Conv2d:
     kh, kw = conv.kernel_size
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         stride=conv.stride, dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None
     )
     if tuple(conv.stride) == (1, 1) and kh % 2 == 1 and kw % 2 == 1:
         pad = ((kh - 1) // 2 * conv.dilation[0], (kw - 1) // 2 * conv.dilation[1])
-        new = nn.Conv2d(
-            conv.in_channels, conv.out_channels, conv.kernel_size, padding=pad, **kwargs
-        )
+        new = nn.Conv2d(conv.in_channels, conv.out_channels, (kh, kw), padding=pad, **kwargs)
     else:
-        new = SamePadConv2d(conv.in_channels, conv.out_channels, conv.kernel_size, **kwargs)
+        new = SamePadConv2d(conv.in_channels, conv.out_channels, (kh, kw), **kwargs)
     with torch.no_grad():
         new.weight.copy_(conv.weight)
-        if conv.bias is not None:
+        if conv.bias is not None and new.bias is not None:
             new.bias.copy_(conv.bias)
     return new
 
@@ -86,7 +84,7 @@ class EfficientNetLiteEncoder(nn.Module):
         [16, 24, 40, 112]
     """
 
-    def __init__(self, net: nn.Module, feature_blocks: Sequence[int], head: bool = False) -> None:
+    def __init__(self, net: Any, feature_blocks: Sequence[int], head: bool = False) -> None:
         super().__init__()
         self.feature_blocks = tuple(int(i) for i in feature_blocks)
         self.conv_stem = net._conv_stem

@@ -168,7 +168,9 @@ def fold_batch_norms(model: nn.Module) -> nn.Module:
     for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
         for i in range(len(seq) - 1):
             if isinstance(seq[i], nn.Conv2d) and isinstance(seq[i + 1], nn.BatchNorm2d):
-                seq[i], seq[i + 1] = fuse_conv_bn_eval(seq[i], seq[i + 1]), nn.Identity()
+                conv2d, norm = seq[i], seq[i + 1]
+                assert isinstance(conv2d, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+                seq[i], seq[i + 1] = fuse_conv_bn_eval(conv2d, norm), nn.Identity()
     return model
 
 

@@ -27,7 +27,12 @@ from terrasight.models.hub import resolve_checkpoint, resolve_vocab
 SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 PREFERRED = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 DROPPED = ("input_resolution", "context_length", "vocab_size", "attn_mask")  # not weights
-TEXT_KEYS = ("transformer.", "token_embedding.", "positional_embedding", "ln_final.")
+TEXT_KEYS: tuple[str, ...] = (
+    "transformer.",
+    "token_embedding.",
+    "positional_embedding",
+    "ln_final.",
+)
 TEXT_KEYS += ("text_projection",)
 FIRST_MLP = "transformer.resblocks.0.mlp.c_fc.weight"
 INFERABLE = (

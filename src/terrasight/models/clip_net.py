@@ -249,7 +249,7 @@ def preprocess(
         new_long = int(size * long / short)
         target = (size, new_long) if w <= h else (new_long, size)
         if target != pil.size:
-            pil = pil.resize(target, Image.BICUBIC)
+            pil = pil.resize(target, Image.Resampling.BICUBIC)
         w, h = pil.size
         top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
         pil = pil.crop((left, top, left + size, top + size))

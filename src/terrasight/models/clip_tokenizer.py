@@ -23,6 +23,7 @@ import numpy as np
 
 from terrasight.errors import MissingDependencyError, ModelWeightsError
 
+_fix_text: Callable[[str], str] | None
 try:  # optional: without ftfy only broken-unicode ("mojibake") repair is skipped
     from ftfy import fix_text as _fix_text
 except ImportError:  # pragma: no cover - ftfy is installed with terrasight[learned]
@@ -340,5 +341,5 @@ def _hf_cache_vocab() -> Path | None:
     found = [try_to_load_from_cache(HF_REPO, name) for name in HF_FILES]
     if not all(isinstance(f, str) for f in found):
         return None  # not cached, or cached as missing
-    folders = {Path(f).parent for f in found}
+    folders = {Path(str(f)).parent for f in found}
     return folders.pop() if len(folders) == 1 else None

@@ -99,7 +99,7 @@ def preprocess(images: Sequence[np.ndarray], size: int, mean: float, std: float)
     for img in images:
         pil = Image.fromarray(np.ascontiguousarray(img[..., :3]))
         if pil.size != (size, size):
-            pil = pil.resize((size, size), Image.BILINEAR)
+            pil = pil.resize((size, size), Image.Resampling.BILINEAR)
         arrays.append(np.asarray(pil, dtype=np.float32))
     batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
     return ((batch - mean) / std).contiguous(memory_format=torch.channels_last)
@@ -116,7 +116,7 @@ def pooled_features(encoder: nn.Module, batch: torch.Tensor) -> np.ndarray:
     return encoder(batch)[-1].mean(dim=(2, 3)).float().numpy()
 
 
-def tuned_parameter_names(encoder: nn.Module, start: int) -> list[str]:
+def tuned_parameter_names(encoder: Any, start: int) -> list[str]:
     """Names of the encoder parameters that variant ``tune-last`` trains: those of the blocks
     from ``start`` on and of the head (batch-norm statistics stay the ImageNet ones).
 
@@ -140,7 +140,7 @@ class PooledTail(nn.Module):
         torch.Size([2, 1280])
     """
 
-    def __init__(self, encoder: nn.Module, start: int) -> None:
+    def __init__(self, encoder: Any, start: int) -> None:
         super().__init__()
         self.encoder = encoder
         self.start = int(start)

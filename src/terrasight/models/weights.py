@@ -153,7 +153,7 @@ def save_npz(state: Mapping[str, Any], path: str | Path, dtype: str = "float16")
             arrays[key] = arr.astype(dtype)
     path = Path(path)
     with open(path, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub types allow_pickle
     return path
 
 

@@ -127,7 +127,7 @@ def _is_single(images: ImageLike | Sequence[ImageLike]) -> bool:
 
 
 def _as_list(images: ImageLike | Sequence[ImageLike]) -> list[ImageLike]:
-    return [images] if _is_single(images) else list(images)  # type: ignore[arg-type]
+    return [images] if _is_single(images) else list(images)  # type: ignore[arg-type,list-item]
 
 
 def embed_images(
@@ -204,7 +204,7 @@ def label_embeddings(
 
 
 @overload
-def classify(
+def classify(  # type: ignore[overload-overlap]  # a str is also a sequence
     image: ImageLike,
     labels: Sequence[str],
     templates: Sequence[str] | None = ...,
