@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import rasterio
 
 from terrasight.errors import InvalidOptionError, OutputExistsError
+from terrasight.tasks.change.checks import RULES
 from terrasight.tasks.change.cva import CVAOptions
 from terrasight.tasks.change.detect import ChangeOptions, detect_changes
 from terrasight.tasks.change.irmad import IRMADOptions
@@ -65,12 +67,19 @@ def test_bad_options_are_refused_before_any_output(case, planted_pair, tmp_path,
     assert list(scratch.iterdir()) == []
 
 
+def test_every_job_option_has_a_rule():
+    assert {f.name for f in fields(ChangeOptions)} == set(RULES)
+
+
 def test_change_options_are_checked_on_construction():
     assert ChangeOptions(tile_size=512, bands=[3, 2, 1]).bands == (3, 2, 1)
     with pytest.raises(InvalidOptionError, match="--cloud-mask on the command line"):
         ChangeOptions(cloud_mask="yes")
     with pytest.raises(InvalidOptionError, match="'workers'"):
         ChangeOptions(workers=True)
+    with pytest.raises(InvalidOptionError) as err:
+        ChangeOptions(sample_size=8)
+    assert "on the command line" not in str(err.value)
 
 
 def test_typed_or_text_method_options_are_the_same_job(planted_pair, tmp_path):

@@ -18,6 +18,7 @@ A method is published as a :class:`MethodSpec` under the entry point group
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import types
 import typing
@@ -231,7 +232,8 @@ def _allowed(value: Any, arms: tuple[Any, ...], meta: Mapping[str, Any]) -> bool
         return bool in arms
     if isinstance(value, int | float) and (int in arms and isinstance(value, int) or float in arms):
         low, high = meta.get("low"), meta.get("high")
-        return (low is None or value >= low) and (high is None or value <= high)
+        within = (low is None or value >= low) and (high is None or value <= high)
+        return within and math.isfinite(value)
     if isinstance(value, str) and str in arms:
         return not meta.get("choices") or value in meta["choices"]
     return False

@@ -87,20 +87,34 @@ def check_change_options(options: Any) -> None:
         terrasight.errors.InvalidOptionError: option 'workers' of detect_changes must be an integer of at least 1, not 0 (--workers on the command line).
     """
     for f in fields(options):
+        if f.name not in RULES:
+            continue
         value = getattr(options, f.name)
         ok, allowed = RULES[f.name]
         if not ok(value):
+            flag = CLI_FLAGS.get(f.name)
+            where = f" ({flag} on the command line)" if flag else ""
             raise InvalidOptionError(
-                f"option {f.name!r} of detect_changes must be {allowed}, not {value!r}"
-                f"{_flag(f.name)}."
+                f"option {f.name!r} of detect_changes must be {allowed}, not {value!r}{where}."
             )
 
 
-def _flag(name: str) -> str:
-    hidden = ("method_options", "sample_tiles", "sample_size", "gdal_cache_mb")
-    if name in hidden:
-        return ""
-    return f" ({'--' + name.replace('_', '-')} on the command line)"
+CLI_FLAGS = {
+    name: "--" + name.replace("_", "-")
+    for name in (
+        "method",
+        "bands",
+        "after_bands",
+        "nodata",
+        "min_pixels",
+        "cloud_mask",
+        "tile_size",
+        "workers",
+        "reflectance_scale",
+        "reflectance_offset",
+    )
+}
+"""The options that ``terrasight change`` sets, and its flag for each."""
 
 
 def check_keywords(given: Iterable[str], known: Iterable[str], method: str) -> None:

@@ -76,7 +76,10 @@ class ChangeResult:
         crs: the output CRS as WKT (``None`` in pixel space).
         transform: affine transform of the output grid (the before grid over the overlap).
         width, height: size of the output grid.
-        mask_path: uint8 GeoTIFF, 1 changed, 0 unchanged, 255 no data.
+        mask_path: uint8 GeoTIFF, 1 changed, 0 unchanged, 255 no data. When
+            ``detect_changes`` ran without ``outdir``, both rasters lie in a
+            temporary folder that is removed once this result is garbage-collected:
+            :meth:`save` copies them.
         probability_path: float32 GeoTIFF of change probability, NaN where no data.
         objects: the changed regions, largest first.
         valid_pixels, changed_pixels: pixel counts inside the output grid.
