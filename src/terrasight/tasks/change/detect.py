@@ -215,34 +215,36 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
     notes: list[str] = []
     clouds = _cloud_config(pair, opts)
     clouds = _check_reflectance(pair, clouds, opts, notes)
-    signature = job_signature(plan)
-    state = open_job(folder, signature, list(OUTPUT_NAMES.values()), overwrite)
-    if state.fitted is None:
-        state.fitted = _fit(pair, spec, opts, plan.method_options, clouds).params()
-        state.save()
-    fitted = spec.restore(state.fitted, plan.models)
-    grid = TileGrid(pair.region, opts.tile_size or _tile_size(spec.tile_size), spec.overlap)
+    job = open_job(folder, job_signature(plan), list(OUTPUT_NAMES.values()), overwrite)
+    if job.fitted is None:
+        job.fitted = _fit(pair, spec, opts, plan.method_options, clouds).params()
+        job.save()
+    fitted = spec.restore(job.fitted, plan.models)
+    size = opts.tile_size or _tile_size(spec.tile_size)
+    grid = TileGrid(pair.region, size, spec.overlap)
     paths = {k: folder / (OUTPUT_NAMES[k] + PART) for k in ("mask", "probability")}
     final = {k: folder / OUTPUT_NAMES[k] for k in ("mask", "probability")}
-    if not state.complete:
-        tiles.create_outputs(pair, paths, fresh=not state.done_tiles())
+    if not job.complete:
+        tiles.create_outputs(pair, paths, fresh=not job.done_tiles())
         with _one_torch_thread():
-            tiles.process_tiles(pair, grid, fitted, clouds, state, paths, opts.workers, progress)
-    counts = tiles.totals(state.done_tiles().values())
-    where = final if state.complete else paths
-    crs = pair.before.crs.to_wkt() if pair.before.crs else None
+            tiles.process_tiles(pair, grid, fitted, clouds, job, paths, opts.workers, progress)
+    counts = tiles.totals(job.done_tiles().values())
     objects, changed = extract_objects(
-        where["mask"], where["probability"], opts.min_pixels, crs, pair.transform
+        paths["mask"] if not job.complete else final["mask"],
+        paths["probability"] if not job.complete else final["probability"],
+        opts.min_pixels,
+        pair.before.crs.to_wkt() if pair.before.crs else None,
+        pair.transform,
     )
-    if not state.complete:
+    if not job.complete:
         tiles.build_overviews(paths["mask"])
         for k in paths:
             paths[k].replace(final[k])
-        state.complete = True
-        state.save()
+        job.complete = True
+        job.save()
     if counts["cloud"]:
         notes.append(f"{counts['cloud']} pixels under cloud or cloud shadow were excluded.")
-    return build_result(plan, state.fitted, final, objects, changed, counts, notes)
+    return build_result(plan, job.fitted, final, objects, changed, counts, notes)
 
 
 def _one_torch_thread() -> contextlib.AbstractContextManager[None]:
