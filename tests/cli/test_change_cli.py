@@ -1,6 +1,7 @@
 """``terrasight change`` through click's runner: outputs, and bad input as one clear line."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,6 +96,66 @@ def test_method_options_reach_the_method(planted_pair, tmp_path):
     assert json.loads((out / "summary.json").read_text())["params"]["tolerance"] == 0
     bad = _run("change", before, after, "-o", tmp_path / "p", "-O", "tolerance", "-q", "-m", "cva")
     assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (
+            ["-O", "tolerance=5"],
+            "Error: option 'tolerance' of change method 'cva' must be an integer from 0 to 2, not 5.",
+        ),
+        (
+            ["-O", "tolerence=1"],
+            "Error: unknown option 'tolerence' for change method 'cva'. Did you mean 'tolerance'?",
+        ),
+        (["-O", "threshold=0.5"], "Error: unknown option 'threshold' for change method 'cva'."),
+        (
+            ["--tile-size", "300"],
+            "Error: option 'tile_size' of detect_changes must be None or a multiple of 256",
+        ),
+        (
+            ["-m", "cvx"],
+            "Error: unknown change method 'cvx'. Did you mean 'cva'? Available: cva, irmad, learned",
+        ),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(args, words, planted_pair, tmp_path):
+    before, after, _ = planted_pair
+    out = tmp_path / "o"
+    res = _run("change", before, after, "-o", out, "-q", "-m", "cva", *args)
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith(words) and len(res.output.strip().splitlines()) == 1
+    assert "Traceback" not in res.output and not out.exists()
+
+
+def test_learned_options_reach_the_method(planted_pair, tmp_path):
+    before, after, _ = planted_pair
+    res = _run("change", before, after, "-o", tmp_path / "o", "-q", "-O", "threshold=2")
+    assert res.exit_code == 2
+    assert "'threshold' of change method 'learned' must be a number from 0 to 1" in res.output
+
+
+def test_json_summary_on_stdout_and_warnings_on_stderr(make_raster, tmp_path):
+    rng = np.random.default_rng(3)
+    base = rng.normal(100, 10, (3, 64, 64)).clip(0, 255)
+    after = base.copy()
+    after[:, 10:30, 10:30] = 250
+    b = make_raster("b.tif", base.astype(np.uint8), crs=None)
+    a = make_raster("a.tif", after.astype(np.uint8), crs=None)
+    out = tmp_path / "o"
+    res = _run("change", b, a, "-o", out, "-m", "cva", "--json", "--no-report")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["method"] == "cva" and summary["object_count"] == 1
+    assert summary == {
+        **json.loads((out / "summary.json").read_text()),
+        "outputs": summary["outputs"],
+    }
+    assert set(summary["outputs"]) == {"mask", "probability", "geojson", "summary"}
+    assert all(Path(p).is_file() for p in summary["outputs"].values())
+    assert "warning:" in res.stderr and "no CRS" in res.stderr
+    assert "warning:" not in res.stdout and "no CRS" in summary["warnings"][0]
 
 
 def test_output_folder_that_is_a_file_or_unwritable(planted_pair, tmp_path):

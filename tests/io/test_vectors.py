@@ -13,14 +13,18 @@ from rasterio.transform import from_origin
 from shapely.geometry import LinearRing, shape
 
 from terrasight.io.vectors import (
+    IMAGE_CRS_MEMBER,
     PIXEL_MEMBER,
+    VectorFeature,
+    bounds_to_lonlat,
+    crs_id,
+    features_to_geojson,
     geometry_area,
     location_words,
-    objects_to_geojson,
     pixel_area,
+    to_lonlat,
     write_geojson,
 )
-from terrasight.tasks.change.result import ChangeObject
 
 UTM = from_origin(500000.0, 5000000.0, 10.0, 10.0)
 
@@ -30,20 +34,17 @@ def _square(x0: float, y0: float, size: float, clockwise: bool = False) -> list:
     return ring[::-1] if clockwise else ring
 
 
-def _object(geometry: dict, oid: int = 1, mean: float = 0.75) -> ChangeObject:
-    return ChangeObject(
-        id=oid,
-        pixels=4,
-        area=400.0,
-        area_unit="m2",
-        centroid=(500010.0, 4999990.0),
-        bbox=(500000.0, 4999980.0, 500020.0, 5000000.0),
-        pixel_bbox=(0, 0, 2, 2),
-        location="north-west",
-        mean_probability=mean,
-        geometry=geometry,
-        centroid_lonlat=(15.0, 45.1),
-    )
+def _object(geometry: dict, oid: int = 1, mean: float = 0.75) -> VectorFeature:
+    properties = {
+        "pixels": 4,
+        "area": 400.0,
+        "area_unit": "m2",
+        "location": "north-west",
+        "mean_probability": mean,
+        "centroid_lonlat": (15.0, 45.1),
+        "pixel_bbox": (0, 0, 2, 2),
+    }
+    return VectorFeature(geometry, properties, id=oid)
 
 
 def _rings(geometry: dict) -> list[list]:
@@ -145,14 +146,14 @@ def test_location_words_non_square_scene_and_degenerate_size() -> None:
     assert location_words(0, 0, 0, 0) == "centre"
 
 
-# --- objects_to_geojson ---------------------------------------------------------
+# --- features_to_geojson --------------------------------------------------------
 
 
 def test_geojson_is_wgs84_lonlat_ccw_closed_and_rounded() -> None:
     # Clockwise exterior in UTM 33N and a counter-clockwise hole: both must be flipped.
     outer = _square(500000.0, 4999000.0, 1000.0, clockwise=True)
     hole = _square(500200.0, 4999200.0, 100.0)
-    fc = objects_to_geojson(
+    fc = features_to_geojson(
         [_object({"type": "Polygon", "coordinates": [outer, hole]})], "EPSG:32633"
     )
     assert fc["type"] == "FeatureCollection"
@@ -172,12 +173,11 @@ def test_geojson_is_wgs84_lonlat_ccw_closed_and_rounded() -> None:
 
 
 def test_geojson_properties_are_json_ready() -> None:
-    fc = objects_to_geojson(
+    fc = features_to_geojson(
         [_object({"type": "Polygon", "coordinates": [_square(500000, 4999980, 20)]})], "EPSG:32633"
     )
     props = fc["features"][0]["properties"]
     assert "geometry" not in props
-    assert props["bbox"] == [500000.0, 4999980.0, 500020.0, 5000000.0]
     assert props["pixel_bbox"] == [0, 0, 2, 2]
     assert props["centroid_lonlat"] == [15.0, 45.1]
     assert props["location"] == "north-west" and props["area_unit"] == "m2"
@@ -188,7 +188,7 @@ def test_geojson_nan_probability_becomes_null() -> None:
     obj = _object(
         {"type": "Polygon", "coordinates": [_square(500000, 4999980, 20)]}, mean=float("nan")
     )
-    fc = objects_to_geojson([obj], "EPSG:32633")
+    fc = features_to_geojson([obj], "EPSG:32633")
     assert fc["features"][0]["properties"]["mean_probability"] is None
 
 
@@ -200,14 +200,14 @@ def test_geojson_multipolygon_parts_all_ccw() -> None:
             [_square(500500, 4999000, 100)],
         ],
     }
-    out = objects_to_geojson([_object(geom)], CRS.from_epsg(32633))["features"][0]["geometry"]
+    out = features_to_geojson([_object(geom)], CRS.from_epsg(32633))["features"][0]["geometry"]
     assert out["type"] == "MultiPolygon" and len(out["coordinates"]) == 2
     assert all(LinearRing(poly[0]).is_ccw for poly in out["coordinates"])
 
 
 def test_geojson_pixel_space_carries_foreign_member() -> None:
     geom = {"type": "Polygon", "coordinates": [_square(3, 4, 2)]}
-    fc = objects_to_geojson([_object(geom, oid=7)], None)
+    fc = features_to_geojson([_object(geom, oid=7)], None)
     assert fc[PIXEL_MEMBER] == "pixel"
     feature = fc["features"][0]
     assert feature["id"] == 7
@@ -216,14 +216,47 @@ def test_geojson_pixel_space_carries_foreign_member() -> None:
 
 
 def test_geojson_empty_collection() -> None:
-    assert objects_to_geojson([], "EPSG:32633") == {"type": "FeatureCollection", "features": []}
+    assert features_to_geojson([], "EPSG:32633") == {
+        "type": "FeatureCollection",
+        "features": [],
+        IMAGE_CRS_MEMBER: "EPSG:32633",
+    }
+
+
+def test_geojson_records_the_image_crs_once() -> None:
+    geom = {"type": "Polygon", "coordinates": [_square(500000, 4999980, 20)]}
+    fc = features_to_geojson([_object(geom), _object(geom, oid=2)], CRS.from_epsg(32633).to_wkt())
+    assert fc[IMAGE_CRS_MEMBER] == "EPSG:32633"
+    assert all(IMAGE_CRS_MEMBER not in f["properties"] for f in fc["features"])
+    assert features_to_geojson([], None)[IMAGE_CRS_MEMBER] is None
+    custom = CRS.from_proj4("+proj=tmerc +lat_0=0 +lon_0=15.3 +k=0.9993 +x_0=0 +y_0=0 +ellps=GRS80")
+    assert crs_id(custom).startswith("PROJCS[") or crs_id(custom).startswith("PROJCRS[")
+    assert CRS.from_wkt(crs_id(custom)) == custom
+
+
+def test_geojson_takes_plain_mappings() -> None:
+    geom = {"type": "Polygon", "coordinates": [_square(3, 4, 2)]}
+    fc = features_to_geojson([{"geometry": geom, "properties": {"name": "a"}}], None)
+    (feature,) = fc["features"]
+    assert "id" not in feature and feature["properties"] == {"name": "a"}
+
+
+def test_lonlat_bounds_enclose_the_reprojected_box() -> None:
+    box = (499000.0, 4990000.0, 510000.0, 5000000.0)
+    (west, south, east, north), *_ = bounds_to_lonlat([box, box], "EPSG:32633")
+    ring = [
+        (box[0] + t * (box[2] - box[0]), y) for t in [i / 50 for i in range(51)] for y in box[1::2]
+    ]
+    for lon, lat in to_lonlat(ring, "EPSG:32633"):  # 11 km sides: within 1 cm (1e-7 degrees)
+        assert west - 1e-7 <= lon <= east + 1e-7 and south - 1e-7 <= lat <= north + 1e-7
+    assert bounds_to_lonlat([box], None) == [None] and to_lonlat([(1.0, 2.0)], None) == [None]
 
 
 def test_write_geojson_is_atomic_and_overwrites(tmp_path) -> None:
     path = tmp_path / "sub" / "changes.geojson"
     geom = {"type": "Polygon", "coordinates": [_square(500000, 4999980, 20)]}
-    write_geojson(path, objects_to_geojson([_object(geom)], "EPSG:32633"))
+    write_geojson(path, features_to_geojson([_object(geom)], "EPSG:32633"))
     assert len(json.loads(path.read_text())["features"]) == 1
-    write_geojson(path, objects_to_geojson([], "EPSG:32633"))
+    write_geojson(path, features_to_geojson([], "EPSG:32633"))
     assert json.loads(path.read_text())["features"] == []
     assert not (tmp_path / "sub" / "changes.geojson.part").exists()

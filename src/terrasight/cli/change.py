@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from terrasight.cli.options import (
     parse_bands,
     parse_method_options,
 )
+from terrasight.io.vectors import jsonable
 from terrasight.tasks.change.detect import detect_changes
 from terrasight.tasks.change.result import ChangeResult
 
@@ -56,6 +58,12 @@ from terrasight.tasks.change.result import ChangeResult
 @click.option("--overwrite", is_flag=True, help="Replace results of a different job in OUTDIR.")
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the summary as JSON on stdout (progress and warnings go to stderr).",
+)
 def change(
     before: Path,
     after: Path,
@@ -74,12 +82,14 @@ def change(
     overwrite: bool,
     no_report: bool,
     quiet: bool,
+    as_json: bool,
 ) -> None:
     """Find what changed between BEFORE and AFTER (two images of one place).
 
     Writes change_mask.tif, change_probability.tif, changes.geojson,
     summary.json and report.html into OUTDIR. An interrupted run resumes
-    when started again with the same arguments.
+    when started again with the same arguments. With --json, stdout holds the
+    summary (summary.json plus the output paths) and nothing else.
     """
     result = run_change(
         before,
@@ -100,19 +110,35 @@ def change(
         overwrite=overwrite,
     )
     paths = result.save(outdir, report=not no_report)
-    echo_result(result, paths)
+    if as_json:
+        echo_json(result, paths)
+    else:
+        echo_result(result, paths)
 
 
 def run_change(before: Path, after: Path, outdir: Path, quiet: bool, **kwargs) -> ChangeResult:
-    """Run :func:`detect_changes` with a progress bar on stderr."""
-    with tqdm(unit="px", unit_scale=True, desc="change", disable=quiet, leave=False) as bar:
+    """Run :func:`detect_changes` with a progress bar on stderr, shown once work starts."""
+    bars: list[tqdm] = []
 
-        def progress(n: int, total: int) -> None:
-            if bar.total != total:
-                bar.total = total
-            bar.update(n)
+    def progress(n: int, total: int) -> None:
+        if not bars:
+            bars.append(
+                tqdm(
+                    total=total,
+                    unit="px",
+                    unit_scale=True,
+                    desc="change",
+                    disable=quiet,
+                    leave=False,
+                )
+            )
+        bars[0].update(n)
 
+    try:
         return detect_changes(before, after, outdir=outdir, progress=progress, **kwargs)
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def echo_result(result: ChangeResult, paths: dict[str, Path]) -> None:
@@ -126,3 +152,11 @@ def echo_result(result: ChangeResult, paths: dict[str, Path]) -> None:
         click.echo(f"warning: {w}", err=True)
     for kind, path in paths.items():
         click.echo(f"  {kind:12s} {path}")
+
+
+def echo_json(result: ChangeResult, paths: dict[str, Path]) -> None:
+    """Print the summary and the output paths as JSON on stdout; warnings also go to stderr."""
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    data = {**result.summary(), "outputs": {kind: str(path) for kind, path in paths.items()}}
+    click.echo(json.dumps(jsonable(data), indent=2, allow_nan=False))

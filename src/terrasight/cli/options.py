@@ -18,10 +18,10 @@ def parse_bands(value: str | None) -> tuple[int | str, ...] | None:
 method_option = click.option(
     "--method",
     "-m",
-    type=click.Choice(list_methods()),
     default="learned",
     show_default=True,
-    help="Change method.",
+    help=f"Change method: {', '.join(list_methods())} (the installed ones; "
+    "the learned default needs terrasight[learned]).",
 )
 bands_option = click.option(
     "--bands",
@@ -38,24 +38,23 @@ min_pixels_option = click.option(
 )
 
 
-def parse_method_options(items: tuple[str, ...]) -> dict[str, object]:
-    """``("tolerance=2", "threshold=otsu")`` -> ``{"tolerance": 2, "threshold": "otsu"}``."""
-    out: dict[str, object] = {}
+def parse_method_options(items: tuple[str, ...]) -> dict[str, str]:
+    """``("tolerance=2", "threshold=otsu")`` -> ``{"tolerance": "2", "threshold": "otsu"}``.
+
+    Values stay text: the method's options class converts each to its field's
+    type and checks it (:meth:`terrasight.tasks.change.base.MethodOptions.from_mapping`).
+
+    Example:
+        >>> parse_method_options(("tolerance=2", "threshold = otsu"))
+        {'tolerance': '2', 'threshold': 'otsu'}
+    """
+    out: dict[str, str] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--method-option")
-        out[key.strip()] = _literal(raw.strip())
+        out[key.strip()] = raw.strip()
     return out
-
-
-def _literal(raw: str) -> object:
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(raw.lower(), raw)
 
 
 method_options_option = click.option(
@@ -64,7 +63,9 @@ method_options_option = click.option(
     "method_options",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Option for the method, repeatable (cva: tolerance=0..2; irmad: threshold=otsu).",
+    help="Option for the method, repeatable. cva: tolerance=0..2; irmad: "
+    "threshold=significance|otsu|0..1, significance=0..1, max_iter, tol; learned: "
+    "threshold=0..1, checkpoint=PATH, model=NAME.",
 )
 
 

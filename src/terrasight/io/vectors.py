@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import shapely
 from affine import Affine
 from pyproj import Geod
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
+from rasterio.warp import transform as transform_points
 from rasterio.warp import transform_geom
 from shapely.geometry import mapping, shape
 from shapely.geometry.polygon import orient
-
-if TYPE_CHECKING:
-    from terrasight.tasks.change.result import ChangeObject
 
 WGS84 = "EPSG:4326"
 GEOD = Geod(ellps="WGS84")
@@ -35,6 +34,8 @@ COORDINATE_DECIMALS = 7
 """Decimals kept in GeoJSON coordinates (about 1 cm in degrees)."""
 PIXEL_MEMBER = "terrasight:coordinates"
 """Foreign member marking a FeatureCollection whose coordinates are pixel (column, row)."""
+IMAGE_CRS_MEMBER = "terrasight:image_crs"
+"""Foreign member holding the CRS of properties named ``*_image_crs`` (``"EPSG:n"`` or WKT)."""
 
 _ROWS = ("north", "", "south")
 _COLS = ("west", "", "east")
@@ -154,39 +155,143 @@ def _third(value: float, size: int) -> int:
     return min(2, max(0, int(3 * value / size)))
 
 
-def objects_to_geojson(objects: Sequence[ChangeObject], crs: CRS | str | None) -> dict[str, Any]:
-    """The objects as an RFC 7946 FeatureCollection in WGS84 longitude/latitude.
+@dataclass(frozen=True)
+class VectorFeature:
+    """One feature to write: a geometry in the image CRS (or pixel space) and its properties.
+
+    Example:
+        >>> square = {"type": "Polygon", "coordinates": [[(0, 0), (1, 0), (1, 1), (0, 0)]]}
+        >>> VectorFeature(square, {"area": 1.0}, id=1).id
+        1
+    """
+
+    geometry: Mapping[str, Any]
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    id: int | str | None = None
+
+
+def crs_id(crs: CRS | str | None) -> str | None:
+    """A CRS as ``"EPSG:n"`` when it has an EPSG code, else as WKT; None without one.
+
+    Example:
+        >>> crs_id(CRS.from_epsg(32633).to_wkt()), crs_id(None)
+        ('EPSG:32633', None)
+    """
+    crs = as_crs(crs)
+    if crs is None:
+        return None
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+
+
+def features_to_geojson(
+    features: Iterable[VectorFeature | Mapping[str, Any]], crs: CRS | str | None
+) -> dict[str, Any]:
+    """Features as an RFC 7946 FeatureCollection in WGS84 longitude/latitude.
 
     Geometries are reprojected from ``crs``, exterior rings are counter-clockwise
     and holes clockwise, coordinates keep 7 decimals; there is no ``crs`` member.
-    When ``crs`` is None the geometries stay in pixel (column, row) coordinates
-    and the collection carries the foreign member ``"terrasight:coordinates":
-    "pixel"`` (RFC 7946 section 6.1 allows foreign members), so readers can tell.
+    The image CRS is recorded once in the foreign member ``"terrasight:image_crs"``
+    (``"EPSG:n"`` or WKT; null in pixel space), for properties given in it. When
+    ``crs`` is None the geometries stay in pixel (column, row) coordinates and the
+    collection also carries ``"terrasight:coordinates": "pixel"`` (RFC 7946
+    section 6.1 allows foreign members), so readers can tell.
+
+    Args:
+        features: :class:`VectorFeature` s, or mappings with ``geometry`` and
+            optional ``properties`` and ``id``.
+        crs: the CRS of the geometries, or None for pixel space.
 
     Example:
-        >>> fc = objects_to_geojson([], "EPSG:32633")
-        >>> fc["type"], fc["features"]
-        ('FeatureCollection', [])
+        >>> square = {"type": "Polygon", "coordinates": [[(0, 0), (2, 0), (2, 2), (0, 0)]]}
+        >>> fc = features_to_geojson([{"geometry": square, "id": 7}], None)
+        >>> fc["features"][0]["id"], fc["terrasight:coordinates"], fc["terrasight:image_crs"]
+        (7, 'pixel', None)
     """
     crs = as_crs(crs)
-    features = [_feature(obj, crs) for obj in objects]
-    collection: dict[str, Any] = {"type": "FeatureCollection", "features": features}
+    items = [f if isinstance(f, VectorFeature) else _as_feature(f) for f in features]
+    collection: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": [_feature(f, crs) for f in items],
+        IMAGE_CRS_MEMBER: crs_id(crs),
+    }
     if crs is None:
         collection[PIXEL_MEMBER] = "pixel"
     return collection
 
 
-def _feature(obj: ChangeObject, crs: CRS | None) -> dict[str, Any]:
-    geom = obj.geometry if crs is None else transform_geom(crs, WGS84, obj.geometry)
-    oriented = shapely.get_parts(shape(geom))
-    oriented = [orient(p, 1.0) for p in oriented]
+def _as_feature(item: Mapping[str, Any]) -> VectorFeature:
+    return VectorFeature(item["geometry"], item.get("properties") or {}, item.get("id"))
+
+
+def _feature(item: VectorFeature, crs: CRS | None) -> dict[str, Any]:
+    geom = item.geometry if crs is None else transform_geom(crs, WGS84, item.geometry)
+    oriented = [orient(p, 1.0) for p in shapely.get_parts(shape(geom))]
     merged = oriented[0] if len(oriented) == 1 else shapely.MultiPolygon(oriented)
-    return {
-        "type": "Feature",
-        "id": obj.id,
-        "geometry": jsonable(mapping(merged), COORDINATE_DECIMALS),
-        "properties": jsonable(obj.to_dict()),
-    }
+    out: dict[str, Any] = {"type": "Feature"}
+    if item.id is not None:
+        out["id"] = item.id
+    out["geometry"] = jsonable(mapping(merged), COORDINATE_DECIMALS)
+    out["properties"] = jsonable(dict(item.properties))
+    return out
+
+
+def to_lonlat(
+    points: Sequence[tuple[float, float]], crs: CRS | str | None
+) -> list[tuple[float, float] | None]:
+    """Points of ``crs`` as WGS84 (lon, lat) with 7 decimals, in one call; Nones without a CRS.
+
+    Example:
+        >>> to_lonlat([(500000.0, 5000000.0)], "EPSG:32633")
+        [(15.0, 45.1534772)]
+    """
+    crs = as_crs(crs)
+    if crs is None or not points:
+        return [None] * len(points)
+    xs, ys = zip(*points, strict=True)
+    lons, lats = transform_points(crs, WGS84, list(xs), list(ys))
+    decimals = COORDINATE_DECIMALS
+    return [
+        (round(float(lo), decimals), round(float(la), decimals))
+        for lo, la in zip(lons, lats, strict=True)
+    ]
+
+
+def bounds_to_lonlat(
+    boxes: Sequence[tuple[float, float, float, float]],
+    crs: CRS | str | None,
+    points_per_side: int = 9,
+) -> list[tuple[float, float, float, float] | None]:
+    """Boxes ``(minx, miny, maxx, maxy)`` of ``crs`` as WGS84 ``(west, south, east, north)``.
+
+    Each side is sampled at ``points_per_side`` points (straight lines of a
+    projected CRS curve in longitude and latitude), all boxes in one call, and
+    the bounds are rounded outwards to 7 decimals: for boxes up to a few
+    kilometres they enclose the box to well under a centimetre. Nones without a CRS.
+
+    Example:
+        >>> bounds_to_lonlat([(500000.0, 4999000.0, 501000.0, 5000000.0)], "EPSG:32633")
+        [(14.9999999, 45.1444747, 15.012722, 45.1534772)]
+    """
+    crs = as_crs(crs)
+    if crs is None or not boxes:
+        return [None] * len(boxes)
+    steps = [i / (points_per_side - 1) for i in range(points_per_side)]
+    outline = []
+    for x0, y0, x1, y1 in boxes:
+        for t in steps:
+            x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+            outline += [(x, y0), (x, y1), (x0, y), (x1, y)]
+    xs, ys = zip(*outline, strict=True)
+    lons, lats = transform_points(crs, WGS84, list(xs), list(ys))
+    n, scale = 4 * points_per_side, 10**COORDINATE_DECIMALS
+    out: list[tuple[float, float, float, float] | None] = []
+    for k in range(0, len(lons), n):
+        lo, la = lons[k : k + n], lats[k : k + n]
+        west, south = math.floor(min(lo) * scale) / scale, math.floor(min(la) * scale) / scale
+        east, north = math.ceil(max(lo) * scale) / scale, math.ceil(max(la) * scale) / scale
+        out.append((west, south, east, north))
+    return out
 
 
 def jsonable(value: Any, decimals: int | None = None) -> Any:
@@ -208,7 +313,7 @@ def write_geojson(path: str | Path, collection: dict[str, Any]) -> Path:
     """Write a FeatureCollection atomically (to ``path.part``, then replace ``path``).
 
     Example:
-        >>> write_geojson("out/changes.geojson", objects_to_geojson([], None))  # doctest: +SKIP
+        >>> write_geojson("out/changes.geojson", features_to_geojson([], None))  # doctest: +SKIP
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
+from terrasight.errors import InvalidOptionError
 from terrasight.tasks.change import cva
+from terrasight.tasks.change.cva import CVAOptions
 from terrasight.tasks.change.threshold import otsu
 
 
@@ -27,8 +29,8 @@ def _f1(mask, truth):
 
 def test_tolerance_removes_misregistration_edges():
     b, a, v, truth = _edges_scene(shift=1)
-    strict = cva.fit([(b, a, v)], tolerance=0)
-    tolerant = cva.fit([(b, a, v)], tolerance=1)
+    strict = cva.fit([(b, a, v)], options=CVAOptions(tolerance=0))
+    tolerant = cva.fit([(b, a, v)], options=CVAOptions(tolerance=1))
     m0 = strict.probability(b, a, v) >= strict.threshold
     m1 = tolerant.probability(b, a, v) >= tolerant.threshold
     assert _f1(m1, truth) > 0.9
@@ -45,7 +47,7 @@ def test_global_light_change_is_not_change():
 
 def test_params_round_trip_and_probability_matches_mask():
     b, a, v, _ = _edges_scene(shift=1)
-    fitted = cva.fit([(b, a, v)], tolerance=2)
+    fitted = cva.fit([(b, a, v)], options=CVAOptions(tolerance=2))
     again = cva.restore(fitted.params())
     assert again == fitted
     p = again.probability(b, a, v)
@@ -54,10 +56,20 @@ def test_params_round_trip_and_probability_matches_mask():
     assert np.array_equal(p >= 0.5, mag >= fitted.magnitude_threshold)
 
 
-def test_bad_tolerance():
-    b, a, v, _ = _edges_scene(shift=0)
-    with pytest.raises(ValueError, match="tolerance"):
-        cva.fit([(b, a, v)], tolerance=5)
+def test_options_are_checked_and_converted():
+    assert CVAOptions.from_mapping({"tolerance": "2"}) == CVAOptions(tolerance=2)
+    assert CVAOptions.from_mapping({}).tolerance == 1
+    for bad in (5, -1, "5", 1.5, "one", True, None):
+        with pytest.raises(InvalidOptionError) as err:
+            CVAOptions.from_mapping({"tolerance": bad})
+        msg = str(err.value)
+        assert "'tolerance'" in msg and "'cva'" in msg and "an integer from 0 to 2" in msg
+    with pytest.raises(InvalidOptionError, match="tolerance"):
+        CVAOptions(tolerance=3)
+    with pytest.raises(InvalidOptionError) as err:
+        CVAOptions.from_mapping({"tolerence": 1})
+    assert "unknown option 'tolerence' for change method 'cva'" in str(err.value)
+    assert "Did you mean 'tolerance'?" in str(err.value)
 
 
 def test_otsu_splits_two_modes():
@@ -69,7 +81,7 @@ def test_otsu_splits_two_modes():
 
 def test_sparse_tolerance_gives_the_same_mask_as_the_full_one():
     b, a, v, _ = _edges_scene(shift=1)
-    fitted = cva.fit([(b, a, v)], tolerance=1)
+    fitted = cva.fit([(b, a, v)], options=CVAOptions(tolerance=1))
     full = fitted.magnitude(b, a)
     cutoff = fitted.magnitude_threshold - 4 * fitted.magnitude_scale
     sparse = fitted.magnitude(b, a, cutoff)

@@ -74,6 +74,34 @@ def test_planted_change_is_found_and_saved(planted_pair, tmp_path):
     assert 14 < lon < 16 and 44 < lat < 46  # UTM 33N, 5000 km north
 
 
+def test_geojson_properties_say_their_crs(planted_pair, tmp_path):
+    before, after, _ = planted_pair
+    result = detect_changes(before, after, method="cva", outdir=tmp_path / "out")
+    gj = json.loads(result.save(tmp_path / "out", report=False)["geojson"].read_text())
+    assert gj["terrasight:image_crs"] == "EPSG:32633" and "terrasight:coordinates" not in gj
+    (feature,) = gj["features"]
+    props = feature["properties"]
+    assert "bbox" not in props and "centroid" not in props and "geometry" not in props
+    west, south, east, north = props["bbox_wgs84"]
+    lons, lats = zip(*feature["geometry"]["coordinates"][0], strict=True)
+    assert west <= min(lons) and max(lons) <= east and south <= min(lats) and max(lats) <= north
+    lon, lat = props["centroid_lonlat"]
+    assert west < lon < east and south < lat < north
+    c0, r0, c1, r1 = props["pixel_bbox"]
+    assert abs(c0 - 70) <= 1 and abs(r0 - 30) <= 1 and abs(c1 - 94) <= 1 and abs(r1 - 50) <= 1
+    x0, y0, x1, y1 = props["bbox_image_crs"]  # UTM 33N metres: 10 m pixels from (500000, 5000000)
+    assert (x0, y0, x1, y1) == (
+        500000 + 10 * c0,
+        5000000 - 10 * r1,
+        500000 + 10 * c1,
+        5000000 - 10 * r0,
+    )
+    x, y = props["centroid_image_crs"]
+    assert x0 < x < x1 and y0 < y < y1
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["objects"][0]["bbox_wgs84"] == props["bbox_wgs84"]
+
+
 def test_tiling_and_threads_do_not_change_the_answer(big_pair, tmp_path):
     b, a, truth = big_pair
     r1 = detect_changes(b, a, outdir=tmp_path / "one", tile_size=1024, workers=1)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 
+from terrasight.errors import InvalidOptionError
 from terrasight.tasks.change import irmad
 from terrasight.tasks.change.methods import get_method
 from terrasight.tasks.change.threshold import otsu
@@ -42,7 +43,8 @@ def mask_of(fitted: irmad.FittedIRMAD, before, after, valid=None) -> np.ndarray:
 
 
 def fit_one(before, after, **options) -> irmad.FittedIRMAD:
-    return irmad.fit([(before, after, np.ones(before.shape[1:], bool))], **options)
+    samples = [(before, after, np.ones(before.shape[1:], bool))]
+    return irmad.fit(samples, options=irmad.IRMADOptions.from_mapping(options))
 
 
 def test_finds_planted_change_where_plain_differencing_fails():
@@ -132,8 +134,13 @@ def test_threshold_options():
     assert f1(mask_of(otsu_fit, before, after), truth) > 0.9
     assert fit_one(before, after, threshold=0.5).threshold == 0.5
     assert fit_one(before, after, significance=0.001).threshold == pytest.approx(0.999, abs=1e-6)
-    with pytest.raises(ValueError, match="threshold"):
+    assert fit_one(before, after, threshold="0.5", max_iter="5").threshold == 0.5
+    with pytest.raises(InvalidOptionError, match="'threshold' of change method 'irmad'") as err:
         fit_one(before, after, threshold="nope")
+    assert "'significance', 'otsu' or a number from 0 to 1" in str(err.value)
+    for bad in ({"threshold": 1.5}, {"significance": -0.1}, {"max_iter": 0}, {"tol": "x"}):
+        with pytest.raises(InvalidOptionError, match=f"option '{next(iter(bad))}'"):
+            fit_one(before, after, **bad)
 
 
 def test_subsampling_is_deterministic(monkeypatch):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from terrasight.errors import BandSelectionError
+from terrasight.errors import BandSelectionError, InvalidOptionError
 from terrasight.tasks.change.learned import band_ranges, select_rgb, to_unit
 from terrasight.tasks.change.methods import get_method
 
@@ -145,3 +145,56 @@ def test_airchange_test_crops_beat_the_floor(shared_data: Path):
     report = evaluate_change(folder, "airchange", "learned", crop="test")
     assert len(report.pairs) == 13
     assert report.scores["f1"] > AIRCHANGE_F1_FLOOR
+
+
+def test_a_job_leaves_torch_threads_as_it_found_them(planted_pair, tmp_path: Path):
+    before, after, _ = planted_pair
+    previous = torch.get_num_threads()
+    during: list[int] = []
+    torch.set_num_threads(3)
+    try:
+        detect_changes(
+            before,
+            after,
+            method="learned",
+            outdir=tmp_path / "out",
+            progress=lambda n, total: during.append(torch.get_num_threads()),
+        )
+        after_job = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+    assert after_job == 3
+    assert during and set(during) == {1}  # windows ran on one torch thread each
+
+
+def test_a_model_cache_builds_the_network_once(planted_pair, tmp_path: Path, monkeypatch):
+    import terrasight.models as registry_module
+    from terrasight.models.runtime import ModelCache
+
+    before, after, _ = planted_pair
+    built: list[str] = []
+    real = registry_module.create_model
+
+    def counting(name, *args, **kwargs):
+        built.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(registry_module, "create_model", counting)
+    cache = ModelCache()
+    first = detect_changes(before, after, method="learned", outdir=tmp_path / "a", models=cache)
+    second = detect_changes(before, after, method="learned", outdir=tmp_path / "b", models=cache)
+    assert built == ["siamese-effnet-lite0"] and len(cache) == 1
+    assert np.array_equal(first.mask(), second.mask())
+    own = detect_changes(before, after, method="learned", outdir=tmp_path / "c")
+    assert len(built) == 2 and len(cache) == 1  # without the cache: a network for that job
+    assert np.array_equal(own.mask(), first.mask())
+
+
+def test_learned_options_are_typed(planted_pair, tmp_path: Path):
+    before, after, _ = planted_pair
+    result = detect_changes(
+        before, after, method="learned", outdir=tmp_path / "o", method_options={"threshold": "0.7"}
+    )
+    assert result.params["threshold"] == 0.7
+    with pytest.raises(InvalidOptionError, match="'model' of change method 'learned'"):
+        detect_changes(before, after, method_options={"model": "efficientnet-lite0"})

@@ -16,10 +16,11 @@ from scipy import ndimage
 from shapely.geometry import LinearRing, shape
 
 from terrasight.errors import InvalidRasterError
-from terrasight.io.vectors import PIXEL_MEMBER, objects_to_geojson, pixel_area
+from terrasight.io.vectors import IMAGE_CRS_MEMBER, PIXEL_MEMBER, features_to_geojson, pixel_area
 from terrasight.tasks.change import components
 from terrasight.tasks.change.components import UnionFind, touching_pairs
 from terrasight.tasks.change.objects import extract_objects
+from terrasight.tasks.change.outputs import object_feature
 from terrasight.tasks.change.result import MASK_NODATA
 
 UTM_CRS = "EPSG:32633"
@@ -73,8 +74,8 @@ def test_object_across_tile_borders_is_one_object_with_one_polygon(scene) -> Non
     assert obj.id == 1 and obj.pixels == 600
     assert obj.area == 600 * 100.0 and obj.area_unit == "m2"
     assert obj.pixel_bbox == (10, 10, 40, 30)
-    assert obj.bbox == (500100.0, 4999700.0, 500400.0, 4999900.0)
-    assert obj.centroid == pytest.approx((500250.0, 4999800.0))
+    assert obj.bbox_image_crs == (500100.0, 4999700.0, 500400.0, 4999900.0)
+    assert obj.centroid_image_crs == pytest.approx((500250.0, 4999800.0))
     assert obj.geometry["type"] == "Polygon"
     assert len(obj.geometry["coordinates"]) == 1  # no holes
     assert len(obj.geometry["coordinates"][0]) == 5  # former tile borders left no vertices
@@ -188,7 +189,7 @@ def test_tiled_matches_whole_array_reference(scene, connectivity: int, min_pixel
             assert geom.is_valid
             assert geom.area == pytest.approx(obj.pixels * 100.0)
             assert obj.area == obj.pixels * 100.0
-        results[tile_size] = [(o.pixels, o.pixel_bbox, o.centroid) for o in objects]
+        results[tile_size] = [(o.pixels, o.pixel_bbox, o.centroid_image_crs) for o in objects]
     assert results[16] == results[7] == results[128]
 
 
@@ -299,18 +300,24 @@ def test_utm_geojson_is_lonlat_in_zone_33(scene, tmp_path: Path) -> None:
     mask[10:30, 10:40] = 1
     mask[40:50, 5:9] = 1
     objects, _ = extract_objects(*scene(mask), 1, UTM_CRS, UTM, tile_size=16)
-    fc = objects_to_geojson(objects, UTM_CRS)
+    fc = features_to_geojson([object_feature(o) for o in objects], UTM_CRS)
     assert len(fc["features"]) == 2 and "crs" not in fc
+    assert fc[IMAGE_CRS_MEMBER] == "EPSG:32633"
     for feature, obj in zip(fc["features"], objects, strict=True):
         assert feature["id"] == obj.id
+        west, south, east, north = feature["properties"]["bbox_wgs84"]
         for ring in feature["geometry"]["coordinates"]:
             assert ring[0] == ring[-1]
             for lon, lat in ring:
                 assert 12.0 <= lon <= 18.0 and 0.0 <= lat <= 84.0  # UTM zone 33N
                 assert 15.0 <= lon <= 15.01 and 45.14 <= lat <= 45.16
+                assert west <= lon <= east and south <= lat <= north
         assert LinearRing(feature["geometry"]["coordinates"][0]).is_ccw
         lon, lat = obj.centroid_lonlat
-        assert 15.0 <= lon <= 15.01 and 45.14 <= lat <= 45.16
+        assert west <= lon <= east and south <= lat <= north
+        x0, y0, x1, y1 = feature["properties"]["bbox_image_crs"]
+        x, y = feature["properties"]["centroid_image_crs"]
+        assert 500000 <= x0 < x < x1 <= 500640 and 4999360 <= y0 < y < y1 <= 5000000
     json.dumps(fc, allow_nan=False)
 
 
@@ -321,11 +328,11 @@ def test_pixel_space_objects(scene) -> None:
     objects, _ = extract_objects(*scene(mask, crs=None), 1, None, Affine.identity(), tile_size=16)
     (obj,) = objects
     assert obj.area == 24.0 and obj.area_unit == "px"
-    assert obj.centroid == (23.0, 6.0) and obj.centroid_lonlat is None
-    assert obj.bbox == (20.0, 4.0, 26.0, 8.0)
+    assert obj.centroid_image_crs == (23.0, 6.0) and obj.centroid_lonlat is None
+    assert obj.bbox_image_crs == (20.0, 4.0, 26.0, 8.0) and obj.bbox_wgs84 is None
     assert shape(obj.geometry).bounds == (20.0, 4.0, 26.0, 8.0)
-    fc = objects_to_geojson(objects, None)
-    assert fc[PIXEL_MEMBER] == "pixel"
+    fc = features_to_geojson([object_feature(o) for o in objects], None)
+    assert fc[PIXEL_MEMBER] == "pixel" and fc[IMAGE_CRS_MEMBER] is None
 
 
 def test_probability_on_another_grid_is_refused(make_raster) -> None:

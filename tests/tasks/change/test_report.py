@@ -40,13 +40,14 @@ def _object(i: int, rect, georef: bool) -> ChangeObject:
         pixels=pixels,
         area=pixels * (100.0 if georef else 1.0),
         area_unit="m2" if georef else "px",
-        centroid=t * ((c0 + c1) / 2, (r0 + r1) / 2),
-        bbox=(min(xs), min(ys), max(xs), max(ys)),
-        pixel_bbox=rect,
         location=f"place{i}",
         mean_probability=0.9,
-        geometry={"type": "Polygon", "coordinates": [ring]},
         centroid_lonlat=(15.0 + i / 1000, 45.1) if georef else None,
+        bbox_wgs84=(15.0, 45.0, 15.1, 45.2) if georef else None,
+        centroid_image_crs=t * ((c0 + c1) / 2, (r0 + r1) / 2),
+        bbox_image_crs=(min(xs), min(ys), max(xs), max(ys)),
+        pixel_bbox=rect,
+        geometry={"type": "Polygon", "coordinates": [ring]},
     )
 
 
@@ -142,6 +143,7 @@ def test_every_object_is_listed(tmp_path, make_raster):
         assert obj.location in html and f"{obj.centroid_lonlat[0]:.6f}" in html
     assert html.count("<tr title=") == len(result.objects)
     assert 'class="sortable"' in html and "<script>" in html and "lon" in html
+    assert ">bbox (EPSG:32633)</th>" in html and "500600.0, 4999200.0, 501200.0, 4999600.0" in html
 
 
 def test_table_keeps_the_500_largest(tmp_path, make_raster):
@@ -160,6 +162,7 @@ def test_pixel_space_result(tmp_path, make_raster):
     html = write_report(result, tmp_path / "report.html").read_text()
     assert "none (pixel space)" in html and "x (px)" in html and "3,600 px" in html
     assert '<td data-v="90.0">90.0</td>' in html  # centroid column of object 1 in pixels
+    assert ">bbox (px)</th>" in html
 
 
 def test_inputs_gone_the_report_still_shows_the_results(tmp_path, make_raster):

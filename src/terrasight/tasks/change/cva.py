@@ -18,15 +18,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from terrasight.tasks.change.methods import MethodSpec, Sample, pooled
+from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, option, pooled
 from terrasight.tasks.change.threshold import otsu
+
+if TYPE_CHECKING:
+    from terrasight.models.runtime import ModelCache
 
 MAX_TOLERANCE = 2
 """Largest misregistration tolerance, in pixels (also the windows' overlap)."""
+
+
+@dataclass(frozen=True)
+class CVAOptions(MethodOptions):
+    """Options of ``cva`` (``-O tolerance=0`` on the command line).
+
+    Attributes:
+        tolerance: misregistration tolerance in pixels, 0 to :data:`MAX_TOLERANCE`
+            (0 turns it off).
+
+    Example:
+        >>> CVAOptions.from_mapping({"tolerance": "0"})
+        CVAOptions(tolerance=0)
+    """
+
+    method: ClassVar[str] = "cva"
+    tolerance: int = option(1, low=0, high=MAX_TOLERANCE)
 
 
 @dataclass(frozen=True)
@@ -135,17 +155,29 @@ def _safe_std(x: np.ndarray) -> np.ndarray:
 
 
 def fit(
-    samples: Sequence[Sample], band_names: Sequence[str] = (), tolerance: int = 1, **_: Any
+    samples: Sequence[Sample],
+    band_names: Sequence[str] = (),
+    options: CVAOptions | None = None,
 ) -> FittedCVA:
     """Fit CVA on sample windows: per-band statistics and the Otsu threshold.
 
     Args:
         samples: ``(before, after, valid)`` windows spread over the scene.
         band_names: unused (CVA works on any bands).
-        tolerance: misregistration tolerance in pixels (0 turns it off).
+        options: the tolerance (:class:`CVAOptions`); the defaults when None.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> before = rng.normal(100, 10, (3, 32, 32)).astype(np.float32)
+        >>> after = before.copy()
+        >>> after[:, :8, :8] += 80
+        >>> valid = np.ones((32, 32), bool)
+        >>> fitted = fit([(before, after, valid)], options=CVAOptions(tolerance=0))
+        >>> mask = fitted.probability(before, after, valid) >= fitted.threshold
+        >>> bool(mask[:8, :8].all()), int(mask.sum())
+        (True, 64)
     """
-    if not 0 <= int(tolerance) <= MAX_TOLERANCE:
-        raise ValueError(f"CVA tolerance must be 0..{MAX_TOLERANCE} pixels, not {tolerance}")
+    tolerance = (options or CVAOptions()).tolerance
     b, a = pooled(samples, max_pixels=1_000_000)
     if b.shape[0] < 2:
         raise ValueError("CVA needs at least two valid pixels")
@@ -163,8 +195,8 @@ def fit(
     return replace(stats, magnitude_threshold=float(otsu(mag)), magnitude_scale=scale)
 
 
-def restore(params: dict[str, Any]) -> FittedCVA:
-    """Rebuild a fitted CVA from :meth:`FittedCVA.params`."""
+def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedCVA:
+    """Rebuild a fitted CVA from :meth:`FittedCVA.params` (``models`` is not used)."""
     return FittedCVA(
         tuple(params["mean_before"]),
         tuple(params["std_before"]),
@@ -181,5 +213,6 @@ SPEC = MethodSpec(
     fit=fit,
     restore=restore,
     description="change vector analysis on standardised bands, Otsu threshold (any sensor)",
+    options=CVAOptions,
     overlap=MAX_TOLERANCE,
 )

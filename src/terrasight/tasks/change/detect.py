@@ -1,20 +1,25 @@
 """Change detection over a whole scene, window by window, in bounded memory.
 
-1. open the pair and put it on the before grid (``terrasight.io.open_pair``);
-2. fit the method on a sample of windows spread over the scene;
-3. apply it to every tile on ``workers`` threads, each tile read once, writing
+1. check every option (job and method) and the method's dependencies;
+2. open the pair and put it on the before grid (``terrasight.io.open_pair``);
+3. fit the method on a sample of windows spread over the scene;
+4. apply it to every tile on ``workers`` threads, each tile read once, writing
    probability and mask tiles as they finish (journalled, so the job resumes);
-4. label change objects tile by tile, drop the small ones, build polygons.
+5. label change objects tile by tile, drop the small ones, build polygons.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
+import sys
 import tempfile
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rasterio
 
@@ -28,13 +33,25 @@ from terrasight.io.cloud import (
 )
 from terrasight.io.pair import RasterPair, open_pair
 from terrasight.io.tiling import TileGrid
-from terrasight.io.vectors import pixel_area
+from terrasight.models.runtime import torch_threads
 from terrasight.tasks.change import tiles
-from terrasight.tasks.change.job import file_identity, open_job
-from terrasight.tasks.change.methods import FittedChange, MethodSpec, get_method
+from terrasight.tasks.change.base import FittedChange, MethodOptions, MethodSpec
+from terrasight.tasks.change.checks import check_change_options, check_keywords
+from terrasight.tasks.change.job import open_job
+from terrasight.tasks.change.methods import get_method
 from terrasight.tasks.change.objects import extract_objects
+from terrasight.tasks.change.plan import (
+    Plan,
+    build_result,
+    job_signature,
+    method_options_for,
+    progress_callback,
+)
 from terrasight.tasks.change.result import OUTPUT_NAMES, ChangeResult
 from terrasight.tasks.change.tiles import BLOCK, Progress
+
+if TYPE_CHECKING:
+    from terrasight.models.runtime import ModelCache
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +60,12 @@ PART = ".part.tif"
 
 @dataclass(frozen=True)
 class ChangeOptions:
-    """How a change job runs. All fields have defaults."""
+    """How a change job runs. All fields have defaults; each is checked on construction.
+
+    Raises:
+        InvalidOptionError: a value out of range or of the wrong type (see
+            :data:`terrasight.tasks.change.checks.RULES` for the allowed values).
+    """
 
     method: str = "learned"
     bands: tuple[int | str, ...] | None = None
@@ -51,7 +73,9 @@ class ChangeOptions:
     nodata: float | None = None
     min_pixels: int = 20
     cloud_mask: str = "auto"
+    """``"auto"``, ``"on"`` or ``"off"``."""
     tile_size: int | None = None
+    """Window size in pixels, a multiple of 256; the method's default when None."""
     workers: int = 2
     sample_tiles: int = 16
     sample_size: int = 512
@@ -62,8 +86,16 @@ class ChangeOptions:
     for integer data; Landsat Collection 2: 2.75e-5)."""
     reflectance_offset: float = 0.0
     """Add this after scaling (Landsat Collection 2: -0.2)."""
-    method_options: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments for the method's ``fit`` (e.g. ``{"tolerance": 1}`` for CVA)."""
+    method_options: Mapping[str, Any] | MethodOptions = field(default_factory=dict)
+    """The method's options by name (e.g. ``{"tolerance": 1}`` for CVA; strings are
+    converted), or an instance of the method's options class (e.g. ``CVAOptions``)."""
+
+    def __post_init__(self) -> None:
+        for name in ("bands", "after_bands"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        check_change_options(self)
 
 
 def detect_changes(
@@ -79,84 +111,123 @@ def detect_changes(
     workers: int = 2,
     progress: bool | Progress = False,
     overwrite: bool = False,
+    models: ModelCache | None = None,
     **options: Any,
 ) -> ChangeResult:
     """Find where two images of one place differ: mask, probability and change objects.
 
     The after image is put on the before image's grid (resampled over the
     overlap when the grids differ). Work happens window by window, so scenes far
-    larger than memory are fine. With ``outdir``, rasters go there and a job
-    that was interrupted resumes where it stopped; without it, into a new
-    temporary folder that the result refers to.
+    larger than memory are fine. Every option is checked before any file is
+    read or written.
+
+    With ``outdir``, the rasters go there and a job that was interrupted resumes
+    where it stopped. Without it, they go into a new temporary folder that
+    belongs to the result: it is removed when the result is garbage-collected
+    (or when the interpreter exits). Call ``result.save(folder)`` to keep copies.
 
     Args:
         before, after: raster files of the two dates.
-        method: a name from ``terrasight.tasks.change.methods.list_methods()``.
+        method: a name from :func:`terrasight.tasks.change.methods.list_methods`.
         bands: band numbers (1-based) or names to compare; all bands by default.
         outdir: folder for the rasters (created; resumes a matching job there).
         min_pixels: change objects smaller than this are dropped from mask and list.
         cloud_mask: ``"auto"`` (when blue, green, red and nir are present), ``"on"``, ``"off"``.
         tile_size: window size in pixels (a multiple of 256); the method's default if None.
-        workers: threads working on windows.
+        workers: threads working on windows (at least 1).
         progress: ``True`` for a progress bar on stderr, or a callable taking
             (pixels just finished, total pixels).
         overwrite: replace results of a different job in ``outdir``.
+        models: a :class:`~terrasight.models.runtime.ModelCache` the caller keeps
+            across calls, so a learned method builds its network once; without
+            one, each job builds its own.
         **options: further :class:`ChangeOptions` fields (``after_bands``, ``nodata``,
             ``method_options``, ...).
 
     Returns:
         A :class:`ChangeResult`; call ``.save(outdir)`` for GeoJSON, summary and report.
 
+    Raises:
+        InvalidOptionError: an unknown keyword, or a job or method option out of range.
+        UnknownMethodError: no installed method of that name.
+        MissingDependencyError: the method needs a package that is not installed
+            (the learned default needs ``pip install 'terrasight[learned]'``).
+
     Example:
         >>> import terrasight
         >>> result = terrasight.detect_changes("2019.tif", "2024.tif", method="cva")  # doctest: +SKIP
         >>> print(len(result.objects), result.changed_area, result.area_unit)  # doctest: +SKIP
         >>> result.save("changes/")  # doctest: +SKIP
+        >>> terrasight.detect_changes(  # doctest: +SKIP
+        ...     "2019.tif", "2024.tif", method="cva", method_options={"tolerance": 0})
     """
+    check_keywords(options, _EXTRA_OPTIONS, method)
     opts = ChangeOptions(
         method=method,
-        bands=tuple(bands) if bands is not None else None,
+        bands=tuple(bands) if bands is not None and not isinstance(bands, str) else bands,
         min_pixels=min_pixels,
         cloud_mask=cloud_mask,
         tile_size=tile_size,
-        workers=max(1, workers),
+        workers=workers,
         **options,
     )
     spec = get_method(opts.method)
+    method_options = method_options_for(spec, opts.method_options)
+    spec.check_requirements()
     pair = open_pair(before, after, opts.bands, opts.after_bands, opts.nodata, opts.resampling)
     if len(pair.before.bands) < spec.min_bands:
         raise BandSelectionError(
             f"method {spec.name!r} needs at least {spec.min_bands} bands; "
             f"{len(pair.before.bands)} selected from {pair.before.path}."
         )
-    folder = Path(outdir) if outdir is not None else Path(tempfile.mkdtemp(prefix="terrasight-"))
-    with rasterio.Env(GDAL_CACHEMAX=opts.gdal_cache_mb, GDAL_NUM_THREADS=1):
-        return _run(pair, spec, opts, folder, overwrite, _progress_callback(progress, pair))
+    plan = Plan(pair, spec, opts, method_options, models)
+    if outdir is not None:
+        with rasterio.Env(GDAL_CACHEMAX=opts.gdal_cache_mb, GDAL_NUM_THREADS=1):
+            return _run(plan, Path(outdir), overwrite, progress_callback(progress, pair))
+    return _run_in_temporary_folder(plan, overwrite, progress_callback(progress, pair))
 
 
-def _run(
-    pair: RasterPair,
-    spec: MethodSpec,
-    opts: ChangeOptions,
-    folder: Path,
-    overwrite: bool,
-    progress: Progress | None,
+_EXTRA_OPTIONS = tuple(
+    f.name
+    for f in fields(ChangeOptions)
+    if f.name not in ("method", "bands", "min_pixels", "cloud_mask", "tile_size", "workers")
+)
+"""The :class:`ChangeOptions` fields that ``detect_changes`` takes as ``**options``."""
+
+
+def _run_in_temporary_folder(
+    plan: Plan, overwrite: bool, progress: Progress | None
 ) -> ChangeResult:
+    """Run in a new temporary folder owned by the result (removed with it, or on failure)."""
+    folder = Path(tempfile.mkdtemp(prefix="terrasight-"))
+    try:
+        with rasterio.Env(GDAL_CACHEMAX=plan.opts.gdal_cache_mb, GDAL_NUM_THREADS=1):
+            result = _run(plan, folder, overwrite, progress)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(result, shutil.rmtree, str(folder), ignore_errors=True)
+    return result
+
+
+def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -> ChangeResult:
+    pair, spec, opts = plan.pair, plan.spec, plan.opts
     notes: list[str] = []
     clouds = _cloud_config(pair, opts)
     clouds = _check_reflectance(pair, clouds, opts, notes)
-    job = open_job(folder, _signature(pair, spec, opts), list(OUTPUT_NAMES.values()), overwrite)
+    job = open_job(folder, job_signature(plan), list(OUTPUT_NAMES.values()), overwrite)
     if job.fitted is None:
-        job.fitted = _fit(pair, spec, opts, clouds).params()
+        job.fitted = _fit(pair, spec, opts, plan.method_options, clouds).params()
         job.save()
-    fitted = spec.restore(job.fitted)
-    size = _tile_size(opts.tile_size or spec.tile_size)
+    fitted = spec.restore(job.fitted, plan.models)
+    size = opts.tile_size or _tile_size(spec.tile_size)
     grid = TileGrid(pair.region, size, spec.overlap)
     paths = {k: folder / (OUTPUT_NAMES[k] + PART) for k in ("mask", "probability")}
     final = {k: folder / OUTPUT_NAMES[k] for k in ("mask", "probability")}
     if not job.complete:
         tiles.create_outputs(pair, paths, fresh=not job.done_tiles())
-        tiles.process_tiles(pair, grid, fitted, clouds, job, paths, opts.workers, progress)
+        with _one_torch_thread():
+            tiles.process_tiles(pair, grid, fitted, clouds, job, paths, opts.workers, progress)
     counts = tiles.totals(job.done_tiles().values())
     objects, changed = extract_objects(
         paths["mask"] if not job.complete else final["mask"],
@@ -173,58 +244,16 @@ def _run(
         job.save()
     if counts["cloud"]:
         notes.append(f"{counts['cloud']} pixels under cloud or cloud shadow were excluded.")
-    return _result(pair, spec, opts, job.fitted, final, objects, changed, counts, notes)
+    return build_result(plan, job.fitted, final, objects, changed, counts, notes)
 
 
-def _signature(pair: RasterPair, spec: MethodSpec, opts: ChangeOptions) -> dict[str, Any]:
-    """What makes two runs the same job (the worker count does not)."""
-    return {
-        "before": file_identity(pair.before.path),
-        "after": file_identity(pair.after.path),
-        "bands": list(pair.before.bands),
-        "after_bands": list(pair.after.bands),
-        "method": spec.name,
-        "options": {k: v for k, v in asdict(opts).items() if k != "workers"},
-    }
+def _one_torch_thread() -> contextlib.AbstractContextManager[None]:
+    """Windows run on one torch thread each when a method uses PyTorch (restored afterwards).
 
-
-def _result(
-    pair: RasterPair,
-    spec: MethodSpec,
-    opts: ChangeOptions,
-    fitted: dict[str, Any],
-    final: dict[str, Path],
-    objects,
-    changed: int,
-    counts: dict[str, int],
-    notes: list[str],
-) -> ChangeResult:
-    area, unit = pixel_area(pair.before.crs, pair.transform)
-    return ChangeResult(
-        method=spec.name,
-        before=str(pair.before.path),
-        after=str(pair.after.path),
-        crs=pair.before.crs.to_wkt() if pair.before.crs else None,
-        transform=tuple(pair.transform)[:6],
-        width=int(pair.region.width),
-        height=int(pair.region.height),
-        mask_path=final["mask"],
-        probability_path=final["probability"],
-        objects=objects,
-        valid_pixels=counts["valid"],
-        changed_pixels=changed,
-        cloud_pixels=counts["cloud"],
-        pixel_area=area,
-        area_unit=unit,
-        band_names=pair.band_names,
-        bands=pair.before.bands,
-        after_bands=pair.after.bands,
-        region=tuple(int(v) for v in pair.region.flatten()),
-        nodata=opts.nodata,
-        resampling=opts.resampling,
-        params=fitted,
-        warnings=tuple(pair.warnings) + tuple(notes),
-    )
+    A method that uses PyTorch imports it when it is fitted or restored, so
+    torch is loaded by now; jobs of other methods do not import it.
+    """
+    return torch_threads(1) if "torch" in sys.modules else contextlib.nullcontext()
 
 
 def _tile_size(size: int) -> int:
@@ -253,12 +282,14 @@ def _cloud_config(pair: RasterPair, opts: ChangeOptions) -> CloudConfig | None:
     if config is None and mode == "on":
         raise BandSelectionError(
             f"cloud masks need blue, green, red and nir bands in reflectance units; the selected "
-            f"bands of {pair.before.path} are {list(pair.band_names)}. Use cloud_mask='off'."
+            f"bands of {pair.before.path} are {list(pair.band_names)}. Use cloud_mask='off' "
+            "(--cloud-mask off)."
         )
     if config is not None and not cloud_masking_available():
         if mode == "on":
             raise CloudMaskUnavailableError(
-                "cloud masks need ukis-csmask and onnxruntime: pip install ukis-csmask onnxruntime"
+                "cloud masks need ukis-csmask and onnxruntime: pip install ukis-csmask "
+                "onnxruntime, or turn them off with cloud_mask='off' (--cloud-mask off)."
             )
         log.warning("cloud masks skipped: ukis-csmask or onnxruntime is not installed")
         return None
@@ -287,7 +318,13 @@ def _check_reflectance(
     return None
 
 
-def _fit(pair: RasterPair, spec: MethodSpec, opts: ChangeOptions, clouds) -> FittedChange:
+def _fit(
+    pair: RasterPair,
+    spec: MethodSpec,
+    opts: ChangeOptions,
+    method_options: MethodOptions,
+    clouds: CloudConfig | None,
+) -> FittedChange:
     samples, vb_total, va_total = [], 0, 0
     grid = TileGrid(pair.region, opts.sample_size)
     # A quarter of a small scene is plenty; large scenes get sample_tiles windows.
@@ -304,7 +341,7 @@ def _fit(pair: RasterPair, spec: MethodSpec, opts: ChangeOptions, clouds) -> Fit
                 break
     if sum(int(s[2].sum()) for s in samples) < 2:
         raise InvalidRasterError(_no_valid_message(pair, vb_total, va_total))
-    return spec.fit(samples, pair.band_names, **opts.method_options)
+    return spec.fit(samples, pair.band_names, method_options)
 
 
 def _no_valid_message(pair: RasterPair, vb: int, va: int) -> str:
@@ -318,21 +355,3 @@ def _no_valid_message(pair: RasterPair, vb: int, va: int) -> str:
         f"no valid pixels to compare: {culprit} has only nodata over the overlap. "
         "Check the nodata value (--nodata) and that the images cover the same area."
     )
-
-
-def _progress_callback(progress: bool | Progress, pair: RasterPair) -> Progress | None:
-    if callable(progress):
-        return progress
-    if not progress:
-        return None
-    from tqdm import tqdm
-
-    h, w = pair.shape
-    bar = tqdm(total=h * w, unit="px", unit_scale=True, desc="change", leave=False)
-
-    def update(n: int, total: int) -> None:
-        bar.update(n)
-        if bar.n >= total:
-            bar.close()
-
-    return update

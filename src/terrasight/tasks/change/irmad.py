@@ -37,18 +37,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from scipy import linalg, special
 
-from terrasight.tasks.change.methods import MethodSpec, Sample, pooled
+from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, option, pooled
 from terrasight.tasks.change.normalize import (
     Normalization,
     fit_normalization,
     restore_normalization,
 )
 from terrasight.tasks.change.threshold import otsu
+
+if TYPE_CHECKING:
+    from terrasight.models.runtime import ModelCache
 
 MAX_PIXELS = 100_000
 """At most this many pooled pixels are used to fit (a deterministic random subset)."""
@@ -63,6 +66,32 @@ _DEGENERATE = 1e-10
 """MAD variance (in units of the unit-variance canonical variates) below which it is dropped."""
 
 Matrix = tuple[tuple[float, ...], ...]
+
+
+@dataclass(frozen=True)
+class IRMADOptions(MethodOptions):
+    """Options of ``irmad`` (``-O threshold=otsu`` on the command line).
+
+    Attributes:
+        threshold: ``"significance"`` (change when the no-change probability is
+            below ``significance``), ``"otsu"`` (Otsu's cut on ``Z``), or a
+            change probability in [0, 1].
+        significance: significance level for ``threshold="significance"``.
+        max_iter: most reweighting iterations.
+        tol: stop when no canonical correlation moves by more than this.
+
+    Example:
+        >>> IRMADOptions.from_mapping({"threshold": "0.95", "max_iter": "10"})
+        IRMADOptions(threshold=0.95, significance=0.01, max_iter=10, tol=0.0001)
+    """
+
+    method: ClassVar[str] = "irmad"
+    threshold: str | float = option(
+        "significance", choices=("significance", "otsu"), low=0.0, high=1.0
+    )
+    significance: float = option(SIGNIFICANCE, low=0.0, high=1.0)
+    max_iter: int = option(30, low=1)
+    tol: float = option(1e-4, low=0.0)
 
 
 @dataclass(frozen=True)
@@ -274,23 +303,15 @@ def _iterate(x: np.ndarray, y: np.ndarray, max_iter: int, tol: float) -> dict[st
 def fit(
     samples: Sequence[Sample],
     band_names: Sequence[str] = (),
-    max_iter: int = 30,
-    tol: float = 1e-4,
-    threshold: str | float = "significance",
-    significance: float = SIGNIFICANCE,
-    **_: Any,
+    options: IRMADOptions | None = None,
 ) -> FittedIRMAD:
     """Fit IR-MAD on sample windows.
 
     Args:
         samples: ``(before, after, valid)`` windows spread over the scene.
         band_names: Names of the bands (unused; any sensor works).
-        max_iter: Most reweighting iterations.
-        tol: Stop when no canonical correlation moves by more than this.
-        threshold: ``"significance"`` (change when the no-change probability is
-            below ``significance``), ``"otsu"`` (Otsu's cut on ``Z``), or a
-            change probability in [0, 1].
-        significance: Significance level for ``threshold="significance"``.
+        options: threshold, significance and iterations (:class:`IRMADOptions`);
+            the defaults when None.
 
     Returns:
         The fitted :class:`FittedIRMAD`.
@@ -307,11 +328,12 @@ def fit(
         >>> bool(mask[:8, :8].mean() > 0.9), bool(mask[16:, 16:].mean() < 0.02)
         (True, True)
     """
+    opts = options or IRMADOptions()
     x, y = pooled(samples)
     if x.shape[0] < max(2, x.shape[1] + 1):
         raise ValueError(f"IR-MAD needs more valid pixels than bands, got {x.shape[0]}")
     x, y = _subsample(x, y, MAX_PIXELS)
-    r = _iterate(x, y, max(1, int(max_iter)), tol)
+    r = _iterate(x, y, opts.max_iter, opts.tol)
     p = x.shape[1]
     return FittedIRMAD(
         mean_before=tuple(map(float, r["mean"][:p])),
@@ -321,31 +343,25 @@ def fit(
         correlations=tuple(map(float, r["rho"])),
         variances=tuple(map(float, r["var"])),
         chi2_scale=float(r["scale"]),
-        threshold=_threshold(threshold, significance, r["scale"] * r["z"], len(r["var"])),
+        threshold=_threshold(opts.threshold, opts.significance, r["scale"] * r["z"], len(r["var"])),
         normalization=fit_normalization(x, y, r["w"]),
         iterations=int(r["it"]),
     )
 
 
 def _threshold(kind: str | float, significance: float, z: np.ndarray, dof: int) -> float:
-    """The change-probability threshold, as a float32-exact value."""
-    if isinstance(kind, (int, float)):
-        t = float(kind)
-    elif kind == "significance":
+    """The change-probability threshold (``kind`` checked by :class:`IRMADOptions`), float32-exact."""
+    if kind == "significance":
         t = 1.0 - float(significance)
     elif kind == "otsu":
         t = float(chi2_cdf(np.array([otsu(z)]), dof)[0]) if dof else 1.0
     else:
-        raise ValueError(
-            f"unknown IR-MAD threshold {kind!r}: use 'significance', 'otsu' or a number"
-        )
-    if not 0.0 <= t <= 1.0:
-        raise ValueError(f"IR-MAD threshold must be a probability in [0, 1], got {t}")
+        t = float(kind)
     return float(np.float32(t))
 
 
-def restore(params: dict[str, Any]) -> FittedIRMAD:
-    """Rebuild a fitted IR-MAD from :meth:`FittedIRMAD.params`."""
+def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedIRMAD:
+    """Rebuild a fitted IR-MAD from :meth:`FittedIRMAD.params` (``models`` is not used)."""
     return FittedIRMAD(
         mean_before=tuple(float(v) for v in params["mean_before"]),
         mean_after=tuple(float(v) for v in params["mean_after"]),
@@ -360,7 +376,9 @@ def restore(params: dict[str, Any]) -> FittedIRMAD:
     )
 
 
-def fit_relative_normalization(samples: Sequence[Sample], **options: Any) -> Normalization:
+def fit_relative_normalization(
+    samples: Sequence[Sample], options: IRMADOptions | None = None
+) -> Normalization:
     """Gains and offsets that bring the after date onto the before date (via IR-MAD).
 
     A pipeline can apply it (``normalize.normalize_samples`` or
@@ -376,7 +394,7 @@ def fit_relative_normalization(samples: Sequence[Sample], **options: Any) -> Nor
         >>> [round(g, 2) for g in n.gains]
         [0.7, 0.7]
     """
-    return fit(samples, **options).normalization
+    return fit(samples, options=options).normalization
 
 
 SPEC = MethodSpec(
@@ -387,5 +405,6 @@ SPEC = MethodSpec(
         "iteratively reweighted MAD: invariant to per-band gains and offsets, "
         "chi-square change probability at 1% significance (any sensor)"
     ),
+    options=IRMADOptions,
     min_bands=1,
 )

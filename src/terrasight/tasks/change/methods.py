@@ -1,97 +1,109 @@
-"""The contract every change method follows, and the registry of methods.
+"""The registry of change methods: the entry points of group ``terrasight.change_methods``.
 
-A method is fitted once on a sample of windows spread over the scene (global
-statistics, thresholds), then applied window by window. Applying it is a pure
-function of the window, so windows can run in any order, on any thread, and a
-job interrupted half way can resume with the same fitted parameters.
+Every method, the built-in ones included, is published by an installed
+distribution as an entry point naming its :class:`~terrasight.tasks.change.base.MethodSpec`;
+terrasight's own ``pyproject.toml`` declares::
+
+    [project.entry-points."terrasight.change_methods"]
+    cva = "terrasight.tasks.change.cva:SPEC"
+
+A third-party package adds a method the same way; the entry point's name is the
+method's name. Nothing is cached: each call reads the installed entry points.
+A method's module is imported only when that method is asked for (or when
+:func:`registry` loads them all).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import numpy as np
+import logging
+from importlib.metadata import EntryPoint, entry_points
 
 from terrasight.errors import UnknownMethodError
+from terrasight.tasks.change.base import MethodSpec, did_you_mean
 
-Sample = tuple[np.ndarray, np.ndarray, np.ndarray]
-"""``(before, after, valid)``: float32 ``(bands, h, w)`` twice and a bool ``(h, w)`` mask."""
+GROUP = "terrasight.change_methods"
+"""Entry point group of change methods."""
 
-
-class FittedChange(Protocol):
-    """A change method fitted to one pair of images."""
-
-    name: str
-    threshold: float
-    """Probability at or above which a pixel counts as changed."""
-
-    def probability(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """Change probability in [0, 1], float32 ``(h, w)``; invalid pixels may hold anything."""
-
-    def params(self) -> dict[str, Any]:
-        """JSON-serialisable parameters: enough to rebuild the fitted method (see ``restore``)."""
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class MethodSpec:
-    """A registered change method.
-
-    ``fit(samples, band_names, **options)`` returns a :class:`FittedChange`;
-    ``restore(params)`` rebuilds one from :meth:`FittedChange.params`.
-    ``overlap`` is the context in pixels each window needs on every side.
-    """
-
-    name: str
-    fit: Callable[..., FittedChange]
-    restore: Callable[[dict[str, Any]], FittedChange]
-    description: str
-    overlap: int = 0
-    min_bands: int = 1
-    tile_size: int = 1024
-    options: dict[str, Any] = field(default_factory=dict)
+def _entry_points() -> dict[str, EntryPoint]:
+    """The group's entry points by name (the first one wins when two share a name)."""
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=GROUP):
+        found.setdefault(ep.name, ep)
+    return found
 
 
-def registry() -> dict[str, MethodSpec]:
-    """All change methods by name (built on each call: no global state)."""
-    from terrasight.tasks.change import cva, irmad, learned
-
-    specs = [cva.SPEC, irmad.SPEC, learned.SPEC]
-    return {s.name: s for s in specs}
-
-
-def get_method(name: str) -> MethodSpec:
-    """Look up a change method by name, listing the alternatives when it is unknown."""
-    methods = registry()
-    if name not in methods:
-        raise UnknownMethodError(f"unknown change method {name!r}. Available: {sorted(methods)}")
-    return methods[name]
+def _load(ep: EntryPoint) -> MethodSpec:
+    """The spec an entry point names, checked; UnknownMethodError says why it cannot be used."""
+    where = f"entry point {ep.name} = {ep.value}"
+    if ep.dist is not None:
+        where += f" of {ep.dist.name} {ep.dist.version}"
+    try:
+        spec = ep.load()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not hide the others
+        raise UnknownMethodError(
+            f"change method {ep.name!r} cannot be loaded ({where}): {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(spec, MethodSpec) or spec.name != ep.name:
+        raise UnknownMethodError(
+            f"change method {ep.name!r} cannot be used ({where}): it must name a MethodSpec "
+            f"called {ep.name!r}, not {spec!r:.80}"
+        )
+    return spec
 
 
 def list_methods() -> list[str]:
-    """Names of the available change methods."""
-    return sorted(registry())
+    """Names of the installed change methods (their modules are not imported).
 
-
-def pooled(
-    samples: Sequence[Sample], max_pixels: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stack the valid pixels of all samples: two float64 ``(n, bands)`` arrays.
-
-    With ``max_pixels``, an evenly strided subset of about that many pixels
-    (deterministic), to bound the memory and time of fitting statistics.
+    Example:
+        >>> {"cva", "irmad", "learned"} <= set(list_methods())
+        True
     """
-    total = sum(int(v.sum()) for _, _, v in samples)
-    step = max(1, -(-total // max_pixels)) if max_pixels else 1
-    bs, as_ = [], []
-    for b, a, v in samples:
-        nb = b.shape[0]
-        flat_b, flat_a = b.reshape(nb, -1)[:, ::step], a.reshape(nb, -1)[:, ::step]
-        keep = v.reshape(-1)[::step]
-        bs.append(flat_b[:, keep].T)
-        as_.append(flat_a[:, keep].T)
-    nb = samples[0][0].shape[0] if samples else 0
-    if not bs:
-        return np.empty((0, nb)), np.empty((0, nb))
-    return np.concatenate(bs).astype(np.float64), np.concatenate(as_).astype(np.float64)
+    return sorted(_entry_points())
+
+
+def get_method(name: str) -> MethodSpec:
+    """The installed change method ``name``.
+
+    Raises:
+        UnknownMethodError: no method of that name (the message lists the
+            available ones), or its entry point cannot be loaded.
+
+    Example:
+        >>> get_method("cva").overlap
+        2
+    """
+    eps = _entry_points()
+    if name not in eps:
+        raise UnknownMethodError(_unknown_message(name, sorted(eps)))
+    return _load(eps[name])
+
+
+def registry() -> dict[str, MethodSpec]:
+    """Every installed change method that loads, by name (methods that fail are logged).
+
+    Example:
+        >>> registry()["irmad"].name
+        'irmad'
+    """
+    specs = {}
+    for name, ep in sorted(_entry_points().items()):
+        try:
+            specs[name] = _load(ep)
+        except UnknownMethodError as exc:
+            log.warning("%s", exc)
+    return specs
+
+
+def _unknown_message(name: str, available: list[str]) -> str:
+    if not available:
+        return (
+            f"unknown change method {name!r}: no change method is installed (entry point "
+            f"group {GROUP!r}); install terrasight with pip (pip install -e . in a checkout)."
+        )
+    return (
+        f"unknown change method {name!r}.{did_you_mean(name, available)} "
+        f"Available: {', '.join(available)}."
+    )

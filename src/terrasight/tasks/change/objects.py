@@ -23,18 +23,18 @@ import shapely
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.features import shapes
-from rasterio.warp import transform as transform_points
 from shapely.affinity import affine_transform
 from shapely.geometry import mapping, shape
 from shapely.ops import unary_union
 
 from terrasight.io.vectors import (
-    WGS84,
     apply_transform,
     as_crs,
+    bounds_to_lonlat,
     geometry_area,
     location_words,
     pixel_area,
+    to_lonlat,
 )
 from terrasight.tasks.change.components import (
     Components,
@@ -149,10 +149,11 @@ def _build_objects(
         for i, parts in pieces.items()
     ]
     drafts.sort(key=lambda o: (-o.area, o.pixel_bbox[1], o.pixel_bbox[0]))
-    lonlats = _lonlats([o.centroid for o in drafts], crs)
+    lonlats = to_lonlat([o.centroid_image_crs for o in drafts], crs)
+    boxes = bounds_to_lonlat([o.bbox_image_crs for o in drafts], crs)
     return tuple(
-        replace(o, id=n, centroid_lonlat=ll)
-        for n, (o, ll) in enumerate(zip(drafts, lonlats, strict=True), start=1)
+        replace(o, id=n, centroid_lonlat=ll, bbox_wgs84=box)
+        for n, (o, ll, box) in enumerate(zip(drafts, lonlats, boxes, strict=True), start=1)
     )
 
 
@@ -164,7 +165,7 @@ def _object(
     transform: Affine,
     unit: tuple[float, str],
 ) -> ChangeObject:
-    """The ChangeObject of component ``i`` (id 0 and no lon/lat until sorted)."""
+    """The ChangeObject of component ``i`` (id 0 and no WGS84 values until sorted)."""
     s = {k: v[i] for k, v in comps.stats.items()}
     n = int(s["pixels"])
     col, row = s["col_sum"] / n + 0.5, s["row_sum"] / n + 0.5
@@ -177,11 +178,13 @@ def _object(
         pixels=n,
         area=geometry_area(geometry, crs, n, unit[0]),
         area_unit=unit[1],
-        centroid=centroid,
-        bbox=_crs_bbox(pbox, transform),
-        pixel_bbox=pbox,
         location=location_words(col, row, width, height),
         mean_probability=round(mean, 4),
+        centroid_lonlat=None,
+        bbox_wgs84=None,
+        centroid_image_crs=centroid,
+        bbox_image_crs=_crs_bbox(pbox, transform),
+        pixel_bbox=pbox,
         geometry=geometry,
     )
 
@@ -195,14 +198,3 @@ def _crs_bbox(
         *(apply_transform(transform, c, r) for c in (c0, c1) for r in (r0, r1)), strict=True
     )
     return (float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)))
-
-
-def _lonlats(
-    points: list[tuple[float, float]], crs: CRS | None
-) -> list[tuple[float, float] | None]:
-    """CRS points as WGS84 (lon, lat) with 7 decimals, in one call; Nones without a CRS."""
-    if crs is None or not points:
-        return [None] * len(points)
-    xs, ys = zip(*points, strict=True)
-    lons, lats = transform_points(crs, WGS84, list(xs), list(ys))
-    return [(round(float(lo), 7), round(float(la), 7)) for lo, la in zip(lons, lats, strict=True)]

@@ -12,6 +12,7 @@ import base64
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
@@ -21,7 +22,10 @@ from rasterio.windows import Window
 
 from terrasight.io.pair import open_pair
 from terrasight.io.rgb import display_bands, stretch
-from terrasight.tasks.change.result import MASK_NODATA, ChangeObject, ChangeResult
+from terrasight.tasks.change.names import MASK_NODATA
+
+if TYPE_CHECKING:
+    from terrasight.tasks.change.result import ChangeObject, ChangeResult
 
 RED = (255, 0, 0)
 OUTLINE = (255, 221, 0)
@@ -210,7 +214,7 @@ def _draw_objects(
     font = _font(12 if max(img.size) >= 600 else 10)
     taken: list[tuple[float, float, float, float]] = []
     for obj in objects:
-        x, y = convert(obj.centroid)[0].tolist()
+        x, y = convert(obj.centroid_image_crs)[0].tolist()
         box = draw.textbbox((x, y), str(obj.id), font=font, anchor="mm", stroke_width=2)
         if any(_overlaps(box, other) for other in taken):
             continue

@@ -11,11 +11,14 @@ import json
 from datetime import datetime
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rasterio.crs import CRS
 
 from terrasight.tasks.change import quicklook as ql
-from terrasight.tasks.change.result import ChangeObject, ChangeResult
+
+if TYPE_CHECKING:
+    from terrasight.tasks.change.result import ChangeObject, ChangeResult
 
 MAX_ROWS = 500
 """Objects listed in the table (the largest)."""
@@ -259,7 +262,7 @@ def _table(result: ChangeResult) -> str:
         (where[0], "num"),
         (where[1], "num"),
         ("mean probability", "num"),
-        ("bbox", "t"),
+        (f"bbox ({crs_label(result.crs)})" if result.crs else "bbox (px)", "t"),
     ]
     head = "".join(
         f'<th data-type="{t}"{" class=t" if t == "t" else ""}>{escape(h)}</th>' for h, t in heads
@@ -287,11 +290,11 @@ def _row(obj: ChangeObject, result: ChangeResult, lonlat: bool) -> str:
         x, y = obj.centroid_lonlat
         xs, ys = f"{x:.6f}", f"{y:.6f}"
     else:
-        x, y = ~result.affine * obj.centroid if result.crs else obj.centroid
+        x, y = ~result.affine * obj.centroid_image_crs if result.crs else obj.centroid_image_crs
         xs, ys = f"{x:.1f}", f"{y:.1f}"
     digits = 1 if result.crs and not _geographic(result.crs) else 6
     bbox = (
-        ", ".join(f"{v:.{digits}f}" for v in obj.bbox)
+        ", ".join(f"{v:.{digits}f}" for v in obj.bbox_image_crs)
         if result.crs
         else ", ".join(str(v) for v in obj.pixel_bbox)
     )

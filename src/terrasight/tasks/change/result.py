@@ -1,14 +1,14 @@
 """What change detection returns: :class:`ChangeResult` and its :class:`ChangeObject` s.
 
-A result refers to its rasters on disk (so a scene larger than memory stays
-there) and carries everything an agent or a web server needs as plain values:
-``summary()`` and ``to_geojson()`` are JSON-ready.
+Both are plain frozen data. A result refers to its rasters on disk (so a scene
+larger than memory stays there) and carries everything an agent or a web
+server needs as plain values: ``summary()`` and ``to_geojson()`` are
+JSON-ready. Writing files is :mod:`terrasight.tasks.change.outputs`'s job;
+``save()`` is a shortcut to it.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,39 +17,47 @@ import numpy as np
 import rasterio
 from affine import Affine
 
-from terrasight.io.vectors import jsonable
+from terrasight.tasks.change import outputs
+from terrasight.tasks.change.names import MASK_NODATA, OUTPUT_NAMES
 
-MASK_NODATA = 255
-"""Value of ``change_mask.tif`` where no answer could be given (nodata, cloud, outside overlap)."""
-
-OUTPUT_NAMES = {
-    "mask": "change_mask.tif",
-    "probability": "change_probability.tif",
-    "geojson": "changes.geojson",
-    "summary": "summary.json",
-    "report": "report.html",
-}
+__all__ = ["MASK_NODATA", "OUTPUT_NAMES", "ChangeObject", "ChangeResult"]
 
 
 @dataclass(frozen=True)
 class ChangeObject:
     """One changed region: a connected group of changed pixels above the size filter.
 
-    Coordinates (``centroid``, ``bbox``, ``geometry``) are in the image CRS, or in
-    pixel (column, row) space when the images have none.
+    Names say their coordinate system: ``*_lonlat`` and ``*_wgs84`` are WGS84
+    longitude/latitude (None without an image CRS); ``*_image_crs`` and
+    ``geometry`` are in the image CRS, or in pixel (column, row) space when the
+    images have none; ``pixel_bbox`` is in pixels of the output grid.
+
+    Attributes:
+        id: 1 for the largest object, then by decreasing area.
+        pixels: number of pixels.
+        area: ground area in ``area_unit`` (``"m2"``, or ``"px"`` without a CRS).
+        location: where the object lies in the scene, in words (``"north-west"``).
+        mean_probability: mean change probability of its pixels.
+        centroid_lonlat: centroid as (longitude, latitude).
+        bbox_wgs84: (west, south, east, north) enclosing the object.
+        centroid_image_crs: centroid as (x, y) in the image CRS.
+        bbox_image_crs: (minx, miny, maxx, maxy) in the image CRS.
+        pixel_bbox: (col0, row0, col1, row1), end exclusive.
+        geometry: GeoJSON-like Polygon or MultiPolygon in the image CRS.
     """
 
     id: int
     pixels: int
     area: float
     area_unit: str
-    centroid: tuple[float, float]
-    bbox: tuple[float, float, float, float]
-    pixel_bbox: tuple[int, int, int, int]
     location: str
     mean_probability: float
+    centroid_lonlat: tuple[float, float] | None
+    bbox_wgs84: tuple[float, float, float, float] | None
+    centroid_image_crs: tuple[float, float]
+    bbox_image_crs: tuple[float, float, float, float]
+    pixel_bbox: tuple[int, int, int, int]
     geometry: dict[str, Any]
-    centroid_lonlat: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Attributes without the geometry, JSON-ready."""
@@ -68,7 +76,10 @@ class ChangeResult:
         crs: the output CRS as WKT (``None`` in pixel space).
         transform: affine transform of the output grid (the before grid over the overlap).
         width, height: size of the output grid.
-        mask_path: uint8 GeoTIFF, 1 changed, 0 unchanged, 255 no data.
+        mask_path: uint8 GeoTIFF, 1 changed, 0 unchanged, 255 no data. When
+            ``detect_changes`` ran without ``outdir``, both rasters lie in a
+            temporary folder that is removed once this result is garbage-collected:
+            :meth:`save` copies them.
         probability_path: float32 GeoTIFF of change probability, NaN where no data.
         objects: the changed regions, largest first.
         valid_pixels, changed_pixels: pixel counts inside the output grid.
@@ -159,35 +170,22 @@ class ChangeResult:
         }
 
     def to_geojson(self) -> dict[str, Any]:
-        """The objects as an RFC 7946 FeatureCollection in WGS84 (pixel space if no CRS)."""
-        from terrasight.io.vectors import objects_to_geojson
+        """The objects as an RFC 7946 FeatureCollection in WGS84 (pixel space if no CRS).
 
-        return objects_to_geojson(self.objects, self.crs)
+        Example:
+            >>> result.to_geojson()["terrasight:image_crs"]  # doctest: +SKIP
+            'EPSG:32633'
+        """
+        return outputs.result_geojson(self)
 
     def save(self, outdir: str | Path, report: bool = True) -> dict[str, Path]:
         """Write the five outputs into ``outdir`` and return their paths by kind.
 
-        ``change_mask.tif`` and ``change_probability.tif`` on the before grid,
-        ``changes.geojson`` (WGS84), ``summary.json`` and ``report.html``.
+        See :func:`terrasight.tasks.change.outputs.save_result`.
+
+        Example:
+            >>> paths = result.save("changes/")  # doctest: +SKIP
+            >>> paths["geojson"].name  # doctest: +SKIP
+            'changes.geojson'
         """
-        out = Path(outdir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {k: out / v for k, v in OUTPUT_NAMES.items()}
-        for kind, src in (("mask", self.mask_path), ("probability", self.probability_path)):
-            if Path(src).resolve() != paths[kind].resolve():
-                shutil.copyfile(src, paths[kind])
-        _write_json(paths["geojson"], self.to_geojson())
-        _write_json(paths["summary"], self.summary())
-        if report:
-            from terrasight.tasks.change.report import write_report
-
-            write_report(self, paths["report"])
-        else:
-            paths.pop("report")
-        return paths
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".part")
-    tmp.write_text(json.dumps(jsonable(data), indent=2, allow_nan=False))
-    tmp.replace(path)
+        return outputs.save_result(self, outdir, report=report)

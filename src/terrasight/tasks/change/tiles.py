@@ -21,8 +21,8 @@ from rasterio.enums import Resampling
 from terrasight.io.cloud import CloudConfig, cloud_mask
 from terrasight.io.pair import PairReader, RasterPair
 from terrasight.io.tiling import Tile, TileGrid
+from terrasight.tasks.change.base import FittedChange
 from terrasight.tasks.change.job import Job
-from terrasight.tasks.change.methods import FittedChange
 from terrasight.tasks.change.result import MASK_NODATA
 
 BLOCK = 256
