@@ -216,3 +216,18 @@ def test_wrong_reflectance_scale_skips_clouds_with_a_warning(landsat_pair, tmp_p
     result = detect_changes(before, after, reflectance_scale=1.0, outdir=tmp_path / "o")
     assert result.cloud_pixels == 0
     assert any("do not look like reflectance" in w for w in result.warnings)
+
+
+def test_mask_does_not_depend_on_the_change_windows(landsat_pair, tmp_path, monkeypatch):
+    """Several cloud windows (as on a large scene), and two sizes of change window."""
+    from terrasight.tasks.change import clouds
+
+    monkeypatch.setattr(clouds, "SINGLE", 100)
+    monkeypatch.setattr(clouds, "CORE", 224)  # 3 x 3 cloud windows over the 627 x 603 cut
+    before, after = landsat_pair(LANDSAT_L1)
+    big = detect_changes(before, after, outdir=tmp_path / "big")
+    small = detect_changes(before, after, tile_size=256, outdir=tmp_path / "small")
+    assert np.array_equal(_codes(tmp_path / "big"), _codes(tmp_path / "small"))
+    assert big.cloud_pixels == small.cloud_pixels == int((big.mask() == 255).sum()) > 0
+    assert np.array_equal(big.mask() == 255, small.mask() == 255)
+    assert not (big.mask()[ROOF] == 255).any() and not (big.mask()[_reservoir()] == 255).any()
