@@ -184,3 +184,53 @@ def test_interrupting_says_what_is_kept_only_where_it_is(planted_pair, tmp_path,
     result = CliRunner().invoke(main, ["search", "roads", str(tmp_path / "imgs")])
     assert result.exit_code == 130 and "interrupted." in result.output
     assert "resume" not in result.output and "Traceback" not in result.output
+
+
+def test_a_second_run_into_a_busy_folder_gets_one_line(planted_pair, tmp_path):
+    import subprocess
+    import sys
+
+    before, after, _ = planted_pair
+    out = tmp_path / "busy"
+    hold = (
+        "import sys, time\nfrom pathlib import Path\n"
+        "from terrasight.tasks.change.job import job_lock\n"
+        "with job_lock(Path(sys.argv[1])):\n    print('locked', flush=True)\n    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", hold, str(out)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        res = _run("change", before, after, "-o", out, "-q", "-m", "cva")
+        assert res.exit_code == 5 and "Traceback" not in res.output
+        assert f"a job is already running in {out} (pid {proc.pid})" in res.output
+        assert not (out / "change_mask.tif").exists()
+    finally:
+        proc.kill()
+        proc.wait()
+    res = _run("change", before, after, "-o", out, "-q", "-m", "cva")
+    assert res.exit_code == 0, res.output
+
+
+def test_a_run_that_failed_on_a_damaged_file_reruns_once_the_file_is_fixed(planted_pair, tmp_path):
+    import shutil
+
+    import rasterio
+
+    before, after, _ = planted_pair
+    good = tmp_path / "good-after.tif"
+    damaged = tmp_path / "after.tif"
+    with rasterio.open(after) as src:
+        profile = src.profile | dict(tiled=True, blockxsize=16, blockysize=16, compress="deflate")
+        with rasterio.open(good, "w", **profile) as dst:
+            dst.write(src.read())
+    raw = bytearray(good.read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 2000] = bytes(2000)
+    damaged.write_bytes(raw)
+    out = tmp_path / "o"
+    res = _run("change", before, damaged, "-o", out, "-q", "-m", "cva", "--no-report")
+    assert res.exit_code == 4 and "after.tif: cannot read the window of columns" in res.output
+    shutil.copyfile(good, damaged)  # the user fixes the file and runs the same command
+    res = _run("change", before, damaged, "-o", out, "-q", "-m", "cva", "--no-report")
+    assert res.exit_code == 0, res.output

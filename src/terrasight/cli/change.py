@@ -44,14 +44,16 @@ from terrasight.tasks.change.result import ChangeResult
     "--reflectance-scale",
     type=float,
     default=None,
-    help="DN to reflectance factor for cloud masks (Sentinel-2 1e-4; Landsat C2 2.75e-5).",
+    help="DN to reflectance factor for cloud masks when the files do not carry it "
+    "(Sentinel-2 1e-4; Landsat C2 Level-1 2e-5, Level-2 2.75e-5).",
 )
 @click.option(
     "--reflectance-offset",
     type=float,
     default=0.0,
     show_default=True,
-    help="Added after scaling (Landsat C2: -0.2).",
+    help="Added after scaling (Landsat C2 Level-1 -0.1, Level-2 -0.2; Sentinel-2 from "
+    "processing baseline 04.00 -0.1).",
 )
 @click.option("--tile-size", type=click.IntRange(min=256), default=None, help="Window size in px.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
@@ -142,14 +144,17 @@ def run_change(before: Path, after: Path, outdir: Path, quiet: bool, **kwargs) -
 
 
 def echo_result(result: ChangeResult, paths: dict[str, Path]) -> None:
-    """Print a short summary and where the outputs are."""
+    """Print a short summary and where the outputs are (and, first, why it is unreliable)."""
     unit = result.area_unit
+    for issue in result.quality_issues:
+        click.secho(f"UNRELIABLE RESULT: {issue}.", fg="red", bold=True)
     click.echo(
         f"{len(result.objects)} change objects, {result.changed_area:,.0f} {unit} changed "
         f"({100 * result.changed_fraction:.2f}% of valid pixels), method {result.method}."
     )
     for w in result.warnings:
-        click.echo(f"warning: {w}", err=True)
+        if not any(issue in w for issue in result.quality_issues):
+            click.echo(f"warning: {w}", err=True)
     for kind, path in paths.items():
         click.echo(f"  {kind:12s} {path}")
 

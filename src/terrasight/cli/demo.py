@@ -56,11 +56,17 @@ def demo(outdir: Path, method: str, shared_data: Path | None, quiet: bool) -> No
 
 
 def _echo_scores(mask: np.ndarray, truth_path: Path) -> None:
+    """Print scores against the truth; a true change with no answer (255) counts as missed."""
     with rasterio.open(truth_path) as ds:
         truth = ds.read(1) > 0
-    cm = ConfusionMatrix.from_arrays(mask == 1, truth, valid=mask != 255)
-    s = scores(cm)
+    s = scores(ConfusionMatrix.from_arrays(mask == 1, truth))
     click.echo(
         "against the known truth: "
         + ", ".join(f"{k} {s[k]:.3f}" for k in ("precision", "recall", "f1", "iou"))
     )
+    hidden = int((truth & (mask == 255)).sum())
+    if hidden:
+        click.echo(
+            f"  {hidden} of {int(truth.sum())} true-change pixels had no answer (cloud or "
+            "nodata); they count as missed."
+        )

@@ -79,7 +79,8 @@ class CloudConfig:
         band_indexes: 0-based positions, in the window's band axis, of the bands fed
             to the model.
         band_order: the model's name for each of those bands (``blue``... ``swir22``).
-        scale, offset: ``reflectance = value * scale + offset``.
+        scale, offset: ``reflectance = value * scale + offset``; one value for all
+            bands, or one per model band (in ``band_indexes`` order).
         product_level: ``"l1c"`` (top of atmosphere) or ``"l2a"`` (surface reflectance).
         downsample: block-average factor bringing the window near 30 m before the model.
         buffer: pixels (at the model's resolution) by which the mask is grown.
@@ -87,8 +88,8 @@ class CloudConfig:
 
     band_indexes: tuple[int, ...]
     band_order: tuple[str, ...]
-    scale: float = 1e-4
-    offset: float = 0.0
+    scale: float | tuple[float, ...] = 1e-4
+    offset: float | tuple[float, ...] = 0.0
     product_level: str = "l1c"
     downsample: int = 1
     buffer: int = 1
@@ -104,8 +105,8 @@ def cloud_support(
     band_names: Sequence[str],
     dtype: str,
     *,
-    scale: float | None = None,
-    offset: float = 0.0,
+    scale: float | Sequence[float] | None = None,
+    offset: float | Sequence[float] = 0.0,
     product_level: str = "l1c",
     resolution: float | None = None,
     buffer: int = 1,
@@ -123,8 +124,8 @@ def cloud_support(
         band_names: names of the selected bands, in window order (common names or
             sensor names such as ``B04``).
         dtype: the file's data type (``"uint16"``...).
-        scale, offset: reflectance = value * scale + offset; ``scale=None`` picks
-            the default for ``dtype``.
+        scale, offset: reflectance = value * scale + offset, one value or one per
+            band of ``band_names``; ``scale=None`` picks the default for ``dtype``.
         product_level: ``"l1c"`` or ``"l2a"``.
         resolution: pixel size in metres, if known; windows finer than 30 m are
             block-averaged to about 30 m (3x for 10 m), which is also 9x faster.
@@ -157,15 +158,29 @@ def cloud_support(
     down = 1
     if resolution is not None and 0 < resolution < MODEL_RESOLUTION:
         down = max(1, min(4, round(MODEL_RESOLUTION / resolution)))
+    indexes = tuple(commons.index(b) for b in wanted)
     return CloudConfig(
-        band_indexes=tuple(commons.index(b) for b in wanted),
+        band_indexes=indexes,
         band_order=tuple(wanted),
-        scale=float(scale),
-        offset=float(offset),
+        scale=_factor(scale, indexes),
+        offset=_factor(offset, indexes),
         product_level=level,
         downsample=down,
         buffer=int(buffer),
     )
+
+
+def _factor(value: float | Sequence[float], indexes: tuple[int, ...]) -> float | tuple[float, ...]:
+    """One factor for all bands, or the model bands' factors from a per-band sequence."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    values = [float(value[i]) for i in indexes]
+    return values[0] if len(set(values)) == 1 else tuple(values)
+
+
+def _per_band(value: float | tuple[float, ...]) -> np.ndarray:
+    """A factor as a float32 array that broadcasts over ``(bands, ...)``."""
+    return np.asarray(value, np.float32).reshape(-1, 1)
 
 
 def cloud_mask(data: np.ndarray, valid: np.ndarray, config: CloudConfig) -> np.ndarray:
@@ -242,8 +257,8 @@ def looks_like_reflectance(data: np.ndarray, valid: np.ndarray, config: CloudCon
     """
     if not valid.any():
         return True
-    med = np.median(data[list(config.band_indexes)][:, valid], axis=1)
-    med = med * config.scale + config.offset
+    med = np.median(data[list(config.band_indexes)][:, valid], axis=1)[:, None]
+    med = (med * _per_band(config.scale) + _per_band(config.offset))[:, 0]
     return bool(np.all((med > -0.05) & (med < 1.5)))
 
 
@@ -259,8 +274,8 @@ def cloud_masking_available() -> bool:
 def _prepare(data: np.ndarray, valid: np.ndarray, config: CloudConfig) -> np.ndarray:
     """Model bands as reflectance ``(h', w', bands)`` float32, gaps filled, block-averaged."""
     x = data[list(config.band_indexes)].astype(np.float32)
-    x *= np.float32(config.scale)
-    x += np.float32(config.offset)
+    x *= _per_band(config.scale)[..., None]
+    x += _per_band(config.offset)[..., None]
     if not valid.all():
         fill = x[:, valid].mean(axis=1)
         x[:, ~valid] = fill[:, None]

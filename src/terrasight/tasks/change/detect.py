@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import shutil
 import sys
@@ -29,15 +30,15 @@ from terrasight.io.cloud import (
     CloudMaskUnavailableError,
     cloud_masking_available,
     cloud_support,
-    looks_like_reflectance,
 )
 from terrasight.io.pair import RasterPair, open_pair
 from terrasight.io.tiling import TileGrid
 from terrasight.models.runtime import torch_threads
+from terrasight.tasks.change import clouds as cloud_layer
 from terrasight.tasks.change import tiles
 from terrasight.tasks.change.base import FittedChange, MethodOptions, MethodSpec
 from terrasight.tasks.change.checks import check_change_options, check_keywords
-from terrasight.tasks.change.job import open_job
+from terrasight.tasks.change.job import job_lock, open_job
 from terrasight.tasks.change.methods import get_method
 from terrasight.tasks.change.objects import extract_objects
 from terrasight.tasks.change.plan import (
@@ -182,8 +183,9 @@ def detect_changes(
         )
     plan = Plan(pair, spec, opts, method_options, models)
     if outdir is not None:
-        with rasterio.Env(GDAL_CACHEMAX=opts.gdal_cache_mb, GDAL_NUM_THREADS=1):
-            return _run(plan, Path(outdir), overwrite, progress_callback(progress, pair))
+        folder = Path(outdir)
+        with job_lock(folder), rasterio.Env(GDAL_CACHEMAX=opts.gdal_cache_mb, GDAL_NUM_THREADS=1):
+            return _run(plan, folder, overwrite, progress_callback(progress, pair))
     return _run_in_temporary_folder(plan, overwrite, progress_callback(progress, pair))
 
 
@@ -216,8 +218,13 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
     clouds = _cloud_config(pair, opts)
     clouds = _check_reflectance(pair, clouds, opts, notes)
     job = open_job(folder, job_signature(plan), list(OUTPUT_NAMES.values()), overwrite)
+    layer = None
+    if clouds is not None:  # one cloud mask per pair, whatever the method's windows
+        layer = cloud_layer.build_cloud_layer(
+            pair, clouds, folder, opts.workers, job.fitted is None
+        )
     if job.fitted is None:
-        job.fitted = _fit(pair, spec, opts, plan.method_options, clouds).params()
+        job.fitted = _fit(pair, spec, opts, plan.method_options, layer).params()
         job.save()
     fitted = spec.restore(job.fitted, plan.models)
     size = opts.tile_size or _tile_size(spec.tile_size)
@@ -227,7 +234,7 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
     if not job.complete:
         tiles.create_outputs(pair, paths, fresh=not job.done_tiles())
         with _one_torch_thread():
-            tiles.process_tiles(pair, grid, fitted, clouds, job, paths, opts.workers, progress)
+            tiles.process_tiles(pair, grid, fitted, layer, job, paths, opts.workers, progress)
     counts = tiles.totals(job.done_tiles().values())
     objects, changed = extract_objects(
         paths["mask"] if not job.complete else final["mask"],
@@ -244,7 +251,16 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
         job.save()
     if counts["cloud"]:
         notes.append(f"{counts['cloud']} pixels under cloud or cloud shadow were excluded.")
-    return build_result(plan, job.fitted, final, objects, changed, counts, notes)
+    if layer is not None and (kept := layer.kept_count()):
+        notes.append(
+            f"{kept} pixels the cloud model flagged were compared anyway: they look like "
+            "ground (a sharp-edged bright or dark area, new water, the same surface in both "
+            "dates), not like a cloud or its shadow."
+        )
+    issues = cloud_layer.quality_issues(counts, pair.shape)
+    notes.extend(f"unreliable result: {issue}." for issue in issues)
+    result = build_result(plan, job.fitted, final, objects, changed, counts, notes)
+    return dataclasses.replace(result, quality_issues=issues)
 
 
 def _one_torch_thread() -> contextlib.AbstractContextManager[None]:
@@ -272,13 +288,8 @@ def _cloud_config(pair: RasterPair, opts: ChangeOptions) -> CloudConfig | None:
     resolution = None
     if crs is not None and crs.is_projected:
         resolution = pair.before.res[0] * (crs.linear_units_factor[1] or 1.0)
-    config = cloud_support(
-        pair.band_names,
-        pair.before.dtype,
-        resolution=resolution,
-        scale=opts.reflectance_scale,
-        offset=opts.reflectance_offset,
-    )
+    # Reflectance factors are found per date by _check_reflectance.
+    config = cloud_support(pair.band_names, pair.before.dtype, resolution=resolution)
     if config is None and mode == "on":
         raise BandSelectionError(
             f"cloud masks need blue, green, red and nir bands in reflectance units; the selected "
@@ -298,24 +309,13 @@ def _cloud_config(pair: RasterPair, opts: ChangeOptions) -> CloudConfig | None:
 
 def _check_reflectance(
     pair: RasterPair, clouds: CloudConfig | None, opts: ChangeOptions, notes: list[str]
-) -> CloudConfig | None:
-    """Turn cloud masks off (auto) or refuse (on) when the data do not look like reflectance."""
+) -> cloud_layer.CloudPlan | None:
+    """Each date's reflectance factors; masks off (auto) or refused (on) when they do not fit."""
     if clouds is None:
         return None
-    with pair.readers() as reader:
-        tile = TileGrid(pair.region, opts.sample_size).sample(1)[0]
-        b, _, vb, _ = reader.read_dates(tile.read)
-    if looks_like_reflectance(b, vb, clouds):
-        return clouds
-    msg = (
-        f"the bands of {pair.before.path.name} do not look like reflectance at scale "
-        f"{clouds.scale:g} and offset {clouds.offset:g}, so cloud masks were skipped; give the "
-        "product's scale and offset (--reflectance-scale, --reflectance-offset)."
+    return cloud_layer.plan_clouds(
+        pair, clouds, opts.cloud_mask, opts.reflectance_scale, opts.reflectance_offset, notes
     )
-    if opts.cloud_mask == "on":
-        raise BandSelectionError(msg)
-    notes.append(msg)
-    return None
 
 
 def _fit(
@@ -323,7 +323,7 @@ def _fit(
     spec: MethodSpec,
     opts: ChangeOptions,
     method_options: MethodOptions,
-    clouds: CloudConfig | None,
+    clouds: cloud_layer.CloudLayer | None,
 ) -> FittedChange:
     samples, vb_total, va_total = [], 0, 0
     grid = TileGrid(pair.region, opts.sample_size)

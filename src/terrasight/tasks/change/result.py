@@ -91,6 +91,8 @@ class ChangeResult:
         region: ``(col_off, row_off, width, height)`` of the output grid in the before image.
         nodata, resampling: the nodata override and the resampling the pair was read with.
         warnings: things the user should know (no CRS, resampling, clouds...).
+        quality_issues: why the result as a whole cannot be trusted (e.g. more than
+            half of the grid masked as cloud); empty when none. See :attr:`unreliable`.
 
     Example:
         >>> result = detect_changes("2019.tif", "2024.tif")  # doctest: +SKIP
@@ -121,6 +123,12 @@ class ChangeResult:
     resampling: str = "bilinear"
     params: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    quality_issues: tuple[str, ...] = ()
+
+    @property
+    def unreliable(self) -> bool:
+        """True when :attr:`quality_issues` is not empty: "no change" may mean "not seen"."""
+        return bool(self.quality_issues)
 
     @property
     def affine(self) -> Affine:
@@ -167,6 +175,8 @@ class ChangeResult:
             "objects": [o.to_dict() for o in self.objects],
             "params": self.params,
             "warnings": list(self.warnings),
+            "unreliable": self.unreliable,
+            "quality_issues": list(self.quality_issues),
         }
 
     def to_geojson(self) -> dict[str, Any]:

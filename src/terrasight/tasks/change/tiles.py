@@ -12,18 +12,20 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
 
-from terrasight.io.cloud import CloudConfig, cloud_mask
 from terrasight.io.pair import PairReader, RasterPair
 from terrasight.io.tiling import Tile, TileGrid
 from terrasight.tasks.change.base import FittedChange
 from terrasight.tasks.change.job import Job
 from terrasight.tasks.change.result import MASK_NODATA
+
+if TYPE_CHECKING:
+    from terrasight.tasks.change.clouds import CloudLayer
 
 BLOCK = 256
 """Block size of the output GeoTIFFs; tile sizes are multiples of it."""
@@ -33,16 +35,20 @@ Progress = Callable[[int, int], None]
 """Called with (pixels just finished, total pixels of the job)."""
 
 
-def read_tile(reader: PairReader, window, clouds: CloudConfig | None):
-    """Read a window of both dates; returns before, after, valid and the cloud pixel count."""
+def read_tile(reader: PairReader, window, clouds: CloudLayer | None):
+    """Read a window of both dates: before, after, valid, cloud, valid_before, valid_after.
+
+    ``cloud`` is True where both dates have data but the pixel is excluded as
+    cloud or cloud shadow (looked up in the job's cloud layer); ``valid`` is
+    False there.
+    """
     b, a, vb, va = reader.read_dates(window)
     valid = vb & va
-    cloudy = 0
+    cloud = np.zeros(valid.shape, bool)
     if clouds is not None:
-        cm = cloud_mask(b, vb, clouds) | cloud_mask(a, va, clouds)
-        cloudy = int((cm & valid).sum())
-        valid &= ~cm
-    return b, a, valid, cloudy, vb, va
+        cloud = clouds.masked(window) & valid
+        valid &= ~cloud
+    return b, a, valid, cloud, vb, va
 
 
 def create_outputs(pair: RasterPair, paths: dict[str, Path], fresh: bool) -> None:
@@ -76,7 +82,7 @@ def process_tiles(
     pair: RasterPair,
     grid: TileGrid,
     fitted: FittedChange,
-    clouds,
+    clouds: CloudLayer | None,
     job: Job,
     paths: dict[str, Path],
     workers: int,
@@ -92,9 +98,11 @@ def process_tiles(
         # Each call opens its own handles: datasets are not shared between threads,
         # and opening a GeoTIFF costs little next to decoding a tile.
         with pair.readers() as reader:
-            b, a, valid, cloudy, _, _ = read_tile(reader, tile.read, clouds)
+            b, a, valid, cloud, _, _ = read_tile(reader, tile.read, clouds)
         prob = fitted.probability(b, a, valid)
         rs, cs = tile.core_slices
+        # Only the core is written, so only the core's cloud pixels are counted.
+        cloudy = int(cloud[rs, cs].sum())
         return tile, tile_outputs(prob[rs, cs], valid[rs, cs], fitted.threshold), cloudy
 
     with ThreadPoolExecutor(max_workers=workers) as pool:

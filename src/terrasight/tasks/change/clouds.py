@@ -1,0 +1,301 @@
+"""Cloud masks of a change job: per-date reflectance factors, one fixed grid, one raster.
+
+1. :func:`plan_clouds` finds each date's reflectance factors (given, read from
+   the file, or the default for its data type when sample pixels look like
+   reflectance under it) and returns a :class:`CloudPlan`, or ``None`` with a
+   note saying why masks were skipped and what to give instead;
+2. :func:`build_cloud_layer` classifies both dates on a fixed grid of windows
+   (:data:`CORE` model pixels plus :data:`CONTEXT` of context on every side,
+   whatever the change method's own windows), applies
+   :mod:`terrasight.tasks.change.cloud_rule`, and writes one uint8 code per
+   pixel into :data:`CLOUD_FILE` in the job folder;
+3. the change windows look their pixels up with :meth:`CloudLayer.masked`.
+
+So the cloud mask of a pair is the same for every method, and a resumed job
+reuses the raster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from terrasight.errors import BandSelectionError
+from terrasight.io.cloud import CloudConfig, cloud_classes
+from terrasight.io.pair import RasterPair
+from terrasight.io.raster import RasterSource
+from terrasight.io.reflectance import (
+    Scaling,
+    check_scaling,
+    recognise_digital_numbers,
+    scaling_from_metadata,
+    uniform,
+)
+from terrasight.io.tiling import Tile, TileGrid
+from terrasight.tasks.change import cloud_rule
+from terrasight.tasks.change.tiles import BLOCK, bounded_map
+
+CORE = 384
+"""Core size of a cloud window, in model pixels (about 30 m): 448 with context, 2 x 2 model tiles."""
+CONTEXT = 32
+"""Context on every side of a cloud window, in model pixels (about 1 km)."""
+SINGLE = 640
+"""Scenes at most this many model pixels on each side are classified as one window."""
+CLOUD_FILE = ".terrasight-clouds.tif"
+"""The per-pixel cloud codes of a job (bits of :mod:`terrasight.tasks.change.cloud_rule`)."""
+UNRELIABLE_FRACTION = 0.5
+"""A result with no answer (cloud, shadow or nodata) on more than this share of its grid is
+flagged unreliable."""
+_SAMPLE_WINDOWS = 9
+_SAMPLE_SIZE = 256
+_SAMPLE_PIXELS = 200_000
+
+
+@dataclass(frozen=True)
+class CloudPlan:
+    """How to mask each date: its cloud model configuration (bands, factors, level)."""
+
+    before: CloudConfig
+    after: CloudConfig
+    sources: tuple[str, str] = ("", "")
+
+    @property
+    def downsample(self) -> int:
+        return self.before.downsample
+
+    def grid(self, region: Window) -> TileGrid:
+        """The grid of cloud windows over ``region``: it depends on the pair only.
+
+        One window for a scene of at most :data:`SINGLE` model pixels a side
+        (the model sees it whole), else :data:`CORE` + :data:`CONTEXT` windows.
+        """
+        f = self.downsample
+        side = max(int(region.width), int(region.height))
+        if side <= SINGLE * f:
+            return TileGrid(region, side, 0)
+        return TileGrid(region, CORE * f, CONTEXT * f)
+
+
+def plan_clouds(
+    pair: RasterPair,
+    base: CloudConfig,
+    mode: str,
+    scale: float | None,
+    offset: float,
+    notes: list[str],
+) -> CloudPlan | None:
+    """Each date's reflectance factors for ``base``'s bands, or ``None`` (with a note) to skip.
+
+    Args:
+        pair: the opened pair.
+        base: the configuration :func:`terrasight.io.cloud.cloud_support` chose
+            (model bands, block-averaging, buffer); its factors are replaced.
+        mode: ``"auto"`` skips masks with a note when a date's pixels do not look
+            like reflectance; ``"on"`` raises instead.
+        scale, offset: factors the user gave (``scale=None`` and ``offset=0``: none).
+        notes: warnings for the result; appended to.
+
+    Raises:
+        BandSelectionError: with ``mode="on"``, when a date does not look like reflectance.
+    """
+    pixels = _sample_pixels(pair, base)
+    configs, sources = [], []
+    for source, values in zip((pair.before, pair.after), pixels, strict=True):
+        scaling, problem = _date_scaling(source, values, base, scale, offset)
+        if scaling is None:
+            if mode == "on":
+                raise BandSelectionError(problem)
+            notes.append(problem)
+            return None
+        model = scaling.pick(base.band_indexes)
+        configs.append(
+            dataclasses.replace(
+                base,
+                scale=_one_or_all(model.scale),
+                offset=_one_or_all(model.offset),
+                product_level=scaling.product_level or base.product_level,
+            )
+        )
+        sources.append(f"{source.path.name}: {scaling.describe()} ({scaling.source})")
+    return CloudPlan(configs[0], configs[1], (sources[0], sources[1]))
+
+
+def _one_or_all(values: tuple[float, ...]) -> float | tuple[float, ...]:
+    return values[0] if len(set(values)) == 1 else values
+
+
+def _date_scaling(
+    source: RasterSource, pixels: np.ndarray, base: CloudConfig, scale: float | None, offset: float
+) -> tuple[Scaling | None, str]:
+    """One date's factors and, when they fail the check, the message saying so."""
+    n = len(source.bands)
+    strict = False
+    if scale is not None or offset != 0.0:
+        default = 1.0 if source.dtype.startswith("float") else 1e-4
+        given = uniform(scale if scale is not None else default, offset, n, "as given")
+        scaling = given
+    elif (meta := scaling_from_metadata(source.path, source.bands)) is not None:
+        scaling = meta
+    elif source.dtype.startswith("float"):
+        scaling, strict = uniform(1.0, 0.0, n, "float data taken as reflectance"), True
+    else:
+        scaling, strict = uniform(1e-4, 0.0, n, "the default for integer data"), True
+    check = check_scaling(pixels, scaling.pick(base.band_indexes), strict)
+    if check.ok:
+        return scaling, ""
+    hint = recognise_digital_numbers(pixels, source.dtype) if strict else ""
+    hint = hint or (
+        "give the product's scale and offset (--reflectance-scale, --reflectance-offset)"
+    )
+    return None, (
+        f"the bands of {source.path.name} do not look like reflectance at "
+        f"{scaling.describe()} ({scaling.source}): {check.reason}, so cloud masks were "
+        f"skipped; {hint}."
+    )
+
+
+def _sample_pixels(pair: RasterPair, base: CloudConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Valid pixels of the model bands ``(bands, n)`` of each date, from windows over the scene."""
+    grid = TileGrid(pair.region, _SAMPLE_SIZE)
+    found: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    idx = list(base.band_indexes)
+    with pair.readers() as reader:
+        for tile in grid.sample(_SAMPLE_WINDOWS):
+            b, a, vb, va = reader.read_dates(tile.read)
+            found[0].append(b[idx][:, vb])
+            found[1].append(a[idx][:, va])
+    out = []
+    for parts in found:
+        values = np.concatenate(parts, axis=1)
+        step = max(1, values.shape[1] // _SAMPLE_PIXELS)
+        out.append(values[:, ::step])
+    return out[0], out[1]
+
+
+@dataclass(frozen=True)
+class CloudLayer:
+    """The job's cloud codes on disk, looked up by window of the before grid."""
+
+    path: Path
+    region: Window
+
+    def codes(self, window: Window) -> np.ndarray:
+        """uint8 codes of ``window`` (before-grid pixels inside the region)."""
+        local = Window(
+            int(window.col_off - self.region.col_off),
+            int(window.row_off - self.region.row_off),
+            int(window.width),
+            int(window.height),
+        )
+        with rasterio.open(self.path) as ds:
+            return ds.read(1, window=local)
+
+    def masked(self, window: Window) -> np.ndarray:
+        """bool: True where ``window``'s pixels are excluded as cloud or cloud shadow."""
+        return (self.codes(window) & cloud_rule.MASKED) > 0
+
+    def kept_count(self) -> int:
+        """Pixels the model flagged in some date that were kept in the comparison."""
+        kept = cloud_rule.BEFORE_KEPT | cloud_rule.AFTER_KEPT
+        total = 0
+        with rasterio.open(self.path) as ds:
+            for _, window in ds.block_windows(1):
+                codes = ds.read(1, window=window)
+                total += int((((codes & kept) > 0) & ((codes & cloud_rule.MASKED) == 0)).sum())
+        return total
+
+
+def build_cloud_layer(
+    pair: RasterPair, plan: CloudPlan, folder: Path, workers: int, fresh: bool
+) -> CloudLayer:
+    """Classify both dates on :meth:`CloudPlan.grid` and write :data:`CLOUD_FILE` in ``folder``.
+
+    An existing file is reused unless ``fresh``: a resumed job keeps its masks.
+    """
+
+    path = folder / CLOUD_FILE
+    layer = CloudLayer(path, pair.region)
+    if path.exists() and not fresh:
+        return layer
+    part = folder / (CLOUD_FILE + ".part")
+    h, w = pair.shape
+    profile = dict(driver="GTiff", width=w, height=h, count=1, dtype="uint8", tiled=True)
+    profile.update(blockxsize=BLOCK, blockysize=BLOCK, compress="deflate")
+    if pair.before.crs is not None:
+        profile.update(crs=pair.before.crs, transform=pair.transform)
+
+    def work(tile: Tile) -> tuple[Tile, np.ndarray]:
+        with pair.readers() as reader:
+            b, a, vb, va = reader.read_dates(tile.read)
+        rs, cs = tile.core_slices
+        return tile, window_codes(b, a, vb, va, plan)[rs, cs]
+
+    with rasterio.open(part, "w", **profile) as ds:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            grid = plan.grid(pair.region)
+            for tile, codes in bounded_map(pool, work, list(grid), 2 * max(1, workers)):
+                ds.write(codes, 1, window=tile.relative_core(pair.region))
+    part.replace(path)
+    return layer
+
+
+def window_codes(
+    before: np.ndarray,
+    after: np.ndarray,
+    valid_before: np.ndarray,
+    valid_after: np.ndarray,
+    plan: CloudPlan,
+) -> np.ndarray:
+    """Cloud codes (:mod:`~terrasight.tasks.change.cloud_rule` bits) of one window of both dates."""
+    classes = []
+    refl = []
+    for data, valid, config in (
+        (before, valid_before, plan.before),
+        (after, valid_after, plan.after),
+    ):
+        classes.append(np.where(valid, cloud_classes(data, valid, config), 0).astype(np.uint8))
+        x = data[list(config.band_indexes)].astype(np.float32)
+        x *= np.asarray(config.scale, np.float32).reshape(-1, 1, 1)
+        x += np.asarray(config.offset, np.float32).reshape(-1, 1, 1)
+        refl.append(x)
+    rb, ra = refl
+    # Where one date has no data, compare with the other date itself (no change there).
+    rb[:, ~valid_before] = ra[:, ~valid_before]
+    ra[:, ~valid_after] = rb[:, ~valid_after]
+    f = plan.downsample
+    return cloud_rule.exclusion_codes(
+        rb,
+        ra,
+        classes[0],
+        classes[1],
+        buffer=plan.before.buffer * f,
+        min_object=cloud_rule.MIN_OBJECT * f * f,
+    )
+
+
+def quality_issues(counts: dict[str, int], shape: tuple[int, int]) -> tuple[str, ...]:
+    """Why a result cannot be trusted as a whole: ``()`` or one sentence per reason.
+
+    Example:
+        >>> quality_issues({"valid": 30, "cloud": 60}, (10, 10))[0][:42]
+        'no answer for 70% of the output grid (60% '
+    """
+    total = shape[0] * shape[1]
+    if total == 0:
+        return ()
+    missing = total - counts.get("valid", 0)
+    if missing <= UNRELIABLE_FRACTION * total:
+        return ()
+    cloud = counts.get("cloud", 0)
+    nodata = missing - cloud
+    return (
+        f"no answer for {100 * missing / total:.0f}% of the output grid "
+        f"({100 * cloud / total:.0f}% cloud or cloud shadow, {100 * nodata / total:.0f}% nodata): "
+        "objects and areas describe only the rest, and a change there may be missed",
+    )
