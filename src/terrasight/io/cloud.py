@@ -374,7 +374,7 @@ def _load() -> Any:
         raise CloudMaskUnavailableError(
             f"cloud masking needs the packages ukis-csmask and onnxruntime ({exc}). "
             f"Install them with: {_INSTALL}. Or turn cloud masking off "
-            "(detect_changes(..., cloud_mask=False))."
+            "(detect_changes(..., cloud_mask='off'), --cloud-mask off)."
         ) from None
     return onnxruntime
 

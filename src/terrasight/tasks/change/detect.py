@@ -83,10 +83,12 @@ class ChangeOptions:
     resampling: str = "bilinear"
     gdal_cache_mb: int = 64
     reflectance_scale: float | None = None
-    """Multiply DNs by this to get reflectance for cloud masks (Sentinel-2: 1e-4, the default
-    for integer data; Landsat Collection 2: 2.75e-5)."""
+    """Multiply DNs by this to get reflectance for cloud masks; read from the file's metadata
+    when it has them (Sentinel-2: 1e-4; Landsat Collection 2 Level-1 TOA: 2e-5, Level-2:
+    2.75e-5)."""
     reflectance_offset: float = 0.0
-    """Add this after scaling (Landsat Collection 2: -0.2)."""
+    """Add this after scaling (Sentinel-2 from baseline 04.00: -0.1; Landsat C2 Level-1: -0.1,
+    Level-2: -0.2)."""
     method_options: Mapping[str, Any] | MethodOptions = field(default_factory=dict)
     """The method's options by name (e.g. ``{"tolerance": 1}`` for CVA; strings are
     converted), or an instance of the method's options class (e.g. ``CVAOptions``)."""
