@@ -198,4 +198,6 @@ def _airchange(root: Path, crop: str | None) -> Iterator[ChangePair]:
 def _airchange_pair(name: str, files: dict[str, Path | None], crop: str | None) -> ChangePair:
     window = AIRCHANGE_TEST_WINDOW if crop == "test" else None
     exclude = AIRCHANGE_TEST_WINDOW if crop == "train" else None
-    return ChangePair(name, files["im1"], files["im2"], files["gt"], window, exclude)
+    im1, im2, gt = files["im1"], files["im2"], files["gt"]
+    assert im1 is not None and im2 is not None and gt is not None  # checked by the caller
+    return ChangePair(name, im1, im2, gt, window, exclude)

@@ -212,9 +212,9 @@ def _s2_offset(band: dict[str, str], tags: dict[str, str], name: str, default: f
 
 def _gdal(gdal: list[tuple[float, float]], band_tags: list[dict[str, str]]) -> Scaling | None:
     scales, offsets = [], []
-    for (scale, offset), bt in zip(gdal, band_tags, strict=True):
-        scale = _number(bt.get("SCALE_FACTOR")) or scale or 1.0
-        offset = _number(bt.get("ADD_OFFSET")) if "ADD_OFFSET" in bt else (offset or 0.0)
+    for (gdal_scale, gdal_offset), bt in zip(gdal, band_tags, strict=True):
+        scale = _number(bt.get("SCALE_FACTOR")) or gdal_scale or 1.0
+        offset = _number(bt.get("ADD_OFFSET")) if "ADD_OFFSET" in bt else gdal_offset
         scales.append(float(scale))
         offsets.append(float(offset or 0.0))
     if all(s == 1.0 for s in scales) and all(o == 0.0 for o in offsets):

@@ -115,7 +115,7 @@ def build_result(
         band_names=pair.band_names,
         bands=pair.before.bands,
         after_bands=pair.after.bands,
-        region=tuple(int(v) for v in pair.region.flatten()),
+        region=_region(pair),
         nodata=plan.opts.nodata,
         resampling=plan.opts.resampling,
         params=fitted,
@@ -145,3 +145,8 @@ def progress_callback(progress: bool | Progress, pair: RasterPair) -> Progress |
             bar.close()
 
     return update
+
+
+def _region(pair: RasterPair) -> tuple[int, int, int, int]:
+    col, row, width, height = (int(v) for v in pair.region.flatten())
+    return col, row, width, height
