@@ -73,7 +73,8 @@ def test_invariant_to_per_band_linear_transform_of_after():
 
 def test_one_band():
     before, after, truth = scene(seed=3)
-    fitted = fit_one(before[:1], after[:1])
+    # Pixel-wise: on this texture-free noise a weak one-band change matches a neighbour.
+    fitted = fit_one(before[:1], after[:1], tolerance=0)
     assert fitted.bands == fitted.dof == 1
     assert f1(mask_of(fitted, before[:1], after[:1]), truth) > 0.9
 
