@@ -68,6 +68,20 @@ def test_blank_after_image_is_no_answer(scene_paths, method):
     assert any("after image is constant" in w for w in result.warnings)
 
 
+def test_partly_blank_after_image_warns(make_raster):
+    before = _scene()
+    after = _gain_noise(before)
+    after[:, :, 96:] = 0  # the east part of the after image is a fill value, not nodata
+    result = detect_changes(
+        make_raster("before.tif", before),
+        make_raster("after.tif", after),
+        method="cva",
+        sample_size=64,
+    )
+    assert any("after image is constant over" in w for w in result.warnings)
+    assert not any("before image is constant" in w for w in result.warnings)
+
+
 def test_blank_image_warning_reaches_the_command_line(scene_paths, tmp_path):
     args = ["change", scene_paths["blank"], scene_paths["before"], "-m", "cva"]
     run = CliRunner().invoke(main, [str(a) for a in args] + ["-o", str(tmp_path / "out")])

@@ -61,6 +61,33 @@ def input_issues(samples: Sequence[Sample], band_names: Sequence[str] = ()) -> l
     return issues
 
 
+def constant_windows(samples: Sequence[Sample]) -> list[str]:
+    """Warnings for a date that is constant over some sampled windows but not all of them.
+
+    A blank part of an image (a fill value without nodata, a partly failed
+    export) differs from the other date everywhere: what is found there is not
+    change. Windows with fewer than 64 valid pixels are not counted.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> b = rng.normal(100, 10, (2, 16, 16)).astype(np.float32)
+        >>> v = np.ones((16, 16), bool)
+        >>> constant_windows([(b, b, v), (b, np.zeros_like(b), v)])[0][:52]
+        'the after image is constant over 1 of 2 sampled wind'
+    """
+    counted = [(b[:, v].T, a[:, v].T) for b, a, v in samples if v.sum() >= 64]
+    warnings = []
+    for index, which in ((0, "before"), (1, "after")):
+        flat = sum(bool(constant_bands(pair[index]).all()) for pair in counted)
+        if 0 < flat < len(counted):
+            warnings.append(
+                f"the {which} image is constant over {flat} of {len(counted)} sampled windows "
+                "(a blank or filled part?): differences there are not change; set its nodata "
+                "value (--nodata) so that part is left out"
+            )
+    return warnings
+
+
 def constant_bands(pixels: np.ndarray) -> np.ndarray:
     """Which columns of ``(n, bands)`` pixels are constant, bool ``(bands,)``.
 
@@ -146,8 +173,10 @@ def fit_checked(
 ) -> dict[str, Any]:
     """The method's fitted parameters, or only the reasons when a date is constant.
 
-    The reasons (:func:`input_issues`) are kept under :data:`INPUT_ISSUES`, so a
-    resumed job knows them without reading the sample again.
+    The reasons (:func:`input_issues`) are kept under :data:`INPUT_ISSUES`, and
+    warnings about dates constant over some windows (:func:`constant_windows`)
+    are added to the method's ``"warnings"``, so a resumed job knows them
+    without reading the sample again.
 
     Example:
         >>> from terrasight.tasks.change.methods import get_method
@@ -159,7 +188,10 @@ def fit_checked(
     issues = input_issues(samples, band_names)
     if issues:
         return {INPUT_ISSUES: issues}
-    return spec.fit(samples, band_names, options).params()
+    params = spec.fit(samples, band_names, options).params()
+    if partial := constant_windows(samples):
+        params["warnings"] = [*params.get("warnings", ()), *partial]
+    return params
 
 
 def restore_checked(
