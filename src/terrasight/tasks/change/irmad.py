@@ -304,9 +304,16 @@ def fit(
         shift=shift,
         warnings=_shift_warnings(shift),
     )
+    return _calibrate_within_tolerance(fitted, samples, opts)
+
+
+def _calibrate_within_tolerance(
+    fitted: FittedIRMAD, samples: Sequence[Sample], opts: IRMADOptions
+) -> FittedIRMAD:
+    """Calibrate the statistic that is applied, the smallest ``Z`` within the tolerance,
+    on the sample windows (unchanged when there is no tolerance or nothing varies)."""
     if not opts.tolerance or not fitted.dof:
         return fitted
-    # Calibrate the statistic that is applied: the smallest Z within the tolerance.
     raw = replace(fitted, chi2_scale=1.0)
     z = np.concatenate([raw.chi2(b, a, v)[v] for b, a, v in samples])
     z = z[np.isfinite(z)]
