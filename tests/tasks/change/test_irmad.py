@@ -16,8 +16,8 @@ from terrasight.tasks.change.threshold import otsu
 
 GAINS = np.array([0.7, 0.8, 1.25])[:, None, None]
 OFFSETS = np.array([20.0, 30.0, -10.0])[:, None, None]
-AIRCHANGE_F1_FLOOR = 0.28
-"""Measured pooled F1 over the 12 pairs: 0.214 (CVA: 0.204)."""
+AIRCHANGE_F1_FLOOR = 0.32
+"""Measured pooled F1 over the 13 test crops: 0.349 (0.306 before the shift correction)."""
 
 
 def f1(mask: np.ndarray, truth: np.ndarray) -> float:
@@ -73,7 +73,8 @@ def test_invariant_to_per_band_linear_transform_of_after():
 
 def test_one_band():
     before, after, truth = scene(seed=3)
-    fitted = fit_one(before[:1], after[:1])
+    # Pixel-wise: on this texture-free noise a weak one-band change matches a neighbour.
+    fitted = fit_one(before[:1], after[:1], tolerance=0)
     assert fitted.bands == fitted.dof == 1
     assert f1(mask_of(fitted, before[:1], after[:1]), truth) > 0.9
 
@@ -185,7 +186,8 @@ def _read(path: Path) -> np.ndarray:
 def test_airchange_test_crops_pooled_f1(shared_data):
     """IR-MAD through the whole pipeline on the 13 AirChange test crops (784x448, top-left).
 
-    Measured 0.306 pooled F1 (CVA with tolerance 1: 0.299) on 2026-11-24.
+    Measured 0.349 pooled F1 (CVA with tolerance 1: 0.342) on 2026-12-01; 0.306 with
+    ``tolerance=0`` (the textbook pixel-wise method).
     """
     from terrasight.eval.change import evaluate_change
 

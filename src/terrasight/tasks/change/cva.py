@@ -1,11 +1,24 @@
-"""Change vector analysis (CVA) with an automatic Otsu threshold.
+"""Change vector analysis (CVA) with a significance test and, for two modes, Otsu.
 
 Each date is standardised band by band (scene-wide mean and standard
 deviation of its valid pixels), which removes most global differences of
 light and season; the change magnitude is the Euclidean distance between the
-two standardised vectors. Otsu's method on the scene's magnitudes separates
-change from no change. The probability is a logistic of the magnitude centred
-on that threshold, so ``probability >= 0.5`` is exactly the Otsu mask.
+two standardised vectors.
+
+The threshold is a test against the pair's own noise: unchanged pixels'
+squared magnitudes are modelled as a scaled chi-square (degrees of freedom
+from the correlation of the band differences, scale from the median
+magnitude, so it assumes fewer than half of the pixels changed), and the
+noise floor is its ``1 - significance`` quantile. The threshold is the larger
+of the floor and Otsu's cut: Otsu splits any histogram, even one with nothing
+to split (it flagged all of an identical pair and a quarter of a pair that
+differs by a gain and noise), so it only ever raises the threshold above the
+floor, where a scene's change forms its own mode or its unchanged texture is
+heavier-tailed than sensor noise. (Using Otsu only when the histogram is
+bimodal by Otsu's separability measure scored lower: pooled AirChange F1 0.336
+against 0.342, demo pair 0.86 against 0.94.) So two identical images, or two
+that differ only by a gain and sensor noise, give no change. The probability is a logistic of the magnitude centred on the
+threshold, so ``probability >= 0.5`` is exactly the mask.
 
 Small misregistration between dates lights up every sharp edge (field borders,
 coast lines) as change. With ``tolerance`` t > 0 each after pixel is compared
@@ -22,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from terrasight.tasks.change import nochange
 from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, option, pooled
 from terrasight.tasks.change.threshold import otsu
 
@@ -31,6 +45,9 @@ if TYPE_CHECKING:
 MAX_TOLERANCE = 2
 """Largest misregistration tolerance, in pixels (also the windows' overlap)."""
 
+SIGNIFICANCE = 0.001
+"""Default significance level of the no-change test (share of unchanged pixels flagged)."""
+
 
 @dataclass(frozen=True)
 class CVAOptions(MethodOptions):
@@ -39,14 +56,17 @@ class CVAOptions(MethodOptions):
     Attributes:
         tolerance: misregistration tolerance in pixels, 0 to :data:`MAX_TOLERANCE`
             (0 turns it off).
+        significance: share of unchanged pixels the noise floor lets through
+            (smaller: fewer false alarms, weaker changes missed).
 
     Example:
         >>> CVAOptions.from_mapping({"tolerance": "0"})
-        CVAOptions(tolerance=0)
+        CVAOptions(tolerance=0, significance=0.001)
     """
 
     method: ClassVar[str] = "cva"
     tolerance: int = option(1, low=0, high=MAX_TOLERANCE)
+    significance: float = option(SIGNIFICANCE, low=1e-12, high=0.5)
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,7 @@ class FittedCVA:
     magnitude_threshold: float
     magnitude_scale: float
     tolerance: int = 1
+    noise_floor: float = 0.0
     name: str = "cva"
     threshold: float = 0.5
 
@@ -77,8 +98,8 @@ class FittedCVA:
         ma, sa = _col(self.mean_after, nb), _col(self.std_after, nb)
         b, a = (before - mb) / sb, (after - ma) / sa
         if cutoff is None:
-            return _min_distance(b, a, self.tolerance)
-        mag = _min_distance(b, a, 0)
+            return min_distance(b, a, self.tolerance)
+        mag = min_distance(b, a, 0)
         if self.tolerance:
             rows, cols = np.nonzero(mag >= cutoff)
             mag[rows, cols] = _min_distance_at(b, a, rows, cols, self.tolerance)
@@ -99,11 +120,20 @@ class FittedCVA:
             "magnitude_threshold": self.magnitude_threshold,
             "magnitude_scale": self.magnitude_scale,
             "tolerance": self.tolerance,
+            "noise_floor": self.noise_floor,
         }
 
 
-def _min_distance(before: np.ndarray, after: np.ndarray, tolerance: int) -> np.ndarray:
-    """Per pixel, the smallest Euclidean distance from ``after`` to ``before`` within ``tolerance`` px."""
+def min_distance(before: np.ndarray, after: np.ndarray, tolerance: int) -> np.ndarray:
+    """Per pixel, the smallest Euclidean distance from ``after`` to ``before`` within ``tolerance`` px.
+
+    Example:
+        >>> b = np.zeros((1, 1, 3), np.float32)
+        >>> b[0, 0, 0] = 5
+        >>> a = np.roll(b, 1, axis=2)
+        >>> min_distance(b, a, 0).tolist(), min_distance(b, a, 1).tolist()
+        ([[5.0, 5.0, 0.0]], [[0.0, 0.0, 0.0]])
+    """
     if tolerance <= 0:
         diff = after - before
         return np.sqrt(np.einsum("bij,bij->ij", diff, diff, dtype=np.float32))
@@ -122,7 +152,7 @@ def _min_distance(before: np.ndarray, after: np.ndarray, tolerance: int) -> np.n
 def _min_distance_at(
     before: np.ndarray, after: np.ndarray, rows: np.ndarray, cols: np.ndarray, tolerance: int
 ) -> np.ndarray:
-    """:func:`_min_distance` at the pixels ``(rows, cols)`` only."""
+    """:func:`min_distance` at the pixels ``(rows, cols)`` only."""
     t = tolerance
     _, h, w = after.shape
     a = after[:, rows, cols]
@@ -159,12 +189,12 @@ def fit(
     band_names: Sequence[str] = (),
     options: CVAOptions | None = None,
 ) -> FittedCVA:
-    """Fit CVA on sample windows: per-band statistics and the Otsu threshold.
+    """Fit CVA on sample windows: per-band statistics, noise floor and threshold.
 
     Args:
         samples: ``(before, after, valid)`` windows spread over the scene.
         band_names: unused (CVA works on any bands).
-        options: the tolerance (:class:`CVAOptions`); the defaults when None.
+        options: tolerance and significance (:class:`CVAOptions`); the defaults when None.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -176,8 +206,12 @@ def fit(
         >>> mask = fitted.probability(before, after, valid) >= fitted.threshold
         >>> bool(mask[:8, :8].all()), int(mask.sum())
         (True, 64)
+        >>> noisy = before + rng.normal(0, 2, before.shape).astype(np.float32)
+        >>> fitted = fit([(before, noisy, valid)])
+        >>> int((fitted.probability(before, noisy, valid) >= fitted.threshold).sum())
+        0
     """
-    tolerance = (options or CVAOptions()).tolerance
+    opts = options or CVAOptions()
     b, a = pooled(samples, max_pixels=1_000_000)
     if b.shape[0] < 2:
         raise ValueError("CVA needs at least two valid pixels")
@@ -188,11 +222,20 @@ def fit(
         tuple(map(float, _safe_std(a))),
         0.0,
         1.0,
-        int(tolerance),
+        int(opts.tolerance),
     )
     mag = np.concatenate([stats.magnitude(sb, sa)[v] for sb, sa, v in samples])
-    scale = max(float(mag.std()) / 4.0, 1e-6)
-    return replace(stats, magnitude_threshold=float(otsu(mag)), magnitude_scale=scale)
+    diff = (a - a.mean(0)) / _safe_std(a) - (b - b.mean(0)) / _safe_std(b)
+    dof = nochange.effective_dof(diff, np.sqrt((diff * diff).sum(1)))
+    floor = nochange.noise_floor(mag, dof, opts.significance)
+    cut = float(otsu(mag))
+    threshold = max(cut, floor)
+    return replace(
+        stats,
+        magnitude_threshold=max(threshold, nochange.EPSILON),
+        magnitude_scale=max(float(mag.std()) / 4.0, 1e-6),
+        noise_floor=floor,
+    )
 
 
 def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedCVA:
@@ -205,6 +248,7 @@ def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedC
         float(params["magnitude_threshold"]),
         float(params["magnitude_scale"]),
         int(params.get("tolerance", 0)),
+        float(params.get("noise_floor", 0.0)),
     )
 
 
@@ -212,7 +256,10 @@ SPEC = MethodSpec(
     name="cva",
     fit=fit,
     restore=restore,
-    description="change vector analysis on standardised bands, Otsu threshold (any sensor)",
+    description=(
+        "change vector analysis on standardised bands, threshold tested against the pair's "
+        "noise (any sensor)"
+    ),
     options=CVAOptions,
     overlap=MAX_TOLERANCE,
 )

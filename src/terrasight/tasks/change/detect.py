@@ -35,8 +35,8 @@ from terrasight.io.pair import RasterPair, open_pair
 from terrasight.io.tiling import TileGrid
 from terrasight.models.runtime import torch_threads
 from terrasight.tasks.change import clouds as cloud_layer
-from terrasight.tasks.change import tiles
-from terrasight.tasks.change.base import FittedChange, MethodOptions, MethodSpec
+from terrasight.tasks.change import nochange, tiles
+from terrasight.tasks.change.base import MethodOptions, MethodSpec
 from terrasight.tasks.change.checks import check_change_options, check_keywords
 from terrasight.tasks.change.job import job_lock, open_job
 from terrasight.tasks.change.methods import get_method
@@ -226,9 +226,9 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
             pair, clouds, folder, opts.workers, job.fitted is None
         )
     if job.fitted is None:
-        job.fitted = _fit(pair, spec, opts, plan.method_options, layer).params()
+        job.fitted = _fit(pair, spec, opts, plan.method_options, layer)
         job.save()
-    fitted = spec.restore(job.fitted, plan.models)
+    fitted = nochange.restore_checked(spec, job.fitted, plan.models)
     size = opts.tile_size or _tile_size(spec.tile_size)
     grid = TileGrid(pair.region, size, spec.overlap)
     paths = {k: folder / (OUTPUT_NAMES[k] + PART) for k in ("mask", "probability")}
@@ -259,7 +259,8 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
             "ground (a sharp-edged bright or dark area, new water, the same surface in both "
             "dates), not like a cloud or its shadow."
         )
-    issues = cloud_layer.quality_issues(counts, pair.shape)
+    notes.extend(nochange.warnings_of(job.fitted))
+    issues = nochange.issues_of(job.fitted) + cloud_layer.quality_issues(counts, pair.shape)
     notes.extend(f"unreliable result: {issue}." for issue in issues)
     result = build_result(plan, job.fitted, final, objects, changed, counts, notes)
     return dataclasses.replace(result, quality_issues=issues)
@@ -326,7 +327,7 @@ def _fit(
     opts: ChangeOptions,
     method_options: MethodOptions,
     clouds: cloud_layer.CloudLayer | None,
-) -> FittedChange:
+) -> dict[str, Any]:
     samples, vb_total, va_total = [], 0, 0
     grid = TileGrid(pair.region, opts.sample_size)
     # A quarter of a small scene is plenty; large scenes get sample_tiles windows.
@@ -343,7 +344,7 @@ def _fit(
                 break
     if sum(int(s[2].sum()) for s in samples) < 2:
         raise InvalidRasterError(_no_valid_message(pair, vb_total, va_total))
-    return spec.fit(samples, pair.band_names, method_options)
+    return nochange.fit_checked(spec, samples, pair.band_names, method_options)
 
 
 def _no_valid_message(pair: RasterPair, vb: int, va: int) -> str:

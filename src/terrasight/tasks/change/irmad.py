@@ -28,6 +28,22 @@ Otsu's cut on ``Z`` is available (``threshold="otsu"``): it separates a strong
 planted change perfectly but flags a quarter of an unchanged pair and scored
 lower on the AirChange pairs, so it is not the default.
 
+Misregistration (a departure from the textbook method, measured to be
+needed): IR-MAD compares pixel by pixel, so dates a pixel apart light up every
+edge, and the misregistration also inflates the MAD variances it is fitted on
+(on the demo pair, one pixel apart, it flagged 20 % of the scene: F1 0.05).
+With ``tolerance`` t > 0 (default 1), the fit first finds the global integer
+shift, up to :data:`SEARCH` pixels, that best aligns the dates
+(:func:`~terrasight.tasks.change.shifts.estimate_shift`) and fits on aligned
+pixels; each pixel's ``Z`` is then the smallest over the shifts within t pixels
+of that global shift, and the median calibration is done on that smallest
+``Z`` over the sample windows (the statistic that is tested), at the cost of
+eroding true changes by t pixels at their border. Measured: demo pair F1 0.05
+-> 0.96; pooled F1 on the 13 AirChange test crops 0.306 -> 0.349 (registered
+aerial pairs: precision 0.32 -> 0.28, recall 0.29 -> 0.47). When the best shift is :data:`SEARCH` pixels, the dates may be further
+apart and the result warns (co-register them). Sub-pixel misregistration and
+parallax are not modelled; ``tolerance=0`` is the textbook pixel-wise method.
+
 The final no-change weights also give a relative radiometric normalisation
 (per-band orthogonal regression over invariant pixels, see
 :mod:`terrasight.tasks.change.normalize`), kept in the fitted parameters.
@@ -36,18 +52,21 @@ The final no-change weights also give a relative radiometric normalisation
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from scipy import linalg, special
+from scipy import special
 
 from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, option, pooled
+from terrasight.tasks.change.cca import iterate, median_scale
+from terrasight.tasks.change.cva import MAX_TOLERANCE, min_distance
 from terrasight.tasks.change.normalize import (
     Normalization,
     fit_normalization,
     restore_normalization,
 )
+from terrasight.tasks.change.shifts import align, estimate_shift, moved
 from terrasight.tasks.change.threshold import otsu
 
 if TYPE_CHECKING:
@@ -59,11 +78,8 @@ MAX_PIXELS = 100_000
 SIGNIFICANCE = 0.01
 """Default significance level: change when the no-change probability is below it."""
 
-_RIDGE = 1e-6
-"""Relative regularisation of the covariance matrices (keeps constant bands solvable)."""
-
-_DEGENERATE = 1e-10
-"""MAD variance (in units of the unit-variance canonical variates) below which it is dropped."""
+SEARCH = MAX_TOLERANCE + 1
+"""Largest global misregistration looked for and corrected, in pixels (with a tolerance)."""
 
 Matrix = tuple[tuple[float, ...], ...]
 
@@ -79,10 +95,12 @@ class IRMADOptions(MethodOptions):
         significance: significance level for ``threshold="significance"``.
         max_iter: most reweighting iterations.
         tol: stop when no canonical correlation moves by more than this.
+        tolerance: misregistration tolerance in pixels, 0 to :data:`MAX_TOLERANCE`
+            (0 turns it off; see the module docstring).
 
     Example:
         >>> IRMADOptions.from_mapping({"threshold": "0.95", "max_iter": "10"})
-        IRMADOptions(threshold=0.95, significance=0.01, max_iter=10, tol=0.0001)
+        IRMADOptions(threshold=0.95, significance=0.01, max_iter=10, tol=0.0001, tolerance=1)
     """
 
     method: ClassVar[str] = "irmad"
@@ -92,6 +110,7 @@ class IRMADOptions(MethodOptions):
     significance: float = option(SIGNIFICANCE, low=0.0, high=1.0)
     max_iter: int = option(30, low=1)
     tol: float = option(1e-4, low=0.0)
+    tolerance: int = option(1, low=0, high=MAX_TOLERANCE)
 
 
 @dataclass(frozen=True)
@@ -111,6 +130,10 @@ class FittedIRMAD:
         threshold: Change probability at or above which a pixel is changed.
         normalization: Gains and offsets bringing the after date onto the before date.
         iterations: Reweighting iterations run.
+        tolerance: Misregistration tolerance in pixels (``Z`` is the smallest within it).
+        shift: The ``(dy, dx)`` the statistics were fitted at (``before[r + dy, c + dx]``
+            against ``after[r, c]``).
+        warnings: What the user should know about the fit (e.g. a shift at the tolerance).
     """
 
     mean_before: tuple[float, ...]
@@ -123,6 +146,9 @@ class FittedIRMAD:
     threshold: float
     normalization: Normalization
     iterations: int = 0
+    tolerance: int = 0
+    shift: tuple[int, int] = (0, 0)
+    warnings: tuple[str, ...] = ()
     name: str = "irmad"
 
     @property
@@ -135,8 +161,15 @@ class FittedIRMAD:
         """Degrees of freedom of ``Z``: the MADs that vary (``bands`` unless degenerate)."""
         return len(self.variances)
 
-    def chi2(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        """Calibrated sum of squared standardised MAD variates ``Z``, float32 ``(h, w)``."""
+    def chi2(
+        self, before: np.ndarray, after: np.ndarray, valid: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Calibrated sum of squared standardised MAD variates ``Z``, float32 ``(h, w)``.
+
+        With a tolerance, the smallest ``Z`` over the before pixels up to
+        ``tolerance`` pixels away (the canonical variates are shifted, not the bands);
+        before pixels that are not ``valid`` or not finite are never the closest.
+        """
         nb, h, w = before.shape
         if nb != self.bands or after.shape[0] != nb:
             raise ValueError(
@@ -145,16 +178,23 @@ class FittedIRMAD:
         x = before.reshape(nb, -1).astype(np.float32) - _vec(self.mean_before)[:, None]
         y = after.reshape(nb, -1).astype(np.float32) - _vec(self.mean_after)[:, None]
         sd = np.sqrt(_vec(self.variances))[:, None]
-        mad = np.einsum("kj,kn->jn", _mat(self.a, nb), x)
-        mad -= np.einsum("kj,kn->jn", _mat(self.b, nb), y)
-        mad /= sd
-        z = np.einsum("kn,kn->n", mad, mad)
+        u = np.einsum("kj,kn->jn", _mat(self.a, nb), x) / sd
+        v = np.einsum("kj,kn->jn", _mat(self.b, nb), y) / sd
+        k = u.shape[0]
+        if self.tolerance or self.shift != (0, 0):
+            u[:, ~np.isfinite(u).all(0)] = np.inf
+            if valid is not None:
+                u[:, ~valid.reshape(-1)] = np.inf
+            v[~np.isfinite(v)] = 0.0
+        u = moved(u.reshape(k, h, w), self.shift)
+        dist = min_distance(u, v.reshape(k, h, w), self.tolerance)
+        z = np.square(dist, out=dist)
         z *= np.float32(self.chi2_scale)
-        return z.reshape(h, w)
+        return z
 
     def probability(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", over="ignore"):
-            z = self.chi2(before, after)
+            z = self.chi2(before, after, valid)
             p = chi2_cdf(z, self.dof)
         p[~valid] = 0.0
         return p
@@ -171,6 +211,9 @@ class FittedIRMAD:
             "threshold": self.threshold,
             "normalization": self.normalization.params(),
             "iterations": self.iterations,
+            "tolerance": self.tolerance,
+            "shift": list(self.shift),
+            "warnings": list(self.warnings),
         }
 
 
@@ -209,97 +252,6 @@ def _subsample(x: np.ndarray, y: np.ndarray, limit: int) -> tuple[np.ndarray, np
     return x[idx], y[idx]
 
 
-def _weighted_cov(xy: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean and (ridge-regularised) covariance of the columns of ``xy``."""
-    sw = w.sum()
-    mean = (w @ xy) / sw
-    d = xy - mean
-    cov = np.einsum("ni,nj->ij", d * w[:, None], d) / sw
-    ridge = _RIDGE * max(float(np.trace(cov)) / cov.shape[0], 1e-12)
-    cov[np.diag_indices_from(cov)] += ridge
-    return mean, cov
-
-
-def _cca(cov: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Canonical correlations (ascending) and eigenvector matrices A, B of a joint covariance.
-
-    Solves the generalised symmetric eigenproblem ``S12 S22^-1 S21 a = rho^2 S11 a``;
-    ``b = S22^-1 S21 a / rho`` pairs each ``a`` with its after-date vector, which
-    makes the correlations positive. For ``rho`` near 0 that quotient is unstable and
-    ``b`` comes from the mirrored problem ``S21 S11^-1 S12 b = rho^2 S22 b``.
-    """
-    s11, s22, s12 = cov[:p, :p], cov[p:, p:], cov[:p, p:]
-    c1 = s12 @ linalg.solve(s22, s12.T, assume_a="pos")
-    rho2, a = linalg.eigh((c1 + c1.T) / 2, s11)
-    rho = np.sqrt(np.clip(rho2, 0.0, 1.0))
-    b = linalg.solve(s22, s12.T @ a, assume_a="pos")
-    weak = rho < 1e-3
-    b[:, ~weak] /= rho[~weak]
-    if weak.any():
-        c2 = s12.T @ linalg.solve(s11, s12, assume_a="pos")
-        _, b2 = linalg.eigh((c2 + c2.T) / 2, s22)
-        b[:, weak] = b2[:, weak]
-        sign = np.sign(np.einsum("ik,ij,jk->k", a, s12, b))
-        b *= np.where(sign == 0, 1.0, sign)
-    return rho, a, b
-
-
-def _mads(
-    x: np.ndarray, y: np.ndarray, mean: np.ndarray, a: np.ndarray, b: np.ndarray
-) -> np.ndarray:
-    """MAD variates of pooled float64 ``(n, bands)`` pixels, ``(n, bands)``."""
-    p = x.shape[1]
-    # einsum: OpenBLAS matmul with a tiny inner dimension is several times slower here.
-    return np.einsum("nk,kj->nj", x - mean[:p], a) - np.einsum("nk,kj->nj", y - mean[p:], b)
-
-
-def _median_scale(z: np.ndarray, dof: int) -> float:
-    """Factor that brings the median of ``z`` onto the chi-square median (1 when undefined)."""
-    med = float(np.median(z))
-    return float(2 * special.gammaincinv(dof / 2, 0.5) / med) if med > 0 else 1.0
-
-
-def _iterate(x: np.ndarray, y: np.ndarray, max_iter: int, tol: float) -> dict[str, Any]:
-    """Run the reweighting loop on pooled pixels; returns the final statistics.
-
-    MADs with (numerically) zero variance, from bands constant on both dates or
-    exactly linearly related, carry no information: they are left out of ``Z``
-    and of its degrees of freedom (``keep``). ``z`` is the uncalibrated
-    statistic, ``scale`` its calibration and ``w`` the no-change probabilities.
-    """
-    n, p = x.shape
-    xy = np.hstack([x, y])
-    w = np.ones(n)
-    rho_old = None
-    it = 0
-    while True:
-        it += 1
-        mean, cov = _weighted_cov(xy, w)
-        rho, a, b = _cca(cov, p)
-        mad = _mads(x, y, mean, a, b)
-        var = (w @ (mad * mad)) / w.sum()
-        keep = var > _DEGENERATE
-        dof = int(keep.sum())
-        z = (mad[:, keep] ** 2 / var[keep]).sum(axis=1)
-        scale = _median_scale(z, dof) if dof else 1.0
-        w = special.gammaincc(dof / 2, scale * z / 2) if dof else np.ones(n)
-        converged = rho_old is not None and np.max(np.abs(rho - rho_old)) < tol
-        if converged or it >= max_iter or dof == 0 or w.sum() <= 0:
-            break
-        rho_old = rho
-    return {
-        "mean": mean,
-        "rho": rho[keep],
-        "a": a[:, keep],
-        "b": b[:, keep],
-        "var": var[keep],
-        "z": z,
-        "w": w,
-        "it": it,
-        "scale": scale,
-    }
-
-
 def fit(
     samples: Sequence[Sample],
     band_names: Sequence[str] = (),
@@ -329,13 +281,15 @@ def fit(
         (True, True)
     """
     opts = options or IRMADOptions()
-    x, y = pooled(samples)
+    search = SEARCH if opts.tolerance else 0
+    shift = estimate_shift(samples, search)
+    x, y = pooled(align(samples, shift, search) or samples)
     if x.shape[0] < max(2, x.shape[1] + 1):
         raise ValueError(f"IR-MAD needs more valid pixels than bands, got {x.shape[0]}")
     x, y = _subsample(x, y, MAX_PIXELS)
-    r = _iterate(x, y, opts.max_iter, opts.tol)
+    r = iterate(x, y, opts.max_iter, opts.tol)
     p = x.shape[1]
-    return FittedIRMAD(
+    fitted = FittedIRMAD(
         mean_before=tuple(map(float, r["mean"][:p])),
         mean_after=tuple(map(float, r["mean"][p:])),
         a=_as_matrix(r["a"]),
@@ -346,6 +300,36 @@ def fit(
         threshold=_threshold(opts.threshold, opts.significance, r["scale"] * r["z"], len(r["var"])),
         normalization=fit_normalization(x, y, r["w"]),
         iterations=int(r["it"]),
+        tolerance=int(opts.tolerance),
+        shift=shift,
+        warnings=_shift_warnings(shift),
+    )
+    return _calibrate_within_tolerance(fitted, samples, opts)
+
+
+def _calibrate_within_tolerance(
+    fitted: FittedIRMAD, samples: Sequence[Sample], opts: IRMADOptions
+) -> FittedIRMAD:
+    """Calibrate the statistic that is applied, the smallest ``Z`` within the tolerance,
+    on the sample windows (unchanged when there is no tolerance or nothing varies)."""
+    if not opts.tolerance or not fitted.dof:
+        return fitted
+    raw = replace(fitted, chi2_scale=1.0)
+    z = np.concatenate([raw.chi2(b, a, v)[v] for b, a, v in samples])
+    z = z[np.isfinite(z)]
+    scale = median_scale(z, fitted.dof)
+    threshold = _threshold(opts.threshold, opts.significance, scale * z, fitted.dof)
+    return replace(fitted, chi2_scale=scale, threshold=threshold)
+
+
+def _shift_warnings(shift: tuple[int, int]) -> tuple[str, ...]:
+    """A warning when the best shift is the largest looked for (the dates may be further apart)."""
+    if max(map(abs, shift)) < SEARCH:
+        return ()
+    return (
+        f"irmad: the dates are misregistered by {abs(shift[0])} rows and {abs(shift[1])} "
+        f"columns, the most it corrects ({SEARCH} pixels); they may be further apart, which "
+        "turns edges into false change: co-register the dates",
     )
 
 
@@ -373,6 +357,9 @@ def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedI
         threshold=float(params["threshold"]),
         normalization=restore_normalization(params["normalization"]),
         iterations=int(params.get("iterations", 0)),
+        tolerance=int(params.get("tolerance", 0)),
+        shift=(int(params.get("shift", (0, 0))[0]), int(params.get("shift", (0, 0))[1])),
+        warnings=tuple(params.get("warnings", ())),
     )
 
 
@@ -406,5 +393,6 @@ SPEC = MethodSpec(
         "chi-square change probability at 1% significance (any sensor)"
     ),
     options=IRMADOptions,
+    overlap=SEARCH + MAX_TOLERANCE,
     min_bands=1,
 )
