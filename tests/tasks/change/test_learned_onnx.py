@@ -131,3 +131,11 @@ def test_torch_runs_when_the_export_disagrees(demo, monkeypatch, tmp_path: Path,
         fitted = _fitted(demo, "auto")
     assert fitted.engine == "torch" and "differs from torch" in caplog.text
     assert not list(tmp_path.rglob("*.onnx"))  # a refused export leaves no file
+
+
+def test_engine_onnx_refuses_a_checkpoint():
+    from terrasight.errors import InvalidOptionError
+
+    with pytest.raises(InvalidOptionError, match="checkpoint runs in torch"):
+        LearnedOptions.from_mapping({"engine": "onnx", "checkpoint": "mine.pt"})
+    assert LearnedOptions.from_mapping({"checkpoint": "mine.pt"}).engine == "auto"

@@ -32,8 +32,12 @@ shared read-only between them (an ONNX Runtime session on one intra-op thread,
 or a torch module under ``torch.inference_mode()``). The job runs its windows
 inside :func:`terrasight.models.runtime.torch_threads` ``(1)`` (parallelism
 comes from the workers) and restores torch's thread count afterwards; this
-module never changes it. Small windows (256 px plus 32 px of context) are
-faster per pixel on CPU than 512 px ones (the activations stay in cache).
+module never changes it. Windows are 512 px plus 32 px of context: the network
+costs about the same per pixel as on 256 px windows with ONNX Runtime, and
+larger windows read, write and overlap less (``benchmarks/change_speed.py``).
+Two workers of one thread each beat one worker of two threads (about 1.7x).
+Int8 static quantisation (ONNX Runtime, QDQ) halves the network's time but
+lowers the AirChange F1 by 0.006-0.008, so it is not used.
 
 The network: a fitted method restored with a
 :class:`~terrasight.models.runtime.ModelCache` takes it from the cache (built
@@ -77,7 +81,7 @@ class LearnedOptions(MethodOptions):
         threshold: change probability threshold in [0, 1]; the model's validated
             one when unset.
         engine: ``"auto"`` (ONNX Runtime when it can be used, else torch),
-            ``"onnx"`` or ``"torch"``.
+            ``"onnx"`` or ``"torch"``; a checkpoint always runs in torch.
 
     Example:
         >>> LearnedOptions.from_mapping({"threshold": "0.3"}).threshold
@@ -94,6 +98,11 @@ class LearnedOptions(MethodOptions):
         super().__post_init__()
         from terrasight.models import list_models
 
+        if self.engine == "onnx" and self.checkpoint is not None:
+            raise InvalidOptionError(
+                "option 'engine' of change method 'learned': a checkpoint runs in torch "
+                "(engine='torch' or 'auto'); 'onnx' runs the registry's weights only."
+            )
         changes = list_models("change")
         if self.model not in changes:
             raise InvalidOptionError(
@@ -244,9 +253,11 @@ class FittedLearned:
     def _build(self) -> Any:
         name, checkpoint = self._params["model"], self._params.get("checkpoint")
         engine = self._params.get("engine", "auto")
-        if engine == "onnx" or (engine == "auto" and checkpoint is None):
+        if engine != "torch" and checkpoint is None:
             try:
-                return self._cached(("change-onnx", name), lambda: onnx_network(name, checkpoint))
+                from terrasight.models.onnx_change import onnx_change_network
+
+                return self._cached(("change-onnx", name), lambda: onnx_change_network(name))
             except ImportError as exc:
                 if engine == "onnx":
                     raise MissingDependencyError(
@@ -318,24 +329,6 @@ def inference_network(name: str, checkpoint: str | None = None) -> Any:
     net = create_model(name, checkpoint=checkpoint)
     net = fold_batch_norms(net) if hasattr(net, "decoder") else net
     return net.to(memory_format=torch.channels_last)
-
-
-def onnx_network(name: str, checkpoint: str | None = None) -> Any:
-    """The registry network exported to ONNX (:func:`~terrasight.models.onnx_change.onnx_change_network`).
-
-    Raises:
-        OnnxExportError: a user checkpoint (only registry weights are exported), or
-            the export failed.
-        ImportError: onnx or onnxruntime is not installed.
-
-    Example:
-        >>> net = onnx_network("siamese-effnet-lite0")  # doctest: +SKIP
-    """
-    from terrasight.models.onnx_change import OnnxExportError, onnx_change_network
-
-    if checkpoint is not None:
-        raise OnnxExportError("a user checkpoint runs in torch (engine='torch')")
-    return onnx_change_network(name)
 
 
 def _check_version(config: Any, params: dict[str, Any]) -> None:
@@ -419,6 +412,6 @@ SPEC = MethodSpec(
     options=LearnedOptions,
     overlap=32,
     min_bands=3,
-    tile_size=256,
+    tile_size=512,
     requires=check_dependencies,
 )
