@@ -93,6 +93,9 @@ def test_exported_file_is_reused_and_named_by_the_weights(tmp_path: Path, monkey
     first = onnx_change.onnx_change_network(config.name, tmp_path)
     second = onnx_change.onnx_change_network(config.name, tmp_path)
     assert exports == [first.path] and second.path == first.path and first.path.is_file()
+    first.path.write_bytes(b"not an onnx file")  # a damaged cache file is exported again
+    third = onnx_change.onnx_change_network(config.name, tmp_path)
+    assert exports == [first.path, first.path] and third.path.stat().st_size > 1_000_000
     retrained = dataclasses.replace(
         config, weights=dataclasses.replace(config.weights, sha256="0" * 64, version="99")
     )
