@@ -46,9 +46,7 @@ once per cache, batch norms folded); without one it builds its own on first use.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -122,6 +120,7 @@ def check_dependencies() -> None:
     """
     from terrasight.models import INSTALL_HINT
     from terrasight.models.builtins import FULL_STACK
+    from terrasight.models.registry import missing_module
 
     missing = missing_module(FULL_STACK)
     if missing is not None:
@@ -130,22 +129,6 @@ def check_dependencies() -> None:
             f"({missing} is not installed): {INSTALL_HINT}, or choose a method without "
             "them: method='cva' (--method cva)."
         )
-
-
-def missing_module(modules: Sequence[str]) -> str | None:
-    """The first of ``modules`` that cannot be imported (without importing any), or None.
-
-    Example:
-        >>> missing_module(["json", "no_such_module_here"])
-        'no_such_module_here'
-    """
-    for name in modules:
-        if name in sys.modules:
-            if sys.modules[name] is None:  # blocked, as ``import`` would find it
-                return name
-        elif importlib.util.find_spec(name) is None:
-            return name
-    return None
 
 
 def select_rgb(band_names: Sequence[str]) -> tuple[int, int, int]:
@@ -246,18 +229,20 @@ class FittedLearned:
         """
         with self._lock:
             if self._model is None:
-                self._model = self._build()
-                self.engine = "torch" if hasattr(self._model, "forward") else "onnx"
+                self.engine, self._model = self._build()
             return self._model
 
-    def _build(self) -> Any:
+    def _build(self) -> tuple[str, Any]:
+        """``("onnx", session)`` when the engine and what is installed allow, else torch's."""
         name, checkpoint = self._params["model"], self._params.get("checkpoint")
         engine = self._params.get("engine", "auto")
         if engine != "torch" and checkpoint is None:
             try:
                 from terrasight.models.onnx_change import onnx_change_network
 
-                return self._cached(("change-onnx", name), lambda: onnx_change_network(name))
+                return "onnx", self._cached(
+                    ("change-onnx", name), lambda: onnx_change_network(name)
+                )
             except ImportError as exc:
                 if engine == "onnx":
                     raise MissingDependencyError(
@@ -271,7 +256,7 @@ class FittedLearned:
                     raise
                 log.warning("change model %r runs in torch: %s", name, exc)
         key = ("change-inference", name, checkpoint)
-        return self._cached(key, lambda: inference_network(name, checkpoint))
+        return "torch", self._cached(key, lambda: inference_network(name, checkpoint))
 
     def _cached(self, key: tuple, build: Any) -> Any:
         return build() if self._models is None else self._models.get(key, build)
@@ -284,7 +269,7 @@ class FittedLearned:
         lo = np.asarray(self._params[f"low_{which}"], np.float32).reshape(-1, 1, 1)
         hi = np.asarray(self._params[f"high_{which}"], np.float32).reshape(-1, 1, 1)
         mean, std = self._input
-        x = image[list(self._params["bands"])].astype(np.float32)
+        x = image[list(self._params["bands"])].astype(np.float32, copy=False)  # indexing copied
         x -= lo
         x /= hi - lo
         np.clip(x, -0.5, 1.5, out=x)
