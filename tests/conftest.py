@@ -79,3 +79,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder not found at {SHARED_DATA} (set TERRASIGHT_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory):
+    """Exported networks go to a folder of this test session, not the user's cache."""
+    previous = os.environ.get("TERRASIGHT_CACHE")
+    os.environ["TERRASIGHT_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("TERRASIGHT_CACHE", None)
+    else:
+        os.environ["TERRASIGHT_CACHE"] = previous

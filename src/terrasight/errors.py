@@ -82,6 +82,10 @@ class ModelWeightsError(TerrasightError, OSError):
     """Raised when a model's weights file is missing, corrupt or does not match its entry."""
 
 
+class OnnxExportError(TerrasightError, RuntimeError):
+    """Raised when a network cannot be exported to ONNX, or its export disagrees with torch."""
+
+
 class CloudMaskUnavailableError(TerrasightError, ImportError):
     """Raised when cloud masks are asked for but their model cannot be loaded."""
 
@@ -138,6 +142,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
     MissingDependencyError: ErrorRoute(6, 501),
     CloudMaskUnavailableError: ErrorRoute(6, 501),
     ModelWeightsError: ErrorRoute(7, 500),
+    OnnxExportError: ErrorRoute(7, 500),
     TerrasightError: ErrorRoute(1, 500),
     KeyboardInterrupt: ErrorRoute(130, 499),
 }
@@ -145,7 +150,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
 
 Exit codes: 1 any other terrasight error, 2 a bad option or name (as click's own usage
 errors), 3 unusable input data, 4 an input that cannot be read, 5 the output folder,
-6 a missing optional dependency, 7 model weights, 130 interrupted (Ctrl-C)."""
+6 a missing optional dependency, 7 model weights (or their ONNX export), 130 interrupted (Ctrl-C)."""
 
 
 def route(error: BaseException) -> ErrorRoute | None:

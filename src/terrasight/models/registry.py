@@ -14,7 +14,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import importlib.util
 import json
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +148,22 @@ def require_torch(arch: str | None = None) -> Any:
             found.requires, f"models of architecture {arch!r} need {' and '.join(found.requires)}"
         )
     return importlib.import_module("torch")
+
+
+def missing_module(modules: Sequence[str]) -> str | None:
+    """The first of ``modules`` that cannot be imported (without importing any), or None.
+
+    Example:
+        >>> missing_module(["json", "no_such_module_here"])
+        'no_such_module_here'
+    """
+    for name in modules:
+        if name in sys.modules:
+            if sys.modules[name] is None:  # blocked, as ``import`` would find it
+                return name
+        elif importlib.util.find_spec(name) is None:
+            return name
+    return None
 
 
 def _require(modules: tuple[str, ...], what: str) -> None:

@@ -181,11 +181,16 @@ def test_a_model_cache_builds_the_network_once(planted_pair, tmp_path: Path, mon
 
     monkeypatch.setattr(registry_module, "create_model", counting)
     cache = ModelCache()
-    first = detect_changes(before, after, method="learned", outdir=tmp_path / "a", models=cache)
-    second = detect_changes(before, after, method="learned", outdir=tmp_path / "b", models=cache)
+    torch_engine = {"method_options": {"engine": "torch"}}
+    first = detect_changes(
+        before, after, method="learned", outdir=tmp_path / "a", models=cache, **torch_engine
+    )
+    second = detect_changes(
+        before, after, method="learned", outdir=tmp_path / "b", models=cache, **torch_engine
+    )
     assert built == ["siamese-effnet-lite0"] and len(cache) == 1
     assert np.array_equal(first.mask(), second.mask())
-    own = detect_changes(before, after, method="learned", outdir=tmp_path / "c")
+    own = detect_changes(before, after, method="learned", outdir=tmp_path / "c", **torch_engine)
     assert len(built) == 2 and len(cache) == 1  # without the cache: a network for that job
     assert np.array_equal(own.mask(), first.mask())
 

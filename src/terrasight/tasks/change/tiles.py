@@ -3,12 +3,15 @@
 Workers read and compute tiles on threads (each read opens its own handles);
 the calling thread writes each finished tile into the two part files and
 records it in the job journal, so an interrupted run resumes without losing
-or repeating a tile.
+or repeating a tile. Tiles are made durable in groups (one ``fsync`` per file
+every :data:`COMMIT_SECONDS`), then journalled: a crash loses at most that
+much work, never a tile the journal counts as done.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -31,6 +34,8 @@ BLOCK = 256
 """Block size of the output GeoTIFFs; tile sizes are multiples of it."""
 PROBABILITY_FLOOR = 1e-3
 """Probabilities below this are stored as 0."""
+COMMIT_SECONDS = 2.0
+"""Finished tiles are synced to disk and journalled together at most this often."""
 Progress = Callable[[int, int], None]
 """Called with (pixels just finished, total pixels of the job)."""
 
@@ -105,14 +110,30 @@ def process_tiles(
         cloudy = int(cloud[rs, cs].sum())
         return tile, tile_outputs(prob[rs, cs], valid[rs, cs], fitted.threshold), cloudy
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for tile, (prob, mask), cloudy in bounded_map(pool, work, todo, 2 * workers):
-            write_tile(paths, tile.relative_core(grid.region), prob, mask)
-            rec = {"tile": tile.index, "valid": int((mask != MASK_NODATA).sum())}
-            rec.update(changed=int((mask == 1).sum()), cloud=cloudy)
-            job.record_tile(rec)
-            if progress:
-                progress(int(tile.core.width * tile.core.height), total)
+    pending: list[dict[str, int]] = []
+    last = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for tile, (prob, mask), cloudy in bounded_map(pool, work, todo, 2 * workers):
+                write_tile(paths, tile.relative_core(grid.region), prob, mask, sync=False)
+                rec = {"tile": tile.index, "valid": int((mask != MASK_NODATA).sum())}
+                rec.update(changed=int((mask == 1).sum()), cloud=cloudy)
+                pending.append(rec)
+                if time.monotonic() - last >= COMMIT_SECONDS:
+                    _commit(paths, job, pending)
+                    pending, last = [], time.monotonic()
+                if progress:
+                    progress(int(tile.core.width * tile.core.height), total)
+    finally:  # interrupted too: the tiles written whole are kept
+        _commit(paths, job, pending)
+
+
+def _commit(paths: dict[str, Path], job: Job, records: list[dict[str, int]]) -> None:
+    """Put the tiles written so far on disk, then journal them."""
+    if records:
+        for path in paths.values():
+            sync_file(path)
+        job.record_tiles(records)
 
 
 def bounded_map(pool: ThreadPoolExecutor, fn, items: list, limit: int) -> Iterator[Any]:
@@ -149,17 +170,20 @@ def tile_outputs(prob: np.ndarray, valid: np.ndarray, threshold: float):
     return prob, mask
 
 
-def write_tile(paths: dict[str, Path], window, prob: np.ndarray, mask: np.ndarray) -> None:
-    """Write one tile's core into both part files and make it durable before it is journalled.
+def write_tile(
+    paths: dict[str, Path], window, prob: np.ndarray, mask: np.ndarray, sync: bool = True
+) -> None:
+    """Write one tile's core into both part files (made durable unless ``sync`` is False).
 
     Closing a file hands its data to the OS; the ``fsync`` puts it on disk, so
     a tile recorded as done survives a power cut or machine crash, not only a
-    killed process.
+    killed process. Journal a tile only once its files are synced.
     """
     for key, data in (("probability", prob), ("mask", mask)):
         with rasterio.open(paths[key], "r+") as ds:
             ds.write(data, 1, window=window)
-        sync_file(paths[key])
+        if sync:
+            sync_file(paths[key])
 
 
 def sync_file(path: Path) -> None:
