@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +85,52 @@ def describe_entry(entry_path: Path) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def test_time_flips() -> Iterator[None]:
+    """Within the block, the change network averages its logits over four flips of the pair.
+
+    Identity, left-right, up-down and both: each flip is applied to both dates,
+    the logits flipped back and averaged. A measurement aid for the benchmark
+    (the shipped method runs one pass).
+    """
+    import torch
+
+    from terrasight.models.change_net import SiameseChangeNet
+
+    plain = SiameseChangeNet.forward
+
+    def flipped(self: Any, before: Any, after: Any) -> Any:
+        total = None
+        for dims in ((), (-1,), (-2,), (-2, -1)):
+            b, a = (torch.flip(x, dims) if dims else x for x in (before, after))
+            out = plain(self, b, a)
+            out = torch.flip(out, dims) if dims else out
+            total = out if total is None else total + out
+        return total / 4
+
+    SiameseChangeNet.forward = flipped
+    try:
+        yield
+    finally:
+        SiameseChangeNet.forward = plain
+
+
 def score_pairs(
-    pairs: list[Any], method: str, options: dict[str, Any], histograms: bool = False
+    pairs: list[Any],
+    method: str,
+    options: dict[str, Any],
+    histograms: bool = False,
+    flips: bool = False,
 ) -> dict[str, Any]:
-    """Run ``method`` on every pair; pooled scores, per-pair rows and probability histograms."""
+    """Run ``method`` on every pair; pooled scores, per-pair rows and probability histograms.
+
+    ``flips`` runs the learned network with :func:`test_time_flips`.
+    """
+    if flips:
+        with test_time_flips():
+            out = score_pairs(pairs, method, options, histograms)
+        out["test_time_flips"] = True
+        return out
     import rasterio
 
     from terrasight.eval.change import prepare_inputs, read_truth, score_result

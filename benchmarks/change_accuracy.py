@@ -23,7 +23,9 @@ Sections (``--sections``, all by default):
 
 Extra learned variants: ``--model NAME=ENTRY`` (a ``siamese-effnet-lite0.json``
 written by ``terrasight train change``) runs that model with its own
-threshold as method ``learned:NAME`` in every section.
+threshold as method ``learned:NAME`` in every section; ``NAME+flips=ENTRY``
+(or ``--flips`` for the shipped model) averages the network over four flips
+of each pair; ``NAME@T=ENTRY`` uses the threshold ``T`` instead.
 
 Usage::
 
@@ -66,12 +68,21 @@ def _site(name: str) -> str:
     return name.split("/")[0]
 
 
-def _variants(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Method label -> (method, detect options) for the methods and ``--model`` entries."""
-    out = {m: (m, {}) for m in args.methods}
+Variant = tuple[str, dict[str, Any], bool]
+"""(method, detect options, test-time flips)."""
+
+
+def _variants(args: argparse.Namespace, tmp: Path) -> dict[str, Variant]:
+    """Method label -> variant for the methods and the ``--model`` entries."""
+    out: dict[str, Variant] = {m: (m, {}, False) for m in args.methods}
+    if args.flips:
+        out["learned+flips"] = ("learned", {}, True)
     for spec in args.model:
         name, path = spec.split("=", 1)
-        out[f"learned:{name}"] = ("learned", learned_variant(Path(path), tmp))
+        opts = learned_variant(Path(path), tmp)
+        if "@" in name:
+            opts["threshold"] = float(name.split("@")[1])
+        out[f"learned:{name}"] = ("learned", opts, name.split("@")[0].endswith("+flips"))
     return out
 
 
@@ -80,7 +91,7 @@ def section_airchange(data: Path, variants: dict) -> dict[str, Any]:
     from terrasight.eval.datasets import list_pairs
 
     pairs = list_pairs(data / "change" / "airchange", "airchange", crop="test")
-    return {label: score_pairs(pairs, m, opts) for label, (m, opts) in variants.items()}
+    return {label: score_pairs(pairs, m, o, flips=f) for label, (m, o, f) in variants.items()}
 
 
 def section_cross_site(
@@ -96,7 +107,7 @@ def section_cross_site(
         subset = [p for p in pairs if _site(p.name) == test_site]
         names = {p.name for p in subset}
         rows: dict[str, Any] = {}
-        for label, (method, opts) in variants.items():
+        for label, (method, opts, flips) in variants.items():
             if method == "learned" and label == "learned":
                 if train_site not in site_models:
                     continue
@@ -106,7 +117,7 @@ def section_cross_site(
                 kept = [r for r in done[label]["pairs"] if r["name"] in names]
                 rows[label] = {"pairs_count": len(kept), "pooled": pool(kept), "pairs": kept}
                 continue
-            rows[label] = score_pairs(subset, method, opts)
+            rows[label] = score_pairs(subset, method, opts, flips=flips)
         if "learned" in done:
             kept = [r for r in done["learned"]["pairs"] if r["name"] in names]
             rows["learned (shipped, trained on both sites; in-domain reference)"] = {
@@ -125,9 +136,15 @@ def section_simulated(folder: Path, variants: dict, splits: list[str]) -> dict[s
     for split in splits:
         pairs = list_pairs(folder, "levir", split=split)
         out[split] = {
-            label: score_pairs(pairs, m, opts, histograms=(m == "learned"))
-            for label, (m, opts) in variants.items()
+            label: score_pairs(pairs, m, o, histograms=(m == "learned"), flips=f)
+            for label, (m, o, f) in variants.items()
         }
+        for r in out[split].values():
+            sources = sorted({row["name"].rsplit("-", 1)[0] for row in r["pairs"]})
+            r["by_source"] = {
+                src: pool([row for row in r["pairs"] if row["name"].rsplit("-", 1)[0] == src])
+                for src in sources
+            }
     return out
 
 
@@ -153,6 +170,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--model", nargs="*", default=[], help="NAME=ENTRY.json learned variants")
     parser.add_argument("--site-models", nargs="*", default=[], help="SITE=ENTRY.json")
+    parser.add_argument("--flips", action="store_true", help="add learned with flips")
     parser.add_argument("--heldout", action="store_true", help="also score the held-out test")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated pairs")
     parser.add_argument(

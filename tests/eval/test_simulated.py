@@ -65,6 +65,16 @@ def test_build_writes_levir_folders_deterministically(tmp_path, neon, monkeypatc
     ).read_bytes()
 
 
+def test_other_sources_rebuild_the_folder(tmp_path, neon, monkeypatch) -> None:
+    monkeypatch.setattr(simulated, "SOURCES", SMALL)
+    build_simulated(tmp_path / "a", neon, seed=0)
+    monkeypatch.setattr(simulated, "SOURCES", SMALL[:1])
+    names = build_simulated(tmp_path / "a", neon, seed=0)
+    assert names == {"val": ["s2-top-00", "s2-top-01"], "test": []}
+    assert sorted(f.stem for f in (tmp_path / "a" / "val" / "A").iterdir()) == names["val"]
+    assert not (tmp_path / "a" / "test").exists()
+
+
 def test_missing_neon_file_says_how_to_get_it(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="pip download --no-deps deepforest"):
         simulated.load_source(SOURCES[1], tmp_path)

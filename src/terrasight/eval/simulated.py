@@ -33,7 +33,8 @@ Deterministic for a seed.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import shutil
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -193,7 +194,8 @@ def build_simulated(
 ) -> dict[str, list[str]]:
     """Write (or reuse) the simulated out-of-domain pairs; return the pair names by split.
 
-    The folder is rebuilt when its ``simulated.json`` does not match this version and seed.
+    The folder is rebuilt when its ``simulated.json`` does not match this version, the
+    seed and the sources.
 
     Example:
         >>> names = build_simulated("out/sim", "deepforest/data")  # doctest: +SKIP
@@ -202,11 +204,12 @@ def build_simulated(
     """
     out = Path(out_dir)
     meta_path = out / "simulated.json"
-    meta = {"version": SIM_VERSION, "seed": seed}
+    meta = {"version": SIM_VERSION, "seed": seed, "sources": [asdict(s) for s in SOURCES]}
     if meta_path.is_file():
         saved = json.loads(meta_path.read_text())
         if {k: saved.get(k) for k in meta} == meta:
             return saved["pairs"]
+        shutil.rmtree(out)
     names: dict[str, list[str]] = {s: [] for s in SPLITS}
     for i, source in enumerate(SOURCES):
         img = load_source(source, Path(neon_dir) if neon_dir else None)
