@@ -64,6 +64,8 @@ def learned_variant(entry_path: Path, workdir: Path) -> dict[str, Any]:
 
     entry = json.loads(entry_path.read_text())
     npz = entry_path.parent / entry["weights"]["file"]
+    if not npz.is_file():  # a shipped entry: configs/ beside weights/
+        npz = entry_path.parent.parent / "weights" / entry["weights"]["file"]
     state = {k: torch.as_tensor(np.asarray(v, np.float32)) for k, v in load_npz(npz).items()}
     workdir.mkdir(parents=True, exist_ok=True)
     pt = workdir / f"{entry_path.parent.name}-{npz.stem}.pt"

@@ -161,3 +161,20 @@ def test_cli_sites_rich_synthetic_and_tuned_blocks(dataset, tmp_path: Path):
     saved = load_npz(tmp_path / "r" / entry["weights"]["file"])
     assert any(k.startswith("encoder.blocks.9.") for k in saved)
     assert not any(k.startswith("encoder.blocks.8.") for k in saved)
+
+
+def test_init_starts_from_earlier_weights(dataset, tmp_path: Path):
+    data, aid = dataset
+    first = train_change(data, tmp_path / "a", TrainConfig(**TINY, seed=1), aid_dir=aid)
+    weights = tmp_path / "a" / first["weights"]["file"]
+    frozen = TrainConfig(**TINY, seed=2, lr=0.0, backbone_lr=0.0, init=str(weights))
+    again = train_change(data, tmp_path / "b", frozen, aid_dir=aid)
+    start, end = load_npz(weights), load_npz(tmp_path / "b" / again["weights"]["file"])
+    assert start.keys() == end.keys()
+    params = [k for k in start if not k.endswith(("running_mean", "running_var"))]
+    assert all(np.array_equal(start[k], end[k]) for k in params)  # batch-norm stats still move
+    fresh = train_change(
+        data, tmp_path / "c", TrainConfig(**TINY, seed=2, lr=0.0, backbone_lr=0.0), aid_dir=aid
+    )
+    other = load_npz(tmp_path / "c" / fresh["weights"]["file"])
+    assert not all(np.array_equal(start[k], other[k]) for k in params)

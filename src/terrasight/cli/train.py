@@ -98,6 +98,13 @@ def train_group() -> None:
     help="Fine-tune the encoder from this block on (11: encoder frozen, the entry's default).",
 )
 @click.option(
+    "--init",
+    "init",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Start from these trained-layer weights (.npz of an earlier run or the shipped file).",
+)
+@click.option(
     "--rich-synthetic",
     type=click.FloatRange(0.0, 1.0),
     default=TrainConfig.rich_synthetic,
@@ -120,6 +127,7 @@ def change(
     sites: str | None,
     train_from_block: int | None,
     rich_synthetic: float,
+    init: Path | None,
 ) -> None:
     """Train the Siamese change model on DATA (test windows are never read).
 
@@ -143,6 +151,7 @@ def change(
         sites=tuple(s.strip() for s in sites.split(",") if s.strip()) if sites else None,
         model_params={} if train_from_block is None else {"train_from_block": train_from_block},
         rich_synthetic=rich_synthetic,
+        init=None if init is None else str(init),
     )
     cfg = TrainConfig(**{k: v for k, v in options.items() if k in known})
     entry = train_change(

@@ -71,6 +71,8 @@ class TrainConfig:
     """Weight of the soft Dice loss added to the binary cross-entropy."""
     ema: float = 0.98
     """Decay of an exponential moving average of the trained weights (0: none)."""
+    init: str | None = None
+    """Trained-layer weights (``.npz`` written by a run, or a shipped file) to start from."""
     rich_synthetic: float = 0.0
     """Share of synthetic pairs drawn by :func:`~terrasight.training.scenes.rich_pair`."""
     model_params: dict[str, Any] = field(default_factory=dict)
@@ -180,6 +182,10 @@ def train_change(
     config = get_config(cfg.model)
     config = replace(config, params={**config.params, **cfg.model_params})
     model = build_model(config, pretrained=False).to(memory_format=torch.channels_last)
+    if cfg.init:
+        from terrasight.models.weights import load_npz, load_partial
+
+        load_partial(model, load_npz(cfg.init), cfg.init, set())
     opt = _optimizer(torch, model, cfg)
     steps = cfg.epochs * -(-(cfg.real_per_epoch + cfg.synthetic_per_epoch) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
