@@ -146,7 +146,8 @@ def score_pairs(
         for i, pair in enumerate(pairs):
             work = Path(tmp) / f"p{i}"
             before, after = prepare_inputs(pair, work)
-            result = detect_changes(before, after, method, outdir=work / "out", **options)
+            extra = {"method_options": options} if options else {}
+            result = detect_changes(before, after, method, outdir=work / "out", **extra)
             cm = score_result(pair, result)
             total = total + cm
             rows.append({"name": pair.name, **cm.to_dict(), **scores(cm)})

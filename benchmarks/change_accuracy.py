@@ -115,14 +115,17 @@ def section_cross_site(
                 label = f"learned (trained on {train_site} only)"
             elif label in done:  # unsupervised and other variants: reuse the full run
                 kept = [r for r in done[label]["pairs"] if r["name"] in names]
+                if method == "learned":
+                    label += " (trained on both sites; in-domain reference)"
                 rows[label] = {"pairs_count": len(kept), "pooled": pool(kept), "pairs": kept}
                 continue
             rows[label] = score_pairs(subset, method, opts, flips=flips)
         if "learned" in done:
             kept = [r for r in done["learned"]["pairs"] if r["name"] in names]
-            rows["learned (shipped, trained on both sites; in-domain reference)"] = {
+            rows["learned (trained on both sites; in-domain reference)"] = {
                 "pairs_count": len(kept),
                 "pooled": pool(kept),
+                "pairs": kept,
             }
         out[f"{train_site} -> {test_site}"] = rows
     return out
@@ -166,7 +169,7 @@ def table(title: str, rows: dict[str, Any]) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--methods", nargs="*", default=list(METHODS))
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--model", nargs="*", default=[], help="NAME=ENTRY.json learned variants")
     parser.add_argument("--site-models", nargs="*", default=[], help="SITE=ENTRY.json")

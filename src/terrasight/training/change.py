@@ -101,8 +101,12 @@ def _loss(torch: Any, logits: Any, target: Any, dice_weight: float) -> Any:
     return bce + dice_weight * dice
 
 
-def validate(model: Any, regions: list[Region], steps: int = 50) -> dict[str, float]:
+def validate(
+    model: Any, regions: list[Region], steps: int = 50, at: tuple[float, ...] = ()
+) -> dict[str, float]:
     """Pooled F1 on the validation strips at 0.5 and at the best threshold (``1 / steps`` apart).
+
+    ``at`` adds ``f1_at_<t>`` for each threshold ``t`` (rounded to the nearest edge).
 
     Example:
         >>> validate(model, val)  # doctest: +SKIP
@@ -127,6 +131,7 @@ def validate(model: Any, regions: list[Region], steps: int = 50) -> dict[str, fl
         "f1_at_0.5": float(f1[steps // 2]),
         "f1": float(f1[best]),
         "threshold": round(float(edges[best]), 4),
+        **{f"f1_at_{t}": float(f1[int(round(t * steps))]) for t in at},
     }
 
 
