@@ -114,3 +114,30 @@ def test_accuracy_table_lists_each_method() -> None:
     text = bench.table("title", rows)
     assert text.splitlines()[0] == "title" and "0.333" in text and "best val threshold" in text
     assert bench._site("Szada/3") == "Szada"
+
+
+def test_time_flips_average_the_network_and_restore_it() -> None:
+    torch = pytest.importorskip("torch")
+    from terrasight.models.change_net import SiameseChangeNet
+
+    class Encoder(torch.nn.Module):
+        def forward(self, x, no_grad_before=0):
+            return [torch.nn.functional.avg_pool2d(x, 2)]
+
+    torch.manual_seed(0)
+    net = SiameseChangeNet(Encoder(), [3], [4], train_from_block=0, multiple=2).eval()
+    b, a = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    acc = _load("_accuracy")
+    plain = net(b, a)
+    with acc.test_time_flips():
+        flipped = net(b, a)
+    expected = (
+        sum(
+            torch.flip(net(torch.flip(b, d), torch.flip(a, d)), d) if d else plain
+            for d in ((), (-1,), (-2,), (-2, -1))
+        )
+        / 4
+    )
+    assert torch.allclose(flipped, expected, atol=1e-6)
+    assert not torch.allclose(flipped, plain)
+    assert torch.equal(net(b, a), plain)  # restored after the block
