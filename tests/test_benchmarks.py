@@ -87,3 +87,57 @@ def test_summary_and_table() -> None:
     assert cva8["peak_rss_mib"] == 175
     table = bench.format_table(summary)
     assert "cva" in table and "x1.03" in table
+
+
+def test_best_threshold_and_pooling() -> None:
+    acc = _load("_accuracy")
+    pos = np.zeros(100)
+    neg = np.zeros(100)
+    pos[60:] = 10  # changed pixels score 0.6 and above
+    neg[:55] = 50
+    neg[70:75] = 4  # a few unchanged pixels score 0.7
+    best = acc.best_threshold(pos, neg)
+    assert 0.55 <= best["threshold"] <= 0.6 and 0.9 < best["f1"] < 1.0
+    rows = [{"tp": 3, "fp": 1, "fn": 0, "tn": 6}, {"tp": 1, "fp": 0, "fn": 4, "tn": 5}]
+    pooled = acc.pool(rows)
+    assert (pooled["tp"], pooled["fn"]) == (4, 4)
+    assert pooled["precision"] == pytest.approx(0.8) and pooled["recall"] == pytest.approx(0.5)
+
+
+def test_accuracy_table_lists_each_method() -> None:
+    bench = _load("change_accuracy")
+    pooled = {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "iou": 0.2}
+    rows = {
+        "cva": {"pairs_count": 5, "pooled": pooled},
+        "learned": {"pairs_count": 5, "pooled": pooled, "best_threshold": {"threshold": 0.2}},
+    }
+    text = bench.table("title", rows)
+    assert text.splitlines()[0] == "title" and "0.333" in text and "best val threshold" in text
+    assert bench._site("Szada/3") == "Szada"
+
+
+def test_time_flips_average_the_network_and_restore_it() -> None:
+    torch = pytest.importorskip("torch")
+    from terrasight.models.change_net import SiameseChangeNet
+
+    class Encoder(torch.nn.Module):
+        def forward(self, x, no_grad_before=0):
+            return [torch.nn.functional.avg_pool2d(x, 2)]
+
+    torch.manual_seed(0)
+    net = SiameseChangeNet(Encoder(), [3], [4], train_from_block=0, multiple=2).eval()
+    b, a = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    acc = _load("_accuracy")
+    plain = net(b, a)
+    with acc.test_time_flips():
+        flipped = net(b, a)
+    expected = (
+        sum(
+            torch.flip(net(torch.flip(b, d), torch.flip(a, d)), d) if d else plain
+            for d in ((), (-1,), (-2,), (-2, -1))
+        )
+        / 4
+    )
+    assert torch.allclose(flipped, expected, atol=1e-6)
+    assert not torch.allclose(flipped, plain)
+    assert torch.equal(net(b, a), plain)  # restored after the block

@@ -14,6 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("efficientnet_lite_pytorch")
 
 from terrasight.cli.train import train_group  # noqa: E402
+from terrasight.errors import DatasetLayoutError  # noqa: E402
 from terrasight.models.weights import load_npz, sha256_file  # noqa: E402
 from terrasight.training.change import TrainConfig, load_airchange, train_change  # noqa: E402
 
@@ -132,3 +133,48 @@ def test_cli_asks_for_aid_when_synthetic(dataset, tmp_path: Path):
         ],
     )
     assert result.exit_code != 0 and "--aid" in result.output
+
+
+def test_sites_keep_only_those_pairs(tmp_path: Path):
+    root = tmp_path / "airchange"
+    _pair(root / "Szada" / "1", 1)
+    _pair(root / "Tiszadob" / "1", 2)
+    _pair(root / "Tiszadob" / "2", 3)
+    train, val = load_airchange(root, sites=("Tiszadob",))
+    assert [r.name for r in train] == ["Tiszadob/1", "Tiszadob/2"]
+    assert [r.name for r in val] == ["Tiszadob/1", "Tiszadob/2"]
+    with pytest.raises(DatasetLayoutError, match="Nowhere"):
+        load_airchange(root, sites=("Nowhere",))
+
+
+def test_cli_sites_rich_synthetic_and_tuned_blocks(dataset, tmp_path: Path):
+    data, aid = dataset
+    args = ["change", "--data", str(data), "--aid", str(aid), "--epochs", "1", "--crop", "64"]
+    args += ["--real", "4", "--synthetic", "4", "--threads", "1", "--out", str(tmp_path / "r")]
+    args += ["--sites", "Site", "--rich-synthetic", "1", "--train-from-block", "9"]
+    result = CliRunner().invoke(train_group, args)
+    assert result.exit_code == 0, result.output
+    entry = json.loads((tmp_path / "r" / "siamese-effnet-lite0.json").read_text())
+    config = entry["training"]["config"]
+    assert config["sites"] == ["Site"] and config["rich_synthetic"] == 1.0
+    assert entry["params"]["train_from_block"] == 9
+    saved = load_npz(tmp_path / "r" / entry["weights"]["file"])
+    assert any(k.startswith("encoder.blocks.9.") for k in saved)
+    assert not any(k.startswith("encoder.blocks.8.") for k in saved)
+
+
+def test_init_starts_from_earlier_weights(dataset, tmp_path: Path):
+    data, aid = dataset
+    first = train_change(data, tmp_path / "a", TrainConfig(**TINY, seed=1), aid_dir=aid)
+    weights = tmp_path / "a" / first["weights"]["file"]
+    frozen = TrainConfig(**TINY, seed=2, lr=0.0, backbone_lr=0.0, init=str(weights))
+    again = train_change(data, tmp_path / "b", frozen, aid_dir=aid)
+    start, end = load_npz(weights), load_npz(tmp_path / "b" / again["weights"]["file"])
+    assert start.keys() == end.keys()
+    params = [k for k in start if not k.endswith(("running_mean", "running_var"))]
+    assert all(np.array_equal(start[k], end[k]) for k in params)  # batch-norm stats still move
+    fresh = train_change(
+        data, tmp_path / "c", TrainConfig(**TINY, seed=2, lr=0.0, backbone_lr=0.0), aid_dir=aid
+    )
+    other = load_npz(tmp_path / "c" / fresh["weights"]["file"])
+    assert not all(np.array_equal(start[k], other[k]) for k in params)

@@ -86,6 +86,32 @@ def train_group() -> None:
     show_default=True,
     help="Version written into the weight file name and entry.",
 )
+@click.option(
+    "--sites",
+    default=None,
+    help="Comma-separated AirChange sites to train and validate on (e.g. Szada); default all.",
+)
+@click.option(
+    "--train-from-block",
+    type=click.IntRange(min=0, max=11),
+    default=None,
+    help="Fine-tune the encoder from this block on (11: encoder frozen, the entry's default).",
+)
+@click.option(
+    "--init",
+    "init",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Start from these trained-layer weights (.npz of an earlier run or the shipped file).",
+)
+@click.option(
+    "--rich-synthetic",
+    type=click.FloatRange(0.0, 1.0),
+    default=TrainConfig.rich_synthetic,
+    show_default=True,
+    help="Share of synthetic pairs made by the object-level generator "
+    "(buildings, roads, water, cleared land, shadows, resolution and haze).",
+)
 def change(
     data: Path,
     layout: str,
@@ -98,6 +124,10 @@ def change(
     crop: int,
     threads: int,
     version: str,
+    sites: str | None,
+    train_from_block: int | None,
+    rich_synthetic: float,
+    init: Path | None,
 ) -> None:
     """Train the Siamese change model on DATA (test windows are never read).
 
@@ -118,6 +148,10 @@ def change(
         crop=crop,
         threads=threads,
         version=version,
+        sites=tuple(s.strip() for s in sites.split(",") if s.strip()) if sites else None,
+        model_params={} if train_from_block is None else {"train_from_block": train_from_block},
+        rich_synthetic=rich_synthetic,
+        init=None if init is None else str(init),
     )
     cfg = TrainConfig(**{k: v for k, v in options.items() if k in known})
     entry = train_change(

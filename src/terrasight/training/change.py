@@ -30,19 +30,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from terrasight.errors import DatasetLayoutError
-from terrasight.tasks.change.learned import band_ranges, to_unit, unit_to_model
-from terrasight.training.synthetic import (
-    BACKGROUND_CLASSES,
-    BUILT_CLASSES,
-    Jitter,
-    Pair,
-    load_scenes,
-    photometric,
-    synthetic_pair,
+from terrasight.tasks.change.learned import unit_to_model
+from terrasight.training.change_data import (  # noqa: F401  (re-exported)
+    PairSource,
+    Region,
+    geometric,
+    load_airchange,
+    real_pair,
 )
+from terrasight.training.synthetic import Jitter, Pair
 
 log = logging.getLogger(__name__)
 
@@ -67,143 +65,19 @@ class TrainConfig:
     aid_per_class: int = 60
     threads: int = 2
     limit_pairs: int | None = None
+    sites: tuple[str, ...] | None = None
+    """AirChange sites to train and validate on (``("Szada",)``); None: every pair."""
     dice_weight: float = 0.0
     """Weight of the soft Dice loss added to the binary cross-entropy."""
     ema: float = 0.98
     """Decay of an exponential moving average of the trained weights (0: none)."""
+    init: str | None = None
+    """Trained-layer weights (``.npz`` written by a run, or a shipped file) to start from."""
+    rich_synthetic: float = 0.0
+    """Share of synthetic pairs drawn by :func:`~terrasight.training.scenes.rich_pair`."""
     model_params: dict[str, Any] = field(default_factory=dict)
     """Overrides of the registry entry's ``params`` (``train_from_block``, ``fusion``...)."""
     jitter: dict[str, float] = field(default_factory=lambda: asdict(Jitter()))
-
-
-@dataclass
-class Region:
-    """One date pair's strip (training or validation) in [0, 1] units, with its mask."""
-
-    name: str
-    before: np.ndarray
-    after: np.ndarray
-    mask: np.ndarray
-
-    @property
-    def changed(self) -> np.ndarray:
-        """``(n, 2)`` row and column of every changed pixel."""
-        return np.argwhere(self.mask > 0)
-
-
-def _read_rgb(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.float32).transpose(2, 0, 1)
-
-
-def _region(name: str, before: np.ndarray, after: np.ndarray, truth: np.ndarray) -> Region:
-    def unit(img: np.ndarray) -> np.ndarray:
-        return to_unit(img, *band_ranges(img.reshape(3, -1).T))
-
-    return Region(name, unit(before), unit(after), (truth > 0).astype(np.uint8))
-
-
-def load_airchange(data_dir: str | Path, limit: int | None = None) -> tuple[list[Region], ...]:
-    """Training and validation strips of the AirChange pairs (never the test window).
-
-    Each strip is scaled date by date to the model's [0, 1] units with its own percentiles.
-
-    Raises:
-        DatasetLayoutError: the folder is not an AirChange folder.
-
-    Example:
-        >>> train, val = load_airchange("data/airchange")  # doctest: +SKIP
-        >>> len(train), train[0].before.shape  # doctest: +SKIP
-        (13, (3, 276, 1048))
-    """
-    from terrasight.eval.datasets import AIRCHANGE_TEST_WINDOW, list_pairs
-
-    c0, r0, w, h = AIRCHANGE_TEST_WINDOW
-    if (c0, r0) != (0, 0):
-        raise DatasetLayoutError("the AirChange split expects the test window at the top left")
-    train, val = [], []
-    for pair in list_pairs(data_dir, "airchange")[:limit]:
-        b, a = _read_rgb(pair.before), _read_rgb(pair.after)
-        with Image.open(pair.truth) as im:
-            t = np.asarray(im.convert("L"))
-        if t.shape[0] <= h or t.shape[1] <= w:
-            raise DatasetLayoutError(f"{pair.truth} is too small for the AirChange split")
-        train.append(_region(pair.name, b[:, h:], a[:, h:], t[h:]))
-        val.append(_region(pair.name, b[:, :h, w:], a[:, :h, w:], t[:h, w:]))
-    return train, val
-
-
-def geometric(pair: Pair, rng: np.random.Generator) -> Pair:
-    """The same random rotation by 90 degrees and flip for both dates and the mask.
-
-    Example:
-        >>> p = (np.zeros((3, 4, 4)), np.zeros((3, 4, 4)), np.eye(4, dtype=np.uint8))
-        >>> [x.shape for x in geometric(p, np.random.default_rng(0))]
-        [(3, 4, 4), (3, 4, 4), (4, 4)]
-    """
-    k, flip = int(rng.integers(4)), bool(rng.integers(2))
-    out = []
-    for x in pair:
-        y = np.rot90(x, k, axes=(-2, -1))
-        out.append(np.ascontiguousarray(y[..., ::-1] if flip else y))
-    return out[0], out[1], out[2]
-
-
-def real_pair(region: Region, rng: np.random.Generator, cfg: TrainConfig, jitter: Jitter) -> Pair:
-    """A random augmented crop of a training strip (half the time centred on change)."""
-    s, (height, width) = cfg.crop, region.mask.shape
-    changed = region.changed
-    if len(changed) and rng.random() < cfg.change_focus:
-        cy, cx = changed[rng.integers(len(changed))]
-        y, x = cy - rng.integers(s), cx - rng.integers(s)
-    else:
-        y, x = rng.integers(height - s + 1), rng.integers(width - s + 1)
-    y, x = int(np.clip(y, 0, height - s)), int(np.clip(x, 0, width - s))
-    dy, dx = (int(v) for v in rng.integers(-cfg.max_shift, cfg.max_shift + 1, size=2))
-    ya, xa = int(np.clip(y + dy, 0, height - s)), int(np.clip(x + dx, 0, width - s))
-    b = photometric(region.before[:, y : y + s, x : x + s], rng, jitter)
-    a = photometric(region.after[:, ya : ya + s, xa : xa + s], rng, jitter)
-    return geometric((b, a, region.mask[y : y + s, x : x + s]), rng)
-
-
-class PairSource:
-    """Draws an epoch's mix of real and synthetic training pairs, reproducibly."""
-
-    def __init__(self, train: list[Region], cfg: TrainConfig, aid_dir: str | Path | None) -> None:
-        self.train, self.cfg, self.jitter = train, cfg, Jitter(**cfg.jitter)
-        self.donors: list[np.ndarray] = []
-        self.backgrounds: list[np.ndarray] = [r.before for r in train]
-        if cfg.synthetic_per_epoch > 0:
-            if aid_dir is None:
-                raise ValueError("synthetic pairs need the AID scenes folder (aid_dir)")
-            stretch = [
-                _stretch(x)
-                for x in load_scenes(aid_dir, BUILT_CLASSES, cfg.aid_per_class, cfg.seed)
-            ]
-            self.donors = stretch
-            self.backgrounds += [
-                _stretch(x)
-                for x in load_scenes(aid_dir, BACKGROUND_CLASSES, cfg.aid_per_class, cfg.seed + 1)
-            ]
-
-    def epoch(self, rng: np.random.Generator) -> list[Pair]:
-        """Real and synthetic pairs of one epoch, shuffled."""
-        cfg = self.cfg
-        pairs = [
-            real_pair(self.train[rng.integers(len(self.train))], rng, cfg, self.jitter)
-            for _ in range(cfg.real_per_epoch)
-        ]
-        for _ in range(cfg.synthetic_per_epoch):
-            bg = self.backgrounds[rng.integers(len(self.backgrounds))]
-            pair = synthetic_pair(
-                bg, self.donors, rng, cfg.crop, max_shift=cfg.max_shift, jitter=self.jitter
-            )
-            pairs.append(geometric(pair, rng))
-        return [pairs[i] for i in rng.permutation(len(pairs))]
-
-
-def _stretch(scene: np.ndarray) -> np.ndarray:
-    return to_unit(scene, *band_ranges(scene.reshape(3, -1).T))
 
 
 def _batch(torch: Any, pairs: list[Pair]) -> tuple[Any, Any, Any]:
@@ -227,8 +101,12 @@ def _loss(torch: Any, logits: Any, target: Any, dice_weight: float) -> Any:
     return bce + dice_weight * dice
 
 
-def validate(model: Any, regions: list[Region], steps: int = 50) -> dict[str, float]:
+def validate(
+    model: Any, regions: list[Region], steps: int = 50, at: tuple[float, ...] = ()
+) -> dict[str, float]:
     """Pooled F1 on the validation strips at 0.5 and at the best threshold (``1 / steps`` apart).
+
+    ``at`` adds ``f1_at_<t>`` for each threshold ``t`` (rounded to the nearest edge).
 
     Example:
         >>> validate(model, val)  # doctest: +SKIP
@@ -253,6 +131,7 @@ def validate(model: Any, regions: list[Region], steps: int = 50) -> dict[str, fl
         "f1_at_0.5": float(f1[steps // 2]),
         "f1": float(f1[best]),
         "threshold": round(float(edges[best]), 4),
+        **{f"f1_at_{t}": float(f1[int(round(t * steps))]) for t in at},
     }
 
 
@@ -303,11 +182,16 @@ def train_change(
     rng = np.random.default_rng(cfg.seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train, val = load_airchange(data_dir, cfg.limit_pairs)
+    train, val = load_airchange(data_dir, cfg.limit_pairs, cfg.sites)
     source = PairSource(train, cfg, aid_dir)
     config = get_config(cfg.model)
     config = replace(config, params={**config.params, **cfg.model_params})
     model = build_model(config, pretrained=False).to(memory_format=torch.channels_last)
+    if cfg.init:
+        from terrasight.models.checkpoints import load_partial
+        from terrasight.models.weights import load_npz
+
+        load_partial(model, load_npz(cfg.init), cfg.init, set())
     opt = _optimizer(torch, model, cfg)
     steps = cfg.epochs * -(-(cfg.real_per_epoch + cfg.synthetic_per_epoch) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
