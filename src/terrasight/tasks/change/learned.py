@@ -4,16 +4,16 @@ The model (``siamese-effnet-lite0`` in :mod:`terrasight.models`) compares the
 two dates' features at strides 2 to 16 and was trained on the AirChange
 training remainders and synthetic pairs (``terrasight train change``), so it
 ignores most differences of season and light that the classical methods
-flag. On the 13 AirChange test crops (never trained on) it scores a pooled
-F1 of 0.55 against 0.30 for ``cva`` and 0.31 for ``irmad``
-(``benchmarks/change_accuracy.py``). It reads three bands: red, green and
+flag. Its accuracy against ``cva`` and ``irmad``, on the AirChange test crops
+(never trained on), across sites and on simulated pairs of unseen imagery, is
+in the README, from ``benchmarks/results/change_accuracy.json``. It reads three bands: red, green and
 blue when the bands are named so, else the first three. Trained at about
 1.5 m on aerial RGB; other resolutions and sensors work less well.
 
 Fitting estimates each date's per-band 1st and 99th percentiles over the
 sample windows; they map both 8-bit and 16-bit images to the model's input
-range. Windows are padded (reflect) to a multiple of 32. The threshold
-(0.1) is the one that maximised F1 on the validation strips; the
+range. Windows are padded (reflect) to a multiple of 32. The threshold is
+the registry entry's, chosen on validation data when the model was trained; the
 probabilities are not calibrated (trained with many changed crops). Needs
 PyTorch (``pip install terrasight[learned]``), imported only when the network
 is built in torch or exported to ONNX.
