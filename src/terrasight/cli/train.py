@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -140,7 +141,7 @@ def change(
             "--synthetic needs --aid (the AID scenes folder); or pass --synthetic 0"
         )
     known = {f.name for f in fields(TrainConfig)}
-    options = dict(
+    options: dict[str, Any] = dict(
         epochs=epochs,
         seed=seed,
         synthetic_per_epoch=synthetic,

@@ -185,8 +185,11 @@ def simulate_pair(
         img = degrade(img, rng) if rng.random() < 0.3 else img
         dates.append(date_nuisance(img, rng))
     before, after = dates[0], misregister(dates[1], rng, 3.0)
-    to8 = lambda x: np.clip(np.round(x), 0, 255).astype(np.uint8).transpose(1, 2, 0)  # noqa: E731
-    return to8(before), to8(after), mask
+    return _to_uint8_hwc(before), _to_uint8_hwc(after), mask
+
+
+def _to_uint8_hwc(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(image), 0, 255).astype(np.uint8).transpose(1, 2, 0)
 
 
 def build_simulated(

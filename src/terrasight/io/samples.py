@@ -281,7 +281,7 @@ def _describe_change(kind: str, mask: np.ndarray, transform) -> SimulatedChange:
     return SimulatedChange(
         kind,
         (cs.start, rs.start, cs.stop, rs.stop),
-        tuple(float(v) for v in bbox),
+        (float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3])),
         int(mask.sum()),
         float(mask.sum() * pixel_area),
     )

@@ -118,7 +118,7 @@ def pad_to_multiple(x: np.ndarray, multiple: int) -> np.ndarray:
         return x
     mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
     widths = [(0, 0)] * (x.ndim - 2) + [(0, ph), (0, pw)]
-    return np.pad(x, widths, mode=mode)
+    return np.pad(x, widths, mode=mode)  # type: ignore[call-overload]
 
 
 class OnnxChangeNetwork:
@@ -259,9 +259,9 @@ def _static_same_padding(module: Any) -> Any:
                 conv = nn.Conv2d(
                     child.in_channels,
                     child.out_channels,
-                    child.kernel_size,
-                    stride=child.stride,
-                    dilation=child.dilation,
+                    (int(child.kernel_size[0]), int(child.kernel_size[1])),
+                    stride=(int(child.stride[0]), int(child.stride[1])),
+                    dilation=(int(child.dilation[0]), int(child.dilation[1])),
                     groups=child.groups,
                     bias=child.bias is not None,
                 )
@@ -279,7 +279,7 @@ def _probability_graph(net: Any) -> Any:
     class ProbabilityGraph(nn.Module):
         """Probabilities of a Siamese network for inputs already padded to its multiple."""
 
-        def __init__(self, net: nn.Module) -> None:
+        def __init__(self, net: Any) -> None:
             super().__init__()
             net = _static_same_padding(copy.deepcopy(net))
             self.encoder, self.decoder = net.encoder, net.decoder

@@ -163,12 +163,12 @@ def paste_objects(
     """
     out = image.copy()
     mask = np.zeros(image.shape[1:], dtype=np.uint8)
-    h, w = mask.shape
+    h, w = int(image.shape[-2]), int(image.shape[-1])
     for _ in range(count):
         ph = int(rng.integers(max(8, h // 8), max(9, h // 2)))
         pw = int(np.clip(ph * rng.uniform(0.6, 1.6), 8, w // 2 + 1))
         size = max(ph, pw)
-        patch = _patch(donors[rng.integers(len(donors))], size, rng)[:, :ph, :pw]
+        patch = _patch(donors[int(rng.integers(len(donors)))], size, rng)[:, :ph, :pw]
         alpha = blob_mask(ph, pw, rng)
         y, x = int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1))
         region = out[:, y : y + ph, x : x + pw]

@@ -43,9 +43,13 @@ _FALSE = ("false", "no", "off", "0")
 class FittedChange(Protocol):
     """A change method fitted to one pair of images."""
 
-    name: str
-    threshold: float
-    """Probability at or above which a pixel counts as changed."""
+    @property
+    def name(self) -> str:
+        """The method's registry name."""
+
+    @property
+    def threshold(self) -> float:
+        """Probability at or above which a pixel counts as changed."""
 
     def probability(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Change probability in [0, 1], float32 ``(h, w)``; invalid pixels may hold anything."""

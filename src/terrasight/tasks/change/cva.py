@@ -146,6 +146,7 @@ def min_distance(before: np.ndarray, after: np.ndarray, tolerance: int) -> np.nd
             diff = after - padded[:, dy : dy + h, dx : dx + w]
             sq = np.einsum("bij,bij->ij", diff, diff, dtype=np.float32)
             best = sq if best is None else np.minimum(best, sq, out=best)
+    assert best is not None
     return np.sqrt(best, out=best)
 
 

@@ -313,7 +313,7 @@ def inference_network(name: str, checkpoint: str | None = None) -> Any:
     torch = require_torch()
     net = create_model(name, checkpoint=checkpoint)
     net = fold_batch_norms(net) if hasattr(net, "decoder") else net
-    return net.to(memory_format=torch.channels_last)
+    return net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def _check_version(config: Any, params: dict[str, Any]) -> None:

@@ -10,7 +10,6 @@ smallest difference over nearby shifts) then covers the rest.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 
@@ -37,8 +36,12 @@ def estimate_shift(samples: Sequence[Sample], tolerance: int) -> tuple[int, int]
         return (0, 0)
     total = sum(s[2].size for s in samples)
     step = max(1, math.ceil(math.sqrt(total / MAX_SCORE_PIXELS)))
-    shifts = sorted(
-        itertools.product(range(-tolerance, tolerance + 1), repeat=2),
+    shifts: list[tuple[int, int]] = sorted(
+        (
+            (dy, dx)
+            for dy in range(-tolerance, tolerance + 1)
+            for dx in range(-tolerance, tolerance + 1)
+        ),
         key=lambda s: (abs(s[0]) + abs(s[1]), s),
     )
     scored = [_score(samples, s, tolerance, step) for s in shifts]
