@@ -244,6 +244,7 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
         opts.min_pixels,
         pair.before.crs.to_wkt() if pair.before.crs else None,
         pair.transform,
+        workers=opts.workers,
     )
     if not job.complete:
         tiles.build_overviews(paths["mask"])

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from terrasight.io.vectors import VectorFeature, features_to_geojson, jsonable
+from terrasight.io.geojson import GeoJSONWriter, batches, features_in_wgs84
+from terrasight.io.vectors import (
+    COORDINATE_DECIMALS,
+    VectorFeature,
+    as_crs,
+    collection_members,
+    features_to_geojson,
+    jsonable,
+)
 from terrasight.tasks.change.names import OUTPUT_NAMES
 
 if TYPE_CHECKING:
@@ -63,8 +72,8 @@ def save_result(result: ChangeResult, outdir: str | Path, report: bool = True) -
     for kind, src in (("mask", result.mask_path), ("probability", result.probability_path)):
         if Path(src).resolve() != paths[kind].resolve():
             shutil.copyfile(src, paths[kind])
-    write_json(paths["geojson"], result_geojson(result))
-    write_json(paths["summary"], result.summary())
+    write_geojson_stream(result, paths["geojson"])
+    write_summary_stream(result, paths["summary"])
     if report:
         from terrasight.tasks.change.report import write_report
 
@@ -85,3 +94,79 @@ def write_json(path: Path, data: Any) -> Path:
     tmp.write_text(json.dumps(jsonable(data), indent=2, allow_nan=False))
     tmp.replace(path)
     return path
+
+
+def write_geojson_stream(result: ChangeResult, path: Path) -> Path:
+    """Write the result's objects to ``path`` as GeoJSON, feature by feature, in flat memory.
+
+    Holds the same features as :func:`result_geojson` (an RFC 7946
+    FeatureCollection in WGS84 with ``"terrasight:image_crs"``), but never the
+    whole collection: objects are read, reprojected and written in batches.
+
+    Example:
+        >>> write_geojson_stream(result, Path("out/changes.geojson"))  # doctest: +SKIP
+        PosixPath('out/changes.geojson')
+    """
+    crs = as_crs(result.crs)
+    with GeoJSONWriter(path, collection_members(crs)) as out:
+        for chunk in batches(object_records(result.objects)):
+            out.write_features(
+                features_in_wgs84(
+                    [r["geometry"] for r in chunk],
+                    [{k: v for k, v in r.items() if k != "geometry"} for r in chunk],
+                    [r["id"] for r in chunk],
+                    crs,
+                    COORDINATE_DECIMALS,
+                )
+            )
+    return path
+
+
+def object_records(objects: Sequence[ChangeObject]) -> Iterator[dict[str, Any]]:
+    """JSON-ready records of objects (attributes and ``"geometry"``), one at a time.
+
+    Objects on disk (an ``ObjectsView``) are read as records straight away,
+    without building :class:`ChangeObject` s.
+
+    Example:
+        >>> next(object_records(result.objects))["id"]  # doctest: +SKIP
+        1
+    """
+    records = getattr(objects, "records", None)
+    if records is not None:
+        yield from records()
+        return
+    for obj in objects:
+        yield {**jsonable(obj.to_dict()), "geometry": obj.geometry}
+
+
+def write_summary_stream(result: ChangeResult, path: Path) -> Path:
+    """Write ``summary.json`` (see ``ChangeResult.summary``) with its objects one line each.
+
+    Example:
+        >>> write_summary_stream(result, Path("out/summary.json"))  # doctest: +SKIP
+        PosixPath('out/summary.json')
+    """
+    summary = jsonable(_summary_without_objects(result))
+    head = json.dumps(summary, indent=2, allow_nan=False)
+    before, after = head.split('"objects": []', 1)
+    tmp = path.with_suffix(path.suffix + ".part")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(before + '"objects": [')
+        for i, record in enumerate(object_records(result.objects)):
+            record.pop("geometry")
+            fh.write(("," if i else "") + "\n    ")
+            fh.write(json.dumps(record, allow_nan=False))
+        fh.write("\n  ]" if len(result.objects) else "]")
+        fh.write(after)
+    tmp.replace(path)
+    return path
+
+
+def _summary_without_objects(result: ChangeResult) -> dict[str, Any]:
+    """``result.summary()`` with an empty object list, built without reading the objects."""
+    from dataclasses import replace
+
+    summary = replace(result, objects=()).summary()
+    summary["object_count"] = len(result.objects)
+    return summary

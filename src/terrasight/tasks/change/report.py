@@ -250,7 +250,8 @@ def _pictures(looks: ql.Quicklooks) -> str:
 
 
 def _table(result: ChangeResult) -> str:
-    objs = sorted(result.objects, key=lambda o: o.area, reverse=True)
+    total = len(result.objects)
+    objs = list(result.objects[:MAX_ROWS])  # largest first: only these are read
     if not objs:
         return '<section><h2>Change objects</h2><p class="note">No change objects.</p></section>'
     lonlat = any(o.centroid_lonlat is not None for o in objs)
@@ -267,11 +268,11 @@ def _table(result: ChangeResult) -> str:
     head = "".join(
         f'<th data-type="{t}"{" class=t" if t == "t" else ""}>{escape(h)}</th>' for h, t in heads
     )
-    rows = "".join(_row(o, result, lonlat) for o in objs[:MAX_ROWS])
+    rows = "".join(_row(o, result, lonlat) for o in objs)
     note = ""
-    if len(objs) > MAX_ROWS:
+    if total > MAX_ROWS:
         note = (
-            f'<p class="note">Showing the {MAX_ROWS} largest of {len(objs):,} objects; '
+            f'<p class="note">Showing the {MAX_ROWS} largest of {total:,} objects; '
             "all of them are in changes.geojson and summary.json.</p>"
         )
     return (
