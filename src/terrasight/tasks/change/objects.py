@@ -56,6 +56,10 @@ STORE_NAME = "change_objects.jsonl"
 """File of the objects, one JSON line each, beside the mask."""
 SORT_BATCH = 4096
 """Objects given their WGS84 positions per call while sorting."""
+_START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+"""Fork where there is one: workers start at once and a caller's script needs no
+``if __name__ == "__main__"`` guard (the tracing workers use neither threads nor
+PyTorch). Elsewhere, spawn."""
 
 
 def extract_objects(
@@ -145,12 +149,12 @@ def _filter_and_trace(
         for outcome in _outcomes(tasks, scene, workers, _busy_tiles(comps)):
             if outcome.filtered is not None:
                 ds.write(outcome.filtered, 1, window=comps.grid[outcome.index].core)
-            for comp, record in outcome.finished:
-                drafts.add(comp, record)
-            for comp, record in pending.add(outcome, comps.stats):
-                drafts.add(comp, record)
-    for comp, record in pending.flush(comps.stats):
-        drafts.add(comp, record)
+            for finished in outcome.finished:
+                drafts.add(*finished)
+            for finished in pending.add(outcome, comps.stats):
+                drafts.add(*finished)
+    for finished in pending.flush(comps.stats):
+        drafts.add(*finished)
 
 
 def _busy_tiles(comps: Components) -> int:
@@ -186,7 +190,7 @@ def _outcomes(
         for task in tasks:
             yield trace_tile(task, scene)
         return
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(_START_METHOD)
     with ProcessPoolExecutor(min(workers, busy), mp_context=context) as pool:
         queue: deque[Future[TileOutcome]] = deque()
         for task in tasks:  # at most two tiles per worker in flight: bounded memory
@@ -207,7 +211,7 @@ class _Pending:
 
     def add(
         self, outcome: TileOutcome, stats: dict[str, np.ndarray]
-    ) -> list[tuple[int, dict[str, Any]]]:
+    ) -> list[tuple[int, dict[str, Any], str]]:
         """Take a tile's pieces; return the objects finished by that tile."""
         for comp, blobs in outcome.pieces.items():
             if comp not in self.pieces:
@@ -222,20 +226,24 @@ class _Pending:
             done.append(heapq.heappop(self.due)[1])
         return [self._finish(comp, stats) for comp in done]
 
-    def flush(self, stats: dict[str, np.ndarray]) -> list[tuple[int, dict[str, Any]]]:
+    def flush(self, stats: dict[str, np.ndarray]) -> list[tuple[int, dict[str, Any], str]]:
         """All objects still pending."""
         done = [comp for _, comp in sorted(self.due)]
         self.due = []
         return [self._finish(comp, stats) for comp in done]
 
-    def _finish(self, comp: int, stats: dict[str, np.ndarray]) -> tuple[int, dict[str, Any]]:
-        parts = self.pieces.pop(comp)
+    def _finish(self, comp: int, stats: dict[str, np.ndarray]) -> tuple[int, dict[str, Any], str]:
+        geom = merge_pieces(self.pieces.pop(comp), self.scene)
         row = {k: v[comp] for k, v in stats.items()}
-        return comp, draft_record(row, merge_pieces(parts, self.scene), self.scene)
+        return comp, draft_record(row, geom, self.scene), shapely.to_geojson(geom)
 
 
 class _Drafts:
-    """Unsorted object records on disk, with their sort keys in memory (a few numbers each)."""
+    """Unsorted object records on disk, with their sort keys in memory (a few numbers each).
+
+    A line holds the record's JSON, a tab, and the geometry's GeoJSON text,
+    which is copied as it is into the sorted file.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -243,9 +251,9 @@ class _Drafts:
         self.offsets, self.comps = array("q"), array("q")
         self.areas, self.rows, self.cols = array("d"), array("q"), array("q")
 
-    def add(self, comp: int, record: dict[str, Any]) -> None:
+    def add(self, comp: int, record: dict[str, Any], geometry: str) -> None:
         self.offsets.append(self._fh.tell())
-        self._fh.write(dump_line(record))
+        self._fh.write(dump_line(record)[:-1] + b"\t" + geometry.encode() + b"\n")
         self.comps.append(int(comp))
         self.areas.append(float(record["area"]))
         self.cols.append(int(record["pixel_bbox"][0]))
@@ -263,15 +271,18 @@ class _Drafts:
         offsets = np.frombuffer(self.offsets, dtype="q")
         with open(self.path, "rb") as src, ObjectWriter(store) as out:
             for start in range(0, len(order), SORT_BATCH):
-                batch = []
+                batch, geoms = [], []
                 for i in order[start : start + SORT_BATCH]:
                     src.seek(int(offsets[i]))
-                    batch.append(json.loads(src.readline()))
+                    record, geometry = src.readline().rstrip(b"\n").split(b"\t")
+                    batch.append(json.loads(record))
+                    geoms.append(geometry)
                 lonlats = to_lonlat([r["centroid_image_crs"] for r in batch], crs)
                 boxes = bounds_to_lonlat([r["bbox_image_crs"] for r in batch], crs)
-                for n, (r, ll, box) in enumerate(zip(batch, lonlats, boxes, strict=True)):
+                rows = zip(batch, geoms, lonlats, boxes, strict=True)
+                for n, (r, geometry, ll, box) in enumerate(rows):
                     r.update(id=start + n + 1, centroid_lonlat=ll, bbox_wgs84=box)
-                    out.add_record(r)
+                    out.add_line(dump_line(r)[:-2] + b',"geometry":' + geometry + b"}\n")
         return out.view()
 
     def discard(self) -> None:

@@ -82,7 +82,10 @@ class ObjectWriter:
 
     def add_record(self, record: dict[str, Any]) -> None:
         """Write one object given as a record (see :func:`object_record`)."""
-        line = dump_line(record)
+        self.add_line(dump_line(record))
+
+    def add_line(self, line: bytes) -> None:
+        """Write one object given as its JSON line (a record, ``\\n``-terminated)."""
         self._offsets.append(self._pos)
         self._fh.write(line)
         self._pos += len(line)
