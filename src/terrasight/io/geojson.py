@@ -53,7 +53,7 @@ def features_in_wgs84(
         >>> features_in_wgs84([square], [{}], [1], None, 7)[0]["geometry"]["coordinates"][0]
         [[0.0, 0.0], [2.0, 2.0], [0.0, 2.0], [0.0, 0.0]]
     """
-    geoms = np.array([shape(g) for g in geometries], dtype=object)
+    geoms = np.array([polygonal(g) for g in geometries], dtype=object)
     if crs is not None and len(geoms):
         transformer = _transformer(crs.to_wkt())
 
@@ -94,6 +94,26 @@ def _nested_coordinates(geoms: np.ndarray, decimals: int) -> list[list[list[list
     for geom, rings_of in zip(owner.tolist(), poly_rings, strict=True):
         out[geom].append(rings_of)
     return out
+
+
+def polygonal(geometry: Any) -> shapely.Geometry:
+    """A shapely geometry of a GeoJSON-like mapping; (Multi)Polygons through numpy (fast).
+
+    Example:
+        >>> polygonal({"type": "Polygon", "coordinates": [[(0, 0), (1, 0), (1, 1), (0, 0)]]}).area
+        0.5
+    """
+    kind, coords = geometry.get("type"), geometry.get("coordinates")
+    if kind == "Polygon" and coords:
+        return _polygon(coords)
+    if kind == "MultiPolygon" and coords:
+        return shapely.MultiPolygon([_polygon(p) for p in coords])
+    return shape(geometry)
+
+
+def _polygon(rings: Sequence[Any]) -> shapely.Polygon:
+    holes = [np.asarray(r, dtype=np.float64) for r in rings[1:]]
+    return shapely.Polygon(np.asarray(rings[0], dtype=np.float64), holes or None)
 
 
 class GeoJSONWriter:

@@ -26,6 +26,7 @@ from shapely.affinity import affine_transform
 from shapely.geometry import mapping
 from shapely.ops import unary_union
 
+from terrasight.io.geojson import polygonal
 from terrasight.io.vectors import apply_transform, geometry_area, location_words
 from terrasight.tasks.change import components
 
@@ -123,19 +124,8 @@ def _trace(ids: np.ndarray, kept: np.ndarray, col_off: int, row_off: int) -> dic
     pieces: dict[int, list] = defaultdict(list)
     tile_transform = Affine.translation(col_off, row_off)
     for geom, value in shapes(compact, mask=kept, connectivity=4, transform=tile_transform):
-        pieces[int(uniq[int(value) - 1])].append(_polygon(geom["coordinates"]))
+        pieces[int(uniq[int(value) - 1])].append(polygonal(geom))
     return pieces
-
-
-def _polygon(rings: list) -> shapely.Polygon:
-    """A Polygon from GeoJSON rings, through numpy arrays (far faster than ``shape``).
-
-    Example:
-        >>> _polygon([[(0, 0), (1, 0), (1, 1), (0, 0)]]).area
-        0.5
-    """
-    holes = [np.asarray(r, dtype=np.float64) for r in rings[1:]]
-    return shapely.Polygon(np.asarray(rings[0], dtype=np.float64), holes or None)
 
 
 def merge_pieces(
