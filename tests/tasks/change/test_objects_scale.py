@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import tracemalloc
 from pathlib import Path
 
@@ -136,6 +137,14 @@ def test_objects_view_indexes_slices_and_iterates(tmp_path) -> None:
         pass
     else:
         raise AssertionError("view[50] of 50 objects did not raise IndexError")
+
+
+def test_objects_view_pickles_as_its_path(tmp_path) -> None:
+    with ObjectWriter(tmp_path / "objects.jsonl") as writer:
+        for i in range(3):
+            writer.add(_square(i))
+    view = pickle.loads(pickle.dumps(writer.view()))
+    assert len(view) == 3 and view[2].id == 3 and view == writer.view()
 
 
 def test_objects_view_survives_its_file_being_removed(tmp_path) -> None:

@@ -137,7 +137,8 @@ def detect_changes(
         min_pixels: change objects smaller than this are dropped from mask and list.
         cloud_mask: ``"auto"`` (when blue, green, red and nir are present), ``"on"``, ``"off"``.
         tile_size: window size in pixels (a multiple of 256); the method's default if None.
-        workers: threads working on windows (at least 1).
+        workers: threads working on windows, and processes tracing change
+            objects (at least 1; the objects do not depend on it).
         progress: ``True`` for a progress bar on stderr, or a callable taking
             (pixels just finished, total pixels).
         overwrite: replace results of a different job in ``outdir``.

@@ -178,5 +178,9 @@ class ObjectsView(Sequence[ChangeObject]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[type[ObjectsView], tuple[Path, np.ndarray]]:
+        """Pickled as its path and offsets (the file is opened again where it is unpickled)."""
+        return (ObjectsView, (self.path, self._offsets))
+
     def __repr__(self) -> str:
         return f"ObjectsView({len(self)} objects in {self.path})"
