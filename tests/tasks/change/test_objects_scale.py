@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import pickle
+import sqlite3
+import struct
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import rasterio
+import shapely
 from rasterio.transform import from_origin
 from shapely.geometry import LinearRing, shape
 
+from terrasight.io.geopackage import wkb_of
 from terrasight.io.vectors import IMAGE_CRS_MEMBER
 from terrasight.tasks.change.objects import STORE_NAME, extract_objects
 from terrasight.tasks.change.outputs import (
     result_geojson,
     write_geojson_stream,
+    write_geopackage_stream,
     write_summary_stream,
 )
 from terrasight.tasks.change.result import MASK_NODATA, ChangeObject, ChangeResult
@@ -212,3 +217,27 @@ def test_writers_hold_100000_objects_in_bounded_memory(tmp_path) -> None:
     assert summary["objects"][-1]["id"] == n and "geometry" not in summary["objects"][0]
     text = (tmp_path / "changes.geojson").read_text()
     assert text.count('{"type":"Feature","id":') == n and text.endswith("]}\n")
+
+
+def test_geopackage_reads_back_with_sqlite_and_shapely(make_raster, tmp_path) -> None:
+    mask_path, prob = _scene(make_raster, _blobs((64, 64), seed=9))
+    objects, _ = extract_objects(mask_path, prob, 2, UTM_CRS, UTM, tile_size=16)
+    path = write_geopackage_stream(_result(objects, mask_path), tmp_path / "changes.gpkg")
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
+        contents = db.execute("SELECT table_name, data_type, srs_id FROM gpkg_contents").fetchall()
+        assert contents == [("changes", "features", 32633)]
+        (definition,) = db.execute(
+            "SELECT definition FROM gpkg_spatial_ref_sys WHERE srs_id = 32633"
+        ).fetchone()
+        assert rasterio.crs.CRS.from_wkt(definition).to_epsg() == 32633
+        assert db.execute("SELECT column_name FROM gpkg_geometry_columns").fetchall() == [("geom",)]
+        rows = db.execute("SELECT fid, geom, area, pixel_bbox FROM changes ORDER BY fid").fetchall()
+    assert len(rows) == len(objects) > 5
+    for (fid, blob, area, pbox), obj in zip(rows, objects, strict=True):
+        assert blob[:2] == b"GP" and struct.unpack("<i", blob[4:8])[0] == 32633
+        geom = shapely.from_wkb(wkb_of(blob))
+        assert fid == obj.id and area == obj.area and json.loads(pbox) == list(obj.pixel_bbox)
+        assert geom.equals(shape(obj.geometry))  # the image CRS, not reprojected
+        minx, maxx, miny, maxy = struct.unpack("<4d", blob[8:40])
+        assert (minx, miny, maxx, maxy) == geom.bounds

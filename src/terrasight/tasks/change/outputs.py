@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from terrasight.io.geojson import GeoJSONWriter, batches, features_in_wgs84
+from terrasight.io.geojson import GeoJSONWriter, batches, features_in_wgs84, polygonal
+from terrasight.io.geopackage import GeoPackageWriter
 from terrasight.io.vectors import (
     COORDINATE_DECIMALS,
     VectorFeature,
@@ -57,14 +58,15 @@ def save_result(result: ChangeResult, outdir: str | Path, report: bool = True) -
     """Write the five outputs of ``result`` into ``outdir`` and return their paths by kind.
 
     ``change_mask.tif`` and ``change_probability.tif`` (copied unless already
-    there), ``changes.geojson`` (WGS84), ``summary.json`` and, with ``report``,
+    there), ``changes.geojson`` (WGS84), ``changes.gpkg`` (the same objects in
+    the image CRS), ``summary.json`` and, with ``report``,
     ``report.html``. Each JSON file is written to a ``.part`` file first, then
     renamed.
 
     Example:
         >>> paths = save_result(result, "changes/")  # doctest: +SKIP
         >>> sorted(paths)  # doctest: +SKIP
-        ['geojson', 'mask', 'probability', 'report', 'summary']
+        ['geojson', 'geopackage', 'mask', 'probability', 'report', 'summary']
     """
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -73,6 +75,7 @@ def save_result(result: ChangeResult, outdir: str | Path, report: bool = True) -
         if Path(src).resolve() != paths[kind].resolve():
             shutil.copyfile(src, paths[kind])
     write_geojson_stream(result, paths["geojson"])
+    write_geopackage_stream(result, paths["geopackage"])
     write_summary_stream(result, paths["summary"])
     if report:
         from terrasight.tasks.change.report import write_report
@@ -119,6 +122,39 @@ def write_geojson_stream(result: ChangeResult, path: Path) -> Path:
                     COORDINATE_DECIMALS,
                 )
             )
+    return path
+
+
+GPKG_COLUMNS = {
+    "id": "INTEGER",
+    "pixels": "INTEGER",
+    "area": "REAL",
+    "area_unit": "TEXT",
+    "location": "TEXT",
+    "mean_probability": "REAL",
+    "centroid_lonlat": "TEXT",
+    "bbox_wgs84": "TEXT",
+    "centroid_image_crs": "TEXT",
+    "bbox_image_crs": "TEXT",
+    "pixel_bbox": "TEXT",
+}
+"""Columns of the ``changes`` table of ``changes.gpkg`` (pairs and boxes as JSON arrays)."""
+
+
+def write_geopackage_stream(result: ChangeResult, path: Path) -> Path:
+    """Write the result's objects to a GeoPackage table ``changes``, in the image CRS, row by row.
+
+    Each object's id is its feature id; the properties are those of
+    ``changes.geojson`` (see :data:`GPKG_COLUMNS`). Pixel-space results use the
+    GeoPackage's undefined cartesian SRS (-1).
+
+    Example:
+        >>> write_geopackage_stream(result, Path("out/changes.gpkg"))  # doctest: +SKIP
+        PosixPath('out/changes.gpkg')
+    """
+    with GeoPackageWriter(path, "changes", as_crs(result.crs), GPKG_COLUMNS) as gpkg:
+        for record in object_records(result.objects):
+            gpkg.add(record["id"], polygonal(record["geometry"]), record)
     return path
 
 

@@ -202,7 +202,7 @@ class ChangeResult:
         return outputs.result_geojson(self)
 
     def save(self, outdir: str | Path, report: bool = True) -> dict[str, Path]:
-        """Write the five outputs into ``outdir`` and return their paths by kind.
+        """Write the six outputs into ``outdir`` and return their paths by kind.
 
         See :func:`terrasight.tasks.change.outputs.save_result`.
 
