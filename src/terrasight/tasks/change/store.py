@@ -130,11 +130,6 @@ class ObjectsView(Sequence[ChangeObject]):
             self._fh = open(self.path, "rb")  # noqa: SIM115 - closed with the view
             weakref.finalize(self, self._fh.close)
 
-    @classmethod
-    def empty(cls) -> ObjectsView:
-        """A view of no objects (no file)."""
-        return cls(Path(), np.zeros(0, np.int64))
-
     def __len__(self) -> int:
         return int(self._offsets.size)
 
