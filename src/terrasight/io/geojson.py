@@ -41,8 +41,32 @@ def features_in_wgs84(
 ) -> list[dict[str, Any]]:
     """GeoJSON features of (Multi)Polygons, reprojected from ``crs`` to WGS84 in one call.
 
+    The dict form of :func:`feature_lines` (same arguments).
+
+    Example:
+        >>> square = {"type": "Polygon", "coordinates": [[(0, 0), (0, 2), (2, 2), (0, 0)]]}
+        >>> features_in_wgs84([square], [{}], [1], None, 7)[0]["geometry"]["coordinates"][0]
+        [[0.0, 0.0], [2.0, 2.0], [0.0, 2.0], [0.0, 0.0]]
+    """
+    return [json.loads(line) for line in feature_lines(geometries, properties, ids, crs, decimals)]
+
+
+def feature_lines(
+    geometries: Sequence[Any],
+    properties: Sequence[dict[str, Any]],
+    ids: Sequence[int | str | None],
+    crs: CRS | None,
+    decimals: int,
+) -> list[str]:
+    """GeoJSON features as compact JSON text, geometries written by GEOS (no Python coordinates).
+
+    Geometries are reprojected to WGS84 in one call for the batch, rounded to
+    ``decimals``, exterior rings counter-clockwise and holes clockwise, and a
+    one-part MultiPolygon becomes a Polygon.
+
     Args:
-        geometries: GeoJSON-like mappings in ``crs`` (pixel space when it is None).
+        geometries: shapely geometries or GeoJSON-like mappings in ``crs`` (pixel
+            space when it is None).
         properties: JSON-ready properties of each feature.
         ids: feature ids (None: no ``id`` member).
         crs: the geometries' CRS, or None to keep them as they are.
@@ -50,59 +74,43 @@ def features_in_wgs84(
 
     Example:
         >>> square = {"type": "Polygon", "coordinates": [[(0, 0), (0, 2), (2, 2), (0, 0)]]}
-        >>> features_in_wgs84([square], [{}], [1], None, 7)[0]["geometry"]["coordinates"][0]
-        [[0.0, 0.0], [2.0, 2.0], [0.0, 2.0], [0.0, 0.0]]
+        >>> feature_lines([square], [{"a": 1}], [7], None, 7)[0][:40]
+        '{"type":"Feature","id":7,"geometry":{"ty'
     """
+    texts = shapely.to_geojson(_prepared(geometries, crs, decimals)) if len(geometries) else []
+    lines = []
+    for text, props, fid in zip(texts, properties, ids, strict=True):
+        head = '{"type":"Feature",' + (f'"id":{json.dumps(fid)},' if fid is not None else "")
+        body = json.dumps(props, allow_nan=False, separators=(",", ":"))
+        lines.append(f'{head}"geometry":{text},"properties":{body}}}')
+    return lines
+
+
+def _prepared(geometries: Sequence[Any], crs: CRS | None, decimals: int) -> np.ndarray:
+    """Shapely (Multi)Polygons in WGS84 (or as given without a CRS), rounded and oriented."""
     geoms = np.array([polygonal(g) for g in geometries], dtype=object)
-    if crs is not None and len(geoms):
-        transformer = _transformer(crs.to_wkt())
+    transformer = _transformer(crs.to_wkt()) if crs is not None else None
 
-        def to_wgs84(xy: np.ndarray) -> np.ndarray:
-            lon, lat = transformer.transform(xy[:, 0], xy[:, 1])
-            return np.column_stack([lon, lat])
+    def convert(xy: np.ndarray) -> np.ndarray:
+        if transformer is not None:
+            xy = np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+        return np.round(xy, decimals)
 
-        geoms = shapely.transform(geoms, to_wgs84)
-    geoms = shapely.orient_polygons(geoms, exterior_cw=False)
-    coords = _nested_coordinates(geoms, decimals)
-    out = []
-    for geom_coords, props, fid in zip(coords, properties, ids, strict=True):
-        feature: dict[str, Any] = {"type": "Feature"}
-        if fid is not None:
-            feature["id"] = fid
-        kind = "Polygon" if len(geom_coords) == 1 else "MultiPolygon"  # one part: a Polygon
-        feature["geometry"] = {
-            "type": kind,
-            "coordinates": geom_coords[0] if kind == "Polygon" else geom_coords,
-        }
-        feature["properties"] = props
-        out.append(feature)
-    return out
-
-
-def _nested_coordinates(geoms: np.ndarray, decimals: int) -> list[list[list[list[list[float]]]]]:
-    """For each (Multi)Polygon its polygons' rings as lists of [x, y], rounded, in few calls."""
-    polygons, owner = shapely.get_parts(geoms, return_index=True)
-    rings, ring_owner = shapely.get_rings(polygons, return_index=True)
-    counts = shapely.get_num_coordinates(rings).tolist()
-    points = np.round(shapely.get_coordinates(rings), decimals).tolist()
-    out: list[list[list[list[list[float]]]]] = [[] for _ in range(len(geoms))]
-    poly_rings: list[list[list[list[float]]]] = [[] for _ in range(len(polygons))]
-    start = 0
-    for poly, n in zip(ring_owner.tolist(), counts, strict=True):
-        poly_rings[poly].append(points[start : start + n])
-        start += n
-    for geom, rings_of in zip(owner.tolist(), poly_rings, strict=True):
-        out[geom].append(rings_of)
-    return out
+    geoms = shapely.orient_polygons(shapely.transform(geoms, convert), exterior_cw=False)
+    single = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
+    geoms[single] = shapely.get_geometry(geoms[single], 0)
+    return geoms
 
 
 def polygonal(geometry: Any) -> shapely.Geometry:
-    """A shapely geometry of a GeoJSON-like mapping; (Multi)Polygons through numpy (fast).
+    """A shapely geometry of a GeoJSON-like mapping (or the geometry itself); fast for polygons.
 
     Example:
         >>> polygonal({"type": "Polygon", "coordinates": [[(0, 0), (1, 0), (1, 1), (0, 0)]]}).area
         0.5
     """
+    if isinstance(geometry, shapely.Geometry):
+        return geometry
     kind, coords = geometry.get("type"), geometry.get("coordinates")
     if kind == "Polygon" and coords:
         return _polygon(coords)
@@ -140,10 +148,14 @@ class GeoJSONWriter:
 
     def write_features(self, features: Iterable[dict[str, Any]]) -> None:
         """Append JSON-ready feature dicts."""
-        for feature in features:
+        self.write_lines(json.dumps(f, allow_nan=False, separators=(",", ":")) for f in features)
+
+    def write_lines(self, lines: Iterable[str]) -> None:
+        """Append features given as JSON text (see :func:`feature_lines`)."""
+        for line in lines:
             if self.count:
                 self._fh.write(",\n")
-            self._fh.write(json.dumps(feature, allow_nan=False, separators=(",", ":")))
+            self._fh.write(line)
             self.count += 1
 
     def close(self, ok: bool = True) -> None:

@@ -13,7 +13,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from terrasight.io.geojson import GeoJSONWriter, batches, features_in_wgs84, polygonal
+import shapely
+
+from terrasight.io.geojson import GeoJSONWriter, batches, feature_lines, polygonal
 from terrasight.io.geopackage import GeoPackageWriter
 from terrasight.io.vectors import (
     COORDINATE_DECIMALS,
@@ -113,8 +115,8 @@ def write_geojson_stream(result: ChangeResult, path: Path) -> Path:
     crs = as_crs(result.crs)
     with GeoJSONWriter(path, collection_members(crs)) as out:
         for chunk in batches(object_records(result.objects)):
-            out.write_features(
-                features_in_wgs84(
+            out.write_lines(
+                feature_lines(
                     [r["geometry"] for r in chunk],
                     [{k: v for k, v in r.items() if k != "geometry"} for r in chunk],
                     [r["id"] for r in chunk],
@@ -159,21 +161,24 @@ def write_geopackage_stream(result: ChangeResult, path: Path) -> Path:
 
 
 def object_records(objects: Sequence[ChangeObject]) -> Iterator[dict[str, Any]]:
-    """JSON-ready records of objects (attributes and ``"geometry"``), one at a time.
+    """JSON-ready records of objects: their attributes and ``"geometry"`` as a shapely geometry.
 
     Objects on disk (an ``ObjectsView``) are read as records straight away,
-    without building :class:`ChangeObject` s.
+    their geometry parsed by GEOS from the line's text: no
+    :class:`ChangeObject` s and no Python lists of coordinates are built.
 
     Example:
         >>> next(object_records(result.objects))["id"]  # doctest: +SKIP
         1
     """
-    records = getattr(objects, "records", None)
-    if records is not None:
-        yield from records()
+    raw = getattr(objects, "raw_records", None)
+    if raw is not None:
+        for record, geometry in raw():
+            record["geometry"] = shapely.from_geojson(geometry)
+            yield record
         return
     for obj in objects:
-        yield {**jsonable(obj.to_dict()), "geometry": obj.geometry}
+        yield {**jsonable(obj.to_dict()), "geometry": polygonal(obj.geometry)}
 
 
 def write_summary_stream(result: ChangeResult, path: Path) -> Path:

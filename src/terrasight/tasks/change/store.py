@@ -21,6 +21,8 @@ import numpy as np
 
 from terrasight.tasks.change.result import ChangeObject
 
+_GEOMETRY_KEY = b',"geometry":'
+"""The geometry is the last member of each line (see :func:`object_record`)."""
 _TUPLES = ("centroid_lonlat", "bbox_wgs84", "centroid_image_crs", "bbox_image_crs", "pixel_bbox")
 
 
@@ -156,6 +158,16 @@ class ObjectsView(Sequence[ChangeObject]):
         """The raw records (JSON dicts, geometry included), in order, without building objects."""
         for i in range(len(self)):
             yield json.loads(self._line(i))
+
+    def raw_records(self) -> Iterator[tuple[dict[str, Any], bytes]]:
+        """Each object's attributes (a dict) and its geometry as GeoJSON text, in order.
+
+        The geometry is not parsed, so a caller can hand it to a fast reader
+        (e.g. :func:`shapely.from_geojson`) instead of building Python lists.
+        """
+        for i in range(len(self)):
+            head, geometry = self._line(i).rstrip(b"\n").rsplit(_GEOMETRY_KEY, 1)
+            yield json.loads(head + b"}"), geometry[:-1]
 
     def _line(self, i: int) -> bytes:
         assert self._fh is not None
