@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import rasterio
 import shapely
 
 from terrasight.io.geojson import GeoJSONWriter, batches, feature_lines, polygonal
@@ -26,6 +27,10 @@ from terrasight.io.vectors import (
     jsonable,
 )
 from terrasight.tasks.change.names import OUTPUT_NAMES
+
+REPORT_GDAL_CACHE_MB = 64
+"""GDAL block cache while the report's pictures are read: decimated reads of a
+large scene otherwise fill the cache (by default 5% of the machine's memory)."""
 
 if TYPE_CHECKING:
     from terrasight.tasks.change.result import ChangeObject, ChangeResult
@@ -82,7 +87,8 @@ def save_result(result: ChangeResult, outdir: str | Path, report: bool = True) -
     if report:
         from terrasight.tasks.change.report import write_report
 
-        write_report(result, paths["report"])
+        with rasterio.Env(GDAL_CACHEMAX=REPORT_GDAL_CACHE_MB):  # the default is 5% of RAM
+            write_report(result, paths["report"])
     else:
         paths.pop("report")
     return paths
