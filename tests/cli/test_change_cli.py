@@ -15,7 +15,7 @@ def _run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def test_change_writes_five_outputs(planted_pair, tmp_path):
+def test_change_writes_six_outputs(planted_pair, tmp_path):
     before, after, _ = planted_pair
     out = tmp_path / "out"
     res = _run("change", before, after, "-o", out, "-q", "-m", "cva")
@@ -25,6 +25,7 @@ def test_change_writes_five_outputs(planted_pair, tmp_path):
         "change_mask.tif",
         "change_probability.tif",
         "changes.geojson",
+        "changes.gpkg",
         "summary.json",
         "report.html",
     ):
@@ -152,7 +153,7 @@ def test_json_summary_on_stdout_and_warnings_on_stderr(make_raster, tmp_path):
         **json.loads((out / "summary.json").read_text()),
         "outputs": summary["outputs"],
     }
-    assert set(summary["outputs"]) == {"mask", "probability", "geojson", "summary"}
+    assert set(summary["outputs"]) == {"mask", "probability", "geojson", "geopackage", "summary"}
     assert all(Path(p).is_file() for p in summary["outputs"].values())
     assert "warning:" in res.stderr and "no CRS" in res.stderr
     assert "warning:" not in res.stdout and "no CRS" in summary["warnings"][0]

@@ -24,8 +24,7 @@ from pyproj import Geod
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 from rasterio.warp import transform as transform_points
-from rasterio.warp import transform_geom
-from shapely.geometry import mapping, shape
+from shapely.geometry import shape
 from shapely.geometry.polygon import orient
 
 WGS84 = "EPSG:4326"
@@ -208,32 +207,40 @@ def features_to_geojson(
         >>> fc["features"][0]["id"], fc["terrasight:coordinates"], fc["terrasight:image_crs"]
         (7, 'pixel', None)
     """
+    from terrasight.io.geojson import features_in_wgs84
+
     crs = as_crs(crs)
     items = [f if isinstance(f, VectorFeature) else _as_feature(f) for f in features]
     collection: dict[str, Any] = {
         "type": "FeatureCollection",
-        "features": [_feature(f, crs) for f in items],
-        IMAGE_CRS_MEMBER: crs_id(crs),
+        "features": features_in_wgs84(
+            [f.geometry for f in items],
+            [jsonable(dict(f.properties)) for f in items],
+            [f.id for f in items],
+            crs,
+            COORDINATE_DECIMALS,
+        ),
     }
-    if crs is None:
-        collection[PIXEL_MEMBER] = "pixel"
+    collection.update(collection_members(crs))
     return collection
+
+
+def collection_members(crs: CRS | str | None) -> dict[str, Any]:
+    """The foreign members of a FeatureCollection of geometries in ``crs``.
+
+    Example:
+        >>> collection_members(None)
+        {'terrasight:image_crs': None, 'terrasight:coordinates': 'pixel'}
+    """
+    crs = as_crs(crs)
+    members: dict[str, Any] = {IMAGE_CRS_MEMBER: crs_id(crs)}
+    if crs is None:
+        members[PIXEL_MEMBER] = "pixel"
+    return members
 
 
 def _as_feature(item: Mapping[str, Any]) -> VectorFeature:
     return VectorFeature(item["geometry"], item.get("properties") or {}, item.get("id"))
-
-
-def _feature(item: VectorFeature, crs: CRS | None) -> dict[str, Any]:
-    geom = item.geometry if crs is None else transform_geom(crs, WGS84, item.geometry)
-    oriented = [orient(p, 1.0) for p in shapely.get_parts(shape(geom))]
-    merged = oriented[0] if len(oriented) == 1 else shapely.MultiPolygon(oriented)
-    out: dict[str, Any] = {"type": "Feature"}
-    if item.id is not None:
-        out["id"] = item.id
-    out["geometry"] = jsonable(mapping(merged), COORDINATE_DECIMALS)
-    out["properties"] = jsonable(dict(item.properties))
-    return out
 
 
 def to_lonlat(

@@ -59,6 +59,7 @@ def test_planted_change_is_found_and_saved(planted_pair, tmp_path):
         "change_mask.tif",
         "change_probability.tif",
         "changes.geojson",
+        "changes.gpkg",
         "summary.json",
         "report.html",
     }

@@ -10,8 +10,10 @@ import pytest
 import rasterio
 from PIL import Image
 from rasterio.transform import from_origin
+from rasterio.windows import Window
 
 from terrasight.tasks.change import quicklook as ql
+from terrasight.tasks.change import report_views as views
 from terrasight.tasks.change.detect import detect_changes as _detect_changes
 from terrasight.tasks.change.report import MAX_ROWS, crs_label, format_area, write_report
 from terrasight.tasks.change.result import ChangeObject, ChangeResult
@@ -93,9 +95,10 @@ def _result(tmp_path: Path, make_raster, georef=True, rects=RECTS, warnings=(WAR
     )
 
 
-def _images(html: str) -> dict[str, Image.Image]:
-    """The embedded pictures by their alt text."""
-    found = re.findall(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]*)"', html)
+def _images(html: str, section: str = "Pictures") -> dict[str, Image.Image]:
+    """The pictures embedded in a section (by its heading), by their alt text."""
+    part = html.split(f"<h2>{section}</h2>", 1)[1].split("</section>", 1)[0] if section else html
+    found = re.findall(r'<img src="data:image/(?:png|jpeg);base64,([^"]+)" alt="([^"]*)"', part)
     return {alt: Image.open(io.BytesIO(base64.b64decode(d))).convert("RGB") for d, alt in found}
 
 
@@ -107,7 +110,8 @@ def test_report_is_one_self_contained_file(tmp_path, make_raster):
     html = out.read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
     assert "<link" not in html and "@import" not in html and "url(" not in html
-    assert all(s.startswith("data:image/png;base64,") for s in re.findall(r'src="([^"]*)"', html))
+    sources = re.findall(r'src="([^"]*)"', html)
+    assert all(s.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")) for s in sources)
     pics = _images(html)
     assert len(pics) == 4
     assert all(max(img.size) <= 128 for img in pics.values())
@@ -269,3 +273,41 @@ def test_pictures_come_from_decimated_reads(tmp_path, make_raster):
     assert all(img.size == (256, 256) for img in _images(html).values())
     # Reading one band whole as float32 takes 16 MB, both dates 96 MB; quicklooks ~6.5 MB.
     assert peak < n * n * 4
+
+
+# --- views for large scenes: zoomable overlay, clips of the largest objects ------
+
+
+def test_large_scene_gets_a_zoomable_overlay(tmp_path, make_raster):
+    result = _result(tmp_path, make_raster)
+    html = write_report(result, tmp_path / "report.html", max_side=100).read_text()
+    (zoom,) = _images(html, "Change overlay to explore").values()
+    assert zoom.size == (200, 133)  # twice the pictures' side, never more than the scene
+    assert 'id="zoom"' in html and "addEventListener('wheel'" in html
+    # Object 1 (rows 40..79, cols 60..119) is tinted red in the zoomable overlay.
+    r, g, b = zoom.getpixel((48, 32))
+    assert r > 180 and g < 160 and b < 160
+    small = write_report(result, tmp_path / "small.html", max_side=1024).read_text()
+    assert 'id="zoom"' not in small  # the pictures already show every pixel
+
+
+def test_clips_of_the_largest_objects(tmp_path, make_raster):
+    result = _result(tmp_path, make_raster)
+    html = write_report(result, tmp_path / "report.html").read_text()
+    clips = _images(html, "The 2 largest objects")
+    assert sorted(clips) == [
+        "after of object 1",
+        "after of object 2",
+        "before of object 1",
+        "before of object 2",
+        "change of object 1",
+        "change of object 2",
+    ]
+    window = views.clip_window(result.objects[0], W, H)
+    assert window == Window(30, 0, 120, 120)  # 2 x the object's 60 px side, inside the grid
+    before, after = clips["before of object 1"], clips["after of object 1"]
+    assert before.size == after.size == (120, 120)  # full resolution below 192 px
+    # The clip's centre is inside object 1: bright after, not before.
+    assert sum(after.getpixel((60, 60))) > sum(before.getpixel((60, 60)))
+    first = result.objects[0]
+    assert f"#1 · {format_area(first.area, 'm2')} · place1" in html

@@ -36,7 +36,7 @@ from terrasight.io.tiling import TileGrid
 from terrasight.models.runtime import torch_threads
 from terrasight.tasks.change import clouds as cloud_layer
 from terrasight.tasks.change import nochange, tiles
-from terrasight.tasks.change.base import MethodOptions, MethodSpec
+from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample
 from terrasight.tasks.change.checks import check_change_options, check_keywords
 from terrasight.tasks.change.job import job_lock, open_job
 from terrasight.tasks.change.methods import get_method
@@ -137,7 +137,8 @@ def detect_changes(
         min_pixels: change objects smaller than this are dropped from mask and list.
         cloud_mask: ``"auto"`` (when blue, green, red and nir are present), ``"on"``, ``"off"``.
         tile_size: window size in pixels (a multiple of 256); the method's default if None.
-        workers: threads working on windows (at least 1).
+        workers: threads working on windows, and processes tracing change
+            objects (at least 1; the objects do not depend on it).
         progress: ``True`` for a progress bar on stderr, or a callable taking
             (pixels just finished, total pixels).
         overwrite: replace results of a different job in ``outdir``.
@@ -167,7 +168,7 @@ def detect_changes(
     check_keywords(options, _EXTRA_OPTIONS, method)
     opts = ChangeOptions(
         method=method,
-        bands=tuple(bands) if bands is not None and not isinstance(bands, str) else bands,
+        bands=_as_bands(bands),
         min_pixels=min_pixels,
         cloud_mask=cloud_mask,
         tile_size=tile_size,
@@ -189,6 +190,11 @@ def detect_changes(
         with job_lock(folder), rasterio.Env(GDAL_CACHEMAX=opts.gdal_cache_mb, GDAL_NUM_THREADS=1):
             return _run(plan, folder, overwrite, progress_callback(progress, pair))
     return _run_in_temporary_folder(plan, overwrite, progress_callback(progress, pair))
+
+
+def _as_bands(bands: Sequence[int | str] | None) -> Any:
+    """Bands as a tuple; a plain string is passed on for the option check to refuse clearly."""
+    return tuple(bands) if bands is not None and not isinstance(bands, str) else bands
 
 
 _EXTRA_OPTIONS = tuple(
@@ -217,8 +223,7 @@ def _run_in_temporary_folder(
 def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -> ChangeResult:
     pair, spec, opts = plan.pair, plan.spec, plan.opts
     notes: list[str] = []
-    clouds = _cloud_config(pair, opts)
-    clouds = _check_reflectance(pair, clouds, opts, notes)
+    clouds = _check_reflectance(pair, _cloud_config(pair, opts), opts, notes)
     job = open_job(folder, job_signature(plan), list(OUTPUT_NAMES.values()), overwrite)
     layer = None
     if clouds is not None:  # one cloud mask per pair, whatever the method's windows
@@ -244,6 +249,7 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
         opts.min_pixels,
         pair.before.crs.to_wkt() if pair.before.crs else None,
         pair.transform,
+        workers=opts.workers,
     )
     if not job.complete:
         tiles.build_overviews(paths["mask"])
@@ -328,7 +334,8 @@ def _fit(
     method_options: MethodOptions,
     clouds: cloud_layer.CloudLayer | None,
 ) -> dict[str, Any]:
-    samples, vb_total, va_total = [], 0, 0
+    samples: list[Sample] = []
+    vb_total, va_total = 0, 0
     grid = TileGrid(pair.region, opts.sample_size)
     # A quarter of a small scene is plenty; large scenes get sample_tiles windows.
     first = min(opts.sample_tiles, max(4, len(grid) // 4))

@@ -7,6 +7,7 @@ OUTPUT_NAMES = {
     "mask": "change_mask.tif",
     "probability": "change_probability.tif",
     "geojson": "changes.geojson",
+    "geopackage": "changes.gpkg",
     "summary": "summary.json",
     "report": "report.html",
 }

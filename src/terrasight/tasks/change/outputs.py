@@ -9,11 +9,28 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from terrasight.io.vectors import VectorFeature, features_to_geojson, jsonable
+import rasterio
+import shapely
+
+from terrasight.io.geojson import GeoJSONWriter, batches, feature_lines, polygonal
+from terrasight.io.geopackage import GeoPackageWriter
+from terrasight.io.vectors import (
+    COORDINATE_DECIMALS,
+    VectorFeature,
+    as_crs,
+    collection_members,
+    features_to_geojson,
+    jsonable,
+)
 from terrasight.tasks.change.names import OUTPUT_NAMES
+
+REPORT_GDAL_CACHE_MB = 64
+"""GDAL block cache while the report's pictures are read: decimated reads of a
+large scene otherwise fill the cache (by default 5% of the machine's memory)."""
 
 if TYPE_CHECKING:
     from terrasight.tasks.change.result import ChangeObject, ChangeResult
@@ -48,14 +65,15 @@ def save_result(result: ChangeResult, outdir: str | Path, report: bool = True) -
     """Write the five outputs of ``result`` into ``outdir`` and return their paths by kind.
 
     ``change_mask.tif`` and ``change_probability.tif`` (copied unless already
-    there), ``changes.geojson`` (WGS84), ``summary.json`` and, with ``report``,
+    there), ``changes.geojson`` (WGS84), ``changes.gpkg`` (the same objects in
+    the image CRS), ``summary.json`` and, with ``report``,
     ``report.html``. Each JSON file is written to a ``.part`` file first, then
     renamed.
 
     Example:
         >>> paths = save_result(result, "changes/")  # doctest: +SKIP
         >>> sorted(paths)  # doctest: +SKIP
-        ['geojson', 'mask', 'probability', 'report', 'summary']
+        ['geojson', 'geopackage', 'mask', 'probability', 'report', 'summary']
     """
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -63,12 +81,14 @@ def save_result(result: ChangeResult, outdir: str | Path, report: bool = True) -
     for kind, src in (("mask", result.mask_path), ("probability", result.probability_path)):
         if Path(src).resolve() != paths[kind].resolve():
             shutil.copyfile(src, paths[kind])
-    write_json(paths["geojson"], result_geojson(result))
-    write_json(paths["summary"], result.summary())
+    write_geojson_stream(result, paths["geojson"])
+    write_geopackage_stream(result, paths["geopackage"])
+    write_summary_stream(result, paths["summary"])
     if report:
         from terrasight.tasks.change.report import write_report
 
-        write_report(result, paths["report"])
+        with rasterio.Env(GDAL_CACHEMAX=REPORT_GDAL_CACHE_MB):  # the default is 5% of RAM
+            write_report(result, paths["report"])
     else:
         paths.pop("report")
     return paths
@@ -85,3 +105,115 @@ def write_json(path: Path, data: Any) -> Path:
     tmp.write_text(json.dumps(jsonable(data), indent=2, allow_nan=False))
     tmp.replace(path)
     return path
+
+
+def write_geojson_stream(result: ChangeResult, path: Path) -> Path:
+    """Write the result's objects to ``path`` as GeoJSON, feature by feature, in flat memory.
+
+    Holds the same features as :func:`result_geojson` (an RFC 7946
+    FeatureCollection in WGS84 with ``"terrasight:image_crs"``), but never the
+    whole collection: objects are read, reprojected and written in batches.
+
+    Example:
+        >>> write_geojson_stream(result, Path("out/changes.geojson"))  # doctest: +SKIP
+        PosixPath('out/changes.geojson')
+    """
+    crs = as_crs(result.crs)
+    with GeoJSONWriter(path, collection_members(crs)) as out:
+        for chunk in batches(object_records(result.objects)):
+            out.write_lines(
+                feature_lines(
+                    [r["geometry"] for r in chunk],
+                    [{k: v for k, v in r.items() if k != "geometry"} for r in chunk],
+                    [r["id"] for r in chunk],
+                    crs,
+                    COORDINATE_DECIMALS,
+                )
+            )
+    return path
+
+
+GPKG_COLUMNS = {
+    "id": "INTEGER",
+    "pixels": "INTEGER",
+    "area": "REAL",
+    "area_unit": "TEXT",
+    "location": "TEXT",
+    "mean_probability": "REAL",
+    "centroid_lonlat": "TEXT",
+    "bbox_wgs84": "TEXT",
+    "centroid_image_crs": "TEXT",
+    "bbox_image_crs": "TEXT",
+    "pixel_bbox": "TEXT",
+}
+"""Columns of the ``changes`` table of ``changes.gpkg`` (pairs and boxes as JSON arrays)."""
+
+
+def write_geopackage_stream(result: ChangeResult, path: Path) -> Path:
+    """Write the result's objects to a GeoPackage table ``changes``, in the image CRS, row by row.
+
+    Each object's id is its feature id; the properties are those of
+    ``changes.geojson`` (see :data:`GPKG_COLUMNS`). Pixel-space results use the
+    GeoPackage's undefined cartesian SRS (-1).
+
+    Example:
+        >>> write_geopackage_stream(result, Path("out/changes.gpkg"))  # doctest: +SKIP
+        PosixPath('out/changes.gpkg')
+    """
+    with GeoPackageWriter(path, "changes", as_crs(result.crs), GPKG_COLUMNS) as gpkg:
+        for record in object_records(result.objects):
+            gpkg.add(record["id"], polygonal(record["geometry"]), record)
+    return path
+
+
+def object_records(objects: Sequence[ChangeObject]) -> Iterator[dict[str, Any]]:
+    """JSON-ready records of objects: their attributes and ``"geometry"`` as a shapely geometry.
+
+    Objects on disk (an ``ObjectsView``) are read as records straight away,
+    their geometry parsed by GEOS from the line's text: no
+    :class:`ChangeObject` s and no Python lists of coordinates are built.
+
+    Example:
+        >>> next(object_records(result.objects))["id"]  # doctest: +SKIP
+        1
+    """
+    raw = getattr(objects, "raw_records", None)
+    if raw is not None:
+        for record, geometry in raw():
+            record["geometry"] = shapely.from_geojson(geometry)
+            yield record
+        return
+    for obj in objects:
+        yield {**jsonable(obj.to_dict()), "geometry": polygonal(obj.geometry)}
+
+
+def write_summary_stream(result: ChangeResult, path: Path) -> Path:
+    """Write ``summary.json`` (see ``ChangeResult.summary``) with its objects one line each.
+
+    Example:
+        >>> write_summary_stream(result, Path("out/summary.json"))  # doctest: +SKIP
+        PosixPath('out/summary.json')
+    """
+    summary = jsonable(_summary_without_objects(result))
+    head = json.dumps(summary, indent=2, allow_nan=False)
+    before, after = head.split('"objects": []', 1)
+    tmp = path.with_suffix(path.suffix + ".part")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(before + '"objects": [')
+        for i, record in enumerate(object_records(result.objects)):
+            record.pop("geometry")
+            fh.write(("," if i else "") + "\n    ")
+            fh.write(json.dumps(record, allow_nan=False))
+        fh.write("\n  ]" if len(result.objects) else "]")
+        fh.write(after)
+    tmp.replace(path)
+    return path
+
+
+def _summary_without_objects(result: ChangeResult) -> dict[str, Any]:
+    """``result.summary()`` with an empty object list, built without reading the objects."""
+    from dataclasses import replace
+
+    summary = replace(result, objects=()).summary()
+    summary["object_count"] = len(result.objects)
+    return summary

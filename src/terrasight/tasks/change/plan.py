@@ -8,7 +8,7 @@ same job, :func:`build_result` assembles the :class:`ChangeResult`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,7 +84,7 @@ def build_result(
     plan: Plan,
     fitted: dict[str, Any],
     final: dict[str, Path],
-    objects: tuple[ChangeObject, ...],
+    objects: Sequence[ChangeObject],
     changed: int,
     counts: dict[str, int],
     notes: list[str],

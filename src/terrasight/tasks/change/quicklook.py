@@ -117,8 +117,19 @@ def _read_decimated(
     return data, valid
 
 
-def read_dates(result: ChangeResult, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, str]:
+def read_dates(
+    result: ChangeResult,
+    shape: tuple[int, int],
+    window: Window | None = None,
+    dates: tuple[str, ...] = ("before", "after"),
+) -> tuple[np.ndarray | None, np.ndarray | None, str]:
     """Before and after images of the output grid at ``shape``, stretched to RGB uint8.
+
+    Args:
+        result: the change result (its inputs are opened again).
+        shape: ``(height, width)`` of the pictures.
+        window: part of the output grid to read (all of it when None).
+        dates: which of ``"before"`` and ``"after"`` to read; the other is None.
 
     Raises:
         RasterReadError, PairAlignmentError: an input image cannot be read any more.
@@ -132,13 +143,26 @@ def read_dates(result: ChangeResult, shape: tuple[int, int]) -> tuple[np.ndarray
         resampling=result.resampling,
     )
     picks, label = display_bands(result.band_names or pair.band_names)
-    window = Window(*result.region) if result.region[2] else pair.region
+    full = Window(*result.region) if result.region[2] else pair.region
+    if window is not None:
+        window = Window(
+            full.col_off + window.col_off,
+            full.row_off + window.row_off,
+            window.width,
+            window.height,
+        )
+    images: dict[str, np.ndarray | None] = {"before": None, "after": None}
     with pair.readers() as reader:
-        bands_b = [pair.before.bands[i] for i in picks]
-        bands_a = [pair.after.bands[i] for i in picks]
-        b, vb = _read_decimated(reader.before_ds, bands_b, window, shape, Resampling.average)
-        a, va = _read_decimated(reader.after_ds, bands_a, window, shape, Resampling.average)
-    return stretch(b, vb), stretch(a, va), label
+        for date in dates:
+            ds, image = (
+                (reader.before_ds, pair.before)
+                if date == "before"
+                else (reader.after_ds, pair.after)
+            )
+            bands = [image.bands[i] for i in picks]
+            data, valid = _read_decimated(ds, bands, window or full, shape, Resampling.average)
+            images[date] = stretch(data, valid)
+    return images["before"], images["after"], label
 
 
 def read_mask(result: ChangeResult, shape: tuple[int, int]) -> np.ndarray:
@@ -170,11 +194,14 @@ def change_overlay(
         result: gives the grid transform to place the objects.
         scale: quicklook pixels per output-grid pixel.
     """
-    rgb = base.astype(np.float32)
-    changed, nodata = mask == 1, mask == MASK_NODATA
-    rgb[changed] = rgb[changed] * (1 - CHANGE_ALPHA) + np.array(RED) * CHANGE_ALPHA
-    rgb[nodata] = rgb[nodata] * 0.4 + np.array(NODATA_GREY) * 0.6
-    img = Image.fromarray(np.rint(rgb).astype(np.uint8), "RGB")
+    rgb = np.array(base, dtype=np.uint8)  # only the tinted pixels go through floats
+    for where, keep, colour in (
+        (mask == 1, 1 - CHANGE_ALPHA, RED),
+        (mask == MASK_NODATA, 0.4, NODATA_GREY),
+    ):
+        tinted = rgb[where].astype(np.float32) * keep + np.array(colour) * (1 - keep)
+        rgb[where] = np.rint(tinted.astype(np.float32)).astype(np.uint8)
+    img = Image.fromarray(rgb, "RGB")
     _draw_objects(img, objects[:MAX_LABELS], result, scale)
     return np.asarray(img)
 
@@ -191,7 +218,8 @@ def _to_quicklook(result: ChangeResult, scale: float) -> Callable[[Sequence], np
     return convert
 
 
-def _rings(geometry: dict) -> list[Sequence[Sequence[float]]]:
+def rings(geometry: dict) -> list[Sequence[Sequence[float]]]:
+    """Exterior rings of a GeoJSON-like Polygon or MultiPolygon (none for other types)."""
     kind, coords = geometry.get("type"), geometry.get("coordinates") or []
     if kind == "Polygon":
         return [coords[0]] if coords else []
@@ -207,7 +235,7 @@ def _draw_objects(
     draw = ImageDraw.Draw(img)
     convert = _to_quicklook(result, scale)
     for obj in objects:
-        for ring in _rings(obj.geometry):
+        for ring in rings(obj.geometry):
             pts = [tuple(p) for p in convert(ring).tolist()]
             if len(pts) >= 2:
                 draw.line(pts + [pts[0]], fill=OUTLINE, width=1)

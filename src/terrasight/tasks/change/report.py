@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from rasterio.crs import CRS
 
 from terrasight.tasks.change import quicklook as ql
+from terrasight.tasks.change import report_views as views
+from terrasight.tasks.change.report_views import format_area
 
 if TYPE_CHECKING:
     from terrasight.tasks.change.result import ChangeObject, ChangeResult
@@ -80,8 +82,11 @@ def write_report(result: ChangeResult, path: Path, max_side: int = 1024) -> Path
 
     The page holds the run's facts (files, method, CRS, grid, key figures), the
     warnings, four pictures (before, after, change overlay with object ids,
-    probability heat map) at most ``max_side`` pixels a side, and a sortable table
-    of the largest :data:`MAX_ROWS` objects. It needs no network to open.
+    probability heat map) at most ``max_side`` pixels a side, a larger overlay to
+    pan and zoom when the scene is bigger than that, before/after/overlay clips
+    of the largest objects (see :mod:`~terrasight.tasks.change.report_views`), and
+    a sortable table of the largest :data:`MAX_ROWS` objects. It needs no network
+    to open.
 
     Args:
         result: a change result whose mask and probability files exist.
@@ -102,6 +107,8 @@ def write_report(result: ChangeResult, path: Path, max_side: int = 1024) -> Path
         _warnings(list(result.warnings) + notes),
         _facts(result),
         _pictures(looks),
+        views.zoom_section(result, max_side),
+        views.clips_section(result),
         _table(result),
         _details(result),
         "</main>",
@@ -110,9 +117,9 @@ def write_report(result: ChangeResult, path: Path, max_side: int = 1024) -> Path
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>Change report: {escape(Path(result.before).name)} vs "
-        f"{escape(Path(result.after).name)}</title><style>{CSS}</style></head><body>\n"
+        f"{escape(Path(result.after).name)}</title><style>{CSS}{views.CSS}</style></head><body>\n"
         + "\n".join(p for p in parts if p)
-        + f"\n<script>{SORT_JS}</script>\n</body></html>\n"
+        + f"\n<script>{SORT_JS}{views.ZOOM_JS}</script>\n</body></html>\n"
     )
     tmp = path.with_suffix(path.suffix + ".part")
     tmp.write_text(page, encoding="utf-8")
@@ -138,20 +145,6 @@ def crs_label(crs: str | None) -> str:
         return f"EPSG:{epsg}"
     name = crs.split('"')[1] if crs.count('"') >= 2 else "custom CRS"
     return name
-
-
-def format_area(value: float, unit: str) -> str:
-    """An area for people: ``"2,400 m² (0.24 ha)"``, km² when large, pixels without a CRS.
-
-    Example:
-        >>> format_area(2400, "m2"), format_area(3.5e6, "m2"), format_area(42, "px")
-        ('2,400 m² (0.24 ha)', '3.50 km² (350.0 ha)', '42 px')
-    """
-    if unit != "m2":
-        return f"{value:,.0f} {unit}"
-    if value >= 1e6:
-        return f"{value / 1e6:,.2f} km² ({value / 1e4:,.1f} ha)"
-    return f"{value:,.0f} m² ({value / 1e4:,.2f} ha)"
 
 
 def _pixel_size(result: ChangeResult) -> str:
@@ -250,7 +243,8 @@ def _pictures(looks: ql.Quicklooks) -> str:
 
 
 def _table(result: ChangeResult) -> str:
-    objs = sorted(result.objects, key=lambda o: o.area, reverse=True)
+    total = len(result.objects)
+    objs = list(result.objects[:MAX_ROWS])  # largest first: only these are read
     if not objs:
         return '<section><h2>Change objects</h2><p class="note">No change objects.</p></section>'
     lonlat = any(o.centroid_lonlat is not None for o in objs)
@@ -267,11 +261,11 @@ def _table(result: ChangeResult) -> str:
     head = "".join(
         f'<th data-type="{t}"{" class=t" if t == "t" else ""}>{escape(h)}</th>' for h, t in heads
     )
-    rows = "".join(_row(o, result, lonlat) for o in objs[:MAX_ROWS])
+    rows = "".join(_row(o, result, lonlat) for o in objs)
     note = ""
-    if len(objs) > MAX_ROWS:
+    if total > MAX_ROWS:
         note = (
-            f'<p class="note">Showing the {MAX_ROWS} largest of {len(objs):,} objects; '
+            f'<p class="note">Showing the {MAX_ROWS} largest of {total:,} objects; '
             "all of them are in changes.geojson and summary.json.</p>"
         )
     return (

@@ -9,7 +9,8 @@ JSON-ready. Writing files is :mod:`terrasight.tasks.change.outputs`'s job;
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +61,11 @@ class ChangeObject:
     geometry: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        """Attributes without the geometry, JSON-ready."""
-        d = asdict(self)
-        d.pop("geometry")
-        return d
+        """Attributes without the geometry (a shallow dict: nothing is copied), JSON-ready."""
+        return {name: getattr(self, name) for name in _ATTRIBUTES}
+
+
+_ATTRIBUTES = tuple(f.name for f in fields(ChangeObject) if f.name != "geometry")
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,11 @@ class ChangeResult:
             temporary folder that is removed once this result is garbage-collected:
             :meth:`save` copies them.
         probability_path: float32 GeoTIFF of change probability, NaN where no data.
-        objects: the changed regions, largest first.
+        objects: the changed regions, largest first: a sequence (``len``, indexing,
+            slicing, iteration). A job's objects are an
+            :class:`~terrasight.tasks.change.store.ObjectsView` that reads them from
+            ``change_objects.jsonl`` beside the rasters when asked, so memory does
+            not grow with their number.
         valid_pixels, changed_pixels: pixel counts inside the output grid.
         cloud_pixels: pixels excluded as cloud or cloud shadow.
         pixel_area, area_unit: ground area of one pixel (``"m2"``) or 1 ``"px"``.
@@ -109,7 +115,7 @@ class ChangeResult:
     height: int
     mask_path: Path
     probability_path: Path
-    objects: tuple[ChangeObject, ...]
+    objects: Sequence[ChangeObject]
     valid_pixels: int
     changed_pixels: int
     cloud_pixels: int
@@ -155,7 +161,11 @@ class ChangeResult:
             return ds.read(1)
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-ready summary: method, counts, areas, objects, warnings."""
+        """A JSON-ready summary: method, counts, areas, objects, warnings.
+
+        It lists every object, so it grows with them; :meth:`save` writes
+        ``summary.json`` object by object instead.
+        """
         return {
             "method": self.method,
             "before": self.before,
@@ -182,6 +192,9 @@ class ChangeResult:
     def to_geojson(self) -> dict[str, Any]:
         """The objects as an RFC 7946 FeatureCollection in WGS84 (pixel space if no CRS).
 
+        The whole collection is built in memory: fine for small results; for
+        large ones :meth:`save` streams ``changes.geojson`` to disk feature by feature.
+
         Example:
             >>> result.to_geojson()["terrasight:image_crs"]  # doctest: +SKIP
             'EPSG:32633'
@@ -189,7 +202,7 @@ class ChangeResult:
         return outputs.result_geojson(self)
 
     def save(self, outdir: str | Path, report: bool = True) -> dict[str, Path]:
-        """Write the five outputs into ``outdir`` and return their paths by kind.
+        """Write the six outputs into ``outdir`` and return their paths by kind.
 
         See :func:`terrasight.tasks.change.outputs.save_result`.
 

@@ -1,0 +1,224 @@
+"""Views of ``report.html`` for large scenes: a zoomable overlay and clips of the largest objects.
+
+A 1024 px picture of a 10,000 px scene hides small changes. The report adds:
+
+* a larger change overlay (:data:`ZOOM_FACTOR` times the pictures' size) that the reader
+  pans and zooms in the page (plain JavaScript and CSS, no network);
+* before, after and overlay clips around each of the :data:`CLIPS` largest
+  objects, read from the files at (up to) full resolution.
+
+Everything is read decimated or by window, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from html import escape
+from typing import TYPE_CHECKING
+
+import numpy as np
+import rasterio
+from PIL import Image, ImageDraw
+from rasterio.enums import Resampling
+from rasterio.windows import Window
+
+from terrasight.tasks.change import quicklook as ql
+
+if TYPE_CHECKING:
+    from terrasight.tasks.change.result import ChangeObject, ChangeResult
+
+ZOOM_FACTOR = 2
+"""The zoomable overlay's longest side is this many times the report's pictures' (2048 px)."""
+CLIPS = 12
+"""Largest objects shown as clips."""
+CLIP_SIDE = 192
+"""Longest side of a clip picture; smaller windows are shown at full resolution."""
+
+CSS = """
+.zoom{position:relative;overflow:hidden;border:1px solid #ccd;background:#20242c;cursor:grab;
+ touch-action:none;height:70vh}
+.zoom.grab{cursor:grabbing}
+.zoom img{position:absolute;left:0;top:0;transform-origin:0 0;max-width:none;
+ image-rendering:pixelated;user-select:none;-webkit-user-drag:none}
+.zoombar{margin:6px 0}.zoombar button{font-size:14px;min-width:36px;margin-right:4px}
+.clips{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:14px}
+.clip{background:#f4f5f7;border-radius:4px;padding:6px}
+.clip .cap{font-size:13px;margin-bottom:4px}
+.trio{display:grid;grid-template-columns:repeat(3,1fr);gap:4px}
+.trio img{width:100%;height:auto;image-rendering:pixelated;border:1px solid #ccd}
+.trio figcaption{font-size:11px;margin:0}
+"""
+
+ZOOM_JS = """
+(function(){
+ var box = document.getElementById('zoom'); if (!box) return;
+ var img = box.querySelector('img'), s = 1, x = 0, y = 0, fitS = 1, drag = null;
+ function apply(){ img.style.transform = 'translate(' + x + 'px,' + y + 'px) scale(' + s + ')'; }
+ function fit(){
+  fitS = Math.min(box.clientWidth / img.naturalWidth, box.clientHeight / img.naturalHeight);
+  s = fitS; x = (box.clientWidth - img.naturalWidth * s) / 2;
+  y = (box.clientHeight - img.naturalHeight * s) / 2; apply();
+ }
+ function zoom(f, cx, cy){
+  var n = Math.min(Math.max(s * f, fitS / 2), 16);
+  x = cx - (cx - x) * n / s; y = cy - (cy - y) * n / s; s = n; apply();
+ }
+ box.addEventListener('wheel', function(e){
+  e.preventDefault(); var r = box.getBoundingClientRect();
+  zoom(e.deltaY < 0 ? 1.25 : 0.8, e.clientX - r.left, e.clientY - r.top);
+ }, {passive: false});
+ box.addEventListener('pointerdown', function(e){
+  drag = [e.clientX - x, e.clientY - y]; box.classList.add('grab');
+  box.setPointerCapture(e.pointerId);
+ });
+ box.addEventListener('pointermove', function(e){
+  if (drag){ x = e.clientX - drag[0]; y = e.clientY - drag[1]; apply(); }
+ });
+ box.addEventListener('pointerup', function(){ drag = null; box.classList.remove('grab'); });
+ box.addEventListener('dblclick', fit);
+ document.querySelectorAll('[data-zoom]').forEach(function(b){
+  b.addEventListener('click', function(){
+   var f = parseFloat(b.dataset.zoom);
+   if (!f) { fit(); } else { zoom(f, box.clientWidth / 2, box.clientHeight / 2); }
+  });
+ });
+ if (img.complete) fit(); else img.addEventListener('load', fit);
+})();
+"""
+
+
+def format_area(value: float, unit: str) -> str:
+    """An area for people: ``"2,400 m² (0.24 ha)"``, km² when large, pixels without a CRS.
+
+    Example:
+        >>> format_area(2400, "m2"), format_area(3.5e6, "m2"), format_area(42, "px")
+        ('2,400 m² (0.24 ha)', '3.50 km² (350.0 ha)', '42 px')
+    """
+    if unit != "m2":
+        return f"{value:,.0f} {unit}"
+    if value >= 1e6:
+        return f"{value / 1e6:,.2f} km² ({value / 1e4:,.1f} ha)"
+    return f"{value:,.0f} m² ({value / 1e4:,.2f} ha)"
+
+
+def jpeg_data_uri(rgb: np.ndarray, quality: int = 85) -> str:
+    """Encode an RGB uint8 array as a ``data:image/jpeg;base64,...`` URI.
+
+    Example:
+        >>> jpeg_data_uri(np.zeros((2, 2, 3), np.uint8))[:23]
+        'data:image/jpeg;base64,'
+    """
+    buf = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buf, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def zoom_section(result: ChangeResult, shown_side: int) -> str:
+    """The zoomable overlay's section, or ``""`` when the report's pictures show every pixel.
+
+    Example:
+        >>> html = zoom_section(result, 1024)  # doctest: +SKIP
+        >>> 'id="zoom"' in html  # doctest: +SKIP
+        True
+    """
+    if max(result.width, result.height) <= shown_side:
+        return ""
+    shape = ql.quicklook_shape(result.width, result.height, ZOOM_FACTOR * shown_side)
+    scale = shape[1] / result.width
+    try:
+        _, after, _ = ql.read_dates(result, shape, dates=("after",))
+    except Exception:  # noqa: BLE001 - inputs gone: the overlay on grey still helps
+        after = None
+    base = after if after is not None else np.full(shape + (3,), 160, np.uint8)
+    overlay = ql.change_overlay(base, ql.read_mask(result, shape), result.objects, result, scale)
+    uri = jpeg_data_uri(overlay)
+    del base, overlay
+    side = f"{shape[1]:,} × {shape[0]:,} px, {scale:.3g} of full resolution"
+    return (
+        "<section><h2>Change overlay to explore</h2>"
+        f'<p class="note">{escape(side)}. Scroll to zoom, drag to pan, double-click to fit.</p>'
+        '<div class="zoombar"><button data-zoom="1.5">+</button>'
+        '<button data-zoom="0.6667">−</button><button data-zoom="0">fit</button></div>'
+        f'<div class="zoom" id="zoom"><img src="{uri}" alt="zoomable change overlay" '
+        'draggable="false"></div></section>'
+    )
+
+
+def clip_window(obj: ChangeObject, width: int, height: int) -> Window:
+    """A square-ish window of the output grid around an object, with a margin, inside the grid.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> clip_window(SimpleNamespace(pixel_bbox=(10, 10, 20, 14)), 100, 100)
+        Window(col_off=0, row_off=0, width=32, height=32)
+    """
+    c0, r0, c1, r1 = obj.pixel_bbox
+    side = min(max(c1 - c0, r1 - r0, 16) * 2, max(width, height))
+    w, h = min(side, width), min(side, height)
+    x0 = min(max(0, (c0 + c1) // 2 - w // 2), width - w)
+    y0 = min(max(0, (r0 + r1) // 2 - h // 2), height - h)
+    return Window(x0, y0, w, h)
+
+
+def _clip(result: ChangeResult, obj: ChangeObject) -> list[tuple[str, str]]:
+    """(caption, data URI) of the before, after and overlay clips of one object."""
+    window = clip_window(obj, result.width, result.height)
+    scale = min(1.0, CLIP_SIDE / max(window.width, window.height))
+    shape = (max(1, round(window.height * scale)), max(1, round(window.width * scale)))
+    try:
+        before, after, _ = ql.read_dates(result, shape, window)
+    except Exception:  # noqa: BLE001 - inputs gone: show the mask only
+        before = after = None
+    with rasterio.open(result.mask_path) as ds:
+        mask = ds.read(1, window=window, out_shape=shape, resampling=Resampling.mode)
+    base = after if after is not None else np.full(shape + (3,), 160, np.uint8)
+    overlay = ql.change_overlay(base, mask, [], result, scale)
+    img = Image.fromarray(overlay, "RGB")
+    _outline(img, obj, result, window, scale)
+    dates = [
+        (n, ql.png_data_uri(p)) for n, p in (("before", before), ("after", after)) if p is not None
+    ]
+    return dates + [("change", ql.png_data_uri(np.asarray(img)))]
+
+
+def _outline(
+    img: Image.Image, obj: ChangeObject, result: ChangeResult, window: Window, scale: float
+) -> None:
+    """Draw the object's outline on a clip."""
+    inv = ~result.affine
+    draw = ImageDraw.Draw(img)
+    for ring in ql.rings(obj.geometry):
+        pts = []
+        for x, y in ring:
+            col, row = inv * (x, y)
+            pts.append(((col - window.col_off) * scale, (row - window.row_off) * scale))
+        if len(pts) >= 2:
+            draw.line(pts + [pts[0]], fill=ql.OUTLINE, width=1)
+
+
+def clips_section(result: ChangeResult) -> str:
+    """Before, after and overlay clips of the :data:`CLIPS` largest objects (``""`` if none).
+
+    Example:
+        >>> clips_section(result).count('class="clip"')  # doctest: +SKIP
+        12
+    """
+    cards = []
+    for obj in result.objects[:CLIPS]:
+        figs = "".join(
+            f'<figure><img src="{uri}" alt="{name} of object {obj.id}">'
+            f"<figcaption>{name}</figcaption></figure>"
+            for name, uri in _clip(result, obj)
+        )
+        cap = f"#{obj.id} · {format_area(obj.area, obj.area_unit)} · {obj.location}"
+        cards.append(
+            f'<div class="clip"><div class="cap">{escape(cap)}</div>'
+            f'<div class="trio">{figs}</div></div>'
+        )
+    if not cards:
+        return ""
+    return (
+        f"<section><h2>The {len(cards)} largest objects</h2>"
+        f'<div class="clips">{"".join(cards)}</div></section>'
+    )
