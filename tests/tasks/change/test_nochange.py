@@ -122,3 +122,13 @@ def test_effective_dof_counts_independent_bands():
     assert effective_dof(independent, np.linalg.norm(independent, axis=1)) > 2.9
     one = np.repeat(independent[:, :1], 3, axis=1)
     assert effective_dof(one, np.abs(one[:, 0])) == pytest.approx(1.0)
+
+
+def test_the_report_puts_an_unreliable_result_first(scene_paths, tmp_path):
+    blank = detect_changes(scene_paths["before"], scene_paths["blank"], method="cva")
+    html = blank.save(tmp_path / "blank")["report"].read_text(encoding="utf-8")
+    banner = html.find('class="unreliable"')
+    assert banner != -1 and banner < html.find("Key figures")
+    assert blank.quality_issues[0][:40] in html and "unreliable result:" not in html
+    same = detect_changes(scene_paths["before"], scene_paths["identical"], method="cva")
+    assert 'class="unreliable"' not in same.save(tmp_path / "same")["report"].read_text()

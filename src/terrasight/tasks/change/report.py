@@ -43,6 +43,8 @@ dl.meta dt{color:#5a6270}dl.meta dd{margin:0;word-break:break-all}
 .warn{background:#fff4d6;border:1px solid #e0b400;border-radius:6px;padding:8px 14px;
  margin:0 0 16px}
 .warn h2{color:#7a5a00}.warn li{margin:2px 0}
+.unreliable{background:#fde2e1;border:2px solid #c0392b;border-radius:6px;padding:8px 14px;
+ margin:0 0 16px}.unreliable h2{color:#8e1b10}
 .pics{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:14px}
 figure{margin:0}figure img{width:100%;height:auto;image-rendering:pixelated;border:1px solid #ccd}
 figcaption{font-size:13px;color:#3a4250;margin-top:4px}
@@ -104,7 +106,8 @@ def write_report(result: ChangeResult, path: Path, max_side: int = 1024) -> Path
     parts = [
         _header(result),
         "<main>",
-        _warnings(list(result.warnings) + notes),
+        _unreliable(result.quality_issues),
+        _warnings([w for w in result.warnings if not w.startswith("unreliable result:")] + notes),
         _facts(result),
         _pictures(looks),
         views.zoom_section(result, max_side),
@@ -172,6 +175,17 @@ def _header(result: ChangeResult) -> str:
         f"<header><h1>What changed: {escape(b)} → {escape(a)}</h1>"
         f'<div class="sub">method {escape(result.method)} · run {escape(ran.strftime(fmt))}'
         f" · report written {escape(now.strftime(fmt))}</div></header>"
+    )
+
+
+def _unreliable(issues: tuple[str, ...]) -> str:
+    """A banner above everything when the result as a whole cannot be trusted."""
+    if not issues:
+        return ""
+    items = "".join(f"<li>{escape(i)}</li>" for i in issues)
+    return (
+        '<section class="unreliable"><h2>Unreliable result: do not read "no change" as an '
+        f"answer</h2><ul>{items}</ul></section>"
     )
 
 
