@@ -140,6 +140,14 @@ def test_interrupted_job_resumes_without_duplicates(big_pair, tmp_path):
     assert resumed.valid_pixels == fresh.valid_pixels == 600 * 700
 
 
+def test_a_job_with_nan_nodata_resumes(big_pair, tmp_path):
+    b, a, _ = big_pair
+    out = tmp_path / "job"
+    first = detect_changes(b, a, outdir=out, nodata=float("nan"), method="cva")
+    again = detect_changes(b, a, outdir=out, nodata=float("nan"), method="cva")  # not refused
+    assert again.changed_pixels == first.changed_pixels
+
+
 @pytest.mark.parametrize("seconds", [0.0, 3600.0])
 def test_each_tile_is_on_disk_before_it_is_journalled(big_pair, tmp_path, monkeypatch, seconds):
     """A tile recorded as done must survive a machine crash: both part files are
