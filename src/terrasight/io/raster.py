@@ -244,7 +244,7 @@ def read_window(
             file): the message names the file and the window.
     """
     try:
-        data = ds.read(list(bands), window=window).astype(np.float32, copy=False)
+        raw = ds.read(list(bands), window=window)
         masks = ds.read_masks(list(bands), window=window) if use_mask else None
     except RasterioError as exc:
         name = getattr(ds, "name", None) or getattr(getattr(ds, "src_dataset", None), "name", "?")
@@ -254,13 +254,14 @@ def read_window(
             f"{int(window.row_off + window.height)} ({_reason(exc)}). The file is damaged or "
             "incomplete; copy or download it again."
         ) from None
+    data = raw.astype(np.float32, copy=False)
     valid = np.ones(data.shape[1:], dtype=bool)
     if nodata is not None:
         if isinstance(nodata, float) and math.isnan(nodata):
             valid &= ~np.isnan(data).any(axis=0)
         else:
             valid &= ~(data == np.float32(nodata)).all(axis=0)
-    if np.issubdtype(data.dtype, np.floating):
+    if np.issubdtype(raw.dtype, np.floating):  # integer data cannot hold NaN or infinity
         valid &= np.isfinite(data).all(axis=0)
     if masks is not None:
         valid &= (masks > 0).all(axis=0)
