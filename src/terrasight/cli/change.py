@@ -152,9 +152,8 @@ def echo_result(result: ChangeResult, paths: dict[str, Path]) -> None:
         f"{len(result.objects)} change objects, {result.changed_area:,.0f} {unit} changed "
         f"({100 * result.changed_fraction:.2f}% of valid pixels), method {result.method}."
     )
-    for w in result.warnings:
-        if not any(issue in w for issue in result.quality_issues):
-            click.echo(f"warning: {w}", err=True)
+    for w in result.other_warnings:
+        click.echo(f"warning: {w}", err=True)
     for kind, path in paths.items():
         click.echo(f"  {kind:12s} {path}")
 

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import shutil
 import sys
@@ -268,8 +267,7 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
     notes.extend(nochange.warnings_of(job.fitted))
     issues = nochange.issues_of(job.fitted) + cloud_layer.quality_issues(counts, pair.shape)
     notes.extend(f"unreliable result: {issue}." for issue in issues)
-    result = build_result(plan, job.fitted, final, objects, changed, counts, notes)
-    return dataclasses.replace(result, quality_issues=issues)
+    return build_result(plan, job.fitted, final, objects, changed, counts, notes, issues)
 
 
 def _one_torch_thread() -> contextlib.AbstractContextManager[None]:
@@ -288,9 +286,7 @@ def _tile_size(size: int) -> int:
 
 
 def _cloud_config(pair: RasterPair, opts: ChangeOptions) -> CloudConfig | None:
-    mode = opts.cloud_mask
-    if mode not in ("auto", "on", "off"):
-        raise ValueError(f"cloud_mask must be 'auto', 'on' or 'off', not {mode!r}")
+    mode = opts.cloud_mask  # checked by ChangeOptions: "auto", "on" or "off"
     if mode == "off":
         return None
     crs = pair.before.crs

@@ -88,8 +88,10 @@ def build_result(
     changed: int,
     counts: dict[str, int],
     notes: list[str],
+    quality_issues: tuple[str, ...] = (),
 ) -> ChangeResult:
-    """The result of a finished job: its rasters ``final``, objects, counts and notes.
+    """The result of a finished job: its rasters ``final``, objects, counts, notes and
+    what makes it unreliable.
 
     Example:
         >>> build_result(plan, params, paths, objects, 120, counts, [])  # doctest: +SKIP
@@ -120,6 +122,7 @@ def build_result(
         resampling=plan.opts.resampling,
         params=fitted,
         warnings=tuple(pair.warnings) + tuple(notes),
+        quality_issues=quality_issues,
     )
 
 

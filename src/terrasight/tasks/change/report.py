@@ -107,7 +107,7 @@ def write_report(result: ChangeResult, path: Path, max_side: int = 1024) -> Path
         _header(result),
         "<main>",
         _unreliable(result.quality_issues),
-        _warnings([w for w in result.warnings if not w.startswith("unreliable result:")] + notes),
+        _warnings(list(result.other_warnings) + notes),
         _facts(result),
         _pictures(looks),
         views.zoom_section(result, max_side),

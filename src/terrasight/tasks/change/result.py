@@ -137,6 +137,11 @@ class ChangeResult:
         return bool(self.quality_issues)
 
     @property
+    def other_warnings(self) -> tuple[str, ...]:
+        """The warnings that do not restate a quality issue (shown apart, and first)."""
+        return tuple(w for w in self.warnings if not any(i in w for i in self.quality_issues))
+
+    @property
     def affine(self) -> Affine:
         return Affine(*self.transform[:6])
 
