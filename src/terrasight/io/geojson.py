@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -25,11 +24,6 @@ from shapely.geometry import shape
 
 BATCH = 512
 """Features reprojected and written per batch."""
-
-
-@lru_cache(maxsize=8)
-def _transformer(wkt: str) -> Transformer:
-    return Transformer.from_crs(CRS.from_wkt(wkt).to_wkt(), "EPSG:4326", always_xy=True)
 
 
 def features_in_wgs84(
@@ -89,7 +83,10 @@ def feature_lines(
 def _prepared(geometries: Sequence[Any], crs: CRS | None, decimals: int) -> np.ndarray:
     """Shapely (Multi)Polygons in WGS84 (or as given without a CRS), rounded and oriented."""
     geoms = np.array([polygonal(g) for g in geometries], dtype=object)
-    transformer = _transformer(crs.to_wkt()) if crs is not None else None
+    # Building a transformer takes about 0.3 ms: one per batch costs nothing worth caching.
+    transformer = (
+        Transformer.from_crs(crs.to_wkt(), "EPSG:4326", always_xy=True) if crs is not None else None
+    )
 
     def convert(xy: np.ndarray) -> np.ndarray:
         if transformer is not None:

@@ -27,6 +27,8 @@ from rasterio.warp import transform as transform_points
 from shapely.geometry import shape
 from shapely.geometry.polygon import orient
 
+from terrasight.io.geojson import features_in_wgs84
+
 WGS84 = "EPSG:4326"
 GEOD = Geod(ellps="WGS84")
 COORDINATE_DECIMALS = 7
@@ -207,8 +209,6 @@ def features_to_geojson(
         >>> fc["features"][0]["id"], fc["terrasight:coordinates"], fc["terrasight:image_crs"]
         (7, 'pixel', None)
     """
-    from terrasight.io.geojson import features_in_wgs84
-
     crs = as_crs(crs)
     items = [f if isinstance(f, VectorFeature) else _as_feature(f) for f in features]
     collection: dict[str, Any] = {

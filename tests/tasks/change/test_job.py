@@ -69,7 +69,7 @@ def test_an_unfinished_job_starts_again_when_its_inputs_changed(tmp_path):
     job = open_job(tmp_path, _signature({}, {}), [], overwrite=False)
     job.fitted = {"t": 1}
     job.save()
-    job.record_tile({"tile": 0, "valid": 1})
+    job.record_tiles([{"tile": 0, "valid": 1}])
     changed = _signature({"size": 11, "mtime_ns": 2}, {})  # the damaged file was replaced
     again = open_job(tmp_path, changed, [], overwrite=False)
     assert again.fitted is None and again.done_tiles() == {}

@@ -104,10 +104,6 @@ class Job:
             done[int(rec["tile"])] = rec
         return done
 
-    def record_tile(self, record: dict[str, int]) -> None:
-        """Append one finished tile (after its pixels are on disk), durably."""
-        self.record_tiles([record])
-
     def record_tiles(self, records: list[dict[str, int]]) -> None:
         """Append finished tiles (after their pixels are on disk), durably, with one sync."""
         if not records:

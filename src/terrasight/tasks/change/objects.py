@@ -121,7 +121,7 @@ def _scene(comps: Components, crs: str | None, transform: Affine) -> Scene:
     parsed = as_crs(crs)
     unit_area, unit = pixel_area(parsed, transform, shape=(height, width))
     return Scene(
-        crs_wkt=parsed.to_wkt() if parsed else None,
+        crs=parsed,
         transform=tuple(transform)[:6],
         width=width,
         height=height,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -35,7 +34,7 @@ from terrasight.tasks.change import components
 class Scene:
     """What every tile needs to know about the scene (pickled once per task)."""
 
-    crs_wkt: str | None
+    crs: CRS | None
     transform: tuple[float, ...]
     width: int
     height: int
@@ -158,11 +157,6 @@ def _union(parts: list[shapely.Geometry]) -> shapely.Geometry:
     return geom.simplify(0)  # drop the vertices left on former tile borders
 
 
-@lru_cache(maxsize=4)
-def _crs(wkt: str | None) -> CRS | None:
-    return CRS.from_wkt(wkt) if wkt else None
-
-
 def draft_record(s: dict[str, Any], geometry: shapely.Geometry, scene: Scene) -> dict[str, Any]:
     """The record of one object without its geometry (id 0 and no WGS84 values until sorted).
 
@@ -175,7 +169,7 @@ def draft_record(s: dict[str, Any], geometry: shapely.Geometry, scene: Scene) ->
     pbox = (int(s["col0"]), int(s["row0"]), int(s["col1"]), int(s["row1"]))
     transform = scene.affine
     mean = float(s["prob_sum"] / s["prob_n"]) if s["prob_n"] else float("nan")
-    crs = _crs(scene.crs_wkt)
+    crs = scene.crs
     if crs is not None and crs.is_geographic:  # geodesic area of the polygon
         area = geometry_area(mapping(geometry), crs, n, scene.unit_area)
     else:
