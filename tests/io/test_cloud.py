@@ -142,7 +142,6 @@ def test_scale_check() -> None:
 
 def test_missing_packages_say_how_to_install(monkeypatch, landsat_config) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    monkeypatch.setattr(cloud, "_MODELS", {})
     assert not cloud.cloud_masking_available()
     with pytest.raises(CloudMaskUnavailableError, match="pip install") as info:
         cloud_mask(np.ones((6, 32, 32), np.float32), np.ones((32, 32), bool), landsat_config)

@@ -21,14 +21,15 @@ is brought back to the window's grid by repeating pixels.
 
 Sessions and threads: ``CSmask(img, ...)`` loads the model into a new ONNX
 session for every image (0.35 s and about 250 MiB, as long as masking a whole
-1024 px window at 10 m). So this module keeps one session per model file per
-process, created on first use with ``intra_op_num_threads=1`` and
-``inter_op_num_threads=1``, and runs the same steps as ``CSmask._csm``
+1024 px window at 10 m). So a :class:`CloudModel` holds one session of a model
+file, made with ``intra_op_num_threads=1`` and ``inter_op_num_threads=1``; the
+caller loads it once (:func:`load_cloud_model`, or a job through its model
+cache) and passes it to every window, and it runs the same steps as ``CSmask._csm``
 (normalisation with the model's statistics, ukis-csmask's own ``tile_array`` /
 ``untile_array`` with 20 % overlap and smooth blending, softmax, argmax); the
 classes equal CSmask's (a test checks it), except that an image of exactly
 one 256 px tile (any window up to 768 px at 10 m) runs as one tile, not as
-CSmask's four overlapping ones (see :meth:`_Model.classify`). ONNX Runtime
+CSmask's four overlapping ones (see :meth:`CloudModel.classify`). ONNX Runtime
 sessions may be run from several threads at once, so two pipeline threads mask
 two windows in parallel with one copy of the weights (a second concurrent run
 adds about 20 MiB).
@@ -45,7 +46,6 @@ runs at 0.25-0.45 Mpx/s per thread and needs about 230 MiB.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,16 +183,20 @@ def _per_band(value: float | tuple[float, ...]) -> np.ndarray:
     return np.asarray(value, np.float32).reshape(-1, 1)
 
 
-def cloud_mask(data: np.ndarray, valid: np.ndarray, config: CloudConfig) -> np.ndarray:
+def cloud_mask(
+    data: np.ndarray, valid: np.ndarray, config: CloudConfig, model: CloudModel | None = None
+) -> np.ndarray:
     """Mask cloud and cloud shadow in one window.
 
-    Safe to call from several threads at once (one shared ONNX session, one
-    thread each).
+    Safe to call from several threads at once with one shared ``model`` (one
+    ONNX session, one thread each).
 
     Args:
         data: float32 ``(bands, h, w)`` window, in the file's units.
         valid: bool ``(h, w)``, False where the window has no data.
         config: from :func:`cloud_support`.
+        model: ``load_cloud_model(config)``, loaded once for many windows; without
+            it the model is loaded for this call only (0.35 s).
 
     Returns:
         bool ``(h, w)``: True where cloud or cloud shadow (grown by ``config.buffer``),
@@ -207,7 +211,7 @@ def cloud_mask(data: np.ndarray, valid: np.ndarray, config: CloudConfig) -> np.n
         >>> cloud_mask(window, np.ones((64, 64), bool), cfg).shape  # doctest: +SKIP
         (64, 64)
     """
-    classes = cloud_classes(data, valid, config, full_size=False)
+    classes = cloud_classes(data, valid, config, full_size=False, model=model)
     mask = classes > 0
     if config.buffer > 0 and mask.any():
         mask = ndimage.binary_dilation(mask, iterations=config.buffer)
@@ -215,12 +219,16 @@ def cloud_mask(data: np.ndarray, valid: np.ndarray, config: CloudConfig) -> np.n
 
 
 def cloud_classes(
-    data: np.ndarray, valid: np.ndarray, config: CloudConfig, full_size: bool = True
+    data: np.ndarray,
+    valid: np.ndarray,
+    config: CloudConfig,
+    full_size: bool = True,
+    model: CloudModel | None = None,
 ) -> np.ndarray:
     """Classify one window: uint8 ``0`` clear, ``1`` cloud, ``2`` cloud shadow (no buffer).
 
     Args:
-        data, valid, config: as for :func:`cloud_mask`.
+        data, valid, config, model: as for :func:`cloud_mask`.
         full_size: return the window's grid; ``False`` returns the model's grid
             (the window block-averaged by ``config.downsample``).
 
@@ -238,7 +246,8 @@ def cloud_classes(
         ph, pw = max(0, TILE - img.shape[0]), max(0, TILE - img.shape[1])
         if ph or pw:
             img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="symmetric")
-        out = _model(config).classify(img, config.band_order)[: small[0], : small[1]]
+        model = model if model is not None else load_cloud_model(config)
+        out = model.classify(img, config.band_order)[: small[0], : small[1]]
     if full_size:
         out = _upsample(out, f, (h, w))
     return out
@@ -295,8 +304,8 @@ def _upsample(small: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
     return small[: shape[0], : shape[1]]
 
 
-class _Model:
-    """One ONNX session of one ukis-csmask model file, shared by every thread."""
+class CloudModel:
+    """One ONNX session of one ukis-csmask model file, shared by every thread that holds it."""
 
     def __init__(self, model_file: Path) -> None:
         ort = _load()
@@ -346,23 +355,17 @@ class _Model:
         return np.argmax(probs, axis=2).astype(np.uint8)
 
 
-_MODELS: dict[Path, _Model] = {}
-_MODELS_LOCK = threading.Lock()
+def load_cloud_model(config: CloudConfig) -> CloudModel:
+    """Load ``config``'s model file into a new ONNX session (0.35 s, about 200 MiB).
 
+    Raises:
+        CloudMaskUnavailableError: ukis-csmask or onnxruntime is not installed.
 
-def _model(config: CloudConfig) -> _Model:
-    """The process-wide session for ``config``'s model file, created on first use."""
-    path = config.model_file
-    with _MODELS_LOCK:
-        if path not in _MODELS:
-            _MODELS[path] = _Model(path)
-        return _MODELS[path]
-
-
-def clear_models() -> None:
-    """Drop the cached ONNX sessions (frees about 200 MiB each)."""
-    with _MODELS_LOCK:
-        _MODELS.clear()
+    Example:
+        >>> model = load_cloud_model(cloud_support(["blue", "green", "red", "nir"], "uint16"))  # doctest: +SKIP
+        >>> masks = [cloud_mask(w, v, cfg, model) for w, v in windows]  # doctest: +SKIP
+    """
+    return CloudModel(config.model_file)
 
 
 def _load() -> Any:

@@ -231,3 +231,22 @@ def test_mask_does_not_depend_on_the_change_windows(landsat_pair, tmp_path, monk
     assert big.cloud_pixels == small.cloud_pixels == int((big.mask() == 255).sum()) > 0
     assert np.array_equal(big.mask() == 255, small.mask() == 255)
     assert not (big.mask()[ROOF] == 255).any() and not (big.mask()[_reservoir()] == 255).any()
+
+
+def test_a_model_cache_loads_the_cloud_model_once_for_many_jobs(
+    landsat_pair, tmp_path, monkeypatch
+):
+    from terrasight.models.runtime import ModelCache
+    from terrasight.tasks.change import clouds
+
+    loads = []
+    real = clouds.load_cloud_model
+    monkeypatch.setattr(clouds, "load_cloud_model", lambda c: loads.append(c) or real(c))
+    before, after = landsat_pair(LANDSAT_L1)
+    models = ModelCache()
+    first = detect_changes(before, after, outdir=tmp_path / "a", models=models)
+    again = detect_changes(before, after, outdir=tmp_path / "b", models=models)
+    assert len(loads) == 1  # one model file serves both dates and both jobs
+    assert np.array_equal(first.mask(), again.mask())
+    detect_changes(before, after, outdir=tmp_path / "c")  # no cache: loaded for that job
+    assert len(loads) == 2

@@ -27,7 +27,7 @@ import rasterio
 from rasterio.windows import Window
 
 from terrasight.errors import BandSelectionError
-from terrasight.io.cloud import CloudConfig, cloud_classes
+from terrasight.io.cloud import CloudConfig, CloudModel, cloud_classes, load_cloud_model
 from terrasight.io.pair import RasterPair
 from terrasight.io.raster import RasterSource
 from terrasight.io.reflectance import (
@@ -38,6 +38,7 @@ from terrasight.io.reflectance import (
     uniform,
 )
 from terrasight.io.tiling import Tile, TileGrid
+from terrasight.models.runtime import ModelCache
 from terrasight.tasks.change import cloud_rule
 from terrasight.tasks.change.tiles import BLOCK, bounded_map
 
@@ -212,11 +213,18 @@ class CloudLayer:
 
 
 def build_cloud_layer(
-    pair: RasterPair, plan: CloudPlan, folder: Path, workers: int, fresh: bool
+    pair: RasterPair,
+    plan: CloudPlan,
+    folder: Path,
+    workers: int,
+    fresh: bool,
+    models: ModelCache | None = None,
 ) -> CloudLayer:
     """Classify both dates on :meth:`CloudPlan.grid` and write :data:`CLOUD_FILE` in ``folder``.
 
     An existing file is reused unless ``fresh``: a resumed job keeps its masks.
+    The cloud models come from ``models`` (loaded there once), or are loaded for
+    this call when it is None.
     """
 
     path = folder / CLOUD_FILE
@@ -230,11 +238,14 @@ def build_cloud_layer(
     if pair.before.crs is not None:
         profile.update(crs=pair.before.crs, transform=pair.transform)
 
+    cache = models if models is not None else ModelCache()
+    sessions = (_cloud_model(cache, plan.before), _cloud_model(cache, plan.after))
+
     def work(tile: Tile) -> tuple[Tile, np.ndarray]:
         with pair.readers() as reader:
             b, a, vb, va = reader.read_dates(tile.read)
         rs, cs = tile.core_slices
-        return tile, window_codes(b, a, vb, va, plan)[rs, cs]
+        return tile, window_codes(b, a, vb, va, plan, sessions)[rs, cs]
 
     with rasterio.open(part, "w", **profile) as ds:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -245,21 +256,32 @@ def build_cloud_layer(
     return layer
 
 
+def _cloud_model(cache: ModelCache, config: CloudConfig) -> CloudModel:
+    """``config``'s cloud model, loaded once per model file into ``cache``."""
+    return cache.get(("cloud-model", config.model_file), lambda: load_cloud_model(config))
+
+
 def window_codes(
     before: np.ndarray,
     after: np.ndarray,
     valid_before: np.ndarray,
     valid_after: np.ndarray,
     plan: CloudPlan,
+    models: tuple[CloudModel, CloudModel] | None = None,
 ) -> np.ndarray:
-    """Cloud codes (:mod:`~terrasight.tasks.change.cloud_rule` bits) of one window of both dates."""
+    """Cloud codes (:mod:`~terrasight.tasks.change.cloud_rule` bits) of one window of both dates.
+
+    ``models``: the before and after dates' loaded cloud models (loaded per call when None).
+    """
     classes = []
     refl = []
-    for data, valid, config in (
-        (before, valid_before, plan.before),
-        (after, valid_after, plan.after),
+    sessions = models if models is not None else (None, None)
+    for data, valid, config, model in (
+        (before, valid_before, plan.before, sessions[0]),
+        (after, valid_after, plan.after, sessions[1]),
     ):
-        classes.append(np.where(valid, cloud_classes(data, valid, config), 0).astype(np.uint8))
+        found = cloud_classes(data, valid, config, model=model)
+        classes.append(np.where(valid, found, 0).astype(np.uint8))
         x = data[list(config.band_indexes)].astype(np.float32)
         x *= np.asarray(config.scale, np.float32).reshape(-1, 1, 1)
         x += np.asarray(config.offset, np.float32).reshape(-1, 1, 1)

@@ -227,7 +227,7 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
     layer = None
     if clouds is not None:  # one cloud mask per pair, whatever the method's windows
         layer = cloud_layer.build_cloud_layer(
-            pair, clouds, folder, opts.workers, job.fitted is None
+            pair, clouds, folder, opts.workers, job.fitted is None, plan.models
         )
     if job.fitted is None:
         job.fitted = _fit(pair, spec, opts, plan.method_options, layer)
