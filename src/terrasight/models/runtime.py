@@ -91,3 +91,13 @@ class ModelCache:
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._items
+
+
+def cached(cache: ModelCache | None, key: Hashable, build: Callable[[], T]) -> T:
+    """``build()`` for this call only, or once per ``key`` for as long as ``cache`` lives.
+
+    Example:
+        >>> cached(None, "k", lambda: 1), cached(ModelCache(), "k", lambda: 2)
+        (1, 2)
+    """
+    return build() if cache is None else cache.get(key, build)

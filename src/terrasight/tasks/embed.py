@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -32,6 +32,7 @@ import numpy as np
 from terrasight.errors import InvalidRasterError, UnknownModelError
 from terrasight.io.rgb import read_rgb
 from terrasight.models.hub import HUB_PREFIX
+from terrasight.models.runtime import cached
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -44,11 +45,6 @@ BATCH = 32
 ImageLike = str | Path | np.ndarray
 Ranking = list[tuple[str, float]]
 T = TypeVar("T")
-
-
-def _cached(cache: ModelCache | None, key: Hashable, build: Callable[[], T]) -> T:
-    """``build()`` for this call only, or once per ``key`` for as long as ``cache`` lives."""
-    return build() if cache is None else cache.get(key, build)
 
 
 def load_model(
@@ -81,7 +77,7 @@ def load_model(
 
     if isinstance(model, Path) or (isinstance(model, str) and model.endswith(".json")):
         path = Path(model).resolve()
-        return _cached(cache, ("model-file", str(path)), lambda: create_model_from_file(path))
+        return cached(cache, ("model-file", str(path)), lambda: create_model_from_file(path))
     if not isinstance(model, str):
         return model
     if get_config(model).kind != "vl":
@@ -200,7 +196,7 @@ def label_embeddings(
         return emb
 
     # the key holds the model itself, not its id: an entry can never match another model
-    return _cached(cache, ("label-embeddings", vl, labels, templates), embed)
+    return cached(cache, ("label-embeddings", vl, labels, templates), embed)
 
 
 @overload

@@ -238,7 +238,7 @@ def build_cloud_layer(
     if pair.before.crs is not None:
         profile.update(crs=pair.before.crs, transform=pair.transform)
 
-    cache = models if models is not None else ModelCache()
+    cache = models if models is not None else ModelCache()  # both dates may share a file
     sessions = (_cloud_model(cache, plan.before), _cloud_model(cache, plan.after))
 
     def work(tile: Tile) -> tuple[Tile, np.ndarray]:

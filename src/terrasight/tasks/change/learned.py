@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from terrasight.errors import BandSelectionError, InvalidOptionError, MissingDependencyError
+from terrasight.models.runtime import cached
 from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, option
 
 if TYPE_CHECKING:
@@ -240,8 +241,8 @@ class FittedLearned:
             try:
                 from terrasight.models.onnx_change import onnx_change_network
 
-                return "onnx", self._cached(
-                    ("change-onnx", name), lambda: onnx_change_network(name)
+                return "onnx", cached(
+                    self._models, ("change-onnx", name), lambda: onnx_change_network(name)
                 )
             except ImportError as exc:
                 if engine == "onnx":
@@ -256,10 +257,7 @@ class FittedLearned:
                     raise
                 log.warning("change model %r runs in torch: %s", name, exc)
         key = ("change-inference", name, checkpoint)
-        return "torch", self._cached(key, lambda: inference_network(name, checkpoint))
-
-    def _cached(self, key: tuple, build: Any) -> Any:
-        return build() if self._models is None else self._models.get(key, build)
+        return "torch", cached(self._models, key, lambda: inference_network(name, checkpoint))
 
     def _prepare(self, image: np.ndarray, valid: np.ndarray, which: str) -> np.ndarray:
         """One date's window in model units, float32 ``(3, h, w)``, 0 where invalid.
