@@ -166,12 +166,16 @@ def write_geopackage_stream(result: ChangeResult, path: Path) -> Path:
     return path
 
 
-def object_records(objects: Sequence[ChangeObject]) -> Iterator[dict[str, Any]]:
+def object_records(
+    objects: Sequence[ChangeObject], geometry: bool = True
+) -> Iterator[dict[str, Any]]:
     """JSON-ready records of objects: their attributes and ``"geometry"`` as a shapely geometry.
 
     Objects on disk (an ``ObjectsView``) are read as records straight away,
     their geometry parsed by GEOS from the line's text: no
     :class:`ChangeObject` s and no Python lists of coordinates are built.
+    With ``geometry=False`` the records hold the attributes only and no
+    geometry is parsed or converted.
 
     Example:
         >>> next(object_records(result.objects))["id"]  # doctest: +SKIP
@@ -179,12 +183,14 @@ def object_records(objects: Sequence[ChangeObject]) -> Iterator[dict[str, Any]]:
     """
     raw = getattr(objects, "raw_records", None)
     if raw is not None:
-        for record, geometry in raw():
-            record["geometry"] = shapely.from_geojson(geometry)
+        for record, text in raw():
+            if geometry:
+                record["geometry"] = shapely.from_geojson(text)
             yield record
         return
     for obj in objects:
-        yield {**jsonable(obj.to_dict()), "geometry": polygonal(obj.geometry)}
+        record = jsonable(obj.to_dict())
+        yield {**record, "geometry": polygonal(obj.geometry)} if geometry else record
 
 
 def write_summary_stream(result: ChangeResult, path: Path) -> Path:
@@ -200,8 +206,7 @@ def write_summary_stream(result: ChangeResult, path: Path) -> Path:
     tmp = path.with_suffix(path.suffix + ".part")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(before + '"objects": [')
-        for i, record in enumerate(object_records(result.objects)):
-            record.pop("geometry")
+        for i, record in enumerate(object_records(result.objects, geometry=False)):
             fh.write(("," if i else "") + "\n    ")
             fh.write(json.dumps(record, allow_nan=False))
         fh.write("\n  ]" if len(result.objects) else "]")
