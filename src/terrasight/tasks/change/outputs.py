@@ -81,6 +81,7 @@ def save_result(result: ChangeResult, outdir: str | Path, report: bool = True) -
     for kind, src in (("mask", result.mask_path), ("probability", result.probability_path)):
         if Path(src).resolve() != paths[kind].resolve():
             shutil.copyfile(src, paths[kind])
+    _copy_store(result, out)
     write_geojson_stream(result, paths["geojson"])
     write_geopackage_stream(result, paths["geopackage"])
     write_summary_stream(result, paths["summary"])
@@ -92,6 +93,16 @@ def save_result(result: ChangeResult, outdir: str | Path, report: bool = True) -
     else:
         paths.pop("report")
     return paths
+
+
+def _copy_store(result: ChangeResult, out: Path) -> None:
+    """Copy the job's object store (``change_objects.jsonl``) so the folder can be loaded again."""
+    store = getattr(result.objects, "path", None)
+    if store is None or not Path(store).is_file():
+        return
+    target = out / Path(store).name
+    if Path(store).resolve() != target.resolve():
+        shutil.copyfile(store, target)
 
 
 def write_json(path: Path, data: Any) -> Path:

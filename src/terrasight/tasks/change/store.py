@@ -132,6 +132,23 @@ class ObjectsView(Sequence[ChangeObject]):
             self._fh = open(self.path, "rb")  # noqa: SIM115 - closed with the view
             weakref.finalize(self, self._fh.close)
 
+    @classmethod
+    def open(cls, path: str | Path) -> ObjectsView:
+        """A view of an existing objects file (one JSON line per object), e.g. a job's
+        ``change_objects.jsonl``: its line offsets are found by one pass over the file.
+
+        Example:
+            >>> objects = ObjectsView.open("changes/change_objects.jsonl")  # doctest: +SKIP
+        """
+        offsets = array("q")
+        pos = 0
+        with open(path, "rb") as fh:
+            for line in fh:
+                if line.strip():
+                    offsets.append(pos)
+                pos += len(line)
+        return cls(Path(path), np.frombuffer(offsets, dtype=np.int64))
+
     def __len__(self) -> int:
         return int(self._offsets.size)
 

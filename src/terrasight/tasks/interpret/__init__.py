@@ -1,0 +1,1 @@
+"""Change results and images put into words: facts, captions and answers to questions."""

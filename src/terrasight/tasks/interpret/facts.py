@@ -1,0 +1,238 @@
+"""Change facts: for every change object how big, what shape, where, and what it was and became.
+
+Everything terrasight says in words rests on these facts, and every number in
+them points at the objects it comes from. The land cover before and after is a
+zero-shot classification of each object's crop (with context around it) by an
+image-text model over :data:`~terrasight.tasks.interpret.vocabulary.LAND_COVER`;
+a class below ``min_confidence`` is ``"unknown"``, never a guess. Only the
+``max_classified`` largest objects are classified (they hold most of the
+changed area; the facts say how much).
+
+Example:
+    >>> facts = change_facts(result)  # doctest: +SKIP
+    >>> facts.objects[0].change, facts.by_location["north-east"]  # doctest: +SKIP
+    ('vegetation -> built-up', {'count': 3, 'area': 5120.0})
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+from shapely.geometry import shape as to_shape
+
+from terrasight.tasks.interpret.facts_data import ChangeFacts, ObjectFacts, totals
+from terrasight.tasks.interpret.vocabulary import (
+    ELONGATION,
+    LAND_COVER,
+    LAND_COVER_TEMPLATES,
+    THINNESS,
+    cell_name,
+    cell_of,
+    size_class,
+)
+
+if TYPE_CHECKING:
+    from terrasight.models.runtime import ModelCache
+    from terrasight.tasks.change.result import ChangeObject, ChangeResult
+
+__all__ = ["ChangeFacts", "FactsOptions", "ObjectFacts", "change_facts", "shape_of"]
+
+MAX_CLASSIFIED = 50
+"""Objects classified by default (the largest first)."""
+MIN_CONFIDENCE = 0.35
+"""Below this probability a land-cover class is reported as ``"unknown"``."""
+
+
+@dataclass(frozen=True)
+class FactsOptions:
+    """How facts are made.
+
+    Attributes:
+        classify: classify the land cover before and after (needs PyTorch).
+        model: the image-text model (a ``vl`` registry name or a loaded model).
+        max_classified: classify at most this many objects, the largest first.
+        min_confidence: a class less likely than this is ``"unknown"``.
+        classes: land-cover classes and their prompt phrases.
+    """
+
+    classify: bool = True
+    model: Any = "terrasight-vl"
+    max_classified: int = MAX_CLASSIFIED
+    min_confidence: float = MIN_CONFIDENCE
+    classes: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(LAND_COVER))
+
+    def __post_init__(self) -> None:
+        from terrasight.errors import InvalidOptionError
+
+        if self.max_classified < 0:
+            raise InvalidOptionError("max_classified must be 0 or more.")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise InvalidOptionError("min_confidence must be between 0 and 1.")
+        if self.classify and len(self.classes) < 2:
+            raise InvalidOptionError("land-cover classification needs at least two classes.")
+
+
+def shape_of(geometry: dict[str, Any]) -> tuple[str, float]:
+    """``("elongated" | "compact", elongation)`` of a GeoJSON-like polygon.
+
+    Elongation is the long / short side of the minimum rotated rectangle, or
+    perimeter^2 / (4 area) / 3 for thin winding strips, whichever is larger.
+
+    Example:
+        >>> shape_of({"type": "Polygon", "coordinates": [[(0, 0), (10, 0), (10, 1), (0, 1)]]})
+        ('elongated', 10.0)
+        >>> shape_of({"type": "Polygon", "coordinates": [[(0, 0), (4, 0), (4, 3), (0, 3)]]})[0]
+        'compact'
+    """
+    try:
+        geom = to_shape(geometry)
+    except (ValueError, AttributeError, TypeError, IndexError):
+        return "compact", 1.0
+    if geom.is_empty or geom.area <= 0:
+        return "compact", 1.0
+    rect = shapely.minimum_rotated_rectangle(geom)
+    coords = np.asarray(rect.exterior.coords) if rect.geom_type == "Polygon" else None
+    ratio = 1.0
+    if coords is not None and len(coords) >= 4:
+        sides = np.hypot(*np.diff(coords[:3], axis=0).T)
+        ratio = float(max(sides) / max(min(sides), 1e-12))
+    thin = geom.length**2 / (4.0 * geom.area)
+    elongation = max(ratio, thin / 3.0) if thin >= THINNESS else ratio
+    return ("elongated" if elongation >= ELONGATION else "compact"), round(elongation, 2)
+
+
+def change_facts(
+    result: ChangeResult,
+    options: FactsOptions | None = None,
+    cache: ModelCache | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ChangeFacts:
+    """The facts of a change result: per object and for the whole scene.
+
+    Args:
+        result: a change result (``detect_changes``, or ``load_result`` of a saved folder).
+        options: see :class:`FactsOptions`; default: classify the 50 largest objects
+            with ``terrasight-vl``.
+        cache: keeps the image-text model for later calls.
+        progress: called with the number of objects classified after each batch.
+
+    Raises:
+        MissingDependencyError: classification asked for without PyTorch (pass
+            ``FactsOptions(classify=False)`` to do without it).
+        RasterReadError: an input image cannot be read any more.
+
+    Example:
+        >>> facts = change_facts(result)  # doctest: +SKIP
+        >>> facts.to_dict()["changed_fraction"]  # doctest: +SKIP
+        0.012
+    """
+    opts = options or FactsOptions()
+    inverse = ~result.affine
+    objects = [_object_facts(o, result, inverse) for o in result.objects]
+    notes: list[str] = []
+    if opts.classify and objects and opts.max_classified:
+        chosen = objects[: opts.max_classified]
+        labels = _classify_objects(result, chosen, opts, cache, progress)
+        objects = [_with_classes(f, *labels[i]) for i, f in enumerate(chosen)] + objects[
+            len(chosen) :
+        ]
+        if len(chosen) < len(objects):
+            share = sum(f.area for f in chosen) / max(sum(f.area for f in objects), 1e-12)
+            notes.append(
+                f"land cover was classified for the {len(chosen)} largest of {len(objects)} "
+                f"objects ({share:.0%} of the changed area); the others are 'unknown'."
+            )
+    elif not opts.classify:
+        notes.append("land cover was not classified; every class is 'unknown'.")
+    return totals(result, objects, opts, notes)
+
+
+def _object_facts(obj: ChangeObject, result: ChangeResult, inverse: Any) -> ObjectFacts:
+    col, row = inverse * tuple(obj.centroid_image_crs)
+    if not (math.isfinite(col) and math.isfinite(row)):
+        c0, r0, c1, r1 = obj.pixel_bbox
+        col, row = (c0 + c1) / 2, (r0 + r1) / 2
+    cell = cell_of(col, row, result.width, result.height)
+    form, elongation = shape_of(obj.geometry)
+    mean = round(float(obj.mean_probability), 4)
+    return ObjectFacts(
+        id=obj.id,
+        pixels=obj.pixels,
+        area=float(obj.area),
+        area_unit=obj.area_unit,
+        size=size_class(float(obj.area), obj.area_unit),
+        shape=form,
+        elongation=elongation,
+        cell=cell,
+        location=cell_name(cell),
+        centroid_lonlat=obj.centroid_lonlat,
+        pixel_bbox=tuple(obj.pixel_bbox),  # type: ignore[arg-type]
+        mean_probability=mean if math.isfinite(mean) else None,
+    )
+
+
+def _with_classes(f: ObjectFacts, before: tuple[str, float], after: tuple[str, float]):
+    from dataclasses import replace
+
+    return replace(
+        f,
+        before_class=before[0],
+        before_confidence=round(before[1], 3),
+        after_class=after[0],
+        after_confidence=round(after[1], 3),
+    )
+
+
+def _classify_objects(
+    result: ChangeResult,
+    objects: Sequence[ObjectFacts],
+    opts: FactsOptions,
+    cache: ModelCache | None,
+    progress: Callable[[int], None] | None,
+) -> list[tuple[tuple[str, float], tuple[str, float]]]:
+    """(before, after) (class, probability) of each object's context crop."""
+    from terrasight.tasks.embed import embed_images, load_model
+    from terrasight.tasks.interpret.crops import context_window, open_crops
+
+    model = load_model(opts.model, cache=cache)
+    names = list(opts.classes)
+    classes = _class_embeddings(opts, model, cache)
+    out: list[tuple[tuple[str, float], tuple[str, float]]] = []
+    step = 32
+    with open_crops(result) as crops:
+        for i in range(0, len(objects), step):
+            chunk = objects[i : i + step]
+            windows = [context_window(f.pixel_bbox, result.width, result.height) for f in chunk]
+            pair = []
+            for date in ("before", "after"):
+                emb = embed_images([crops.crop(date, w) for w in windows], model)
+                logits = float(model.logit_scale) * (emb @ classes.T)
+                probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+                pair.append(probs / probs.sum(axis=1, keepdims=True))
+            for b, a in zip(*pair, strict=True):
+                out.append((_label(b, names, opts), _label(a, names, opts)))
+            if progress is not None:
+                progress(len(chunk))
+    return out
+
+
+def _class_embeddings(opts: FactsOptions, model: Any, cache: ModelCache | None) -> np.ndarray:
+    """One normalised embedding per class: the mean over its phrases and the templates."""
+    from terrasight.tasks.embed import label_embeddings
+
+    rows = []
+    for phrases in opts.classes.values():
+        emb = label_embeddings(phrases, LAND_COVER_TEMPLATES, model, cache=cache).mean(axis=0)
+        rows.append(emb / np.linalg.norm(emb))
+    return np.stack(rows).astype(np.float32)
+
+
+def _label(probs: np.ndarray, names: list[str], opts: FactsOptions) -> tuple[str, float]:
+    best = int(np.argmax(probs))
+    p = float(probs[best])
+    return (names[best] if p >= opts.min_confidence else "unknown"), p

@@ -1,0 +1,252 @@
+"""The data of change facts: :class:`ObjectFacts`, :class:`ChangeFacts`, JSON in and out.
+
+Plain frozen data, JSON-ready through ``to_dict()`` and read back by
+``from_dict()``, so ``facts.json`` of a saved result answers questions without
+any model or image.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from terrasight.errors import InvalidOptionError
+from terrasight.tasks.interpret.vocabulary import CELL_NAMES
+
+if TYPE_CHECKING:
+    from terrasight.tasks.change.result import ChangeResult
+
+FACTS_NAME = "facts.json"
+"""File name of the facts beside a result's other outputs."""
+FACTS_VERSION = 1
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ObjectFacts:
+    """What is known of one change object.
+
+    Attributes:
+        id: the change object's id (1 = largest).
+        pixels, area, area_unit: its size (``"m2"``, or ``"px"`` without a CRS).
+        size: ``tiny``, ``small``, ``medium``, ``large`` or ``very large``.
+        shape: ``compact`` or ``elongated`` (a road, a river bank); ``elongation`` its measure.
+        cell: (row, column) of the 3 x 3 grid cell holding its centroid, north-west (0, 0).
+        location: the cell's compass name (``north-east``, ``centre``...).
+        centroid_lonlat: WGS84 centroid (None without a CRS).
+        pixel_bbox: (col0, row0, col1, row1) in the output grid.
+        mean_probability: mean change probability of its pixels.
+        before_class, after_class: land cover before and after (``"unknown"`` when not
+            classified or not confident); ``*_confidence`` their probabilities.
+    """
+
+    id: int
+    pixels: int
+    area: float
+    area_unit: str
+    size: str
+    shape: str
+    elongation: float
+    cell: tuple[int, int]
+    location: str
+    centroid_lonlat: tuple[float, float] | None
+    pixel_bbox: tuple[int, int, int, int]
+    mean_probability: float | None
+    before_class: str = UNKNOWN
+    before_confidence: float | None = None
+    after_class: str = UNKNOWN
+    after_confidence: float | None = None
+
+    @property
+    def change(self) -> str:
+        """``"before -> after"`` land cover, e.g. ``"vegetation -> built-up"``."""
+        return f"{self.before_class} -> {self.after_class}"
+
+    @property
+    def classified(self) -> bool:
+        return self.before_class != UNKNOWN or self.after_class != UNKNOWN
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready attributes plus ``change``."""
+        out = asdict(self)
+        out["cell"] = list(self.cell)
+        out["change"] = self.change
+        return out
+
+
+@dataclass(frozen=True)
+class ChangeFacts:
+    """The facts of a change result, per object and for the whole scene.
+
+    Attributes:
+        before, after, method: the result's inputs and change method.
+        area_unit: ``"m2"`` or ``"px"``; every area below is in it.
+        pixel_area: ground area of one pixel.
+        scene_area, valid_area: area of the grid, and of the part with an answer.
+        changed_area, changed_fraction: changed area and its share of ``valid_area``.
+        width, height: the output grid.
+        objects: the objects' facts, largest first.
+        by_change, by_location, by_after_class, by_before_class, by_size, by_shape:
+            ``{key: {"count": n, "area": a, "ids": [...]}}``.
+        model: the image-text model that classified the land cover (None: not classified).
+        classes: the land-cover classes used.
+        unreliable, quality_issues: copied from the result: when True, "no change" may
+            mean "not seen".
+        notes: what the facts leave out (objects not classified...).
+    """
+
+    before: str
+    after: str
+    method: str
+    area_unit: str
+    pixel_area: float
+    scene_area: float
+    valid_area: float
+    changed_area: float
+    changed_fraction: float
+    width: int
+    height: int
+    objects: tuple[ObjectFacts, ...]
+    by_change: dict[str, dict[str, Any]]
+    by_location: dict[str, dict[str, Any]]
+    by_after_class: dict[str, dict[str, Any]]
+    by_before_class: dict[str, dict[str, Any]]
+    by_size: dict[str, dict[str, Any]]
+    by_shape: dict[str, dict[str, Any]]
+    model: str | None
+    classes: tuple[str, ...]
+    unreliable: bool = False
+    quality_issues: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def object_count(self) -> int:
+        return len(self.objects)
+
+    def object(self, object_id: int) -> ObjectFacts:
+        """The facts of one object by id.
+
+        Raises:
+            KeyError: no such object.
+        """
+        for f in self.objects:
+            if f.id == object_id:
+                return f
+        raise KeyError(object_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready facts (``version``, scene totals, then ``objects``)."""
+        out: dict[str, Any] = {"version": FACTS_VERSION}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "objects":
+                continue
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        out["object_count"] = self.object_count
+        out["objects"] = [o.to_dict() for o in self.objects]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChangeFacts:
+        """Facts read back from :meth:`to_dict` (e.g. ``facts.json``).
+
+        Raises:
+            InvalidOptionError: not facts, or written by another version.
+        """
+        if not isinstance(data, dict) or data.get("version") != FACTS_VERSION:
+            raise InvalidOptionError(
+                f"not terrasight change facts of version {FACTS_VERSION}; make them again "
+                "with 'terrasight describe' or by saving the result."
+            )
+        names = {f.name for f in fields(ObjectFacts)}
+        objects = []
+        for record in data["objects"]:
+            values = {k: v for k, v in record.items() if k in names}
+            values["cell"] = tuple(values["cell"])
+            values["pixel_bbox"] = tuple(values["pixel_bbox"])
+            if values.get("centroid_lonlat") is not None:
+                values["centroid_lonlat"] = tuple(values["centroid_lonlat"])
+            objects.append(ObjectFacts(**values))
+        kept = {f.name for f in fields(cls)} - {"objects"}
+        values = {k: data[k] for k in kept if k in data}
+        for name in ("classes", "quality_issues", "notes"):
+            values[name] = tuple(values.get(name, ()))
+        return cls(objects=tuple(objects), **values)
+
+
+def group(objects: Iterable[ObjectFacts], key: str) -> dict[str, dict[str, Any]]:
+    """``{value of key: {"count", "area", "ids"}}`` over objects, largest area first."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in objects:
+        name = f.change if key == "change" else str(getattr(f, key))
+        entry = out.setdefault(name, {"count": 0, "area": 0.0, "ids": []})
+        entry["count"] += 1
+        entry["area"] += f.area
+        entry["ids"].append(f.id)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["area"]))
+
+
+def totals(
+    result: ChangeResult, objects: Sequence[ObjectFacts], options: Any, notes: Sequence[str]
+) -> ChangeFacts:
+    """Scene-level facts of ``result`` from its objects' facts."""
+    by_location = group(objects, "location")
+    by_location = {
+        name: by_location.get(name, {"count": 0, "area": 0.0, "ids": []}) for name in CELL_NAMES
+    }
+    model = options.model if isinstance(options.model, str) else type(options.model).__name__
+    classified = options.classify and options.max_classified and objects
+    return ChangeFacts(
+        before=str(result.before),
+        after=str(result.after),
+        method=result.method,
+        area_unit=result.area_unit,
+        pixel_area=float(result.pixel_area),
+        scene_area=float(result.width * result.height * result.pixel_area),
+        valid_area=float(result.valid_pixels * result.pixel_area),
+        changed_area=float(result.changed_area),
+        changed_fraction=round(float(result.changed_fraction), 6),
+        width=result.width,
+        height=result.height,
+        objects=tuple(objects),
+        by_change=group(objects, "change"),
+        by_location=by_location,
+        by_after_class=group(objects, "after_class"),
+        by_before_class=group(objects, "before_class"),
+        by_size=group(objects, "size"),
+        by_shape=group(objects, "shape"),
+        model=model if classified else None,
+        classes=tuple(options.classes) if options.classify else (),
+        unreliable=bool(result.unreliable),
+        quality_issues=tuple(result.quality_issues),
+        notes=tuple(notes),
+    )
+
+
+def write_facts(facts: ChangeFacts, path: str | Path) -> Path:
+    """Write ``facts.json`` atomically (through a ``.part`` file).
+
+    Example:
+        >>> write_facts(facts, "changes/facts.json")  # doctest: +SKIP
+    """
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".part")
+    tmp.write_text(json.dumps(facts.to_dict(), indent=1, allow_nan=False), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def read_facts(path: str | Path) -> ChangeFacts:
+    """Facts written by :func:`write_facts`.
+
+    Raises:
+        InvalidOptionError: the file is missing, damaged or of another version.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidOptionError(f"{path}: cannot read change facts ({exc}).") from None
+    return ChangeFacts.from_dict(data)
