@@ -52,6 +52,10 @@ class DatasetLayoutError(TerrasightError, ValueError):
     """Raised when an evaluation dataset folder does not have the expected layout."""
 
 
+class QuestionError(TerrasightError, ValueError):
+    """Raised when a question cannot be read: empty, not English, or not about the images."""
+
+
 # --- options and names --------------------------------------------------------------------
 
 
@@ -142,6 +146,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
     MissingDependencyError: ErrorRoute(6, 501),
     CloudMaskUnavailableError: ErrorRoute(6, 501),
     ModelWeightsError: ErrorRoute(7, 500),
+    QuestionError: ErrorRoute(8, 422),
     OnnxExportError: ErrorRoute(7, 500),
     TerrasightError: ErrorRoute(1, 500),
     KeyboardInterrupt: ErrorRoute(130, 499),
@@ -150,7 +155,8 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
 
 Exit codes: 1 any other terrasight error, 2 a bad option or name (as click's own usage
 errors), 3 unusable input data, 4 an input that cannot be read, 5 the output folder,
-6 a missing optional dependency, 7 model weights (or their ONNX export), 130 interrupted (Ctrl-C)."""
+6 a missing optional dependency, 7 model weights (or their ONNX export), 8 a question that
+cannot be read or answered from the images, 130 interrupted (Ctrl-C)."""
 
 
 def route(error: BaseException) -> ErrorRoute | None:

@@ -54,6 +54,7 @@ def main(verbose: int) -> None:
 
 
 def _register() -> None:
+    from terrasight.cli.ask import ask
     from terrasight.cli.change import change
     from terrasight.cli.classify import classify
     from terrasight.cli.demo import demo
@@ -69,6 +70,7 @@ def _register() -> None:
     main.add_command(classify)
     main.add_command(search)
     main.add_command(models)
+    main.add_command(ask)
 
 
 _register()

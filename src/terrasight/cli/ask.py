@@ -1,0 +1,95 @@
+"""``terrasight ask BEFORE AFTER "question"`` and ``terrasight ask --from-result DIR "question"``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from terrasight.cli.options import method_option
+from terrasight.errors import InvalidOptionError, QuestionError, exit_code
+
+UNANSWERABLE_EXIT = exit_code(QuestionError(""))
+"""Exit status of a question the images cannot answer (the answer says why)."""
+
+
+@click.command()
+@click.argument("args", nargs=-1, required=True, metavar='[BEFORE AFTER] "QUESTION"')
+@click.option(
+    "--from-result",
+    "from_result",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Answer from a folder written by 'terrasight change -o DIR' (no detection).",
+)
+@method_option
+@click.option(
+    "-o",
+    "--outdir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep the pair's result here (with facts.json) for later questions.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@click.option(
+    "--rules-only",
+    is_flag=True,
+    help="Read the question by rules only, never loading the sentence model.",
+)
+def ask(
+    args: tuple[str, ...],
+    from_result: Path | None,
+    method: str,
+    outdir: Path | None,
+    as_json: bool,
+    rules_only: bool,
+) -> None:
+    """Answer a plain-language QUESTION about what changed between BEFORE and AFTER.
+
+    \b
+    Examples:
+      terrasight ask 2019.tif 2024.tif "how many new buildings are in the north?"
+      terrasight ask --from-result changes/ "what percentage of the scene changed?" --json
+
+    Question types: has anything changed, how many, how much area (m2, hectares,
+    km2, percent), where, what was built / what did X become, more change here or
+    there, list the changes. Answers rest on the change facts only; every number
+    names its objects.
+
+    \b
+    Exit status: 0 answered; 8 the question is empty, not English, or one the
+    images cannot answer (another date, a thing the land-cover classes lack:
+    the answer says why); 2 bad options; 3 and 4 a pair that cannot be read or
+    compared; 6 a missing optional dependency.
+    """
+    from terrasight.models.runtime import ModelCache
+    from terrasight.tasks.interpret.ask import ask as ask_api
+
+    before, after, question = _split(args, from_result)
+    cache = ModelCache()
+    if from_result is not None:
+        answer = ask_api(from_result, None, question, cache=cache, model=not rules_only)
+    else:
+        answer = ask_api(
+            before, after, question, method=method, outdir=outdir, cache=cache, model=not rules_only
+        )
+    if as_json:
+        click.echo(json.dumps({"question": question, **answer.to_dict()}, default=str))
+    else:
+        click.echo(answer.text)
+        for caveat in answer.caveats:
+            click.echo(f"  caveat: {caveat}")
+    if not answer.answerable:
+        raise click.exceptions.Exit(UNANSWERABLE_EXIT)
+
+
+def _split(args: tuple[str, ...], from_result: Path | None) -> tuple[Path, Path, str]:
+    """(before, after, question) of the arguments; the question's words may be unquoted."""
+    if from_result is not None:
+        return from_result, from_result, " ".join(args)
+    if len(args) < 3:
+        raise InvalidOptionError(
+            'give BEFORE AFTER "QUESTION", or --from-result DIR "QUESTION" to reuse a result.'
+        )
+    return Path(args[0]), Path(args[1]), " ".join(args[2:])

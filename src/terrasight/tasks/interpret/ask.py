@@ -1,0 +1,204 @@
+"""Answer plain-language questions about what changed between two images.
+
+:func:`ask` detects the changes of a pair (or reopens a saved result folder),
+:func:`ask_result` answers from a result or its facts. Questions are read by
+:func:`~terrasight.tasks.interpret.ask_parse.parse_question` (rules, then the
+sentence-embedding model when the rules are unsure) and answered from the
+:class:`~terrasight.tasks.interpret.facts_data.ChangeFacts` only: every number
+names the objects it rests on, a question the facts cannot answer gets
+"I can't tell that from these images, because ...", and an unreliable result
+says so in every answer.
+
+Example:
+    >>> answer = ask("2019.tif", "2024.tif", "how many new buildings are in the north?")  # doctest: +SKIP
+    >>> answer.text, answer.value, answer.evidence  # doctest: +SKIP
+    ('2 changes to built-up in the north (objects 3, 7).', 2, (3, 7))
+    >>> ask("changes/", question="what percentage of the scene changed?").value  # doctest: +SKIP
+    1.2
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from terrasight.errors import InvalidOptionError
+from terrasight.tasks.interpret.ask_answer import answer_query
+from terrasight.tasks.interpret.ask_parse import Query, parse_question
+from terrasight.tasks.interpret.ask_select import Answer, cant_tell
+from terrasight.tasks.interpret.facts_data import FACTS_NAME, ChangeFacts, read_facts
+
+if TYPE_CHECKING:
+    from terrasight.models.runtime import ModelCache
+    from terrasight.tasks.change.result import ChangeResult
+
+__all__ = ["Answer", "ask", "ask_result", "facts_of"]
+
+
+def ask(
+    before: str | Path,
+    after: str | Path | None = None,
+    question: str | None = None,
+    *,
+    method: str = "learned",
+    outdir: str | Path | None = None,
+    cache: ModelCache | None = None,
+    model: bool = True,
+    **detect_options: Any,
+) -> Answer:
+    """Answer a question about the change between ``before`` and ``after``.
+
+    Args:
+        before, after: the two images; or ``before`` a result folder (written by
+            ``terrasight change -o DIR``) and ``after`` None: no detection then.
+        question: an English question (see :func:`ask_result`).
+        method: the change method for a pair.
+        outdir: keep the pair's result there (with ``facts.json``, land cover classified
+            when PyTorch is installed) for later questions.
+        cache: keeps loaded models (change network, image-text and sentence models).
+        model: let the sentence-embedding model type questions the rules cannot.
+        detect_options: more options of
+            :func:`~terrasight.tasks.change.detect.detect_changes`.
+
+    Raises:
+        QuestionError: the question is empty or not English.
+        InvalidOptionError: no question, or a result folder given with a second image.
+        RasterReadError, PairAlignmentError...: the pair cannot be read or compared.
+
+    Example:
+        >>> ask("a.tif", "b.tif", "has anything changed?").value  # doctest: +SKIP
+        True
+        >>> ask("changes/", question="where is the largest change?").value  # doctest: +SKIP
+        'north-west'
+    """
+    from terrasight.tasks.change.load import is_result_folder
+
+    if question is None:
+        raise InvalidOptionError("no question given: ask(before, after, 'how many changes?').")
+    if is_result_folder(before):
+        if after is not None:
+            raise InvalidOptionError(
+                f"{before} is a saved result folder: ask it without a second image "
+                "(ask(folder, question=...)), or give two images."
+            )
+        return ask_result(before, question, cache, model=model)
+    if after is None:
+        raise InvalidOptionError(
+            f"{before} is not a saved change result folder; give the after image too."
+        )
+    query = parse_question(question, cache, model)
+    if query.kind == "unanswerable":
+        return _with_notes(cant_tell(query.unanswerable or "the question is unclear"), query)
+    facts = _detect_facts(before, after, query, method, outdir, cache, detect_options)
+    return _with_notes(answer_query(facts, query), query)
+
+
+def ask_result(
+    source: ChangeResult | ChangeFacts | str | Path,
+    question: str,
+    cache: ModelCache | None = None,
+    *,
+    model: bool = True,
+) -> Answer:
+    """Answer a question from a change result, its facts, or a saved result folder.
+
+    Question types: presence ("has anything changed?", "did the forest shrink?"),
+    count ("how many new buildings are in the north?"), area ("what percentage of
+    the scene changed?", "how many hectares changed?"), location ("where is the
+    largest change?"), class ("what did the forest become?"), comparison ("more
+    change in the east or the west?") and listing ("list the changes in the
+    south-west", "which objects are elongated?").
+
+    Args:
+        source: a :class:`ChangeResult`, its :class:`ChangeFacts`, or a result folder
+            (its ``facts.json``; computed from the folder when missing).
+        question: an English question.
+        cache: keeps the sentence-embedding (and image-text) models.
+        model: let the sentence-embedding model type questions the rules cannot.
+
+    Raises:
+        QuestionError: the question is empty or not English.
+        InvalidOptionError: the folder is not a change result.
+
+    Example:
+        >>> facts = read_facts("changes/facts.json")  # doctest: +SKIP
+        >>> ask_result(facts, "which objects are elongated?").evidence  # doctest: +SKIP
+        (2, 9)
+    """
+    query = parse_question(question, cache, model)
+    if query.kind == "unanswerable":
+        return _with_notes(cant_tell(query.unanswerable or "the question is unclear"), query)
+    facts = facts_of(source, needs_classes(query), cache)
+    return _with_notes(answer_query(facts, query), query)
+
+
+def needs_classes(query: Query) -> bool:
+    """Whether answering needs the land cover of the changes.
+
+    Example:
+        >>> needs_classes(parse_question("what was built?", model=False))
+        True
+    """
+    return bool(query.classes) or query.kind == "class"
+
+
+def facts_of(
+    source: ChangeResult | ChangeFacts | str | Path,
+    classify: bool = False,
+    cache: ModelCache | None = None,
+) -> ChangeFacts:
+    """The facts of a result, of a saved result folder, or the facts themselves.
+
+    A folder's ``facts.json`` is read as it is; without it the facts are computed
+    from the folder, with land cover when ``classify`` and PyTorch is installed.
+
+    Example:
+        >>> facts_of("changes/").object_count  # doctest: +SKIP
+        12
+    """
+    from terrasight.tasks.change.load import load_result
+    from terrasight.tasks.interpret.facts import FactsOptions, change_facts
+
+    if isinstance(source, ChangeFacts):
+        return source
+    if isinstance(source, str | Path):
+        stored = Path(source) / FACTS_NAME
+        if stored.is_file():
+            return read_facts(stored)
+        source = load_result(source)
+    options = FactsOptions(classify=classify and has_torch())
+    return change_facts(source, options, cache)
+
+
+def has_torch() -> bool:
+    """Whether PyTorch is installed (land-cover classification needs it)."""
+    return importlib.util.find_spec("torch") is not None
+
+
+def _detect_facts(
+    before: str | Path,
+    after: str | Path,
+    query: Query,
+    method: str,
+    outdir: str | Path | None,
+    cache: ModelCache | None,
+    detect_options: dict[str, Any],
+) -> ChangeFacts:
+    """Detect the pair's changes and make their facts; saved with ``facts.json`` to outdir."""
+    from terrasight.tasks.change.detect import detect_changes
+    from terrasight.tasks.interpret.facts import FactsOptions, change_facts
+    from terrasight.tasks.interpret.facts_data import write_facts
+
+    result = detect_changes(before, after, method, outdir=outdir, models=cache, **detect_options)
+    classify = has_torch() and (outdir is not None or needs_classes(query))
+    facts = change_facts(result, FactsOptions(classify=classify), cache)
+    if outdir is not None:
+        result.save(outdir, report=False)
+        write_facts(facts, Path(outdir) / FACTS_NAME)
+    return facts
+
+
+def _with_notes(answer: Answer, query: Query) -> Answer:
+    return replace(answer, notes=(*answer.notes, *query.notes))
