@@ -65,11 +65,12 @@ def ask(
     """
     from terrasight.models.runtime import ModelCache
     from terrasight.tasks.interpret.ask import ask as ask_api
+    from terrasight.tasks.interpret.ask import ask_result
 
     before, after, question = _split(args, from_result)
     cache = ModelCache()
     if from_result is not None:
-        answer = ask_api(from_result, None, question, cache=cache, model=not rules_only)
+        answer = ask_result(from_result, question, cache, model=not rules_only)
     else:
         answer = ask_api(
             before, after, question, method=method, outdir=outdir, cache=cache, model=not rules_only

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from terrasight.tasks.interpret.ask_select import (
     UNIT_M2,
     Answer,
+    area_in,
     area_text,
     cant_tell,
     changes,
@@ -50,9 +51,7 @@ def answer_query(facts: ChangeFacts, q: Query) -> Answer:
     if needs_classes and facts.model is None:
         reason = "land cover was not classified for this result, so no change has a class"
         return cant_tell(reason, q.kind)
-    if (q.min_area and q.min_area[1] not in ("px", facts.area_unit)) or (
-        q.max_area and q.max_area[1] not in ("px", facts.area_unit)
-    ):
+    if any(limit and area_in(*limit, facts) is None for limit in (q.min_area, q.max_area)):
         return cant_tell("the images have no map coordinates, so areas are in pixels", q.kind)
     if q.unit in UNIT_M2 and facts.area_unit != "m2":
         return cant_tell(

@@ -159,7 +159,7 @@ def percent_text(value: float) -> str:
 
     Example:
         >>> percent_text(12.345), percent_text(0.042)
-        ('12.3%', '0.04%')
+        ('12.3%', '0.042%')
     """
     return f"{value:.1f}%" if value >= 0.1 or value == 0 else f"{value:.2g}%"
 
