@@ -117,7 +117,7 @@ def test_class_questions_need_classified_land_cover(facts):
     for question in ("what was built?", "are there new buildings?", "did the forest shrink?"):
         answer = _a(facts, question)
         assert answer.text.startswith("I can't tell that from these images, because land cover")
-        assert answer.value is None and answer.evidence == ()
+        assert answer.value is None and answer.evidence == () and not answer.answerable
 
 
 def test_classes_gained_and_lost(classified):

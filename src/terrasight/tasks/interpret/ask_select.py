@@ -38,6 +38,7 @@ class Answer:
             ``class``, ``comparison``, ``listing``) or ``unanswerable``.
         caveats: what the answer cannot vouch for (unreliable images, low-confidence classes).
         notes: how the question was read.
+        answerable: False when the images cannot answer ("I can't tell ...").
 
     Example:
         >>> Answer("3 changes.", 3, "objects", (1, 2, 3), "count").to_dict()["answer"]
@@ -51,11 +52,7 @@ class Answer:
     question_type: str
     caveats: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def answerable(self) -> bool:
-        """False when the images cannot answer the question."""
-        return self.question_type != "unanswerable"
+    answerable: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``answer``, ``value``, ``unit``, ``evidence``, ``question_type``,
@@ -79,7 +76,7 @@ def cant_tell(reason: str, kind: str = "unanswerable") -> Answer:
         >>> cant_tell("they show two dates only").text
         "I can't tell that from these images, because they show two dates only."
     """
-    return Answer(CANT_TELL + reason.rstrip(".") + ".", None, None, (), kind)
+    return Answer(CANT_TELL + reason.rstrip(".") + ".", None, None, (), kind, answerable=False)
 
 
 def class_match(f: ObjectFacts, q: Query) -> bool | None:
