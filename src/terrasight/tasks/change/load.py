@@ -74,7 +74,7 @@ def load_result(folder: str | Path) -> ChangeResult:
             band_names=tuple(summary.get("bands", ())),
             bands=tuple(summary.get("band_numbers", ())),
             after_bands=tuple(summary.get("after_band_numbers", ())),
-            region=tuple(summary.get("region", (0, 0, 0, 0))),  # type: ignore[arg-type]
+            region=tuple(summary.get("region", (0, 0, 0, 0))),
             nodata=summary.get("nodata"),
             resampling=summary.get("resampling", "bilinear"),
             params=summary.get("params", {}),

@@ -32,9 +32,7 @@ THINNESS = 10.0
 
 ROWS = ("north", "", "south")
 COLS = ("west", "", "east")
-CELL_NAMES = tuple(
-    "-".join(w for w in (r, c) if w) or "centre" for r in ROWS for c in COLS
-)
+CELL_NAMES = tuple("-".join(w for w in (r, c) if w) or "centre" for r in ROWS for c in COLS)
 """The nine grid cells, row by row from the north-west: ``north-west``, ``north``..."""
 
 DIRECTIONS = {
