@@ -6,6 +6,8 @@ The public surface is small:
 >>> pair = terrasight.open("2019.tif", "2024.tif")              # doctest: +SKIP
 >>> result = terrasight.detect_changes("2019.tif", "2024.tif")  # doctest: +SKIP
 >>> result.save("changes/")                                     # doctest: +SKIP
+>>> terrasight.describe("changes/").text                         # doctest: +SKIP
+'Some houses are built on the bareland at the top.'
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ _EXPORTS = {
     "embed_texts": ("terrasight.tasks.embed", "embed_texts"),
     "classify": ("terrasight.tasks.embed", "classify"),
     "search": ("terrasight.tasks.embed", "search"),
+    "describe": ("terrasight.tasks.interpret.describe", "describe"),
+    "change_facts": ("terrasight.tasks.interpret.facts", "change_facts"),
+    "load_result": ("terrasight.tasks.change.load", "load_result"),
 }
 __all__ = sorted(_EXPORTS)
 
@@ -36,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from terrasight.errors import TerrasightError  # noqa: F401
     from terrasight.io import open  # noqa: F401
     from terrasight.tasks.change.detect import detect_changes  # noqa: F401
+    from terrasight.tasks.change.load import load_result  # noqa: F401
     from terrasight.tasks.change.methods import list_methods  # noqa: F401
     from terrasight.tasks.change.result import ChangeObject, ChangeResult  # noqa: F401
     from terrasight.tasks.embed import (  # noqa: F401
@@ -44,6 +50,8 @@ if TYPE_CHECKING:  # pragma: no cover
         embed_texts,
         search,
     )
+    from terrasight.tasks.interpret.describe import describe  # noqa: F401
+    from terrasight.tasks.interpret.facts import change_facts  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

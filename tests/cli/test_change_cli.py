@@ -153,7 +153,14 @@ def test_json_summary_on_stdout_and_warnings_on_stderr(make_raster, tmp_path):
         **json.loads((out / "summary.json").read_text()),
         "outputs": summary["outputs"],
     }
-    assert set(summary["outputs"]) == {"mask", "probability", "geojson", "geopackage", "summary"}
+    assert set(summary["outputs"]) == {
+        "mask",
+        "probability",
+        "geojson",
+        "geopackage",
+        "summary",
+        "facts",
+    }
     assert all(Path(p).is_file() for p in summary["outputs"].values())
     assert "warning:" in res.stderr and "no CRS" in res.stderr
     assert "warning:" not in res.stdout and "no CRS" in summary["warnings"][0]

@@ -58,15 +58,19 @@ def _register() -> None:
     from terrasight.cli.change import change
     from terrasight.cli.classify import classify
     from terrasight.cli.demo import demo
+    from terrasight.cli.describe import describe
     from terrasight.cli.eval import eval_group
     from terrasight.cli.models import models
     from terrasight.cli.search import search
     from terrasight.cli.train import train_group
+    from terrasight.cli.train_style import caption_style
 
     main.add_command(change)
     main.add_command(demo)
     main.add_command(eval_group)
     main.add_command(train_group)
+    train_group.add_command(caption_style)
+    main.add_command(describe)
     main.add_command(classify)
     main.add_command(search)
     main.add_command(models)

@@ -17,8 +17,11 @@ from terrasight.cli.options import (
     parse_method_options,
 )
 from terrasight.io.vectors import jsonable
+from terrasight.models.runtime import ModelCache
 from terrasight.tasks.change.detect import detect_changes
 from terrasight.tasks.change.result import ChangeResult
+from terrasight.tasks.interpret.caption import caption_change
+from terrasight.tasks.interpret.facts_data import read_facts
 
 
 @click.command()
@@ -59,6 +62,11 @@ from terrasight.tasks.change.result import ChangeResult
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace results of a different job in OUTDIR.")
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
+@click.option(
+    "--no-facts",
+    is_flag=True,
+    help="Skip facts.json (no land-cover classification of the objects).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--json",
@@ -83,16 +91,19 @@ def change(
     workers: int,
     overwrite: bool,
     no_report: bool,
+    no_facts: bool,
     quiet: bool,
     as_json: bool,
 ) -> None:
     """Find what changed between BEFORE and AFTER (two images of one place).
 
     Writes change_mask.tif, change_probability.tif, changes.geojson,
-    summary.json and report.html into OUTDIR. An interrupted run resumes
+    changes.gpkg, summary.json, facts.json (each object's size, shape, place
+    and land cover before and after) and report.html into OUTDIR. An interrupted run resumes
     when started again with the same arguments. With --json, stdout holds the
     summary (summary.json plus the output paths) and nothing else.
     """
+    models = ModelCache()
     result = run_change(
         before,
         after,
@@ -110,8 +121,9 @@ def change(
         tile_size=tile_size,
         workers=workers,
         overwrite=overwrite,
+        models=models,
     )
-    paths = result.save(outdir, report=not no_report)
+    paths = result.save(outdir, report=not no_report, facts=not no_facts, models=models)
     if as_json:
         echo_json(result, paths)
     else:
@@ -152,6 +164,8 @@ def echo_result(result: ChangeResult, paths: dict[str, Path]) -> None:
         f"{len(result.objects)} change objects, {result.changed_area:,.0f} {unit} changed "
         f"({100 * result.changed_fraction:.2f}% of valid pixels), method {result.method}."
     )
+    if "facts" in paths:
+        click.echo("In words: " + caption_change(read_facts(paths["facts"])))
     for w in result.other_warnings:
         click.echo(f"warning: {w}", err=True)
     for kind, path in paths.items():

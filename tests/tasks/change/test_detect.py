@@ -56,6 +56,7 @@ def test_planted_change_is_found_and_saved(planted_pair, tmp_path):
     assert obj.location == "centre"  # centroid at column 82 of 128, row 40 of 96
     paths = result.save(out)
     assert {p.name for p in paths.values()} == {
+        "facts.json",
         "change_mask.tif",
         "change_probability.tif",
         "changes.geojson",

@@ -39,5 +39,5 @@ def planted_result(planted_scene: tuple[Path, Path], tmp_path: Path) -> ChangeRe
     """The cva change result of the planted pair, saved in ``tmp_path / "out"``."""
     b, a = planted_scene
     result = detect_changes(b, a, method="cva", outdir=tmp_path / "out")
-    result.save(tmp_path / "out", report=False)
+    result.save(tmp_path / "out", report=False, facts=False)
     return result

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import rasterio
 import shapely
 
+from terrasight.errors import MissingDependencyError
 from terrasight.io.geojson import GeoJSONWriter, batches, feature_lines, polygonal
 from terrasight.io.geopackage import GeoPackageWriter
 from terrasight.io.vectors import (
@@ -27,12 +29,16 @@ from terrasight.io.vectors import (
     jsonable,
 )
 from terrasight.tasks.change.names import OUTPUT_NAMES
+from terrasight.tasks.interpret.caption import caption_change
+from terrasight.tasks.interpret.facts import FactsOptions, change_facts
+from terrasight.tasks.interpret.facts_data import FACTS_NAME, ChangeFacts, write_facts
 
 REPORT_GDAL_CACHE_MB = 64
 """GDAL block cache while the report's pictures are read: decimated reads of a
 large scene otherwise fill the cache (by default 5% of the machine's memory)."""
 
 if TYPE_CHECKING:
+    from terrasight.models.runtime import ModelCache
     from terrasight.tasks.change.result import ChangeObject, ChangeResult
 
 
@@ -61,19 +67,28 @@ def result_geojson(result: ChangeResult) -> dict[str, Any]:
     return features_to_geojson([object_feature(o) for o in result.objects], result.crs)
 
 
-def save_result(result: ChangeResult, outdir: str | Path, report: bool = True) -> dict[str, Path]:
-    """Write the five outputs of ``result`` into ``outdir`` and return their paths by kind.
+def save_result(
+    result: ChangeResult,
+    outdir: str | Path,
+    report: bool = True,
+    facts: bool | FactsOptions = True,
+    models: ModelCache | None = None,
+) -> dict[str, Path]:
+    """Write the outputs of ``result`` into ``outdir`` and return their paths by kind.
 
     ``change_mask.tif`` and ``change_probability.tif`` (copied unless already
     there), ``changes.geojson`` (WGS84), ``changes.gpkg`` (the same objects in
-    the image CRS), ``summary.json`` and, with ``report``,
-    ``report.html``. Each JSON file is written to a ``.part`` file first, then
-    renamed.
+    the image CRS), ``summary.json``, with ``facts`` ``facts.json`` (see
+    :func:`terrasight.tasks.interpret.facts.change_facts`; without PyTorch the
+    land cover is left unclassified, with a note) and, with ``report``,
+    ``report.html``, which then shows the caption and each object's land cover
+    before and after. Each JSON file is written to a ``.part`` file first, then
+    renamed. ``models`` keeps the image-text model loaded for later calls.
 
     Example:
         >>> paths = save_result(result, "changes/")  # doctest: +SKIP
         >>> sorted(paths)  # doctest: +SKIP
-        ['geojson', 'geopackage', 'mask', 'probability', 'report', 'summary']
+        ['facts', 'geojson', 'geopackage', 'mask', 'probability', 'report', 'summary']
     """
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -85,14 +100,32 @@ def save_result(result: ChangeResult, outdir: str | Path, report: bool = True) -
     write_geojson_stream(result, paths["geojson"])
     write_geopackage_stream(result, paths["geopackage"])
     write_summary_stream(result, paths["summary"])
+    made = None
+    if facts:
+        made = _facts(result, facts if not isinstance(facts, bool) else None, models)
+        paths["facts"] = write_facts(made, out / FACTS_NAME)
     if report:
         from terrasight.tasks.change.report import write_report
 
+        words = None if made is None else caption_change(made)
         with rasterio.Env(GDAL_CACHEMAX=REPORT_GDAL_CACHE_MB):  # the default is 5% of RAM
-            write_report(result, paths["report"])
+            write_report(result, paths["report"], facts=made, caption=words)
     else:
         paths.pop("report")
     return paths
+
+
+def _facts(
+    result: ChangeResult, options: FactsOptions | None, models: ModelCache | None
+) -> ChangeFacts:
+    """The result's facts; without PyTorch, unclassified ones that say why."""
+    try:
+        return change_facts(result, options, cache=models)
+    except MissingDependencyError as exc:
+        base = options or FactsOptions()
+        plain = change_facts(result, replace(base, classify=False))
+        note = f"land cover was not classified: {exc}"
+        return replace(plain, notes=(note,))
 
 
 def _copy_store(result: ChangeResult, out: Path) -> None:
@@ -228,8 +261,6 @@ def write_summary_stream(result: ChangeResult, path: Path) -> Path:
 
 def _summary_without_objects(result: ChangeResult) -> dict[str, Any]:
     """``result.summary()`` with an empty object list, built without reading the objects."""
-    from dataclasses import replace
-
     summary = replace(result, objects=()).summary()
     summary["object_count"] = len(result.objects)
     return summary

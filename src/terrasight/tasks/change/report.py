@@ -21,6 +21,7 @@ from terrasight.tasks.change.report_views import format_area
 
 if TYPE_CHECKING:
     from terrasight.tasks.change.result import ChangeObject, ChangeResult
+    from terrasight.tasks.interpret.facts_data import ChangeFacts
 
 MAX_ROWS = 500
 """Objects listed in the table (the largest)."""
@@ -79,7 +80,13 @@ document.querySelectorAll('table.sortable th').forEach(function(th, col){
 """
 
 
-def write_report(result: ChangeResult, path: Path, max_side: int = 1024) -> Path:
+def write_report(
+    result: ChangeResult,
+    path: Path,
+    max_side: int = 1024,
+    facts: ChangeFacts | None = None,
+    caption: str | None = None,
+) -> Path:
     """Write a self-contained ``report.html`` for ``result`` and return its path.
 
     The page holds the run's facts (files, method, CRS, grid, key figures), the
@@ -94,6 +101,9 @@ def write_report(result: ChangeResult, path: Path, max_side: int = 1024) -> Path
         result: a change result whose mask and probability files exist.
         path: the HTML file to write (its folder is created).
         max_side: longest side of each picture in pixels.
+        facts: the result's change facts: each object's land cover before and after
+            is shown in the clips and the table.
+        caption: the change in words, shown first.
 
     Example:
         >>> result = detect_changes("2019.tif", "2024.tif")  # doctest: +SKIP
@@ -103,16 +113,18 @@ def write_report(result: ChangeResult, path: Path, max_side: int = 1024) -> Path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     looks, notes = ql.render(result, max_side)
+    land = land_cover_labels(facts)
     parts = [
         _header(result),
         "<main>",
         _unreliable(result.quality_issues),
+        _words(caption, facts),
         _warnings(list(result.other_warnings) + notes),
         _facts(result),
         _pictures(looks),
         views.zoom_section(result, max_side),
-        views.clips_section(result),
-        _table(result),
+        views.clips_section(result, land),
+        _table(result, land),
         _details(result),
         "</main>",
     ]
@@ -189,6 +201,35 @@ def _unreliable(issues: tuple[str, ...]) -> str:
     )
 
 
+def land_cover_labels(facts: ChangeFacts | None) -> dict[int, str]:
+    """``{object id: "vegetation → built-up (0.61 → 0.72)"}`` for classified objects.
+
+    Example:
+        >>> land_cover_labels(None)
+        {}
+    """
+    if facts is None:
+        return {}
+    out = {}
+    for f in facts.objects:
+        if f.classified:
+            conf = f"{f.before_confidence or 0:.2f} → {f.after_confidence or 0:.2f}"
+            out[f.id] = f"{f.before_class} → {f.after_class} ({conf})"
+    return out
+
+
+def _words(caption: str | None, facts: ChangeFacts | None) -> str:
+    """The change in words, and what the land-cover classes leave out."""
+    if not caption:
+        return ""
+    notes = "".join(f'<p class="note">{escape(n)}</p>' for n in (facts.notes if facts else ()))
+    model = f" (land cover by {facts.model}, zero-shot)" if facts and facts.model else ""
+    return (
+        f'<section><h2>In words{escape(model)}</h2><p style="font-size:16px">'
+        f"{escape(caption)}</p>{notes}</section>"
+    )
+
+
 def _warnings(warnings: list[str]) -> str:
     if not warnings:
         return ""
@@ -256,7 +297,7 @@ def _pictures(looks: ql.Quicklooks) -> str:
     return f'<section><h2>Pictures</h2><div class="pics">{"".join(figs)}</div></section>'
 
 
-def _table(result: ChangeResult) -> str:
+def _table(result: ChangeResult, land: dict[int, str] | None = None) -> str:
     total = len(result.objects)
     objs = list(result.objects[:MAX_ROWS])  # largest first: only these are read
     if not objs:
@@ -267,6 +308,7 @@ def _table(result: ChangeResult) -> str:
         ("id", "num"),
         (f"area ({_unit(result)})", "num"),
         ("location", "t"),
+        ("land cover before → after", "t"),
         (where[0], "num"),
         (where[1], "num"),
         ("mean probability", "num"),
@@ -275,7 +317,7 @@ def _table(result: ChangeResult) -> str:
     head = "".join(
         f'<th data-type="{t}"{" class=t" if t == "t" else ""}>{escape(h)}</th>' for h, t in heads
     )
-    rows = "".join(_row(o, result, lonlat) for o in objs)
+    rows = "".join(_row(o, result, lonlat, (land or {}).get(o.id, "")) for o in objs)
     note = ""
     if total > MAX_ROWS:
         note = (
@@ -293,7 +335,7 @@ def _unit(result: ChangeResult) -> str:
     return "m²" if result.area_unit == "m2" else result.area_unit
 
 
-def _row(obj: ChangeObject, result: ChangeResult, lonlat: bool) -> str:
+def _row(obj: ChangeObject, result: ChangeResult, lonlat: bool, land: str = "") -> str:
     if lonlat and obj.centroid_lonlat is not None:
         x, y = obj.centroid_lonlat
         xs, ys = f"{x:.6f}", f"{y:.6f}"
@@ -310,6 +352,7 @@ def _row(obj: ChangeObject, result: ChangeResult, lonlat: bool) -> str:
         (obj.id, str(obj.id), ""),
         (obj.area, f"{obj.area:,.1f}", ""),
         (obj.location, obj.location, "t"),
+        (land, land, "t"),
         (x, xs, ""),
         (y, ys, ""),
         (obj.mean_probability, f"{obj.mean_probability:.3f}", ""),

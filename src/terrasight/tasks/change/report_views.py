@@ -197,7 +197,7 @@ def _outline(
             draw.line(pts + [pts[0]], fill=ql.OUTLINE, width=1)
 
 
-def clips_section(result: ChangeResult) -> str:
+def clips_section(result: ChangeResult, land: dict[int, str] | None = None) -> str:
     """Before, after and overlay clips of the :data:`CLIPS` largest objects (``""`` if none).
 
     Example:
@@ -212,6 +212,8 @@ def clips_section(result: ChangeResult) -> str:
             for name, uri in _clip(result, obj)
         )
         cap = f"#{obj.id} · {format_area(obj.area, obj.area_unit)} · {obj.location}"
+        if land and obj.id in land:
+            cap += f" · {land[obj.id]}"
         cards.append(
             f'<div class="clip"><div class="cap">{escape(cap)}</div>'
             f'<div class="trio">{figs}</div></div>'

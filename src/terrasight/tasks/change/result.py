@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
 from affine import Affine
 
 from terrasight.tasks.change import outputs
+
+if TYPE_CHECKING:
+    from terrasight.models.runtime import ModelCache
+    from terrasight.tasks.interpret.facts import FactsOptions
 from terrasight.tasks.change.names import MASK_NODATA, OUTPUT_NAMES
 
 __all__ = ["MASK_NODATA", "OUTPUT_NAMES", "ChangeObject", "ChangeResult"]
@@ -212,8 +216,14 @@ class ChangeResult:
         """
         return outputs.result_geojson(self)
 
-    def save(self, outdir: str | Path, report: bool = True) -> dict[str, Path]:
-        """Write the six outputs into ``outdir`` and return their paths by kind.
+    def save(
+        self,
+        outdir: str | Path,
+        report: bool = True,
+        facts: bool | FactsOptions = True,
+        models: ModelCache | None = None,
+    ) -> dict[str, Path]:
+        """Write the outputs into ``outdir`` and return their paths by kind.
 
         See :func:`terrasight.tasks.change.outputs.save_result`.
 
@@ -222,4 +232,4 @@ class ChangeResult:
             >>> paths["geojson"].name  # doctest: +SKIP
             'changes.geojson'
         """
-        return outputs.save_result(self, outdir, report=report)
+        return outputs.save_result(self, outdir, report=report, facts=facts, models=models)

@@ -44,7 +44,7 @@ def context_window(
         >>> context_window((10, 10, 14, 12), 100, 100)
         Window(col_off=0, row_off=0, width=48, height=48)
         >>> context_window((40, 40, 80, 60), 100, 100)
-        Window(col_off=20, row_off=10, width=80, height=80)
+        Window(col_off=30, row_off=20, width=60, height=60)
     """
     c0, r0, c1, r1 = (int(v) for v in pixel_bbox)
     side = max(MIN_CONTEXT, int(round(context * max(c1 - c0, r1 - r0))))
