@@ -139,6 +139,8 @@ def test_class_answers_mention_low_confidence_and_unknown(classified):
     built = _a(classified, "What was built?")
     assert built.value == "built-up" and set(built.evidence) == {1, 2}
     assert any("object 2" in c and "low confidence" in c for c in built.caveats)
+    unknown = _a(classified, "what did the changes in the east become?")
+    assert not unknown.answerable and "object 3 has no confident class" in unknown.text
     summary = _a(classified, "what changed?")
     assert summary.value == "vegetation -> built-up"
     assert any("no confident land-cover class" in c for c in summary.caveats)

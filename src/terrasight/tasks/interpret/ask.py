@@ -186,18 +186,17 @@ def _detect_facts(
     cache: ModelCache | None,
     detect_options: dict[str, Any],
 ) -> ChangeFacts:
-    """Detect the pair's changes and make their facts; saved with ``facts.json`` to outdir."""
+    """Detect the pair's changes and make their facts; with ``outdir`` the result is saved
+    there with its ``facts.json`` (land cover classified when PyTorch is installed)."""
     from terrasight.tasks.change.detect import detect_changes
     from terrasight.tasks.interpret.facts import FactsOptions, change_facts
-    from terrasight.tasks.interpret.facts_data import write_facts
 
     result = detect_changes(before, after, method, outdir=outdir, models=cache, **detect_options)
-    classify = has_torch() and (outdir is not None or needs_classes(query))
-    facts = change_facts(result, FactsOptions(classify=classify), cache)
     if outdir is not None:
-        result.save(outdir, report=False)
-        write_facts(facts, Path(outdir) / FACTS_NAME)
-    return facts
+        paths = result.save(outdir, report=False, models=cache)
+        return read_facts(paths["facts"])
+    classify = has_torch() and needs_classes(query)
+    return change_facts(result, FactsOptions(classify=classify), cache)
 
 
 def _with_notes(answer: Answer, query: Query) -> Answer:

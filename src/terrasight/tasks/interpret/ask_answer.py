@@ -202,7 +202,10 @@ def classes(facts: ChangeFacts, q: Query) -> Answer:
         groups.setdefault(key(f), []).append(f)
     total = sum(f.area for f in matching)
     ranked = sorted(groups.items(), key=lambda kv: -sum(f.area for f in kv[1]))
-    known = [kv for kv in ranked if UNKNOWN not in kv[0]] or ranked
+    known = [kv for kv in ranked if UNKNOWN not in kv[0]]
+    if not known:
+        ids = ids_text([f.id for f in matching])
+        return cant_tell(f"the land cover of {ids} has no confident class", "class")
     parts = [
         f"{name} ({percent_text(100 * sum(f.area for f in objs) / total)}, "
         f"{ids_text([f.id for f in objs], 6)})"

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from terrasight.tasks.interpret.ask_parse import Query
     from terrasight.tasks.interpret.facts_data import ChangeFacts, ObjectFacts
 
-LOW_CONFIDENCE = 0.5
-"""A land-cover class less probable than this is called low-confidence in answers."""
+LOW_CONFIDENCE = 0.6
+"""A land-cover class less probable than this is called low-confidence in answers (below
+the facts' own threshold a class is ``"unknown"``, and answers say so too)."""
 UNIT_M2 = {"m2": 1.0, "ha": 1e4, "km2": 1e6}
 """Square metres in each area unit."""
 CANT_TELL = "I can't tell that from these images, because "
