@@ -5,7 +5,7 @@ pixel units: the images have no CRS) and the demo pair (``make_demo_pair``,
 1024 px at 10 m; its simulated changes give land cover: flood -> water,
 cleared_vegetation -> bare land, built_up -> built-up, vegetation before the
 last two). Questions come from templates with paraphrases (``_qa_questions.py``)
-and their right answers from the truth masks alone (numpy/scipy).
+and their right answers from the truth masks alone (numpy/scipy, ``_qa_truth.py``).
 
 Two rows:
 
@@ -46,7 +46,8 @@ import rasterio
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import SHARED_DATA  # noqa: E402
-from _qa_questions import AFTER_CLASS, BEFORE_CLASS, Truth, box_kind, questions_for, truth_of  # noqa: E402
+from _qa_questions import questions_for  # noqa: E402
+from _qa_truth import AFTER_CLASS, BEFORE_CLASS, Truth, box_kind, truth_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "qa"
