@@ -8,6 +8,8 @@ The public surface is small:
 >>> result.save("changes/")                                     # doctest: +SKIP
 >>> terrasight.describe("changes/").text                         # doctest: +SKIP
 'Some houses are built on the bareland at the top.'
+>>> terrasight.ask("changes/", question="how many new buildings?").text  # doctest: +SKIP
+'4 new built-up objects (objects 1, 3, 5, 6).'
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ _EXPORTS = {
     "classify": ("terrasight.tasks.embed", "classify"),
     "search": ("terrasight.tasks.embed", "search"),
     "describe": ("terrasight.tasks.interpret.describe", "describe"),
+    "ask": ("terrasight.tasks.interpret.ask", "ask"),
+    "Answer": ("terrasight.tasks.interpret.ask", "Answer"),
     "change_facts": ("terrasight.tasks.interpret.facts", "change_facts"),
     "load_result": ("terrasight.tasks.change.load", "load_result"),
 }
@@ -50,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
         embed_texts,
         search,
     )
+    from terrasight.tasks.interpret.ask import Answer, ask  # noqa: F401
     from terrasight.tasks.interpret.describe import describe  # noqa: F401
     from terrasight.tasks.interpret.facts import change_facts  # noqa: F401
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import warnings
 
@@ -42,7 +43,36 @@ class _Group(click.Group):
             raise CommandFailure(f"interrupted.{hint}", exit_code(exc)) from None
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+COMMANDS = {
+    "change": "terrasight.cli.change:change",
+    "describe": "terrasight.cli.describe:describe",
+    "ask": "terrasight.cli.ask:ask",
+    "demo": "terrasight.cli.demo:demo",
+    "classify": "terrasight.cli.classify:classify",
+    "search": "terrasight.cli.search:search",
+    "eval": "terrasight.cli.eval:eval_group",
+    "train": "terrasight.cli.train:train_group",
+    "models": "terrasight.cli.models:models",
+}
+"""Each command and where it lives; a command's module is imported only when it runs (or when
+``--help`` lists it), so a quick command starts quickly."""
+
+
+class _LazyGroup(_Group):
+    """The top-level group: commands are imported from :data:`COMMANDS` on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="terrasight")
 def main(verbose: int) -> None:
@@ -51,30 +81,3 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # terrasight reports images without a CRS in its own warnings, once per image.
     warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
-
-
-def _register() -> None:
-    from terrasight.cli.ask import ask
-    from terrasight.cli.change import change
-    from terrasight.cli.classify import classify
-    from terrasight.cli.demo import demo
-    from terrasight.cli.describe import describe
-    from terrasight.cli.eval import eval_group
-    from terrasight.cli.models import models
-    from terrasight.cli.search import search
-    from terrasight.cli.train import train_group
-    from terrasight.cli.train_style import caption_style
-
-    main.add_command(change)
-    main.add_command(demo)
-    main.add_command(eval_group)
-    main.add_command(train_group)
-    train_group.add_command(caption_style)
-    main.add_command(describe)
-    main.add_command(classify)
-    main.add_command(search)
-    main.add_command(models)
-    main.add_command(ask)
-
-
-_register()

@@ -46,6 +46,7 @@ def demo(outdir: Path, method: str, shared_data: Path | None, quiet: bool) -> No
     paths = result.save(outdir / "sentinel2")
     echo_result(result, paths)
     _echo_scores(result.mask(), pair.truth)
+    _echo_questions(outdir / "sentinel2")
     if shared_data is not None:
         before, after, truth = airchange_pair(shared_data)
         click.echo(f"\nReal pair: AirChange {before.parent}")
@@ -53,6 +54,18 @@ def demo(outdir: Path, method: str, shared_data: Path | None, quiet: bool) -> No
         echo_result(real, real.save(outdir / "airchange"))
         _echo_scores(real.mask(), truth)
     click.echo(f"\nOpen {paths['report'].resolve()} in a browser to look at the result.")
+
+
+EXAMPLE_QUESTIONS = ("how many changes are there in the north?", "where is the largest change?")
+
+
+def _echo_questions(folder: Path) -> None:
+    """Answer the example questions from the saved result (no second detection)."""
+    from terrasight.tasks.interpret.ask import ask_result
+
+    click.echo("\nAsk it (terrasight ask --from-result DIR QUESTION):")
+    for question in EXAMPLE_QUESTIONS:
+        click.echo(f"  Q: {question}\n  A: {ask_result(folder, question).text}")
 
 
 def _echo_scores(mask: np.ndarray, truth_path: Path) -> None:

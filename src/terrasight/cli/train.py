@@ -272,3 +272,12 @@ def vl(
             }
         )
     )
+
+
+def _add_text_commands() -> None:
+    from terrasight.cli.train_style import caption_style
+
+    train_group.add_command(caption_style)
+
+
+_add_text_commands()

@@ -17,7 +17,8 @@ from shapely.geometry import LinearRing, shape
 
 from terrasight.io.geopackage import wkb_of
 from terrasight.io.vectors import IMAGE_CRS_MEMBER
-from terrasight.tasks.change.objects import STORE_NAME, extract_objects
+from terrasight.tasks.change.names import STORE_NAME
+from terrasight.tasks.change.objects import extract_objects
 from terrasight.tasks.change.outputs import (
     result_geojson,
     write_geojson_stream,

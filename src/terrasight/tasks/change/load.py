@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from terrasight.errors import InvalidOptionError
-from terrasight.tasks.change.names import OUTPUT_NAMES
-from terrasight.tasks.change.objects import STORE_NAME
+from terrasight.tasks.change.names import OUTPUT_NAMES, STORE_NAME
 from terrasight.tasks.change.result import ChangeObject, ChangeResult
 from terrasight.tasks.change.store import ObjectsView, record_object
 

@@ -12,3 +12,6 @@ OUTPUT_NAMES = {
     "report": "report.html",
 }
 """File name of each output, by kind."""
+
+STORE_NAME = "change_objects.jsonl"
+"""File of the objects, one JSON line each, beside the mask."""

@@ -42,6 +42,7 @@ from terrasight.tasks.change.components import (
     label_components,
     open_raster_quietly,
 )
+from terrasight.tasks.change.names import STORE_NAME
 from terrasight.tasks.change.store import ObjectsView, ObjectWriter, dump_line
 from terrasight.tasks.change.trace import (
     Scene,
@@ -52,8 +53,6 @@ from terrasight.tasks.change.trace import (
     trace_tile,
 )
 
-STORE_NAME = "change_objects.jsonl"
-"""File of the objects, one JSON line each, beside the mask."""
 SORT_BATCH = 4096
 """Objects given their WGS84 positions per call while sorting."""
 _START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"

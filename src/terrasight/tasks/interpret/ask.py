@@ -28,7 +28,9 @@ from terrasight.errors import InvalidOptionError
 from terrasight.tasks.interpret.ask_answer import answer_query
 from terrasight.tasks.interpret.ask_parse import Query, parse_question
 from terrasight.tasks.interpret.ask_select import Answer, cant_tell
-from terrasight.tasks.interpret.facts_data import FACTS_NAME, ChangeFacts, read_facts
+from terrasight.tasks.interpret.describe import facts_of
+from terrasight.tasks.interpret.facts import FactsOptions
+from terrasight.tasks.interpret.facts_data import ChangeFacts, read_facts
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -130,7 +132,8 @@ def ask_result(
     query = parse_question(question, cache, model)
     if query.kind == "unanswerable":
         return _with_notes(cant_tell(query.unanswerable or "the question is unclear"), query)
-    facts = facts_of(source, needs_classes(query), cache)
+    options = FactsOptions(classify=needs_classes(query) and has_torch())
+    facts = facts_of(source, options, cache, reuse=True)
     return _with_notes(answer_query(facts, query), query)
 
 
@@ -142,34 +145,6 @@ def needs_classes(query: Query) -> bool:
         True
     """
     return bool(query.classes) or query.kind == "class"
-
-
-def facts_of(
-    source: ChangeResult | ChangeFacts | str | Path,
-    classify: bool = False,
-    cache: ModelCache | None = None,
-) -> ChangeFacts:
-    """The facts of a result, of a saved result folder, or the facts themselves.
-
-    A folder's ``facts.json`` is read as it is; without it the facts are computed
-    from the folder, with land cover when ``classify`` and PyTorch is installed.
-
-    Example:
-        >>> facts_of("changes/").object_count  # doctest: +SKIP
-        12
-    """
-    from terrasight.tasks.change.load import load_result
-    from terrasight.tasks.interpret.facts import FactsOptions, change_facts
-
-    if isinstance(source, ChangeFacts):
-        return source
-    if isinstance(source, str | Path):
-        stored = Path(source) / FACTS_NAME
-        if stored.is_file():
-            return read_facts(stored)
-        source = load_result(source)
-    options = FactsOptions(classify=classify and has_torch())
-    return change_facts(source, options, cache)
 
 
 def has_torch() -> bool:

@@ -48,9 +48,15 @@ class Description:
 
 
 def facts_of(
-    source: ChangeSource, options: FactsOptions | None = None, cache: ModelCache | None = None
+    source: ChangeSource,
+    options: FactsOptions | None = None,
+    cache: ModelCache | None = None,
+    reuse: bool | None = None,
 ) -> ChangeFacts:
-    """The facts of a result, a saved result folder (its ``facts.json`` when there) or facts.
+    """The facts of a result, of a saved result folder, or the facts themselves.
+
+    A folder's ``facts.json`` is read as it is when ``reuse`` (by default: when no
+    ``options`` are given); otherwise the facts are made with ``options``.
 
     Example:
         >>> facts_of("changes/").object_count  # doctest: +SKIP
@@ -61,7 +67,7 @@ def facts_of(
     if isinstance(source, ChangeResult):
         return change_facts(source, options, cache=cache)
     folder = Path(source)
-    if options is None and (folder / FACTS_NAME).is_file():
+    if (options is None if reuse is None else reuse) and (folder / FACTS_NAME).is_file():
         return read_facts(folder / FACTS_NAME)
     return change_facts(load_result(folder), options, cache=cache)
 
