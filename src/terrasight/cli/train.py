@@ -1,6 +1,7 @@
 """``terrasight train change --data DIR --layout airchange [--epochs N] [--seed S] [--out DIR]``
 and ``terrasight train vl --aid DIR --rsicd DIR --out DIR [--epochs N] [--seed S] [--variant V]``
-(``V``: ``linear``, ``mlp`` or ``tune-last``)."""
+(``V``: ``linear``, ``mlp`` or ``tune-last``), and
+``terrasight train caption-bank --data DIR -o PATH`` (:mod:`terrasight.cli.caption_bank`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import click
 
+from terrasight.cli.caption_bank import caption_bank
 from terrasight.training.change import TrainConfig, train_change
 from terrasight.training.vl import VARIANTS, VLTrainConfig, train_vl
 
@@ -272,3 +274,6 @@ def vl(
             }
         )
     )
+
+
+train_group.add_command(caption_bank)

@@ -1,0 +1,1 @@
+"""Interpreting single images: what a scene shows, in words."""
