@@ -108,29 +108,32 @@ def consensus_scores(texts: Sequence[str], sigma: float = SIGMA) -> np.ndarray:
 
     The similarity of two texts: the mean over n = 1..4 of the cosine of their
     tf-idf n-gram vectors (idf over ``texts``), times ``exp(-d^2 / (2 sigma^2))`` for a
-    length difference of ``d`` words.
+    length difference of ``d`` words. Repeated texts count as often as they occur
+    (each is computed once).
 
     Example:
         >>> s = consensus_scores(["a red roof .", "a red roof .", "a green park ."])
         >>> int(np.argmax(s)), bool(s[0] > s[2])
         (0, True)
     """
-    tokens = [t.split() for t in texts]
-    size = len(tokens)
+    size = len(texts)
     if size < 2:
         return np.zeros(size)
-    sim = np.zeros((size, size))
+    unique, inverse, counts = np.unique(np.asarray(texts), return_inverse=True, return_counts=True)
+    tokens = [str(t).split() for t in unique]
+    weight = counts.astype(np.float64)
+    sim = np.zeros((len(unique), len(unique)))
     for n in range(1, MAX_N + 1):
-        counts = _count_matrix(tokens, n)
-        idf = np.log(size / np.maximum((counts > 0).sum(axis=0), 1))
-        vec = counts * idf
+        grams = _count_matrix(tokens, n)
+        idf = np.log(size / np.maximum(weight @ (grams > 0), 1))
+        vec = grams * idf
         vec /= np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
         sim += vec @ vec.T
     lengths = np.array([len(t) for t in tokens], np.float64)
     gap = lengths[:, None] - lengths[None, :]
     sim *= np.exp(-(gap**2) / (2 * sigma**2)) / MAX_N
-    np.fill_diagonal(sim, 0.0)
-    return sim.sum(axis=1) / (size - 1)
+    per_unique = (sim @ weight - np.diag(sim)) / (size - 1)
+    return per_unique[inverse.ravel()]
 
 
 def _nearest(embedding: np.ndarray, bank: CaptionBank, k: int) -> np.ndarray:
