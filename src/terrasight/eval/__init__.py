@@ -1,4 +1,5 @@
-"""Evaluate change detection against labelled datasets: metrics, dataset layouts, runs.
+"""Evaluate change detection against labelled datasets: metrics, dataset layouts, runs;
+and caption metrics (:mod:`terrasight.eval.captions`).
 
 Example:
     >>> from terrasight.eval import evaluate_change
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from terrasight.eval.captions import CaptionScores, score_captions
 from terrasight.eval.datasets import AIRCHANGE_TEST_WINDOW, ChangePair, iter_pairs, list_pairs
 from terrasight.eval.metrics import ConfusionMatrix, scores
 
 __all__ = [
     "AIRCHANGE_TEST_WINDOW",
+    "CaptionScores",
     "ChangePair",
     "ConfusionMatrix",
     "EvalReport",
@@ -22,6 +25,7 @@ __all__ = [
     "evaluate_change",
     "iter_pairs",
     "list_pairs",
+    "score_captions",
     "scores",
 ]
 

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from terrasight.errors import InvalidOptionError, MissingDependencyError
 
@@ -47,31 +47,39 @@ _Tokens = list[str]
 _Pair = tuple[_Tokens, list[_Tokens]]  # one image: candidate tokens, tokens of each reference
 _Ngrams = Counter[tuple[str, ...]]
 
-# n't and 's, 're, ... split off a word as the PTB tokenizer does ("isn't" -> "is n't").
-_NOT = re.compile(r"(?<=\w)n't\b")
+# PTBTokenizer's splits: "isn't" -> "is n't", "cannot" -> "can not", "gonna" -> "gon na".
+_SPLITS = re.compile(r"(?<=\w)(n't)\b|\b(can)(not)\b|\b(gon|wan|got)(na|ta)\b")
 _TOKEN = re.compile(
     r"n't\b|'(?:s|re|ve|ll|d|m)\b"  # contractions
-    r"|\w+(?:(?:-|(?<=\d)[.,](?=\d))\w+)*"  # words; hyphenated words and 3.5, 1,000 whole
-    r"|[^\s\w.,;:!?\"'`()\[\]{}-]"  # any other symbol (%, &, $, /, ...) is a token
+    r"|(?:[^\W\d_]\.){2,}"  # u.s., e.g.
+    r"|\w+(?:(?:[-/]|(?<=\d)[.,:](?=\d))\w+)*"  # words; red-roofed, and/or, 3.5, 1,000, 10:30
+    r"|[!?]{2,}"  # ?!, !!
+    r"|[^\s\w.,;:!?\"'`-]"  # any other symbol (%, &, $, brackets...) is a token
 )
+# Brackets as PTBTokenizer -lowerCase writes them; pycocoevalcap only drops upper-case -LRB-...
+_BRACKETS = dict(zip("()[]{}", ("-lrb-", "-rrb-", "-lsb-", "-rsb-", "-lcb-", "-rcb-"), strict=True))
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case ``text`` and split it into tokens, without punctuation.
+    """Lower-case ``text`` and split it into tokens as pycocoevalcap's PTBTokenizer does,
+    without the punctuation it drops.
 
-    Dropped: ``. , ; : ! ? ' " ` ( ) [ ] { }`` and hyphens between words' ends (as
-    pycocoevalcap drops PTBTokenizer's punctuation tokens). Kept whole: hyphenated
-    words and numbers such as ``3.5`` or ``1,000``. Split off as PTBTokenizer does:
-    ``n't`` and ``'s 're 've 'll 'd 'm``. Other symbols (``%``, ``&``, ``/``...) are
-    tokens of their own. PTBTokenizer's rarer rules (``cannot``, abbreviations,
-    quotes turned into `````) are not copied.
+    Dropped: ``. , ; : ! ? ' " `` and dashes between words. Kept whole: words with
+    inner hyphens or slashes, numbers such as ``3.5``, ``1,000``, ``10:30``,
+    abbreviations such as ``u.s.``, runs such as ``?!``. Split off:
+    ``n't 's 're 've 'll 'd 'm``, and ``cannot`` -> ``can not``. Any other symbol is
+    a token of its own (``%``, ``&``, ``$``); brackets become ``-lrb-`` ``-rrb-`` and
+    so on, which pycocoevalcap keeps (it drops them only in upper case). Rarer rules
+    of PTBTokenizer (its list of abbreviations such as ``mr.``, ``@name``, ``<tag>``)
+    are not copied.
 
     >>> tokenize("A red-roofed House, by the river (3.5 km)!")
-    ['a', 'red-roofed', 'house', 'by', 'the', 'river', '3.5', 'km']
+    ['a', 'red-roofed', 'house', 'by', 'the', 'river', '-lrb-', '3.5', 'km', '-rrb-']
     >>> tokenize("The dog's toy isn't there -- 50% off")
     ['the', 'dog', "'s", 'toy', 'is', "n't", 'there', '50', '%', 'off']
     """
-    return _TOKEN.findall(_NOT.sub(" n't", text.lower()))
+    spaced = _SPLITS.sub(lambda m: " " + " ".join(g for g in m.groups() if g), text.lower())
+    return [_BRACKETS.get(t, t) for t in _TOKEN.findall(spaced)]
 
 
 @dataclass(frozen=True)
@@ -99,16 +107,10 @@ class CaptionScores:
         return out
 
 
-# --- inputs -------------------------------------------------------------------------------
-
-
 def _prepare(candidates: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> list[_Pair]:
-    """Tokenized (candidate, references) per image, in the order of ``candidates``.
-
-    Raises:
-        InvalidOptionError: no candidates, a candidate without references, or a
-            reference with no words.
-    """
+    """Tokenized (candidate, references) per image, in the order of ``candidates``; raises
+    :class:`InvalidOptionError` for no candidates, a candidate without references, or a
+    reference with no words."""
     if not candidates:
         raise InvalidOptionError("caption scores: 'candidates' is empty; give one caption an image")
     pairs = []
@@ -135,9 +137,6 @@ def _ngrams(tokens: _Tokens, n: int = 4) -> _Ngrams:
     return Counter(
         tuple(tokens[i : i + k]) for k in range(1, n + 1) for i in range(len(tokens) - k + 1)
     )
-
-
-# --- BLEU ---------------------------------------------------------------------------------
 
 
 def _bleu(pairs: Sequence[_Pair], n: int = 4) -> list[float]:
@@ -178,9 +177,6 @@ def bleu(
     return _bleu(_prepare(candidates, references), n)
 
 
-# --- ROUGE-L ------------------------------------------------------------------------------
-
-
 def _lcs(a: _Tokens, b: _Tokens) -> int:
     """Length of the longest common subsequence of two token lists."""
     row = [0] * (len(b) + 1)
@@ -215,9 +211,6 @@ def rouge_l(candidates: Mapping[str, str], references: Mapping[str, Sequence[str
     return sum(_rouge_one(c, refs) for c, refs in pairs) / len(pairs)
 
 
-# --- CIDEr-D ------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class _TfIdf:
     """One sentence's tf-idf weights by n-gram order, their norms and its length."""
@@ -227,14 +220,14 @@ class _TfIdf:
     length: int
 
 
-def _tfidf(counts: _Ngrams, length: int, df: Counter[tuple[str, ...]], log_n: float) -> _TfIdf:
+def _tfidf(tokens: _Tokens, df: Counter[tuple[str, ...]], log_n: float) -> _TfIdf:
     weights: list[dict[tuple[str, ...], float]] = [{} for _ in range(4)]
     squares = [0.0] * 4
-    for gram, tf in counts.items():
+    for gram, tf in _ngrams(tokens).items():
         w = float(tf) * (log_n - math.log(max(1.0, df[gram])))
         weights[len(gram) - 1][gram] = w
         squares[len(gram) - 1] += w**2
-    return _TfIdf(weights, [math.sqrt(s) for s in squares], length)
+    return _TfIdf(weights, [math.sqrt(s) for s in squares], len(tokens))
 
 
 def _similarity(hyp: _TfIdf, ref: _TfIdf, sigma: float) -> list[float]:
@@ -261,20 +254,18 @@ def _cider_d(pairs: Sequence[_Pair], sigma: float = 6.0) -> list[float]:
     compared is the number of words (cider_scorer counts bigrams: the same difference
     whenever both sentences have a word, and a sentence without words scores 0).
     """
-    cands = [_ngrams(c) for c, _ in pairs]
-    refs = [[_ngrams(r) for r in rs] for _, rs in pairs]
     df: Counter[tuple[str, ...]] = Counter()
-    for counts in refs:
-        df.update(set().union(*counts))
+    for _, refs in pairs:
+        df.update({gram for ref in refs for gram in _ngrams(ref)})
     log_n = math.log(float(len(pairs)))
     scores = []
-    for counts, ref_counts, (candidate, ref_tokens) in zip(cands, refs, pairs, strict=True):
-        hyp = _tfidf(counts, len(candidate), df, log_n)
+    for candidate, refs in pairs:
+        hyp = _tfidf(candidate, df, log_n)
         total = [0.0] * 4
-        for rc, rt in zip(ref_counts, ref_tokens, strict=True):
-            sim = _similarity(hyp, _tfidf(rc, len(rt), df, log_n), sigma)
-            total = [t + s for t, s in zip(total, sim, strict=True)]
-        scores.append(sum(total) / 4 / len(ref_counts) * 10.0)
+        for ref in refs:
+            sim = _similarity(hyp, _tfidf(ref, df, log_n), sigma)
+            total = [t + v for t, v in zip(total, sim, strict=True)]
+        scores.append(sum(total) / 4 / len(refs) * 10.0)
     return scores
 
 
@@ -286,9 +277,6 @@ def cider_d(candidates: Mapping[str, str], references: Mapping[str, Sequence[str
     """
     scores = _cider_d(_prepare(candidates, references))
     return sum(scores) / len(scores)
-
-
-# --- METEOR -------------------------------------------------------------------------------
 
 
 def _find_meteor(jar: str | os.PathLike[str] | None) -> tuple[str, Path]:
@@ -314,8 +302,8 @@ def _ask(proc: subprocess.Popen[str], line: str, answers: int) -> list[str]:
     proc.stdin.write(line + "\n")
     proc.stdin.flush()
     out = [proc.stdout.readline() for _ in range(answers)]
-    if not all(o.endswith("\n") for o in out):
-        raise EOFError("the METEOR jar stopped answering")
+    if not all(o.endswith("\n") for o in out):  # end of file: the jar is gone
+        raise EOFError("it stopped answering, or ran past its timeout")
     return [o.strip() for o in out]
 
 
@@ -328,12 +316,6 @@ def _meteor_session(proc: subprocess.Popen[str], pairs: Sequence[_Pair]) -> floa
         stats.append(_ask(proc, line, 1)[0])
     answers = _ask(proc, " ||| ".join(["EVAL", *stats]), len(pairs) + 1)
     return float(answers[-1])
-
-
-def _failure(jar: Path, error: Exception, stderr: IO[str]) -> MissingDependencyError:
-    stderr.seek(0)
-    tail = stderr.read()[-500:].strip()
-    return MissingDependencyError(f"METEOR jar {jar} failed ({error}): {tail or 'no message'}")
 
 
 def _meteor(pairs: Sequence[_Pair], jar: str | os.PathLike[str] | None, timeout: float) -> float:
@@ -358,7 +340,9 @@ def _meteor(pairs: Sequence[_Pair], jar: str | os.PathLike[str] | None, timeout:
                     watchdog.cancel()
                     proc.kill()
         except (OSError, EOFError, ValueError) as error:
-            raise _failure(path, error, stderr) from error
+            stderr.seek(0)
+            said = stderr.read()[-500:].strip() or "no message"
+            raise MissingDependencyError(f"METEOR jar {path} failed ({error}): {said}") from error
 
 
 def meteor(
@@ -382,9 +366,6 @@ def meteor(
     0.4...
     """
     return _meteor(_prepare(candidates, references), jar, timeout)
-
-
-# --- all together -------------------------------------------------------------------------
 
 
 def score_captions(
@@ -431,7 +412,5 @@ def score_captions(
             notes.append(f"METEOR not computed: {error}")
     b1, b2, b3, b4 = _bleu(pairs)
     rouge = sum(_rouge_one(c, refs) for c, refs in pairs) / len(pairs)
-    cider = _cider_d(pairs)
-    return CaptionScores(
-        b1, b2, b3, b4, meteor_score, rouge, sum(cider) / len(cider), len(pairs), tuple(notes)
-    )
+    cider = sum(_cider_d(pairs)) / len(pairs)
+    return CaptionScores(b1, b2, b3, b4, meteor_score, rouge, cider, len(pairs), tuple(notes))
