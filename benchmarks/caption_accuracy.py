@@ -170,17 +170,25 @@ def run_methods(img: np.ndarray, txt: np.ndarray, bank: Any) -> dict[str, list[s
 
 
 def speed(pairs: Sequence[Any], bank: Any, count: int = 20) -> dict[str, float]:
-    """Seconds per image of ``caption_image`` from the JPEG file, model and bank loaded."""
+    """Seconds per image of ``caption_image`` from the JPEG file, model and bank loaded
+    (median and best of ``count`` images; the load average says how busy the machine was)."""
     from terrasight.models.runtime import ModelCache, torch_threads
     from terrasight.tasks.interpret.scene import caption_image
 
     cache = ModelCache()
+    times = []
     with torch_threads(2):
         caption_image(pairs[0].path, bank=bank, cache=cache)  # loads the model
-        start = time.perf_counter()
         for p in pairs[:count]:
+            start = time.perf_counter()
             caption_image(p.path, bank=bank, cache=cache)
-    return {"seconds_per_image": round((time.perf_counter() - start) / count, 4), "images": count}
+            times.append(time.perf_counter() - start)
+    return {
+        "median_seconds_per_image": round(float(np.median(times)), 4),
+        "best_seconds_per_image": round(min(times), 4),
+        "images": len(times),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def print_table(scores: dict[str, dict[str, Any]], title: str) -> None:
@@ -241,7 +249,11 @@ def main() -> None:
         "meta": {"python": platform.python_version(), "machine": platform.machine()},
     }
     out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"caption_image: {record['speed']['seconds_per_image']} s per image; wrote {out}")
+    sp = record["speed"]
+    print(
+        f"caption_image: {sp['median_seconds_per_image']} s per image (median; best "
+        f"{sp['best_seconds_per_image']}, load {sp['load_average_1min']}); wrote {out}"
+    )
 
 
 if __name__ == "__main__":
