@@ -18,8 +18,8 @@ Bank and settings were chosen on the caption-dev images (see
 
 Example:
     >>> from terrasight.tasks.interpret.scene import caption_image
-    >>> caption_image("aid/Airport/airport_1.jpg").text  # doctest: +SKIP
-    'many planes are parked next to a long building in an airport .'
+    >>> caption_image("aid/Beach/beach_1.jpg").text  # doctest: +SKIP
+    'yellow beach is near a piece of green ocean with white waves .'
 """
 
 from __future__ import annotations
@@ -153,8 +153,9 @@ def caption_embedding(
         InvalidOptionError: ``k`` below 1, or an embedding of the wrong size.
 
     Example:
-        >>> caption_embedding(embed_images("a.jpg")[0], load_caption_bank()).text  # doctest: +SKIP
-        'many green trees are in a piece of forest .'
+        >>> emb = embed_images("aid/Beach/beach_1.jpg")[0]  # doctest: +SKIP
+        >>> caption_embedding(emb, load_caption_bank()).classes  # doctest: +SKIP
+        (('beach', 1.0),)
     """
     dim = bank.image_embeddings.shape[1]
     if k < 1:
@@ -210,7 +211,9 @@ def caption_image(
     Example:
         >>> cap = caption_image("aid/Beach/beach_1.jpg")  # doctest: +SKIP
         >>> cap.text, cap.classes[0]  # doctest: +SKIP
-        ('yellow beach is near a piece of green ocean .', ('beach', 0.93))
+        ('yellow beach is near a piece of green ocean with white waves .', ('beach', 1.0))
+        >>> cap.candidates[0]  # doctest: +SKIP
+        ('a piece of green ocean with white waves is near yellow beach .', 1.159...)
     """
     found = bank if isinstance(bank, CaptionBank) else load_caption_bank(bank, cache=cache)
     vl = load_model(model, cache=cache)
