@@ -40,9 +40,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import warnings
 import platform
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
