@@ -191,7 +191,9 @@ class Agent:
             return respond(self.messages, self.tool_schemas, on_text=on_text)
         return respond(self.messages, self.tool_schemas)
 
-    def _reply(self, answer: BrainReply, records: list[ToolRecord], on_text: TextSink | None) -> Reply:
+    def _reply(
+        self, answer: BrainReply, records: list[ToolRecord], on_text: TextSink | None
+    ) -> Reply:
         text = answer.text or ""
         if on_text is not None and not answer.streamed and text:
             on_text(text)

@@ -53,8 +53,11 @@ def _load(ep: EntryPoint) -> Any:
     try:
         return ep.load()
     except Exception as exc:  # a broken plugin: say which one
-        owner = f" of {ep.dist.name}" if getattr(ep, "dist", None) else ""
-        raise TerrasightError(f"cannot load {ep.group} {ep.name!r} ({ep.value}{owner}): {exc}") from exc
+        dist = getattr(ep, "dist", None)
+        owner = f" of {dist.name}" if dist is not None else ""
+        raise TerrasightError(
+            f"cannot load {ep.group} {ep.name!r} ({ep.value}{owner}): {exc}"
+        ) from exc
 
 
 def list_tools() -> list[str]:
@@ -79,14 +82,18 @@ def load_tools(names: list[str] | None = None) -> dict[str, Callable[..., dict[s
         try:
             tool_schema(fn)
         except TypeError as exc:
-            raise TerrasightError(f"tool {name!r} ({eps[name].value}) cannot be offered: {exc}") from exc
+            raise TerrasightError(
+                f"tool {name!r} ({eps[name].value}) cannot be offered: {exc}"
+            ) from exc
         out[name] = fn
     return out
 
 
 def schemas(tools: dict[str, Callable[..., Any]]) -> list[dict[str, Any]]:
     """The chat-completions ``tools`` list: ``{"type": "function", "function": schema}``."""
-    return [{"type": "function", "function": {**tool_schema(fn), "name": n}} for n, fn in tools.items()]
+    return [
+        {"type": "function", "function": {**tool_schema(fn), "name": n}} for n, fn in tools.items()
+    ]
 
 
 def call_tool(
@@ -135,7 +142,7 @@ def parse_arguments(name: str, arguments: str | dict[str, Any] | None) -> dict[s
     except (TypeError, ValueError) as exc:
         raise ToolArgumentError(
             f"{name}: the arguments are not valid JSON ({exc}): {str(arguments)[:200]!r}; "
-            "send a JSON object such as {\"object_ids\": [1, 2]}."
+            'send a JSON object such as {"object_ids": [1, 2]}.'
         ) from None
     if not isinstance(value, dict):
         raise ToolArgumentError(f"{name}: the arguments must be a JSON object, not {value!r:.80}.")
@@ -163,7 +170,9 @@ def create_brain(name: str, **options: Any) -> Brain:
     """
     eps = _entry_points(BRAINS)
     if name not in eps:
-        raise InvalidOptionError(f"unknown brain {name!r}; installed brains: {', '.join(sorted(eps))}.")
+        raise InvalidOptionError(
+            f"unknown brain {name!r}; installed brains: {', '.join(sorted(eps))}."
+        )
     factory = _load(eps[name])
     try:
         return factory(**options)

@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any, Literal
 
 from terrasight.agent.queries import answer_dict, make_query
@@ -111,8 +110,9 @@ def count_changes(
         shape: only elongated (roads, strips) or only compact changes.
         object_ids: count among these change objects only.
     """
-    slots = {"places": places, "became": became, "was": was, "size": size, "shape": shape}
-    return query_changes(session, "count", object_ids=object_ids, **slots)
+    return query_changes(
+        session, "count", places, became, was, size=size, shape=shape, object_ids=object_ids
+    )
 
 
 def measure(
@@ -134,15 +134,20 @@ def measure(
         extreme: only the largest or the smallest of them.
         unit: the unit of the answer: m2, ha, km2, px, or % of the scene.
     """
-    slots = {"places": places, "became": became, "was": was, "extreme": extreme, "unit": unit}
-    out = query_changes(session, "area", object_ids=object_ids, **slots)
+    out = query_changes(
+        session, "area", places, became, was, extreme=extreme, unit=unit, object_ids=object_ids
+    )
     facts = session.facts()
     out["objects"] = [
         {"id": i, "area": facts.object(i).area, "area_unit": facts.area_unit, **_length(session, i)}
         for i in out["evidence"][:MAX_LISTED]
     ]
     if 0 < len(out["objects"]) <= 3:
-        sizes = [f"object {o['id']} is {o['length']:,.0f} {o['length_unit']} long" for o in out["objects"] if "length" in o]
+        sizes = [
+            f"object {o['id']} is {o['length']:,.0f} {o['length_unit']} long"
+            for o in out["objects"]
+            if "length" in o
+        ]
         out["text"] += " Lengths: " + "; ".join(sizes) + "."
     return out
 
@@ -160,10 +165,15 @@ def _length(session: Session, object_id: int) -> dict[str, Any]:
     if rect.geom_type != "Polygon":
         return {}
     (x0, y0), (x1, y1), (x2, y2) = list(rect.exterior.coords)[:3]
-    long_side = max(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5, ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5)
+    long_side = max(
+        ((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5, ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
+    )
     if result.area_unit == "m2" and result.crs is not None:
         return {"length": round(long_side, 1), "length_unit": "m"}
-    return {"length": round(long_side / max(abs(result.transform[0]), 1e-12), 1), "length_unit": "px"}
+    return {
+        "length": round(long_side / max(abs(result.transform[0]), 1e-12), 1),
+        "length_unit": "px",
+    }
 
 
 def locate(
@@ -184,8 +194,9 @@ def locate(
         extreme: only the largest or the smallest change.
     """
     if object_ids is None or places or became or was or extreme:
-        slots = {"places": places, "became": became, "was": was, "extreme": extreme}
-        return query_changes(session, "location", object_ids=object_ids, **slots)
+        return query_changes(
+            session, "location", places, became, was, extreme=extreme, object_ids=object_ids
+        )
     from terrasight.tasks.interpret.ask_select import area_text
 
     facts = session.subset(object_ids)
@@ -198,14 +209,14 @@ def locate(
             ns, ew = ("N" if lat >= 0 else "S"), ("E" if lon >= 0 else "W")
             where += f", centred at {abs(lat):.5f} {ns}, {abs(lon):.5f} {ew}"
         parts.append(f"object {f.id} ({area_text(f.area, f.area_unit)}) is in {where}")
-    by_area: Counter[str] = Counter()
+    by_area: dict[str, float] = {}
     for f in found:
-        by_area[f.location] += f.area
+        by_area[f.location] = by_area.get(f.location, 0.0) + f.area
     text = "; ".join(parts) + "." if parts else "No change object was given."
     places_of = [{"id": f.id, "location": f.location, "lonlat": f.centroid_lonlat} for f in found]
     return {
         "text": text[0].upper() + text[1:],
-        "value": by_area.most_common(1)[0][0] if found else None,
+        "value": max(by_area, key=lambda k: by_area[k]) if found else None,
         "unit": None,
         "evidence": [f.id for f in found],
         "objects": places_of[:MAX_LISTED],
@@ -358,7 +369,9 @@ def export_geojson(
             features.append(
                 type(feature)(feature.geometry, {**feature.properties, **extra[obj.id]}, obj.id)
             )
-    path = write_geojson(session.outdir / f"{stem}.geojson", features_to_geojson(features, result.crs))
+    path = write_geojson(
+        session.outdir / f"{stem}.geojson", features_to_geojson(features, result.crs)
+    )
     session.exports.append(path)
     from terrasight.tasks.interpret.ask_select import ids_text, plural
 

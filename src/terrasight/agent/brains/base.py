@@ -36,7 +36,11 @@ class ToolCall:
     def message(self) -> dict[str, Any]:
         """The call as an element of an assistant message's ``tool_calls``."""
         args = self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
-        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": args}}
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": args},
+        }
 
 
 @dataclass(frozen=True)

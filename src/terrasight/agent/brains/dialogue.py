@@ -36,11 +36,15 @@ from terrasight.tasks.interpret.vocabulary import CELL_NAMES, DIRECTIONS
 GROUP_WORDS = re.compile(r"\b(?:those|them|these|they|ones)\b")
 FOCUS_WORDS = re.compile(r"\b(?:it|its|that one|this one|th(?:at|is) (?:change|object|area))\b")
 THERE = re.compile(r"\bthere\b")
-NOT_A_PLACE = re.compile(r"\b(?:is|are|was|were|be|been|any) there\b|\bthere (?:is|are|was|were|be|been)\b")
+NOT_A_PLACE = re.compile(
+    r"\b(?:is|are|was|were|be|been|any) there\b|\bthere (?:is|are|was|were|be|been)\b"
+)
 ELLIPSIS = re.compile(r"^(?:and|but|so|now|also|then|what about|how about|what of|same for)\b")
 EXPORT = re.compile(r"\b(?:export|geojson|save|download|shapefile|map)\b")
 SHOW = re.compile(r"^(?:please |can you |could you )?(?:show|display|draw|highlight)\b")
-DESCRIBE = re.compile(r"^(?:please |can you |could you )?(?:describe|summari[sz]e|caption)\b|\bwhat happened\b")
+DESCRIBE = re.compile(
+    r"^(?:please |can you |could you )?(?:describe|summari[sz]e|caption)\b|\bwhat happened\b"
+)
 LENGTH = re.compile(r"\bhow (?:long|wide)\b|\blength\b")
 SPECIFIC = {"count": "count_changes", "area": "measure", "location": "locate"}
 """Question type -> the tool answering it when the question leans on earlier turns."""
@@ -105,9 +109,11 @@ def resolve(
     used: list[str] = []
     ids: tuple[int, ...] | None = None
     if GROUP_WORDS.search(t) and state.topic is not None:
-        ids, _ = tuple(state.group), used.append("group")
+        ids = tuple(state.group)
+        used.append("group")
     elif FOCUS_WORDS.search(t) and (state.focus or state.group):
-        ids, _ = (state.focus or state.group[0],), used.append("focus")
+        ids = (state.focus or state.group[0],)
+        used.append("focus")
     if DESCRIBE.search(t):
         return Plan((("describe_change", _ids(ids)),), None, ids, tuple(used))
     q = read(text)
@@ -126,7 +132,8 @@ def resolve(
     if q.kind == "unanswerable" and re.match(r"^which\b", t):
         q = replace(q, kind="listing", unanswerable=None)
     if THERE.search(t) and not NOT_A_PLACE.search(t) and state.place and not q.regions:
-        q, _ = replace(q, regions=state.place), used.append("place")
+        q = replace(q, regions=state.place)
+        used.append("place")
     if not used:
         return Plan((("answer_question", {"question": text}),), q, None, ())
     return Plan((_step(q, ids, offered),), q, ids, tuple(used))
@@ -188,7 +195,12 @@ def after(plan: Plan, state: State, result: dict[str, Any]) -> State:
     if len(evidence) == 1:
         new = replace(new, focus=evidence[0])
     single = q is not None and (q.extreme is not None or plan.used == ("focus",))
-    if q is not None and q.kind in SET_KINDS and not single and plan.steps[-1][0] != "export_geojson":
+    if (
+        q is not None
+        and q.kind in SET_KINDS
+        and not single
+        and plan.steps[-1][0] != "export_geojson"
+    ):
         new = replace(new, topic=q, topic_ids=plan.ids, group=evidence)
     if q is not None and q.regions:
         new = replace(new, place=q.regions)

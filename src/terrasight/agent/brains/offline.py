@@ -101,9 +101,7 @@ class OfflineBrain:
             state = after(plan, state, _content(results[-1]))
         return state
 
-    def _call(
-        self, plan: Plan, index: int, results: list[Message], offered: Any
-    ) -> ToolCall:
+    def _call(self, plan: Plan, index: int, results: list[Message], offered: Any) -> ToolCall:
         name, args = plan.steps[len(results)]
         if "object_ids" in args and args["object_ids"] is None:
             previous = _content(results[-1]) if results else {}
