@@ -142,13 +142,11 @@ def measure(
         {"id": i, "area": facts.object(i).area, "area_unit": facts.area_unit, **_length(session, i)}
         for i in out["evidence"][:MAX_LISTED]
     ]
-    if 0 < len(out["objects"]) <= 3:
-        sizes = [
-            f"object {o['id']} is {o['length']:,.0f} {o['length_unit']} long"
-            for o in out["objects"]
-            if "length" in o
-        ]
-        out["text"] += " Lengths: " + "; ".join(sizes) + "."
+    long = [f"{o['length']:,.0f} {o['length_unit']}" for o in out["objects"] if "length" in o]
+    if len(long) == 1:
+        out["text"] += f" It is {long[0]} long."
+    elif 1 < len(long) <= 3:
+        out["text"] += " They are " + ", ".join(long) + " long."
     return out
 
 
