@@ -70,6 +70,7 @@ class OfflineBrain:
             plan = resolve(str(messages[index]["content"]), state, self.read, offered)
         except QuestionError as exc:
             return BrainReply(text=str(exc)[0].upper() + str(exc)[1:])
+        results = _own(messages[index:], results, {name for name, _ in plan.steps})
         if len(results) < len(plan.steps):
             return BrainReply(tool_calls=(self._call(plan, index, results, offered),))
         return _final(_content(results[-1]) if results else {"error": "no tool was run"})
@@ -121,6 +122,21 @@ def _offered(tools: list[dict[str, Any]]) -> Any:
         return not params or (name in params and args <= params[name])
 
     return offered
+
+
+def _own(turn: list[Message], results: list[Message], planned: set[str]) -> list[Message]:
+    """The results of the planned tools; failed calls of other tools (made by another brain
+    earlier in the turn) are passed over, so the plan is carried out all the same."""
+    names = {
+        call.get("id"): call.get("function", {}).get("name")
+        for m in turn
+        for call in m.get("tool_calls") or []
+    }
+    return [
+        m
+        for m in results
+        if names.get(m.get("tool_call_id"), m.get("name")) in planned or "error" not in _content(m)
+    ]
 
 
 def _content(message: Message) -> dict[str, Any]:

@@ -172,6 +172,8 @@ def _from_body(raw: bytes, url: str) -> BrainReply:
     """The reply of a whole (non-streamed) chat completion."""
     try:
         message = json.loads(raw)["choices"][0]["message"]
+        if not isinstance(message, dict):
+            raise TypeError(message)
     except (ValueError, KeyError, IndexError, TypeError):
         raise BrainError(
             f"{url} sent something that is not a chat completion: {raw[:300]!r}"
