@@ -30,6 +30,7 @@ from terrasight.errors import BrainError
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
+    from terrasight.tasks.interpret.facts_data import ChangeFacts
 
 SYSTEM_PROMPT = (
     "You answer questions about what changed between two satellite or aerial images of one "
@@ -88,7 +89,8 @@ class Agent:
     """A conversation about the changes between ``before`` and ``after``.
 
     Args:
-        before: the before image, or a result folder (``terrasight change -o DIR``).
+        before: the before image, a result folder (``terrasight change -o DIR``), or
+            :class:`~terrasight.tasks.interpret.facts_data.ChangeFacts` (questions only).
         after: the after image (None with a result folder).
         brain: a brain name (``offline``, ``openai``, ``gguf`` or one another package
             registers) or a :class:`~terrasight.agent.brains.base.Brain`.
@@ -105,7 +107,7 @@ class Agent:
 
     def __init__(
         self,
-        before: str | Path,
+        before: str | Path | ChangeFacts,
         after: str | Path | None = None,
         brain: str | Brain = "offline",
         *,

@@ -32,7 +32,8 @@ class Session:
     """The inputs of a conversation and what has been computed from them.
 
     Args:
-        before: the before image, or a result folder saved by ``terrasight change -o DIR``.
+        before: the before image, a result folder saved by ``terrasight change -o DIR``,
+            or the :class:`ChangeFacts` alone (questions only: nothing to export or look at).
         after: the after image (None with a result folder).
         method: the change method for a pair.
         cache: loaded models, owned by the caller.
@@ -46,7 +47,7 @@ class Session:
 
     def __init__(
         self,
-        before: str | Path,
+        before: str | Path | ChangeFacts,
         after: str | Path | None = None,
         method: str = "learned",
         cache: ModelCache | None = None,
@@ -54,8 +55,15 @@ class Session:
         sentence_model: bool = True,
         **detect_options: Any,
     ) -> None:
+        from terrasight.tasks.interpret.facts_data import ChangeFacts
+
+        self._facts: dict[bool, ChangeFacts] = {}
+        self.facts_only = isinstance(before, ChangeFacts)
+        if isinstance(before, ChangeFacts):
+            self._facts = {False: before, True: before}
+            before = Path(before.before)
         self.before, self.after = Path(before), (Path(after) if after is not None else None)
-        self.saved = is_result_folder(before)
+        self.saved = self.facts_only or is_result_folder(before)
         if self.saved and after is not None:
             raise InvalidOptionError(
                 f"{before} is a saved result folder: give it alone, without a second image."
@@ -71,7 +79,6 @@ class Session:
         self._outdir = Path(outdir) if outdir is not None else None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._result: ChangeResult | None = None
-        self._facts: dict[bool, ChangeFacts] = {}
         self.exports: list[Path] = []
         self.detections = 0
 
@@ -93,6 +100,11 @@ class Session:
     def result(self) -> ChangeResult:
         """The change result: loaded from the folder, or detected on first use."""
         if self._result is None:
+            if self.facts_only:
+                raise ToolArgumentError(
+                    "only the change facts are at hand: no geometry or raster to read; "
+                    "start from the result folder to export or look at the images."
+                )
             if self.saved:
                 from terrasight.tasks.change.load import load_result
 

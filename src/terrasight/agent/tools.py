@@ -155,7 +155,10 @@ def _length(session: Session, object_id: int) -> dict[str, Any]:
     import shapely
     from shapely.geometry import shape
 
-    result = session.result()
+    try:
+        result = session.result()
+    except ToolArgumentError:
+        return {}
     obj = result.objects[object_id - 1]
     if obj.id != object_id:
         obj = next(o for o in result.objects if o.id == object_id)

@@ -45,6 +45,7 @@ SHOW = re.compile(r"^(?:please |can you |could you )?(?:show|display|draw|highli
 DESCRIBE = re.compile(
     r"^(?:please |can you |could you )?(?:describe|summari[sz]e|caption)\b|\bwhat happened\b"
 )
+POSSESSIVE_AREA = re.compile(r"\b(?:its|their) (?:total )?(?:area|size|extent|surface)\b")
 LENGTH = re.compile(r"\bhow (?:long|wide)\b|\blength\b")
 SPECIFIC = {"count": "count_changes", "area": "measure", "location": "locate"}
 """Question type -> the tool answering it when the question leans on earlier turns."""
@@ -119,6 +120,8 @@ def resolve(
     q = read(text)
     if EXPORT.search(t) or (SHOW.search(t) and (ids or q.kind in ("listing", "unanswerable"))):
         return _export(q, ids, state, used)
+    if POSSESSIVE_AREA.search(t):
+        q = replace(q, kind="area", unanswerable=None)
     if LENGTH.search(t):
         q = replace(q, kind="area", shape=None, unanswerable=None)
         if not used:
