@@ -182,3 +182,21 @@ def test_a_third_party_brain_and_tool_are_found(echo_plugin, demo_folder):
     assert agent.ask("hello").text == "you said: hello"
     with pytest.raises(InvalidOptionError, match="brain 'echo'.*unexpected keyword"):
         create_brain("echo", temperature=2)
+
+
+def test_caption_image_tool_captions_the_date_asked_for(demo_folder):
+    pytest.importorskip("torch")
+    from terrasight.tasks.change.load import load_result
+    from terrasight.tasks.interpret.describe import as_sentence
+    from terrasight.tasks.interpret.scene import caption_image
+
+    session = Session(demo_folder)
+    tools = load_tools(["caption_image"])
+    out = call_tool(tools, session, "caption_image", {"image": "before"})
+    expected = caption_image(load_result(demo_folder).before)
+    assert out["value"] == as_sentence(expected.text)
+    assert out["classes"][0][0] == expected.classes[0][0]
+    bad = call_tool(tools, session, "caption_image", {"image": "during"})
+    assert "image must be one of 'before', 'after'" in bad["error"]
+    facts_only = Session(session.facts())
+    assert "not the images" in call_tool(tools, facts_only, "caption_image", {})["error"]
