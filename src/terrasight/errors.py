@@ -125,6 +125,30 @@ class JobLockedError(TerrasightError, RuntimeError):
     """Raised when another process is already running a job in the same output folder."""
 
 
+# --- the server ---------------------------------------------------------------------------
+
+
+class UnsafePathError(TerrasightError, ValueError):
+    """Raised when a file name from a request could leave its folder (``..``, an absolute
+    path, a link pointing outside) or names no allowed file."""
+
+
+class UploadRejectedError(TerrasightError, ValueError):
+    """Raised when an upload is too large or of a type the server does not take."""
+
+
+class UnknownJobError(_Readable, KeyError):
+    """Raised when no job has the id asked for."""
+
+
+class JobNotReadyError(TerrasightError, RuntimeError):
+    """Raised when a job's results are asked for before it has finished."""
+
+
+class AccessDeniedError(TerrasightError, PermissionError):
+    """Raised when a request to the server carries no token, or the wrong one."""
+
+
 # --- warnings -----------------------------------------------------------------------------
 
 
@@ -166,6 +190,11 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
     OnnxExportError: ErrorRoute(7, 500),
     ToolArgumentError: ErrorRoute(2, 422),
     BrainError: ErrorRoute(9, 502),
+    UnsafePathError: ErrorRoute(2, 400),
+    UploadRejectedError: ErrorRoute(3, 413),
+    UnknownJobError: ErrorRoute(2, 404),
+    JobNotReadyError: ErrorRoute(5, 409),
+    AccessDeniedError: ErrorRoute(10, 401),
     TerrasightError: ErrorRoute(1, 500),
     KeyboardInterrupt: ErrorRoute(130, 499),
 }
@@ -175,7 +204,7 @@ Exit codes: 1 any other terrasight error, 2 a bad option or name (as click's own
 errors), 3 unusable input data, 4 an input that cannot be read, 5 the output folder,
 6 a missing optional dependency, 7 model weights (or their ONNX export), 8 a question that
 cannot be read or answered from the images, 9 a language-model brain failed (its server
-unreachable or timing out, a malformed reply), 130 interrupted (Ctrl-C)."""
+unreachable or timing out, a malformed reply), 10 access denied (no token or a wrong one), 130 interrupted (Ctrl-C)."""
 
 
 def route(error: BaseException) -> ErrorRoute | None:

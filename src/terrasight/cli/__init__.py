@@ -54,6 +54,9 @@ COMMANDS = {
     "eval": "terrasight.cli.eval:eval_group",
     "train": "terrasight.cli.train:train_group",
     "models": "terrasight.cli.models:models",
+    # The server is the command line's peer, not part of it: its command lives in the
+    # server package and is named here by path, imported only when it runs.
+    "serve": "terrasight.server.main:serve",
 }
 """Each command and where it lives; a command's module is imported only when it runs (or when
 ``--help`` lists it), so a quick command starts quickly."""

@@ -1,0 +1,90 @@
+"""What the app holds: settings, jobs, the runner, the tile renderer, models and agents.
+
+One :class:`AppContext` per app (``app.state.context``); nothing at module level.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from terrasight.errors import JobNotReadyError
+from terrasight.models.runtime import ModelCache
+from terrasight.server.config import ServerConfig
+from terrasight.server.jobs import Job, JobStore
+from terrasight.server.runner import JobRunner
+from terrasight.server.tiles import TileRenderer
+
+if TYPE_CHECKING:
+    from terrasight.agent import Agent
+
+
+@dataclass
+class Conversation:
+    """An agent about one job's result, and the lock that keeps its turns in order."""
+
+    agent: Agent
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class AppContext:
+    """The server's state; made by :func:`terrasight.server.app.create_app`."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.models = ModelCache()
+        self.store = JobStore(config.jobs)
+        self.runner = JobRunner(self.store, self.models, config.workers, config.classify)
+        self.tiles = TileRenderer()
+        self._conversations: dict[str, Conversation] = {}
+        self._lock = threading.Lock()
+        self._sample_lock = threading.Lock()
+
+    def finished(self, job_id: str) -> Job:
+        """The job, when it is done.
+
+        Raises:
+            UnknownJobError: no such job.
+            JobNotReadyError: it is still running, or failed or was cancelled.
+        """
+        job = self.store.get(job_id)
+        if job.state != "done":
+            raise JobNotReadyError(
+                f"job {job_id} is {job.state}, not done: wait for it to finish "
+                "(GET /api/jobs/{id}/events streams its progress)."
+            )
+        return job
+
+    def conversation(self, job_id: str) -> Conversation:
+        """The conversation about a finished job (made on the first question)."""
+        self.finished(job_id)
+        with self._lock:
+            found = self._conversations.get(job_id)
+            if found is None:
+                from terrasight.agent import Agent
+
+                folder = self.store.result_dir(job_id)
+                agent = Agent(folder, brain=self.config.brain, cache=self.models)
+                found = self._conversations[job_id] = Conversation(agent)
+        return found
+
+    def sample_pair(self) -> tuple[Path, Path]:
+        """The built-in sample pair's files, written under the jobs folder on first use."""
+        from terrasight.io.samples import make_demo_pair
+
+        folder = self.config.jobs / "samples" / f"demo-{self.config.sample_size}"
+        before, after = folder / "before.tif", folder / "after.tif"
+        with self._sample_lock:
+            if not (folder / "demo_changes.json").is_file():
+                make_demo_pair(folder, size=self.config.sample_size)
+        return before, after
+
+    def close(self) -> None:
+        """Stop the runner (unfinished jobs stay queued on disk) and the agents."""
+        self.runner.close()
+        with self._lock:
+            for conversation in self._conversations.values():
+                conversation.agent.close()
+            self._conversations.clear()

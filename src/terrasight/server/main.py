@@ -1,0 +1,98 @@
+"""``terrasight serve``: the web app on one address (loopback by default)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+
+import click
+
+from terrasight.errors import InvalidOptionError
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--token",
+    default=None,
+    envvar="TERRASIGHT_TOKEN",
+    help="Bearer token every route but /health asks for (or $TERRASIGHT_TOKEN); the page "
+    "is then opened as http://HOST:PORT/?token=TOKEN.",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="Folder whose rasters jobs may be made from (by relative path).",
+)
+@click.option(
+    "--jobs",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("terrasight-jobs"),
+    show_default=True,
+    help="Folder holding the jobs and their results; kept across restarts.",
+)
+@click.option("--max-upload-mb", type=click.IntRange(min=1), default=512, show_default=True)
+@click.option(
+    "--no-classify", is_flag=True, help="Do not classify land cover (faster, no PyTorch)."
+)
+def serve(
+    host: str,
+    port: int,
+    token: str | None,
+    data: Path | None,
+    jobs: Path,
+    max_upload_mb: int,
+    no_classify: bool,
+) -> None:
+    """Serve the web app: a map of the two dates, the change, and questions about it.
+
+    \b
+    Examples:
+      terrasight serve --data /srv/images
+      terrasight serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"
+    """
+    try:
+        import uvicorn
+
+        from terrasight.server.app import create_app
+        from terrasight.server.config import ServerConfig
+    except ImportError as exc:
+        from terrasight.errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            f"the server needs {exc.name}: pip install 'terrasight[server]'."
+        ) from None
+    if not token and not _is_loopback(host):
+        raise InvalidOptionError(
+            f"--host {host} is reachable from other machines: give --token (or "
+            "$TERRASIGHT_TOKEN) so that only those who have it can use the server."
+        )
+    config = ServerConfig(
+        jobs=jobs,
+        data=data,
+        token=token or None,
+        max_upload_mb=max_upload_mb,
+        classify=not no_classify,
+    )
+    app = create_app(config)
+    shown = f"http://{host}:{port}/" + ("?token=..." if token else "")
+    click.echo(f"terrasight: serving {shown} (jobs in {jobs}); Ctrl-C to stop.", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=os.environ.get("TERRASIGHT_LOG", "warning"))
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback name or address.
+
+    Example:
+        >>> _is_loopback("127.0.0.1"), _is_loopback("localhost"), _is_loopback("0.0.0.0")
+        (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

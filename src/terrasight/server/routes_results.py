@@ -1,0 +1,139 @@
+"""Routes for a finished job: result files, facts, questions to the agent, map tiles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
+
+from terrasight.errors import UnsafePathError
+from terrasight.io.vectors import jsonable
+from terrasight.server.routes_jobs import Context
+from terrasight.tasks.change.names import OUTPUT_NAMES
+from terrasight.tasks.interpret.facts_data import read_facts
+
+router = APIRouter(prefix="/api/jobs/{job_id}", tags=["results"])
+
+FACTS_FILE = "facts.json"
+DOWNLOADS = {name: name for name in (*OUTPUT_NAMES.values(), FACTS_FILE)}
+"""The files of a result a client may fetch, by name: nothing else in the folder is served."""
+MEDIA = {
+    ".tif": "image/tiff",
+    ".geojson": "application/geo+json",
+    ".gpkg": "application/geopackage+sqlite3",
+    ".json": "application/json",
+    ".html": "text/html; charset=utf-8",
+}
+Layer = Literal["before", "after", "mask"]
+
+
+class Question(BaseModel):
+    """A question about a finished job's change."""
+
+    question: str = Field(min_length=1, max_length=2000, examples=["how many changes are there?"])
+
+
+@router.get("/files")
+def result_files(job_id: str, ctx: Context) -> dict[str, Any]:
+    """The downloadable result files of a finished job, with their sizes in bytes."""
+    ctx.finished(job_id)
+    folder = ctx.store.result_dir(job_id)
+    return {
+        "files": [
+            {"name": name, "bytes": (folder / name).stat().st_size}
+            for name in DOWNLOADS
+            if (folder / name).is_file()
+        ]
+    }
+
+
+@router.get("/files/{name}", response_class=FileResponse)
+def result_file(job_id: str, name: str, ctx: Context) -> FileResponse:
+    """One result file (``changes.geojson``, ``change_mask.tif``, ``report.html``...)."""
+    ctx.finished(job_id)
+    if name not in DOWNLOADS:
+        raise UnsafePathError(
+            f"{name!r} is not a result file; ask for one of {', '.join(DOWNLOADS)}."
+        )
+    path = ctx.store.result_dir(job_id) / DOWNLOADS[name]
+    if not path.is_file():
+        raise UnsafePathError(f"job {job_id} has no {name}; it was not written for this job.")
+    media = MEDIA.get(Path(name).suffix, "application/octet-stream")
+    inline = name.endswith((".html", ".json", ".geojson"))
+    return FileResponse(
+        path,
+        media_type=media,
+        filename=None if inline else name,
+        content_disposition_type="attachment",
+    )
+
+
+@router.get("/facts")
+def facts(job_id: str, ctx: Context) -> dict[str, Any]:
+    """The change facts: per object (where, how big, from -> to) and for the whole scene."""
+    ctx.finished(job_id)
+    path = ctx.store.result_dir(job_id) / FACTS_FILE
+    data = read_facts(path).to_dict()
+    data["before"], data["after"] = Path(data["before"]).name, Path(data["after"]).name
+    return jsonable(data)
+
+
+@router.get("/summary")
+def summary(job_id: str, ctx: Context) -> dict[str, Any]:
+    """The result's summary (``summary.json``): counts, areas, warnings."""
+    ctx.finished(job_id)
+    path = ctx.store.result_dir(job_id) / OUTPUT_NAMES["summary"]
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@router.post("/ask")
+async def ask(job_id: str, body: Question, ctx: Context) -> dict[str, Any]:
+    """Ask the agent about the change; the conversation goes on with the next question.
+
+    The reply has ``text``, ``value``, ``unit``, ``evidence`` (object ids) and ``caveats``.
+    """
+    conversation = ctx.conversation(job_id)
+
+    def answer() -> dict[str, Any]:
+        with conversation.lock:
+            return conversation.agent.ask(body.question).to_dict()
+
+    return jsonable(await run_in_threadpool(answer))
+
+
+@router.get("/map")
+def map_info(job_id: str, ctx: Context) -> dict[str, Any]:
+    """How to show the job on a map: WGS84 bounds and zooms, or the image size without a CRS."""
+    job = ctx.store.get(job_id)
+    info = ctx.tiles.map_info(Path(job.before))
+    return {**info, "job": job.id, "layers": ["before", "after", "mask"]}
+
+
+@router.get(
+    "/tiles/{layer}/{z}/{x}/{y}.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def tile(
+    job_id: str,
+    layer: Layer,
+    z: Annotated[int, PathParam(ge=0, le=24)],
+    x: Annotated[int, PathParam(ge=0)],
+    y: Annotated[int, PathParam(ge=0)],
+    ctx: Context,
+) -> Response:
+    """A 256 px PNG map tile of the before or after image, or of the change mask (red)."""
+    job = ctx.store.get(job_id)
+    if layer == "mask":
+        ctx.finished(job_id)
+        path = ctx.store.result_dir(job_id) / OUTPUT_NAMES["mask"]
+    else:
+        path = Path(job.before if layer == "before" else job.after)
+    png = await run_in_threadpool(ctx.tiles.render, path, z, x, y, layer == "mask")
+    return Response(png, media_type="image/png", headers={"cache-control": "private, max-age=60"})

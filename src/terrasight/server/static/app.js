@@ -1,0 +1,270 @@
+// terrasight's page: one job at a time on a Leaflet map, with a swipe between the dates,
+// the change mask and polygons, a table of objects and a conversation about them.
+"use strict";
+
+const state = { job: null, map: null, layers: {}, objects: new Map(), events: null };
+const $ = (id) => document.getElementById(id);
+const COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
+                 "#f032e6", "#bfef45", "#469990", "#9a6324", "#800000", "#000075"];
+
+function colourOf(change) {
+  let h = 0;
+  for (const c of change) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return COLOURS[h % COLOURS.length];
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) throw new Error(body?.detail || `${response.status} ${response.statusText}`);
+  return body;
+}
+
+function showError(error) {
+  const box = $("error");
+  box.textContent = error ? String(error.message || error) : "";
+  box.hidden = !error;
+}
+
+function area(value, unit) {
+  if (unit === "m2") return value >= 1e4 ? `${(value / 1e4).toFixed(2)} ha` : `${Math.round(value)} m²`;
+  return `${Math.round(value)} ${unit}`;
+}
+
+async function loadStart() {
+  const data = await api("api/data");
+  const select = $("method");
+  for (const m of data.methods) select.add(new Option(m, m, m === "cva", m === "cva"));
+  const jobs = await api("api/jobs");
+  for (const j of jobs) $("jobs").add(new Option(`${j.id} ${j.method} ${j.state}`, j.id));
+}
+
+async function startJob(request) {
+  showError(null);
+  try {
+    const job = await request();
+    $("jobs").add(new Option(`${job.id} ${job.method} ${job.state}`, job.id), 1);
+    followJob(job);
+  } catch (error) { showError(error); }
+}
+
+function followJob(job) {
+  state.job = job;
+  $("progress-box").hidden = false;
+  $("job-id").textContent = job.id;
+  $("result").hidden = $("chat").hidden = true;
+  if (state.events) state.events.close();
+  const events = new EventSource(`api/jobs/${job.id}/events`);
+  state.events = events;
+  events.addEventListener("job", (e) => {
+    const j = JSON.parse(e.data);
+    $("progress").value = j.progress;
+    $("job-state").textContent = `${j.state} (${j.stage}) ${Math.round(j.progress * 100)}%`;
+    $("cancel").hidden = j.finished;
+    if (j.finished) {
+      events.close();
+      if (j.state === "done") showResult(j.id).catch(showError);
+      else if (j.error) showError(j.error);
+    }
+  });
+  events.onerror = () => { if (events.readyState === EventSource.CLOSED) state.events = null; };
+  showInputs(job.id).catch(showError);
+}
+
+function resetMap(info) {
+  if (state.map) state.map.remove();
+  const options = info.georeferenced ? {} : { crs: L.CRS.Simple };
+  const map = L.map("map", { ...options, maxZoom: info.maxzoom + 3, minZoom: 0 });
+  for (const [name, z] of [["before", 200], ["after", 210], ["mask", 300]]) {
+    map.createPane(name).style.zIndex = z;
+  }
+  state.map = map;
+  state.info = info;
+  state.layers = {};
+  const bounds = info.georeferenced
+    ? L.latLngBounds(info.bounds)
+    : L.latLngBounds(map.unproject([0, info.height], info.maxzoom), map.unproject([info.width, 0], info.maxzoom));
+  state.bounds = bounds;
+  map.fitBounds(bounds);
+  map.on("move zoom resize", updateSwipe);
+  return map;
+}
+
+function tiles(jobId, layer) {
+  return L.tileLayer(`api/jobs/${jobId}/tiles/${layer}/{z}/{x}/{y}.png`, {
+    pane: layer, maxNativeZoom: state.info.maxzoom, maxZoom: state.info.maxzoom + 3,
+    bounds: state.bounds, noWrap: true, className: `tiles-${layer}`,
+  });
+}
+
+async function showInputs(jobId) {
+  const info = await api(`api/jobs/${jobId}/map`);
+  const map = resetMap(info);
+  state.layers.before = tiles(jobId, "before").addTo(map);
+  state.layers.after = tiles(jobId, "after").addTo(map);
+  $("swipe").hidden = $("swipe-labels").hidden = false;
+  updateSwipe();
+}
+
+function updateSwipe() {
+  const map = state.map;
+  if (!map || !map.getPane("after")) return;
+  const ratio = $("swipe").value / 100;
+  const nw = map.containerPointToLayerPoint([0, 0]);
+  const se = map.containerPointToLayerPoint(map.getSize());
+  const x = nw.x + map.getSize().x * ratio;
+  map.getPane("after").style.clip = `rect(${nw.y}px, ${se.x}px, ${se.y}px, ${x}px)`;
+}
+
+async function showResult(jobId) {
+  const [facts, geojson, files] = await Promise.all([
+    api(`api/jobs/${jobId}/facts`),
+    api(`api/jobs/${jobId}/files/changes.geojson`),
+    api(`api/jobs/${jobId}/files`),
+  ]);
+  const map = state.map;
+  state.layers.mask = tiles(jobId, "mask").addTo(map);
+  const byId = new Map(facts.objects.map((o) => [o.id, o]));
+  state.objects = new Map();
+  const toLatLng = state.info.georeferenced
+    ? undefined
+    : (c) => map.unproject([c[0], c[1]], state.info.maxzoom);
+  state.layers.polygons = L.geoJSON(geojson, {
+    coordsToLatLng: toLatLng,
+    style: (f) => {
+      const change = byId.get(f.properties.id)?.change || "unknown -> unknown";
+      return { color: colourOf(change), weight: 2, fillOpacity: 0.15, className: `obj obj-${f.properties.id}` };
+    },
+    onEachFeature: (f, layer) => {
+      const o = byId.get(f.properties.id) || f.properties;
+      layer.bindPopup(popup(o));
+      state.objects.set(o.id, { layer, facts: o });
+      layer.on("click", () => highlight([o.id], false));
+    },
+  }).addTo(map);
+  fillTable(facts);
+  fillDownloads(jobId, files.files);
+  $("result-summary").textContent =
+    `${facts.object_count} objects, ${area(facts.changed_area, facts.area_unit)} changed ` +
+    `(${(100 * facts.changed_fraction).toFixed(2)}% of the scene), method ${facts.method}.`;
+  $("result").hidden = $("chat").hidden = $("layer-toggles").hidden = false;
+  $("messages").replaceChildren();
+}
+
+function popup(o) {
+  const where = o.centroid_lonlat ? `${o.centroid_lonlat[1].toFixed(5)}, ${o.centroid_lonlat[0].toFixed(5)}` : "";
+  const rows = [["object", o.id], ["change", o.change || ""], ["area", area(o.area, o.area_unit)],
+                ["where", `${o.location || ""} ${where}`]];
+  const table = document.createElement("table");
+  for (const [k, v] of rows) table.insertRow().append(cell(k), cell(v));
+  return table;
+}
+
+function cell(text) {
+  const td = document.createElement("td");
+  td.textContent = String(text);
+  return td;
+}
+
+function fillTable(facts) {
+  const body = $("objects").tBodies[0];
+  body.replaceChildren();
+  for (const o of facts.objects) {
+    const row = body.insertRow();
+    row.className = "obj-row";
+    row.dataset.id = o.id;
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = colourOf(o.change);
+    const change = cell(o.change);
+    change.prepend(swatch);
+    row.append(cell(o.id), change, cell(area(o.area, o.area_unit)), cell(o.location));
+    row.addEventListener("click", () => highlight([o.id], true));
+  }
+}
+
+function fillDownloads(jobId, files) {
+  const box = $("downloads");
+  box.replaceChildren();
+  for (const f of files) {
+    const a = document.createElement("a");
+    a.href = `api/jobs/${jobId}/files/${encodeURIComponent(f.name)}`;
+    a.textContent = f.name;
+    a.target = "_blank";
+    box.append(a);
+  }
+}
+
+function highlight(ids, zoom) {
+  const wanted = new Set(ids);
+  for (const [id, { layer }] of state.objects) {
+    layer.getElement()?.classList.toggle("highlighted", wanted.has(id));
+    if (wanted.has(id)) layer.bringToFront();
+  }
+  for (const row of $("objects").tBodies[0].rows) {
+    row.classList.toggle("highlighted", wanted.has(Number(row.dataset.id)));
+  }
+  const chosen = ids.map((id) => state.objects.get(id)?.layer).filter(Boolean);
+  if (zoom && chosen.length) {
+    state.map.fitBounds(L.featureGroup(chosen).getBounds(), { maxZoom: state.info.maxzoom + 1, padding: [40, 40] });
+    if (chosen.length === 1) chosen[0].openPopup();
+  }
+}
+
+function say(who, text) {
+  const div = document.createElement("div");
+  div.className = `msg ${who}`;
+  div.textContent = text;
+  $("messages").append(div);
+  div.scrollIntoView({ block: "nearest" });
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const question = $("question").value.trim();
+  if (!question || !state.job) return;
+  say("you", question);
+  $("question").value = "";
+  try {
+    const reply = await api(`api/jobs/${state.job.id}/ask`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ question }),
+    });
+    say("agent", reply.text + (reply.evidence.length ? ` [objects ${reply.evidence.join(", ")}]` : ""));
+    highlight(reply.evidence, reply.evidence.length > 0);
+  } catch (error) { say("agent", `error: ${error.message}`); }
+}
+
+function wire() {
+  $("run-sample").addEventListener("click", () => startJob(() => api("api/jobs", {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ sample: true, method: $("method").value }),
+  })));
+  $("upload-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    form.append("method", $("method").value);
+    startJob(() => api("api/jobs/upload", { method: "POST", body: form }));
+  });
+  $("jobs").addEventListener("change", async (event) => {
+    if (!event.target.value) return;
+    try { followJob(await api(`api/jobs/${event.target.value}`)); } catch (error) { showError(error); }
+  });
+  $("cancel").addEventListener("click", () => state.job && api(`api/jobs/${state.job.id}/cancel`, { method: "POST" }).catch(showError));
+  $("swipe").addEventListener("input", updateSwipe);
+  $("ask-form").addEventListener("submit", ask);
+  $("show-mask").addEventListener("change", (e) => toggle("mask", e.target.checked));
+  $("show-polygons").addEventListener("change", (e) => toggle("polygons", e.target.checked));
+}
+
+function toggle(name, on) {
+  const layer = state.layers[name];
+  if (layer) on ? layer.addTo(state.map) : layer.remove();
+}
+
+if (new URLSearchParams(location.search).has("token")) {
+  // The token is now in an HttpOnly cookie; keep it out of the address bar and history.
+  history.replaceState(null, "", location.pathname);
+}
+wire();
+loadStart().catch(showError);
