@@ -72,6 +72,9 @@ def test_tiles_are_read_through_the_map_grid(server):
         mask = _png(client.get(f"/api/jobs/{job_id}/tiles/mask/{z}/{x}/{y}.png").content)
         red = (mask[..., 0] == 255) & (mask[..., 3] > 0)
         assert red.sum() > 100  # the planted change
+        x, y = _tile_of(north, west, z)  # the image's north-west corner: part in, part out
+        corner = _png(client.get(f"/api/jobs/{job_id}/tiles/after/{z}/{x}/{y}.png").content)
+        assert corner[..., 3].max() == 255 and corner[..., 3].min() == 0
         far = _png(client.get(f"/api/jobs/{job_id}/tiles/before/{z}/0/0.png").content)
         assert far[..., 3].max() == 0  # nowhere near the image: transparent
         assert client.get(f"/api/jobs/{job_id}/tiles/clouds/{z}/0/0.png").status_code == 422

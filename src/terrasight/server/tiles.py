@@ -164,11 +164,13 @@ def _mercator_tile(
         "width": TILE,
         "height": TILE,
         "resampling": Resampling.nearest if mask else Resampling.bilinear,
+        "add_alpha": src.nodata is None,  # else outside the source reads as nodata
     }
     with WarpedVRT(src, **options) as vrt:
         bands = [1] if stretch is None else list(stretch.bands)
         data = vrt.read(bands)
-        valid = vrt.read_masks(1) > 0
+        # Outside the source: alpha 0, or nodata (GDAL's dataset mask ignores the added alpha).
+        valid = (vrt.read(vrt.count) if options["add_alpha"] else vrt.dataset_mask()) > 0
     return data, valid
 
 
