@@ -36,6 +36,13 @@ from terrasight.errors import InvalidOptionError
 )
 @click.option("--max-upload-mb", type=click.IntRange(min=1), default=512, show_default=True)
 @click.option(
+    "--sample-size",
+    type=click.IntRange(min=128),
+    default=1024,
+    show_default=True,
+    help="Side in pixels of the built-in sample pair.",
+)
+@click.option(
     "--no-classify", is_flag=True, help="Do not classify land cover (faster, no PyTorch)."
 )
 def serve(
@@ -45,6 +52,7 @@ def serve(
     data: Path | None,
     jobs: Path,
     max_upload_mb: int,
+    sample_size: int,
     no_classify: bool,
 ) -> None:
     """Serve the web app: a map of the two dates, the change, and questions about it.
@@ -75,6 +83,7 @@ def serve(
         data=data,
         token=token or None,
         max_upload_mb=max_upload_mb,
+        sample_size=sample_size,
         classify=not no_classify,
     )
     app = create_app(config)
