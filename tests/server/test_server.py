@@ -44,6 +44,8 @@ def test_a_job_from_the_data_folder_runs_end_to_end(server):
         assert mask.headers["content-type"] == "image/tiff" and mask.content[:2] in (b"II", b"MM")
 
         facts = client.get(f"/api/jobs/{job_id}/facts").json()
+        summary = client.get(f"/api/jobs/{job_id}/summary").json()
+        assert (facts["before"], summary["after"]) == ("before.tif", "after.tif")
         assert facts["object_count"] == len(geojson["features"])
         big = facts["objects"][0]
         col0, row0, col1, row1 = big["pixel_bbox"]  # the planted change: rows 40-69, cols 90-129

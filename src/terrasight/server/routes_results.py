@@ -89,7 +89,11 @@ def summary(job_id: str, ctx: Context) -> dict[str, Any]:
     """The result's summary (``summary.json``): counts, areas, warnings."""
     ctx.finished(job_id)
     path = ctx.store.result_dir(job_id) / OUTPUT_NAMES["summary"]
-    return json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("before", "after"):  # file names only: the server's folders are its own
+        if isinstance(data.get(key), str):
+            data[key] = Path(data[key]).name
+    return data
 
 
 @router.post("/ask")
