@@ -297,7 +297,7 @@ def describe_change(session: Session, object_ids: list[int] | None = None) -> di
     """
     from terrasight.tasks.interpret.caption import caption_change
 
-    facts = session.subset(object_ids)
+    facts = session.subset(object_ids, classes=True)  # words need what the ground became
     text = caption_change(facts)
     return {"text": text, "value": text, "unit": None, "evidence": [f.id for f in facts.objects]}
 
