@@ -4,6 +4,7 @@ progress events, cancel."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -154,7 +155,15 @@ def data_files(ctx: Context) -> dict[str, Any]:
     from terrasight.tasks.change.methods import list_methods
 
     files = list_rasters(ctx.config.data) if ctx.config.data else []
-    return {"files": files, "methods": list_methods(), "sample": True}
+    methods = list_methods()
+    learned = "learned" in methods and importlib.util.find_spec("torch") is not None
+    # the page offers the package's default method where it can run, as the CLI does
+    return {
+        "files": files,
+        "methods": methods,
+        "default_method": "learned" if learned else "cva",
+        "sample": True,
+    }
 
 
 def _check_method(name: str) -> None:

@@ -34,7 +34,8 @@ function area(value, unit) {
 async function loadStart() {
   const data = await api("api/data");
   const select = $("method");
-  for (const m of data.methods) select.add(new Option(m, m, m === "cva", m === "cva"));
+  const chosen = data.default_method || "cva";
+  for (const m of data.methods) select.add(new Option(m, m, m === chosen, m === chosen));
   const jobs = await api("api/jobs");
   for (const j of jobs) $("jobs").add(new Option(`${j.id} ${j.method} ${j.state}`, j.id));
 }
