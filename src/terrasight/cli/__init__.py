@@ -13,6 +13,7 @@ from terrasight.errors import TerrasightError, exit_code
 
 RESUME_HINTS = {
     "change": " Finished windows are kept: run the same command again to resume.",
+    "index": " Files indexed so far are kept: run the same build again to resume.",
 }
 """What an interrupted command keeps, for the commands that resume."""
 
@@ -53,6 +54,8 @@ COMMANDS = {
     "eval": "terrasight.cli.eval:eval_group",
     "train": "terrasight.cli.train:train_group",
     "models": "terrasight.cli.models:models",
+    "index": "terrasight.cli.index:index_group",
+    "find": "terrasight.cli.find:find",
 }
 """Each command and where it lives; a command's module is imported only when it runs (or when
 ``--help`` lists it), so a quick command starts quickly."""
