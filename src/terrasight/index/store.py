@@ -121,7 +121,7 @@ def open_table(db: str | Path) -> Any | None:
     if not Path(db).is_dir():
         return None
     conn = connect(db)
-    if TABLE not in conn.table_names():
+    if TABLE not in conn.list_tables().tables:
         return None
     return conn.open_table(TABLE)
 
