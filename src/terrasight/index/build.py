@@ -258,6 +258,8 @@ def _run(
             pending, last = [], time.monotonic()
     if pending:
         _commit(table, ident, pending, report)
+    for path in sorted(p for p, n in waiting.items() if n > 0 and p not in failed):
+        report.skip(Failure(path, "its tiles did not all come back from the workers; run again"))
 
 
 def _commit(table: Any, ident: store.IndexModel, files: list[list[Rows]], report: BuildReport) -> None:  # fmt: skip

@@ -87,7 +87,7 @@ class DaskRunner:
         from distributed import as_completed
 
         todo = iter(units)
-        first = [self._submit(u) for u, _ in zip(todo, range(self.slots), strict=False)]
+        first = [self._submit(u) for _, u in zip(range(self.slots), todo, strict=False)]  # range first: zip must not take a unit it drops
         running = as_completed(first)
         for future in running:
             result = future.result()
