@@ -110,7 +110,7 @@ def test_both_workers_of_the_cluster_embed_and_keep_their_own_model(archive: Pat
     photos = sorted((archive / "photos").iterdir())
     units = [Unit(str(p), "h", 1, 1, 1, 0, 1, 224, 0) for p in photos]
     with make_runner(2, None, "terrasight-vl", None, None) as runner:
-        results = list(runner.map(units))
+        results = list(runner.map([[u] for u in units]))
         held = runner.client.run(lambda dask_worker: len(dask_worker.plugins[PLUGIN].cache))  # type: ignore[attr-defined]
     assert all(isinstance(r, Rows) for r in results) and len(results) == 6
     assert sorted(r.unit.path for r in results) == [str(p) for p in photos]

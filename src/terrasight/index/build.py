@@ -27,7 +27,16 @@ import numpy as np
 from terrasight.errors import InvalidOptionError
 from terrasight.index import store
 from terrasight.index.cluster import make_runner
-from terrasight.index.work import Failure, Rows, Unit, file_hash, list_files, tile_count, units_of
+from terrasight.index.work import (
+    Failure,
+    Rows,
+    Unit,
+    batches,
+    file_hash,
+    list_files,
+    tile_count,
+    units_of,
+)
 from terrasight.tasks.embed import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -160,7 +169,8 @@ def build(
         units = _plan(table, sources, tile, overlap, report)
         if units:
             with make_runner(workers, scheduler, model, checkpoint, cache) as runner:
-                _run(table, ident, units, runner.map(units), report, progress, flush_rows)
+                results = runner.map(batches(units))
+                _run(table, ident, units, results, report, progress, flush_rows)
         report.tiles_total = table.count_rows()
         report.search = store.maintain(table, ann_min_rows)
     report.seconds = time.perf_counter() - started

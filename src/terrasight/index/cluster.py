@@ -18,14 +18,14 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from terrasight.errors import InvalidOptionError, MissingDependencyError
-from terrasight.index.work import Failure, Rows, Unit, embed_unit
+from terrasight.index.work import Failure, Rows, Unit, embed_units
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
 
 PLUGIN = "terrasight-index-models"
-IN_FLIGHT = 3
-"""Units queued per worker."""
+IN_FLIGHT = 2
+"""Batches of units queued per worker."""
 
 
 class LocalRunner:
@@ -37,9 +37,9 @@ class LocalRunner:
         self.model, self.checkpoint = model, checkpoint
         self.cache = cache if cache is not None else ModelCache()
 
-    def map(self, units: Sequence[Unit]) -> Iterator[Rows | Failure]:
-        for unit in units:
-            yield embed_unit(unit, self.model, self.checkpoint, self.cache)
+    def map(self, batches: Sequence[list[Unit]]) -> Iterator[Rows | Failure]:
+        for batch in batches:
+            yield from embed_units(batch, self.model, self.checkpoint, self.cache)
 
 
 class ModelsPlugin:
@@ -67,12 +67,12 @@ class ModelsPlugin:
             self.cache.clear()
 
 
-def run_on_worker(unit: Unit, model: str, checkpoint: str | None) -> Rows | Failure:
-    """Run one unit on a Dask worker with the worker's own model cache."""
+def run_on_worker(batch: list[Unit], model: str, checkpoint: str | None) -> list[Rows | Failure]:
+    """Run a batch of units on a Dask worker with the worker's own model cache."""
     from distributed import get_worker
 
     plugin = get_worker().plugins[PLUGIN]
-    return embed_unit(unit, model, checkpoint, cache=plugin.cache)
+    return embed_units(batch, model, checkpoint, cache=plugin.cache)
 
 
 class DaskRunner:
@@ -83,10 +83,10 @@ class DaskRunner:
         workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
         self.slots = IN_FLIGHT * workers
 
-    def map(self, units: Sequence[Unit]) -> Iterator[Rows | Failure]:
+    def map(self, batches: Sequence[list[Unit]]) -> Iterator[Rows | Failure]:
         from distributed import as_completed
 
-        todo = iter(units)
+        todo = iter(batches)
         first = [self._submit(u) for _, u in zip(range(self.slots), todo, strict=False)]  # range first: zip must not take a unit it drops
         running = as_completed(first)
         for future in running:
@@ -95,12 +95,10 @@ class DaskRunner:
             nxt = next(todo, None)
             if nxt is not None:
                 running.add(self._submit(nxt))
-            yield result
+            yield from result
 
-    def _submit(self, unit: Unit) -> Any:
-        return self.client.submit(
-            run_on_worker, unit, self.model, self.checkpoint, pure=False, key=None
-        )
+    def _submit(self, batch: list[Unit]) -> Any:
+        return self.client.submit(run_on_worker, batch, self.model, self.checkpoint, pure=False)
 
 
 def _distributed() -> Any:

@@ -1,8 +1,8 @@
 """The work of an index build, in pieces a Dask worker (or this process) runs.
 
 A build lists its files on the caller's side (:func:`list_files`,
-:func:`file_hash`, :func:`tile_count`) and hands out :class:`Unit` s: a file
-and a range of its tiles. :func:`embed_unit` reads those tiles, embeds them and
+:func:`file_hash`, :func:`tile_count`) and hands out :class:`Unit` s (a file
+and a range of its tiles) in :func:`batches`. :func:`embed_units` reads their tiles, embeds them and
 returns the table's columns for them (:class:`Rows`), or a :class:`Failure`
 naming the file: a bad file never stops a build.
 """
@@ -21,7 +21,16 @@ import numpy as np
 import shapely
 
 from terrasight.errors import TerrasightError
-from terrasight.io.chips import chip_windows, footprints, open_scene, read_chips, window_boxes
+from rasterio.windows import Window
+
+from terrasight.io.chips import (
+    Scene,
+    chip_windows,
+    footprints,
+    open_scene,
+    read_chips,
+    window_boxes,
+)
 from terrasight.io.rgb import PHOTO_SUFFIXES
 from terrasight.io.vectors import crs_id
 from terrasight.tasks.embed import embed_images, load_model
@@ -33,6 +42,8 @@ SUFFIXES = PHOTO_SUFFIXES + (".tif", ".tiff", ".jp2", ".img", ".vrt")
 """File name endings a build indexes; other files in the folders are passed over."""
 CHUNK = 256
 """Tiles of one scene per unit of work."""
+BATCH_TILES = 64
+"""Tiles embedded together (small files are grouped up to it)."""
 
 
 @dataclass(frozen=True)
@@ -126,34 +137,75 @@ def units_of(path: Path, digest: str, stat: os.stat_result, tiles: int, tile: in
     ]
 
 
-def embed_unit(
-    unit: Unit, model: Any, checkpoint: str | None = None, cache: ModelCache | None = None
-) -> Rows | Failure:
-    """Read, embed and describe the tiles of ``unit``; a file that fails gives a :class:`Failure`.
+def batches(units: Iterable[Unit], tiles: int = BATCH_TILES) -> list[list[Unit]]:
+    """Consecutive units grouped up to ``tiles`` tiles, so small files are embedded together.
+
+    Example:
+        >>> units = [Unit(f"{i}.jpg", "h", 1, 0, 1, 0, 1, 224, 0) for i in range(5)]
+        >>> [len(b) for b in batches(units, tiles=2)]
+        [2, 2, 1]
+    """
+    out: list[list[Unit]] = []
+    size = tiles
+    for unit in units:
+        n = unit.stop - unit.start
+        if size + n > tiles:
+            out.append([])
+            size = 0
+        out[-1].append(unit)
+        size += n
+    return out
+
+
+def embed_units(
+    units: list[Unit], model: Any, checkpoint: str | None = None, cache: ModelCache | None = None
+) -> list[Rows | Failure]:
+    """Read the tiles of ``units``, embed them together, and describe each unit's tiles.
+
+    A file that cannot be read gives a :class:`Failure`; the others go on.
 
     Example:
         >>> unit = Unit("a.jpg", "ab12", 10, 0, 1, 0, 1, 224, 32)
-        >>> embed_unit(unit, "terrasight-vl").columns["vector"].shape  # doctest: +SKIP
+        >>> embed_units([unit], "terrasight-vl")[0].columns["vector"].shape  # doctest: +SKIP
         (1, 128)
     """
-    try:
-        scene = open_scene(unit.path)
-        windows = chip_windows(scene.width, scene.height, unit.tile, unit.overlap)
-        if len(windows) != unit.tiles:
-            raise OSError("the file changed while it was being indexed; run the build again")
-        windows = windows[unit.start : unit.stop]
-        vl = load_model(model, checkpoint, cache=cache)
-        vectors = embed_images(read_chips(scene, windows), vl)
-    except (TerrasightError, OSError, ValueError) as exc:
-        return Failure(unit.path, " ".join(str(exc).split())[:300] or type(exc).__name__)
+    read: list[tuple[Unit, Scene, list[Window]] | Failure] = []
+    chips: list[np.ndarray] = []
+    for unit in units:
+        try:
+            scene = open_scene(unit.path)
+            windows = chip_windows(scene.width, scene.height, unit.tile, unit.overlap)
+            if len(windows) != unit.tiles:
+                raise OSError("the file changed while it was being indexed; run the build again")
+            windows = windows[unit.start : unit.stop]
+            chips += read_chips(scene, windows)
+            read.append((unit, scene, windows))
+        except (TerrasightError, OSError, ValueError) as exc:
+            read.append(Failure(unit.path, " ".join(str(exc).split())[:300] or type(exc).__name__))
+    vl = load_model(model, checkpoint, cache=cache)
+    vectors = embed_images(chips, vl) if chips else np.zeros((0, 0), np.float32)
+    out: list[Rows | Failure] = []
+    at = 0
+    for item in read:
+        if isinstance(item, Failure):
+            out.append(item)
+            continue
+        unit, scene, windows = item
+        out.append(Rows(unit, describe(scene, windows, vectors[at : at + len(windows)], unit.start)))
+        at += len(windows)
+    return out
+
+
+def describe(scene: Scene, windows: list[Window], vectors: np.ndarray, start: int) -> dict[str, Any]:
+    """The table columns of a scene's tiles ``start``.. (windows and their vectors)."""
     boxes = window_boxes(scene, windows)
     shapes = footprints(scene, windows)
     n = len(windows)
     day = date.fromisoformat(scene.date) if scene.date else None
     extent = shapely.bounds(np.array(shapes, dtype=object)) if shapes else np.full((n, 4), np.nan)
-    columns = {
+    return {
         "vector": vectors,
-        "tile": np.arange(unit.start, unit.stop, dtype=np.int32),
+        "tile": np.arange(start, start + n, dtype=np.int32),
         "col": [int(w.col_off) for w in windows],
         "row": [int(w.row_off) for w in windows],
         "width": [int(w.width) for w in windows],
@@ -167,7 +219,6 @@ def embed_unit(
         "north": _or_none(extent[:, 3]),
         "date": [day] * n,
     }
-    return Rows(unit, columns)
 
 
 def _or_none(values: np.ndarray) -> list[float | None]:
