@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -177,12 +177,22 @@ def chip_windows(width: int, height: int, size: int, overlap: int = 0) -> list[W
         >>> [int(w.col_off) for w in chip_windows(400, 224, 224, 32)]
         [0, 176]
     """
+    return list(iter_chip_windows(width, height, size, overlap))
+
+
+def iter_chip_windows(width: int, height: int, size: int, overlap: int = 0) -> Iterator[Window]:
+    """The windows of :func:`chip_windows`, one at a time (rows of windows, north first).
+
+    Example:
+        >>> next(iter_chip_windows(10**6, 10**6, 224, 32))
+        Window(col_off=0, row_off=0, width=224, height=224)
+    """
     if size < 1 or not 0 <= overlap < size:
         raise ValueError(f"chip size must be >= 1 and 0 <= overlap < size, got {size}, {overlap}")
-    cols, rows = _starts(width, size, overlap), _starts(height, size, overlap)
-    return [
-        Window(c, r, min(size, width), min(size, height)) for r in rows for c in cols
-    ]  # fmt: skip
+    cols = _starts(width, size, overlap)
+    for r in _starts(height, size, overlap):
+        for c in cols:
+            yield Window(c, r, min(size, width), min(size, height))
 
 
 def _starts(length: int, size: int, overlap: int) -> list[int]:
