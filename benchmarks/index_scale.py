@@ -91,7 +91,11 @@ def scale_table(template, vectors: np.ndarray, db: Path, batch: int = 100_000):
         part = vectors[start : start + batch]
         idx = np.arange(start, start + len(part)) % meta.num_rows
         rows = meta.take(pa.array(idx))
-        rows = rows.set_column(rows.schema.get_field_index("tile"), "tile", pa.array(np.arange(start, start + len(part), dtype=np.int32)))  # fmt: skip
+        rows = rows.set_column(
+            rows.schema.get_field_index("tile"),
+            "tile",
+            pa.array(np.arange(start, start + len(part), dtype=np.int32)),
+        )
         vec = pa.FixedSizeListArray.from_arrays(pa.array(part.ravel()), dim)
         table.add(rows.add_column(0, "vector", vec).select(store.schema(ident).names))
     return table
@@ -146,7 +150,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--noise", type=float, default=0.03)
     parser.add_argument("--kind", default=store.ANN_INDEX, help="IVF_HNSW_SQ, IVF_PQ...")
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "terrasight-index-bench")  # fmt: skip
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "terrasight-index-bench"
+    )
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()

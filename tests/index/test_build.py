@@ -60,7 +60,9 @@ def test_build_indexes_every_tile_with_its_place_date_and_model(archive: Path, t
     assert len({r["source_hash"] for r in coast}) == 1 and len(coast[0]["source_hash"]) == 64
 
 
-def test_a_second_build_adds_changed_and_new_files_and_drops_deleted_ones(archive: Path, tmp_path: Path):  # fmt: skip
+def test_a_second_build_adds_changed_and_new_files_and_drops_deleted_ones(
+    archive: Path, tmp_path: Path
+):
     db = tmp_path / "db"
     index.build([archive], db, tile=TILE, overlap=OVERLAP)
     before = rows(db)
@@ -77,12 +79,16 @@ def test_a_second_build_adds_changed_and_new_files_and_drops_deleted_ones(archiv
     after = rows(db)
     assert (report.added, report.removed, report.unchanged) == (2, 1, 6)
     assert "forest_10.jpg" not in after and len(after["copy.jpg"]) == 9
-    port, forest = (sorted(after[n], key=lambda r: r["tile"]) for n in ("port_1.jpg", "forest_1.jpg"))  # fmt: skip
+    port, forest = (
+        sorted(after[n], key=lambda r: r["tile"]) for n in ("port_1.jpg", "forest_1.jpg")
+    )
     assert len(port) == 9 and port[0]["source_hash"] == forest[0]["source_hash"]
     old_port = sorted(before["port_1.jpg"], key=lambda r: r["tile"])
     assert port[0]["vector"] != old_port[0]["vector"]
     assert np.allclose([r["vector"] for r in port], [r["vector"] for r in forest], atol=1e-5)
-    assert {tuple(r["vector"]) for r in after["airport_1.jpg"]} == {tuple(r["vector"]) for r in before["airport_1.jpg"]}  # fmt: skip
+    assert {tuple(r["vector"]) for r in after["airport_1.jpg"]} == {
+        tuple(r["vector"]) for r in before["airport_1.jpg"]
+    }
     assert sum(len(v) for v in after.values()) == open_table(db).count_rows() == 20 + 9 + 6 * 9
 
 
@@ -90,7 +96,12 @@ def test_a_folder_can_hold_only_one_models_vectors(archive: Path, tmp_path: Path
     db = tmp_path / "db"
     index.build([archive / "photos"], db, tile=224)
     held = store.table_model(open_table(db))
-    assert (held.name, held.version, held.dim, held.ref) == ("terrasight-vl", "2", 128, "terrasight-vl")  # fmt: skip
+    assert (held.name, held.version, held.dim, held.ref) == (
+        "terrasight-vl",
+        "2",
+        128,
+        "terrasight-vl",
+    )
     with pytest.raises(InvalidOptionError, match="holds embeddings of model terrasight-vl"):
         store.open_or_create(db, store.IndexModel("other-vl", "1", 128, "other-vl"))
 

@@ -70,7 +70,7 @@ def kill_when(proc: subprocess.Popen, db: Path, least: int, timeout: float = 120
     pytest.fail(f"the build ended (rc {proc.poll()}) before it could be killed mid-way")
 
 
-def test_killing_a_build_at_any_moment_loses_and_duplicates_nothing(archive: Path, tmp_path: Path):  # fmt: skip
+def test_killing_a_build_at_any_moment_loses_and_duplicates_nothing(archive: Path, tmp_path: Path):
     db = tmp_path / "db"
     first = kill_when(start_build(archive, db), db, least=1)
     assert 0 < first < TOTAL and assert_whole_files(db) >= first

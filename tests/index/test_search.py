@@ -34,7 +34,9 @@ def built(archive: Path, tmp_path: Path, models: ModelCache) -> Path:
     return db
 
 
-def test_retrieval_through_the_index_equals_the_in_memory_search(shared_data: Path, tmp_path: Path, models: ModelCache):  # fmt: skip
+def test_retrieval_through_the_index_equals_the_in_memory_search(
+    shared_data: Path, tmp_path: Path, models: ModelCache
+):
     paths = [p for c in AID_CLASSES for p in sorted((shared_data / "aid" / c).glob("*.jpg"))[:5]]
     db = tmp_path / "aid"
     report = index.build(paths, db, tile=224, cache=models)  # 150 px photos: one tile each
@@ -57,12 +59,17 @@ def test_a_box_returns_only_tiles_inside_it_and_never_widens(built: Path, models
     result = idx.search("a harbour", bbox=box, k=50, cache=models)
     area = shapely.box(*box)
     assert 0 < len(result) < 20 and result.message == ""
-    assert all(h.footprint.intersects(area) and h.source.endswith("coast_20230615.tif") for h in result)  # fmt: skip
+    assert all(
+        h.footprint.intersects(area) and h.source.endswith("coast_20230615.tif") for h in result
+    )
     assert [h.rank for h in result] == list(range(1, len(result) + 1))
     assert all(a.score >= b.score for a, b in zip(result.hits, result.hits[1:], strict=False))
 
     empty = idx.search("a harbour", bbox=(100.0, 10.0, 101.0, 11.0), k=5, cache=models)
-    assert empty.hits == [] and "no tile of the index lies in the box 100.0,10.0,101.0,11.0" in empty.message  # fmt: skip
+    assert (
+        empty.hits == []
+        and "no tile of the index lies in the box 100.0,10.0,101.0,11.0" in empty.message
+    )
     assert "never widened" in empty.message and "within 6.37300,45.13547,15.02951" in empty.message
     with pytest.raises(InvalidOptionError, match="west < east"):
         idx.search("x", bbox=(15.0, 45.0, 14.0, 46.0))
@@ -97,7 +104,9 @@ def test_geojson_contact_sheet_and_cli(built: Path, tmp_path: Path):
         pixels = np.asarray(img.convert("RGB"))
     assert pixels[:160, :160].std() > 5  # a real thumbnail, not a blank cell
 
-    run = CliRunner().invoke(main, ["index", "search", "x", "--db", str(built), "--bbox", "1,2,3,4"])
+    run = CliRunner().invoke(
+        main, ["index", "search", "x", "--db", str(built), "--bbox", "1,2,3,4"]
+    )
     assert run.exit_code == 0 and "no tile of the index lies in the box" in run.output
     run = CliRunner().invoke(main, ["index", "search", "x", "--db", str(tmp_path / "none")])
     assert run.exit_code == 4 and "no index there" in run.output and "Traceback" not in run.output
@@ -108,7 +117,16 @@ def test_geojson_contact_sheet_and_cli(built: Path, tmp_path: Path):
 def test_build_cli_reports_skipped_files(archive: Path, tmp_path: Path):
     db = tmp_path / "db"
     run = CliRunner().invoke(
-        main, ["index", "build", str(archive / "photos"), str(archive / "broken.tif"), "--db", str(db), "-q"]  # fmt: skip
+        main,
+        [
+            "index",
+            "build",
+            str(archive / "photos"),
+            str(archive / "broken.tif"),
+            "--db",
+            str(db),
+            "-q",
+        ],
     )
     assert run.exit_code == 0, run.output
     assert "6 tiles of 6 files added" in run.output and "skipped 1 files" in run.output

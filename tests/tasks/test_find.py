@@ -31,7 +31,9 @@ def mosaic(shared_data: Path, make_raster) -> Path:
     for i, path in enumerate(photos):
         r, c = divmod(i, 3)
         with Image.open(path) as img:
-            data[:, r * 150 : (r + 1) * 150, c * 150 : (c + 1) * 150] = np.asarray(img.convert("RGB")).transpose(2, 0, 1)  # fmt: skip
+            data[:, r * 150 : (r + 1) * 150, c * 150 : (c + 1) * 150] = np.asarray(
+                img.convert("RGB")
+            ).transpose(2, 0, 1)
     from rasterio.transform import from_origin
 
     return make_raster("mosaic.tif", data, transform=from_origin(500000.0, 5000000.0, 2.0, 2.0))
@@ -58,7 +60,9 @@ def test_the_harbour_is_found_where_it_is(mosaic: Path, tmp_path: Path):
 
 def test_cli_writes_the_geojson_and_the_heat_map(mosaic: Path, tmp_path: Path):
     out = tmp_path / "where.geojson"
-    run = CliRunner().invoke(main, ["find", "a harbour", str(mosaic), "-o", str(out), "--scales", "150", "-q"])  # fmt: skip
+    run = CliRunner().invoke(
+        main, ["find", "a harbour", str(mosaic), "-o", str(out), "--scales", "150", "-q"]
+    )
     assert run.exit_code == 0, run.output
     assert json.loads(out.read_text())["features"] and (tmp_path / "where.heat.tif").is_file()
     bad = CliRunner().invoke(main, ["find", "x", str(tmp_path / "none.tif")])

@@ -20,11 +20,32 @@ def _scales(value: str) -> tuple[int, ...]:
 @click.command(name="find")
 @click.argument("text")
 @click.argument("scene", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Regions as GeoJSON (default: SCENE_find.geojson here).")  # fmt: skip
-@click.option("--heatmap", type=click.Path(path_type=Path), default=None, help="Heat map GeoTIFF (default: beside the GeoJSON, .heat.tif).")  # fmt: skip
-@click.option("--scales", default="224,448", show_default=True, help="Tile sides in px, comma-separated.")  # fmt: skip
-@click.option("--overlap", type=click.FloatRange(0, 0.9), default=0.5, show_default=True, help="Fraction of a tile shared with its neighbour.")  # fmt: skip
-@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Regions kept.")  # fmt: skip
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Regions as GeoJSON (default: SCENE_find.geojson here).",
+)
+@click.option(
+    "--heatmap",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Heat map GeoTIFF (default: beside the GeoJSON, .heat.tif).",
+)
+@click.option(
+    "--scales", default="224,448", show_default=True, help="Tile sides in px, comma-separated."
+)
+@click.option(
+    "--overlap",
+    type=click.FloatRange(0, 0.9),
+    default=0.5,
+    show_default=True,
+    help="Fraction of a tile shared with its neighbour.",
+)
+@click.option(
+    "--top", type=click.IntRange(min=1), default=5, show_default=True, help="Regions kept."
+)
 @model_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the GeoJSON on stdout.")
@@ -57,16 +78,28 @@ def find(
 
     try:
         found = find_in_scene(
-            text, scene, heatmap, scales=_scales(scales), overlap=overlap, top=top,
-            model=model, checkpoint=checkpoint, progress=progress, cache=ModelCache(),
-        )  # fmt: skip
+            text,
+            scene,
+            heatmap,
+            scales=_scales(scales),
+            overlap=overlap,
+            top=top,
+            model=model,
+            checkpoint=checkpoint,
+            progress=progress,
+            cache=ModelCache(),
+        )
     finally:
         bar.close()
     found.save_geojson(output)
     if as_json:
         click.echo(json.dumps(found.to_geojson()))
         return
-    click.echo(f"{len(found.regions)} regions of {scene} for {text!r} ({found.tiles} tiles scored):")  # fmt: skip
+    click.echo(
+        f"{len(found.regions)} regions of {scene} for {text!r} ({found.tiles} tiles scored):"
+    )
     for i, region in enumerate(found.regions, start=1):
-        click.echo(f"  {i}. score {region.score:.3f} (mean {region.mean:.3f}, {region.cells} cells)")  # fmt: skip
+        click.echo(
+            f"  {i}. score {region.score:.3f} (mean {region.mean:.3f}, {region.cells} cells)"
+        )
     click.echo(f"  geojson  {output}\n  heatmap  {heatmap}")

@@ -18,11 +18,29 @@ def index_group() -> None:
 @index_group.command(name="build")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--db", type=click.Path(path_type=Path), required=True, help="Index folder.")
-@click.option("--tile", type=click.IntRange(min=16), default=224, show_default=True, help="Tile side in px.")  # fmt: skip
-@click.option("--overlap", type=click.IntRange(min=0), default=32, show_default=True, help="Pixels shared by neighbouring tiles.")  # fmt: skip
+@click.option(
+    "--tile", type=click.IntRange(min=16), default=224, show_default=True, help="Tile side in px."
+)
+@click.option(
+    "--overlap",
+    type=click.IntRange(min=0),
+    default=32,
+    show_default=True,
+    help="Pixels shared by neighbouring tiles.",
+)
 @model_options
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="1: in this process; more: a Dask LocalCluster of that many worker processes.")  # fmt: skip
-@click.option("--scheduler", default=None, help="Run on a Dask cluster: its scheduler's address, tcp://HOST:PORT.")  # fmt: skip
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="1: in this process; more: a Dask LocalCluster of that many worker processes.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="Run on a Dask cluster: its scheduler's address, tcp://HOST:PORT.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build_command(
@@ -53,14 +71,24 @@ def build_command(
 
     def progress(done: int, total: int) -> None:
         if not bars:
-            bars.append(tqdm(total=total, unit="tile", desc="indexing", disable=quiet or None, leave=False))  # fmt: skip
+            bars.append(
+                tqdm(total=total, unit="tile", desc="indexing", disable=quiet or None, leave=False)
+            )
         bars[0].update(done - bars[0].n)
 
     try:
         report = build(
-            sources, db, tile=tile, overlap=overlap, model=model, checkpoint=checkpoint,
-            workers=workers, scheduler=scheduler, progress=progress, cache=ModelCache(),
-        )  # fmt: skip
+            sources,
+            db,
+            tile=tile,
+            overlap=overlap,
+            model=model,
+            checkpoint=checkpoint,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+            cache=ModelCache(),
+        )
     finally:
         for bar in bars:
             bar.close()
@@ -82,12 +110,28 @@ def build_command(
 @index_group.command(name="search")
 @click.argument("text", required=False)
 @click.option("--db", type=click.Path(path_type=Path), required=True, help="Index folder.")
-@click.option("--image", type=click.Path(path_type=Path), default=None, help="An example image to match (with TEXT: both count).")  # fmt: skip
+@click.option(
+    "--image",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="An example image to match (with TEXT: both count).",
+)
 @click.option("--bbox", default=None, help="Only tiles overlapping W,S,E,N (WGS84 degrees).")
 @click.option("--since", default=None, help="Only tiles acquired on or after YYYY-MM-DD.")
 @click.option("-k", "--k", "k", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Write the hits as GeoJSON.")  # fmt: skip
-@click.option("--sheet", type=click.Path(path_type=Path), default=None, help="Write a contact sheet PNG of the hits.")  # fmt: skip
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the hits as GeoJSON.",
+)
+@click.option(
+    "--sheet",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write a contact sheet PNG of the hits.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the GeoJSON on stdout.")
 def search_command(
     text: str | None,

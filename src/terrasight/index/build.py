@@ -94,7 +94,9 @@ class BuildReport:
         }
 
 
-def model_identity(model: str, checkpoint: str | None, cache: ModelCache | None) -> store.IndexModel:
+def model_identity(
+    model: str, checkpoint: str | None, cache: ModelCache | None
+) -> store.IndexModel:
     """Name, weights version and dimension of a ``vl`` model (a registry name or an entry ``.json``)."""
     from terrasight.models.config import ModelConfig
     from terrasight.models.registry import get_config
@@ -177,7 +179,9 @@ def build(
     return report
 
 
-def _plan(table: Any, sources: Sequence[str | Path], tile: int, overlap: int, report: BuildReport) -> list[Unit]:  # fmt: skip
+def _plan(
+    table: Any, sources: Sequence[str | Path], tile: int, overlap: int, report: BuildReport
+) -> list[Unit]:
     """The units to run; drops the rows of deleted, changed and incomplete files first."""
     held = _held(table)
     files, missing = list_files(sources)
@@ -190,7 +194,11 @@ def _plan(table: Any, sources: Sequence[str | Path], tile: int, overlap: int, re
         try:
             stat = path.stat()
             rows = held.get(str(path))
-            if rows is not None and rows["complete"] and rows["stat"] == (stat.st_size, stat.st_mtime_ns):  # fmt: skip
+            if (
+                rows is not None
+                and rows["complete"]
+                and rows["stat"] == (stat.st_size, stat.st_mtime_ns)
+            ):
                 report.unchanged += 1
                 continue
             digest = file_hash(path)
@@ -272,7 +280,9 @@ def _run(
         report.skip(Failure(path, "its tiles did not all come back from the workers; run again"))
 
 
-def _commit(table: Any, ident: store.IndexModel, files: list[list[Rows]], report: BuildReport) -> None:  # fmt: skip
+def _commit(
+    table: Any, ident: store.IndexModel, files: list[list[Rows]], report: BuildReport
+) -> None:
     """Append the rows of whole files in one commit."""
     import pyarrow as pa
 
@@ -282,10 +292,14 @@ def _commit(table: Any, ident: store.IndexModel, files: list[list[Rows]], report
         for rows in sorted(parts, key=lambda r: r.unit.start):
             u, n = rows.unit, len(rows.columns["tile"])
             fixed = {
-                "source": u.path, "source_hash": u.digest, "source_size": u.size,
-                "source_mtime_ns": u.mtime_ns, "tiles": u.tiles, "model": ident.name,
+                "source": u.path,
+                "source_hash": u.digest,
+                "source_size": u.size,
+                "source_mtime_ns": u.mtime_ns,
+                "tiles": u.tiles,
+                "model": ident.name,
                 "model_version": ident.version,
-            }  # fmt: skip
+            }
             for key, value in fixed.items():
                 columns.setdefault(key, []).extend([value] * n)
             for key, value in rows.columns.items():

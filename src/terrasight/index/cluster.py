@@ -71,7 +71,7 @@ def run_on_worker(batch: list[Unit], model: str, checkpoint: str | None) -> list
     """Run a batch of units on a Dask worker with the worker's own model cache."""
     from distributed import get_worker
 
-    plugin = get_worker().plugins[PLUGIN]
+    plugin: Any = get_worker().plugins[PLUGIN]
     return embed_units(batch, model, checkpoint, cache=plugin.cache)
 
 
@@ -87,7 +87,9 @@ class DaskRunner:
         from distributed import as_completed
 
         todo = iter(batches)
-        first = [self._submit(u) for _, u in zip(range(self.slots), todo, strict=False)]  # range first: zip must not take a unit it drops
+        first = [
+            self._submit(u) for _, u in zip(range(self.slots), todo, strict=False)
+        ]  # range first: zip must not take a unit it drops
         running = as_completed(first)
         for future in running:
             result = future.result()

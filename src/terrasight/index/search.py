@@ -51,10 +51,18 @@ class Hit:
         """The GeoJSON properties of this hit."""
         col, row, width, height = self.window
         return {
-            "rank": self.rank, "score": round(self.score, 5), "source": self.source,
-            "tile": self.tile, "col": col, "row": row, "width": width, "height": height,
-            "bbox_image_crs": list(self.bbox), "image_crs": self.crs, "date": self.date,
-        }  # fmt: skip
+            "rank": self.rank,
+            "score": round(self.score, 5),
+            "source": self.source,
+            "tile": self.tile,
+            "col": col,
+            "row": row,
+            "width": width,
+            "height": height,
+            "bbox_image_crs": list(self.bbox),
+            "image_crs": self.crs,
+            "date": self.date,
+        }
 
 
 @dataclass(frozen=True)
@@ -135,7 +143,9 @@ class Index:
         from terrasight.tasks.embed import embed_images, embed_texts, load_model
 
         if not text and image is None:
-            raise InvalidOptionError("index search: give a text, an example image (--image), or both.")  # fmt: skip
+            raise InvalidOptionError(
+                "index search: give a text, an example image (--image), or both."
+            )
         if isinstance(image, (str, Path)) and not Path(image).is_file():
             raise RasterReadError(f"example image {image}: file not found. Check the path.")
         vl = load_model(self.model.ref, self.model.checkpoint, cache=cache)
@@ -197,7 +207,19 @@ class Index:
         return SearchResult([_hit(i + 1, row) for i, row in enumerate(data)], query)
 
 
-_COLUMNS = ["_distance", "source", "tile", "col", "row", "width", "height", "bbox", "crs", "footprint", "date"]
+_COLUMNS = [
+    "_distance",
+    "source",
+    "tile",
+    "col",
+    "row",
+    "width",
+    "height",
+    "bbox",
+    "crs",
+    "footprint",
+    "date",
+]
 
 
 def _hit(rank: int, row: dict[str, Any]) -> Hit:
@@ -210,7 +232,7 @@ def _hit(rank: int, row: dict[str, Any]) -> Hit:
         source=row["source"],
         tile=int(row["tile"]),
         window=(row["col"], row["row"], row["width"], row["height"]),
-        bbox=tuple(row["bbox"]),  # type: ignore[arg-type]
+        bbox=tuple(row["bbox"]),
         crs=row["crs"],
         footprint=None if fp is None else shapely.from_wkb(fp),
         date=None if row["date"] is None else row["date"].isoformat(),
@@ -245,9 +267,10 @@ def _check_bbox(box: tuple[float, float, float, float]) -> tuple[float, float, f
 
 
 def _filters(bbox: Any, since: str | date | None) -> tuple[str, dict[str, Any]]:
-    clauses, query = [], {}
+    clauses: list[str] = []
+    query: dict[str, Any] = {}
     if bbox is not None:
-        w, s, e, n = _check_bbox(tuple(bbox))  # type: ignore[arg-type]
+        w, s, e, n = _check_bbox(tuple(bbox))
         clauses.append(f"west <= {e!r} AND east >= {w!r} AND south <= {n!r} AND north >= {s!r}")
         query["bbox"] = [w, s, e, n]
     if since is not None:
@@ -285,7 +308,8 @@ def table_extent(table: Any) -> tuple[float, float, float, float] | None:
     if arrow.num_rows == 0:
         return None
     return (
-        pc.min(arrow["west"]).as_py(), pc.min(arrow["south"]).as_py(),
-        pc.max(arrow["east"]).as_py(), pc.max(arrow["north"]).as_py(),
-    )  # fmt: skip
-
+        pc.min(arrow["west"]).as_py(),
+        pc.min(arrow["south"]).as_py(),
+        pc.max(arrow["east"]).as_py(),
+        pc.max(arrow["north"]).as_py(),
+    )

@@ -190,6 +190,4 @@ def maintain(table: Any, ann_min_rows: int = ANN_MIN_ROWS) -> str:
 def create_vector_index(table: Any, rows: int, kind: str = ANN_INDEX) -> None:
     """Build the approximate index on ``vector`` (cosine): about 1 partition per 4,000 rows."""
     partitions = max(1, rows // 4096)
-    table.create_index(
-        metric="cosine", index_type=kind, num_partitions=partitions, replace=True
-    )  # fmt: skip
+    table.create_index(metric="cosine", index_type=kind, num_partitions=partitions, replace=True)

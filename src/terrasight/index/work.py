@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
-
-from terrasight.errors import TerrasightError
 from rasterio.windows import Window
 
+from terrasight.errors import TerrasightError
 from terrasight.io.chips import (
     Scene,
     chip_windows,
@@ -129,10 +128,22 @@ def tile_count(path: Path, tile: int, overlap: int) -> int:
     return len(chip_windows(width, height, tile, overlap))
 
 
-def units_of(path: Path, digest: str, stat: os.stat_result, tiles: int, tile: int, overlap: int) -> list[Unit]:  # fmt: skip
+def units_of(
+    path: Path, digest: str, stat: os.stat_result, tiles: int, tile: int, overlap: int
+) -> list[Unit]:
     """A file's tiles in :data:`CHUNK`-tile units."""
     return [
-        Unit(str(path), digest, stat.st_size, stat.st_mtime_ns, tiles, s, min(s + CHUNK, tiles), tile, overlap)  # fmt: skip
+        Unit(
+            str(path),
+            digest,
+            stat.st_size,
+            stat.st_mtime_ns,
+            tiles,
+            s,
+            min(s + CHUNK, tiles),
+            tile,
+            overlap,
+        )
         for s in range(0, tiles, CHUNK)
     ]
 
@@ -191,12 +202,16 @@ def embed_units(
             out.append(item)
             continue
         unit, scene, windows = item
-        out.append(Rows(unit, describe(scene, windows, vectors[at : at + len(windows)], unit.start)))
+        out.append(
+            Rows(unit, describe(scene, windows, vectors[at : at + len(windows)], unit.start))
+        )
         at += len(windows)
     return out
 
 
-def describe(scene: Scene, windows: list[Window], vectors: np.ndarray, start: int) -> dict[str, Any]:
+def describe(
+    scene: Scene, windows: list[Window], vectors: np.ndarray, start: int
+) -> dict[str, Any]:
     """The table columns of a scene's tiles ``start``.. (windows and their vectors)."""
     boxes = window_boxes(scene, windows)
     shapes = footprints(scene, windows)

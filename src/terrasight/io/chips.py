@@ -40,8 +40,8 @@ from terrasight.io.rgb import PHOTO_SUFFIXES, display_bands
 
 LEVELS_SIDE = 1024
 """Longest side of the decimated read that sets a scene's display stretch."""
-DATE_TAGS = ("ACQUISITION_DATE", "ACQUISITIONDATETIME", "DATE_ACQUIRED", "SENSING_TIME")
-DATE_TAGS += ("DATETIME", "ACQUISITION_START_TIME", "TIFFTAG_DATETIME")
+DATE_TAGS: tuple[str, ...] = ("ACQUISITION_DATE", "ACQUISITIONDATETIME", "DATE_ACQUIRED")
+DATE_TAGS += ("SENSING_TIME", "DATETIME", "ACQUISITION_START_TIME", "TIFFTAG_DATETIME")
 """Raster tags read for the acquisition date, most specific first (case-insensitive)."""
 _DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_:]?(0[1-9]|1[0-2])[-_:]?(0[1-9]|[12]\d|3[01])(?!\d)")
 
@@ -101,9 +101,17 @@ def open_scene(path: str | Path) -> Scene:
     crs = src.crs
     transform = src.transform if crs is not None else Affine.identity()
     return Scene(
-        path, src.width, src.height, crs, transform, False, bands, levels, src.nodata,
+        path,
+        src.width,
+        src.height,
+        crs,
+        transform,
+        False,
+        bands,
+        levels,
+        src.nodata,
         found or date_in_name(path),
-    )  # fmt: skip
+    )
 
 
 def _photo_size(path: Path) -> tuple[int, int]:

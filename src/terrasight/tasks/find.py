@@ -69,11 +69,20 @@ class FindResult:
         from terrasight.io.vectors import features_to_geojson
 
         feats = [
-            {"geometry": r.geometry, "id": i + 1, "properties": {
-                "rank": i + 1, "score": round(r.score, 5), "mean_score": round(r.mean, 5),
-                "cells": r.cells, "text": self.text, "scene": str(self.scene)}}
+            {
+                "geometry": r.geometry,
+                "id": i + 1,
+                "properties": {
+                    "rank": i + 1,
+                    "score": round(r.score, 5),
+                    "mean_score": round(r.mean, 5),
+                    "cells": r.cells,
+                    "text": self.text,
+                    "scene": str(self.scene),
+                },
+            }
             for i, r in enumerate(self.regions)
-        ]  # fmt: skip
+        ]
         return features_to_geojson(feats, self.crs)
 
     def save_geojson(self, path: str | Path) -> Path:
@@ -137,7 +146,9 @@ def find(
     for size in sorted(set(scales)):
         total_s = np.zeros(grid, np.float64)
         count = np.zeros(grid, np.int32)
-        for windows in _batches(iter_chip_windows(src.width, src.height, size, round(size * overlap))):  # fmt: skip
+        for windows in _batches(
+            iter_chip_windows(src.width, src.height, size, round(size * overlap))
+        ):
             scores = embed_images(read_chips(src, windows), vl) @ query
             for w, score in zip(windows, scores, strict=True):
                 rows, cols = _cells(w, cell)
@@ -177,9 +188,16 @@ def _write_heatmap(path: Path, heat: np.ndarray, transform: Affine, src: Scene) 
     import rasterio
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    profile = dict(driver="GTiff", width=heat.shape[1], height=heat.shape[0], count=1,
-                   dtype="float32", nodata=float("nan"), compress="deflate",
-                   transform=transform)  # fmt: skip
+    profile = dict(
+        driver="GTiff",
+        width=heat.shape[1],
+        height=heat.shape[0],
+        count=1,
+        dtype="float32",
+        nodata=float("nan"),
+        compress="deflate",
+        transform=transform,
+    )
     if src.crs is not None:
         profile["crs"] = src.crs
     part = path.with_name(path.name + ".part")
