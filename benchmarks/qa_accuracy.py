@@ -16,6 +16,11 @@ Two rows:
     facts of the truth mask itself (its objects traced by the package, land cover
     from the simulated changes): what is left is question understanding.
 
+A multi-turn section asks two-turn dialogues through ``terrasight.Agent`` with the
+offline brain (``_qa_dialogues.py``): a question, then a follow-up whose answer
+depends on it ("and in the north?", "how large is the biggest of those?", "how
+large is it?"); the follow-up is scored, on the same facts and tolerances.
+
 Scoring: presence yes/no; counts and listings within +-max(1, 20%); areas within
 +-25% relative (or 0.25% of the scene); locations the same 3 x 3 cell;
 comparisons the same place; classes the same class; unanswerable questions must
@@ -46,6 +51,7 @@ import rasterio
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import SHARED_DATA  # noqa: E402
+from _qa_dialogues import dialogues_for  # noqa: E402
 from _qa_questions import questions_for  # noqa: E402
 from _qa_truth import AFTER_CLASS, BEFORE_CLASS, Truth, box_kind, truth_of  # noqa: E402
 
@@ -217,6 +223,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     typed: dict[str, int] = {"rules": 0, "sentence model": 0}
     type_ok = 0
     records = []
+    multi: dict[str, dict[str, list[bool]]] = {"detected": {}, "oracle": {}}
+    dialogue_records: list[dict[str, Any]] = []
     all_scenes = scenes(args.data)[: args.limit or None]
     start = time.perf_counter()
     for scene in all_scenes:
@@ -239,6 +247,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "sentence model" if any("sentence model" in n for n in answer.notes) else "rules"
             ] += 1
             records.append(record)
+        for d in dialogues_for(truth, random.Random(f"qa-dialogue-{scene['name']}")):
+            record = {**d}
+            for row, f in facts.items():
+                reply = _converse(f, d["turns"], cache)
+                ok = correct(d, reply, truth.scene_area)
+                multi[row].setdefault(d["type"], []).append(ok)
+                record[row] = {"value": reply.value, "unit": reply.unit, "ok": ok}
+            dialogue_records.append(record)
     table = {
         row: {
             t: {"n": len(v), "correct": int(sum(v)), "accuracy": round(float(np.mean(v)), 3)}
@@ -266,8 +282,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "tolerances": "counts and listings +-max(1, 20%); areas +-max(25% relative, 0.25% of the "
         "scene, 0.25 percentage points); locations: same 3x3 cell; comparisons: same place",
         "accuracy": table,
+        "multi_turn": {
+            "brain": "offline",
+            "dialogues": len(dialogue_records),
+            "accuracy": _table(multi),
+            "records": dialogue_records,
+        },
         "records": records,
     }
+
+
+def _converse(facts: Any, turns: list[str], cache: Any) -> Any:
+    """The reply to the last of ``turns``, asked in order of one agent over ``facts``,
+    as the answer to score (``value``, ``unit``, ``answerable``)."""
+    from types import SimpleNamespace
+
+    from terrasight.agent import Agent
+
+    agent = Agent(facts, cache=cache)
+    for text in turns:
+        reply = agent.ask(text)
+    answerable = not reply.text.startswith(("I can't tell", "I could not"))
+    return SimpleNamespace(value=reply.value, unit=reply.unit, answerable=answerable)
+
+
+def _table(rows: dict[str, dict[str, list[bool]]]) -> dict[str, Any]:
+    """Accuracy per question type and in all, for each row."""
+    out: dict[str, Any] = {}
+    for row, r in rows.items():
+        out[row] = {
+            t: {"n": len(v), "correct": int(sum(v)), "accuracy": round(float(np.mean(v)), 3)}
+            for t, v in sorted(r.items(), key=lambda kv: TYPES.index(kv[0]))
+        }
+        every = [x for v in r.values() for x in v]
+        out[row]["all"] = {
+            "n": len(every),
+            "correct": int(sum(every)),
+            "accuracy": round(float(np.mean(every)), 3) if every else 0.0,
+        }
+    return out
 
 
 def format_table(out: dict[str, Any]) -> str:
@@ -295,6 +348,8 @@ def main() -> None:
     warnings.simplefilter("ignore", NotGeoreferencedWarning)
     out = run(args)
     print(format_table(out))
+    print("multi-turn (offline brain, follow-ups scored):")
+    print(format_table({"accuracy": out["multi_turn"]["accuracy"]}))
     print(
         f"{out['questions']} questions; type read right {out['question_type_read_right']:.1%}; "
         f"typed by {out['typed_by']}; {out['seconds']} s"

@@ -19,6 +19,7 @@ def _load(name: str):
     try:
         spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
         spec.loader.exec_module(module)
         return module
     finally:
@@ -141,3 +142,16 @@ def test_time_flips_average_the_network_and_restore_it() -> None:
     assert torch.allclose(flipped, expected, atol=1e-6)
     assert not torch.allclose(flipped, plain)
     assert torch.equal(net(b, a), plain)  # restored after the block
+
+
+def test_qa_truth_counts_components_and_their_cells() -> None:
+    truth_mod = _load("_qa_truth")
+    mask = np.zeros((90, 90), bool)
+    mask[5:25, 5:25] = True  # 400 px, north-west
+    mask[70:80, 40:52] = True  # 120 px, south
+    mask[45, 45] = True  # 1 px: below the object size, not counted
+    truth = truth_mod.truth_of("t", mask, 100.0, "m2")
+    assert [c.pixels for c in truth.comps] == [400, 120]
+    assert [c.location for c in truth.comps] == ["north-west", "south"]
+    assert truth.scene_area == 90 * 90 * 100.0
+    assert [c.pixels for c in truth.in_region("south")] == [120]

@@ -10,6 +10,9 @@ The public surface is small:
 'Some houses are built on the bareland at the top.'
 >>> terrasight.ask("changes/", question="how many new buildings?").text  # doctest: +SKIP
 '4 new built-up objects (objects 1, 3, 5, 6).'
+>>> agent = terrasight.Agent("changes/")                        # doctest: +SKIP
+>>> agent.ask("how many changes are in the north?").value       # doctest: +SKIP
+3
 """
 
 from __future__ import annotations
@@ -38,10 +41,12 @@ _EXPORTS = {
     "Answer": ("terrasight.tasks.interpret.ask", "Answer"),
     "change_facts": ("terrasight.tasks.interpret.facts", "change_facts"),
     "load_result": ("terrasight.tasks.change.load", "load_result"),
+    "Agent": ("terrasight.agent.agent", "Agent"),
 }
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from terrasight.agent.agent import Agent  # noqa: F401
     from terrasight.errors import TerrasightError  # noqa: F401
     from terrasight.io import open  # noqa: F401
     from terrasight.tasks.change.detect import detect_changes  # noqa: F401

@@ -79,6 +79,22 @@ class UnknownModelError(_Readable, KeyError):
     """Raised when a model, architecture or backbone name is not registered."""
 
 
+# --- the agent ----------------------------------------------------------------------------
+
+
+class ToolArgumentError(TerrasightError, ValueError):
+    """Raised when an agent tool is called with a name, argument or value it does not take.
+
+    The agent never lets it escape to the user: its message goes back to the brain as the
+    tool's result, so the brain can correct the call.
+    """
+
+
+class BrainError(TerrasightError, RuntimeError):
+    """Raised when a brain cannot answer: its server is unreachable or times out, its reply
+    is malformed, or it keeps calling tools without answering."""
+
+
 # --- models -------------------------------------------------------------------------------
 
 
@@ -153,6 +169,8 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
     ModelWeightsError: ErrorRoute(7, 500),
     QuestionError: ErrorRoute(8, 422),
     OnnxExportError: ErrorRoute(7, 500),
+    ToolArgumentError: ErrorRoute(2, 422),
+    BrainError: ErrorRoute(9, 502),
     TerrasightError: ErrorRoute(1, 500),
     KeyboardInterrupt: ErrorRoute(130, 499),
 }
@@ -161,7 +179,8 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
 Exit codes: 1 any other terrasight error, 2 a bad option or name (as click's own usage
 errors), 3 unusable input data, 4 an input that cannot be read, 5 the output folder,
 6 a missing optional dependency, 7 model weights (or their ONNX export), 8 a question that
-cannot be read or answered from the images, 130 interrupted (Ctrl-C)."""
+cannot be read or answered from the images, 9 a language-model brain failed (its server
+unreachable or timing out, a malformed reply), 130 interrupted (Ctrl-C)."""
 
 
 def route(error: BaseException) -> ErrorRoute | None:

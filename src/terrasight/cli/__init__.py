@@ -48,6 +48,7 @@ COMMANDS = {
     "change": "terrasight.cli.change:change",
     "describe": "terrasight.cli.describe:describe",
     "ask": "terrasight.cli.ask:ask",
+    "chat": "terrasight.cli.chat:chat",
     "demo": "terrasight.cli.demo:demo",
     "classify": "terrasight.cli.classify:classify",
     "search": "terrasight.cli.search:search",

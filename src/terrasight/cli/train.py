@@ -1,6 +1,7 @@
 """``terrasight train change --data DIR --layout airchange [--epochs N] [--seed S] [--out DIR]``
 and ``terrasight train vl --aid DIR --rsicd DIR --out DIR [--epochs N] [--seed S] [--variant V]``
-(``V``: ``linear``, ``mlp`` or ``tune-last``)."""
+(``V``: ``linear``, ``mlp`` or ``tune-last``), and
+``terrasight train caption-bank --data DIR -o PATH`` (:mod:`terrasight.cli.caption_bank`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 
 import click
 
+from terrasight.cli.caption_bank import caption_bank
+from terrasight.cli.train_style import caption_style
 from terrasight.training.change import TrainConfig, train_change
 from terrasight.training.vl import VARIANTS, VLTrainConfig, train_vl
 
@@ -274,10 +277,5 @@ def vl(
     )
 
 
-def _add_text_commands() -> None:
-    from terrasight.cli.train_style import caption_style
-
-    train_group.add_command(caption_style)
-
-
-_add_text_commands()
+train_group.add_command(caption_bank)
+train_group.add_command(caption_style)

@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from terrasight.io.pair import open_pair
+from terrasight.io.pair import PairReader, open_pair
+from terrasight.io.raster import RasterSource
+from terrasight.io.reflectance import scaling_from_metadata
 from terrasight.io.rgb import display_bands
+from terrasight.tasks.interpret.spectral import dominant_group, has_spectral_bands
 
 if TYPE_CHECKING:
     from terrasight.tasks.change.result import ChangeResult
@@ -81,10 +85,17 @@ class Stretch:
 class CropReader:
     """Reads before and after crops of a result's grid; open with :func:`open_crops`."""
 
-    def __init__(self, datasets: dict[str, tuple], region: Window, stretches: dict[str, Stretch]):
+    def __init__(
+        self,
+        datasets: dict[str, tuple],
+        region: Window,
+        stretches: dict[str, Stretch],
+        spectra: SpectrumReader | None = None,
+    ):
         self._datasets = datasets
         self._region = region
         self._stretches = stretches
+        self.spectra = spectra
 
     def crop(self, date: str, window: Window, side: int = CROP_SIDE) -> np.ndarray:
         """uint8 ``(h, w, 3)`` of ``window`` (output-grid pixels) of ``"before"`` or ``"after"``,
@@ -100,6 +111,28 @@ class CropReader:
         )
         data, valid = _read(ds, indexes, src, shape)
         return self._stretches[date].apply(data, valid)
+
+
+class SpectrumReader:
+    """Mean reflectance of an object's own changed pixels, per date (all selected bands)."""
+
+    def __init__(self, reader: PairReader, mask, region: Window, names, scalings) -> None:
+        self._reader, self._mask, self._region = reader, mask, region
+        self._names, self._scalings = names, scalings
+
+    def groups(self, pixel_bbox: Sequence[int]) -> dict[str, str | None]:
+        """``{"before": group, "after": group}``: the spectral group most of the object's
+        changed, valid pixels belong to in each date (None when none is valid)."""
+        c0, r0, c1, r1 = (int(v) for v in pixel_bbox)
+        window = Window(c0, r0, c1 - c0, r1 - r0)
+        changed = self._mask.read(1, window=window) == 1
+        src = Window(self._region.col_off + c0, self._region.row_off + r0, c1 - c0, r1 - r0)
+        before, after, vb, va = self._reader.read_dates(src)
+        out = {}
+        for date, data, valid in (("before", before, vb), ("after", after, va)):
+            scale, offset = self._scalings[date]
+            out[date] = dominant_group(data, valid & changed, self._names, scale, offset)
+        return out
 
 
 @contextlib.contextmanager
@@ -129,7 +162,21 @@ def open_crops(result: ChangeResult) -> Iterator[CropReader]:
             "after": (reader.after_ds, [pair.after.bands[i] for i in picks]),
         }
         stretches = {date: _scene_stretch(ds, idx, region) for date, (ds, idx) in datasets.items()}
-        yield CropReader(datasets, region, stretches)
+        with contextlib.ExitStack() as stack:
+            spectra = None
+            if has_spectral_bands(pair.band_names):
+                mask = stack.enter_context(rasterio.open(result.mask_path))
+                scalings = {"before": _scaling(pair.before), "after": _scaling(pair.after)}
+                spectra = SpectrumReader(reader, mask, region, pair.band_names, scalings)
+            yield CropReader(datasets, region, stretches, spectra)
+
+
+def _scaling(image: RasterSource) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(scale, offset) to reflectance from the file's metadata; (1, 0) when it says nothing."""
+    found = scaling_from_metadata(image.path, image.bands)
+    if found is None:
+        return (1.0,) * len(image.bands), (0.0,) * len(image.bands)
+    return found.scale, found.offset
 
 
 def _read(ds, indexes: list[int], window: Window, shape: tuple[int, int]):

@@ -118,4 +118,18 @@ def describe(
     from terrasight.tasks.interpret.scene import caption_image
 
     scene = caption_image(before, cache=cache)
-    return Description(scene.text, scene=scene)
+    return Description(as_sentence(scene.text), scene=scene)
+
+
+def as_sentence(text: str) -> str:
+    """A tokenised caption as a sentence: capital first letter, no space before punctuation.
+
+    Example:
+        >>> as_sentence("some boats are in a port , near a bridge .")
+        'Some boats are in a port, near a bridge.'
+    """
+    words = " ".join(text.split())
+    for mark in (".", ",", ";", ":", "!", "?"):
+        words = words.replace(f" {mark}", mark)
+    words = words[:1].upper() + words[1:]
+    return words if words.endswith((".", "!", "?")) else words + "."

@@ -26,6 +26,7 @@ import shapely
 from shapely.geometry import shape as to_shape
 
 from terrasight.tasks.interpret.facts_data import ChangeFacts, ObjectFacts, totals
+from terrasight.tasks.interpret.spectral import restrict
 from terrasight.tasks.interpret.vocabulary import (
     ELONGATION,
     LAND_COVER,
@@ -60,6 +61,9 @@ class FactsOptions:
         max_classified: classify at most this many objects, the largest first.
         min_confidence: a class less likely than this is ``"unknown"``.
         classes: land-cover classes and their prompt phrases.
+        spectral: where the images have red and near-infrared bands, let spectral
+            indices of each object's pixels decide water / green / dry ground first
+            (see :mod:`terrasight.tasks.interpret.spectral`).
     """
 
     classify: bool = True
@@ -67,6 +71,7 @@ class FactsOptions:
     max_classified: int = MAX_CLASSIFIED
     min_confidence: float = MIN_CONFIDENCE
     classes: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(LAND_COVER))
+    spectral: bool = True
 
     def __post_init__(self) -> None:
         from terrasight.errors import InvalidOptionError
@@ -215,11 +220,21 @@ def _classify_objects(
                 )
                 for date in ("before", "after")
             ]
-            for b, a in zip(*pair, strict=True):
+            for f, b, a in zip(chunk, *pair, strict=True):
+                groups = _groups(crops, f) if opts.spectral else {}
+                b = restrict(b, names, groups.get("before"))
+                a = restrict(a, names, groups.get("after"))
                 out.append((_label(b, names, opts), _label(a, names, opts)))
             if progress is not None:
                 progress(len(chunk))
     return out
+
+
+def _groups(crops: Any, f: ObjectFacts) -> dict[str, str | None]:
+    """The spectral group of each date of an object (empty without red and nir bands)."""
+    if crops.spectra is None:
+        return {}
+    return dict(crops.spectra.groups(f.pixel_bbox))
 
 
 def class_probabilities(

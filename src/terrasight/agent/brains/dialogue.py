@@ -1,0 +1,213 @@
+"""Follow-up questions read in the context of the conversation: what "those", "it", "there"
+and "and in the north?" refer to, and the tool calls that answer them.
+
+:class:`State` holds what earlier turns leave behind: the last question about a
+set of changes (the *topic*), the objects of its answer (the *group*: "those",
+"them"), the last single object spoken of (the *focus*: "it") and the last
+place (*there*). :func:`resolve` turns a question and a state into a
+:class:`Plan` of tool calls; :func:`after` gives the state once they have run.
+
+Example:
+    >>> from terrasight.tasks.interpret.ask_parse import parse_question
+    >>> def read(text):
+    ...     return parse_question(text, model=False)
+    >>> first = resolve("how many changes are there?", State(), read)
+    >>> first.steps
+    (('answer_question', {'question': 'how many changes are there?'}),)
+    >>> state = after(first, State(), {"evidence": [1, 2, 3], "value": 3})
+    >>> resolve("and in the north?", state, read).steps
+    (('count_changes', {'places': ['north']}),)
+    >>> resolve("how large is the biggest of those?", state, read).steps
+    (('measure', {'extreme': 'largest', 'object_ids': [1, 2, 3]}),)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from terrasight.agent.queries import query_arguments
+from terrasight.tasks.interpret.ask_parse import Query, normalise
+from terrasight.tasks.interpret.ask_slots import Region
+from terrasight.tasks.interpret.vocabulary import CELL_NAMES, DIRECTIONS
+
+GROUP_WORDS = re.compile(r"\b(?:those|them|these|they|ones)\b")
+FOCUS_WORDS = re.compile(r"\b(?:it|its|that one|this one|th(?:at|is) (?:change|object|area))\b")
+THERE = re.compile(r"\bthere\b")
+NOT_A_PLACE = re.compile(
+    r"\b(?:is|are|was|were|be|been|any) there\b|\bthere (?:is|are|was|were|be|been)\b"
+)
+ELLIPSIS = re.compile(r"^(?:and|but|so|now|also|then|what about|how about|what of|same for)\b")
+EXPORT = re.compile(r"\b(?:export|geojson|save|download|shapefile|map)\b")
+SHOW = re.compile(r"^(?:please |can you |could you )?(?:show|display|draw|highlight)\b")
+DESCRIBE = re.compile(
+    r"^(?:please |can you |could you )?(?:describe|summari[sz]e|caption)\b|\bwhat happened\b"
+)
+POSSESSIVE_AREA = re.compile(r"\b(?:its|their) (?:total )?(?:area|size|extent|surface)\b")
+LENGTH = re.compile(r"\bhow (?:long|wide)\b|\blength\b")
+SPECIFIC = {"count": "count_changes", "area": "measure", "location": "locate"}
+"""Question type -> the tool answering it when the question leans on earlier turns."""
+SET_KINDS = ("presence", "count", "area", "class", "comparison", "listing", "location")
+HARD_REASONS = ("another time", "why or by whom", "have nothing for")
+"""Parts of the reasons for which a question is unanswerable whatever came before."""
+
+
+@dataclass(frozen=True)
+class State:
+    """What earlier turns leave behind.
+
+    Attributes:
+        topic: the last question about a set of changes, with the ids it was limited to.
+        topic_ids: those ids (None: all objects).
+        group: ids of the objects of the last answer about several ("those", "them").
+        focus: the last single object spoken of ("it").
+        place: the last place named or answered ("there").
+    """
+
+    topic: Query | None = None
+    topic_ids: tuple[int, ...] | None = None
+    group: tuple[int, ...] = ()
+    focus: int | None = None
+    place: tuple[Region, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Tool calls answering one question, and how it was read.
+
+    Attributes:
+        steps: (tool, arguments) in order; a step's ``object_ids`` of None is filled with
+            the evidence of the step before.
+        query: the question as read, context filled in (None: no query, e.g. describe).
+        ids: the objects it was limited to.
+        used: what it took from earlier turns ("group", "focus", "place", "topic").
+    """
+
+    steps: tuple[tuple[str, dict[str, Any]], ...]
+    query: Query | None = None
+    ids: tuple[int, ...] | None = None
+    used: tuple[str, ...] = ()
+
+
+def resolve(
+    text: str,
+    state: State,
+    read: Callable[[str], Query],
+    offered: Callable[[str, set[str]], bool] | None = None,
+) -> Plan:
+    """The tool calls that answer ``text`` after the turns that left ``state``.
+
+    Args:
+        text: the question.
+        state: what earlier turns left (see :func:`after`).
+        read: question -> :class:`Query` (rules; the sentence model when they are unsure).
+        offered: (tool, argument names) -> whether that tool is offered and takes them;
+            tools that are not fall back to ``query_changes``.
+    """
+    t = normalise(text)
+    used: list[str] = []
+    ids: tuple[int, ...] | None = None
+    if GROUP_WORDS.search(t) and state.topic is not None:
+        ids = tuple(state.group)
+        used.append("group")
+    elif FOCUS_WORDS.search(t) and (state.focus or state.group):
+        ids = (state.focus or state.group[0],)
+        used.append("focus")
+    if DESCRIBE.search(t):
+        return Plan((("describe_change", _ids(ids)),), None, ids, tuple(used))
+    q = read(text)
+    if EXPORT.search(t) or (SHOW.search(t) and (ids or q.kind in ("listing", "unanswerable"))):
+        return _export(q, ids, state, used)
+    if POSSESSIVE_AREA.search(t):
+        q = replace(q, kind="area", unanswerable=None)
+    if LENGTH.search(t):
+        q = replace(q, kind="area", shape=None, unanswerable=None)
+        if not used:
+            used.append("topic")
+    if q.kind == "unanswerable" and any(h in (q.unanswerable or "") for h in HARD_REASONS):
+        return Plan((("answer_question", {"question": text}),), q, None, ())
+    if state.topic is not None and (ELLIPSIS.search(t) or q.kind == "unanswerable"):
+        if not (q.kind == "unanswerable" and re.match(r"^which\b", t)):
+            q, ids = _merged(q, state), (ids if ids is not None else state.topic_ids)
+            used.append("topic")
+    if q.kind == "unanswerable" and re.match(r"^which\b", t):
+        q = replace(q, kind="listing", unanswerable=None)
+    if THERE.search(t) and not NOT_A_PLACE.search(t) and state.place and not q.regions:
+        q = replace(q, regions=state.place)
+        used.append("place")
+    if not used:
+        return Plan((("answer_question", {"question": text}),), q, None, ())
+    return Plan((_step(q, ids, offered),), q, ids, tuple(used))
+
+
+def _ids(ids: tuple[int, ...] | None) -> dict[str, Any]:
+    return {} if ids is None else {"object_ids": list(ids)}
+
+
+def _merged(q: Query, state: State) -> Query:
+    """The topic's question with the slots ``q`` names put in place of its own."""
+    topic = state.topic
+    assert topic is not None
+    out = replace(topic, text=q.text, extreme=q.extreme or None, unit=q.unit or topic.unit)
+    if q.regions:
+        out = replace(out, regions=q.regions)
+    if q.classes:
+        out = replace(out, was=q.was, became=q.became, involves=q.involves)
+    if q.size or q.shape:
+        out = replace(out, size=q.size or topic.size, shape=q.shape or topic.shape)
+    return out
+
+
+def _step(
+    q: Query, ids: tuple[int, ...] | None, offered: Callable[[str, set[str]], bool] | None
+) -> tuple[str, dict[str, Any]]:
+    """One tool call answering ``q`` among ``ids``."""
+    args = {**query_arguments(q), **_ids(ids)}
+    tool = SPECIFIC.get(q.kind)
+    if tool and (offered is None or offered(tool, set(args))):
+        return tool, args
+    return "query_changes", {"kind": q.kind, **args}
+
+
+def _export(q: Query, ids: tuple[int, ...] | None, state: State, used: list[str]) -> Plan:
+    """Export the objects named ("them"), or those a question selects (two steps then)."""
+    slots = query_arguments(replace(q, unit=None, extreme=None))
+    if ids is not None or not slots:
+        chosen = ids if ids is not None else (tuple(state.group) or None)
+        if ids is None and chosen:
+            used.append("group")
+        return Plan((("export_geojson", _ids(chosen)),), None, chosen, tuple(used))
+    select = ("query_changes", {"kind": "listing", **slots})
+    return Plan((select, ("export_geojson", {"object_ids": None})), q, None, tuple(used))
+
+
+def after(plan: Plan, state: State, result: dict[str, Any]) -> State:
+    """The state once ``plan`` has run and its last tool gave ``result``.
+
+    Example:
+        >>> after(Plan((("locate", {}),)), State(), {"evidence": [4], "value": "north"}).focus
+        4
+    """
+    if "error" in result:
+        return state
+    evidence = tuple(int(i) for i in result.get("evidence") or ())
+    q = plan.query
+    new = state
+    if len(evidence) == 1:
+        new = replace(new, focus=evidence[0])
+    single = q is not None and (q.extreme is not None or plan.used == ("focus",))
+    if (
+        q is not None
+        and q.kind in SET_KINDS
+        and not single
+        and plan.steps[-1][0] != "export_geojson"
+    ):
+        new = replace(new, topic=q, topic_ids=plan.ids, group=evidence)
+    if q is not None and q.regions:
+        new = replace(new, place=q.regions)
+    elif isinstance(result.get("value"), str) and result["value"] in (*CELL_NAMES, *DIRECTIONS):
+        value = result["value"]
+        new = replace(new, place=(Region(f"the {value}", DIRECTIONS.get(value, (value,))),))
+    return new

@@ -1,0 +1,45 @@
+"""Tools that look at one image of the pair as a scene (registered like the others)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from terrasight.agent.session import Session
+from terrasight.errors import ToolArgumentError
+
+
+def caption_image(session: Session, image: Literal["before", "after"] = "after") -> dict[str, Any]:
+    """Caption one image of the pair as a scene and give its most likely scene classes.
+
+    Args:
+        image: which date to caption.
+    """
+    from terrasight.tasks.interpret.describe import as_sentence
+    from terrasight.tasks.interpret.scene import caption_image as caption
+
+    path = _image_path(session, image)
+    scene = caption(path, cache=session.cache)
+    text = as_sentence(scene.text)
+    classes = ", ".join(f"{name} ({score:.2f})" for name, score in scene.classes[:3])
+    return {
+        "text": f"The {image} image: {text} Most like: {classes}.",
+        "value": text,
+        "unit": None,
+        "evidence": [],
+        "classes": [[name, round(score, 4)] for name, score in scene.classes],
+    }
+
+
+def _image_path(session: Session, image: str) -> Path:
+    """The file of one date: given, or named by a saved result's summary."""
+    if session.facts_only:
+        raise ToolArgumentError("caption_image: only change facts were given, not the images.")
+    if session.saved:
+        result = session.result()
+        path = Path(result.before if image == "before" else result.after)
+    else:
+        path = session.before if image == "before" else session.after  # type: ignore[assignment]
+    if path is None or not Path(path).is_file():
+        raise ToolArgumentError(f"caption_image: the {image} image ({path}) is not available.")
+    return Path(path)

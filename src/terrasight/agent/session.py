@@ -1,0 +1,181 @@
+"""What the tools of one conversation share: the pair, its change result and facts, made once.
+
+The change is detected lazily, on the first tool call that needs it (or loaded
+when ``before`` is a saved result folder); its facts are made without land cover
+first and classified only when a question names a class (and PyTorch is there).
+
+Example:
+    >>> session = Session("changes/")  # doctest: +SKIP
+    >>> session.facts().object_count  # doctest: +SKIP
+    6
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import tempfile
+import weakref
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from terrasight.errors import InvalidOptionError, ToolArgumentError
+from terrasight.tasks.change.load import is_result_folder
+
+if TYPE_CHECKING:
+    from terrasight.models.runtime import ModelCache
+    from terrasight.tasks.change.result import ChangeResult
+    from terrasight.tasks.interpret.facts_data import ChangeFacts
+
+
+class Session:
+    """The inputs of a conversation and what has been computed from them.
+
+    Args:
+        before: the before image, a result folder saved by ``terrasight change -o DIR``,
+            or the :class:`ChangeFacts` alone (questions only: nothing to export or look at).
+        after: the after image (None with a result folder).
+        method: the change method for a pair.
+        cache: loaded models, owned by the caller.
+        outdir: where the detection and exported files go (a temporary folder when None).
+        sentence_model: let the sentence-embedding model type questions the rules cannot.
+        detect_options: more options of ``detect_changes``.
+
+    Raises:
+        InvalidOptionError: a result folder with a second image, or an image without one.
+    """
+
+    def __init__(
+        self,
+        before: str | Path | ChangeFacts,
+        after: str | Path | None = None,
+        method: str = "learned",
+        cache: ModelCache | None = None,
+        outdir: str | Path | None = None,
+        sentence_model: bool = True,
+        **detect_options: Any,
+    ) -> None:
+        from terrasight.tasks.interpret.facts_data import ChangeFacts
+
+        self._facts: dict[bool, ChangeFacts] = {}
+        self.facts_only = isinstance(before, ChangeFacts)
+        if isinstance(before, ChangeFacts):
+            self._facts = {False: before, True: before}
+            before = Path(before.before)
+        self.before, self.after = Path(before), (Path(after) if after is not None else None)
+        self.saved = self.facts_only or is_result_folder(before)
+        if self.saved and after is not None:
+            raise InvalidOptionError(
+                f"{before} is a saved result folder: give it alone, without a second image."
+            )
+        if not self.saved and after is None:
+            raise InvalidOptionError(
+                f"{before} is not a saved change result folder; give the after image too."
+            )
+        self.method = method
+        self.cache = cache
+        self.sentence_model = sentence_model
+        self.detect_options = detect_options
+        self._outdir = Path(outdir) if outdir is not None else None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._result: ChangeResult | None = None
+        self.exports: list[Path] = []
+        self.detections = 0
+
+    @property
+    def outdir(self) -> Path:
+        """Where files of this conversation are written (created on first use)."""
+        if self._outdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="terrasight-chat-")
+            weakref.finalize(self, self._tmp.cleanup)
+            self._outdir = Path(self._tmp.name)
+        self._outdir.mkdir(parents=True, exist_ok=True)
+        return self._outdir
+
+    @property
+    def detected(self) -> bool:
+        """Whether the change result is at hand (detected or loaded)."""
+        return self._result is not None or (self.saved and bool(self._facts))
+
+    def result(self) -> ChangeResult:
+        """The change result: loaded from the folder, or detected on first use."""
+        if self._result is None:
+            if self.facts_only:
+                raise ToolArgumentError(
+                    "only the change facts are at hand: no geometry or raster to read; "
+                    "start from the result folder to export or look at the images."
+                )
+            if self.saved:
+                from terrasight.tasks.change.load import load_result
+
+                self._result = load_result(self.before)
+            else:
+                self._result = self._detect()
+        return self._result
+
+    def _detect(self) -> ChangeResult:
+        from terrasight.tasks.change.detect import detect_changes
+
+        assert self.after is not None
+        out = self.outdir / "changes"
+        options = {"overwrite": True, **self.detect_options}
+        self.detections += 1
+        return detect_changes(
+            self.before, self.after, self.method, outdir=out, models=self.cache, **options
+        )
+
+    def redetect(self, method: str) -> ChangeResult:
+        """Detect again with another method (a result folder cannot be: it has no images)."""
+        if self.saved:
+            raise ToolArgumentError(
+                f"{self.before} is a saved result (method {self.result().method}); it has no "
+                "images to detect again. Start a conversation on the two images instead."
+            )
+        from terrasight.tasks.change.methods import get_method
+
+        get_method(method)  # UnknownMethodError names the installed ones
+        self.method, self._result, self._facts = method, None, {}
+        return self.result()
+
+    def facts(self, classes: bool = False) -> ChangeFacts:
+        """The change facts; with land cover when ``classes`` and PyTorch is installed."""
+        classes = classes and importlib.util.find_spec("torch") is not None
+        if classes in self._facts:
+            return self._facts[classes]
+        if not classes and True in self._facts:
+            return self._facts[True]
+        from terrasight.tasks.interpret.describe import facts_of
+        from terrasight.tasks.interpret.facts import FactsOptions
+
+        if self.saved and self._result is None:
+            made = facts_of(self.before, FactsOptions(classify=classes), self.cache, reuse=True)
+            if classes and made.model is None:
+                made = facts_of(self.before, FactsOptions(classify=True), self.cache, reuse=False)
+        else:
+            made = facts_of(self.result(), FactsOptions(classify=classes), self.cache)
+        self._facts[classes] = made
+        return made
+
+    def subset(self, ids: list[int] | None, classes: bool = False) -> ChangeFacts:
+        """The facts limited to the objects ``ids`` (all of them when None).
+
+        Raises:
+            ToolArgumentError: an id names no object; the message gives the valid ones.
+        """
+        facts = self.facts(classes)
+        if ids is None:
+            return facts
+        known = {f.id for f in facts.objects}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            valid = f"1 to {max(known)}" if known else "none: no change was found"
+            raise ToolArgumentError(
+                f"no change object {', '.join(map(str, unknown))}; the ids are {valid}."
+            )
+        kept = tuple(f for f in facts.objects if f.id in set(ids))
+        return replace(facts, objects=kept, changed_area=float(sum(f.area for f in kept)))
+
+    def close(self) -> None:
+        """Remove the temporary folder, if one was made."""
+        if self._tmp is not None:
+            self._tmp.cleanup()
