@@ -48,6 +48,10 @@ class PairAlignmentError(TerrasightError, ValueError):
     """Raised when two images of a pair cannot be put on one grid (no overlap, ...)."""
 
 
+class IndexNotFoundError(TerrasightError, FileNotFoundError):
+    """Raised when a folder given as an archive index holds none (nothing was built there)."""
+
+
 class DatasetLayoutError(TerrasightError, ValueError):
     """Raised when an evaluation dataset folder does not have the expected layout."""
 
@@ -180,6 +184,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
     PairAlignmentError: ErrorRoute(3, 422),
     DatasetLayoutError: ErrorRoute(3, 422),
     RasterReadError: ErrorRoute(4, 404),
+    IndexNotFoundError: ErrorRoute(4, 404),
     OutputExistsError: ErrorRoute(5, 409),
     OutputFolderError: ErrorRoute(5, 500),
     JobLockedError: ErrorRoute(5, 409),

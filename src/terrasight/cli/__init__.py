@@ -13,6 +13,7 @@ from terrasight.errors import TerrasightError, exit_code
 
 RESUME_HINTS = {
     "change": " Finished windows are kept: run the same command again to resume.",
+    "index": " Files indexed so far are kept: run the same build again to resume.",
 }
 """What an interrupted command keeps, for the commands that resume."""
 
@@ -54,6 +55,8 @@ COMMANDS = {
     "eval": "terrasight.cli.eval:eval_group",
     "train": "terrasight.cli.train:train_group",
     "models": "terrasight.cli.models:models",
+    "index": "terrasight.cli.index:index_group",
+    "find": "terrasight.cli.find:find",
     # The server is the command line's peer, not part of it: its command lives in the
     # server package and is named here by path, imported only when it runs.
     "serve": "terrasight.server.main:serve",
