@@ -91,3 +91,40 @@ def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("TERRASIGHT_CACHE", None)
     else:
         os.environ["TERRASIGHT_CACHE"] = previous
+
+
+ARCHIVE_CLASSES = ("Airport", "Port", "Forest", "Beach", "Stadium", "Farmland")
+"""The AID classes of :func:`tiny_archive`, one photo each."""
+
+
+@pytest.fixture(scope="module")
+def tiny_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
+    """An archive index of six AID photos (one per class of :data:`ARCHIVE_CLASSES`), built
+    once per module: the airport as a GeoTIFF in EPSG:32633 (about 15.0 E, 45.1 N, so it has
+    a footprint on the map), the others plain JPEGs. Gives (index folder, class -> file);
+    skips without the shared data, LanceDB or PyTorch."""
+    import shutil
+
+    for module in ("lancedb", "torch", "sentence_transformers"):
+        pytest.importorskip(module, reason=f"the archive index needs {module}")
+    if not (SHARED_DATA / "aid").is_dir():
+        pytest.skip(f"AID photos not found under {SHARED_DATA} (set TERRASIGHT_SHARED_DATA)")
+    from PIL import Image
+
+    from terrasight import index
+
+    root = tmp_path_factory.mktemp("archive")
+    (root / "scenes").mkdir()
+    files: dict[str, Path] = {}
+    for cls in ARCHIVE_CLASSES:
+        src = sorted((SHARED_DATA / "aid" / cls).glob("*.jpg"))[0]
+        if cls == "Airport":
+            pixels = np.asarray(Image.open(src).convert("RGB")).transpose(2, 0, 1)
+            transform = from_origin(500000.0, 5000000.0, 10.0, 10.0)
+            files[cls] = write_raster(root / "scenes" / "airport.tif", pixels, transform=transform)
+        else:
+            files[cls] = Path(shutil.copy(src, root / "scenes" / src.name))
+    db = root / "archive.lance"
+    report = index.build([root / "scenes"], db, tile=224)
+    assert report.tiles_total == len(ARCHIVE_CLASSES), report.summary()
+    return db, {cls: path.resolve() for cls, path in files.items()}

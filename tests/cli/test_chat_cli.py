@@ -88,3 +88,10 @@ def test_an_unreachable_server_is_reported_and_the_chat_goes_on(result_dir):
     assert res.exit_code == 0, res.output
     assert "error: http://127.0.0.1:9/v1/chat/completions: cannot connect" in res.output
     assert "1 change" in res.output
+
+
+def test_db_gives_the_conversation_an_archive(result_dir, tiny_archive):
+    db, files = tiny_archive
+    res = _chat(result_dir, "--db", db, input="search the archive for an airport\n/quit\n")
+    assert res.exit_code == 0, res.output
+    assert 'Best match for "an airport": airport.tif' in res.output

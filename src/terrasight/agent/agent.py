@@ -37,7 +37,8 @@ SYSTEM_PROMPT = (
     "place. Use the tools for every number, place and object id; never guess them. Change "
     "objects have ids (1 is the largest). Keep track of the conversation: 'those' or 'them' "
     "are the objects of your previous answer, 'it' the one object spoken of last, 'there' "
-    "the last place. Answer in one or two plain sentences and name the object ids."
+    "the last place. Answer in one or two plain sentences and name the object ids. To find "
+    "places elsewhere (an airport, a harbour...), use search_archive on the archive index."
 )
 """The system message a language-model brain gets (the offline brain does not read it)."""
 
@@ -99,6 +100,7 @@ class Agent:
         outdir: where the detection and exported files go (a temporary folder when None).
         tools: names of the tools offered (all installed tools when None).
         max_steps: tool rounds allowed for one answer.
+        db: an archive index folder for the ``search_archive`` tool (``terrasight index build``).
         brain_options: options of the brain, e.g. ``base_url`` and ``model`` for ``openai``.
 
     Raises:
@@ -116,12 +118,13 @@ class Agent:
         outdir: str | Path | None = None,
         tools: list[str] | None = None,
         max_steps: int = 8,
+        db: str | Path | None = None,
         **brain_options: Any,
     ) -> None:
         from terrasight.models.runtime import ModelCache
 
         self.cache = cache if cache is not None else ModelCache()
-        self.session = Session(before, after, method, self.cache, outdir)
+        self.session = Session(before, after, method, self.cache, outdir, db=db)
         self.tools = load_tools(tools)
         self.tool_schemas = schemas(self.tools)
         self.max_steps = max_steps

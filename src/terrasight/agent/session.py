@@ -23,6 +23,7 @@ from terrasight.errors import InvalidOptionError, ToolArgumentError
 from terrasight.tasks.change.load import is_result_folder
 
 if TYPE_CHECKING:
+    from terrasight.index.search import Index
     from terrasight.models.runtime import ModelCache
     from terrasight.tasks.change.result import ChangeResult
     from terrasight.tasks.interpret.facts_data import ChangeFacts
@@ -39,6 +40,7 @@ class Session:
         cache: loaded models, owned by the caller.
         outdir: where the detection and exported files go (a temporary folder when None).
         sentence_model: let the sentence-embedding model type questions the rules cannot.
+        db: an archive index folder (``terrasight index build``) the archive tool searches.
         detect_options: more options of ``detect_changes``.
 
     Raises:
@@ -53,6 +55,7 @@ class Session:
         cache: ModelCache | None = None,
         outdir: str | Path | None = None,
         sentence_model: bool = True,
+        db: str | Path | None = None,
         **detect_options: Any,
     ) -> None:
         from terrasight.tasks.interpret.facts_data import ChangeFacts
@@ -81,6 +84,8 @@ class Session:
         self._result: ChangeResult | None = None
         self.exports: list[Path] = []
         self.detections = 0
+        self.db = Path(db) if db is not None else None
+        self._archive: Index | None = None
 
     @property
     def outdir(self) -> Path:
@@ -136,6 +141,28 @@ class Session:
         get_method(method)  # UnknownMethodError names the installed ones
         self.method, self._result, self._facts = method, None, {}
         return self.result()
+
+    def archive(self) -> Index:
+        """The archive index, opened on first use.
+
+        Raises:
+            ToolArgumentError: no index was given, or ``db`` holds none.
+        """
+        if self._archive is None:
+            if self.db is None:
+                raise ToolArgumentError(
+                    "no archive index was given to this conversation; start it with an "
+                    "index (Agent(..., db=PATH) or terrasight chat ... --db PATH), built with "
+                    "`terrasight index build SOURCES... --db PATH`."
+                )
+            from terrasight import index
+            from terrasight.errors import IndexNotFoundError
+
+            try:
+                self._archive = index.open(self.db)
+            except IndexNotFoundError as exc:
+                raise ToolArgumentError(str(exc)) from None
+        return self._archive
 
     def facts(self, classes: bool = False) -> ChangeFacts:
         """The change facts; with land cover when ``classes`` and PyTorch is installed."""

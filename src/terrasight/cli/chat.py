@@ -43,6 +43,12 @@ Commands:
     default=None,
     help="Keep the detection and exported files here.",
 )
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="An archive index (terrasight index build) to search: 'search the archive for ...'.",
+)
 def chat(
     before: Path,
     after: Path | None,
@@ -51,12 +57,14 @@ def chat(
     model_name: str | None,
     method: str,
     outdir: Path | None,
+    db: Path | None,
 ) -> None:
     """Talk about what changed between BEFORE and AFTER (or a result folder BEFORE).
 
     \b
     Examples:
       terrasight chat 2019.tif 2024.tif
+      terrasight chat 2019.tif 2024.tif --db archive.lance
       terrasight chat changes/ --brain openai --base-url http://localhost:11434/v1 --model qwen2.5:7b
 
     The change is detected once, on the first question that needs it. The openai
@@ -65,7 +73,7 @@ def chat(
     from terrasight.agent import Agent
 
     options = _brain_options(brain, base_url, model_name)
-    agent = Agent(before, after, brain, method=method, outdir=outdir, **options)
+    agent = Agent(before, after, brain, method=method, outdir=outdir, db=db, **options)
     click.echo(f"terrasight chat ({agent.brain_name} brain); /help for commands, /quit to leave.")
     try:
         _loop(agent, base_url, model_name)

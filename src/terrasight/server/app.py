@@ -26,6 +26,7 @@ from terrasight.server.config import ServerConfig
 from terrasight.server.context import AppContext
 from terrasight.server.routes_jobs import router as jobs_router
 from terrasight.server.routes_results import router as results_router
+from terrasight.server.routes_search import router as search_router
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     _add_error_handlers(app)
     app.include_router(jobs_router)
     app.include_router(results_router)
+    app.include_router(search_router)
 
     @app.get("/health", tags=["server"])
     def health() -> dict[str, str]:

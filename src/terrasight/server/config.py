@@ -28,6 +28,8 @@ class ServerConfig:
         workers: threads per change job.
         classify: classify each change object's land cover (needs PyTorch; slower).
         brain: the agent's brain for questions (``offline`` needs no network).
+        db: an archive index folder (``terrasight index build``) for ``GET /api/search``
+            (None: no archive search).
 
     Example:
         >>> ServerConfig(jobs=Path("jobs"), max_upload_mb=0)
@@ -44,11 +46,14 @@ class ServerConfig:
     workers: int = 2
     classify: bool = True
     brain: str = "offline"
+    db: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "jobs", Path(self.jobs))
         if self.data is not None:
             object.__setattr__(self, "data", Path(self.data))
+        if self.db is not None:
+            object.__setattr__(self, "db", Path(self.db))
         if self.max_upload_mb < 1:
             raise InvalidOptionError(
                 f"max_upload_mb must be at least 1 (got {self.max_upload_mb})."

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from terrasight.errors import JobNotReadyError
+from terrasight.errors import IndexNotFoundError, JobNotReadyError
 from terrasight.models.runtime import ModelCache
 from terrasight.server.config import ServerConfig
 from terrasight.server.jobs import Job, JobStore
@@ -19,6 +19,7 @@ from terrasight.server.tiles import TileRenderer
 
 if TYPE_CHECKING:
     from terrasight.agent import Agent
+    from terrasight.index.search import Index
 
 
 @dataclass
@@ -41,6 +42,7 @@ class AppContext:
         self._conversations: dict[str, Conversation] = {}
         self._lock = threading.Lock()
         self._sample_lock = threading.Lock()
+        self._archive: Index | None = None
 
     def finished(self, job_id: str) -> Job:
         """The job, when it is done.
@@ -69,6 +71,30 @@ class AppContext:
                 agent = Agent(folder, brain=self.config.brain, cache=self.models)
                 found = self._conversations[job_id] = Conversation(agent)
         return found
+
+    def archive(self) -> Index:
+        """The archive index of ``--db``, opened on first use.
+
+        Raises:
+            IndexNotFoundError: the server was started without ``--db``, or it holds no index.
+        """
+        if self.config.db is None:
+            raise IndexNotFoundError(
+                "this server has no archive index: start it with `terrasight serve --db PATH` "
+                "(an index built with `terrasight index build SOURCES... --db PATH`)."
+            )
+        with self._lock:
+            if self._archive is None:
+                from terrasight import index
+
+                try:
+                    self._archive = index.open(self.config.db)
+                except IndexNotFoundError:  # the message would name the server's folder
+                    raise IndexNotFoundError(
+                        "the server's --db folder holds no archive index; build one with "
+                        "`terrasight index build SOURCES... --db PATH`."
+                    ) from None
+            return self._archive
 
     def sample_pair(self) -> tuple[Path, Path]:
         """The built-in sample pair's files, written under the jobs folder on first use."""

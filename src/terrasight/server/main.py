@@ -34,6 +34,12 @@ from terrasight.errors import InvalidOptionError
     show_default=True,
     help="Folder holding the jobs and their results; kept across restarts.",
 )
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="An archive index (terrasight index build) the page can search.",
+)
 @click.option("--max-upload-mb", type=click.IntRange(min=1), default=512, show_default=True)
 @click.option(
     "--sample-size",
@@ -51,6 +57,7 @@ def serve(
     token: str | None,
     data: Path | None,
     jobs: Path,
+    db: Path | None,
     max_upload_mb: int,
     sample_size: int,
     no_classify: bool,
@@ -60,6 +67,7 @@ def serve(
     \b
     Examples:
       terrasight serve --data /srv/images
+      terrasight serve --db archive.lance
       terrasight serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"
     """
     try:
@@ -81,6 +89,7 @@ def serve(
     config = ServerConfig(
         jobs=jobs,
         data=data,
+        db=db,
         token=token or None,
         max_upload_mb=max_upload_mb,
         sample_size=sample_size,

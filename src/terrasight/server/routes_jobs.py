@@ -151,7 +151,8 @@ async def job_events(job_id: str, request: Request, ctx: Context) -> StreamingRe
 
 @router.get("/data")
 def data_files(ctx: Context) -> dict[str, Any]:
-    """The rasters under the data folder that jobs may be made from, and the change methods."""
+    """The rasters under the data folder that jobs may be made from, the change methods, and
+    whether there is an archive index to search (``archive``)."""
     from terrasight.tasks.change.methods import list_methods
 
     files = list_rasters(ctx.config.data) if ctx.config.data else []
@@ -163,6 +164,7 @@ def data_files(ctx: Context) -> dict[str, Any]:
         "methods": methods,
         "default_method": "learned" if learned else "cva",
         "sample": True,
+        "archive": ctx.config.db is not None,
     }
 
 

@@ -46,6 +46,19 @@ DESCRIBE = re.compile(
     r"^(?:please |can you |could you )?(?:describe|summari[sz]e|caption)\b|\bwhat happened\b"
 )
 POSSESSIVE_AREA = re.compile(r"\b(?:its|their) (?:total )?(?:area|size|extent|surface)\b")
+ARCHIVE = re.compile(
+    r"\b(?:in|through|from|search|searching|of) (?:the|my|our) archive\b"
+    r"|^where else (?:is there|are there|can (?:i|we) (?:find|see)|do (?:i|we) find)\b"
+)
+CHANGE_WORDS = re.compile(r"\bchang|\bnew\b|appear|\bbuilt\b|\bgained\b|\blost\b|\bremoved\b")
+"""Words that keep "where else is there ...?" about the change, not the archive."""
+ARCHIVE_FRAME = re.compile(
+    r"^(?:please |can you |could you |now |and |also )*"
+    r"(?:search|look|find|show me|where else (?:is there|are there|can (?:i|we) (?:find|see)|do "
+    r"(?:i|we) find)|are there|is there|where (?:is|are))?\s*(?:(?:in|through) )?"
+    r"(?:(?:the|my|our) archive)?\s*(?:for )?(?:any )?|\s*(?:(?:in|from|of) (?:the|my|our) "
+    r"archive)?\s*(?:else(?:where)?)?\s*[?.!]*$"
+)
 LENGTH = re.compile(r"\bhow (?:long|wide)\b|\blength\b")
 SPECIFIC = {"count": "count_changes", "area": "measure", "location": "locate"}
 """Question type -> the tool answering it when the question leans on earlier turns."""
@@ -107,6 +120,9 @@ def resolve(
             tools that are not fall back to ``query_changes``.
     """
     t = normalise(text)
+    archive = ARCHIVE.search(t) and ("archive" in t or not CHANGE_WORDS.search(t))
+    if archive and (offered is None or offered("search_archive", {"text"})):
+        return Plan((("search_archive", {"text": archive_subject(t)}),))
     used: list[str] = []
     ids: tuple[int, ...] | None = None
     if GROUP_WORDS.search(t) and state.topic is not None:
@@ -140,6 +156,21 @@ def resolve(
     if not used:
         return Plan((("answer_question", {"question": text}),), q, None, ())
     return Plan((_step(q, ids, offered),), q, ids, tuple(used))
+
+
+def archive_subject(text: str) -> str:
+    """What an archive request looks for: the request without its frame.
+
+    Example:
+        >>> archive_subject("search the archive for an airport")
+        'an airport'
+        >>> archive_subject("find a harbour in the archive")
+        'a harbour'
+        >>> archive_subject("where else is there a stadium?")
+        'a stadium'
+    """
+    subject = ARCHIVE_FRAME.sub("", normalise(text)).strip(" ?.!,")
+    return subject or text
 
 
 def _ids(ids: tuple[int, ...] | None) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 // terrasight's page: one job at a time on a Leaflet map, with a swipe between the dates,
-// the change mask and polygons, a table of objects and a conversation about them.
+// the change mask and polygons, a table of objects and a conversation about them; and, when the
+// server has an archive index, a search whose tiles appear as boxes on the map and in a list.
 "use strict";
 
 const state = { job: null, map: null, layers: {}, objects: new Map(), events: null };
@@ -36,6 +37,7 @@ async function loadStart() {
   const select = $("method");
   const chosen = data.default_method || "cva";
   for (const m of data.methods) select.add(new Option(m, m, m === chosen, m === chosen));
+  $("archive").hidden = !data.archive;
   const jobs = await api("api/jobs");
   for (const j of jobs) $("jobs").add(new Option(`${j.id} ${j.method} ${j.state}`, j.id));
 }
@@ -236,6 +238,60 @@ async function ask(event) {
   } catch (error) { say("agent", `error: ${error.message}`); }
 }
 
+async function searchArchive(event) {
+  event.preventDefault();
+  const q = $("search-text").value.trim();
+  if (!q) return;
+  $("search-note").textContent = "searching...";
+  try {
+    showHits(await api(`api/search?${new URLSearchParams({ q, k: "10" })}`));
+  } catch (error) {
+    $("search-note").textContent = `error: ${error.message}`;
+    $("search-results").replaceChildren();
+  }
+}
+
+function showHits(found) {
+  // Boxes go on the map only when the job on screen is georeferenced; otherwise, a list only.
+  if (state.layers.hits) state.layers.hits.remove();
+  const onMap = Boolean(state.map && state.info && state.info.georeferenced);
+  const group = onMap ? L.featureGroup().addTo(state.map) : null;
+  state.layers.hits = group;
+  const list = $("search-results");
+  list.replaceChildren();
+  let drawn = 0;
+  for (const f of found.features) {
+    const p = f.properties;
+    const item = document.createElement("li");
+    item.className = "hit";
+    const where = p.bbox ? p.bbox.map((v) => v.toFixed(4)).join(", ") : "no place on the map";
+    item.textContent = `${p.source} tile ${p.tile}, score ${p.score.toFixed(2)} (${where})`;
+    if (group && p.bbox) {
+      const [w, s, e, n] = p.bbox;
+      const box = L.rectangle([[s, w], [n, e]], {
+        color: "#ff7800", weight: 2, fillOpacity: 0.08, className: `hit-box hit-${p.rank}`,
+      }).addTo(group);
+      box.bindPopup(popupText(`${p.rank}. ${p.source}, score ${p.score.toFixed(2)}`));
+      item.classList.add("on-map");
+      item.addEventListener("click", () => {
+        state.map.fitBounds(box.getBounds(), { padding: [40, 40] });
+        box.openPopup();
+      });
+      drawn += 1;
+    }
+    list.append(item);
+  }
+  const count = `${found.features.length} tile${found.features.length === 1 ? "" : "s"}`;
+  const why = onMap ? `${drawn} on the map` : "shown as a list: the map on screen has no place on Earth";
+  $("search-note").textContent = found["terrasight:message"] || `${count} (${why}).`;
+}
+
+function popupText(text) {
+  const div = document.createElement("div");
+  div.textContent = text;
+  return div;
+}
+
 function wire() {
   $("run-sample").addEventListener("click", () => startJob(() => api("api/jobs", {
     method: "POST", headers: { "content-type": "application/json" },
@@ -254,6 +310,7 @@ function wire() {
   $("cancel").addEventListener("click", () => state.job && api(`api/jobs/${state.job.id}/cancel`, { method: "POST" }).catch(showError));
   $("swipe").addEventListener("input", updateSwipe);
   $("ask-form").addEventListener("submit", ask);
+  $("search-form").addEventListener("submit", searchArchive);
   $("show-mask").addEventListener("change", (e) => toggle("mask", e.target.checked));
   $("show-polygons").addEventListener("change", (e) => toggle("polygons", e.target.checked));
 }
