@@ -128,3 +128,130 @@ def tiny_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     report = index.build([root / "scenes"], db, tile=224)
     assert report.tiles_total == len(ARCHIVE_CLASSES), report.summary()
     return db, {cls: path.resolve() for cls, path in files.items()}
+
+
+class RangeServer:
+    """A local HTTP server for a folder that answers range requests (206) and counts bytes sent.
+
+    ``url(name)`` is the address of a file; ``sent`` the body bytes sent so far;
+    ``ranges`` the ``Range`` headers received.
+    """
+
+    def __init__(self, root: Path) -> None:
+        import http.server
+        import threading
+
+        self.root, self.sent, self.ranges, self.log = root, 0, [], []
+        lock = threading.Lock()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as GDAL's curl expects of a server
+
+            def log_message(self, fmt: str, *args) -> None:  # kept, not printed
+                server.log.append(fmt % args)
+
+            def _target(self) -> Path | None:
+                path = (server.root / self.path.split("?")[0].lstrip("/")).resolve()
+                return path if path.is_file() and server.root in path.parents else None
+
+            def do_HEAD(self) -> None:  # noqa: N802
+                self._answer(body=False)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._answer(body=True)
+
+            def _answer(self, body: bool) -> None:
+                path = self._target()
+                if path is None:
+                    self.send_error(404, "Not Found")
+                    return
+                data = path.read_bytes()
+                size, spec = len(data), self.headers.get("Range")
+                start, end, status = 0, size - 1, 200
+                if spec:
+                    server.ranges.append(spec)
+                    first, _, last = spec.removeprefix("bytes=").split(",")[0].partition("-")
+                    start = int(first) if first else size - int(last)
+                    end = min(int(last), size - 1) if first and last else size - 1
+                    status = 206
+                self.send_response(status)
+                self.send_header("Content-Length", str(end - start + 1))
+                self.send_header("Accept-Ranges", "bytes")
+                self.send_header("ETag", f'"{path.stat().st_mtime_ns:x}-{size:x}"')
+                if status == 206:
+                    self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+                self.end_headers()
+                if body:
+                    chunk = data[start : end + 1]
+                    try:
+                        self.wfile.write(chunk)
+                    except OSError:  # the client stopped reading (it had what it needed)
+                        self.close_connection = True
+                        return
+                    with lock:
+                        server.sent += len(chunk)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def range_server(tmp_path: Path):
+    """A :class:`RangeServer` serving ``tmp_path / "www"``."""
+    root = (tmp_path / "www").resolve()
+    root.mkdir()
+    server = RangeServer(root)
+    yield server
+    server.close()
+
+
+COG_SIZE = 2048
+COG_AOI = (560, 560, 180, 180)
+"""(col, row, width, height) of the pixels the ``cog_pair`` area of interest covers, inside
+one 256-pixel block; the planted change lies in it."""
+
+
+def write_cog(path: Path, data: np.ndarray) -> Path:
+    """A Cloud-Optimized GeoTIFF (GDAL's COG driver: 256 tiles, deflate, overviews up front)."""
+    from rasterio.shutil import copy as rio_copy
+
+    plain = write_raster(path.with_suffix(".plain.tif"), data, photometric="RGB")
+    rio_copy(
+        plain, path, driver="COG", blocksize=256, compress="DEFLATE", overview_resampling="average"
+    )
+    plain.unlink()
+    return path
+
+
+@pytest.fixture
+def cog_pair(range_server: RangeServer) -> tuple[Path, Path, tuple[float, ...]]:
+    """Two 2048x2048 3-band uint8 COG-like GeoTIFFs (EPSG:32633) served by ``range_server``,
+    with a bright square planted in the after image inside the returned WGS84 box."""
+    from rasterio.transform import from_origin as _origin
+    from rasterio.warp import transform_bounds
+
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:COG_SIZE, 0:COG_SIZE]
+    base = 80 + 40 * np.sin(xx / 90.0) * np.cos(yy / 70.0)
+    before = np.stack([base + rng.normal(0, 12, base.shape) for _ in range(3)])
+    after = before + rng.normal(0, 3, before.shape)
+    col, row, w, h = COG_AOI
+    after[:, row + 60 : row + 110, col + 50 : col + 100] += 90
+    paths = []
+    for name, data in (("before.tif", before), ("after.tif", after)):
+        paths.append(write_cog(range_server.root / name, np.clip(data, 0, 255).astype(np.uint8)))
+    t = _origin(500000.0, 5000000.0, 10.0, 10.0)
+    west, north = t * (col + 3, row + 3)
+    east, south = t * (col + w - 3, row + h - 3)
+    box = transform_bounds("EPSG:32633", "EPSG:4326", west, south, east, north)
+    return paths[0], paths[1], box

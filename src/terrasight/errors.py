@@ -36,6 +36,10 @@ class RasterReadError(TerrasightError, OSError):
     """Raised when a raster file is missing, unreadable or not a raster."""
 
 
+class RemoteReadError(RasterReadError):
+    """Raised when an image behind a URL cannot be reached or read (404, timeout, refused)."""
+
+
 class InvalidRasterError(TerrasightError, ValueError):
     """Raised when a raster can be read but cannot be used (too small, all nodata, ...)."""
 
@@ -184,6 +188,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
     PairAlignmentError: ErrorRoute(3, 422),
     DatasetLayoutError: ErrorRoute(3, 422),
     RasterReadError: ErrorRoute(4, 404),
+    RemoteReadError: ErrorRoute(4, 502),
     IndexNotFoundError: ErrorRoute(4, 404),
     OutputExistsError: ErrorRoute(5, 409),
     OutputFolderError: ErrorRoute(5, 500),

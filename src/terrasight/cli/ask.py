@@ -9,6 +9,7 @@ import click
 
 from terrasight.cli.options import method_option
 from terrasight.errors import InvalidOptionError, QuestionError, exit_code
+from terrasight.io.remote import repair
 
 UNANSWERABLE_EXIT = exit_code(QuestionError(""))
 """Exit status of a question the images cannot answer (the answer says why)."""
@@ -85,7 +86,7 @@ def ask(
         raise click.exceptions.Exit(UNANSWERABLE_EXIT)
 
 
-def _split(args: tuple[str, ...], from_result: Path | None) -> tuple[Path, Path, str]:
+def _split(args: tuple[str, ...], from_result: Path | None) -> tuple[Path | str, Path | str, str]:
     """(before, after, question) of the arguments; the question's words may be unquoted."""
     if from_result is not None:
         return from_result, from_result, " ".join(args)
@@ -93,4 +94,4 @@ def _split(args: tuple[str, ...], from_result: Path | None) -> tuple[Path, Path,
         raise InvalidOptionError(
             'give BEFORE AFTER "QUESTION", or --from-result DIR "QUESTION" to reuse a result.'
         )
-    return Path(args[0]), Path(args[1]), " ".join(args[2:])
+    return repair(args[0]), repair(args[1]), " ".join(args[2:])

@@ -9,6 +9,7 @@ import click
 from tqdm import tqdm
 
 from terrasight.cli.options import (
+    ImageParam,
     bands_option,
     method_option,
     method_options_option,
@@ -25,8 +26,8 @@ from terrasight.tasks.interpret.facts_data import read_facts
 
 
 @click.command()
-@click.argument("before", type=click.Path(path_type=Path))
-@click.argument("after", type=click.Path(path_type=Path))
+@click.argument("before", type=ImageParam(exists=False))
+@click.argument("after", type=ImageParam(exists=False))
 @click.option(
     "-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder."
 )
@@ -58,6 +59,12 @@ from terrasight.tasks.interpret.facts_data import read_facts
     help="Added after scaling (Landsat C2 Level-1 -0.1, Level-2 -0.2; Sentinel-2 from "
     "processing baseline 04.00 -0.1).",
 )
+@click.option(
+    "--bbox",
+    default=None,
+    metavar="W,S,E,N",
+    help="Area of interest in WGS84 degrees: only the windows covering it are read.",
+)
 @click.option("--tile-size", type=click.IntRange(min=256), default=None, help="Window size in px.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace results of a different job in OUTDIR.")
@@ -75,8 +82,8 @@ from terrasight.tasks.interpret.facts_data import read_facts
     help="Print the summary as JSON on stdout (progress and warnings go to stderr).",
 )
 def change(
-    before: Path,
-    after: Path,
+    before: Path | str,
+    after: Path | str,
     outdir: Path,
     method: str,
     method_options: tuple[str, ...],
@@ -87,6 +94,7 @@ def change(
     cloud_mask: str,
     reflectance_scale: float | None,
     reflectance_offset: float,
+    bbox: str | None,
     tile_size: int | None,
     workers: int,
     overwrite: bool,
@@ -96,6 +104,9 @@ def change(
     as_json: bool,
 ) -> None:
     """Find what changed between BEFORE and AFTER (two images of one place).
+
+    BEFORE and AFTER are files, or URLs (https://, s3://, gs://; read with range
+    requests, so --bbox fetches only the parts of a Cloud-Optimized GeoTIFF it covers).
 
     Writes change_mask.tif, change_probability.tif, changes.geojson,
     changes.gpkg, summary.json, facts.json (each object's size, shape, place
@@ -118,6 +129,7 @@ def change(
         cloud_mask=cloud_mask,
         reflectance_scale=reflectance_scale,
         reflectance_offset=reflectance_offset,
+        bbox=bbox,
         tile_size=tile_size,
         workers=workers,
         overwrite=overwrite,
@@ -130,7 +142,9 @@ def change(
         echo_result(result, paths)
 
 
-def run_change(before: Path, after: Path, outdir: Path, quiet: bool, **kwargs) -> ChangeResult:
+def run_change(
+    before: Path | str, after: Path | str, outdir: Path, quiet: bool, **kwargs
+) -> ChangeResult:
     """Run :func:`detect_changes` with a progress bar on stderr, shown once work starts."""
     bars: list[tqdm] = []
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from terrasight.cli.options import model_options
+from terrasight.cli.options import IMAGE, model_options
 
 
 @click.command(name="classify")
-@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("image", type=IMAGE)
 @click.option(
     "--labels", required=True, help='Comma-separated class names, e.g. "forest,airport,beach".'
 )

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from terrasight.cli.options import method_option
+from terrasight.cli.options import IMAGE, method_option
 from terrasight.io.vectors import jsonable
 
 
 @click.command(name="describe")
-@click.argument("before", type=click.Path(exists=True, path_type=Path))
-@click.argument("after", required=False, type=click.Path(exists=True, path_type=Path))
+@click.argument("before", type=IMAGE)
+@click.argument("after", required=False, type=IMAGE)
 @method_option
 @click.option(
     "-o",

@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
+from terrasight.io.remote import is_remote, repair
 from terrasight.tasks.change.methods import list_methods
+
+
+class ImageParam(click.ParamType):
+    """An image argument: a local path (checked to exist) or a URL / ``/vsi`` path, kept as text.
+
+    Example:
+        >>> ImageParam().convert("https://host/a.tif", None, None)
+        'https://host/a.tif'
+    """
+
+    name = "image"
+
+    def __init__(self, exists: bool = True) -> None:
+        self.exists = exists
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        source = repair(value)
+        if is_remote(source) or not self.exists:
+            return source
+        if not Path(source).exists():
+            self.fail(f"{source}: file not found.", param, ctx)
+        return source
+
+
+IMAGE = ImageParam()
+"""A local image that exists, or a URL (``https://``, ``s3://``, ``gs://``) or ``/vsi`` path."""
 
 
 def parse_bands(value: str | None) -> tuple[int | str, ...] | None:

@@ -17,6 +17,7 @@ from rasterio.windows import Window
 from rasterio.windows import from_bounds as window_from_bounds
 
 from terrasight.errors import BandSelectionError, PairAlignmentError
+from terrasight.io.aoi import bbox_window, check_bbox
 from terrasight.io.raster import RasterSource, common_name, open_raster, read_window
 
 
@@ -33,6 +34,8 @@ class RasterPair:
     region: Window
     same_grid: bool
     resampling: Resampling = Resampling.bilinear
+    bbox: tuple[float, float, float, float] | None = None
+    """The area of interest (west, south, east, north in WGS84) that ``region`` covers."""
 
     @property
     def band_names(self) -> tuple[str, ...]:
@@ -53,11 +56,16 @@ class RasterPair:
         notes = list(self.before.warnings) + list(self.after.warnings)
         if not self.same_grid:
             notes.append(
-                f"after image {self.after.path.name} was resampled onto the grid of "
-                f"{self.before.path.name} ({self.resampling.name})."
+                f"after image {self.after.name} was resampled onto the grid of "
+                f"{self.before.name} ({self.resampling.name})."
             )
         full = self.before.width * self.before.height
-        if self.shape[0] * self.shape[1] < full:
+        if self.bbox is not None:
+            notes.append(
+                f"outputs cover the area of interest {_fmt(self.bbox)}: {self.shape[1]}x"
+                f"{self.shape[0]} of {self.before.width}x{self.before.height} before pixels."
+            )
+        elif self.shape[0] * self.shape[1] < full:
             notes.append(
                 f"the images overlap on {self.shape[1]}x{self.shape[0]} of "
                 f"{self.before.width}x{self.before.height} before pixels; outputs cover the overlap."
@@ -159,6 +167,7 @@ def open_pair(
     after_bands: Sequence[int | str] | None = None,
     nodata: float | None = None,
     resampling: str = "bilinear",
+    bbox: Sequence[float] | None = None,
 ) -> RasterPair:
     """Open two images of one place and work out the grid to compare them on.
 
@@ -167,18 +176,22 @@ def open_pair(
     have the same size and are compared pixel by pixel.
 
     Args:
-        before, after: raster files.
+        before, after: raster files, URLs (``https://``, ``s3://``, ``gs://``) or ``/vsi`` paths.
         bands: bands (1-based numbers or names) to use from both images.
         after_bands: bands of the after image when they differ from ``bands``.
         nodata: nodata value overriding the files' own.
         resampling: rasterio resampling name for the after image.
+        bbox: an area of interest ``(west, south, east, north)`` in WGS84 degrees: the
+            region shrinks to the before pixels covering it, and only those are read.
 
     Raises:
-        RasterReadError, InvalidRasterError, BandSelectionError, PairAlignmentError.
+        RasterReadError, InvalidRasterError, BandSelectionError, PairAlignmentError,
+        InvalidOptionError (a malformed ``bbox``).
 
     Example:
         >>> pair = open_pair("2019.tif", "2024.tif", bands=["red", "green", "blue"])  # doctest: +SKIP
         >>> pair.region  # doctest: +SKIP
+        >>> open_pair("https://h/2019.tif", "https://h/2024.tif", bbox=(15.1, 45.2, 15.2, 45.3))  # doctest: +SKIP
     """
     b = open_raster(before, bands, nodata, role="before image")
     a = open_raster(after, after_bands if after_bands is not None else bands, nodata, "after image")
@@ -201,6 +214,10 @@ def open_pair(
                 f"images without a CRS must have the same size: {b.path} is {b.width}x{b.height}, "
                 f"{a.path} is {a.width}x{a.height}. Georeference them or crop them to one size."
             )
+        if bbox is not None:
+            raise PairAlignmentError(
+                f"an area of interest (bbox) needs georeferenced images; {b.path} has no CRS."
+            )
         return RasterPair(b, a, Window(0, 0, b.width, b.height), same_grid=True)
     same = _same_grid(b, a)
     region = Window(0, 0, b.width, b.height) if same else _overlap_window(b, a)
@@ -210,4 +227,8 @@ def open_pair(
         raise PairAlignmentError(
             f"unknown resampling {resampling!r}; use one of nearest, bilinear, cubic, average."
         ) from None
-    return RasterPair(b, a, region, same_grid=same, resampling=resamp)
+    box = None
+    if bbox is not None:
+        box = check_bbox(bbox)
+        region = bbox_window(b, box, region)
+    return RasterPair(b, a, region, same_grid=same, resampling=resamp, bbox=box)

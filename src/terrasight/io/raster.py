@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -17,7 +19,13 @@ from rasterio.errors import NotGeoreferencedWarning as _RioNotGeoreferenced
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
-from terrasight.errors import BandSelectionError, InvalidRasterError, RasterReadError
+from terrasight.errors import (
+    BandSelectionError,
+    InvalidRasterError,
+    RasterReadError,
+    RemoteReadError,
+)
+from terrasight.io.remote import gdal_path, is_remote, remote_env, repair, source_name
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +57,8 @@ class RasterSource:
     reader opens its own handle with :meth:`open`.
     """
 
-    path: Path
+    path: Path | str
+    """A local file, or a URL / ``/vsi...`` path kept as a string."""
     width: int
     height: int
     count: int
@@ -77,14 +86,31 @@ class RasterSource:
         east, south = self.transform @ (self.width, self.height)
         return (min(west, east), min(south, north), max(west, east), max(south, north))
 
-    def open(self) -> rasterio.io.DatasetReader:
-        """Open a new read handle on the file (the caller closes it)."""
-        with warnings.catch_warnings():
+    @property
+    def name(self) -> str:
+        """The file name, of a local path or of a URL."""
+        return source_name(self.path)
+
+    @property
+    def remote(self) -> bool:
+        """Whether the file is read over the network."""
+        return is_remote(self.path)
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[rasterio.io.DatasetReader]:
+        """Open a read handle on the file for the ``with`` block (network settings included).
+
+        Example:
+            >>> with open_raster("https://host/a.tif").open() as ds:  # doctest: +SKIP
+            ...     ds.read(1, window=Window(0, 0, 256, 256))
+        """
+        with remote_env(self.path), warnings.catch_warnings():
             warnings.simplefilter("ignore", _RioNotGeoreferenced)
-            return rasterio.open(self.path)
+            with rasterio.open(gdal_path(self.path)) as ds:
+                yield ds
 
 
-def _describe_bands(ds: rasterio.io.DatasetReader, path: Path) -> list[str]:
+def _describe_bands(ds: rasterio.io.DatasetReader, path: Path | str) -> list[str]:
     """Return one lower-case name per band: its description, colour interpretation or index."""
     names = []
     for i in range(1, ds.count + 1):
@@ -95,7 +121,7 @@ def _describe_bands(ds: rasterio.io.DatasetReader, path: Path) -> list[str]:
         names.append(desc or f"band{i}")
     # A single band file named like "s2_B04.jp2" names its band.
     if ds.count == 1 and names[0] in ("band1", "gray"):
-        stem = path.stem.lower().split("_")[-1]
+        stem = Path(source_name(path)).stem.lower().split("_")[-1]
         if any(stem in aliases for aliases in BAND_ALIASES.values()):
             names[0] = stem
     return names
@@ -113,7 +139,7 @@ def common_name(name: str) -> str:
 
 
 def resolve_bands(
-    requested: Sequence[int | str] | None, names: Sequence[str], path: Path
+    requested: Sequence[int | str] | None, names: Sequence[str], path: Path | str
 ) -> tuple[int, ...]:
     """Turn band indexes (1-based) or names into 1-based band indexes of a file.
 
@@ -155,31 +181,41 @@ def open_raster(
     """Open and check a raster file (GeoTIFF/COG, JPEG 2000, PNG, JPEG, BMP...).
 
     Args:
-        path: the file.
+        path: the file, an ``http(s)://``, ``s3://`` or ``gs://`` URL, or a ``/vsi...`` path.
         bands: band numbers (1-based) or names to use; all bands when ``None``.
         nodata: a nodata value that overrides the one in the file.
         role: how to call the file in messages ("before image", ...).
 
     Raises:
         RasterReadError: the file is missing or is not a raster GDAL can read.
+        RemoteReadError: a URL that cannot be reached or read (404, no connection...).
         InvalidRasterError: the raster is too small to work on.
         BandSelectionError: a requested band does not exist.
 
     Example:
         >>> src = open_raster("before.tif", bands=["red", "green", "blue"])  # doctest: +SKIP
         >>> src.width, src.crs  # doctest: +SKIP
+        >>> open_raster("https://example.com/cog.tif").remote  # doctest: +SKIP
+        True
     """
-    path = Path(path)
+    path = repair(path)
+    if isinstance(path, str):
+        return _opened(path, _read_header(path, role), bands, nodata, role)
     if not path.exists():
         raise RasterReadError(f"{role} {path}: file not found. Check the path and try again.")
     if path.is_dir():
         raise RasterReadError(f"{role} {path}: is a folder, not a raster file.")
+    return _opened(path, _read_header(path, role), bands, nodata, role)
+
+
+def _read_header(path: Path | str, role: str) -> dict[str, Any]:
+    """The grid, bands and masks of a raster (for a URL: its header's few range requests)."""
     try:
-        with warnings.catch_warnings():
+        with remote_env(path), warnings.catch_warnings():
             warnings.simplefilter("ignore", _RioNotGeoreferenced)
-            with rasterio.open(path) as ds:
-                names = _describe_bands(ds, path)
-                info = dict(
+            with rasterio.open(gdal_path(path)) as ds:
+                return dict(
+                    names=_describe_bands(ds, path),
                     width=ds.width,
                     height=ds.height,
                     count=ds.count,
@@ -190,11 +226,27 @@ def open_raster(
                     flags=ds.mask_flag_enums,
                 )
     except RasterioIOError as exc:
+        if is_remote(path):
+            raise RemoteReadError(
+                f"{role} {path}: cannot be read over the network ({_reason(exc)}). Check the "
+                "URL, that the server is reachable and that the file is a raster."
+            ) from None
         raise RasterReadError(
             f"{role} {path}: not a raster that can be read ({_short(exc)}). "
             "Check that the file is complete and in a raster format such as GeoTIFF, "
             "JPEG 2000, PNG or JPEG."
         ) from None
+
+
+def _opened(
+    path: Path | str,
+    info: dict[str, Any],
+    bands: Sequence[int | str] | None,
+    nodata: float | None,
+    role: str,
+) -> RasterSource:
+    """The checked :class:`RasterSource` of a raster's header ``info``."""
+    names = info["names"]
     if info["width"] < MIN_SIZE or info["height"] < MIN_SIZE:
         raise InvalidRasterError(
             f"{role} {path}: is {info['width']}x{info['height']} pixels; change detection "
@@ -202,7 +254,7 @@ def open_raster(
         )
     notes = []
     if info["crs"] is None:
-        notes.append(f"{role} {path.name} has no CRS: results are in pixel coordinates.")
+        notes.append(f"{role} {source_name(path)} has no CRS: results are in pixel coordinates.")
     has_mask = any(
         any(f.name in ("per_dataset", "alpha") for f in band_flags) for band_flags in info["flags"]
     )
@@ -248,6 +300,13 @@ def read_window(
         masks = ds.read_masks(list(bands), window=window) if use_mask else None
     except RasterioError as exc:
         name = getattr(ds, "name", None) or getattr(getattr(ds, "src_dataset", None), "name", "?")
+        if is_remote(name):
+            raise RemoteReadError(
+                f"{name}: the network read of columns {int(window.col_off)}.."
+                f"{int(window.col_off + window.width)}, rows {int(window.row_off)}.."
+                f"{int(window.row_off + window.height)} failed ({_reason(exc)}). Run the job "
+                "again with the same output folder: it resumes where it stopped."
+            ) from None
         raise RasterReadError(
             f"{name}: cannot read the window of columns {int(window.col_off)}.."
             f"{int(window.col_off + window.width)}, rows {int(window.row_off)}.."

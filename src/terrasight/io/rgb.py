@@ -13,17 +13,15 @@ change report's pictures use, so a model sees what the user is shown.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from rasterio.enums import Resampling
-from rasterio.errors import NotGeoreferencedWarning
 
 from terrasight.errors import RasterReadError
 from terrasight.io.raster import common_name, open_raster
+from terrasight.io.remote import repair
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 MAX_SIDE = 1024
@@ -91,15 +89,14 @@ def _read_photo(path: Path, max_side: int) -> np.ndarray:
     return np.asarray(rgb)
 
 
-def _read_raster(path: Path, bands: Sequence[int | str] | None, max_side: int) -> np.ndarray:
+def _read_raster(path: Path | str, bands: Sequence[int | str] | None, max_side: int) -> np.ndarray:
     src = open_raster(path, bands=bands)
     names = [common_name(src.band_names[b - 1]) for b in src.bands]
     picks, _ = display_bands(names)
     indexes = [src.bands[i] for i in picks]
     scale = min(1.0, max_side / max(src.width, src.height))
     shape = (max(1, round(src.height * scale)), max(1, round(src.width * scale)))
-    with warnings.catch_warnings(), rasterio.open(path) as ds:
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+    with src.open() as ds:
         data = ds.read(indexes, out_shape=(len(indexes), *shape), resampling=Resampling.average)
         masks = ds.read_masks(indexes, out_shape=(len(indexes), *shape))
     valid = (masks > 0).all(axis=0)
@@ -119,7 +116,8 @@ def read_rgb(
     """An image file as uint8 ``(h, w, 3)``, its longest side at most ``max_side`` pixels.
 
     Args:
-        path: a photo (JPEG, PNG...) or any raster GDAL reads (GeoTIFF with any bands, 16-bit...).
+        path: a photo (JPEG, PNG...) or any raster GDAL reads (GeoTIFF with any bands, 16-bit...),
+            a local file or a URL.
         bands: for rasters, the bands to show (numbers or names); default: red, green, blue
             by name, else the first three bands, else the first band as grey.
         max_side: longest side of the result; larger images are read decimated.
@@ -133,7 +131,9 @@ def read_rgb(
         >>> rgb.dtype, rgb.shape[2]  # doctest: +SKIP
         (dtype('uint8'), 3)
     """
-    path = Path(path)
+    path = repair(path)
+    if isinstance(path, str):  # a URL or /vsi path: GDAL reads it, photos included
+        return _read_raster(path, bands, max_side)
     if not path.is_file():
         raise RasterReadError(f"image {path}: file not found. Check the path and try again.")
     if path.suffix.lower() in PHOTO_SUFFIXES and bands is None:

@@ -65,6 +65,10 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "gdal_cache_mb": _int(1),
     "reflectance_scale": (lambda v: v is None or _number(v) and v > 0, "a positive number or None"),
     "reflectance_offset": (_number, "a number"),
+    "bbox": (
+        lambda v: v is None or isinstance(v, tuple) and len(v) == 4,
+        "None or (west, south, east, north) in WGS84 degrees",
+    ),
     "method_options": (
         lambda v: isinstance(v, Mapping | MethodOptions),
         "a mapping of option names to values, e.g. {'tolerance': 0}, or a method's options",
@@ -112,6 +116,7 @@ CLI_FLAGS = {
         "workers",
         "reflectance_scale",
         "reflectance_offset",
+        "bbox",
     )
 }
 """The options that ``terrasight change`` sets, and its flag for each."""

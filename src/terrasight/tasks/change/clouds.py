@@ -37,6 +37,7 @@ from terrasight.io.reflectance import (
     scaling_from_metadata,
     uniform,
 )
+from terrasight.io.remote import gdal_path, remote_env
 from terrasight.io.tiling import Tile, TileGrid
 from terrasight.models.runtime import ModelCache
 from terrasight.tasks.change import cloud_rule
@@ -123,7 +124,7 @@ def plan_clouds(
                 product_level=scaling.product_level or base.product_level,
             )
         )
-        sources.append(f"{source.path.name}: {scaling.describe()} ({scaling.source})")
+        sources.append(f"{source.name}: {scaling.describe()} ({scaling.source})")
     return CloudPlan(configs[0], configs[1], (sources[0], sources[1]))
 
 
@@ -141,7 +142,7 @@ def _date_scaling(
         default = 1.0 if source.dtype.startswith("float") else 1e-4
         given = uniform(scale if scale is not None else default, offset, n, "as given")
         scaling = given
-    elif (meta := scaling_from_metadata(source.path, source.bands)) is not None:
+    elif (meta := _metadata_scaling(source)) is not None:
         scaling = meta
     elif source.dtype.startswith("float"):
         scaling, strict = uniform(1.0, 0.0, n, "float data taken as reflectance"), True
@@ -155,7 +156,7 @@ def _date_scaling(
         "give the product's scale and offset (--reflectance-scale, --reflectance-offset)"
     )
     return None, (
-        f"the bands of {source.path.name} do not look like reflectance at "
+        f"the bands of {source.name} do not look like reflectance at "
         f"{scaling.describe()} ({scaling.source}): {check.reason}, so cloud masks were "
         f"skipped; {hint}."
     )
@@ -321,3 +322,9 @@ def quality_issues(counts: dict[str, int], shape: tuple[int, int]) -> tuple[str,
         f"({100 * cloud / total:.0f}% cloud or cloud shadow, {100 * nodata / total:.0f}% nodata): "
         "objects and areas describe only the rest, and a change there may be missed",
     )
+
+
+def _metadata_scaling(source: RasterSource) -> Scaling | None:
+    """The reflectance factors in a file's metadata (read with its network settings)."""
+    with remote_env(source.path):
+        return scaling_from_metadata(gdal_path(source.path), source.bands)

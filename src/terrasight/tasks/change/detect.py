@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import rasterio
 
 from terrasight.errors import BandSelectionError, InvalidRasterError
+from terrasight.io.aoi import check_bbox, parse_bbox
 from terrasight.io.cloud import (
     CloudConfig,
     CloudMaskUnavailableError,
@@ -88,6 +89,9 @@ class ChangeOptions:
     reflectance_offset: float = 0.0
     """Add this after scaling (Sentinel-2 from baseline 04.00: -0.1; Landsat C2 Level-1: -0.1,
     Level-2: -0.2)."""
+    bbox: tuple[float, float, float, float] | None = None
+    """An area of interest ``(west, south, east, north)`` in WGS84 degrees (or ``"W,S,E,N"``):
+    the job covers only the before pixels inside it, and reads only the windows covering it."""
     method_options: Mapping[str, Any] | MethodOptions = field(default_factory=dict)
     """The method's options by name (e.g. ``{"tolerance": 1}`` for CVA; strings are
     converted), or an instance of the method's options class (e.g. ``CVAOptions``)."""
@@ -97,6 +101,10 @@ class ChangeOptions:
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
+        if isinstance(self.bbox, str):
+            object.__setattr__(self, "bbox", parse_bbox(self.bbox))
+        elif self.bbox is not None:
+            object.__setattr__(self, "bbox", check_bbox(self.bbox))
         check_change_options(self)
 
 
@@ -129,7 +137,8 @@ def detect_changes(
     (or when the interpreter exits). Call ``result.save(folder)`` to keep copies.
 
     Args:
-        before, after: raster files of the two dates.
+        before, after: raster files of the two dates, or their URLs (``https://``,
+            ``s3://``, ``gs://``, read with range requests) or GDAL ``/vsi...`` paths.
         method: a name from :func:`terrasight.tasks.change.methods.list_methods`.
         bands: band numbers (1-based) or names to compare; all bands by default.
         outdir: folder for the rasters (created; resumes a matching job there).
@@ -145,7 +154,7 @@ def detect_changes(
             across calls, so a learned method builds its network once; without
             one, each job builds its own.
         **options: further :class:`ChangeOptions` fields (``after_bands``, ``nodata``,
-            ``method_options``, ...).
+            ``bbox``, ``method_options``, ...).
 
     Returns:
         A :class:`ChangeResult`; call ``.save(outdir)`` for GeoJSON, summary and report.
@@ -163,6 +172,9 @@ def detect_changes(
         >>> result.save("changes/")  # doctest: +SKIP
         >>> terrasight.detect_changes(  # doctest: +SKIP
         ...     "2019.tif", "2024.tif", method="cva", method_options={"tolerance": 0})
+        >>> terrasight.detect_changes(  # doctest: +SKIP
+        ...     "https://host/2019.tif", "https://host/2024.tif", method="cva",
+        ...     bbox=(15.10, 45.20, 15.25, 45.30))
     """
     check_keywords(options, _EXTRA_OPTIONS, method)
     opts = ChangeOptions(
@@ -177,7 +189,9 @@ def detect_changes(
     spec = get_method(opts.method)
     method_options = method_options_for(spec, opts.method_options)
     spec.check_requirements()
-    pair = open_pair(before, after, opts.bands, opts.after_bands, opts.nodata, opts.resampling)
+    pair = open_pair(
+        before, after, opts.bands, opts.after_bands, opts.nodata, opts.resampling, opts.bbox
+    )
     if len(pair.before.bands) < spec.min_bands:
         raise BandSelectionError(
             f"method {spec.name!r} needs at least {spec.min_bands} bands; "

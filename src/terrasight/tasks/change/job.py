@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from terrasight.errors import JobLockedError, OutputExistsError, OutputFolderError
+from terrasight.io.remote import is_remote, remote_identity, source_name
 
 try:
     import fcntl
@@ -72,8 +73,18 @@ def job_lock(folder: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def file_identity(path: Path) -> dict[str, Any]:
-    """What identifies an input file's content cheaply: absolute path, size, modification time."""
+def file_identity(path: Path | str) -> dict[str, Any]:
+    """What identifies an input file's content cheaply: absolute path, size, modification time.
+
+    For a URL: the URL, its size, ETag and Last-Modified (one request; the file is not read).
+
+    Example:
+        >>> file_identity("https://host/a.tif")["path"]  # doctest: +SKIP
+        'https://host/a.tif'
+    """
+    if is_remote(path):
+        return remote_identity(str(path))
+    path = Path(path)
     st = path.stat()
     return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
@@ -197,6 +208,7 @@ def _make_folder(folder: Path) -> None:
 def _describe(data: dict[str, Any]) -> str:
     sig = data.get("signature") or {}
     try:
-        return f"before={Path(sig['before']['path']).name}, after={Path(sig['after']['path']).name}, method={sig['method']}"
+        before, after = source_name(sig["before"]["path"]), source_name(sig["after"]["path"])
+        return f"before={before}, after={after}, method={sig['method']}"
     except (KeyError, TypeError):
         return "unreadable journal"

@@ -1,0 +1,60 @@
+"""Images behind URLs: range requests, one-line network errors, the journal's identity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rasterio.windows import Window
+
+from terrasight.errors import RasterReadError, RemoteReadError
+from terrasight.io import open_raster
+from terrasight.io.remote import gdal_options, gdal_path, is_remote, remote_identity, repair
+from terrasight.tasks.change.job import file_identity
+
+
+def test_urls_stay_strings_and_map_to_gdal_paths():
+    assert repair(Path("https://host/a.tif")) == "https://host/a.tif"
+    assert gdal_path("gs://b/k.tif") == "/vsigs/b/k.tif"
+    assert is_remote("/vsis3/b/k.tif") and not is_remote("a.tif")
+    assert gdal_options("a.tif") == {}
+
+
+def test_buckets_are_unsigned_unless_credentials(monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_NO_SIGN_REQUEST", raising=False)
+    assert gdal_options("s3://b/k.tif")["AWS_NO_SIGN_REQUEST"] == "YES"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    assert "AWS_NO_SIGN_REQUEST" not in gdal_options("s3://b/k.tif")
+    monkeypatch.setenv("GDAL_HTTP_TIMEOUT", "3")
+    assert "GDAL_HTTP_TIMEOUT" not in gdal_options("https://h/a.tif")
+
+
+def test_a_window_of_a_remote_cog_fetches_a_small_part(cog_pair, range_server):
+    url = range_server.url("before.tif")
+    src = open_raster(url, bands=["red", "green", "blue"])
+    assert src.path == url and src.name == "before.tif" and src.remote
+    with src.open() as ds:
+        data = ds.read(window=Window(600, 600, 100, 100))
+    local = open_raster(cog_pair[0])
+    with local.open() as ds:
+        assert (ds.read(window=Window(600, 600, 100, 100)) == data).all()
+    assert range_server.ranges and range_server.sent < 0.05 * cog_pair[0].stat().st_size
+
+
+def test_missing_url_and_closed_port_give_one_line(range_server):
+    url = range_server.url("nope.tif")
+    with pytest.raises(RemoteReadError, match="404") as err:
+        open_raster(url, role="before image")
+    assert url in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(RasterReadError, match="127.0.0.1:1/x.tif"):
+        open_raster("http://127.0.0.1:1/x.tif")
+
+
+def test_the_journal_identifies_a_url_by_size_and_etag(cog_pair, range_server):
+    url = range_server.url("after.tif")
+    identity = file_identity(url)
+    assert identity["path"] == url and identity["size"] == cog_pair[1].stat().st_size
+    assert identity["etag"] and range_server.sent == 0  # HEAD only
+    assert remote_identity("http://127.0.0.1:1/x.tif") == {"path": "http://127.0.0.1:1/x.tif"}
