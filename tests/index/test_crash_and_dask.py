@@ -115,3 +115,19 @@ def test_both_workers_of_the_cluster_embed_and_keep_their_own_model(archive: Pat
     assert all(isinstance(r, Rows) for r in results) and len(results) == 6
     assert sorted(r.unit.path for r in results) == [str(p) for p in photos]
     assert len(held) == 2 and set(held.values()) == {1}  # a model loaded on each worker
+
+
+def test_a_running_scheduler_by_its_address_builds_the_same_table(archive: Path, tmp_path: Path):
+    from distributed import LocalCluster
+
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    index.build([archive], local, tile=TILE, overlap=OVERLAP)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://")
+        report = index.build([archive], remote, tile=TILE, overlap=OVERLAP, scheduler=address)
+    assert report.tiles_added == TOTAL
+    a, b = table_rows(local), table_rows(remote)
+    assert a.keys() == b.keys()
+    for key, row in a.items():
+        assert np.allclose(b[key]["vector"], row["vector"], atol=1e-5), key

@@ -79,3 +79,35 @@ def test_regions_are_the_connected_groups_of_the_best_cells():
     assert [(r.cells, round(r.score, 2)) for r in regions] == [(4, 1.0), (1, 0.9)]
     assert shapely.geometry.shape(regions[0].geometry).equals(shapely.box(1, 1, 3, 3))
     assert best_regions(np.full((3, 3), np.nan, np.float32), rasterio.Affine.identity()) == []
+
+
+def test_memory_does_not_grow_with_the_scene(make_raster, tmp_path: Path):
+    """Peak Python-side memory of a 4096 px scene stays that of a 2048 px one (both hold more
+    tiles than a batch): tiles are read and scored a batch at a time, never the whole scene."""
+    import tracemalloc
+
+    from rasterio.transform import from_origin
+
+    from terrasight.models.runtime import ModelCache
+
+    cache = ModelCache()
+    peaks = {}
+    for side in (2048, 4096):
+        rng = np.random.default_rng(side)
+        data = rng.integers(0, 255, size=(3, side, side), dtype=np.uint8)
+        scene = make_raster(
+            f"s{side}.tif",
+            data,
+            transform=from_origin(500000.0, 5000000.0, 1.0, 1.0),
+            tiled=True,
+            blockxsize=256,
+            blockysize=256,
+        )
+        find("a harbour", scene, tmp_path / "warm.tif", scales=(448,), overlap=0.0, cache=cache)
+        tracemalloc.start()
+        find("a harbour", scene, tmp_path / f"h{side}.tif", scales=(448,), overlap=0.0, cache=cache)
+        peaks[side] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    scene_bytes = 3 * 4096 * 4096
+    assert peaks[4096] < 0.75 * scene_bytes, peaks  # never the whole scene at once
+    assert peaks[4096] < 1.3 * peaks[2048], peaks  # 4x the pixels, not 4x the memory

@@ -27,7 +27,7 @@ from terrasight.index import store
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
 
-NPROBES = 32
+NPROBES = 48
 """IVF partitions searched per query once the table has an approximate index."""
 REFINE = 8
 """The approximate index's candidates, ``REFINE * k``, are re-ranked with the full vectors."""

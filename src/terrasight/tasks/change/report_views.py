@@ -13,9 +13,10 @@ Everything is read decimated or by window, so memory stays bounded.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
@@ -23,7 +24,9 @@ from PIL import Image, ImageDraw
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
+from terrasight.errors import TerrasightError
 from terrasight.tasks.change import quicklook as ql
+from terrasight.tasks.interpret.crops import open_crops
 
 if TYPE_CHECKING:
     from terrasight.tasks.change.result import ChangeObject, ChangeResult
@@ -161,15 +164,18 @@ def clip_window(obj: ChangeObject, width: int, height: int) -> Window:
     return Window(x0, y0, w, h)
 
 
-def _clip(result: ChangeResult, obj: ChangeObject) -> list[tuple[str, str]]:
-    """(caption, data URI) of the before, after and overlay clips of one object."""
+def _clip(result: ChangeResult, obj: ChangeObject, crops: Any) -> list[tuple[str, str]]:
+    """(caption, data URI) of the before, after and overlay clips of one object.
+
+    The dates are shown with each date's scene-wide stretch (``crops``), so a bright
+    new roof does not turn its surroundings black; without the inputs, the mask only."""
     window = clip_window(obj, result.width, result.height)
     scale = min(1.0, CLIP_SIDE / max(window.width, window.height))
     shape = (max(1, round(window.height * scale)), max(1, round(window.width * scale)))
-    try:
-        before, after, _ = ql.read_dates(result, shape, window)
-    except Exception:  # noqa: BLE001 - inputs gone: show the mask only
-        before = after = None
+    before = after = None
+    if crops is not None:
+        before = crops.crop("before", window, CLIP_SIDE)
+        after = crops.crop("after", window, CLIP_SIDE)
     with rasterio.open(result.mask_path) as ds:
         mask = ds.read(1, window=window, out_shape=shape, resampling=Resampling.mode)
     base = after if after is not None else np.full(shape + (3,), 160, np.uint8)
@@ -205,22 +211,31 @@ def clips_section(result: ChangeResult, land: dict[int, str] | None = None) -> s
         12
     """
     cards = []
-    for obj in result.objects[:CLIPS]:
-        figs = "".join(
-            f'<figure><img src="{uri}" alt="{name} of object {obj.id}">'
-            f"<figcaption>{name}</figcaption></figure>"
-            for name, uri in _clip(result, obj)
-        )
-        cap = f"#{obj.id} · {format_area(obj.area, obj.area_unit)} · {obj.location}"
-        if land and obj.id in land:
-            cap += f" · {land[obj.id]}"
-        cards.append(
-            f'<div class="clip"><div class="cap">{escape(cap)}</div>'
-            f'<div class="trio">{figs}</div></div>'
-        )
+    with contextlib.ExitStack() as stack:
+        try:
+            crops = stack.enter_context(open_crops(result))
+        except TerrasightError:  # the inputs are gone or unreadable: show the mask only
+            crops = None
+        for obj in result.objects[:CLIPS]:
+            cards.append(_card(result, obj, crops, land))
     if not cards:
         return ""
     return (
         f"<section><h2>The {len(cards)} largest objects</h2>"
         f'<div class="clips">{"".join(cards)}</div></section>'
+    )
+
+
+def _card(result: ChangeResult, obj: ChangeObject, crops: Any, land: dict[int, str] | None) -> str:
+    figs = "".join(
+        f'<figure><img src="{uri}" alt="{name} of object {obj.id}">'
+        f"<figcaption>{name}</figcaption></figure>"
+        for name, uri in _clip(result, obj, crops)
+    )
+    cap = f"#{obj.id} · {format_area(obj.area, obj.area_unit)} · {obj.location}"
+    if land and obj.id in land:
+        cap += f" · {land[obj.id]}"
+    return (
+        f'<div class="clip"><div class="cap">{escape(cap)}</div>'
+        f'<div class="trio">{figs}</div></div>'
     )
