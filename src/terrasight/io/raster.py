@@ -299,7 +299,9 @@ def read_window(
         raw = ds.read(list(bands), window=window)
         masks = ds.read_masks(list(bands), window=window) if use_mask else None
     except RasterioError as exc:
-        name = getattr(ds, "name", None) or getattr(getattr(ds, "src_dataset", None), "name", "?")
+        name = str(
+            getattr(ds, "name", None) or getattr(getattr(ds, "src_dataset", None), "name", "?")
+        )
         if is_remote(name):
             raise RemoteReadError(
                 f"{name}: the network read of columns {int(window.col_off)}.."
