@@ -144,9 +144,27 @@ def location_words(col: float, row: float, width: int, height: int) -> str:
         >>> location_words(99, 60, 100, 100)
         'east'
     """
-    r = _third(row, height)
-    c = _third(col, width)
-    words = [w for w in (_ROWS[r], _COLS[c]) if w]
+    return cell_words(grid_cell(col, row, width, height))
+
+
+def grid_cell(col: float, row: float, width: int, height: int) -> tuple[int, int]:
+    """The (row, column) of the 3 x 3 grid cell holding a pixel position (north up).
+
+    Example:
+        >>> grid_cell(5, 5, 90, 90), grid_cell(89, 50, 90, 90)
+        ((0, 0), (1, 2))
+    """
+    return _third(row, height), _third(col, width)
+
+
+def cell_words(cell: tuple[int, int]) -> str:
+    """The compass name of a 3 x 3 grid cell.
+
+    Example:
+        >>> cell_words((0, 0)), cell_words((1, 1)), cell_words((2, 1))
+        ('north-west', 'centre', 'south')
+    """
+    words = [w for w in (_ROWS[cell[0]], _COLS[cell[1]]) if w]
     return "-".join(words) or "centre"
 
 

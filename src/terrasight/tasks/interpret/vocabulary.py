@@ -1,10 +1,13 @@
 """Words for change facts: land-cover classes, sizes, shapes and places on a 3 x 3 grid.
 
-A leaf module: plain constants and small pure functions shared by facts,
-captions and answers, so each word has one definition.
+Plain constants and small pure functions shared by facts, captions and
+answers, so each word has one definition; the 3 x 3 grid is the one change
+objects are located on (:mod:`terrasight.io.vectors`).
 """
 
 from __future__ import annotations
+
+from terrasight.io.vectors import cell_words
 
 LAND_COVER: dict[str, tuple[str, ...]] = {
     "built-up": ("buildings", "houses and streets", "a residential area"),
@@ -30,9 +33,7 @@ ELONGATION = 3.0
 THINNESS = 10.0
 """Perimeter^2 / (4 area) from which a shape is elongated (a winding strip, a river bank)."""
 
-ROWS = ("north", "", "south")
-COLS = ("west", "", "east")
-CELL_NAMES = tuple("-".join(w for w in (r, c) if w) or "centre" for r in ROWS for c in COLS)
+CELL_NAMES = tuple(cell_words((r, c)) for r in range(3) for c in range(3))
 """The nine grid cells, row by row from the north-west: ``north-west``, ``north``..."""
 
 DIRECTIONS = {
@@ -57,27 +58,3 @@ def size_class(area: float, unit: str) -> str:
         if area < upper:
             return word
     return "very large"
-
-
-def cell_of(col: float, row: float, width: int, height: int) -> tuple[int, int]:
-    """The (row, column) of the 3 x 3 grid cell holding a pixel position (north up).
-
-    Example:
-        >>> cell_of(5, 5, 90, 90), cell_of(89, 50, 90, 90)
-        ((0, 0), (1, 2))
-    """
-
-    def third(value: float, size: int) -> int:
-        return min(2, max(0, int(3 * value / size))) if size > 0 else 1
-
-    return third(row, height), third(col, width)
-
-
-def cell_name(cell: tuple[int, int]) -> str:
-    """The compass name of a grid cell.
-
-    Example:
-        >>> cell_name((0, 0)), cell_name((1, 1)), cell_name((2, 1))
-        ('north-west', 'centre', 'south')
-    """
-    return CELL_NAMES[3 * cell[0] + cell[1]]
