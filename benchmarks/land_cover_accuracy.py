@@ -62,7 +62,11 @@ def aid_scenes(data: Path) -> dict[str, Any]:
     """Zero-shot land cover of the AID validation images, by threshold and by class."""
     from terrasight.models.runtime import ModelCache
     from terrasight.tasks.embed import embed_images, load_model
-    from terrasight.tasks.interpret.facts import FactsOptions, class_probabilities
+    from terrasight.tasks.interpret.facts import (
+        FactsOptions,
+        class_embeddings,
+        class_probabilities,
+    )
     from terrasight.training.vl_data import is_validation
 
     items = [
@@ -76,7 +80,8 @@ def aid_scenes(data: Path) -> dict[str, Any]:
     model = load_model("terrasight-vl", cache=cache)
     opts = FactsOptions()
     names = list(opts.classes)
-    probs = class_probabilities(embed_images([p for p, _ in items], model), opts, model, cache)
+    classes = class_embeddings(opts, model, cache)
+    probs = class_probabilities(embed_images([p for p, _ in items], model), classes, model)
     pred, conf = probs.argmax(axis=1), probs.max(axis=1)
     truth = np.array([names.index(c) for _, c in items])
     by_threshold = []

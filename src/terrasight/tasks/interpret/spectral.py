@@ -42,13 +42,9 @@ def has_spectral_bands(band_names: Sequence[str]) -> bool:
     return all(b in band_names for b in NEEDED)
 
 
-def _index(a: float, b: float) -> float:
-    return (a - b) / (a + b) if (a + b) > 0 else 0.0
-
-
-def spectral_group(means: Mapping[str, float]) -> str | None:
-    """The spectral group (``water``, ``green``, ``dry``, ``mixed``) of a mean reflectance
-    spectrum by band common name, or None without red and near-infrared.
+def spectral_group(reflectance: Mapping[str, float]) -> str | None:
+    """The spectral group (``water``, ``green``, ``dry``, ``mixed``) of one spectrum by band
+    common name (the rule of :func:`pixel_groups`), or None without red and near-infrared.
 
     Example:
         >>> spectral_group({"green": 0.06, "red": 0.04, "nir": 0.02, "swir16": 0.01})
@@ -58,18 +54,10 @@ def spectral_group(means: Mapping[str, float]) -> str | None:
         >>> spectral_group({"green": 0.25, "red": 0.26, "nir": 0.28, "swir16": 0.3})
         'dry'
     """
-    if not all(b in means for b in NEEDED):
-        return None
-    if "green" in means:
-        other = means["swir16"] if "swir16" in means else means["nir"]
-        if _index(means["green"], other) > WATER_INDEX:
-            return "water"
-    ndvi = _index(means["nir"], means["red"])
-    if ndvi >= GREEN_NDVI:
-        return "green"
-    if ndvi < DRY_NDVI:
-        return "dry"
-    return "mixed"
+    names = list(reflectance)
+    data = np.array([[[reflectance[n]]] for n in names], dtype=np.float64)
+    group = pixel_groups(data, names, (1.0,) * len(names), (0.0,) * len(names))[0, 0]
+    return str(group) or None
 
 
 def restrict(probs: np.ndarray, names: Sequence[str], group: str | None) -> np.ndarray:
@@ -133,25 +121,3 @@ def dominant_group(
         return None
     names, counts = np.unique(groups.astype(str), return_counts=True)
     return str(names[int(np.argmax(counts))])
-
-
-def mean_spectrum(
-    data: np.ndarray, valid: np.ndarray, band_names: Sequence[str], scale, offset
-) -> dict[str, float] | None:
-    """Mean reflectance by band name over the ``valid`` pixels of ``(bands, h, w)`` data.
-
-    ``scale``/``offset`` per band turn values into reflectance (1 and 0 for values
-    that already are, or whose offset is 0: the indices are ratios).
-
-    Example:
-        >>> d = np.ones((2, 2, 2)); v = np.ones((2, 2), bool)
-        >>> mean_spectrum(d, v, ["red", "nir"], (0.5, 0.5), (0.0, 0.0))
-        {'red': 0.5, 'nir': 0.5}
-    """
-    if not valid.any():
-        return None
-    values = data[:, valid].mean(axis=1)
-    return {
-        name: float(v * s + o)
-        for name, v, s, o in zip(band_names, values, scale, offset, strict=True)
-    }
