@@ -187,7 +187,7 @@ def test_a_third_party_brain_and_tool_are_found(echo_plugin, demo_folder):
 def test_caption_image_tool_captions_the_date_asked_for(demo_folder):
     pytest.importorskip("torch")
     from terrasight.tasks.change.load import load_result
-    from terrasight.tasks.interpret.describe import as_sentence
+    from terrasight.tasks.interpret.caption import as_sentence
     from terrasight.tasks.interpret.scene import caption_image
 
     session = Session(demo_folder)

@@ -15,7 +15,7 @@ def caption_image(session: Session, image: Literal["before", "after"] = "after")
     Args:
         image: which date to caption.
     """
-    from terrasight.tasks.interpret.describe import as_sentence
+    from terrasight.tasks.interpret.caption import as_sentence
     from terrasight.tasks.interpret.scene import caption_image as caption
 
     path = _image_path(session, image)

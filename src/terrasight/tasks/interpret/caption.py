@@ -78,13 +78,13 @@ def caption_change(
         sentences = _sentences(facts, style, max_sentences)
         return " ".join(sentences) + f" {lead}: {issue}."
     if not facts.objects:
-        return _sentence(style["no_change"])
+        return as_sentence(style["no_change"])
     return " ".join(_sentences(facts, style, max_sentences))
 
 
 def _sentences(facts: ChangeFacts, style: dict[str, Any], limit: int) -> list[str]:
     groups = sorted(_groups(facts.objects), key=lambda g: -g.area)
-    return [_sentence(_words(g, facts, style)) for g in groups[: max(1, limit)]]
+    return [as_sentence(_words(g, facts, style)) for g in groups[: max(1, limit)]]
 
 
 def _groups(objects: Sequence[ObjectFacts]) -> list[_Group]:
@@ -163,6 +163,15 @@ def _place(group: _Group, style: dict[str, Any]) -> str:
     return " and ".join(str(style["place"].get(k, "")) for k in ranked[:2])
 
 
-def _sentence(words: str) -> str:
-    words = " ".join(words.split())
-    return words[:1].upper() + words[1:] + "."
+def as_sentence(text: str) -> str:
+    """A tokenised caption as a sentence: capital first letter, no space before punctuation.
+
+    Example:
+        >>> as_sentence("some boats are in a port , near a bridge .")
+        'Some boats are in a port, near a bridge.'
+    """
+    words = " ".join(text.split())
+    for mark in (".", ",", ";", ":", "!", "?"):
+        words = words.replace(f" {mark}", mark)
+    words = words[:1].upper() + words[1:]
+    return words if words.endswith((".", "!", "?")) else words + "."

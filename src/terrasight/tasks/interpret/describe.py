@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from terrasight.tasks.change.load import is_result_folder, load_result
 from terrasight.tasks.change.result import ChangeResult
-from terrasight.tasks.interpret.caption import caption_change
+from terrasight.tasks.interpret.caption import as_sentence, caption_change
 from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 from terrasight.tasks.interpret.facts_data import FACTS_NAME, ChangeFacts, read_facts
 
@@ -119,17 +119,3 @@ def describe(
 
     scene = caption_image(before, cache=cache)
     return Description(as_sentence(scene.text), scene=scene)
-
-
-def as_sentence(text: str) -> str:
-    """A tokenised caption as a sentence: capital first letter, no space before punctuation.
-
-    Example:
-        >>> as_sentence("some boats are in a port , near a bridge .")
-        'Some boats are in a port, near a bridge.'
-    """
-    words = " ".join(text.split())
-    for mark in (".", ",", ";", ":", "!", "?"):
-        words = words.replace(f" {mark}", mark)
-    words = words[:1].upper() + words[1:]
-    return words if words.endswith((".", "!", "?")) else words + "."
