@@ -25,15 +25,15 @@ import numpy as np
 import shapely
 from shapely.geometry import shape as to_shape
 
+from terrasight.io.vectors import cell_words, grid_cell
 from terrasight.tasks.interpret.facts_data import ChangeFacts, ObjectFacts, totals
 from terrasight.tasks.interpret.spectral import restrict
 from terrasight.tasks.interpret.vocabulary import (
+    CELL_NAMES,
     ELONGATION,
     LAND_COVER,
     LAND_COVER_TEMPLATES,
     THINNESS,
-    cell_name,
-    cell_of,
     size_class,
 )
 
@@ -159,12 +159,21 @@ def change_facts(
     return totals(result, objects, opts, notes)
 
 
-def _object_facts(obj: ChangeObject, result: ChangeResult, inverse: Any) -> ObjectFacts:
-    col, row = inverse * tuple(obj.centroid_image_crs)
-    if not (math.isfinite(col) and math.isfinite(row)):
+def _cell(obj: ChangeObject, result: ChangeResult, inverse: Any) -> tuple[int, int]:
+    """The object's grid cell: the one its ``location`` names (placed by its pixels when it
+    was traced), else the cell of its centroid."""
+    if obj.location in CELL_NAMES:
+        row, col = divmod(CELL_NAMES.index(obj.location), 3)
+        return row, col
+    x, y = inverse * tuple(obj.centroid_image_crs)
+    if not (math.isfinite(x) and math.isfinite(y)):
         c0, r0, c1, r1 = obj.pixel_bbox
-        col, row = (c0 + c1) / 2, (r0 + r1) / 2
-    cell = cell_of(col, row, result.width, result.height)
+        x, y = (c0 + c1) / 2, (r0 + r1) / 2
+    return grid_cell(x, y, result.width, result.height)
+
+
+def _object_facts(obj: ChangeObject, result: ChangeResult, inverse: Any) -> ObjectFacts:
+    cell = _cell(obj, result, inverse)
     form, elongation = shape_of(obj.geometry)
     mean = round(float(obj.mean_probability), 4)
     return ObjectFacts(
@@ -176,7 +185,7 @@ def _object_facts(obj: ChangeObject, result: ChangeResult, inverse: Any) -> Obje
         shape=form,
         elongation=elongation,
         cell=cell,
-        location=cell_name(cell),
+        location=cell_words(cell),
         centroid_lonlat=obj.centroid_lonlat,
         pixel_bbox=tuple(obj.pixel_bbox),  # type: ignore[arg-type]
         mean_probability=mean if math.isfinite(mean) else None,
@@ -208,6 +217,7 @@ def _classify_objects(
 
     model = load_model(opts.model, cache=cache)
     names = list(opts.classes)
+    classes = class_embeddings(opts, model, cache)
     out: list[tuple[tuple[str, float], tuple[str, float]]] = []
     step = 32
     with open_crops(result) as crops:
@@ -216,7 +226,7 @@ def _classify_objects(
             windows = [context_window(f.pixel_bbox, result.width, result.height) for f in chunk]
             pair = [
                 class_probabilities(
-                    embed_images([crops.crop(date, w) for w in windows], model), opts, model, cache
+                    embed_images([crops.crop(date, w) for w in windows], model), classes, model
                 )
                 for date in ("before", "after")
             ]
@@ -237,22 +247,22 @@ def _groups(crops: Any, f: ObjectFacts) -> dict[str, str | None]:
     return dict(crops.spectra.groups(f.pixel_bbox))
 
 
-def class_probabilities(
-    embeddings: np.ndarray, opts: FactsOptions, model: Any, cache: ModelCache | None = None
-) -> np.ndarray:
-    """``(n, classes)`` probabilities of the land-cover classes of ``opts`` for image embeddings.
+def class_probabilities(embeddings: np.ndarray, classes: np.ndarray, model: Any) -> np.ndarray:
+    """``(n, classes)`` land-cover probabilities of image embeddings, given the classes'
+    embeddings (:func:`class_embeddings`).
 
     Example:
-        >>> probs = class_probabilities(embed_images(crops), FactsOptions(), model)  # doctest: +SKIP
+        >>> classes = class_embeddings(FactsOptions(), model)  # doctest: +SKIP
+        >>> probs = class_probabilities(embed_images(crops), classes, model)  # doctest: +SKIP
     """
-    classes = _class_embeddings(opts, model, cache)
     logits = float(model.logit_scale) * (embeddings @ classes.T)
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     return np.asarray(probs / probs.sum(axis=1, keepdims=True))
 
 
-def _class_embeddings(opts: FactsOptions, model: Any, cache: ModelCache | None) -> np.ndarray:
-    """One normalised embedding per class: the mean over its phrases and the templates."""
+def class_embeddings(opts: FactsOptions, model: Any, cache: ModelCache | None = None) -> np.ndarray:
+    """One normalised embedding per land-cover class of ``opts``: the mean over its phrases
+    and the templates."""
     from terrasight.tasks.embed import label_embeddings
 
     rows = []
