@@ -19,9 +19,9 @@ from rasterio.warp import transform_bounds
 SIZE = 1024
 """10 m bands are SIZE x SIZE pixels; the 20 m band half that."""
 ORIGIN = (500000.0, 5000000.0)
-CHANGE = (300, 300, 50, 50)
+CHANGE = (330, 330, 30, 30)
 """(col, row, width, height) of the square planted in the after scene (10 m pixels)."""
-AOI = (280, 280, 100, 100)
+AOI = (270, 270, 150, 150)
 """(col, row, width, height) of the small area of interest around it, inside one 256 block."""
 BANDS = {"blue": "B02", "green": "B03", "red": "B04", "nir": "B08"}
 

@@ -7,9 +7,10 @@ from datetime import date, datetime
 
 import click
 
+from terrasight.errors import InvalidOptionError
 from terrasight.io.aoi import parse_bbox
 from terrasight.io.stac import StacScene
-from terrasight.io.stac_search import SceneSearch, search_items
+from terrasight.io.stac_search import SceneSearch, find_clearest, search_items
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 """A date on the command line: YYYY-MM-DD."""
@@ -81,3 +82,77 @@ def search_scenes(
     click.echo(f"{'id':{width}s}  {'datetime':16s}  {'cloud':>6s}  href")
     for scene in scenes:
         click.echo(scene_row(scene).replace(scene.id, f"{scene.id:{width}s}", 1))
+
+
+def stac_options(command):
+    """``--stac URL --collection C --before DATE --after DATE [--max-cloud] [--window-days]``."""
+    options = [
+        click.option(
+            "--window-days",
+            type=click.IntRange(min=0),
+            default=30,
+            show_default=True,
+            help="With --stac: days either side of each date to search.",
+        ),
+        click.option(
+            "--max-cloud",
+            type=click.FloatRange(0, 100),
+            default=None,
+            help="With --stac: highest cloud cover in percent.",
+        ),
+        click.option("--after", "after_date", type=DAY, help="With --stac: the after date."),
+        click.option("--before", "before_date", type=DAY, help="With --stac: the before date."),
+        click.option("--collection", default=None, help="With --stac: collection id."),
+        click.option(
+            "--stac",
+            "stac",
+            default=None,
+            metavar="URL",
+            help="Pick BEFORE and AFTER from a STAC API: the clearest item near each date "
+            "(needs --collection, --bbox, --before, --after).",
+        ),
+    ]
+    for option in options:
+        command = option(command)
+    return command
+
+
+def pick_stac_pair(
+    stac: str,
+    collection: str | None,
+    bbox: str | None,
+    dates: tuple[datetime | None, datetime | None],
+    window_days: int,
+    max_cloud: float | None,
+    err: bool = False,
+) -> tuple[str, str]:
+    """The Items picked for the before and after dates, each announced with why.
+
+    Raises:
+        click.UsageError: an option the search needs is missing.
+        SceneNotFoundError: no item near a date (the search is named).
+        InvalidOptionError: both dates picked the same item.
+
+    Example:
+        >>> pick_stac_pair(api, "sentinel-2-l2a", "15.1,45.2,15.2,45.3",
+        ...     (datetime(2019, 6, 15), datetime(2024, 6, 15)), 30, 20)  # doctest: +SKIP
+        ('https://.../items/S2B_..._20190614', 'https://.../items/S2A_..._20240612')
+    """
+    first, last = dates
+    if collection is None or bbox is None or first is None or last is None:
+        named = (("--collection", collection), ("--bbox", bbox), ("--before", first))
+        missing = [name for name, value in (*named, ("--after", last)) if value is None]
+        raise click.UsageError(f"--stac needs {', '.join(missing)} as well.")
+    box = parse_bbox(bbox)
+    picks = []
+    for role, when in (("before", first), ("after", last)):
+        pick = find_clearest(stac, collection, box, when.date(), window_days, max_cloud)
+        click.echo(f"{role}: {scene_row(pick.scene)}", err=err)
+        click.echo(f"  picked for {pick.reason}.", err=err)
+        picks.append(pick)
+    if picks[0].scene.href == picks[1].scene.href:
+        raise InvalidOptionError(
+            f"the same item {picks[0].scene.id} is the clearest for both dates; move --before "
+            "and --after apart or make --window-days smaller."
+        )
+    return picks[0].scene.href, picks[1].scene.href
