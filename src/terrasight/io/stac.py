@@ -25,7 +25,7 @@ import pystac
 
 from terrasight.errors import BandSelectionError, RasterReadError, RemoteReadError, StacError
 from terrasight.io.bands import BAND_ALIASES, common_name
-from terrasight.io.remote import NETWORK_DEFAULTS, is_remote
+from terrasight.io.remote import NETWORK_DEFAULTS, http_url, is_remote
 
 DEFAULT_BANDS = ("blue", "green", "red", "nir")
 """Bands an Item gives by default when it has them all (cloud masks and spectral rules need them)."""
@@ -188,7 +188,9 @@ def _looks_like_item(raw: bytes) -> bool:
 
 
 def load_item(source: str | Path) -> ItemDocument:
-    """Read a STAC Item from a local file or an ``http(s)`` URL, and check that it is one.
+    """Read a STAC Item from a local file or a URL, and check that it is one.
+
+    ``s3://`` and ``gs://`` Items are read from their public HTTPS address.
 
     Raises:
         RasterReadError: a local file that is missing.
@@ -200,10 +202,14 @@ def load_item(source: str | Path) -> ItemDocument:
         'S2A_20230615'
     """
     text = str(source)
-    if text.startswith(("http://", "https://")):
-        return _document(text, fetch_bytes(text, "STAC item"))
     if is_remote(text):
-        raise StacError(f"STAC item {text}: only local files and http(s) URLs are read as items.")
+        url = http_url(text)
+        if url is None:
+            raise StacError(
+                f"STAC item {text}: only local files, http(s) URLs and public s3:// or gs:// "
+                "objects are read as items."
+            )
+        return _document(url, fetch_bytes(url, "STAC item"))
     path = Path(text)
     if not path.is_file():
         raise RasterReadError(f"STAC item {path}: file not found. Check the path and try again.")
