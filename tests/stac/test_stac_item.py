@@ -98,3 +98,23 @@ def test_a_window_reads_far_less_than_the_files(stac_scenes):
     assert data.shape == (4, 64, 64) and np.all(data > 0)
     total = sum(p.stat().st_size for p in (stac_scenes.server.root / "2023").glob("B0*.tif"))
     assert stac_scenes.server.sent < 0.15 * total, (stac_scenes.server.sent, total)
+
+
+def test_without_blue_green_red_nir_the_finest_bands_are_taken(stac_scenes, tmp_path):
+    item = json.loads(stac_scenes.before_file.read_text())
+    hrefs = stac_scenes.hrefs["before"]
+    item["assets"] = {k: v for k, v in item["assets"].items() if k in ("B04", "B11")}
+    item["assets"]["B04"]["href"], item["assets"]["B11"]["href"] = hrefs["red"], hrefs["swir16"]
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps(item))
+    src = open_raster(partial)
+    assert src.band_names == ("red",) and src.res == (10.0, 10.0)
+    # Landsat names its only near infrared nir08: it stands in for nir
+    landsat = json.loads(stac_scenes.before_file.read_text())
+    for key, asset in landsat["assets"].items():
+        if key in ("B02", "B03", "B04", "B08"):
+            asset["href"] = hrefs[asset["eo:bands"][0]["common_name"]]
+    landsat["assets"]["B08"]["eo:bands"] = [{"name": "B5", "common_name": "nir08"}]
+    path = tmp_path / "landsat.json"
+    path.write_text(json.dumps(landsat))
+    assert open_raster(path).band_names == ("blue", "green", "red", "nir")

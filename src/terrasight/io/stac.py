@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,6 +29,8 @@ from terrasight.io.remote import NETWORK_DEFAULTS, http_url, is_remote
 
 DEFAULT_BANDS = ("blue", "green", "red", "nir")
 """Bands an Item gives by default when it has them all (cloud masks and spectral rules need them)."""
+NARROW_FOR = {"nir": "nir08"}
+"""A band that stands in for a common name an Item lacks (Landsat's only near infrared is nir08)."""
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".vrt", ".img", ".png", ".jpg", ".jpeg")
 _RASTER_TYPES = ("image/tiff", "image/jp2", "image/vnd.stac.geotiff", "application/x-hdf")
 _NOT_DATA = {"thumbnail", "overview", "visual", "metadata", "rendered_preview", "snow-ice"}
@@ -340,8 +342,9 @@ def choose_bands(
 ) -> tuple[list[BandAsset], bool]:
     """The Item's bands asked for by name, in that order; ``(bands, True)`` when defaulted.
 
-    Without names: blue, green, red and nir when the Item has them all, else every
-    raster band (the caller keeps those of one resolution).
+    Without names: blue, green, red and nir when the Item has them all (nir08 as nir
+    when it has no nir), else every raster band (the caller keeps those of the finest
+    resolution).
 
     Raises:
         StacError: the Item has no raster asset.
@@ -376,7 +379,11 @@ def choose_bands(
 def _find(bands: Sequence[BandAsset], name: str) -> BandAsset | None:
     wanted = common_name(name.strip())
     match = next((b for b in bands if b.name == wanted), None)
-    return match or next((b for b in bands if b.key.lower() == name.strip().lower()), None)
+    match = match or next((b for b in bands if b.key.lower() == name.strip().lower()), None)
+    if match is None and wanted in NARROW_FOR:
+        narrow = next((b for b in bands if b.name == NARROW_FOR[wanted]), None)
+        return replace(narrow, name=wanted) if narrow is not None else None
+    return match
 
 
 def _unique(bands: Sequence[BandAsset]) -> list[BandAsset]:
