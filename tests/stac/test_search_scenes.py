@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from terrasight.cli import main
 from terrasight.errors import SceneNotFoundError, StacError
+from terrasight.io.stac import load_item
 from terrasight.io.stac_search import find_clearest, pick_clearest, search_items
 
 HERE = (14.9, 45.0, 15.2, 45.2)
@@ -94,3 +95,11 @@ def test_search_errors_are_one_line_with_an_exit_code(stac_api, stac_scenes, mon
         search_items(
             stac_scenes.server.url("catalog.json"), "c", HERE, date(2023, 1, 1), date(2023, 2, 1)
         )
+
+
+def test_an_item_without_a_self_link_is_kept_as_a_file(stac_api):
+    stac_api.items[-1]["links"] = []  # S2_20240625
+    found = search_items(stac_api.url, "s2-test", HERE, date(2024, 6, 20), date(2024, 6, 30))
+    assert [s.id for s in found] == ["S2_20240625"]
+    assert found[0].href.endswith(".json") and not found[0].href.startswith("http")
+    assert load_item(found[0].href).data["assets"]["B04"]["href"].startswith("http://")

@@ -26,8 +26,8 @@ def day(value: datetime | None) -> date | None:
     return value.date() if value is not None else None
 
 
-def scene_row(scene: StacScene) -> str:
-    """One line of the scene table: id, date and time, cloud cover, where the Item is.
+def scene_row(scene: StacScene, width: int = 0) -> str:
+    """One line of the scene table: id (padded to ``width``), date and time, cloud cover, href.
 
     Example:
         >>> scene_row(StacScene("S2A_1", "https://h/S2A_1", datetime(2023, 6, 2, 10, 5), 3.14))
@@ -35,7 +35,7 @@ def scene_row(scene: StacScene) -> str:
     """
     when = scene.datetime.strftime("%Y-%m-%d %H:%M") if scene.datetime else "?"
     cloud = f"{scene.cloud_cover:5.1f}%" if scene.cloud_cover is not None else "     ?"
-    return f"{scene.id}  {when}  {cloud}  {scene.href}"
+    return f"{scene.id:{width}s}  {when}  {cloud}  {scene.href}"
 
 
 @click.command("search-scenes")
@@ -81,7 +81,7 @@ def search_scenes(
     width = max(len(s.id) for s in scenes)
     click.echo(f"{'id':{width}s}  {'datetime':16s}  {'cloud':>6s}  href")
     for scene in scenes:
-        click.echo(scene_row(scene).replace(scene.id, f"{scene.id:{width}s}", 1))
+        click.echo(scene_row(scene, width))
 
 
 def stac_options(command):
