@@ -71,6 +71,11 @@ def test_items_are_found_by_name_or_content(stac_scenes, tmp_path):
     plain = tmp_path / "item"
     plain.write_text(stac_scenes.before_file.read_text())
     assert sniff_item(plain).data["id"] == "S2_20230614"
+    root = stac_scenes.server.root
+    (root / "item").write_bytes(stac_scenes.before_file.read_bytes())
+    (root / "raster").write_bytes((root / "2023" / "B04.tif").read_bytes())
+    assert sniff_item(stac_scenes.server.url("item")).data["id"] == "S2_20230614"
+    assert sniff_item(stac_scenes.server.url("raster")) is None
 
 
 def test_not_an_item_a_missing_band_and_a_missing_asset_are_one_line(stac_scenes, tmp_path):

@@ -170,11 +170,8 @@ def sniff_item(source: str | Path) -> ItemDocument | None:
     if text.startswith(("http://", "https://")):
         if PurePosixPath(urlsplit(text).path).suffix.lower() in RASTER_SUFFIXES:
             return None
-        try:
-            raw = fetch_bytes(text, "image")
-        except RemoteReadError:
-            return None  # GDAL's own error names what is wrong
-        return _document(text, raw) if _looks_like_item(raw) else None
+        raw = _peek_json(text)
+        return _document(text, raw) if raw is not None and _looks_like_item(raw) else None
     path = Path(text)
     if is_remote(text) or path.suffix.lower() in RASTER_SUFFIXES or not path.is_file():
         return None
@@ -183,6 +180,20 @@ def sniff_item(source: str | Path) -> ItemDocument | None:
     if not head.lstrip().startswith(b"{") or b"stac_version" not in head:
         return None
     return load_item(path)
+
+
+def _peek_json(url: str) -> bytes | None:
+    """The body at ``url`` when it starts like JSON; ``None`` after its first bytes otherwise
+    (an image without a suffix is not downloaded) or when it cannot be read (GDAL says why)."""
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=network_setting("GDAL_HTTP_TIMEOUT")) as r:
+            head = r.read(256)
+            if not head.lstrip().startswith(b"{"):
+                return None
+            return head + r.read(MAX_ITEM_BYTES)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
 
 
 def _looks_like_item(raw: bytes) -> bool:
