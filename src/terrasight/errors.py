@@ -40,6 +40,16 @@ class RemoteReadError(RasterReadError):
     """Raised when an image behind a URL cannot be reached or read (404, timeout, refused)."""
 
 
+class StacError(TerrasightError, ValueError):
+    """Raised when a STAC input is not what it should be: a file or URL given as an Item that
+    is not one, an Item with no image to use (no raster asset, assets in different CRSs), or a
+    URL given as a STAC API that offers no item search."""
+
+
+class SceneNotFoundError(TerrasightError, LookupError):
+    """Raised when a STAC search finds no item that fits (collection, box, dates, cloud cover)."""
+
+
 class InvalidRasterError(TerrasightError, ValueError):
     """Raised when a raster can be read but cannot be used (too small, all nodata, ...)."""
 
@@ -187,6 +197,8 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
     InvalidRasterError: ErrorRoute(3, 422),
     PairAlignmentError: ErrorRoute(3, 422),
     DatasetLayoutError: ErrorRoute(3, 422),
+    StacError: ErrorRoute(3, 422),
+    SceneNotFoundError: ErrorRoute(3, 404),
     RasterReadError: ErrorRoute(4, 404),
     RemoteReadError: ErrorRoute(4, 502),
     IndexNotFoundError: ErrorRoute(4, 404),

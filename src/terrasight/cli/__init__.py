@@ -52,6 +52,7 @@ COMMANDS = {
     "demo": "terrasight.cli.demo:demo",
     "classify": "terrasight.cli.classify:classify",
     "search": "terrasight.cli.search:search",
+    "search-scenes": "terrasight.cli.search_scenes:search_scenes",
     "eval": "terrasight.cli.eval:eval_group",
     "train": "terrasight.cli.train:train_group",
     "models": "terrasight.cli.models:models",

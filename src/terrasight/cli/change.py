@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from terrasight.cli.options import (
     parse_bands,
     parse_method_options,
 )
+from terrasight.cli.search_scenes import pick_stac_pair, stac_options
 from terrasight.io.vectors import jsonable
 from terrasight.models.runtime import ModelCache
 from terrasight.tasks.change.detect import detect_changes
@@ -26,8 +28,8 @@ from terrasight.tasks.interpret.facts_data import read_facts
 
 
 @click.command()
-@click.argument("before", type=ImageParam(exists=False))
-@click.argument("after", type=ImageParam(exists=False))
+@click.argument("before", type=ImageParam(exists=False), required=False)
+@click.argument("after", type=ImageParam(exists=False), required=False)
 @click.option(
     "-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder."
 )
@@ -65,6 +67,7 @@ from terrasight.tasks.interpret.facts_data import read_facts
     metavar="W,S,E,N",
     help="Area of interest in WGS84 degrees: only the windows covering it are read.",
 )
+@stac_options
 @click.option("--tile-size", type=click.IntRange(min=256), default=None, help="Window size in px.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace results of a different job in OUTDIR.")
@@ -95,6 +98,12 @@ def change(
     reflectance_scale: float | None,
     reflectance_offset: float,
     bbox: str | None,
+    stac: str | None,
+    collection: str | None,
+    before_date: datetime | None,
+    after_date: datetime | None,
+    max_cloud: float | None,
+    window_days: int,
     tile_size: int | None,
     workers: int,
     overwrite: bool,
@@ -106,7 +115,9 @@ def change(
     """Find what changed between BEFORE and AFTER (two images of one place).
 
     BEFORE and AFTER are files, or URLs (https://, s3://, gs://; read with range
-    requests, so --bbox fetches only the parts of a Cloud-Optimized GeoTIFF it covers).
+    requests, so --bbox fetches only the parts of a Cloud-Optimized GeoTIFF it covers),
+    or STAC Items (.json files or URLs). With --stac instead, the clearest item of a
+    STAC API near --before and near --after is picked.
 
     Writes change_mask.tif, change_probability.tif, changes.geojson,
     changes.gpkg, summary.json, facts.json (each object's size, shape, place
@@ -114,6 +125,15 @@ def change(
     when started again with the same arguments. With --json, stdout holds the
     summary (summary.json plus the output paths) and nothing else.
     """
+    if stac is not None:
+        if before is not None or after is not None:
+            raise click.UsageError("give BEFORE and AFTER, or --stac, not both.")
+        dates = (before_date, after_date)
+        before, after = pick_stac_pair(
+            stac, collection, bbox, dates, window_days, max_cloud, err=as_json
+        )
+    elif before is None or after is None:
+        raise click.UsageError("give BEFORE and AFTER images, or --stac URL with --before/--after.")
     models = ModelCache()
     result = run_change(
         before,

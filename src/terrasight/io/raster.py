@@ -7,7 +7,7 @@ import logging
 import math
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,27 +25,16 @@ from terrasight.errors import (
     RasterReadError,
     RemoteReadError,
 )
+from terrasight.io.bands import BAND_ALIASES, common_name
 from terrasight.io.remote import gdal_path, is_remote, remote_env, repair, source_name
+from terrasight.io.stac import StacScene, sniff_item
+from terrasight.io.stac_vrt import stac_image
 
 log = logging.getLogger(__name__)
 
 MIN_SIZE = 8
 """Smallest width or height, in pixels, that change detection accepts."""
 
-# Common band names -> the names sensors write into band descriptions or file names.
-BAND_ALIASES: dict[str, tuple[str, ...]] = {
-    "coastal": ("b01", "b1", "coastal_aerosol"),
-    "blue": ("b02", "b2", "b"),
-    "green": ("b03", "b3", "g"),
-    "red": ("b04", "b4", "r"),
-    "rededge1": ("b05",),
-    "rededge2": ("b06",),
-    "rededge3": ("b07",),
-    "nir": ("b08", "b8", "nir08", "b5_landsat"),
-    "nir08": ("b8a",),
-    "swir16": ("b11", "swir1", "b6_landsat"),
-    "swir22": ("b12", "swir2", "b7_landsat"),
-}
 _COLOR_NAMES = {"red": "red", "green": "green", "blue": "blue", "gray": "gray", "alpha": "alpha"}
 
 
@@ -70,6 +59,10 @@ class RasterSource:
     band_names: tuple[str, ...]
     has_mask: bool = False
     warnings: tuple[str, ...] = field(default=())
+    gdal_env: tuple[tuple[str, str], ...] = ()
+    """GDAL settings for reading it, when its path does not say (a STAC Item's VRT)."""
+    scene: StacScene | None = None
+    """The STAC Item it was made from (id, datetime, cloud cover), if any."""
 
     @property
     def georeferenced(self) -> bool:
@@ -104,7 +97,8 @@ class RasterSource:
             >>> with open_raster("https://host/a.tif").open() as ds:  # doctest: +SKIP
             ...     ds.read(1, window=Window(0, 0, 256, 256))
         """
-        with remote_env(self.path), warnings.catch_warnings():
+        env = rasterio.Env(**dict(self.gdal_env)) if self.gdal_env else remote_env(self.path)
+        with env, warnings.catch_warnings():
             warnings.simplefilter("ignore", _RioNotGeoreferenced)
             with rasterio.open(gdal_path(self.path)) as ds:
                 yield ds
@@ -125,17 +119,6 @@ def _describe_bands(ds: rasterio.io.DatasetReader, path: Path | str) -> list[str
         if any(stem in aliases for aliases in BAND_ALIASES.values()):
             names[0] = stem
     return names
-
-
-def common_name(name: str) -> str:
-    """Map a band description (``"B04"``, ``"red"``) to its common name (``"red"``)."""
-    low = name.lower()
-    if low in BAND_ALIASES:
-        return low
-    for common, aliases in BAND_ALIASES.items():
-        if low in aliases:
-            return common
-    return low
 
 
 def resolve_bands(
@@ -178,7 +161,10 @@ def open_raster(
     nodata: float | None = None,
     role: str = "image",
 ) -> RasterSource:
-    """Open and check a raster file (GeoTIFF/COG, JPEG 2000, PNG, JPEG, BMP...).
+    """Open and check a raster file (GeoTIFF/COG, JPEG 2000, PNG, JPEG, BMP...) or STAC Item.
+
+    A STAC Item (a ``.json`` file or URL) is opened as a VRT of its assets, one band
+    per asset, named by common name (:func:`terrasight.io.stac_vrt.stac_image`).
 
     Args:
         path: the file, an ``http(s)://``, ``s3://`` or ``gs://`` URL, or a ``/vsi...`` path.
@@ -191,14 +177,22 @@ def open_raster(
         RemoteReadError: a URL that cannot be reached or read (404, no connection...).
         InvalidRasterError: the raster is too small to work on.
         BandSelectionError: a requested band does not exist.
+        StacError: a ``.json`` input that is not a usable STAC Item.
 
     Example:
         >>> src = open_raster("before.tif", bands=["red", "green", "blue"])  # doctest: +SKIP
+        >>> open_raster("S2A_20230615.json", bands=["red", "nir"]).scene.cloud_cover  # doctest: +SKIP
+        3.2
         >>> src.width, src.crs  # doctest: +SKIP
         >>> open_raster("https://example.com/cog.tif").remote  # doctest: +SKIP
         True
     """
     path = repair(path)
+    item = sniff_item(path)
+    if item is not None:
+        image = stac_image(item, bands)
+        src = _opened(image.path, _read_header(image.path, role), bands, nodata, role)
+        return replace(src, gdal_env=image.gdal_env, scene=image.scene)
     if isinstance(path, str):
         return _opened(path, _read_header(path, role), bands, nodata, role)
     if not path.exists():
