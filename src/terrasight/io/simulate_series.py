@@ -118,6 +118,7 @@ def make_series(
     noise: float = 12.0,
     seed: int = 0,
     reflectance_scale: float = 1e-4,
+    reflectance_offset: float = 0.0,
 ) -> SimulatedSeries:
     """Write one GeoTIFF per date (``series_<date>.tif``) and return what was planted.
 
@@ -133,7 +134,8 @@ def make_series(
         missing: date indexes written with no data at all (every pixel 0, the nodata).
         noise: sensor noise in DN.
         seed: random seed.
-        reflectance_scale: reflectance per DN (for the cloud's brightness).
+        reflectance_scale, reflectance_offset: reflectance = DN * scale + offset (for the
+            cloud's brightness).
 
     Example:
         >>> scene, profile = read_sentinel2_stack(256)  # doctest: +SKIP
@@ -169,7 +171,7 @@ def make_series(
             row, col, radius = clouds[k]
             alpha, dark = cloud_layer(image.shape[1:], (row, col), radius, rng)
             image *= dark[None]
-            cloud_dn = (_CLOUD / reflectance_scale)[:, None, None]
+            cloud_dn = ((_CLOUD - reflectance_offset) / reflectance_scale)[:, None, None]
             image = image * (1 - alpha[None]) + cloud_dn * alpha[None]
             cloud_masks[k] = (alpha > 0.2) | (dark < 0.9)
         out = np.clip(np.rint(image), 1, 65535).astype(np.uint16)

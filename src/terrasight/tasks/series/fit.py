@@ -60,14 +60,24 @@ class DateClouds:
 
 
 def no_clouds(n: int) -> DateClouds:
-    """No date masked."""
+    """No date masked.
+
+    Example:
+        >>> no_clouds(3).masked(0, Window(0, 0, 8, 8)) is None
+        True
+    """
     return DateClouds((None,) * n, (0,) * n)
 
 
 def read_clear(
     reader: StackReader, clouds: DateClouds, k: int, window: Window
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Date ``k`` in ``window``: data, clear (valid and cloud-free) and cloud masks."""
+    """Date ``k`` in ``window``: data, clear (valid and cloud-free) and cloud masks.
+
+    Example:
+        >>> with stack.readers() as reader:  # doctest: +SKIP
+        ...     data, clear, cloud = read_clear(reader, no_clouds(len(stack)), 0, Window(0, 0, 256, 256))
+    """
     data, valid = reader.read_date(k, window)
     masked = clouds.masked(k, window)
     cloud = valid & masked if masked is not None else np.zeros_like(valid)
@@ -88,6 +98,9 @@ def build_clouds(
     Raises:
         BandSelectionError, CloudMaskUnavailableError: with ``cloud_mask="on"`` when
             masks cannot be made.
+
+    Example:
+        >>> clouds = build_clouds(stack, SeriesOptions(), Path("job"), [], True, None, [])  # doctest: +SKIP
     """
     n = len(stack)
     base = _cloud_base(stack, opts)
@@ -161,6 +174,10 @@ def fit_pairs(
     Each pair is fitted on the same :attr:`SeriesOptions.sample_tiles` windows,
     on the pixels clear in both dates; a pair with fewer than :data:`MIN_SAMPLE`
     of them is not compared.
+
+    Example:
+        >>> fit_pairs(stack, get_method("cva"), CVAOptions(), no_clouds(3), SeriesOptions(), [])  # doctest: +SKIP
+        {'0-1': {...}, '0-2': {...}, '1-2': {...}}
     """
     n = len(stack)
     tiles = TileGrid(stack.region, opts.sample_size).sample(opts.sample_tiles)

@@ -71,6 +71,9 @@ def dated_objects(
 
     Returns:
         The objects (unsorted) and, per date index, the changed pixels kept.
+
+    Example:
+        >>> found, kept = dated_objects(date_part, interval_part, finals, grid, [2, 4], 20, 1)  # doctest: +SKIP
     """
     work = date_part.parent / WORK_DIR
     shutil.rmtree(work, ignore_errors=True)

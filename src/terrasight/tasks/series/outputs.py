@@ -41,7 +41,11 @@ LOW_CLEAR = 0.5
 
 
 def create_parts(stack: SeriesStack, parts: tuple[Path, Path]) -> None:
-    """Create the empty part files of the change date (1 band) and interval (3 bands)."""
+    """Create the empty part files of the change date (1 band) and interval (3 bands).
+
+    Example:
+        >>> create_parts(stack, (Path("d.part.tif"), Path("i.part.tif")))  # doctest: +SKIP
+    """
     h, w = stack.shape
     profile: dict[str, Any] = dict(
         driver="GTiff", width=w, height=h, dtype="int16", nodata=NONE, tiled=True,
@@ -61,7 +65,11 @@ def create_parts(stack: SeriesStack, parts: tuple[Path, Path]) -> None:
 def write_window(
     parts: tuple[Path, Path], window: Window, date: np.ndarray, interval: np.ndarray
 ) -> None:
-    """Write one window's change date ``(h, w)`` and interval bands ``(3, h, w)``."""
+    """Write one window's change date ``(h, w)`` and interval bands ``(3, h, w)``.
+
+    Example:
+        >>> write_window(parts, Window(0, 0, 256, 256), date, interval)  # doctest: +SKIP
+    """
     with rasterio.open(parts[0], "r+") as ds:
         ds.write(date.astype(np.int16), 1, window=window)
     with rasterio.open(parts[1], "r+") as ds:
@@ -90,6 +98,9 @@ def finish(
 
     Returns:
         The job's :class:`SeriesResult`.
+
+    Example:
+        >>> result = finish(stack, "cva", SeriesOptions(), folder, parts, records, [], [])  # doctest: +SKIP
     """
     n = len(stack)
     crs = stack.first.crs.to_wkt() if stack.first.crs is not None else None

@@ -48,7 +48,12 @@ def date_colours(n: int) -> np.ndarray:
 
 
 def date_map(result: SeriesResult, stack: SeriesStack, max_side: int = 1024) -> np.ndarray:
-    """RGB ``(h, w, 3)``: the first image in grey, changed pixels in their date's colour."""
+    """RGB ``(h, w, 3)``: the first image in grey, changed pixels in their date's colour.
+
+    Example:
+        >>> date_map(result, stack, max_side=512).shape  # doctest: +SKIP
+        (512, 512, 3)
+    """
     shape = quicklook_shape(result.width, result.height, max_side)
     with rasterio.open(result.change_date_path) as ds:
         date = ds.read(1, out_shape=shape, resampling=Resampling.nearest)
@@ -69,7 +74,12 @@ def date_map(result: SeriesResult, stack: SeriesStack, max_side: int = 1024) -> 
 
 
 def timeline_svg(result: SeriesResult, width: int = 720, height: int = 220) -> str:
-    """An inline SVG bar chart: area first seen changed at each date after the first."""
+    """An inline SVG bar chart: area first seen changed at each date after the first.
+
+    Example:
+        >>> timeline_svg(result)[:4]  # doctest: +SKIP
+        '<svg'
+    """
     rows = list(result.timeline)
     colours = date_colours(len(result.dates))
     top = max([float(r["changed_area"]) for r in rows] + [1e-9])

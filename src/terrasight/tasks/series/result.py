@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -202,7 +201,12 @@ def _object(record: dict[str, Any], geometry: dict[str, Any] | None) -> SeriesOb
 def result_from_summary(
     data: dict[str, Any], folder: Path, geometries: dict[int, dict[str, Any]] | None = None
 ) -> SeriesResult:
-    """A :class:`SeriesResult` from :meth:`SeriesResult.summary`'s dict."""
+    """A :class:`SeriesResult` from :meth:`SeriesResult.summary`'s dict.
+
+    Example:
+        >>> result_from_summary(result.summary(), result.folder) == result  # doctest: +SKIP
+        True
+    """
     geometries = geometries or {}
     objects = tuple(_object(o, geometries.get(int(o["id"]))) for o in data.get("objects", ()))
     return SeriesResult(
@@ -251,8 +255,3 @@ def load_series(folder: str | Path) -> SeriesResult:
             if feature.get("id") is not None:
                 geometries[int(feature["id"])] = feature.get("geometry")
     return result_from_summary(data, folder, geometries)
-
-
-def as_sequence(values: Sequence[Any]) -> list[Any]:
-    """A JSON-ready list (numpy scalars to Python)."""
-    return [v.item() if isinstance(v, np.generic) else v for v in values]
