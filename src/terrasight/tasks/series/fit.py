@@ -184,10 +184,12 @@ def fit_pairs(
     fitted: dict[str, dict[str, Any] | None] = {}
     with stack.readers() as reader:
         for r in range(n - 1):
+            fitted.update({pair_key(r, j): None for j in range(r + 1, n) if r in skip or j in skip})
+            if r in skip:
+                continue
             ref = [read_clear(reader, clouds, r, t.read)[:2] for t in tiles]
             for j in range(r + 1, n):
-                if r in skip or j in skip:
-                    fitted[pair_key(r, j)] = None
+                if j in skip:
                     continue
                 samples = []
                 for (a, ca), t in zip(ref, tiles, strict=True):
