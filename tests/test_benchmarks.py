@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -155,3 +156,20 @@ def test_qa_truth_counts_components_and_their_cells() -> None:
     assert [c.location for c in truth.comps] == ["north-west", "south"]
     assert truth.scene_area == 90 * 90 * 100.0
     assert [c.pixels for c in truth.in_region("south")] == [120]
+
+
+def test_series_scores_count_intervals_and_false_alarms(tmp_path: Path) -> None:
+    bench = _load("series_accuracy")
+    truth = np.full((1, 4), -1, np.int16)
+    truth[0, :2] = 2  # two pixels planted at date 2
+    change = SimpleNamespace(truth_date=lambda: truth)
+    profile = dict(driver="GTiff", width=4, height=1, dtype="int16", count=1)
+    for name, values in (("change_date", [2, 3, -1, 4]), ("change_interval", [1, 2, -1, 0])):
+        with rasterio.open(tmp_path / f"{name}.tif", "w", **profile) as ds:
+            ds.write(np.array([values], np.int16), 1)
+    counts = bench.score(change, tmp_path)
+    assert counts == {"changed": 2, "found": 2, "right": 1, "false_positive": 1, "unchanged": 2}
+    row = bench.summarise([counts], 8.0, 4)
+    assert row["dated_right"] == 0.5 and row["false_dating"] == 0.5
+    assert row["false_alarm"] == 0.5 and row["s_per_date"] == 2.0
+    assert row["f1"] == round(2 * (2 / 3) * 1 / (2 / 3 + 1), 4)

@@ -28,6 +28,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "open": ("terrasight.io", "open"),
     "detect_changes": ("terrasight.tasks.change.detect", "detect_changes"),
+    "detect_series": ("terrasight.tasks.series.detect", "detect_series"),
+    "load_series": ("terrasight.tasks.series.result", "load_series"),
+    "SeriesResult": ("terrasight.tasks.series.result", "SeriesResult"),
     "list_methods": ("terrasight.tasks.change.methods", "list_methods"),
     "ChangeResult": ("terrasight.tasks.change.result", "ChangeResult"),
     "ChangeObject": ("terrasight.tasks.change.result", "ChangeObject"),
@@ -62,6 +65,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from terrasight.tasks.interpret.ask import Answer, ask  # noqa: F401
     from terrasight.tasks.interpret.describe import describe  # noqa: F401
     from terrasight.tasks.interpret.facts import change_facts  # noqa: F401
+    from terrasight.tasks.series.detect import detect_series  # noqa: F401
+    from terrasight.tasks.series.result import SeriesResult, load_series  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -70,6 +70,14 @@ class DatasetLayoutError(TerrasightError, ValueError):
     """Raised when an evaluation dataset folder does not have the expected layout."""
 
 
+class SeriesInputError(TerrasightError, ValueError):
+    """Raised when images cannot form a series: fewer than three, or not the same place."""
+
+
+class SeriesDateError(SeriesInputError):
+    """Raised when an image of a series has no date, or two images share one."""
+
+
 class QuestionError(TerrasightError, ValueError):
     """Raised when a question cannot be read: empty, not English, or not about the images."""
 
@@ -199,6 +207,8 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
     DatasetLayoutError: ErrorRoute(3, 422),
     StacError: ErrorRoute(3, 422),
     SceneNotFoundError: ErrorRoute(3, 404),
+    SeriesInputError: ErrorRoute(3, 422),
+    SeriesDateError: ErrorRoute(3, 422),
     RasterReadError: ErrorRoute(4, 404),
     RemoteReadError: ErrorRoute(4, 502),
     IndexNotFoundError: ErrorRoute(4, 404),

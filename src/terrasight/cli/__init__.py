@@ -14,6 +14,7 @@ from terrasight.errors import TerrasightError, exit_code
 RESUME_HINTS = {
     "change": " Finished windows are kept: run the same command again to resume.",
     "index": " Files indexed so far are kept: run the same build again to resume.",
+    "series": " Finished windows are kept: run the same command again to resume.",
 }
 """What an interrupted command keeps, for the commands that resume."""
 
@@ -46,6 +47,7 @@ class _Group(click.Group):
 
 COMMANDS = {
     "change": "terrasight.cli.change:change",
+    "series": "terrasight.cli.series:series",
     "describe": "terrasight.cli.describe:describe",
     "ask": "terrasight.cli.ask:ask",
     "chat": "terrasight.cli.chat:chat",

@@ -93,7 +93,7 @@ method_options_option = click.option(
     "method_options",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Option for the method, repeatable. cva: tolerance=0..2; irmad: "
+    help="Option for the method, repeatable. cva: tolerance=0..2, otsu=true|false; irmad: "
     "threshold=significance|otsu|0..1, significance=0..1, max_iter, tol; learned: "
     "threshold=0..1, checkpoint=PATH, model=NAME.",
 )

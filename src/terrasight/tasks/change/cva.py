@@ -58,15 +58,20 @@ class CVAOptions(MethodOptions):
             (0 turns it off).
         significance: share of unchanged pixels the noise floor lets through
             (smaller: fewer false alarms, weaker changes missed).
+        otsu: raise the threshold to Otsu's cut when that is higher than the noise
+            floor (the default). Off, the threshold is the noise floor alone: more
+            weak changes and more noise, for callers that confirm each change
+            elsewhere (a series of dates: :mod:`terrasight.tasks.series.dating`).
 
     Example:
         >>> CVAOptions.from_mapping({"tolerance": "0"})
-        CVAOptions(tolerance=0, significance=0.001)
+        CVAOptions(tolerance=0, significance=0.001, otsu=True)
     """
 
     method: ClassVar[str] = "cva"
     tolerance: int = option(1, low=0, high=MAX_TOLERANCE)
     significance: float = option(SIGNIFICANCE, low=1e-12, high=0.5)
+    otsu: bool = option(True)
 
 
 @dataclass(frozen=True)
@@ -229,8 +234,7 @@ def fit(
     diff = (a - a.mean(0)) / _safe_std(a) - (b - b.mean(0)) / _safe_std(b)
     dof = nochange.effective_dof(diff, np.sqrt((diff * diff).sum(1)))
     floor = nochange.noise_floor(mag, dof, opts.significance)
-    cut = float(otsu(mag))
-    threshold = max(cut, floor)
+    threshold = max(float(otsu(mag)), floor) if opts.otsu else floor
     return replace(
         stats,
         magnitude_threshold=max(threshold, nochange.EPSILON),

@@ -1,0 +1,149 @@
+"""``terrasight series IMAGES... -o OUTDIR``: when did each place change?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from terrasight.cli.options import (
+    ImageParam,
+    bands_option,
+    method_options_option,
+    min_pixels_option,
+    parse_bands,
+    parse_method_options,
+)
+from terrasight.io.vectors import jsonable
+from terrasight.models.runtime import ModelCache
+from terrasight.tasks.change.methods import list_methods
+from terrasight.tasks.change.report_views import format_area
+from terrasight.tasks.series import SeriesResult, detect_series
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True, type=ImageParam(exists=False))
+@click.option(
+    "-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder."
+)
+@click.option(
+    "--dates",
+    default=None,
+    metavar="YYYY-MM-DD,...",
+    help="One date per image, in the order of IMAGES; read from each file's tags "
+    "(TIFFTAG_DATETIME, ACQUISITIONDATETIME) or name (YYYY-MM-DD, YYYYMMDD) by default.",
+)
+@click.option(
+    "--method",
+    "-m",
+    default="cva",
+    show_default=True,
+    help=f"Change method between dates: {', '.join(list_methods())}.",
+)
+@method_options_option
+@bands_option
+@min_pixels_option
+@click.option("--nodata", type=float, default=None, help="Nodata value overriding the files'.")
+@click.option(
+    "--cloud-mask",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="Per-date cloud and shadow masks: a clouded pixel is no observation at that date.",
+)
+@click.option("--reflectance-scale", type=float, default=None, help="DN to reflectance factor.")
+@click.option("--reflectance-offset", type=float, default=0.0, show_default=True)
+@click.option("--bbox", default=None, metavar="W,S,E,N", help="Area of interest (WGS84 degrees).")
+@click.option(
+    "--confirm",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Clear dates from the change date on that must all show the change.",
+)
+@click.option("--tile-size", type=click.IntRange(min=256), default=None, help="Window size in px.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace results of a different job in OUTDIR.")
+@click.option("--no-report", is_flag=True, help="Skip report.html.")
+@click.option("--json", "as_json", is_flag=True, help="Print series.json's summary on stdout.")
+def series(
+    images: tuple[Path | str, ...],
+    outdir: Path,
+    dates: str | None,
+    method: str,
+    method_options: tuple[str, ...],
+    bands: str | None,
+    min_pixels: int,
+    nodata: float | None,
+    cloud_mask: str,
+    reflectance_scale: float | None,
+    reflectance_offset: float,
+    bbox: str | None,
+    confirm: int,
+    tile_size: int | None,
+    workers: int,
+    overwrite: bool,
+    no_report: bool,
+    as_json: bool,
+) -> None:
+    """When did each place change, over three or more IMAGES of it?
+
+    Images are sorted by date. A pixel's change date is the first date from which
+    it differs from its earlier state at every later clear date; clouded pixels
+    are no observation. Writes change_date.tif, change_interval.tif,
+    series_objects.geojson, series.json and report.html into OUTDIR. Running the
+    same command again resumes an interrupted job, or reads a finished one back.
+    """
+    result = detect_series(
+        list(images),
+        dates,
+        method,
+        outdir=outdir,
+        method_options=parse_method_options(method_options),
+        bands=parse_bands(bands),
+        min_pixels=min_pixels,
+        nodata=nodata,
+        cloud_mask=cloud_mask,
+        reflectance_scale=reflectance_scale,
+        reflectance_offset=reflectance_offset,
+        bbox=bbox,
+        confirm=confirm,
+        tile_size=tile_size,
+        workers=workers,
+        overwrite=overwrite,
+        report=not no_report,
+        models=ModelCache(),
+    )
+    if as_json:
+        click.echo(json.dumps(jsonable(result.summary()), indent=2, allow_nan=False))
+        return
+    for line in summary_lines(result):
+        click.echo(line)
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+
+
+def summary_lines(result: SeriesResult) -> list[str]:
+    """The short summary: dates and clear shares, objects by first-seen date, the biggest.
+
+    Example:
+        >>> print("\\n".join(summary_lines(load_series("series/"))))  # doctest: +SKIP
+    """
+    lines = [f"{len(result.dates)} dates, method {result.method}:"]
+    for d, clear in zip(result.dates, result.clear_share, strict=True):
+        lines.append(f"  {d}  clear {100 * clear:5.1f}%")
+    by_date = {row["date"]: row["objects"] for row in result.timeline if row["objects"]}
+    seen = ", ".join(f"{n} first seen {d}" for d, n in by_date.items()) or "none"
+    lines.append(
+        f"{len(result.objects)} change objects ({seen}), "
+        f"{format_area(result.changed_area, result.area_unit)} changed."
+    )
+    if result.objects:
+        big = result.objects[0]
+        lines.append(
+            f"Biggest: object {big.id}, {format_area(big.area, big.area_unit)}, {big.location}, "
+            f"changed between {big.last_unchanged or 'the start'} and {big.first_seen}."
+        )
+    lines.append(f"Outputs in {result.folder}")
+    return lines

@@ -1,0 +1,315 @@
+"""Dates of change over a series of images, window by window, in bounded memory.
+
+1. date and sort the images, put them on the first image's grid
+   (:mod:`~terrasight.tasks.series.stack`); dates without data are skipped;
+2. mask clouds per date and fit the change method on every pair of dates
+   (:mod:`~terrasight.tasks.series.fit`);
+3. for every window, read each date once, compare the pairs and apply the
+   dating rule (:mod:`~terrasight.tasks.series.dating`), writing the change
+   date, the interval and per-date counts (journalled, so a job resumes);
+4. trace change objects per date and write ``series.json``, the GeoJSON and
+   the report (:mod:`~terrasight.tasks.series.outputs`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import tempfile
+import weakref
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+
+from terrasight.io.tiling import Tile, TileGrid
+from terrasight.models.runtime import ModelCache
+from terrasight.tasks.change import nochange
+from terrasight.tasks.change.base import FittedChange, MethodOptions, MethodSpec
+from terrasight.tasks.change.job import Job, file_identity, job_lock, open_job
+from terrasight.tasks.change.methods import get_method
+from terrasight.tasks.change.plan import method_options_for
+from terrasight.tasks.change.tiles import bounded_map, sync_file
+from terrasight.tasks.series import outputs
+from terrasight.tasks.series.dates import parse_dates
+from terrasight.tasks.series.dating import NONE, date_changes
+from terrasight.tasks.series.fit import DateClouds, build_clouds, fit_pairs, pair_key, read_clear
+from terrasight.tasks.series.options import SeriesOptions, check_names
+from terrasight.tasks.series.result import (
+    DATE_TIF,
+    INTERVAL_TIF,
+    OBJECTS_GEOJSON,
+    SERIES_JSON,
+    SeriesResult,
+    load_series,
+)
+from terrasight.tasks.series.stack import SeriesStack, empty_dates, open_stack
+
+PART = ".part.tif"
+COMMIT_TILES = 8
+"""Windows written between two journal commits."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    stack: SeriesStack
+    spec: MethodSpec
+    opts: SeriesOptions
+    method_options: MethodOptions
+    models: ModelCache
+
+
+def detect_series(
+    images: Sequence[str | Path],
+    dates: Sequence[str | dt.date] | str | None = None,
+    method: str = "cva",
+    *,
+    outdir: str | Path | None = None,
+    min_pixels: int = 20,
+    cloud_mask: str = "auto",
+    tile_size: int | None = None,
+    workers: int = 2,
+    confirm: int = 1,
+    overwrite: bool = False,
+    report: bool = True,
+    models: ModelCache | None = None,
+    **options: Any,
+) -> SeriesResult:
+    """When did each place change? The change date of every pixel over three or more images.
+
+    Images are sorted by date. Each pixel's change date is the first date from
+    which it differs from its earlier state at every later clear observation
+    (the rule in :mod:`terrasight.tasks.series.dating`); pairs of dates are
+    compared with a registered change method (``cva`` by default, thresholded at
+    each pair's noise floor: :data:`METHOD_DEFAULTS`). Clouded
+    pixels of a date are no observation there. Work is done window by window,
+    holding one window of each date.
+
+    With ``outdir`` the outputs go there (``change_date.tif``,
+    ``change_interval.tif``, ``series_objects.geojson``, ``series.json``,
+    ``report.html``) and an interrupted job resumes; a finished one with the
+    same inputs is read back, not run again. Without it they go into a
+    temporary folder removed with the result.
+
+    Args:
+        images: three or more raster files or URLs of one place, in any order.
+        dates: one date per image (``"2019-06-01"``, :class:`datetime.date`, or one
+            comma-separated string); read from each file's tags or name when None.
+        method: a change method name (``cva``, ``irmad``, ``learned``...).
+        outdir: the job folder (created).
+        min_pixels: change objects smaller than this are dropped.
+        cloud_mask: ``"auto"``, ``"on"`` or ``"off"``.
+        tile_size: window size in pixels (a multiple of 256); the method's default if None.
+        workers: threads working on windows.
+        confirm: clear dates from the change date on that must show the change.
+        overwrite: replace the results of a different job in ``outdir``.
+        report: write ``report.html``.
+        models: a model cache kept by the caller (a learned method's network is built once).
+        **options: further :class:`~terrasight.tasks.series.options.SeriesOptions`
+            fields (``bands``, ``nodata``, ``bbox``, ``method_options``...).
+
+    Returns:
+        A :class:`~terrasight.tasks.series.result.SeriesResult`.
+
+    Raises:
+        SeriesInputError: fewer than three images.
+        SeriesDateError: an image without a date, or two with the same date.
+        PairAlignmentError: an image that does not overlap the first one.
+        InvalidOptionError, UnknownMethodError: a bad option or method.
+
+    Example:
+        >>> import terrasight
+        >>> result = terrasight.detect_series(  # doctest: +SKIP
+        ...     ["s2_2019-06-01.tif", "s2_2020-06-01.tif", "s2_2021-06-01.tif"], outdir="series/")
+        >>> [(o.id, o.first_seen, o.last_unchanged) for o in result.objects]  # doctest: +SKIP
+        [(1, '2020-06-01', '2019-06-01')]
+    """
+    check_names(options, ())
+    opts = SeriesOptions(
+        method=method, min_pixels=min_pixels, cloud_mask=cloud_mask, tile_size=tile_size,
+        workers=workers, confirm=confirm, **options,
+    )  # fmt: skip
+    spec = get_method(opts.method)
+    method_options = method_options_for(spec, _series_defaults(spec.name, opts.method_options))
+    spec.check_requirements()
+    stack = open_stack(
+        images, parse_dates(dates), opts.bands, opts.nodata, opts.resampling, opts.bbox
+    )
+    plan = _Plan(stack, spec, opts, method_options, models or ModelCache())
+    env = rasterio.Env(GDAL_CACHEMAX=opts.gdal_cache_mb, GDAL_NUM_THREADS=1)
+    if outdir is not None:
+        folder = Path(outdir)
+        with job_lock(folder), env:
+            return _run(plan, folder, overwrite, report)
+    folder = Path(tempfile.mkdtemp(prefix="terrasight-series-"))
+    try:
+        with env:
+            result = _run(plan, folder, overwrite, report)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(result, shutil.rmtree, str(folder), ignore_errors=True)
+    return result
+
+
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {"cva": {"otsu": False}}
+"""Method options a series uses unless given: CVA thresholds each pair at its noise floor
+alone, since the dating rule confirms a change at every later date (Otsu's cut, which
+rises with the amount of change in a pair, missed a fifth of a planted clearing)."""
+
+
+def _series_defaults(method: str, given: Any) -> Any:
+    if isinstance(given, MethodOptions):
+        return given
+    return {**METHOD_DEFAULTS.get(method, {}), **dict(given)}
+
+
+def _signature(plan: _Plan) -> dict[str, Any]:
+    stack = plan.stack
+    signature = {
+        "images": [file_identity(stack.source(k).path) for k in range(len(stack))],
+        "dates": [d.isoformat() for d in stack.dates],
+        "bands": list(stack.first.bands),
+        "method": plan.spec.name,
+        "options": plan.opts.signature(),
+        "method_options": plan.method_options.to_dict(),
+    }
+    return json.loads(json.dumps(signature))
+
+
+def _run(plan: _Plan, folder: Path, overwrite: bool, report: bool) -> SeriesResult:
+    stack, opts = plan.stack, plan.opts
+    names = [DATE_TIF, INTERVAL_TIF, SERIES_JSON, OBJECTS_GEOJSON]
+    job = open_job(folder, _signature(plan), names, overwrite)
+    if job.complete and (folder / SERIES_JSON).is_file():
+        return load_series(folder)
+    notes: list[str] = []
+    fresh = job.fitted is None
+    empty = empty_dates(stack) if fresh else list(job.fitted["empty"])  # type: ignore[index]
+    clouds = build_clouds(stack, opts, folder, empty, fresh, plan.models, notes)
+    if job.fitted is None:
+        pairs = fit_pairs(stack, plan.spec, plan.method_options, clouds, opts, empty)
+        job.fitted = {"empty": empty, "pairs": pairs}
+        job.save()
+    fitted = _restore(plan, job.fitted["pairs"])
+    notes.extend(_pair_notes(plan, job.fitted["pairs"]))
+    parts = (folder / (DATE_TIF + PART), folder / (INTERVAL_TIF + PART))
+    size = opts.tile_size or max(256, round(plan.spec.tile_size / 256) * 256)
+    grid = TileGrid(stack.region, size, plan.spec.overlap)
+    done = job.done_tiles()
+    if not done or not all(p.exists() for p in parts):
+        outputs.create_parts(stack, parts)
+        job.tiles_path.unlink(missing_ok=True)
+        done = {}
+    _process(plan, grid, fitted, clouds, job, parts, done)
+    records = list(job.done_tiles().values())
+    result = outputs.finish(stack, plan.spec.name, opts, folder, parts, records, empty, notes)
+    if report:
+        outputs.write_report(result, stack)
+    job.complete = True
+    job.save()
+    for path in parts:
+        path.unlink(missing_ok=True)
+    return result
+
+
+def _restore(plan: _Plan, pairs: dict[str, Any]) -> dict[str, FittedChange | None]:
+    out: dict[str, FittedChange | None] = {}
+    for key, params in pairs.items():
+        usable = params is not None and not nochange.issues_of(params)
+        out[key] = nochange.restore_checked(plan.spec, params, plan.models) if usable else None
+    return out
+
+
+def _pair_notes(plan: _Plan, pairs: dict[str, Any]) -> list[str]:
+    dates = plan.stack.dates
+    notes: list[str] = []
+    for key, params in pairs.items():
+        r, j = (int(x) for x in key.split("-"))
+        label = f"{dates[r].isoformat()} vs {dates[j].isoformat()}"
+        for warning in nochange.warnings_of(params or {}):
+            if warning not in notes:
+                notes.append(warning)
+        for issue in nochange.issues_of(params or {}):
+            notes.append(f"{label} not compared: {issue}.")
+    return notes
+
+
+def _process(
+    plan: _Plan,
+    grid: TileGrid,
+    fitted: dict[str, FittedChange | None],
+    clouds: DateClouds,
+    job: Job,
+    parts: tuple[Path, Path],
+    done: dict[int, Any],
+) -> None:
+    """Date every window not yet done, writing and journalling as windows finish."""
+    todo = [t for t in grid if t.index not in done]
+    workers = plan.opts.workers
+
+    def work(tile: Tile) -> tuple[Tile, np.ndarray, np.ndarray, dict[str, Any]]:
+        return _date_tile(plan, tile, fitted, clouds)
+
+    pending: list[dict[str, Any]] = []
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for tile, date, interval, record in bounded_map(pool, work, todo, 2 * workers):
+                window = tile.relative_core(grid.region)
+                outputs.write_window(parts, window, date, interval)
+                pending.append(record)
+                if len(pending) >= COMMIT_TILES:
+                    _commit(job, parts, pending)
+                    pending = []
+    finally:  # interrupted too: the windows written whole are kept
+        _commit(job, parts, pending)
+
+
+def _commit(job: Job, parts: tuple[Path, Path], records: list[dict[str, Any]]) -> None:
+    if not records:
+        return
+    for path in parts:
+        sync_file(path)
+    job.record_tiles(records)
+
+
+def _date_tile(
+    plan: _Plan, tile: Tile, fitted: dict[str, FittedChange | None], clouds: DateClouds
+) -> tuple[Tile, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Read one window of every date, compare the pairs, apply the rule; crop to the core."""
+    n = len(plan.stack)
+    data, clear, cloud = [], [], []
+    with plan.stack.readers() as reader:
+        for k in range(n):
+            d, c, m = read_clear(reader, clouds, k, tile.read)
+            data.append(d)
+            clear.append(c)
+            cloud.append(m)
+    clear_all = np.stack(clear)
+
+    def change(r: int, j: int) -> np.ndarray | None:
+        method = fitted.get(pair_key(r, j))
+        if method is None:
+            return None
+        prob = method.probability(data[r], data[j], clear[r] & clear[j])
+        return np.asarray(prob >= method.threshold)
+
+    dating = date_changes(clear_all, change, plan.opts.confirm)
+    rs, cs = tile.core_slices
+    date = dating.first_seen[rs, cs]
+    interval = np.stack(
+        [dating.last_unchanged[rs, cs], dating.clear_dates[rs, cs], dating.confirmations[rs, cs]]
+    )
+    interval[2][date == NONE] = NONE
+    record = {
+        "tile": tile.index,
+        "clear": [int(c[rs, cs].sum()) for c in clear],
+        "cloud": [int(m[rs, cs].sum()) for m in cloud],
+        "dated": [int((date == k).sum()) for k in range(n)],
+    }
+    return tile, date, interval, record
