@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from terrasight.agent.brains.base import Brain, BrainReply, Message, TextSink
-from terrasight.agent.registry import call_tool, create_brain, load_tools, schemas
+from terrasight.agent.registry import (
+    call_tool,
+    create_brain,
+    load_tools,
+    schemas,
+    usable_tools,
+)
 from terrasight.agent.session import Session
 from terrasight.errors import BrainError
 
@@ -98,9 +104,12 @@ class Agent:
         method: the change method, for a pair.
         cache: loaded models, shared with the caller (a new cache when None).
         outdir: where the detection and exported files go (a temporary folder when None).
-        tools: names of the tools offered (all installed tools when None).
+        tools: names of the tools offered (when None, all installed tools the inputs
+            can serve: ``when_changed`` needs a series, the change tools a pair).
         max_steps: tool rounds allowed for one answer.
         db: an archive index folder for the ``search_archive`` tool (``terrasight index build``).
+        series: a series folder (``terrasight series -o DIR``) for the ``when_changed``
+            tool; ``before`` alone may also be one (a conversation about dates only).
         brain_options: options of the brain, e.g. ``base_url`` and ``model`` for ``openai``.
 
     Raises:
@@ -119,13 +128,14 @@ class Agent:
         tools: list[str] | None = None,
         max_steps: int = 8,
         db: str | Path | None = None,
+        series: str | Path | None = None,
         **brain_options: Any,
     ) -> None:
         from terrasight.models.runtime import ModelCache
 
         self.cache = cache if cache is not None else ModelCache()
-        self.session = Session(before, after, method, self.cache, outdir, db=db)
-        self.tools = load_tools(tools)
+        self.session = Session(before, after, method, self.cache, outdir, db=db, series=series)
+        self.tools = load_tools(tools) if tools is not None else usable_tools(self.session)
         self.tool_schemas = schemas(self.tools)
         self.max_steps = max_steps
         self.messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}]

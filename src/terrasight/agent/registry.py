@@ -89,6 +89,37 @@ def load_tools(names: list[str] | None = None) -> dict[str, Callable[..., dict[s
     return out
 
 
+NEEDS = "terrasight_needs"
+"""Attribute of a tool that names what the conversation must hold: ``"pair"`` or ``"series"``."""
+
+
+def needs(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a tool as serving only conversations that hold a ``"pair"`` or a ``"series"``.
+
+    Example:
+        >>> @needs("series")
+        ... def when(session, question: str) -> dict: ...
+        >>> when.terrasight_needs
+        'series'
+    """
+    if what not in ("pair", "series"):
+        raise ValueError(f"a tool needs 'pair' or 'series', not {what!r}")
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(fn, NEEDS, what)
+        return fn
+
+    return mark
+
+
+def usable_tools(session: Session) -> dict[str, Callable[..., dict[str, Any]]]:
+    """The installed tools that the conversation's inputs can serve (see :func:`needs`)."""
+    have = {"pair": session.pair, "series": session.series is not None}
+    return {
+        name: fn for name, fn in load_tools(None).items() if have.get(getattr(fn, NEEDS, ""), True)
+    }
+
+
 def schemas(tools: dict[str, Callable[..., Any]]) -> list[dict[str, Any]]:
     """The chat-completions ``tools`` list: ``{"type": "function", "function": schema}``."""
     return [

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
     from terrasight.tasks.change.result import ChangeResult
     from terrasight.tasks.interpret.facts_data import ChangeFacts
+    from terrasight.tasks.series.result import SeriesResult
 
 
 class Session:
@@ -34,13 +35,17 @@ class Session:
 
     Args:
         before: the before image, a result folder saved by ``terrasight change -o DIR``,
-            or the :class:`ChangeFacts` alone (questions only: nothing to export or look at).
+            or the :class:`ChangeFacts` alone (questions only: nothing to export or look at);
+            or alone a series folder (``terrasight series -o DIR``): then only questions
+            of when things changed are answered.
         after: the after image (None with a result folder).
         method: the change method for a pair.
         cache: loaded models, owned by the caller.
         outdir: where the detection and exported files go (a temporary folder when None).
         sentence_model: let the sentence-embedding model type questions the rules cannot.
         db: an archive index folder (``terrasight index build``) the archive tool searches.
+        series: a series folder (``terrasight series -o DIR``) beside the pair, for the
+            ``when_changed`` tool.
         detect_options: more options of ``detect_changes``.
 
     Raises:
@@ -56,17 +61,27 @@ class Session:
         outdir: str | Path | None = None,
         sentence_model: bool = True,
         db: str | Path | None = None,
+        series: str | Path | None = None,
         **detect_options: Any,
     ) -> None:
+        from terrasight.tasks.interpret.ask_series import is_series_folder
         from terrasight.tasks.interpret.facts_data import ChangeFacts
 
+        self.series = Path(series) if series is not None else None
+        if self.series is not None and not is_series_folder(self.series):
+            raise InvalidOptionError(
+                f"{self.series} is not the folder of a finished 'terrasight series' job."
+            )
+        self.pair = True
+        if after is None and not isinstance(before, ChangeFacts) and is_series_folder(before):
+            self.pair, self.series = False, Path(before)
         self._facts: dict[bool, ChangeFacts] = {}
         self.facts_only = isinstance(before, ChangeFacts)
         if isinstance(before, ChangeFacts):
             self._facts = {False: before, True: before}
             before = Path(before.before)
         self.before, self.after = Path(before), (Path(after) if after is not None else None)
-        self.saved = self.facts_only or is_result_folder(before)
+        self.saved = self.facts_only or is_result_folder(before) or not self.pair
         if self.saved and after is not None:
             raise InvalidOptionError(
                 f"{before} is a saved result folder: give it alone, without a second image."
@@ -86,6 +101,7 @@ class Session:
         self.detections = 0
         self.db = Path(db) if db is not None else None
         self._archive: Index | None = None
+        self._series: SeriesResult | None = None
 
     @property
     def outdir(self) -> Path:
@@ -105,6 +121,7 @@ class Session:
     def result(self) -> ChangeResult:
         """The change result: loaded from the folder, or detected on first use."""
         if self._result is None:
+            self._need_pair()
             if self.facts_only:
                 raise ToolArgumentError(
                     "only the change facts are at hand: no geometry or raster to read; "
@@ -142,6 +159,32 @@ class Session:
         self.method, self._result, self._facts = method, None, {}
         return self.result()
 
+    def _need_pair(self) -> None:
+        if not self.pair:
+            raise ToolArgumentError(
+                f"this conversation is about the series of dates in {self.before}: ask when "
+                "things changed (when_changed); for what a place became, start a conversation "
+                "on two of its images."
+            )
+
+    def series_result(self) -> SeriesResult:
+        """The series of dates this conversation is about, read from its folder.
+
+        Raises:
+            ToolArgumentError: the conversation has no series.
+        """
+        if self.series is None:
+            raise ToolArgumentError(
+                "this conversation has two dates, not a series: when a change happened between "
+                "them cannot be told. Start one on a series folder (terrasight series -o DIR, "
+                "then terrasight chat DIR, or Agent(..., series=DIR))."
+            )
+        if self._series is None:
+            from terrasight.tasks.series.result import load_series
+
+            self._series = load_series(self.series)
+        return self._series
+
     def archive(self) -> Index:
         """The archive index, opened on first use.
 
@@ -166,6 +209,7 @@ class Session:
 
     def facts(self, classes: bool = False) -> ChangeFacts:
         """The change facts; with land cover when ``classes`` and PyTorch is installed."""
+        self._need_pair()
         classes = classes and importlib.util.find_spec("torch") is not None
         if classes in self._facts:
             return self._facts[classes]

@@ -20,6 +20,7 @@ import re
 from typing import Any, Literal
 
 from terrasight.agent.queries import answer_dict, make_query
+from terrasight.agent.registry import needs
 from terrasight.agent.session import Session
 from terrasight.errors import ToolArgumentError
 
@@ -32,6 +33,7 @@ MAX_LISTED = 30
 """Objects listed one by one in a tool result; the rest are counted."""
 
 
+@needs("pair")
 def detect_changes(session: Session, method: str | None = None) -> dict[str, Any]:
     """Detect the changes between the two images (again, with another method).
 
@@ -55,6 +57,7 @@ def detect_changes(session: Session, method: str | None = None) -> dict[str, Any
     return {"text": text, "value": facts.object_count, "unit": "objects", "evidence": ids}
 
 
+@needs("pair")
 def change_facts(session: Session, object_ids: list[int] | None = None) -> dict[str, Any]:
     """The facts of the changes: totals, counts per place, and each object's size, shape, place and land cover.
 
@@ -91,6 +94,7 @@ def change_facts(session: Session, object_ids: list[int] | None = None) -> dict[
     }
 
 
+@needs("pair")
 def count_changes(
     session: Session,
     places: list[str] | None = None,
@@ -115,6 +119,7 @@ def count_changes(
     )
 
 
+@needs("pair")
 def measure(
     session: Session,
     object_ids: list[int] | None = None,
@@ -177,6 +182,7 @@ def _length(session: Session, object_id: int) -> dict[str, Any]:
     }
 
 
+@needs("pair")
 def locate(
     session: Session,
     object_ids: list[int] | None = None,
@@ -224,6 +230,7 @@ def locate(
     }
 
 
+@needs("pair")
 def query_changes(
     session: Session,
     kind: Kind,
@@ -268,6 +275,7 @@ def query_changes(
     return answer_dict(answer_query(facts, q))
 
 
+@needs("pair")
 def answer_question(
     session: Session, question: str, object_ids: list[int] | None = None
 ) -> dict[str, Any]:
@@ -289,6 +297,7 @@ def answer_question(
     return answer_dict(answer_query(facts, q))
 
 
+@needs("pair")
 def describe_change(session: Session, object_ids: list[int] | None = None) -> dict[str, Any]:
     """Describe what changed in one to three sentences.
 
@@ -302,6 +311,7 @@ def describe_change(session: Session, object_ids: list[int] | None = None) -> di
     return {"text": text, "value": text, "unit": None, "evidence": [f.id for f in facts.objects]}
 
 
+@needs("pair")
 def classify_region(
     session: Session,
     labels: list[str],
@@ -341,6 +351,7 @@ def classify_region(
     }
 
 
+@needs("pair")
 def export_geojson(
     session: Session, object_ids: list[int] | None = None, name: str | None = None
 ) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import click
 from terrasight.cli.options import method_option
 from terrasight.errors import InvalidOptionError, QuestionError, exit_code
 from terrasight.io.remote import repair
+from terrasight.tasks.interpret.ask_series import is_series_folder
 
 UNANSWERABLE_EXIT = exit_code(QuestionError(""))
 """Exit status of a question the images cannot answer (the answer says why)."""
@@ -52,11 +53,13 @@ def ask(
     Examples:
       terrasight ask 2019.tif 2024.tif "how many new buildings are in the north?"
       terrasight ask --from-result changes/ "what percentage of the scene changed?" --json
+      terrasight ask series_out/ "what changed since 2021?"
 
     Question types: has anything changed, how many, how much area (m2, hectares,
     km2, percent), where, what was built / what did X become, more change here or
     there, list the changes. Answers rest on the change facts only; every number
-    names its objects.
+    names its objects. A folder written by 'terrasight series' answers when
+    things changed: when, since/after/before/between dates, how many, how much.
 
     \b
     Exit status: 0 answered; 8 the question is empty, not English, or one the
@@ -68,6 +71,8 @@ def ask(
     from terrasight.tasks.interpret.ask import ask as ask_api
     from terrasight.tasks.interpret.ask import ask_result
 
+    if from_result is None and len(args) >= 2 and is_series_folder(args[0]):
+        from_result, args = Path(args[0]), args[1:]
     before, after, question = _split(args, from_result)
     cache = ModelCache()
     if from_result is not None:

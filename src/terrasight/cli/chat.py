@@ -49,6 +49,12 @@ Commands:
     default=None,
     help="An archive index (terrasight index build) to search: 'search the archive for ...'.",
 )
+@click.option(
+    "--series",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="A series folder (terrasight series -o DIR) beside the pair: 'when did it change?'.",
+)
 def chat(
     before: Path,
     after: Path | None,
@@ -58,13 +64,16 @@ def chat(
     method: str,
     outdir: Path | None,
     db: Path | None,
+    series: Path | None,
 ) -> None:
-    """Talk about what changed between BEFORE and AFTER (or a result folder BEFORE).
+    """Talk about what changed between BEFORE and AFTER (or a result folder BEFORE,
+    or a series folder BEFORE: when things changed).
 
     \b
     Examples:
       terrasight chat 2019.tif 2024.tif
       terrasight chat 2019.tif 2024.tif --db archive.lance
+      terrasight chat series_out/      (what changed since 2021? when did the north change?)
       terrasight chat changes/ --brain openai --base-url http://localhost:11434/v1 --model qwen2.5:7b
 
     The change is detected once, on the first question that needs it. The openai
@@ -73,7 +82,9 @@ def chat(
     from terrasight.agent import Agent
 
     options = _brain_options(brain, base_url, model_name)
-    agent = Agent(before, after, brain, method=method, outdir=outdir, db=db, **options)
+    agent = Agent(
+        before, after, brain, method=method, outdir=outdir, db=db, series=series, **options
+    )
     click.echo(f"terrasight chat ({agent.brain_name} brain); /help for commands, /quit to leave.")
     try:
         _loop(agent, base_url, model_name)

@@ -32,6 +32,7 @@ from terrasight.agent.queries import query_arguments
 from terrasight.tasks.interpret.ask_parse import Query, normalise
 from terrasight.tasks.interpret.ask_slots import Region
 from terrasight.tasks.interpret.vocabulary import CELL_NAMES, DIRECTIONS
+from terrasight.tasks.interpret.when import find_span
 
 GROUP_WORDS = re.compile(r"\b(?:those|them|these|they|ones)\b")
 FOCUS_WORDS = re.compile(r"\b(?:it|its|that one|this one|th(?:at|is) (?:change|object|area))\b")
@@ -59,6 +60,11 @@ ARCHIVE_FRAME = re.compile(
     r"(?:(?:the|my|our) archive)?\s*(?:for )?(?:any )?|\s*(?:(?:in|from|of) (?:the|my|our) "
     r"archive)?\s*(?:else(?:where)?)?\s*[?.!]*$"
 )
+TIME_WORDS = re.compile(
+    r"^when\b|\bwhen (?:did|was|were|has|have|is|are)\b|\bwhat (?:date|year|month|time)\b"
+    r"|\bwhich (?:date|year|month)\b|\btimeline\b|\bhow long ago\b"
+)
+"""Words of a question about when (a date in it counts too)."""
 LENGTH = re.compile(r"\bhow (?:long|wide)\b|\blength\b")
 SPECIFIC = {"count": "count_changes", "area": "measure", "location": "locate"}
 """Question type -> the tool answering it when the question leans on earlier turns."""
@@ -109,6 +115,7 @@ def resolve(
     state: State,
     read: Callable[[str], Query],
     offered: Callable[[str, set[str]], bool] | None = None,
+    tools: frozenset[str] = frozenset(),
 ) -> Plan:
     """The tool calls that answer ``text`` after the turns that left ``state``.
 
@@ -118,6 +125,9 @@ def resolve(
         read: question -> :class:`Query` (rules; the sentence model when they are unsure).
         offered: (tool, argument names) -> whether that tool is offered and takes them;
             tools that are not fall back to ``query_changes``.
+        tools: the names of the tools offered, where known: with ``when_changed`` among
+            them, questions of time go to it (and every question, without the pair's
+            ``answer_question``).
     """
     t = normalise(text)
     archive = ARCHIVE.search(t) and ("archive" in t or not CHANGE_WORDS.search(t))
@@ -125,6 +135,8 @@ def resolve(
         return Plan((("search_archive", {"text": archive_subject(t)}),))
     used: list[str] = []
     ids: tuple[int, ...] | None = None
+    if "when_changed" in tools and ("answer_question" not in tools or about_time(t)):
+        return _when(text, t, state)
     if GROUP_WORDS.search(t) and state.topic is not None:
         ids = tuple(state.group)
         used.append("group")
@@ -156,6 +168,27 @@ def resolve(
     if not used:
         return Plan((("answer_question", {"question": text}),), q, None, ())
     return Plan((_step(q, ids, offered),), q, ids, tuple(used))
+
+
+def _when(text: str, t: str, state: State) -> Plan:
+    """Ask the series tool, limited to "those" or "it" of the turns before."""
+    args: dict[str, Any] = {"question": text}
+    if GROUP_WORDS.search(t) and state.group:
+        args["object_ids"] = list(state.group)
+    elif FOCUS_WORDS.search(t) and state.focus:
+        args["object_ids"] = [state.focus]
+    ids = tuple(args.get("object_ids", ())) or None
+    return Plan((("when_changed", args),), None, ids, ("group",) if ids else ())
+
+
+def about_time(text: str) -> bool:
+    """Whether a (normalised) question asks when, or names a date or a year.
+
+    Example:
+        >>> about_time("what changed since 2021?"), about_time("how many changes?")
+        (True, False)
+    """
+    return bool(TIME_WORDS.search(text)) or find_span(text) is not None
 
 
 def archive_subject(text: str) -> str:
@@ -236,6 +269,8 @@ def after(plan: Plan, state: State, result: dict[str, Any]) -> State:
         and plan.steps[-1][0] != "export_geojson"
     ):
         new = replace(new, topic=q, topic_ids=plan.ids, group=evidence)
+    if plan.steps[-1][0] == "when_changed" and len(evidence) > 1:
+        new = replace(new, group=evidence)
     if q is not None and q.regions:
         new = replace(new, place=q.regions)
     elif isinstance(result.get("value"), str) and result["value"] in (*CELL_NAMES, *DIRECTIONS):

@@ -64,10 +64,10 @@ class OfflineBrain:
         index, results = last_user_turn(messages)
         if index < 0:
             return BrainReply(text=HELP)
-        offered = _offered(tools)
-        state = self.replay(messages[:index], offered)
+        offered, names = _offered(tools), _names(tools)
+        state = self.replay(messages[:index], offered, names)
         try:
-            plan = resolve(str(messages[index]["content"]), state, self.read, offered)
+            plan = resolve(str(messages[index]["content"]), state, self.read, offered, names)
         except QuestionError as exc:
             return BrainReply(text=str(exc)[0].upper() + str(exc)[1:])
         results = _own(messages[index:], results, {name for name, _ in plan.steps})
@@ -86,7 +86,9 @@ class OfflineBrain:
             q = parse_question(text, self.cache, model=True)
         return q
 
-    def replay(self, messages: list[Message], offered: Any = None) -> State:
+    def replay(
+        self, messages: list[Message], offered: Any = None, names: frozenset[str] = frozenset()
+    ) -> State:
         """The dialogue state the earlier turns of ``messages`` leave."""
         state = State()
         turns = [i for i, m in enumerate(messages) if m.get("role") == "user"]
@@ -96,7 +98,7 @@ class OfflineBrain:
             if not results:
                 continue
             try:
-                plan = resolve(str(messages[start]["content"]), state, self.read, offered)
+                plan = resolve(str(messages[start]["content"]), state, self.read, offered, names)
             except QuestionError:
                 continue
             state = after(plan, state, _content(results[-1]))
@@ -108,6 +110,11 @@ class OfflineBrain:
             previous = _content(results[-1]) if results else {}
             args = {**args, "object_ids": list(previous.get("evidence") or [])}
         return ToolCall(f"offline-{index}-{len(results)}", name, args)
+
+
+def _names(tools: list[dict[str, Any]]) -> frozenset[str]:
+    """The names of the offered tools."""
+    return frozenset(t["function"]["name"] for t in tools if "function" in t)
 
 
 def _offered(tools: list[dict[str, Any]]) -> Any:

@@ -28,9 +28,11 @@ from terrasight.errors import InvalidOptionError
 from terrasight.tasks.interpret.ask_answer import answer_query
 from terrasight.tasks.interpret.ask_parse import Query, parse_question
 from terrasight.tasks.interpret.ask_select import Answer, cant_tell
+from terrasight.tasks.interpret.ask_series import ask_series, is_series_folder
 from terrasight.tasks.interpret.describe import facts_of
 from terrasight.tasks.interpret.facts import FactsOptions
 from terrasight.tasks.interpret.facts_data import ChangeFacts, read_facts
+from terrasight.tasks.series.result import SeriesResult
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -54,7 +56,9 @@ def ask(
 
     Args:
         before, after: the two images; or ``before`` a result folder (written by
-            ``terrasight change -o DIR``) and ``after`` None: no detection then.
+            ``terrasight change -o DIR``, or by ``terrasight series -o DIR``: see
+            :func:`~terrasight.tasks.interpret.ask_series.ask_series`) and ``after``
+            None: no detection then.
         question: an English question (see :func:`ask_result`).
         method: the change method for a pair.
         outdir: keep the pair's result there (with ``facts.json``, land cover classified
@@ -79,13 +83,19 @@ def ask(
 
     if question is None:
         raise InvalidOptionError("no question given: ask(before, after, 'how many changes?').")
-    if is_result_folder(before):
+    if is_result_folder(before) and not is_series_folder(before):
         if after is not None:
             raise InvalidOptionError(
                 f"{before} is a saved result folder: ask it without a second image "
                 "(ask(folder, question=...)), or give two images."
             )
         return ask_result(before, question, cache, model=model)
+    if is_series_folder(before):
+        if after is not None:
+            raise InvalidOptionError(
+                f"{before} is a saved series folder: ask it without a second image."
+            )
+        return ask_series(before, question)
     if after is None:
         raise InvalidOptionError(
             f"{before} is not a saved change result folder; give the after image too."
@@ -98,7 +108,7 @@ def ask(
 
 
 def ask_result(
-    source: ChangeResult | ChangeFacts | str | Path,
+    source: ChangeResult | ChangeFacts | SeriesResult | str | Path,
     question: str,
     cache: ModelCache | None = None,
     *,
@@ -115,7 +125,9 @@ def ask_result(
 
     Args:
         source: a :class:`ChangeResult`, its :class:`ChangeFacts`, or a result folder
-            (its ``facts.json``; computed from the folder when missing).
+            (its ``facts.json``; computed from the folder when missing); a series
+            result or its folder is answered by
+            :func:`~terrasight.tasks.interpret.ask_series.ask_series`.
         question: an English question.
         cache: keeps the sentence-embedding (and image-text) models.
         model: let the sentence-embedding model type questions the rules cannot.
@@ -129,6 +141,10 @@ def ask_result(
         >>> ask_result(facts, "which objects are elongated?").evidence  # doctest: +SKIP
         (2, 9)
     """
+    if isinstance(source, SeriesResult) or (
+        isinstance(source, str | Path) and is_series_folder(source)
+    ):
+        return ask_series(source, question)
     query = parse_question(question, cache, model)
     if query.kind == "unanswerable":
         return _with_notes(cant_tell(query.unanswerable or "the question is unclear"), query)
