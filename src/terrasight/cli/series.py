@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -15,6 +16,11 @@ from terrasight.cli.options import (
     parse_bands,
     parse_method_options,
 )
+from terrasight.cli.search_scenes import DAY, scene_row
+from terrasight.errors import SceneNotFoundError
+from terrasight.io.aoi import parse_bbox
+from terrasight.io.stac import StacScene
+from terrasight.io.stac_search import SceneSearch, pick_series, search_items
 from terrasight.io.vectors import jsonable
 from terrasight.models.runtime import ModelCache
 from terrasight.tasks.change.methods import list_methods
@@ -23,7 +29,7 @@ from terrasight.tasks.series import SeriesResult, detect_series
 
 
 @click.command()
-@click.argument("images", nargs=-1, required=True, type=ImageParam(exists=False))
+@click.argument("images", nargs=-1, required=False, type=ImageParam(exists=False))
 @click.option(
     "-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder."
 )
@@ -67,6 +73,26 @@ from terrasight.tasks.series import SeriesResult, detect_series
 @click.option("--overwrite", is_flag=True, help="Replace results of a different job in OUTDIR.")
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
 @click.option("--json", "as_json", is_flag=True, help="Print series.json's summary on stdout.")
+@click.option(
+    "--every",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --stac: keep the clearest item per period of this many days (0: every date).",
+)
+@click.option(
+    "--max-cloud", type=click.FloatRange(0, 100), default=None, help="With --stac: cloud cover %."
+)
+@click.option("--to", "to_date", type=DAY, default=None, help="With --stac: the last date.")
+@click.option("--from", "from_date", type=DAY, default=None, help="With --stac: the first date.")
+@click.option("--collection", default=None, help="With --stac: collection id.")
+@click.option(
+    "--stac",
+    default=None,
+    metavar="URL",
+    help="Take the images from a STAC API: the items of --collection over --bbox from "
+    "--from to --to (needs all three).",
+)
 def series(
     images: tuple[Path | str, ...],
     outdir: Path,
@@ -86,6 +112,12 @@ def series(
     overwrite: bool,
     no_report: bool,
     as_json: bool,
+    every: int,
+    max_cloud: float | None,
+    to_date: datetime | None,
+    from_date: datetime | None,
+    collection: str | None,
+    stac: str | None,
 ) -> None:
     """When did each place change, over three or more IMAGES of it?
 
@@ -94,7 +126,22 @@ def series(
     are no observation. Writes change_date.tif, change_interval.tif,
     series_objects.geojson, series.json and report.html into OUTDIR. Running the
     same command again resumes an interrupted job, or reads a finished one back.
+
+    \b
+    Examples:
+      terrasight series s2_2019-06-01.tif s2_2020-06-01.tif s2_2021-06-01.tif -o series/
+      terrasight series --stac https://earth-search.aws.element84.com/v1 \\
+          --collection sentinel-2-l2a --bbox 15.10,45.20,15.25,45.30 \\
+          --from 2019-01-01 --to 2024-12-31 --every 180 --max-cloud 10 -o series/
     """
+    if stac is not None:
+        if images or dates:
+            raise click.UsageError("give IMAGES (and --dates), or --stac, not both.")
+        images, dates = _stac_series(
+            stac, collection, bbox, (from_date, to_date), max_cloud, every, as_json
+        )
+    elif not images:
+        raise click.UsageError("give three or more IMAGES, or --stac URL with its search.")
     result = detect_series(
         list(images),
         dates,
@@ -122,6 +169,43 @@ def series(
         click.echo(line)
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
+
+
+def _stac_series(
+    stac: str,
+    collection: str | None,
+    bbox: str | None,
+    span: tuple[datetime | None, datetime | None],
+    max_cloud: float | None,
+    every: int,
+    err: bool,
+) -> tuple[tuple[str, ...], str]:
+    """The Items of a STAC search, one per date or period, and their dates, announced."""
+    first, last = span
+    if collection is None or bbox is None or first is None or last is None:
+        named = (("--collection", collection), ("--bbox", bbox), ("--from", first), ("--to", last))
+        missing = [name for name, value in named if value is None]
+        raise click.UsageError(f"--stac needs {', '.join(missing)} as well.")
+    box = parse_bbox(bbox)
+    found = search_items(stac, collection, box, first.date(), last.date(), max_cloud)
+    picked = pick_series(found, every)
+    if len(picked) < 3:
+        search = SceneSearch(stac, collection, box, first.date(), last.date(), max_cloud)
+        raise SceneNotFoundError(
+            f"{len(picked)} date{'' if len(picked) == 1 else 's'} found, a series needs 3 or "
+            f"more: searched {search}. Widen the dates, raise --max-cloud or make --every smaller."
+        )
+    per = f", the clearest per {every} days" if every else ""
+    click.echo(f"{len(picked)} of {len(found)} items{per}:", err=err)
+    for scene in picked:
+        click.echo(f"  {scene_row(scene)}", err=err)
+    days = ",".join(_date_of(s).isoformat() for s in picked)
+    return tuple(s.href for s in picked), days
+
+
+def _date_of(scene: StacScene) -> date:
+    assert scene.datetime is not None  # pick_series keeps dated scenes only
+    return scene.datetime.date()
 
 
 def summary_lines(result: SeriesResult) -> list[str]:

@@ -252,3 +252,36 @@ def find_clearest(
             "(--window-days), raise --max-cloud or check the collection and box."
         )
     return pick
+
+
+def pick_series(scenes: Sequence[StacScene], every_days: int = 0) -> list[StacScene]:
+    """One scene per date, or per period of ``every_days``: the clearest, in date order.
+
+    Periods start at the first scene's date. With ``every_days`` 0 every date is
+    kept (the clearest of the scenes of one day). Scenes without a date are left out.
+
+    Example:
+        >>> a = StacScene("a", "a.json", datetime(2023, 6, 1), 40.0)
+        >>> b = StacScene("b", "b.json", datetime(2023, 6, 20), 5.0)
+        >>> c = StacScene("c", "c.json", datetime(2023, 8, 2), 9.0)
+        >>> [s.id for s in pick_series([a, b, c], every_days=30)]
+        ['b', 'c']
+        >>> [s.id for s in pick_series([a, b, c])]
+        ['a', 'b', 'c']
+    """
+    if every_days < 0:
+        raise InvalidOptionError(f"a period of {every_days} days: give 0 or more days.")
+    dated = sorted((s for s in scenes if s.datetime is not None), key=_day)
+    if not dated:
+        return []
+    start = _day(dated[0])
+    groups: dict[int, list[StacScene]] = {}
+    for scene in dated:
+        offset = (_day(scene) - start).days
+        groups.setdefault(offset // every_days if every_days else offset, []).append(scene)
+
+    def key(scene: StacScene) -> tuple[float, date, str]:
+        cloud = scene.cloud_cover if scene.cloud_cover is not None else math.inf
+        return (cloud, _day(scene), scene.id)
+
+    return [min(group, key=key) for _, group in sorted(groups.items())]
