@@ -169,6 +169,11 @@ def test_an_agent_on_a_series_folder_answers_when_with_follow_ups(result: Series
     follow = agent.ask("when did those change?")
     assert follow.tool_calls[0].arguments["object_ids"] == [1, 3, 4]
     assert "2023-06-01" in follow.text and "2020-06-01" not in follow.text.split(":")[0]
+    largest = agent.ask("when did the largest change happen?")
+    assert largest.tool_calls[0].name == "when_changed" and "2021-06-01" in largest.text
+    later = agent.ask("and what changed after that?")
+    assert later.tool_calls[0].arguments["question"] == "and what changed after 2021-06-01?"
+    assert list(later.evidence) == [3]
     odd = agent.ask("what did the north become?")
     assert "can't tell" in odd.text
 

@@ -65,6 +65,8 @@ TIME_WORDS = re.compile(
     r"|\bwhich (?:date|year|month)\b|\btimeline\b|\bhow long ago\b"
 )
 """Words of a question about when (a date in it counts too)."""
+THEN = re.compile(r"\b(after|since|before|until) (?:that|then)\b")
+"""A time named by the answer before."""
 LENGTH = re.compile(r"\bhow (?:long|wide)\b|\blength\b")
 SPECIFIC = {"count": "count_changes", "area": "measure", "location": "locate"}
 """Question type -> the tool answering it when the question leans on earlier turns."""
@@ -83,6 +85,7 @@ class State:
         group: ids of the objects of the last answer about several ("those", "them").
         focus: the last single object spoken of ("it").
         place: the last place named or answered ("there").
+        when: the last date answered ("after that", "since then").
     """
 
     topic: Query | None = None
@@ -90,6 +93,7 @@ class State:
     group: tuple[int, ...] = ()
     focus: int | None = None
     place: tuple[Region, ...] = ()
+    when: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,11 @@ def resolve(
 
 
 def _when(text: str, t: str, state: State) -> Plan:
-    """Ask the series tool, limited to "those" or "it" of the turns before."""
+    """Ask the series tool, limited to "those" or "it" of the turns before; "after that"
+    and "since then" name the date of the answer before."""
+    if state.when is not None and THEN.search(t):
+        text = THEN.sub(lambda m: f"{m.group(1)} {state.when}", t)
+        return Plan((("when_changed", {"question": text}),), None, None, ("when",))
     args: dict[str, Any] = {"question": text}
     if GROUP_WORDS.search(t) and state.group:
         args["object_ids"] = list(state.group)
@@ -188,7 +196,7 @@ def about_time(text: str) -> bool:
         >>> about_time("what changed since 2021?"), about_time("how many changes?")
         (True, False)
     """
-    return bool(TIME_WORDS.search(text)) or find_span(text) is not None
+    return bool(TIME_WORDS.search(text) or THEN.search(text)) or find_span(text) is not None
 
 
 def archive_subject(text: str) -> str:
@@ -269,8 +277,12 @@ def after(plan: Plan, state: State, result: dict[str, Any]) -> State:
         and plan.steps[-1][0] != "export_geojson"
     ):
         new = replace(new, topic=q, topic_ids=plan.ids, group=evidence)
-    if plan.steps[-1][0] == "when_changed" and len(evidence) > 1:
-        new = replace(new, group=evidence)
+    if plan.steps[-1][0] == "when_changed":
+        if len(evidence) > 1:
+            new = replace(new, group=evidence)
+        value = result.get("value")
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\d", value):
+            new = replace(new, when=value)
     if q is not None and q.regions:
         new = replace(new, place=q.regions)
     elif isinstance(result.get("value"), str) and result["value"] in (*CELL_NAMES, *DIRECTIONS):

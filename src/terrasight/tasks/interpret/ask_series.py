@@ -312,7 +312,7 @@ def _caveats(result: SeriesResult, pick: _Pick) -> list[str]:
             f"overlaps {span.words if span else 'it'} but were first seen outside it: not counted."
         )
     for date, share in zip(result.dates, result.clear_share, strict=False):
-        if share < LOW_CLEAR:
+        if share < LOW_CLEAR and not any(date in w for w in result.warnings):
             out.append(
                 f"The image of {date} was observed clear over {percent_text(100 * share)} of "
                 "the scene only; changes there may be dated later than they happened."

@@ -104,7 +104,7 @@ def find_span(question: str) -> DateSpan | None:
 
     Example:
         >>> find_span("did anything change before March 2020?")
-        DateSpan(start=None, end='2020-02-29', words='before march 2020')
+        DateSpan(start=None, end='2020-02-29', words='before March 2020')
         >>> find_span("when did the lake grow?") is None
         True
     """
@@ -113,11 +113,11 @@ def find_span(question: str) -> DateSpan | None:
     if match:
         start, _ = _bounds(match.groupdict(), "a_")
         _, end = _bounds(match.groupdict(), "b_")
-        return DateSpan(start, end, match.group(0))
+        return DateSpan(start, end, _said(match.group(0)))
     match = _OPEN.search(text)
     if match:
         first, last = _bounds(match.groupdict(), "d_")
-        word, words = match.group("word"), match.group(0)
+        word, words = match.group("word"), _said(match.group(0))
         if word in ("since", "from", "starting"):
             return DateSpan(first, None, words)
         if word == "after":
@@ -130,8 +130,13 @@ def find_span(question: str) -> DateSpan | None:
     match = _ONE.search(text)
     if match:
         first, last = _bounds(match.groupdict(), "")
-        return DateSpan(first, last, "in " + match.group(0))
+        return DateSpan(first, last, "in " + _said(match.group(0)))
     return None
+
+
+def _said(words: str) -> str:
+    """The words of a span as an answer says them: month names capitalised."""
+    return re.sub(rf"\b(?:{_MONTH})\b", lambda m: m.group(0).capitalize(), words)
 
 
 def _next_day(iso: str) -> str:
