@@ -134,7 +134,7 @@ class RangeServer:
     """A local HTTP server for a folder that answers range requests (206) and counts bytes sent.
 
     ``url(name)`` is the address of a file; ``sent`` the body bytes sent so far;
-    ``ranges`` the ``Range`` headers received.
+    ``ranges`` the ``Range`` headers received; set ``down`` to answer 503 to everything.
     """
 
     def __init__(self, root: Path) -> None:
@@ -142,6 +142,7 @@ class RangeServer:
         import threading
 
         self.root, self.sent, self.ranges, self.log = root, 0, [], []
+        self.down = False  # True: every request gets 503, as from a server gone away
         lock = threading.Lock()
         server = self
 
@@ -162,6 +163,9 @@ class RangeServer:
                 self._answer(body=True)
 
             def _answer(self, body: bool) -> None:
+                if server.down:
+                    self.send_error(503, "Service Unavailable")
+                    return
                 path = self._target()
                 if path is None:
                     self.send_error(404, "Not Found")

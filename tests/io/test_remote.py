@@ -58,3 +58,34 @@ def test_the_journal_identifies_a_url_by_size_and_etag(cog_pair, range_server):
     assert identity["path"] == url and identity["size"] == cog_pair[1].stat().st_size
     assert identity["etag"] and range_server.sent == 0  # HEAD only
     assert remote_identity("http://127.0.0.1:1/x.tif") == {"path": "http://127.0.0.1:1/x.tif"}
+
+
+def test_a_connection_lost_mid_job_resumes_from_the_journal(
+    cog_pair, range_server, tmp_path, monkeypatch
+):
+    import numpy as np
+    import rasterio
+
+    from terrasight.tasks.change.detect import detect_changes
+    from terrasight.tasks.change.job import TILES_FILE
+
+    monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "0")
+    before, after = range_server.url("before.tif"), range_server.url("after.tif")
+    options = {"cloud_mask": "off", "tile_size": 512, "workers": 1}
+
+    def go_down(done: int, total: int) -> None:
+        if done > 0:  # after the first window: the rest cannot be read
+            range_server.down = True
+
+    out = tmp_path / "job"
+    with pytest.raises((RemoteReadError, RasterReadError)) as err:
+        detect_changes(before, after, "cva", outdir=out, progress=go_down, **options)
+    assert "127.0.0.1" in str(err.value) and "\n" not in str(err.value)
+    finished = len((out / TILES_FILE).read_text().splitlines())
+    assert 1 <= finished < 16
+    range_server.down = False
+    resumed = detect_changes(before, after, "cva", outdir=out, **options)
+    assert len((out / TILES_FILE).read_text().splitlines()) == 16
+    fresh = detect_changes(cog_pair[0], cog_pair[1], "cva", outdir=tmp_path / "fresh", **options)
+    with rasterio.open(resumed.mask_path) as a, rasterio.open(fresh.mask_path) as b:
+        assert np.array_equal(a.read(1), b.read(1))
