@@ -18,6 +18,7 @@ reuses the raster.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,15 @@ import rasterio
 from rasterio.windows import Window
 
 from terrasight.errors import BandSelectionError
-from terrasight.io.cloud import CloudConfig, CloudModel, cloud_classes, load_cloud_model
+from terrasight.io.cloud import (
+    CloudConfig,
+    CloudMaskUnavailableError,
+    CloudModel,
+    cloud_classes,
+    cloud_masking_available,
+    cloud_support,
+    load_cloud_model,
+)
 from terrasight.io.pair import RasterPair
 from terrasight.io.raster import RasterSource
 from terrasight.io.reflectance import (
@@ -43,6 +52,8 @@ from terrasight.models.runtime import ModelCache
 from terrasight.tasks.change import cloud_rule
 from terrasight.tasks.change.tiles import BLOCK, bounded_map
 
+log = logging.getLogger(__name__)
+
 CORE = 384
 """Core size of a cloud window, in model pixels (about 30 m): 448 with context, 2 x 2 model tiles."""
 CONTEXT = 32
@@ -57,6 +68,39 @@ flagged unreliable."""
 _SAMPLE_WINDOWS = 9
 _SAMPLE_SIZE = 256
 _SAMPLE_PIXELS = 200_000
+
+
+def cloud_config(
+    source: RasterSource, band_names: tuple[str, ...], mode: str
+) -> CloudConfig | None:
+    """The cloud model's configuration for these bands of ``source``, or None: masks off,
+    bands that cannot be masked (``mode="auto"``), or the model not installed (logged).
+
+    Raises:
+        BandSelectionError: ``mode="on"`` and the bands are not blue, green, red and nir.
+        CloudMaskUnavailableError: ``mode="on"`` and ukis-csmask or onnxruntime is missing.
+    """
+    if mode == "off":
+        return None
+    crs, resolution = source.crs, None
+    if crs is not None and crs.is_projected:
+        resolution = source.res[0] * (crs.linear_units_factor[1] or 1.0)
+    config = cloud_support(band_names, source.dtype, resolution=resolution)
+    if config is None and mode == "on":
+        raise BandSelectionError(
+            f"cloud masks need blue, green, red and nir bands in reflectance units; the selected "
+            f"bands of {source.path} are {list(band_names)}. Use cloud_mask='off' "
+            "(--cloud-mask off)."
+        )
+    if config is not None and not cloud_masking_available():
+        if mode == "on":
+            raise CloudMaskUnavailableError(
+                "cloud masks need ukis-csmask and onnxruntime: pip install ukis-csmask "
+                "onnxruntime, or turn them off with cloud_mask='off' (--cloud-mask off)."
+            )
+        log.warning("cloud masks skipped: ukis-csmask or onnxruntime is not installed")
+        return None
+    return config
 
 
 @dataclass(frozen=True)

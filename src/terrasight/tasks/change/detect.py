@@ -27,9 +27,6 @@ from terrasight.errors import BandSelectionError, InvalidRasterError
 from terrasight.io.aoi import check_bbox, parse_bbox
 from terrasight.io.cloud import (
     CloudConfig,
-    CloudMaskUnavailableError,
-    cloud_masking_available,
-    cloud_support,
 )
 from terrasight.io.pair import RasterPair, open_pair
 from terrasight.io.tiling import TileGrid
@@ -300,30 +297,8 @@ def _tile_size(size: int) -> int:
 
 
 def _cloud_config(pair: RasterPair, opts: ChangeOptions) -> CloudConfig | None:
-    mode = opts.cloud_mask  # checked by ChangeOptions: "auto", "on" or "off"
-    if mode == "off":
-        return None
-    crs = pair.before.crs
-    resolution = None
-    if crs is not None and crs.is_projected:
-        resolution = pair.before.res[0] * (crs.linear_units_factor[1] or 1.0)
     # Reflectance factors are found per date by _check_reflectance.
-    config = cloud_support(pair.band_names, pair.before.dtype, resolution=resolution)
-    if config is None and mode == "on":
-        raise BandSelectionError(
-            f"cloud masks need blue, green, red and nir bands in reflectance units; the selected "
-            f"bands of {pair.before.path} are {list(pair.band_names)}. Use cloud_mask='off' "
-            "(--cloud-mask off)."
-        )
-    if config is not None and not cloud_masking_available():
-        if mode == "on":
-            raise CloudMaskUnavailableError(
-                "cloud masks need ukis-csmask and onnxruntime: pip install ukis-csmask "
-                "onnxruntime, or turn them off with cloud_mask='off' (--cloud-mask off)."
-            )
-        log.warning("cloud masks skipped: ukis-csmask or onnxruntime is not installed")
-        return None
-    return config
+    return cloud_layer.cloud_config(pair.before, pair.band_names, opts.cloud_mask)
 
 
 def _check_reflectance(

@@ -21,12 +21,8 @@ from typing import Any
 import numpy as np
 from rasterio.windows import Window
 
-from terrasight.errors import BandSelectionError
 from terrasight.io.cloud import (
     CloudConfig,
-    CloudMaskUnavailableError,
-    cloud_masking_available,
-    cloud_support,
 )
 from terrasight.io.tiling import TileGrid
 from terrasight.models.runtime import ModelCache
@@ -127,28 +123,7 @@ def build_clouds(
 
 def _cloud_base(stack: SeriesStack, opts: SeriesOptions) -> CloudConfig | None:
     """The cloud model configuration for the series' bands, or None when masks are off."""
-    if opts.cloud_mask == "off":
-        return None
-    first = stack.first
-    resolution = None
-    if first.crs is not None and first.crs.is_projected:
-        resolution = first.res[0] * (first.crs.linear_units_factor[1] or 1.0)
-    config = cloud_support(stack.band_names, first.dtype, resolution=resolution)
-    if config is None and opts.cloud_mask == "on":
-        raise BandSelectionError(
-            f"cloud masks need blue, green, red and nir bands in reflectance units; the selected "
-            f"bands of {first.path} are {list(stack.band_names)}. Use cloud_mask='off' "
-            "(--cloud-mask off)."
-        )
-    if config is not None and not cloud_masking_available():
-        if opts.cloud_mask == "on":
-            raise CloudMaskUnavailableError(
-                "cloud masks need ukis-csmask and onnxruntime: pip install ukis-csmask "
-                "onnxruntime, or turn them off with cloud_mask='off' (--cloud-mask off)."
-            )
-        log.warning("cloud masks skipped: ukis-csmask or onnxruntime is not installed")
-        return None
-    return config
+    return cloud_layer.cloud_config(stack.first, stack.band_names, opts.cloud_mask)
 
 
 def pair_key(r: int, j: int) -> str:
