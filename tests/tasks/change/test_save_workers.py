@@ -30,3 +30,16 @@ def test_two_processes_write_what_one_writes(planted_pair, tmp_path):
         assert one[kind].read_bytes() == two[kind].read_bytes(), kind
     assert _rows(one["geopackage"]) == _rows(two["geopackage"]) != []
     assert _report_without_times(one["report"]) == _report_without_times(two["report"])
+
+
+def test_facts_of_stored_objects_are_those_of_objects_in_memory(planted_pair, tmp_path):
+    from dataclasses import replace
+
+    from terrasight.tasks.interpret.facts import change_facts
+
+    before, after, _ = planted_pair
+    result = detect_changes(before, after, method="cva", min_pixels=2, outdir=tmp_path / "job")
+    assert hasattr(result.objects, "split_records") and len(result.objects) >= 1
+    in_memory = replace(result, objects=tuple(result.objects))
+    facts = FactsOptions(classify=False)
+    assert change_facts(result, facts) == change_facts(in_memory, facts)

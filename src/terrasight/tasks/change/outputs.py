@@ -31,6 +31,7 @@ from terrasight.io.vectors import (
     features_to_geojson,
     jsonable,
 )
+from terrasight.models.runtime import torch_threads
 from terrasight.tasks.change.names import OUTPUT_NAMES
 from terrasight.tasks.interpret.caption import caption_change
 from terrasight.tasks.interpret.facts import FactsOptions, change_facts
@@ -113,7 +114,10 @@ def save_result(
             written = pool.submit(write_vectors, result, *vectors)
         made = None
         if facts:
-            made = _facts(result, facts if not isinstance(facts, bool) else None, models)
+            options = facts if not isinstance(facts, bool) else FactsOptions()
+            # The other core writes the vectors: one torch thread does not fight it.
+            with torch_threads(1) if pool and options.classify else contextlib.nullcontext():
+                made = _facts(result, options, models)
             paths["facts"] = write_facts(made, out / FACTS_NAME)
         if report:
             from terrasight.tasks.change.report import write_report

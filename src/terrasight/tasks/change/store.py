@@ -187,6 +187,11 @@ class ObjectsView(Sequence[ChangeObject]):
             head, geometry = self._line(i).rstrip(b"\n").rsplit(_GEOMETRY_KEY, 1)
             yield json.loads(head + b"}"), geometry[:-1]
 
+    def split_records(self) -> Iterator[tuple[ChangeObject, bytes]]:
+        """Each object with an empty geometry (``{}``), and its geometry as GeoJSON text."""
+        for record, geometry in self.raw_records():
+            yield record_object({**record, "geometry": {}}), geometry
+
     def without_geometry(self, stop: int | None = None) -> Iterator[ChangeObject]:
         """The objects up to ``stop`` (all by default) with an empty geometry (``{}``):
         their attributes only, read without parsing the geometries."""
