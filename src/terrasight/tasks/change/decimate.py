@@ -70,7 +70,8 @@ def read_averages(
         return None
     n, width, height = len(indexes), int(window.width), int(window.height)
     step = math.lcm(*(fy for fy, _ in factors), int(ds.block_shapes[indexes[0] - 1][0]))
-    row_bytes = max(1, width * n * np.dtype(ds.dtypes[indexes[0] - 1]).itemsize)
+    # the sums take 4 or 8 bytes a value: the budget counts those, not the source's
+    row_bytes = max(1, width * n * max(4, np.dtype(ds.dtypes[indexes[0] - 1]).itemsize))
     rows = max(step, STRIP_BYTES // row_bytes // step * step)
     plain = _all_valid(ds, indexes)
     dtype = np.dtype(ds.dtypes[indexes[0] - 1])
@@ -114,6 +115,9 @@ def block_average(
         [[[3, 5], [11, 13]]]
     """
     h, w = data.shape[1:]
+    if fy == fx == 1:  # full resolution: the pixels themselves
+        ok = np.ones((h, w), bool) if valid is None else np.asarray(valid.all(axis=0))
+        return (data.astype(np.float32) if data.dtype.kind == "f" else data.copy()), ok
     if valid is None:
         mean = _block_sum(data, fy, fx) / (fy * fx)
         ok = np.ones((h // fy, w // fx), bool)
@@ -129,9 +133,12 @@ def block_average(
 def _block_sum(data: np.ndarray, fy: int, fx: int) -> np.ndarray:
     """Sums of ``fy`` x ``fx`` blocks of ``(bands, h, w)``: rows first (contiguous), then columns.
 
-    Integers add up exactly in 64 bits, floats in float64.
+    Integers add up exactly (in 32 bits up to 16-bit data, else 64), floats in float64.
     """
     n, h, w = data.shape
-    acc = np.float64 if data.dtype.kind == "f" else np.int64
+    acc: type = np.float64
+    if data.dtype.kind != "f":
+        small = data.dtype.itemsize <= 2 and fy * fx <= 2**15
+        acc = (np.uint32 if data.dtype.kind in "ub" else np.int32) if small else np.int64
     rows = data.reshape(n, h // fy, fy, w).sum(axis=2, dtype=acc)
     return rows.reshape(n, h // fy, w // fx, fx).sum(axis=3)
