@@ -69,9 +69,10 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def _cpu() -> float:
-    """CPU seconds of this process so far, all threads (user and system)."""
+    """CPU seconds so far of this process (all threads) and of its children that have
+    ended (tracing workers, the process that writes the vectors), user and system."""
     times = os.times()
-    return times.user + times.system
+    return times.user + times.system + times.children_user + times.children_system
 
 
 JOB_KEYS = ("tile_size", "workers")

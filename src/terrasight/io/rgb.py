@@ -64,9 +64,14 @@ def stretch(data: np.ndarray, valid: np.ndarray, low: float = 2, high: float = 9
         if values.size == 0:
             continue
         lo, hi = np.percentile(values, [low, high])
+        del values
         span = hi - lo if hi > lo else 1.0
-        scaled = np.clip((band - lo) / span * 255.0, 0, 255)
-        out[..., i] = np.where(valid, scaled, 0).astype(np.uint8)
+        scaled = band - lo  # one float64 copy, scaled in place
+        scaled /= span
+        scaled *= 255.0
+        np.clip(scaled, 0, 255, out=scaled)
+        scaled[~valid] = 0
+        out[..., i] = scaled
     if out.shape[-1] == 1:
         out = np.repeat(out, 3, axis=-1)
     return out

@@ -24,6 +24,7 @@ from terrasight.tasks.change.outputs import (
     write_geojson_stream,
     write_geopackage_stream,
     write_summary_stream,
+    write_vectors,
 )
 from terrasight.tasks.change.result import MASK_NODATA, ChangeObject, ChangeResult
 from terrasight.tasks.change.store import ObjectsView, ObjectWriter, object_record
@@ -242,3 +243,50 @@ def test_geopackage_reads_back_with_sqlite_and_shapely(make_raster, tmp_path) ->
         assert geom.equals(shape(obj.geometry))  # the image CRS, not reprojected
         minx, maxx, miny, maxy = struct.unpack("<4d", blob[8:40])
         assert (minx, miny, maxx, maxy) == geom.bounds
+
+
+def _rows(path: Path) -> list[tuple]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT * FROM changes ORDER BY fid").fetchall()
+
+
+def test_one_pass_writes_the_three_files_of_the_separate_writers(make_raster, tmp_path):
+    mask_path, prob = _scene(make_raster, _blobs((96, 96), seed=4))
+    objects, _ = extract_objects(mask_path, prob, 2, UTM_CRS, UTM, tile_size=32)
+    result = _result(objects, mask_path)
+    assert len(objects) > 10
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    write_geojson_stream(result, alone / "changes.geojson")
+    write_geopackage_stream(result, alone / "changes.gpkg")
+    write_summary_stream(result, alone / "summary.json")
+    paths = write_vectors(result, *(tmp_path / n for n in ("a.geojson", "a.gpkg", "s.json")))
+    assert paths[0].read_bytes() == (alone / "changes.geojson").read_bytes()
+    assert paths[2].read_bytes() == (alone / "summary.json").read_bytes()
+    assert _rows(paths[1]) == _rows(alone / "changes.gpkg")
+
+
+def test_one_pass_holds_100000_objects_in_bounded_memory(tmp_path) -> None:
+    n = 100_000
+    template = object_record(_square(0))
+    with ObjectWriter(tmp_path / "objects.jsonl") as writer:
+        for i in range(n):
+            x = 500000.0 + 30 * (i % 1000)
+            ring = [[x, 5e6], [x + 20, 5e6], [x + 20, 5e6 - 20], [x, 5e6 - 20], [x, 5e6]]
+            writer.add_record({**template, "id": i + 1, "geometry": _polygon(ring)})
+    result = _result(writer.view(), tmp_path / "mask.tif")
+    names = ("changes.geojson", "changes.gpkg", "summary.json")
+    tracemalloc.start()
+    try:
+        write_vectors(result, *(tmp_path / name for name in names))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Held in memory, the objects alone take about 1.5 kB each (150 MB).
+    assert peak < 16 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+    assert _rows(tmp_path / "changes.gpkg")[-1][0] == n
+    assert (tmp_path / "summary.json").read_text().count('"id": ') == n
+
+
+def _polygon(ring: list[list[float]]) -> dict[str, object]:
+    return {"type": "Polygon", "coordinates": [ring]}

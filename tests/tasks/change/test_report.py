@@ -272,7 +272,7 @@ def test_pictures_come_from_decimated_reads(tmp_path, make_raster):
         tracemalloc.stop()
     assert all(img.size == (256, 256) for img in _images(html).values())
     # Reading one band whole as float32 takes 16 MB, both dates 96 MB; quicklooks ~6.5 MB.
-    assert peak < n * n * 4
+    assert peak < n * n * 4, peak
 
 
 # --- views for large scenes: zoomable overlay, clips of the largest objects ------

@@ -7,9 +7,12 @@ result can offer ``save()`` as a shortcut without an import cycle.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
 import shutil
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +31,7 @@ from terrasight.io.vectors import (
     features_to_geojson,
     jsonable,
 )
+from terrasight.models.runtime import torch_threads
 from terrasight.tasks.change.names import OUTPUT_NAMES
 from terrasight.tasks.interpret.caption import caption_change
 from terrasight.tasks.interpret.facts import FactsOptions, change_facts
@@ -73,6 +77,7 @@ def save_result(
     report: bool = True,
     facts: bool | FactsOptions = True,
     models: ModelCache | None = None,
+    workers: int = 2,
 ) -> dict[str, Path]:
     """Write the outputs of ``result`` into ``outdir`` and return their paths by kind.
 
@@ -84,6 +89,10 @@ def save_result(
     ``report.html``, which then shows the caption and each object's land cover
     before and after. Each JSON file is written to a ``.part`` file first, then
     renamed. ``models`` keeps the image-text model loaded for later calls.
+    With ``workers`` 2 or more, GeoJSON, GeoPackage and summary are written by a
+    second process (one pass over the objects, :func:`write_vectors`) while
+    this one writes facts and report; with 1, one after the other. The files
+    are the same either way.
 
     Example:
         >>> paths = save_result(result, "changes/")  # doctest: +SKIP
@@ -97,22 +106,44 @@ def save_result(
         if Path(src).resolve() != paths[kind].resolve():
             shutil.copyfile(src, paths[kind])
     _copy_store(result, out)
-    write_geojson_stream(result, paths["geojson"])
-    write_geopackage_stream(result, paths["geopackage"])
-    write_summary_stream(result, paths["summary"])
-    made = None
-    if facts:
-        made = _facts(result, facts if not isinstance(facts, bool) else None, models)
-        paths["facts"] = write_facts(made, out / FACTS_NAME)
-    if report:
-        from terrasight.tasks.change.report import write_report
+    vectors = (paths["geojson"], paths["geopackage"], paths["summary"])
+    with background(workers) as pool:
+        if pool is None:
+            write_vectors(result, *vectors)
+        else:  # GeoJSON, GeoPackage and summary in a process of their own
+            written = pool.submit(write_vectors, result, *vectors)
+        made = None
+        if facts:
+            options = facts if not isinstance(facts, bool) else FactsOptions()
+            # The other core writes the vectors: one torch thread does not fight it.
+            with torch_threads(1) if pool and options.classify else contextlib.nullcontext():
+                made = _facts(result, options, models)
+            paths["facts"] = write_facts(made, out / FACTS_NAME)
+        if report:
+            from terrasight.tasks.change.report import write_report
 
-        words = None if made is None else caption_change(made)
-        with rasterio.Env(GDAL_CACHEMAX=REPORT_GDAL_CACHE_MB):  # the default is 5% of RAM
-            write_report(result, paths["report"], facts=made, caption=words)
-    else:
-        paths.pop("report")
+            words = None if made is None else caption_change(made)
+            with rasterio.Env(GDAL_CACHEMAX=REPORT_GDAL_CACHE_MB):  # the default is 5% of RAM
+                write_report(result, paths["report"], facts=made, caption=words)
+        else:
+            paths.pop("report")
+        if pool is not None:
+            written.result()
     return paths
+
+
+@contextlib.contextmanager
+def background(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """One worker process for outputs written beside the caller's, or None with ``workers`` 1.
+
+    Forked where the system can (nothing to import again), else spawned.
+    """
+    if workers < 2:
+        yield None
+        return
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
+        yield pool
 
 
 def _facts(
@@ -227,10 +258,12 @@ def object_records(
     """
     raw = getattr(objects, "raw_records", None)
     if raw is not None:
-        for record, text in raw():
-            if geometry:
-                record["geometry"] = shapely.from_geojson(text)
-            yield record
+        for chunk in batches(raw()):
+            parsed = shapely.from_geojson([t for _, t in chunk]) if geometry else None
+            for i, (record, _) in enumerate(chunk):
+                if parsed is not None:
+                    record["geometry"] = parsed[i]
+                yield record
         return
     for obj in objects:
         record = jsonable(obj.to_dict())
@@ -244,19 +277,81 @@ def write_summary_stream(result: ChangeResult, path: Path) -> Path:
         >>> write_summary_stream(result, Path("out/summary.json"))  # doctest: +SKIP
         PosixPath('out/summary.json')
     """
-    summary = jsonable(_summary_without_objects(result))
-    head = json.dumps(summary, indent=2, allow_nan=False)
-    before, after = head.split('"objects": []', 1)
-    tmp = path.with_suffix(path.suffix + ".part")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(before + '"objects": [')
-        for i, record in enumerate(object_records(result.objects, geometry=False)):
-            fh.write(("," if i else "") + "\n    ")
-            fh.write(json.dumps(record, allow_nan=False))
-        fh.write("\n  ]" if len(result.objects) else "]")
-        fh.write(after)
-    tmp.replace(path)
+    with SummaryWriter(result, path) as summary:
+        for record in object_records(result.objects, geometry=False):
+            summary.add(record)
     return path
+
+
+def write_vectors(
+    result: ChangeResult, geojson: Path, geopackage: Path, summary: Path
+) -> tuple[Path, Path, Path]:
+    """``changes.geojson``, ``changes.gpkg`` and ``summary.json`` in one pass over the objects.
+
+    The same files as :func:`write_geojson_stream`, :func:`write_geopackage_stream`
+    and :func:`write_summary_stream`, but each object is read and its geometry
+    parsed once for the three.
+
+    Example:
+        >>> write_vectors(result, *(Path("out") / n for n in names))  # doctest: +SKIP
+    """
+    crs = as_crs(result.crs)
+    with (
+        GeoJSONWriter(geojson, collection_members(crs)) as features,
+        GeoPackageWriter(geopackage, "changes", crs, GPKG_COLUMNS) as gpkg,
+        SummaryWriter(result, summary) as listed,
+    ):
+        for chunk in batches(object_records(result.objects)):
+            attributes = [{k: v for k, v in r.items() if k != "geometry"} for r in chunk]
+            geometries = [r["geometry"] for r in chunk]
+            ids = [r["id"] for r in chunk]
+            features.write_lines(
+                feature_lines(geometries, attributes, ids, crs, COORDINATE_DECIMALS)
+            )
+            for record, attrs in zip(chunk, attributes, strict=True):
+                gpkg.add(record["id"], polygonal(record["geometry"]), record)
+                listed.add(attrs)
+    return geojson, geopackage, summary
+
+
+class SummaryWriter:
+    """``summary.json`` written object by object: the result's figures, then one line per object.
+
+    Written to ``path.part`` and renamed when the block ends without an error.
+
+    Example:
+        >>> with SummaryWriter(result, Path("out/summary.json")) as summary:  # doctest: +SKIP
+        ...     summary.add({"id": 1, "pixels": 30})
+    """
+
+    def __init__(self, result: ChangeResult, path: Path) -> None:
+        summary = jsonable(_summary_without_objects(result))
+        head = json.dumps(summary, indent=2, allow_nan=False)
+        self._before, self._after = head.split('"objects": []', 1)
+        self.path = Path(path)
+        self._part = self.path.with_suffix(self.path.suffix + ".part")
+        self._fh = open(self._part, "w", encoding="utf-8")  # noqa: SIM115 - closed by __exit__
+        self._fh.write(self._before + '"objects": [')
+        self._count = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        """List one object (its attributes, JSON-ready)."""
+        self._fh.write(("," if self._count else "") + "\n    ")
+        self._fh.write(json.dumps(record, allow_nan=False))
+        self._count += 1
+
+    def __enter__(self) -> SummaryWriter:
+        return self
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is None:
+            self._fh.write("\n  ]" if self._count else "]")
+            self._fh.write(self._after)
+        self._fh.close()
+        if kind is None:
+            self._part.replace(self.path)
+        else:
+            self._part.unlink(missing_ok=True)
 
 
 def _summary_without_objects(result: ChangeResult) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,10 +23,12 @@ from rasterio.windows import Window
 
 from terrasight.io.pair import open_pair
 from terrasight.io.rgb import display_bands, stretch
+from terrasight.tasks.change.decimate import read_averages
 from terrasight.tasks.change.names import MASK_NODATA
+from terrasight.tasks.change.outlines import Outline, outlines
 
 if TYPE_CHECKING:
-    from terrasight.tasks.change.result import ChangeObject, ChangeResult
+    from terrasight.tasks.change.result import ChangeResult
 
 RED = (255, 0, 0)
 OUTLINE = (255, 221, 0)
@@ -57,6 +60,8 @@ class Quicklooks:
     ``scale`` is quicklook pixels per output-grid pixel; ``display`` names the
     bands shown (``"red, green, blue"``, ``"band1"``...). ``before`` and
     ``after`` are None when the input images can no longer be read.
+    ``zoom_after`` is the after image at the larger size :func:`render` was
+    asked for (``zoom_shape``), read in the same pass; None when not asked for or unreadable.
     """
 
     before: np.ndarray | None
@@ -65,6 +70,7 @@ class Quicklooks:
     heat: np.ndarray
     scale: float
     display: str
+    zoom_after: np.ndarray | None = None
 
 
 def quicklook_shape(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -109,12 +115,27 @@ def heat_gradient_css() -> str:
 def _read_decimated(
     ds, indexes: list[int], window: Window, shape: tuple[int, int], resampling: Resampling
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``indexes`` of ``window`` at ``shape``: float32 ``(n, h, w)`` and a valid mask."""
+    """Read ``indexes`` of ``window`` at ``shape``: ``(n, h, w)`` (integers stay integers,
+    floats become float32) and a valid mask."""
     out = (len(indexes),) + shape
-    data = ds.read(indexes, window=window, out_shape=out, resampling=resampling).astype(np.float32)
+    data = ds.read(indexes, window=window, out_shape=out, resampling=resampling)
     masks = ds.read_masks(indexes, window=window, out_shape=out, resampling=Resampling.nearest)
-    valid = (masks > 0).all(axis=0) & np.isfinite(data).all(axis=0)
+    valid = (masks > 0).all(axis=0)
+    if data.dtype.kind == "f":
+        data = data.astype(np.float32, copy=False)
+        valid &= np.isfinite(data).all(axis=0)
     return data, valid
+
+
+def _read_averaged(
+    ds, indexes: list[int], window: Window, shapes: Sequence[tuple[int, int]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`_read_decimated` (average) at each shape: one pass over the pixels when the
+    shapes divide the window (:func:`~terrasight.tasks.change.decimate.read_averages`)."""
+    pictures = read_averages(ds, indexes, window, shapes)
+    if pictures is None:
+        pictures = [_read_decimated(ds, indexes, window, s, Resampling.average) for s in shapes]
+    return pictures
 
 
 def read_dates(
@@ -134,6 +155,26 @@ def read_dates(
     Raises:
         RasterReadError, PairAlignmentError: an input image cannot be read any more.
     """
+    images, label = read_pictures(result, [shape], dates, window)
+    before, after = (images[d][0] if d in images else None for d in ("before", "after"))
+    return before, after, label
+
+
+def read_pictures(
+    result: ChangeResult,
+    shapes: Sequence[tuple[int, int]],
+    dates: tuple[str, ...] = ("before", "after"),
+    window: Window | None = None,
+) -> tuple[dict[str, list[np.ndarray]], str]:
+    """Each date's pictures of the output grid at each of ``shapes``, stretched to RGB uint8.
+
+    The dates are read at the same time, on a thread each, and each date's
+    pixels once for all the shapes when they divide the grid. Returns
+    ``{date: [picture per shape]}`` and the bands shown.
+
+    Raises:
+        RasterReadError, PairAlignmentError: an input image cannot be read any more.
+    """
     pair = open_pair(
         result.before,
         result.after,
@@ -145,24 +186,31 @@ def read_dates(
     picks, label = display_bands(result.band_names or pair.band_names)
     full = Window(*result.region) if result.region[2] else pair.region
     if window is not None:
-        window = Window(
+        full = Window(
             full.col_off + window.col_off,
             full.row_off + window.row_off,
             window.width,
             window.height,
         )
-    images: dict[str, np.ndarray | None] = {"before": None, "after": None}
-    with pair.readers() as reader:
-        for date in dates:
+
+    def read(date: str) -> list[np.ndarray]:
+        with pair.readers() as reader:
             ds, image = (
                 (reader.before_ds, pair.before)
                 if date == "before"
                 else (reader.after_ds, pair.after)
             )
             bands = [image.bands[i] for i in picks]
-            data, valid = _read_decimated(ds, bands, window or full, shape, Resampling.average)
-            images[date] = stretch(data, valid)
-    return images["before"], images["after"], label
+            pictures = read_averages(ds, bands, full, shapes)
+            if pictures is not None:
+                return [stretch(d, v) for d, v in pictures]
+            return [  # one size at a time: each is stretched before the next is read
+                stretch(*_read_decimated(ds, bands, full, s, Resampling.average)) for s in shapes
+            ]
+
+    with ThreadPoolExecutor(max_workers=max(1, len(dates))) as pool:
+        images = dict(zip(dates, pool.map(read, dates), strict=True))
+    return images, label
 
 
 def read_mask(result: ChangeResult, shape: tuple[int, int]) -> np.ndarray:
@@ -174,14 +222,15 @@ def read_mask(result: ChangeResult, shape: tuple[int, int]) -> np.ndarray:
 def read_probability(result: ChangeResult, shape: tuple[int, int]) -> np.ndarray:
     """The probability at ``shape`` (averaged; NaN where no data)."""
     with rasterio.open(result.probability_path) as ds:
-        prob = ds.read(1, out_shape=shape, resampling=Resampling.average, masked=True)
-    return prob.astype(np.float32).filled(np.nan)
+        window = Window(0, 0, ds.width, ds.height)
+        (prob, valid), *_ = _read_averaged(ds, [1], window, [shape])
+    return np.where(valid, prob[0], np.float32(np.nan))
 
 
 def change_overlay(
     base: np.ndarray,
     mask: np.ndarray,
-    objects: Sequence[ChangeObject],
+    objects: Sequence[Outline],
     result: ChangeResult,
     scale: float,
 ) -> np.ndarray:
@@ -190,7 +239,8 @@ def change_overlay(
     Args:
         base: RGB uint8 ``(h, w, 3)`` (the after image, or grey when unreadable).
         mask: the change mask at the same size (1 changed, 255 no data).
-        objects: objects to outline and label (largest first).
+        objects: outlines of the objects to draw and label (largest first; see
+            :func:`~terrasight.tasks.change.outlines.outlines`).
         result: gives the grid transform to place the objects.
         scale: quicklook pixels per output-grid pixel.
     """
@@ -206,43 +256,35 @@ def change_overlay(
     return np.asarray(img)
 
 
-def _to_quicklook(result: ChangeResult, scale: float) -> Callable[[Sequence], np.ndarray]:
+def _to_quicklook(
+    result: ChangeResult, scale: float
+) -> Callable[[Sequence | np.ndarray], np.ndarray]:
     """A function mapping points ``(n, 2)`` in the grid's CRS (or pixels) to quicklook pixels."""
     inv = ~result.affine
     m = np.array([[inv.a, inv.b], [inv.d, inv.e]]) * scale
     off = np.array([inv.c, inv.f]) * scale
 
-    def convert(points: Sequence) -> np.ndarray:
+    def convert(points: Sequence | np.ndarray) -> np.ndarray:
         return np.asarray(points, dtype=np.float64).reshape(-1, 2) @ m.T + off
 
     return convert
 
 
-def rings(geometry: dict) -> list[Sequence[Sequence[float]]]:
-    """Exterior rings of a GeoJSON-like Polygon or MultiPolygon (none for other types)."""
-    kind, coords = geometry.get("type"), geometry.get("coordinates") or []
-    if kind == "Polygon":
-        return [coords[0]] if coords else []
-    if kind == "MultiPolygon":
-        return [poly[0] for poly in coords if poly]
-    return []
-
-
 def _draw_objects(
-    img: Image.Image, objects: Sequence[ChangeObject], result: ChangeResult, scale: float
+    img: Image.Image, objects: Sequence[Outline], result: ChangeResult, scale: float
 ) -> None:
     """Outline every object; write the ids of the largest ones where they do not overlap."""
     draw = ImageDraw.Draw(img)
     convert = _to_quicklook(result, scale)
     for obj in objects:
-        for ring in rings(obj.geometry):
+        for ring in obj.rings:
             pts = [tuple(p) for p in convert(ring).tolist()]
             if len(pts) >= 2:
                 draw.line(pts + [pts[0]], fill=OUTLINE, width=1)
     font = _font(12 if max(img.size) >= 600 else 10)
     taken: list[tuple[float, float, float, float]] = []
     for obj in objects:
-        x, y = convert(obj.centroid_image_crs)[0].tolist()
+        x, y = convert(obj.centroid)[0].tolist()
         box = draw.textbbox((x, y), str(obj.id), font=font, anchor="mm", stroke_width=2)
         if any(_overlaps(box, other) for other in taken):
             continue
@@ -269,10 +311,19 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def render(result: ChangeResult, max_side: int = 1024) -> tuple[Quicklooks, list[str]]:
+def render(
+    result: ChangeResult,
+    max_side: int = 1024,
+    zoom_shape: tuple[int, int] | None = None,
+    objects: Sequence[Outline] | None = None,
+) -> tuple[Quicklooks, list[str]]:
     """All the report's pictures of ``result``, longest side at most ``max_side``.
 
-    Returns the pictures and notes for the reader (e.g. an input that could not be read).
+    The dates and the probability are read at the same time (a thread each).
+    With ``zoom_shape`` the after image is also made at that size, from the
+    same read. ``objects`` are the outlines to draw (by default those of the
+    :data:`MAX_LABELS` largest objects). Returns the pictures and notes for
+    the reader (e.g. an input that could not be read).
 
     Example:
         >>> looks, notes = render(result, max_side=512)  # doctest: +SKIP
@@ -283,18 +334,24 @@ def render(result: ChangeResult, max_side: int = 1024) -> tuple[Quicklooks, list
 
     shape = quicklook_shape(result.width, result.height, max_side)
     scale = shape[1] / result.width
+    shapes = [shape] if zoom_shape is None else [shape, zoom_shape]
     notes: list[str] = []
-    try:
-        before, after, label = read_dates(result, shape)
-    except (TerrasightError, rasterio.errors.RasterioError) as exc:
-        before = after = None
-        label = ""
-        notes.append(f"the input images could not be read for the pictures: {exc}")
+    images: Mapping[str, Sequence[np.ndarray | None]]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        heat_future = pool.submit(read_probability, result, shape)
+        try:
+            images, label = read_pictures(result, shapes)
+        except (TerrasightError, rasterio.errors.RasterioError) as exc:
+            images, label = {"before": [None] * len(shapes), "after": [None] * len(shapes)}, ""
+            notes.append(f"the input images could not be read for the pictures: {exc}")
+        heat = heat_colours(heat_future.result())
+    before, after = images["before"][0], images["after"][0]
     mask = read_mask(result, shape)
     base = after if after is not None else np.full(shape + (3,), 160, np.uint8)
-    overlay = change_overlay(base, mask, result.objects, result, scale)
-    heat = heat_colours(read_probability(result, shape))
-    return Quicklooks(before, after, overlay, heat, scale, label), notes
+    top = outlines(result.objects, MAX_LABELS) if objects is None else objects
+    overlay = change_overlay(base, mask, top, result, scale)
+    zoom = images["after"][1] if zoom_shape is not None else None
+    return Quicklooks(before, after, overlay, heat, scale, label, zoom), notes
 
 
 def png_data_uri(rgb: np.ndarray, colours: int | None = 256) -> str:

@@ -17,6 +17,7 @@ from rasterio.crs import CRS
 
 from terrasight.tasks.change import quicklook as ql
 from terrasight.tasks.change import report_views as views
+from terrasight.tasks.change.outlines import outlines, without_geometry
 from terrasight.tasks.change.report_views import format_area
 
 if TYPE_CHECKING:
@@ -112,7 +113,9 @@ def write_report(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    looks, notes = ql.render(result, max_side)
+    top = outlines(result.objects, ql.MAX_LABELS)  # the largest objects' outlines, read once
+    zoom = views.zoom_shape(result, max_side)
+    looks, notes = ql.render(result, max_side, zoom, top)
     land = land_cover_labels(facts)
     parts = [
         _header(result),
@@ -122,7 +125,7 @@ def write_report(
         _warnings(list(result.other_warnings) + notes),
         _facts(result),
         _pictures(looks),
-        views.zoom_section(result, max_side),
+        views.zoom_section(result, max_side, looks.zoom_after, top),
         views.clips_section(result, land),
         _table(result, land),
         _details(result),
@@ -299,7 +302,7 @@ def _pictures(looks: ql.Quicklooks) -> str:
 
 def _table(result: ChangeResult, land: dict[int, str] | None = None) -> str:
     total = len(result.objects)
-    objs = list(result.objects[:MAX_ROWS])  # largest first: only these are read
+    objs = without_geometry(result.objects, MAX_ROWS)  # largest first: only these are read
     if not objs:
         return '<section><h2>Change objects</h2><p class="note">No change objects.</p></section>'
     lonlat = any(o.centroid_lonlat is not None for o in objs)

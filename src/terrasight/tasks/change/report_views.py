@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from rasterio.windows import Window
 
 from terrasight.errors import TerrasightError
 from terrasight.tasks.change import quicklook as ql
+from terrasight.tasks.change.outlines import Outline, dict_rings, outlines
 from terrasight.tasks.interpret.crops import open_crops
 
 if TYPE_CHECKING:
@@ -117,24 +119,47 @@ def jpeg_data_uri(rgb: np.ndarray, quality: int = 85) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def zoom_section(result: ChangeResult, shown_side: int) -> str:
+def zoom_shape(result: ChangeResult, shown_side: int) -> tuple[int, int] | None:
+    """``(height, width)`` of the zoomable overlay, or None when the pictures show every pixel.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> zoom_shape(SimpleNamespace(width=8192, height=4096), 1024)
+        (1024, 2048)
+    """
+    if max(result.width, result.height) <= shown_side:
+        return None
+    return ql.quicklook_shape(result.width, result.height, ZOOM_FACTOR * shown_side)
+
+
+def zoom_section(
+    result: ChangeResult,
+    shown_side: int,
+    after: np.ndarray | None = None,
+    objects: Sequence[Outline] | None = None,
+) -> str:
     """The zoomable overlay's section, or ``""`` when the report's pictures show every pixel.
+
+    ``after`` is the after image at :func:`zoom_shape` when already read (else it
+    is read here); ``objects`` the outlines to draw (else the largest objects').
 
     Example:
         >>> html = zoom_section(result, 1024)  # doctest: +SKIP
         >>> 'id="zoom"' in html  # doctest: +SKIP
         True
     """
-    if max(result.width, result.height) <= shown_side:
+    shape = zoom_shape(result, shown_side)
+    if shape is None:
         return ""
-    shape = ql.quicklook_shape(result.width, result.height, ZOOM_FACTOR * shown_side)
     scale = shape[1] / result.width
-    try:
-        _, after, _ = ql.read_dates(result, shape, dates=("after",))
-    except Exception:  # noqa: BLE001 - inputs gone: the overlay on grey still helps
-        after = None
+    if after is None:
+        try:
+            _, after, _ = ql.read_dates(result, shape, dates=("after",))
+        except Exception:  # noqa: BLE001 - inputs gone: the overlay on grey still helps
+            after = None
     base = after if after is not None else np.full(shape + (3,), 160, np.uint8)
-    overlay = ql.change_overlay(base, ql.read_mask(result, shape), result.objects, result, scale)
+    top = outlines(result.objects, ql.MAX_LABELS) if objects is None else objects
+    overlay = ql.change_overlay(base, ql.read_mask(result, shape), top, result, scale)
     uri = jpeg_data_uri(overlay)
     del base, overlay
     side = f"{shape[1]:,} × {shape[0]:,} px, {scale:.3g} of full resolution"
@@ -194,9 +219,9 @@ def _outline(
     """Draw the object's outline on a clip."""
     inv = ~result.affine
     draw = ImageDraw.Draw(img)
-    for ring in ql.rings(obj.geometry):
+    for ring in dict_rings(obj.geometry):
         pts = []
-        for x, y in ring:
+        for x, y in ring.tolist():
             col, row = inv * (x, y)
             pts.append(((col - window.col_off) * scale, (row - window.row_off) * scale))
         if len(pts) >= 2:

@@ -222,14 +222,18 @@ class ChangeResult:
         report: bool = True,
         facts: bool | FactsOptions = True,
         models: ModelCache | None = None,
+        workers: int = 2,
     ) -> dict[str, Path]:
         """Write the outputs into ``outdir`` and return their paths by kind.
 
-        See :func:`terrasight.tasks.change.outputs.save_result`.
+        See :func:`terrasight.tasks.change.outputs.save_result` (``workers``: processes
+        writing at the same time, 1 for one after the other).
 
         Example:
             >>> paths = result.save("changes/")  # doctest: +SKIP
             >>> paths["geojson"].name  # doctest: +SKIP
             'changes.geojson'
         """
-        return outputs.save_result(self, outdir, report=report, facts=facts, models=models)
+        return outputs.save_result(
+            self, outdir, report=report, facts=facts, models=models, workers=workers
+        )

@@ -14,6 +14,7 @@ import math
 import weakref
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any, overload
 
@@ -185,6 +186,17 @@ class ObjectsView(Sequence[ChangeObject]):
         for i in range(len(self)):
             head, geometry = self._line(i).rstrip(b"\n").rsplit(_GEOMETRY_KEY, 1)
             yield json.loads(head + b"}"), geometry[:-1]
+
+    def split_records(self) -> Iterator[tuple[ChangeObject, bytes]]:
+        """Each object with an empty geometry (``{}``), and its geometry as GeoJSON text."""
+        for record, geometry in self.raw_records():
+            yield record_object({**record, "geometry": {}}), geometry
+
+    def without_geometry(self, stop: int | None = None) -> Iterator[ChangeObject]:
+        """The objects up to ``stop`` (all by default) with an empty geometry (``{}``):
+        their attributes only, read without parsing the geometries."""
+        for record, _ in islice(self.raw_records(), stop):
+            yield record_object({**record, "geometry": {}})
 
     def _line(self, i: int) -> bytes:
         assert self._fh is not None

@@ -17,8 +17,9 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -100,17 +101,39 @@ def shape_of(geometry: dict[str, Any]) -> tuple[str, float]:
         geom = to_shape(geometry)
     except (ValueError, AttributeError, TypeError, IndexError):
         return "compact", 1.0
-    if geom.is_empty or geom.area <= 0:
-        return "compact", 1.0
-    rect = shapely.minimum_rotated_rectangle(geom)
-    coords = np.asarray(rect.exterior.coords) if rect.geom_type == "Polygon" else None
-    ratio = 1.0
-    if coords is not None and len(coords) >= 4:
-        sides = np.hypot(*np.diff(coords[:3], axis=0).T)
-        ratio = float(max(sides) / max(min(sides), 1e-12))
-    thin = geom.length**2 / (4.0 * geom.area)
-    elongation = max(ratio, thin / 3.0) if thin >= THINNESS else ratio
-    return ("elongated" if elongation >= ELONGATION else "compact"), round(elongation, 2)
+    return shapes_of(np.array([geom], dtype=object))[0]
+
+
+def shapes_of(geometries: np.ndarray) -> list[tuple[str, float]]:
+    """:func:`shape_of` of an array of shapely geometries (None counts as empty), in a few
+    vectorised GEOS calls.
+
+    Example:
+        >>> shapes_of(np.array([shapely.box(0, 0, 10, 1), None]))
+        [('elongated', 10.0), ('compact', 1.0)]
+    """
+    areas, lengths = shapely.area(geometries), shapely.length(geometries)
+    usable = ~shapely.is_missing(geometries) & ~shapely.is_empty(geometries) & (areas > 0)
+    ratios = np.ones(len(geometries))
+    rects = shapely.minimum_rotated_rectangle(geometries[usable])
+    polygons = np.flatnonzero(usable)[shapely.get_type_id(rects) == 3]
+    rings = shapely.get_exterior_ring(rects[shapely.get_type_id(rects) == 3])
+    coords, index = shapely.get_coordinates(rings, return_index=True)
+    starts = np.searchsorted(index, np.arange(len(rings)))
+    counts = np.bincount(index, minlength=len(rings))
+    for i, start, count in zip(polygons, starts, counts, strict=True):
+        if count >= 4:
+            sides = np.hypot(*np.diff(coords[start : start + 3], axis=0).T)
+            ratios[i] = float(max(sides) / max(min(sides), 1e-12))
+    out = []
+    for ok, ratio, area, length in zip(usable, ratios, areas, lengths, strict=True):
+        if not ok:
+            out.append(("compact", 1.0))
+            continue
+        thin = length**2 / (4.0 * area)
+        elongation = max(ratio, thin / 3.0) if thin >= THINNESS else ratio
+        out.append((("elongated" if elongation >= ELONGATION else "compact"), round(elongation, 2)))
+    return out
 
 
 def change_facts(
@@ -140,7 +163,7 @@ def change_facts(
     """
     opts = options or FactsOptions()
     inverse = ~result.affine
-    objects = [_object_facts(o, result, inverse) for o in result.objects]
+    objects = _all_object_facts(result, inverse)
     notes: list[str] = []
     if opts.classify and objects and opts.max_classified:
         chosen = objects[: opts.max_classified]
@@ -172,9 +195,47 @@ def _cell(obj: ChangeObject, result: ChangeResult, inverse: Any) -> tuple[int, i
     return grid_cell(x, y, result.width, result.height)
 
 
-def _object_facts(obj: ChangeObject, result: ChangeResult, inverse: Any) -> ObjectFacts:
+def _all_object_facts(result: ChangeResult, inverse: Any) -> list[ObjectFacts]:
+    """Every object's facts. Objects in a store are read with their geometries as text,
+    parsed and measured by GEOS in batches (:func:`shapes_of`)."""
+    split = getattr(result.objects, "split_records", None)
+    if split is None:
+        return [_object_facts(o, result, inverse) for o in result.objects]
+    facts: list[ObjectFacts] = []
+    for chunk in _batches(split(), 1024):
+        texts = [text for _, text in chunk]
+        try:
+            shapes = shapes_of(shapely.from_geojson(texts))
+        except shapely.errors.GEOSException:  # an unreadable geometry: one at a time
+            shapes = [_shape_of_text(text) for text in texts]
+        facts.extend(
+            _object_facts(o, result, inverse, shape)
+            for (o, _), shape in zip(chunk, shapes, strict=True)
+        )
+    return facts
+
+
+def _shape_of_text(text: bytes) -> tuple[str, float]:
+    try:
+        return shapes_of(np.array([shapely.from_geojson(text)], dtype=object))[0]
+    except shapely.errors.GEOSException:
+        return "compact", 1.0
+
+
+def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _object_facts(
+    obj: ChangeObject,
+    result: ChangeResult,
+    inverse: Any,
+    shape: tuple[str, float] | None = None,
+) -> ObjectFacts:
     cell = _cell(obj, result, inverse)
-    form, elongation = shape_of(obj.geometry)
+    form, elongation = shape_of(obj.geometry) if shape is None else shape
     mean = round(float(obj.mean_probability), 4)
     return ObjectFacts(
         id=obj.id,
