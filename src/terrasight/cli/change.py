@@ -155,7 +155,9 @@ def change(
         overwrite=overwrite,
         models=models,
     )
-    paths = result.save(outdir, report=not no_report, facts=not no_facts, models=models)
+    paths = result.save(
+        outdir, report=not no_report, facts=not no_facts, models=models, workers=workers
+    )
     if as_json:
         echo_json(result, paths)
     else:
