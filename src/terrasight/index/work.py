@@ -11,8 +11,10 @@ naming the file: a bad file never stops a build.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import rasterio
 import shapely
 from rasterio.windows import Window
 
@@ -49,6 +52,25 @@ CHUNK = 256
 """Tiles of one scene per unit of work."""
 BATCH_TILES = 64
 """Tiles embedded together (small files are grouped up to it)."""
+NON_CACHED = "/vsicurl/:/vsis3/:/vsigs/:/vsiaz/"
+"""GDAL's ``CPL_VSIL_CURL_NON_CACHED`` for index reads: remote files leave no cache behind."""
+
+
+def fresh_reads() -> contextlib.AbstractContextManager[Any]:
+    """GDAL settings for the reads of a build: a remote file is read anew at each open and
+    dropped from GDAL's process-wide cache when closed, so a file changed on its server is
+    seen changed by the next build (in this process, or on a long-lived Dask worker).
+
+    A ``CPL_VSIL_CURL_NON_CACHED`` set in the environment wins.
+
+    Example:
+        >>> with fresh_reads():
+        ...     rasterio.env.getenv()["CPL_VSIL_CURL_NON_CACHED"] == NON_CACHED
+        True
+    """
+    if "CPL_VSIL_CURL_NON_CACHED" in os.environ:
+        return contextlib.nullcontext()
+    return rasterio.Env(CPL_VSIL_CURL_NON_CACHED=NON_CACHED)
 
 
 @dataclass(frozen=True)
@@ -181,7 +203,11 @@ def _digest(data: dict[str, Any]) -> str:
 def tile_count(path: str | Path, tile: int, overlap: int) -> int:
     """How many tiles of ``tile`` px a scene has (its header is read, not its pixels)."""
     source = repair(path)
-    if isinstance(source, Path) and source.suffix.lower() in PHOTO_SUFFIXES:
+    if isinstance(source, str):
+        with fresh_reads():
+            src = open_raster(source)
+        return len(chip_windows(src.width, src.height, tile, overlap))
+    if source.suffix.lower() in PHOTO_SUFFIXES:
         from PIL import Image, UnidentifiedImageError
 
         try:
@@ -249,12 +275,13 @@ def embed_units(
     chips: list[np.ndarray] = []
     for unit in units:
         try:
-            scene = open_scene(unit.path)
-            windows = chip_windows(scene.width, scene.height, unit.tile, unit.overlap)
-            if len(windows) != unit.tiles:
-                raise OSError("the file changed while it was being indexed; run the build again")
-            windows = windows[unit.start : unit.stop]
-            chips += read_chips(scene, windows)
+            with fresh_reads():
+                scene = open_scene(unit.path)
+                windows = chip_windows(scene.width, scene.height, unit.tile, unit.overlap)
+                if len(windows) != unit.tiles:
+                    raise OSError("the file changed while it was being indexed; run it again")
+                windows = windows[unit.start : unit.stop]
+                chips += read_chips(scene, windows)
             read.append((unit, scene, windows))
         except (TerrasightError, OSError, ValueError) as exc:
             read.append(Failure(unit.path, " ".join(str(exc).split())[:300] or type(exc).__name__))
