@@ -123,3 +123,17 @@ def test_urls_are_never_globbed_and_unreachable_servers_keep_rows():
     )
     closed = remote_state("http://127.0.0.1:1/a.tif")
     assert not closed.known and len(closed.digest) == 64
+
+
+def test_a_vsicurl_path_is_indexed_and_resumed_under_its_own_name(
+    range_server, make_raster, tmp_path: Path
+):
+    coast, _ = served(range_server, make_raster)
+    vsi = "/vsicurl/" + range_server.url(coast.name)
+    assert remote_state(vsi).size == coast.stat().st_size
+    db = tmp_path / "db"
+    first = index.build([vsi], db, tile=TILE, overlap=OVERLAP)
+    again = index.build([vsi], db, tile=TILE, overlap=OVERLAP)
+    assert (first.added, first.tiles_added, again.unchanged, again.added) == (1, 20, 1, 0)
+    rows = by_source(db)[vsi]
+    assert str(rows[0]["date"]) == "2023-06-15" and rows[0]["crs"] == "EPSG:32633"
