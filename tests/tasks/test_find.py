@@ -71,6 +71,32 @@ def test_cli_writes_the_geojson_and_the_heat_map(mosaic: Path, tmp_path: Path):
         find("x", mosaic, tmp_path / "h.tif", scales=(8,))
 
 
+def test_a_url_is_scored_like_the_local_file(mosaic: Path, range_server, tmp_path: Path):
+    """The same scene over HTTP (range requests) gives the very heat map and regions."""
+    import shutil
+
+    shutil.copy(mosaic, range_server.root / "mosaic.tif")
+    url = range_server.url("mosaic.tif")
+    text = "many boats in a harbour"
+    local = find(text, mosaic, tmp_path / "local.tif", scales=(150,))
+    remote = find(text, url, tmp_path / "remote.tif", scales=(150,))
+    assert remote.scene == url and remote.tiles == local.tiles == 25
+    assert range_server.ranges and range_server.sent > 0
+    with rasterio.open(tmp_path / "local.tif") as a, rasterio.open(tmp_path / "remote.tif") as b:
+        assert np.array_equal(a.read(1), b.read(1), equal_nan=True) and a.crs == b.crs
+    assert [r.geometry for r in remote.regions] == [r.geometry for r in local.regions]
+    port = shapely.box(500000 + 600, 5000000 - 600, 500000 + 900, 5000000 - 300)
+    best = shapely.geometry.shape(remote.regions[0].geometry)
+    assert best.intersection(port).area > 0.5 * best.area
+
+    out = tmp_path / "where.geojson"
+    run = CliRunner().invoke(main, ["find", text, url, "-o", str(out), "--scales", "150", "-q"])
+    assert run.exit_code == 0, run.output
+    features = json.loads(out.read_text())["features"]
+    assert features and features[0]["properties"]["scene"] == url
+    assert f"of {url} for" in run.output
+
+
 def test_regions_are_the_connected_groups_of_the_best_cells():
     heat = np.zeros((10, 10), np.float32)
     heat[1:3, 1:3] = 1.0  # 4 cells

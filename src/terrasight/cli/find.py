@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from terrasight.cli.options import model_options
+from terrasight.cli.options import ImageParam, model_options
+from terrasight.io.remote import source_name
 
 
 def _scales(value: str) -> tuple[int, ...]:
@@ -19,7 +20,7 @@ def _scales(value: str) -> tuple[int, ...]:
 
 @click.command(name="find")
 @click.argument("text")
-@click.argument("scene", type=click.Path(path_type=Path))
+@click.argument("scene", type=ImageParam(exists=False))
 @click.option(
     "-o",
     "--output",
@@ -51,7 +52,7 @@ def _scales(value: str) -> tuple[int, ...]:
 @click.option("--json", "as_json", is_flag=True, help="Print the GeoJSON on stdout.")
 def find(
     text: str,
-    scene: Path,
+    scene: Path | str,
     output: Path | None,
     heatmap: Path | None,
     scales: str,
@@ -62,13 +63,16 @@ def find(
     quiet: bool,
     as_json: bool,
 ) -> None:
-    """Score every tile of SCENE against TEXT: a heat map GeoTIFF and the best regions."""
+    """Score every tile of SCENE against TEXT: a heat map GeoTIFF and the best regions.
+
+    SCENE is a local image, an http(s)://, s3:// or gs:// URL, a /vsi path or a STAC Item.
+    """
     from tqdm import tqdm
 
     from terrasight.models.runtime import ModelCache
     from terrasight.tasks.find import find as find_in_scene
 
-    output = output or Path(f"{scene.stem}_find.geojson")
+    output = output or Path(f"{Path(source_name(scene)).stem}_find.geojson")
     heatmap = heatmap or output.with_name(output.stem + ".heat.tif")
     bar = tqdm(unit="tile", desc="scoring", disable=quiet or None, leave=False)
 

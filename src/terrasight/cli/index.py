@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from terrasight.cli.options import model_options
+from terrasight.cli.options import ImageParam, model_options
 
 
 @click.group(name="index")
@@ -16,7 +16,7 @@ def index_group() -> None:
 
 
 @index_group.command(name="build")
-@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=ImageParam(exists=False))
 @click.option("--db", type=click.Path(path_type=Path), required=True, help="Index folder.")
 @click.option(
     "--tile", type=click.IntRange(min=16), default=224, show_default=True, help="Tile side in px."
@@ -44,7 +44,7 @@ def index_group() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build_command(
-    sources: tuple[Path, ...],
+    sources: tuple[Path | str, ...],
     db: Path,
     tile: int,
     overlap: int,
@@ -56,6 +56,9 @@ def build_command(
     as_json: bool,
 ) -> None:
     """Index the tiles of SOURCES (image files and folders, searched recursively) into --db.
+
+    A source may also be an http(s)://, s3:// or gs:// URL, a /vsi path or a STAC Item
+    (.json file or URL); its rows name it as given.
 
     GeoTIFFs with a CRS get footprints on the map; plain images are indexed in pixel
     space. Running it again adds new and changed files and drops the rows of changed

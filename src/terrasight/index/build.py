@@ -2,8 +2,10 @@
 
 A build compares the files of its sources with the table: a file whose size,
 modification time or content hash differ from its rows, or whose rows are
-incomplete, has its rows dropped and is indexed again; files that no longer
-exist lose their rows; unchanged files are left alone. Tiles are read and
+incomplete, has its rows dropped and is indexed again; local files that no longer
+exist lose their rows; unchanged files are left alone. A URL or ``/vsi...`` path is
+compared by its size, ETag and Last-Modified (one ``HEAD`` request), a STAC Item by
+its JSON; a server that cannot be asked leaves the rows as they are. Tiles are read and
 embedded in units (:mod:`terrasight.index.work`) in this process or on a Dask
 cluster (:mod:`terrasight.index.cluster`); this process alone writes, all rows
 of a file in one commit, after dropping the file's old rows. Killed at any
@@ -29,14 +31,17 @@ from terrasight.index import store
 from terrasight.index.cluster import make_runner
 from terrasight.index.work import (
     Failure,
+    Identity,
     Rows,
     Unit,
     batches,
     file_hash,
     list_files,
+    remote_state,
     tile_count,
     units_of,
 )
+from terrasight.io.remote import is_remote
 from terrasight.tasks.embed import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -137,7 +142,9 @@ def build(
     """Index the tiles of the image files in ``sources`` into the LanceDB folder ``db``.
 
     Args:
-        sources: files and folders (searched recursively for GeoTIFFs, JPEGs, PNGs...).
+        sources: files and folders (searched recursively for GeoTIFFs, JPEGs, PNGs...),
+            ``http(s)``/``s3``/``gs`` URLs, ``/vsi...`` paths and STAC Items (rows name them
+            as given).
         db: the index folder (created when missing).
         tile: tile side in pixels; overlap: pixels shared by neighbouring tiles.
         model: a ``vl`` registry name or a trained entry ``.json``; a table keeps one model.
@@ -187,33 +194,44 @@ def _plan(
     files, missing = list_files(sources)
     for failure in missing:
         report.skip(failure)
-    stale = [s for s in held if not Path(s).exists()]
+    stale = [s for s in held if not is_remote(s) and not Path(s).exists()]
     report.removed = len(stale)
     units: list[Unit] = []
-    for path in files:
+    for source in files:
+        rows = held.get(source)
+        complete = rows is not None and rows["complete"]
         try:
-            stat = path.stat()
-            rows = held.get(str(path))
-            if (
-                rows is not None
-                and rows["complete"]
-                and rows["stat"] == (stat.st_size, stat.st_mtime_ns)
-            ):
-                report.unchanged += 1
-                continue
-            digest = file_hash(path)
-            if rows is not None and rows["complete"] and rows["hash"] == digest:
+            identity = _identity(source, rows if complete else None)
+            if identity is None:
                 report.unchanged += 1
                 continue
             if rows is not None:
-                stale.append(str(path))
-            tiles = tile_count(path, tile, overlap)
+                stale.append(source)
+            tiles = tile_count(source, tile, overlap)
         except (OSError, ValueError) as exc:
-            report.skip(Failure(str(path), " ".join(str(exc).split())[:300]))
+            report.skip(Failure(source, " ".join(str(exc).split())[:300]))
             continue
-        units += units_of(path, digest, stat, tiles, tile, overlap)
+        units += units_of(source, identity, tiles, tile, overlap)
     _delete_sources(table, stale)
     return units
+
+
+def _identity(source: str, rows: dict[str, Any] | None) -> Identity | None:
+    """The source's :class:`Identity`, or None when its complete ``rows`` are up to date.
+
+    A local file is unchanged when its size and modification time, else its content
+    hash, match; a remote one when its digest matches or its server cannot be asked.
+    """
+    if is_remote(source):
+        identity = remote_state(source)
+        if rows is not None and (not identity.known or rows["hash"] == identity.digest):
+            return None
+        return identity
+    stat = Path(source).stat()
+    if rows is not None and rows["stat"] == (stat.st_size, stat.st_mtime_ns):
+        return None
+    identity = Identity(file_hash(Path(source)), stat.st_size, stat.st_mtime_ns)
+    return None if rows is not None and rows["hash"] == identity.digest else identity
 
 
 def _held(table: Any) -> dict[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ from rasterio.windows import Window
 from terrasight.errors import TerrasightError
 from terrasight.index.search import Hit
 from terrasight.io.chips import open_scene, read_chips
+from terrasight.io.remote import source_name
 
 THUMB = 160
 """Thumbnail side in pixels."""
@@ -49,7 +50,7 @@ def contact_sheet(hits: Sequence[Hit], path: str | Path, columns: int = 5) -> Pa
         x, y = (i % columns) * THUMB, (i // columns) * cell_h
         sheet.paste(Image.fromarray(thumbnail(hit)), (x, y))
         draw.text((x + 4, y + THUMB + 2), f"#{hit.rank}  {hit.score:.3f}", fill=(0, 0, 0))
-        name = Path(hit.source).name
+        name = source_name(hit.source)
         label = name if len(name) <= 24 else name[:21] + "..."
         draw.text((x + 4, y + THUMB + 15), f"{label}:{hit.tile}", fill=(80, 80, 80))
     if not hits:

@@ -1,27 +1,33 @@
 """The work of an index build, in pieces a Dask worker (or this process) runs.
 
 A build lists its files on the caller's side (:func:`list_files`,
-:func:`file_hash`, :func:`tile_count`) and hands out :class:`Unit` s (a file
-and a range of its tiles) in :func:`batches`. :func:`embed_units` reads their tiles, embeds them and
+:func:`file_hash`, :func:`remote_state`, :func:`tile_count`) and hands out
+:class:`Unit` s (a file and a range of its tiles) in :func:`batches`. A source
+is a local file, a URL or ``/vsi...`` path, or a STAC Item; it stays as given
+(a string for remote ones) so workers open it themselves. :func:`embed_units` reads their tiles, embeds them and
 returns the table's columns for them (:class:`Rows`), or a :class:`Failure`
 naming the file: a bad file never stops a build.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import rasterio
 import shapely
 from rasterio.windows import Window
 
-from terrasight.errors import TerrasightError
+from terrasight.errors import RasterReadError, TerrasightError
 from terrasight.io.chips import (
     Scene,
     chip_windows,
@@ -30,7 +36,10 @@ from terrasight.io.chips import (
     read_chips,
     window_boxes,
 )
+from terrasight.io.raster import open_raster
+from terrasight.io.remote import remote_identity, repair
 from terrasight.io.rgb import PHOTO_SUFFIXES
+from terrasight.io.stac import sniff_item
 from terrasight.io.vectors import crs_id
 from terrasight.tasks.embed import embed_images, load_model
 
@@ -43,6 +52,39 @@ CHUNK = 256
 """Tiles of one scene per unit of work."""
 BATCH_TILES = 64
 """Tiles embedded together (small files are grouped up to it)."""
+NON_CACHED = "/vsicurl/:/vsis3/:/vsigs/:/vsiaz/"
+"""GDAL's ``CPL_VSIL_CURL_NON_CACHED`` for index reads: remote files leave no cache behind."""
+
+
+def fresh_reads() -> contextlib.AbstractContextManager[Any]:
+    """GDAL settings for the reads of a build: a remote file is read anew at each open and
+    dropped from GDAL's process-wide cache when closed, so a file changed on its server is
+    seen changed by the next build (in this process, or on a long-lived Dask worker).
+
+    A ``CPL_VSIL_CURL_NON_CACHED`` set in the environment wins.
+
+    Example:
+        >>> with fresh_reads():
+        ...     rasterio.env.getenv()["CPL_VSIL_CURL_NON_CACHED"] == NON_CACHED
+        True
+    """
+    if "CPL_VSIL_CURL_NON_CACHED" in os.environ:
+        return contextlib.nullcontext()
+    return rasterio.Env(CPL_VSIL_CURL_NON_CACHED=NON_CACHED)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What tells whether a source changed since it was indexed.
+
+    ``digest`` is the SHA-256 of a local file's bytes or of an Item's JSON, or of a remote
+    file's size, ETag and Last-Modified; ``known`` is False when a server could not be asked.
+    """
+
+    digest: str
+    size: int = 0
+    mtime_ns: int = 0
+    known: bool = True
 
 
 @dataclass(frozen=True)
@@ -50,6 +92,7 @@ class Unit:
     """One piece of work: tiles ``start``..``stop`` of a file whose content hash is ``digest``."""
 
     path: str
+    """The source as given: an absolute local path, or a URL, ``/vsi...`` path or Item href."""
     digest: str
     size: int
     mtime_ns: int
@@ -76,23 +119,33 @@ class Failure:
     reason: str
 
 
-def list_files(sources: Iterable[str | Path]) -> tuple[list[Path], list[Failure]]:
+def list_files(sources: Iterable[str | Path]) -> tuple[list[str], list[Failure]]:
     """The image files of ``sources`` (files, and folders searched recursively), sorted.
 
-    Returns the files, absolute, and a :class:`Failure` for each source that does not exist.
+    Returns the local files as absolute paths and URLs, ``/vsi...`` paths and remote
+    Items as given (never globbed), and a :class:`Failure` for each local source that
+    does not exist.
 
     Example:
         >>> list_files(["no/such/folder"])[1][0].reason
         'not found'
+        >>> list_files(["https://host/scenes/a.tif"])[0]
+        ['https://host/scenes/a.tif']
     """
-    files: set[Path] = set()
+    files: set[str] = set()
     missing = []
     for source in sources:
-        path = Path(source).resolve()
+        given = repair(source)
+        if isinstance(given, str):
+            files.add(given)
+            continue
+        path = given.resolve()
         if path.is_dir():
-            files.update(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+            files.update(
+                str(p) for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()
+            )
         elif path.is_file():
-            files.add(path)
+            files.add(str(path))
         else:
             missing.append(Failure(str(source), "not found"))
     return sorted(files), missing
@@ -102,6 +155,7 @@ def file_hash(path: Path, block: int = 1 << 20) -> str:
     """The SHA-256 of a file's bytes (hex), read in blocks.
 
     Example:
+        >>> import os
         >>> file_hash(Path(os.devnull))[:12]
         'e3b0c44298fc'
     """
@@ -112,32 +166,69 @@ def file_hash(path: Path, block: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def tile_count(path: Path, tile: int, overlap: int) -> int:
+def remote_state(source: str) -> Identity:
+    """The :class:`Identity` of a URL or ``/vsi...`` source, its pixels unread.
+
+    A STAC Item: the digest of its JSON (read again, it is small). A remote file: a
+    digest of its size, ETag and Last-Modified (one ``HEAD`` request,
+    :func:`~terrasight.io.remote.remote_identity`); ``known`` is False when the server
+    gave none of them (unreachable, or a private bucket), so held rows are kept.
+
+    Example:
+        >>> remote_state("/vsizip/scenes.zip/a.tif").known
+        False
+    """
+    try:
+        item = sniff_item(source)
+    except RasterReadError:  # an Item that cannot be fetched now
+        return Identity(_digest({"path": source}), known=False)
+    if item is not None:
+        return Identity(item.digest)
+    found = remote_identity(source)
+    size = found.get("size")
+    mtime_ns = 0
+    if found.get("last_modified"):
+        try:
+            mtime_ns = int(parsedate_to_datetime(found["last_modified"]).timestamp() * 1e9)
+        except (TypeError, ValueError):
+            mtime_ns = 0
+    known = len(found) > 1
+    return Identity(_digest(found), size if isinstance(size, int) else 0, mtime_ns, known)
+
+
+def _digest(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def tile_count(path: str | Path, tile: int, overlap: int) -> int:
     """How many tiles of ``tile`` px a scene has (its header is read, not its pixels)."""
-    if path.suffix.lower() in PHOTO_SUFFIXES:
+    source = repair(path)
+    if isinstance(source, str):
+        with fresh_reads():
+            src = open_raster(source)
+        return len(chip_windows(src.width, src.height, tile, overlap))
+    if source.suffix.lower() in PHOTO_SUFFIXES:
         from PIL import Image, UnidentifiedImageError
 
         try:
-            with Image.open(path) as img:
+            with Image.open(source) as img:
                 width, height = img.size
         except (OSError, UnidentifiedImageError) as exc:
             raise OSError(f"cannot be decoded ({exc})") from None
     else:
-        scene = open_scene(path)
-        width, height = scene.width, scene.height
+        src = open_raster(source)
+        width, height = src.width, src.height
     return len(chip_windows(width, height, tile, overlap))
 
 
-def units_of(
-    path: Path, digest: str, stat: os.stat_result, tiles: int, tile: int, overlap: int
-) -> list[Unit]:
-    """A file's tiles in :data:`CHUNK`-tile units."""
+def units_of(source: str, identity: Identity, tiles: int, tile: int, overlap: int) -> list[Unit]:
+    """A source's tiles in :data:`CHUNK`-tile units."""
     return [
         Unit(
-            str(path),
-            digest,
-            stat.st_size,
-            stat.st_mtime_ns,
+            source,
+            identity.digest,
+            identity.size,
+            identity.mtime_ns,
             tiles,
             s,
             min(s + CHUNK, tiles),
@@ -184,12 +275,13 @@ def embed_units(
     chips: list[np.ndarray] = []
     for unit in units:
         try:
-            scene = open_scene(unit.path)
-            windows = chip_windows(scene.width, scene.height, unit.tile, unit.overlap)
-            if len(windows) != unit.tiles:
-                raise OSError("the file changed while it was being indexed; run the build again")
-            windows = windows[unit.start : unit.stop]
-            chips += read_chips(scene, windows)
+            with fresh_reads():
+                scene = open_scene(unit.path)
+                windows = chip_windows(scene.width, scene.height, unit.tile, unit.overlap)
+                if len(windows) != unit.tiles:
+                    raise OSError("the file changed while it was being indexed; run it again")
+                windows = windows[unit.start : unit.stop]
+                chips += read_chips(scene, windows)
             read.append((unit, scene, windows))
         except (TerrasightError, OSError, ValueError) as exc:
             read.append(Failure(unit.path, " ".join(str(exc).split())[:300] or type(exc).__name__))

@@ -1,7 +1,9 @@
 """A scene cut into square chips: windows, 8-bit RGB pictures of them, and their footprints.
 
-A *scene* is any image file: a GeoTIFF (or other GDAL raster) with a CRS, or a
-plain image (JPEG, PNG...) in pixel space. :func:`open_scene` reads its header
+A *scene* is any image: a GeoTIFF (or other GDAL raster) with a CRS, or a
+plain image (JPEG, PNG...) in pixel space; a local file, an ``http(s)``/``s3``/``gs``
+URL or ``/vsi...`` path, or a STAC Item (opened as its VRT by
+:func:`terrasight.io.raster.open_raster`). :func:`open_scene` reads its header
 and, for data that are not 8-bit, one display stretch for the whole scene (the
 2nd to 98th percentile of each band over a decimated read, as
 :func:`terrasight.io.rgb.read_rgb` does), so every chip of a scene is stretched
@@ -17,12 +19,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import rasterio
@@ -36,6 +39,8 @@ from rasterio.windows import Window
 
 from terrasight.errors import RasterReadError
 from terrasight.io.raster import common_name, open_raster, read_window
+from terrasight.io.remote import gdal_options, repair, source_name
+from terrasight.io.remote import gdal_path as to_gdal_path
 from terrasight.io.rgb import PHOTO_SUFFIXES, display_bands
 
 LEVELS_SIDE = 1024
@@ -48,10 +53,10 @@ _DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_:]?(0[1-9]|1[0-2])[-_:]?(0[1-9]|[1
 
 @dataclass(frozen=True)
 class Scene:
-    """What reading chips of one image file needs; holds no open file handle.
+    """What reading chips of one image needs; holds no open file handle and pickles whole.
 
     Attributes:
-        path: the file.
+        path: the image as given: a local file, a URL or ``/vsi...`` path, or a STAC Item.
         width, height: size in pixels.
         crs: its CRS, or None in pixel space (plain images).
         transform: pixel to CRS (identity in pixel space).
@@ -59,10 +64,13 @@ class Scene:
         bands: rasterio band numbers shown as red, green, blue (or one grey band).
         levels: per shown band ``(low, high)`` of the display stretch; None for 8-bit data.
         nodata: the nodata value, or None.
-        date: acquisition date (ISO ``YYYY-MM-DD``) from tags or the file name, or None.
+        date: acquisition date (ISO ``YYYY-MM-DD``): a STAC Item's datetime, else from
+            tags or the file name, or None.
+        gdal_path: what GDAL opens (``/vsicurl/...``, an Item's cached VRT); None: ``path``.
+        gdal_env: GDAL settings its reads need (network timeouts, unsigned buckets).
     """
 
-    path: Path
+    path: Path | str
     width: int
     height: int
     crs: CRS | None
@@ -72,10 +80,30 @@ class Scene:
     levels: tuple[tuple[float, float], ...] | None = None
     nodata: float | None = None
     date: str | None = None
+    gdal_path: str | Path | None = None
+    gdal_env: tuple[tuple[str, str], ...] = ()
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[rasterio.io.DatasetReader]:
+        """A read handle on the (non-photo) image, its GDAL settings applied, for the block.
+
+        Example:
+            >>> with open_scene("https://host/a.tif").open() as ds:  # doctest: +SKIP
+            ...     ds.read(1, window=Window(0, 0, 224, 224))
+        """
+        target = self.gdal_path if self.gdal_path is not None else to_gdal_path(self.path)
+        with rasterio.Env(**dict(self.gdal_env)), warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(target) as ds:
+                yield ds
 
 
 def open_scene(path: str | Path) -> Scene:
     """Read a scene's header (and, for data not 8-bit, its display stretch).
+
+    ``path`` is a local file, a URL or ``/vsi...`` path (read with range requests), or
+    a STAC Item (a ``.json`` file or URL); local photos are decoded with Pillow, remote
+    ones by GDAL.
 
     Raises:
         RasterReadError: missing, not an image, or a photo that cannot be decoded.
@@ -86,22 +114,28 @@ def open_scene(path: str | Path) -> Scene:
         >>> scene.crs, scene.date  # doctest: +SKIP
         (CRS.from_epsg(32633), '2023-06-15')
     """
-    path = Path(path)
-    if path.suffix.lower() in PHOTO_SUFFIXES:
-        width, height = _photo_size(path)
-        return Scene(path, width, height, None, Affine.identity(), True, date=date_in_name(path))
-    src = open_raster(path)
+    source = repair(path)
+    if isinstance(source, Path) and source.suffix.lower() in PHOTO_SUFFIXES:
+        width, height = _photo_size(source)
+        return Scene(
+            source, width, height, None, Affine.identity(), True, date=date_in_name(source)
+        )
+    src = open_raster(source)
     names = [common_name(src.band_names[b - 1]) for b in src.bands]
     bands = tuple(src.bands[i] for i in display_bands(names)[0])
-    with warnings.catch_warnings(), rasterio.open(path) as ds:
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+    with src.open() as ds:
         tags = {k.upper(): v for k, v in ds.tags().items()}
         levels = None if src.dtype == "uint8" else _levels(ds, bands, src.nodata)
-    found = next((d for t in DATE_TAGS if (d := date_in_text(tags.get(t, ""))) is not None), None)
+    if src.scene is not None and src.scene.datetime is not None:
+        found: str | None = src.scene.datetime.date().isoformat()
+    else:
+        found = next(
+            (d for t in DATE_TAGS if (d := date_in_text(tags.get(t, ""))) is not None), None
+        )
     crs = src.crs
     transform = src.transform if crs is not None else Affine.identity()
     return Scene(
-        path,
+        source,
         src.width,
         src.height,
         crs,
@@ -110,7 +144,9 @@ def open_scene(path: str | Path) -> Scene:
         bands,
         levels,
         src.nodata,
-        found or date_in_name(path),
+        found or date_in_name(source),
+        gdal_path=to_gdal_path(src.path),
+        gdal_env=src.gdal_env or tuple(sorted(gdal_options(src.path).items())),
     )
 
 
@@ -165,9 +201,14 @@ def date_in_text(text: str) -> str | None:
     return None
 
 
-def date_in_name(path: Path) -> str | None:
-    """The acquisition date in a file's name (see :func:`date_in_text`), or None."""
-    return date_in_text(path.stem)
+def date_in_name(path: str | Path) -> str | None:
+    """The acquisition date in a file's (or URL's) name (see :func:`date_in_text`), or None.
+
+    Example:
+        >>> date_in_name("https://host/2023/S2_20230615.tif?sig=1")
+        '2023-06-15'
+    """
+    return date_in_text(PurePosixPath(source_name(path)).stem)
 
 
 def chip_windows(width: int, height: int, size: int, overlap: int = 0) -> list[Window]:
@@ -215,7 +256,7 @@ def _starts(length: int, size: int, overlap: int) -> list[int]:
 def read_chips(scene: Scene, windows: Sequence[Window]) -> list[np.ndarray]:
     """The chips of ``windows`` as uint8 ``(h, w, 3)`` pictures (invalid pixels black).
 
-    The file is opened once for all the windows.
+    The image is opened once for all the windows (with the scene's GDAL settings).
 
     Raises:
         RasterReadError: the file cannot be decoded (a damaged or truncated file).
@@ -228,8 +269,7 @@ def read_chips(scene: Scene, windows: Sequence[Window]) -> list[np.ndarray]:
         rgb = _read_photo(scene.path)
         return [rgb[_slices(w)] for w in windows]
     out = []
-    with warnings.catch_warnings(), rasterio.open(scene.path) as ds:
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+    with scene.open() as ds:
         for window in windows:
             data, valid = read_window(ds, scene.bands, window, scene.nodata, use_mask=True)
             out.append(to_uint8(data, valid, scene.levels))
@@ -241,7 +281,7 @@ def _slices(window: Window) -> tuple[slice, slice]:
     return slice(r, r + int(window.height)), slice(c, c + int(window.width))
 
 
-def _read_photo(path: Path) -> np.ndarray:
+def _read_photo(path: Path | str) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:

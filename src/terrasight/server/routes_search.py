@@ -7,12 +7,12 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
+from terrasight.io.remote import source_name
 from terrasight.io.vectors import jsonable
 from terrasight.server.routes_jobs import Context
 
@@ -54,6 +54,6 @@ def feature_collection(found: SearchResult) -> dict[str, Any]:
     collection = found.to_geojson()
     for feature, hit in zip(collection["features"], found.hits, strict=True):
         props = feature["properties"]
-        props["source"] = Path(hit.source).name
+        props["source"] = source_name(hit.source)
         props["bbox"] = None if hit.footprint is None else list(hit.footprint.bounds)
     return collection

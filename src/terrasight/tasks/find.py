@@ -58,7 +58,8 @@ class FindResult:
     """The heat map on disk, the best regions (strongest first) and what was searched."""
 
     text: str
-    scene: Path
+    scene: Path | str
+    """The scene as given: a local file, a URL or ``/vsi...`` path, or a STAC Item."""
     heatmap: Path
     crs: Any
     regions: list[Region] = field(default_factory=list)
@@ -109,7 +110,8 @@ def find(
 
     Args:
         text: what to look for.
-        scene: a GeoTIFF (regions in its CRS, GeoJSON in WGS84) or a plain image (pixels).
+        scene: a GeoTIFF (regions in its CRS, GeoJSON in WGS84) or a plain image (pixels);
+            a local file, an ``http(s)``/``s3``/``gs`` URL, a ``/vsi...`` path or a STAC Item.
         heatmap: where to write the heat map GeoTIFF (float32, the scene's CRS, one cell
             per step of the smallest scale).
         scales: tile sides in pixels (each tile is resized to the model's input).
