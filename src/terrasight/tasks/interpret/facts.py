@@ -132,7 +132,8 @@ def shapes_of(geometries: np.ndarray) -> list[tuple[str, float]]:
             continue
         thin = length**2 / (4.0 * area)
         elongation = max(ratio, thin / 3.0) if thin >= THINNESS else ratio
-        out.append((("elongated" if elongation >= ELONGATION else "compact"), round(elongation, 2)))
+        kind = "elongated" if elongation >= ELONGATION else "compact"
+        out.append((kind, round(float(elongation), 2)))
     return out
 
 
