@@ -157,7 +157,7 @@ def detect_series(
     return result
 
 
-METHOD_DEFAULTS: dict[str, dict[str, Any]] = {"cva": {"otsu": False}}
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {"cva": {"otsu": False, "standardise": "matched"}}
 """Method options a series uses unless given: CVA thresholds each pair at its noise floor
 alone, since the dating rule confirms a change at every later date (Otsu's cut, which
 rises with the amount of change in a pair, missed a fifth of a planted clearing)."""
