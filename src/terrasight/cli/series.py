@@ -58,6 +58,13 @@ from terrasight.tasks.series import SeriesResult, detect_series
     show_default=True,
     help="Per-date cloud and shadow masks: a clouded pixel is no observation at that date.",
 )
+@click.option(
+    "--cloud-buffer",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Pixels around each date's cloud and shadow mask also excluded (hazy edges).",
+)
 @click.option("--reflectance-scale", type=float, default=None, help="DN to reflectance factor.")
 @click.option("--reflectance-offset", type=float, default=0.0, show_default=True)
 @click.option("--bbox", default=None, metavar="W,S,E,N", help="Area of interest (WGS84 degrees).")
@@ -103,6 +110,7 @@ def series(
     min_pixels: int,
     nodata: float | None,
     cloud_mask: str,
+    cloud_buffer: int,
     reflectance_scale: float | None,
     reflectance_offset: float,
     bbox: str | None,
@@ -152,6 +160,7 @@ def series(
         min_pixels=min_pixels,
         nodata=nodata,
         cloud_mask=cloud_mask,
+        cloud_buffer=cloud_buffer,
         reflectance_scale=reflectance_scale,
         reflectance_offset=reflectance_offset,
         bbox=bbox,

@@ -90,3 +90,51 @@ def test_sparse_tolerance_gives_the_same_mask_as_the_full_one():
     assert (sparse[~hit] >= full[~hit] - 1e-5).all() and (sparse[~hit] < cutoff).all()
     p = fitted.probability(b, a, v)
     assert np.array_equal(p >= 0.5, full >= fitted.magnitude_threshold)
+
+
+def _hazy_pair(seed: int = 0):
+    """A textured scene with bright (cloud-like) pixels, its next date with another gain
+    and offset, and a haze brightening 8% of that date (a disc, not a change on the ground)."""
+    rng = np.random.default_rng(seed)
+    h, w = 200, 200
+    before = rng.gamma(3.0, 200.0, (3, h, w)).astype(np.float32)
+    before[:, :20, :20] += 4000  # bright, unchanged
+    gain = np.array([0.9, 1.1, 1.05], np.float32)[:, None, None]
+    after = before * gain + 30 + rng.normal(0, 8, before.shape).astype(np.float32)
+    before += rng.normal(0, 8, before.shape).astype(np.float32)
+    yy, xx = np.mgrid[:h, :w]
+    haze = np.hypot(yy - 140, xx - 140) < 32
+    after[:, haze] += 1500
+    return before, after, np.ones((h, w), bool), haze
+
+
+def test_a_haze_on_one_date_does_not_flag_bright_unchanged_pixels():
+    how = "matched"
+    before, after, valid, haze = _hazy_pair()
+    flagged = {}
+    for name in ("mean", how):
+        opts = CVAOptions(tolerance=0, otsu=False, standardise=name)
+        fitted = cva.fit([(before, after, valid)], options=opts)
+        flagged[name] = fitted.probability(before, after, valid) >= fitted.threshold
+    bright = np.zeros_like(haze)
+    bright[:20, :20] = True
+    # The haze inflates the after date's spread: every bright pixel looks changed.
+    assert flagged["mean"][bright].mean() > 0.9
+    assert flagged[how][bright].mean() < 0.01
+    assert flagged[how][~haze].mean() < 0.005
+    assert flagged[how][haze].mean() > 0.99
+
+
+def test_matched_gain_recovers_the_gain_under_a_haze():
+    before, after, valid, haze = _hazy_pair(1)
+    b, a = before[:, valid].T.astype(np.float64), after[:, valid].T.astype(np.float64)
+    gain, offset = cva.matched_gain(b, a, b.std(0))
+    assert np.allclose(gain, [0.9, 1.1, 1.05], atol=0.01)
+    assert np.allclose(offset, 30, atol=8)
+
+
+def test_standardise_defaults_to_the_mean_and_is_checked():
+    assert CVAOptions().standardise == "mean"
+    assert CVAOptions.from_mapping({"standardise": "matched"}).standardise == "matched"
+    with pytest.raises(InvalidOptionError):
+        CVAOptions.from_mapping({"standardise": "robust"})

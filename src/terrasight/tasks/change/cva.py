@@ -5,6 +5,15 @@ deviation of its valid pixels), which removes most global differences of
 light and season; the change magnitude is the Euclidean distance between the
 two standardised vectors.
 
+A few percent of unusual pixels on one date (an unmasked hazy cloud edge, the
+changes themselves) shift that date's mean and standard deviation, which acts
+as a false gain between the dates: small in standardised units near the
+centre, but larger than the noise floor at every bright pixel (a field of
+cumulus). With ``standardise="matched"`` the after date is instead standardised
+with a per-band gain and offset fitted pixel by pixel against the before date,
+leaving out the pixels that do not fit (:func:`matched_gain`); a series of
+dates uses it (:mod:`terrasight.tasks.series`).
+
 The threshold is a test against the pair's own noise: unchanged pixels'
 squared magnitudes are modelled as a scaled chi-square (degrees of freedom
 from the correlation of the band differences, scale from the median
@@ -48,6 +57,11 @@ MAX_TOLERANCE = 2
 SIGNIFICANCE = 0.001
 """Default significance level of the no-change test (share of unchanged pixels flagged)."""
 
+STANDARDISE = ("mean", "matched")
+"""Per-date standardisation (:class:`CVAOptions`)."""
+IQR_TO_STD = 1.349
+"""Inter-quartile range of a normal distribution, in standard deviations."""
+
 
 @dataclass(frozen=True)
 class CVAOptions(MethodOptions):
@@ -62,21 +76,31 @@ class CVAOptions(MethodOptions):
             floor (the default). Off, the threshold is the noise floor alone: more
             weak changes and more noise, for callers that confirm each change
             elsewhere (a series of dates: :mod:`terrasight.tasks.series.dating`).
+        standardise: ``"mean"`` (the default): each date's bands centred on their mean
+            and divided by their standard deviation; ``"matched"``: the before
+            date's mean and standard deviation, the after date's matched to them
+            pixel by pixel (:func:`matched_gain`).
 
     Example:
         >>> CVAOptions.from_mapping({"tolerance": "0"})
-        CVAOptions(tolerance=0, significance=0.001, otsu=True)
+        CVAOptions(tolerance=0, significance=0.001, otsu=True, standardise='mean')
     """
 
     method: ClassVar[str] = "cva"
     tolerance: int = option(1, low=0, high=MAX_TOLERANCE)
     significance: float = option(SIGNIFICANCE, low=1e-12, high=0.5)
     otsu: bool = option(True)
+    standardise: str = option("mean", choices=STANDARDISE)
 
 
 @dataclass(frozen=True)
 class FittedCVA:
-    """CVA fitted to one pair: per-band statistics of each date and the threshold."""
+    """CVA fitted to one pair: per-band statistics of each date and the threshold.
+
+    ``mean_*`` and ``std_*`` are the centre and spread each date is standardised
+    with (with ``standardise="matched"``, the after date's are the before date's
+    through the matched gain and offset).
+    """
 
     mean_before: tuple[float, ...]
     std_before: tuple[float, ...]
@@ -190,6 +214,81 @@ def _safe_std(x: np.ndarray) -> np.ndarray:
     return np.where(s > 1e-12, s, 1.0)
 
 
+def centre_scale(x: np.ndarray, how: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """Per-band centre and spread of pixels ``x`` ``(n, bands)``: mean and standard deviation,
+    or (``"robust"``) median and inter-quartile range / :data:`IQR_TO_STD`.
+
+    A robust spread of 0 (over half the pixels equal) falls back to the standard
+    deviation, and a spread of 0 to 1.
+
+    Example:
+        >>> x = np.array([[1.0], [2.0], [3.0], [4.0], [1000.0]])
+        >>> [round(float(v[0]), 2) for v in centre_scale(x)]
+        [202.0, 399.0]
+        >>> [round(float(v[0]), 2) for v in centre_scale(x, "robust")]
+        [3.0, 1.48]
+    """
+    if how == "mean":
+        return x.mean(0), _safe_std(x)
+    q25, centre, q75 = np.percentile(x, [25, 50, 75], axis=0)
+    spread = (q75 - q25) / IQR_TO_STD
+    return centre, np.where(spread > 1e-12, spread, _safe_std(x))
+
+
+def standardisation(
+    before: np.ndarray, after: np.ndarray, how: str = "mean"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Centre and spread of each date's bands: ``(centre_b, scale_b, centre_a, scale_a)``.
+
+    ``"matched"``: the before date's mean and standard deviation, and the after
+    date's from a per-band gain and offset matched on the pixels that fit it
+    (:func:`matched_gain`), so an unchanged pixel standardises alike in both dates.
+    """
+    if how != "matched":
+        return (*centre_scale(before), *centre_scale(after))
+    centre_b, scale_b = centre_scale(before, "mean")
+    gain, offset = matched_gain(before, after, scale_b)
+    return centre_b, scale_b, gain * centre_b + offset, gain * scale_b
+
+
+def matched_gain(
+    before: np.ndarray, after: np.ndarray, scale: np.ndarray, rounds: int = 3, cut: float = 3.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band ``gain, offset`` with ``after ~ gain * before + offset`` on pixels that agree.
+
+    Starts from the median and inter-quartile ratio, then ``rounds`` times keeps
+    the pixels whose residuals (in units of ``scale``) lie within ``cut`` robust
+    deviations of the median in every band and refits on them (the ratio of
+    standard deviations and the difference of means: symmetric in the dates,
+    unbiased by noise in both). Changed or hazy pixels are left out; the gain is
+    held by all others, bright ones included.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> b = rng.gamma(2.0, 300.0, (5000, 1))
+        >>> a = 0.9 * b + 40 + rng.normal(0, 5, b.shape)
+        >>> a[:400] = 5000.0  # a haze over 8% of the pixels
+        >>> gain, offset = matched_gain(b, a, b.std(0))
+        >>> round(float(gain[0]), 2), round(float(offset[0]) / 10) * 10
+        (0.9, 40)
+    """
+    centre_b, scale_b = centre_scale(before, "robust")
+    centre_a, scale_a = centre_scale(after, "robust")
+    gain = scale_a / scale_b
+    offset = centre_a - gain * centre_b
+    for _ in range(rounds):
+        z = (after - gain * before - offset) / (gain * scale)
+        dev = np.abs(z - np.median(z, axis=0))
+        spread = np.maximum(np.median(dev, axis=0) * 1.4826, 1e-9)
+        keep = (dev <= cut * spread).all(axis=1)
+        if keep.sum() < 2:
+            break
+        kb, ka = before[keep], after[keep]
+        gain = _safe_std(ka) / _safe_std(kb)
+        offset = ka.mean(0) - gain * kb.mean(0)
+    return gain, offset
+
+
 def fit(
     samples: Sequence[Sample],
     band_names: Sequence[str] = (),
@@ -200,7 +299,8 @@ def fit(
     Args:
         samples: ``(before, after, valid)`` windows spread over the scene.
         band_names: unused (CVA works on any bands).
-        options: tolerance and significance (:class:`CVAOptions`); the defaults when None.
+        options: tolerance, significance, Otsu and standardisation (:class:`CVAOptions`);
+            the defaults when None.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -221,17 +321,18 @@ def fit(
     b, a = pooled(samples, max_pixels=1_000_000)
     if b.shape[0] < 2:
         raise ValueError("CVA needs at least two valid pixels")
+    centre_b, scale_b, centre_a, scale_a = standardisation(b, a, opts.standardise)
     stats = FittedCVA(
-        tuple(map(float, b.mean(0))),
-        tuple(map(float, _safe_std(b))),
-        tuple(map(float, a.mean(0))),
-        tuple(map(float, _safe_std(a))),
+        tuple(map(float, centre_b)),
+        tuple(map(float, scale_b)),
+        tuple(map(float, centre_a)),
+        tuple(map(float, scale_a)),
         0.0,
         1.0,
         int(opts.tolerance),
     )
     mag = np.concatenate([stats.magnitude(sb, sa)[v] for sb, sa, v in samples])
-    diff = (a - a.mean(0)) / _safe_std(a) - (b - b.mean(0)) / _safe_std(b)
+    diff = (a - centre_a) / scale_a - (b - centre_b) / scale_b
     dof = nochange.effective_dof(diff, np.sqrt((diff * diff).sum(1)))
     floor = nochange.noise_floor(mag, dof, opts.significance)
     threshold = max(float(otsu(mag)), floor) if opts.otsu else floor

@@ -4,7 +4,10 @@ Cloud masks reuse the change job's (:mod:`terrasight.tasks.change.clouds`):
 date ``k`` is classified in a pair with the first date (the first date in a
 pair with the second), on the first date's grid, and the pair's cloud rule
 keeps only flags that cannot be a change on the ground. Each date's codes go
-into its own file under :data:`CLOUD_DIR` in the job folder, built once.
+into its own file under :data:`CLOUD_DIR` in the job folder, built once. The
+mask of a date is grown by :attr:`SeriesOptions.cloud_buffer` pixels when read:
+a cloud's thin edge and its shadow's faint edge, which the model leaves, are no
+observation either (they otherwise read as a change at that date).
 
 Every pair of dates ``r < j`` gets the change method fitted on the same sample
 windows, reading only pixels clear in both dates.
@@ -20,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from rasterio.windows import Window
+from scipy import ndimage
 
 from terrasight.io.cloud import (
     CloudConfig,
@@ -42,17 +46,52 @@ MIN_SAMPLE = 64
 
 @dataclass(frozen=True)
 class DateClouds:
-    """Each date's cloud layer (None: not masked) and the bit of its codes meaning "masked"."""
+    """Each date's cloud layer (None: not masked), the bit of its codes meaning "masked",
+    and the pixels the mask is grown by (:attr:`SeriesOptions.cloud_buffer`)."""
 
     layers: tuple[cloud_layer.CloudLayer | None, ...]
     bits: tuple[int, ...]
+    buffer: int = 0
 
     def masked(self, k: int, window: Window) -> np.ndarray | None:
-        """bool: date ``k``'s pixels of ``window`` excluded as cloud or shadow (None: no mask)."""
+        """bool: date ``k``'s pixels of ``window`` excluded as cloud or shadow (None: no mask).
+
+        With a buffer, pixels up to ``buffer`` px from a masked one (in this window or
+        next to it) are excluded too.
+        """
         layer = self.layers[k]
         if layer is None:
             return None
-        return (layer.codes(window) & self.bits[k]) > 0
+        if self.buffer <= 0:
+            return (layer.codes(window) & self.bits[k]) > 0
+        padded, inner = _padded(window, layer.region, self.buffer)
+        masked = (layer.codes(padded) & self.bits[k]) > 0
+        return grow(masked, self.buffer)[inner]
+
+
+def grow(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """``mask`` and every pixel within ``pixels`` (Euclidean distance) of it.
+
+    Example:
+        >>> m = np.zeros((1, 7), bool)
+        >>> m[0, 3] = True
+        >>> grow(m, 2).astype(int).tolist()
+        [[0, 1, 1, 1, 1, 1, 0]]
+    """
+    if pixels <= 0 or not mask.any():
+        return mask
+    return np.asarray(ndimage.distance_transform_edt(~mask) <= pixels)
+
+
+def _padded(window: Window, region: Window, pad: int) -> tuple[Window, tuple[slice, slice]]:
+    """``window`` grown by ``pad`` px within ``region``, and where ``window`` lies in it."""
+    col0 = max(int(window.col_off) - pad, int(region.col_off))
+    row0 = max(int(window.row_off) - pad, int(region.row_off))
+    col1 = min(int(window.col_off + window.width) + pad, int(region.col_off + region.width))
+    row1 = min(int(window.row_off + window.height) + pad, int(region.row_off + region.height))
+    dr, dc = int(window.row_off) - row0, int(window.col_off) - col0
+    inner = (slice(dr, dr + int(window.height)), slice(dc, dc + int(window.width)))
+    return Window(col0, row0, col1 - col0, row1 - row0), inner
 
 
 def no_clouds(n: int) -> DateClouds:
@@ -118,7 +157,7 @@ def build_clouds(
         where = folder / CLOUD_DIR / str(k)
         where.mkdir(parents=True, exist_ok=True)
         layers[k] = cloud_layer.build_cloud_layer(pair, plan, where, opts.workers, fresh, cache)
-    return DateClouds(tuple(layers), tuple(bits))
+    return DateClouds(tuple(layers), tuple(bits), opts.cloud_buffer)
 
 
 def _cloud_base(stack: SeriesStack, opts: SeriesOptions) -> CloudConfig | None:

@@ -27,6 +27,7 @@ _RULES = {
     "sample_tiles": _int(1),
     "sample_size": _int(64),
     "confirm": _int(1),
+    "cloud_buffer": _int(0),
 }
 
 
@@ -52,6 +53,9 @@ class SeriesOptions:
     min_pixels: int = 20
     cloud_mask: str = "auto"
     """``"auto"``, ``"on"`` or ``"off"``: per-date cloud masks (clouded pixels are no observation)."""
+    cloud_buffer: int = 5
+    """Pixels around each date's cloud and shadow mask also excluded (the hazy edge the cloud
+    model leaves); 0 keeps the mask as the model drew it."""
     tile_size: int | None = None
     """Window size in pixels (a multiple of 256); the method's default when None."""
     workers: int = 2
