@@ -12,11 +12,14 @@ from tqdm import tqdm
 from terrasight.cli.options import (
     ImageParam,
     bands_option,
+    cloud_mask_option,
+    job_options,
     method_option,
     method_options_option,
     min_pixels_option,
     parse_bands,
     parse_method_options,
+    scene_options,
 )
 from terrasight.cli.search_scenes import pick_stac_pair, stac_options
 from terrasight.io.vectors import jsonable
@@ -38,40 +41,10 @@ from terrasight.tasks.interpret.facts_data import read_facts
 @bands_option
 @min_pixels_option
 @click.option("--after-bands", default=None, help="Bands of the after image, when they differ.")
-@click.option("--nodata", type=float, default=None, help="Nodata value overriding the files'.")
-@click.option(
-    "--cloud-mask",
-    type=click.Choice(["auto", "on", "off"]),
-    default="auto",
-    show_default=True,
-    help="Exclude clouds and shadows (needs blue, green, red, nir).",
-)
-@click.option(
-    "--reflectance-scale",
-    type=float,
-    default=None,
-    help="DN to reflectance factor for cloud masks when the files do not carry it "
-    "(Sentinel-2 1e-4; Landsat C2 Level-1 2e-5, Level-2 2.75e-5).",
-)
-@click.option(
-    "--reflectance-offset",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Added after scaling (Landsat C2 Level-1 -0.1, Level-2 -0.2; Sentinel-2 from "
-    "processing baseline 04.00 -0.1).",
-)
-@click.option(
-    "--bbox",
-    default=None,
-    metavar="W,S,E,N",
-    help="Area of interest in WGS84 degrees: only the windows covering it are read.",
-)
+@cloud_mask_option("Exclude clouds and shadows (needs blue, green, red, nir).")
+@scene_options
 @stac_options
-@click.option("--tile-size", type=click.IntRange(min=256), default=None, help="Window size in px.")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace results of a different job in OUTDIR.")
-@click.option("--no-report", is_flag=True, help="Skip report.html.")
+@job_options
 @click.option(
     "--no-facts",
     is_flag=True,

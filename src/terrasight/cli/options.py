@@ -115,3 +115,72 @@ def model_options(command):
         help="Image-text model: terrasight-vl (shipped), a trained entry .json, or an "
         "open_clip-format model such as remoteclip-vit-b-32 (see `terrasight models`).",
     )(command)
+
+
+def cloud_mask_option(help_text: str):  # noqa: ANN201 - a click decorator
+    """``--cloud-mask auto|on|off`` with the command's own help."""
+    return click.option(
+        "--cloud-mask",
+        type=click.Choice(["auto", "on", "off"]),
+        default="auto",
+        show_default=True,
+        help=help_text,
+    )
+
+
+def scene_options(command):  # noqa: ANN001, ANN201 - a click decorator
+    """``--nodata``, ``--reflectance-scale``/``--reflectance-offset`` and ``--bbox``: how the
+    images are read, the same for every job that reads them."""
+    options = [
+        click.option(
+            "--bbox",
+            default=None,
+            metavar="W,S,E,N",
+            help="Area of interest in WGS84 degrees: only the windows covering it are read.",
+        ),
+        click.option(
+            "--reflectance-offset",
+            type=float,
+            default=0.0,
+            show_default=True,
+            help="Added after scaling (Landsat C2 Level-1 -0.1, Level-2 -0.2; Sentinel-2 from "
+            "processing baseline 04.00 -0.1).",
+        ),
+        click.option(
+            "--reflectance-scale",
+            type=float,
+            default=None,
+            help="DN to reflectance factor for cloud masks when the files do not carry it "
+            "(Sentinel-2 1e-4; Landsat C2 Level-1 2e-5, Level-2 2.75e-5).",
+        ),
+        click.option(
+            "--nodata", type=float, default=None, help="Nodata value overriding the files'."
+        ),
+    ]
+    for option in options:
+        command = option(command)
+    return command
+
+
+def job_options(command):  # noqa: ANN001, ANN201 - a click decorator
+    """``--tile-size``, ``--workers``, ``--overwrite`` and ``--no-report`` of a job with an
+    output folder."""
+    options = [
+        click.option("--no-report", is_flag=True, help="Skip report.html."),
+        click.option(
+            "--overwrite", is_flag=True, help="Replace results of a different job in OUTDIR."
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            default=2,
+            show_default=True,
+            help="Threads on windows, and processes tracing objects and writing outputs.",
+        ),
+        click.option(
+            "--tile-size", type=click.IntRange(min=256), default=None, help="Window size in px."
+        ),
+    ]
+    for option in options:
+        command = option(command)
+    return command

@@ -11,10 +11,13 @@ import click
 from terrasight.cli.options import (
     ImageParam,
     bands_option,
+    cloud_mask_option,
+    job_options,
     method_options_option,
     min_pixels_option,
     parse_bands,
     parse_method_options,
+    scene_options,
 )
 from terrasight.cli.search_scenes import DAY, scene_row
 from terrasight.errors import SceneNotFoundError
@@ -50,13 +53,8 @@ from terrasight.tasks.series import SeriesResult, detect_series
 @method_options_option
 @bands_option
 @min_pixels_option
-@click.option("--nodata", type=float, default=None, help="Nodata value overriding the files'.")
-@click.option(
-    "--cloud-mask",
-    type=click.Choice(["auto", "on", "off"]),
-    default="auto",
-    show_default=True,
-    help="Per-date cloud and shadow masks: a clouded pixel is no observation at that date.",
+@cloud_mask_option(
+    "Per-date cloud and shadow masks: a clouded pixel is no observation at that date."
 )
 @click.option(
     "--cloud-buffer",
@@ -65,9 +63,7 @@ from terrasight.tasks.series import SeriesResult, detect_series
     show_default=True,
     help="Pixels around each date's cloud and shadow mask also excluded (hazy edges).",
 )
-@click.option("--reflectance-scale", type=float, default=None, help="DN to reflectance factor.")
-@click.option("--reflectance-offset", type=float, default=0.0, show_default=True)
-@click.option("--bbox", default=None, metavar="W,S,E,N", help="Area of interest (WGS84 degrees).")
+@scene_options
 @click.option(
     "--confirm",
     type=click.IntRange(min=1),
@@ -75,10 +71,7 @@ from terrasight.tasks.series import SeriesResult, detect_series
     show_default=True,
     help="Clear dates from the change date on that must all show the change.",
 )
-@click.option("--tile-size", type=click.IntRange(min=256), default=None, help="Window size in px.")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace results of a different job in OUTDIR.")
-@click.option("--no-report", is_flag=True, help="Skip report.html.")
+@job_options
 @click.option("--json", "as_json", is_flag=True, help="Print series.json's summary on stdout.")
 @click.option(
     "--every",
