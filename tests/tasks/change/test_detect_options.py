@@ -105,9 +105,8 @@ def test_temporary_folder_belongs_to_the_result(planted_pair, tmp_path, monkeypa
     result = detect_changes(before, after, "cva")
     folder = Path(result.mask_path).parent
     assert folder.parent == scratch and (folder / "change_mask.tif").is_file()
-    saved = result.save(
-        tmp_path / "kept", report=False, facts=False
-    )  # no torch: its caches use the temp folder too
+    # no facts: torch's own caches would land in the temp folder too
+    saved = result.save(tmp_path / "kept", report=False, facts=False)
     expected = result.mask()
     del result
     gc.collect()
