@@ -137,3 +137,21 @@ def test_a_vsicurl_path_is_indexed_and_resumed_under_its_own_name(
     assert (first.added, first.tiles_added, again.unchanged, again.added) == (1, 20, 1, 0)
     rows = by_source(db)[vsi]
     assert str(rows[0]["date"]) == "2023-06-15" and rows[0]["crs"] == "EPSG:32633"
+
+
+def test_an_example_image_behind_a_url_searches_like_its_local_file(
+    range_server, make_raster, tmp_path: Path
+):
+    coast, inland = served(range_server, make_raster)
+    db = tmp_path / "db"
+    index.build([coast, inland], db, tile=TILE, overlap=OVERLAP)
+    archive = index.open(db)
+    local = archive.search(image=coast, k=5)
+    remote = archive.search(image=range_server.url(coast.name), k=5)
+    assert [h.source for h in remote.hits] == [h.source for h in local.hits]
+    assert np.allclose([h.score for h in remote.hits], [h.score for h in local.hits], atol=1e-6)
+    run = CliRunner().invoke(
+        main, ["index", "search", "--db", str(db), "--image", range_server.url(coast.name)]
+    )
+    assert run.exit_code == 0, run.output
+    assert coast.name in run.output

@@ -115,7 +115,7 @@ def build_command(
 @click.option("--db", type=click.Path(path_type=Path), required=True, help="Index folder.")
 @click.option(
     "--image",
-    type=click.Path(path_type=Path),
+    type=ImageParam(exists=False),
     default=None,
     help="An example image to match (with TEXT: both count).",
 )
@@ -139,7 +139,7 @@ def build_command(
 def search_command(
     text: str | None,
     db: Path,
-    image: Path | None,
+    image: Path | str | None,
     bbox: str | None,
     since: str | None,
     k: int,

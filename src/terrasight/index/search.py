@@ -23,6 +23,7 @@ import numpy as np
 
 from terrasight.errors import InvalidOptionError, RasterReadError
 from terrasight.index import store
+from terrasight.io.remote import is_remote
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -146,7 +147,7 @@ class Index:
             raise InvalidOptionError(
                 "index search: give a text, an example image (--image), or both."
             )
-        if isinstance(image, (str, Path)) and not Path(image).is_file():
+        if isinstance(image, (str, Path)) and not is_remote(image) and not Path(image).is_file():
             raise RasterReadError(f"example image {image}: file not found. Check the path.")
         vl = load_model(self.model.ref, self.model.checkpoint, cache=cache)
         parts = []
@@ -173,7 +174,8 @@ class Index:
 
         Args:
             text: what to look for, in words.
-            image: an example image (file or uint8 array); with ``text``, both count equally.
+            image: an example image (a file, a URL or STAC Item, or a uint8 array); with
+                ``text``, both count equally.
             vector: a query vector instead (unit length, the index's dimension).
             bbox: ``(west, south, east, north)`` in WGS84 degrees: only tiles that overlap it.
             since: only tiles acquired on or after this date (``YYYY-MM-DD``).
