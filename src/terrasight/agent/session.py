@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from terrasight.errors import InvalidOptionError, ToolArgumentError
 from terrasight.tasks.change.load import is_result_folder
+from terrasight.tasks.interpret.ask_select import unknown_ids
 
 if TYPE_CHECKING:
     from terrasight.index.search import Index
@@ -239,10 +240,7 @@ class Session:
         known = {f.id for f in facts.objects}
         unknown = [i for i in ids if i not in known]
         if unknown:
-            valid = f"1 to {max(known)}" if known else "none: no change was found"
-            raise ToolArgumentError(
-                f"no change object {', '.join(map(str, unknown))}; the ids are {valid}."
-            )
+            raise ToolArgumentError(unknown_ids(unknown, known))
         kept = tuple(f for f in facts.objects if f.id in set(ids))
         return replace(facts, objects=kept, changed_area=float(sum(f.area for f in kept)))
 

@@ -117,6 +117,20 @@ def stac_options(command):
     return command
 
 
+def require_for_stac(**values: object) -> None:
+    """Refuse a ``--stac`` search missing any of these options (named as keywords).
+
+    Raises:
+        click.UsageError: ``--stac needs --bbox, --after as well.``
+
+    Example:
+        >>> require_for_stac(collection="s2", bbox="1,2,3,4")
+    """
+    missing = [f"--{name}" for name, value in values.items() if value is None]
+    if missing:
+        raise click.UsageError(f"--stac needs {', '.join(missing)} as well.")
+
+
 def pick_stac_pair(
     stac: str,
     collection: str | None,
@@ -139,10 +153,8 @@ def pick_stac_pair(
         ('https://.../items/S2B_..._20190614', 'https://.../items/S2A_..._20240612')
     """
     first, last = dates
-    if collection is None or bbox is None or first is None or last is None:
-        named = (("--collection", collection), ("--bbox", bbox), ("--before", first))
-        missing = [name for name, value in (*named, ("--after", last)) if value is None]
-        raise click.UsageError(f"--stac needs {', '.join(missing)} as well.")
+    require_for_stac(collection=collection, bbox=bbox, before=first, after=last)
+    assert collection is not None and bbox is not None and first is not None and last is not None
     box = parse_bbox(bbox)
     picks = []
     for role, when in (("before", first), ("after", last)):

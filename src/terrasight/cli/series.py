@@ -19,7 +19,7 @@ from terrasight.cli.options import (
     parse_method_options,
     scene_options,
 )
-from terrasight.cli.search_scenes import DAY, scene_row
+from terrasight.cli.search_scenes import DAY, require_for_stac, scene_row
 from terrasight.errors import SceneNotFoundError
 from terrasight.io.aoi import parse_bbox
 from terrasight.io.stac import StacScene
@@ -184,10 +184,8 @@ def _stac_series(
 ) -> tuple[tuple[str, ...], str]:
     """The Items of a STAC search, one per date or period, and their dates, announced."""
     first, last = span
-    if collection is None or bbox is None or first is None or last is None:
-        named = (("--collection", collection), ("--bbox", bbox), ("--from", first), ("--to", last))
-        missing = [name for name, value in named if value is None]
-        raise click.UsageError(f"--stac needs {', '.join(missing)} as well.")
+    require_for_stac(collection=collection, bbox=bbox, **{"from": first, "to": last})
+    assert collection is not None and bbox is not None and first is not None and last is not None
     box = parse_bbox(bbox)
     found = search_items(stac, collection, box, first.date(), last.date(), max_cloud)
     picked = pick_series(found, every)

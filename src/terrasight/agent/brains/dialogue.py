@@ -32,7 +32,7 @@ from terrasight.agent.queries import query_arguments
 from terrasight.tasks.interpret.ask_parse import Query, normalise
 from terrasight.tasks.interpret.ask_slots import Region
 from terrasight.tasks.interpret.vocabulary import CELL_NAMES, DIRECTIONS
-from terrasight.tasks.interpret.when import find_span
+from terrasight.tasks.interpret.when import WHEN_WORDS, find_span
 
 GROUP_WORDS = re.compile(r"\b(?:those|them|these|they|ones)\b")
 FOCUS_WORDS = re.compile(r"\b(?:it|its|that one|this one|th(?:at|is) (?:change|object|area))\b")
@@ -60,10 +60,7 @@ ARCHIVE_FRAME = re.compile(
     r"(?:(?:the|my|our) archive)?\s*(?:for )?(?:any )?|\s*(?:(?:in|from|of) (?:the|my|our) "
     r"archive)?\s*(?:else(?:where)?)?\s*[?.!]*$"
 )
-TIME_WORDS = re.compile(
-    r"^when\b|\bwhen (?:did|was|were|has|have|is|are)\b|\bwhat (?:date|year|month|time)\b"
-    r"|\bwhich (?:date|year|month)\b|\btimeline\b|\bhow long ago\b"
-)
+TIME_WORDS = re.compile(WHEN_WORDS)
 """Words of a question about when (a date in it counts too)."""
 THEN = re.compile(r"\b(after|since|before|until) (?:that|then)\b")
 """A time named by the answer before."""

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import sys
-import tempfile
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -35,7 +32,7 @@ from terrasight.tasks.change import clouds as cloud_layer
 from terrasight.tasks.change import nochange, tiles
 from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample
 from terrasight.tasks.change.checks import check_change_options, check_keywords
-from terrasight.tasks.change.job import job_lock, open_job
+from terrasight.tasks.change.job import in_temporary_folder, job_lock, open_job
 from terrasight.tasks.change.methods import get_method
 from terrasight.tasks.change.objects import extract_objects
 from terrasight.tasks.change.plan import (
@@ -219,15 +216,12 @@ def _run_in_temporary_folder(
     plan: Plan, overwrite: bool, progress: Progress | None
 ) -> ChangeResult:
     """Run in a new temporary folder owned by the result (removed with it, or on failure)."""
-    folder = Path(tempfile.mkdtemp(prefix="terrasight-"))
-    try:
+
+    def run(folder: Path) -> ChangeResult:
         with rasterio.Env(GDAL_CACHEMAX=plan.opts.gdal_cache_mb, GDAL_NUM_THREADS=1):
-            result = _run(plan, folder, overwrite, progress)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    weakref.finalize(result, shutil.rmtree, str(folder), ignore_errors=True)
-    return result
+            return _run(plan, folder, overwrite, progress)
+
+    return in_temporary_folder("terrasight-", run)
 
 
 def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -> ChangeResult:

@@ -20,10 +20,13 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+import shutil
+import tempfile
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from terrasight.errors import JobLockedError, OutputExistsError, OutputFolderError
 from terrasight.io.remote import is_remote, remote_identity, source_name
@@ -34,6 +37,7 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, runs are n
     fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 JOB_FILE = ".terrasight-job.json"
 TILES_FILE = ".terrasight-tiles.jsonl"
@@ -71,6 +75,23 @@ def job_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def in_temporary_folder(prefix: str, run: Callable[[Path], T]) -> T:
+    """``run(folder)`` in a new temporary folder that belongs to the result: removed when the
+    result is garbage-collected (or the interpreter exits), or at once when ``run`` fails.
+
+    Example:
+        >>> result = in_temporary_folder("terrasight-", lambda folder: run_job(folder))  # doctest: +SKIP
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        result = run(folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(result, shutil.rmtree, str(folder), ignore_errors=True)
+    return result
 
 
 def file_identity(path: Path | str) -> dict[str, Any]:

@@ -83,19 +83,13 @@ def ask(
 
     if question is None:
         raise InvalidOptionError("no question given: ask(before, after, 'how many changes?').")
-    if is_result_folder(before) and not is_series_folder(before):
+    if is_result_folder(before) or is_series_folder(before):
         if after is not None:
             raise InvalidOptionError(
                 f"{before} is a saved result folder: ask it without a second image "
                 "(ask(folder, question=...)), or give two images."
             )
-        return ask_result(before, question, cache, model=model)
-    if is_series_folder(before):
-        if after is not None:
-            raise InvalidOptionError(
-                f"{before} is a saved series folder: ask it without a second image."
-            )
-        return ask_series(before, question)
+        return ask_result(before, question, cache, model=model)  # a series' too
     if after is None:
         raise InvalidOptionError(
             f"{before} is not a saved change result folder; give the after image too."

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -170,6 +171,18 @@ def ids_text(ids: list[int] | tuple[int, ...], limit: int = 12) -> str:
     shown = ", ".join(str(i) for i in ids[:limit])
     more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
     return f"objects {shown}{more}"
+
+
+def unknown_ids(unknown: Iterable[int], known: Iterable[int]) -> str:
+    """The message for object ids that name no object, with the valid ones.
+
+    Example:
+        >>> unknown_ids([9], [1, 2, 3])
+        'no change object 9; the ids are 1 to 3.'
+    """
+    known = list(known)
+    valid = f"1 to {max(known)}" if known else "none: no change was found"
+    return f"no change object {', '.join(map(str, unknown))}; the ids are {valid}."
 
 
 def plural(n: int, word: str = "change") -> str:

@@ -29,10 +29,11 @@ from terrasight.tasks.interpret.ask_select import (
     ids_text,
     percent_text,
     plural,
+    unknown_ids,
 )
 from terrasight.tasks.interpret.ask_slots import find_classes, find_regions, is_english
 from terrasight.tasks.interpret.ask_words import WHY
-from terrasight.tasks.interpret.when import DateSpan, find_span
+from terrasight.tasks.interpret.when import WHEN_WORDS, DateSpan, find_span
 from terrasight.tasks.series.result import SERIES_JSON, SeriesObject, SeriesResult, load_series
 
 __all__ = ["ask_series", "is_series_folder"]
@@ -50,9 +51,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     for kind, pattern in (
         (
             "when",
-            r"^when\b|\bwhen (?:did|was|were|has|have|is|are)\b|\bwhat (?:date|year|month|time)\b"
-            r"|\bwhich (?:date|year|month|image)\b|\bat what (?:date|time)\b|\bhow long ago\b"
-            r"|\btimeline\b",
+            rf"{WHEN_WORDS}|\bwhich image\b|\bat what (?:date|time)\b",
         ),
         ("area", r"\bhow many (?:hectares|square|km|m2|ha\b|sq|acres|pixels)"),
         ("count", r"\bhow many\b|\bnumber of\b|^count\b"),
@@ -151,10 +150,7 @@ def _only(result: SeriesResult, ids: Sequence[int]) -> SeriesResult:
     known = {o.id for o in result.objects}
     unknown = sorted(set(ids) - known)
     if unknown:
-        valid = f"1 to {max(known)}" if known else "none: no change was found"
-        raise QuestionError(
-            f"no change object {', '.join(map(str, unknown))}; the ids are {valid}."
-        )
+        raise QuestionError(unknown_ids(unknown, known))
     return replace(result, objects=tuple(o for o in result.objects if o.id in set(ids)))
 
 

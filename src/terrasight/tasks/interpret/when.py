@@ -47,6 +47,11 @@ DATE = (
     rf"|(?:(?P<mn>{_MONTH})\.?\s+)?(?P<y2>(?:19|20)\d\d))"
 )
 """A year, a month of a year or a full ISO date, with named groups."""
+WHEN_WORDS = (
+    r"^when\b|\bwhen (?:did|was|were|has|have|is|are)\b|\bwhat (?:date|year|month|time)\b"
+    r"|\bwhich (?:date|year|month)\b|\btimeline\b|\bhow long ago\b"
+)
+"""Words of a question that asks when (a pattern for :func:`re.search`)."""
 _ONE = re.compile(DATE)
 _BETWEEN = re.compile(
     rf"\b(?:between|from)\s+(?P<a>{DATE.replace('?P<', '?P<a_')})\s+"

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-import tempfile
-import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +28,13 @@ from terrasight.io.tiling import Tile, TileGrid
 from terrasight.models.runtime import ModelCache
 from terrasight.tasks.change import nochange
 from terrasight.tasks.change.base import FittedChange, MethodOptions, MethodSpec
-from terrasight.tasks.change.job import Job, file_identity, job_lock, open_job
+from terrasight.tasks.change.job import (
+    Job,
+    file_identity,
+    in_temporary_folder,
+    job_lock,
+    open_job,
+)
 from terrasight.tasks.change.methods import get_method
 from terrasight.tasks.change.plan import method_options_for
 from terrasight.tasks.change.tiles import bounded_map, sync_file
@@ -146,15 +149,12 @@ def detect_series(
         folder = Path(outdir)
         with job_lock(folder), env:
             return _run(plan, folder, overwrite, report)
-    folder = Path(tempfile.mkdtemp(prefix="terrasight-series-"))
-    try:
+
+    def run(folder: Path) -> SeriesResult:
         with env:
-            result = _run(plan, folder, overwrite, report)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    weakref.finalize(result, shutil.rmtree, str(folder), ignore_errors=True)
-    return result
+            return _run(plan, folder, overwrite, report)
+
+    return in_temporary_folder("terrasight-series-", run)
 
 
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {"cva": {"otsu": False, "standardise": "matched"}}
