@@ -37,6 +37,10 @@ MIN_SIZE = 8
 
 _COLOR_NAMES = {"red": "red", "green": "green", "blue": "blue", "gray": "gray", "alpha": "alpha"}
 
+DECIMATED_READ_CACHE_MB = 64
+"""GDAL block cache (MB) for decimated reads across a whole scene (pictures, crops): GDAL's
+default, 5% of memory, fills with full-resolution blocks on a large scene."""
+
 
 @dataclass(frozen=True)
 class RasterSource:

@@ -23,6 +23,7 @@ import shapely
 from terrasight.errors import MissingDependencyError
 from terrasight.io.geojson import GeoJSONWriter, batches, feature_lines, polygonal
 from terrasight.io.geopackage import GeoPackageWriter
+from terrasight.io.raster import DECIMATED_READ_CACHE_MB
 from terrasight.io.vectors import (
     COORDINATE_DECIMALS,
     VectorFeature,
@@ -37,7 +38,6 @@ from terrasight.tasks.interpret.caption import caption_change
 from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 from terrasight.tasks.interpret.facts_data import FACTS_NAME, ChangeFacts, write_facts
 
-REPORT_GDAL_CACHE_MB = 64
 """GDAL block cache while the report's pictures are read: decimated reads of a
 large scene otherwise fill the cache (by default 5% of the machine's memory)."""
 
@@ -123,7 +123,7 @@ def save_result(
             from terrasight.tasks.change.report import write_report
 
             words = None if made is None else caption_change(made)
-            with rasterio.Env(GDAL_CACHEMAX=REPORT_GDAL_CACHE_MB):  # the default is 5% of RAM
+            with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB):
                 write_report(result, paths["report"], facts=made, caption=words)
         else:
             paths.pop("report")

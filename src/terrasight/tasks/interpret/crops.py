@@ -21,7 +21,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from terrasight.io.pair import PairReader, open_pair
-from terrasight.io.raster import RasterSource
+from terrasight.io.raster import DECIMATED_READ_CACHE_MB, RasterSource
 from terrasight.io.reflectance import scaling_from_metadata
 from terrasight.io.rgb import display_bands
 from terrasight.tasks.interpret.spectral import dominant_group, has_spectral_bands
@@ -37,8 +37,6 @@ CONTEXT = 1.5
 """Crop window side as a multiple of the object's larger bounding-box side."""
 STRETCH_SIDE = 512
 """Longest side of the decimated read the scene-wide stretch is computed from."""
-CROP_GDAL_CACHE_MB = 64
-"""GDAL block cache while crops are read (GDAL's default, 5% of memory, fills on a large scene)."""
 
 
 def context_window(
@@ -158,8 +156,7 @@ def open_crops(result: ChangeResult) -> Iterator[CropReader]:
     )
     picks, _ = display_bands(result.band_names or pair.band_names)
     region = Window(*result.region) if result.region[2] else pair.region
-    # decimated reads of a large region go through GDAL's block cache: 5% of memory by default
-    with rasterio.Env(GDAL_CACHEMAX=CROP_GDAL_CACHE_MB), pair.readers() as reader:
+    with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB), pair.readers() as reader:
         datasets = {
             "before": (reader.before_ds, [pair.before.bands[i] for i in picks]),
             "after": (reader.after_ds, [pair.after.bands[i] for i in picks]),
