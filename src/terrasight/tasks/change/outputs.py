@@ -12,7 +12,7 @@ import json
 import multiprocessing
 import shutil
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,17 +32,14 @@ from terrasight.io.vectors import (
     features_to_geojson,
     jsonable,
 )
-from terrasight.models.runtime import torch_threads
 from terrasight.tasks.change.names import OUTPUT_NAMES
 from terrasight.tasks.interpret.caption import caption_change
 from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 from terrasight.tasks.interpret.facts_data import FACTS_NAME, ChangeFacts, write_facts
 
-"""GDAL block cache while the report's pictures are read: decimated reads of a
-large scene otherwise fill the cache (by default 5% of the machine's memory)."""
-
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
+    from terrasight.tasks.change.report_views import Drawing
     from terrasight.tasks.change.result import ChangeObject, ChangeResult
 
 
@@ -107,29 +104,44 @@ def save_result(
             shutil.copyfile(src, paths[kind])
     _copy_store(result, out)
     vectors = (paths["geojson"], paths["geopackage"], paths["summary"])
-    with background(workers) as pool:
+    with background(workers) as pool, ThreadPoolExecutor(1) as painter:
         if pool is None:
             write_vectors(result, *vectors)
         else:  # GeoJSON, GeoPackage and summary in a process of their own
             written = pool.submit(write_vectors, result, *vectors)
+        # The report's pictures need no facts: drawn on a thread while the facts are made.
+        drawing = painter.submit(_draw, result) if report and pool is not None else None
         made = None
         if facts:
             options = facts if not isinstance(facts, bool) else FactsOptions()
             # The other core writes the vectors: one torch thread does not fight it.
-            with torch_threads(1) if pool and options.classify else contextlib.nullcontext():
-                made = _facts(result, options, models)
+            made = _facts(result, options, models, threads=1 if pool else None)
             paths["facts"] = write_facts(made, out / FACTS_NAME)
         if report:
-            from terrasight.tasks.change.report import write_report
-
-            words = None if made is None else caption_change(made)
-            with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB):
-                write_report(result, paths["report"], facts=made, caption=words)
+            _report(result, paths["report"], made, drawing)
         else:
             paths.pop("report")
         if pool is not None:
             written.result()
     return paths
+
+
+def _draw(result: ChangeResult) -> Drawing:
+    from terrasight.tasks.change.report_views import draw_report
+
+    with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB):
+        return draw_report(result)
+
+
+def _report(
+    result: ChangeResult, path: Path, made: ChangeFacts | None, drawing: Future | None
+) -> None:
+    """Write ``report.html``, with the pictures drawn on a thread when there is one."""
+    from terrasight.tasks.change.report import write_report
+
+    pictures = _draw(result) if drawing is None else drawing.result()
+    words = None if made is None else caption_change(made)
+    write_report(result, path, facts=made, caption=words, drawing=pictures)
 
 
 @contextlib.contextmanager
@@ -147,11 +159,14 @@ def background(workers: int) -> Iterator[ProcessPoolExecutor | None]:
 
 
 def _facts(
-    result: ChangeResult, options: FactsOptions | None, models: ModelCache | None
+    result: ChangeResult,
+    options: FactsOptions | None,
+    models: ModelCache | None,
+    threads: int | None = None,
 ) -> ChangeFacts:
     """The result's facts; without PyTorch, unclassified ones that say why."""
     try:
-        return change_facts(result, options, cache=models)
+        return change_facts(result, options, cache=models, threads=threads)
     except MissingDependencyError as exc:
         base = options or FactsOptions()
         plain = change_facts(result, replace(base, classify=False))

@@ -16,8 +16,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -27,6 +30,7 @@ import shapely
 from shapely.geometry import shape as to_shape
 
 from terrasight.io.vectors import cell_words, grid_cell
+from terrasight.models.runtime import torch_threads
 from terrasight.tasks.interpret.facts_data import ChangeFacts, ObjectFacts, totals
 from terrasight.tasks.interpret.spectral import restrict
 from terrasight.tasks.interpret.vocabulary import (
@@ -37,6 +41,9 @@ from terrasight.tasks.interpret.vocabulary import (
     THINNESS,
     size_class,
 )
+
+DATES = ("before", "after")
+"""The two dates of a change, in order."""
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -142,6 +149,7 @@ def change_facts(
     options: FactsOptions | None = None,
     cache: ModelCache | None = None,
     progress: Callable[[int], None] | None = None,
+    threads: int | None = None,
 ) -> ChangeFacts:
     """The facts of a change result: per object and for the whole scene.
 
@@ -151,6 +159,8 @@ def change_facts(
             with ``terrasight-vl``.
         cache: keeps the image-text model for later calls.
         progress: called with the number of objects classified after each batch.
+        threads: PyTorch's threads while classifying (restored afterwards); None
+            leaves them as they are.
 
     Raises:
         MissingDependencyError: classification asked for without PyTorch (pass
@@ -168,7 +178,7 @@ def change_facts(
     notes: list[str] = []
     if opts.classify and objects and opts.max_classified:
         chosen = objects[: opts.max_classified]
-        labels = _classify_objects(result, chosen, opts, cache, progress)
+        labels = _classify_objects(result, chosen, opts, cache, progress, threads)
         objects = [_with_classes(f, *labels[i]) for i, f in enumerate(chosen)] + objects[
             len(chosen) :
         ]
@@ -272,34 +282,57 @@ def _classify_objects(
     opts: FactsOptions,
     cache: ModelCache | None,
     progress: Callable[[int], None] | None,
+    threads: int | None = None,
 ) -> list[tuple[tuple[str, float], tuple[str, float]]]:
-    """(before, after) (class, probability) of each object's context crop."""
-    from terrasight.tasks.embed import embed_images, load_model
-    from terrasight.tasks.interpret.crops import context_window, open_crops
+    """(before, after) (class, probability) of each object's context crop.
 
-    model = load_model(opts.model, cache=cache)
+    Crops are read on a thread one batch ahead, the first while PyTorch and the
+    model load.
+    """
+    from terrasight.tasks.embed import embed_images, load_model
+    from terrasight.tasks.interpret.crops import open_crops
+
     names = list(opts.classes)
-    classes = class_embeddings(opts, model, cache)
     out: list[tuple[tuple[str, float], tuple[str, float]]] = []
     step = 32
-    with open_crops(result) as crops:
-        for i in range(0, len(objects), step):
-            chunk = objects[i : i + step]
-            windows = [context_window(f.pixel_bbox, result.width, result.height) for f in chunk]
+    batches = [objects[i : i + step] for i in range(0, len(objects), step)]
+    with contextlib.ExitStack() as stack:
+        crops = stack.enter_context(open_crops(result))
+        reader = stack.enter_context(ThreadPoolExecutor(1))
+        read = functools.partial(_read_batch, result, crops, opts.spectral)
+        ahead = reader.submit(read, batches[0]) if batches else None
+        if threads is not None:  # imports PyTorch: the first crops are read meanwhile
+            stack.enter_context(torch_threads(threads))
+        model = load_model(opts.model, cache=cache)
+        classes = class_embeddings(opts, model, cache)
+        for k, batch in enumerate(batches):
+            pictures, groups = ahead.result()  # type: ignore[union-attr]
+            ahead = reader.submit(read, batches[k + 1]) if k + 1 < len(batches) else None
             pair = [
-                class_probabilities(
-                    embed_images([crops.crop(date, w) for w in windows], model), classes, model
-                )
-                for date in ("before", "after")
+                class_probabilities(embed_images(pictures[date], model), classes, model)
+                for date in DATES
             ]
-            for f, b, a in zip(chunk, *pair, strict=True):
-                groups = _groups(crops, f) if opts.spectral else {}
-                b = restrict(b, names, groups.get("before"))
-                a = restrict(a, names, groups.get("after"))
+            for b, a, g in zip(*pair, groups, strict=True):
+                b = restrict(b, names, g.get("before"))
+                a = restrict(a, names, g.get("after"))
                 out.append((_label(b, names, opts), _label(a, names, opts)))
             if progress is not None:
-                progress(len(chunk))
+                progress(len(batch))
     return out
+
+
+def _read_batch(
+    result: ChangeResult, crops: Any, spectral: bool, batch: Sequence[ObjectFacts]
+) -> tuple[dict[str, list[np.ndarray]], list[dict[str, str | None]]]:
+    """Each date's context crops of a batch of objects, and each object's spectral groups.
+
+    Both read the same open datasets, so both are read on one thread."""
+    from terrasight.tasks.interpret.crops import context_window
+
+    windows = [context_window(f.pixel_bbox, result.width, result.height) for f in batch]
+    pictures = {date: [crops.crop(date, w) for w in windows] for date in DATES}
+    groups = [_groups(crops, f) if spectral else {} for f in batch]
+    return pictures, groups
 
 
 def _groups(crops: Any, f: ObjectFacts) -> dict[str, str | None]:
