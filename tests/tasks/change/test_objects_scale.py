@@ -6,6 +6,7 @@ import json
 import pickle
 import sqlite3
 import struct
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -144,6 +145,30 @@ def test_objects_view_indexes_slices_and_iterates(tmp_path) -> None:
         pass
     else:
         raise AssertionError("view[50] of 50 objects did not raise IndexError")
+
+
+def test_threads_read_one_view_at_the_same_time(tmp_path) -> None:
+    """The report's pictures and the facts read the result's objects on two threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ObjectWriter(tmp_path / "objects.jsonl") as writer:
+        for i in range(2000):
+            writer.add(_square(i))
+    view = writer.view()
+
+    def ids(kind: int) -> list[int]:
+        if kind == 0:
+            return [record["id"] for record, _ in view.raw_records()]
+        return [o.id for o in view]
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often: a race shows at once
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(ids, [0, 1, 0, 1]))
+    finally:
+        sys.setswitchinterval(interval)
+    assert all(r == list(range(1, 2001)) for r in results)
 
 
 def test_objects_view_pickles_as_its_path(tmp_path) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import threading
 import weakref
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
@@ -116,7 +118,8 @@ class ObjectsView(Sequence[ChangeObject]):
 
     Only the line offsets are in memory; each access reads and parses the lines
     it needs. The file is kept open, so the view still works after a temporary
-    result folder has been removed. Compares equal to any sequence of the same
+    result folder has been removed; threads may read one view at the same time
+    (each line is read whole under a lock). Compares equal to any sequence of the same
     objects (``view == ()`` when empty).
 
     Example:
@@ -129,8 +132,11 @@ class ObjectsView(Sequence[ChangeObject]):
         self.path = Path(path)
         self._offsets = np.asarray(offsets, dtype=np.int64)
         self._fh: IO[bytes] | None = None
+        self._lock = threading.Lock()
+        self._size = 0
         if len(self._offsets):
             self._fh = open(self.path, "rb")  # noqa: SIM115 - closed with the view
+            self._size = os.fstat(self._fh.fileno()).st_size
             weakref.finalize(self, self._fh.close)
 
     @classmethod
@@ -199,9 +205,13 @@ class ObjectsView(Sequence[ChangeObject]):
             yield record_object({**record, "geometry": {}})
 
     def _line(self, i: int) -> bytes:
+        """Line ``i`` (with its newline, and any blank lines after it)."""
         assert self._fh is not None
-        self._fh.seek(int(self._offsets[i]))
-        return self._fh.readline()
+        start = int(self._offsets[i])
+        end = int(self._offsets[i + 1]) if i + 1 < len(self._offsets) else self._size
+        with self._lock:
+            self._fh.seek(start)
+            return self._fh.read(end - start)
 
     def _read(self, indexes: Iterable[int]) -> Iterator[ChangeObject]:
         for i in indexes:
