@@ -12,7 +12,7 @@ import json
 import multiprocessing
 import shutil
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +39,6 @@ from terrasight.tasks.interpret.facts_data import FACTS_NAME, ChangeFacts, write
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
-    from terrasight.tasks.change.report_views import Drawing
     from terrasight.tasks.change.result import ChangeObject, ChangeResult
 
 
@@ -104,13 +103,11 @@ def save_result(
             shutil.copyfile(src, paths[kind])
     _copy_store(result, out)
     vectors = (paths["geojson"], paths["geopackage"], paths["summary"])
-    with background(workers) as pool, ThreadPoolExecutor(1) as painter:
+    with background(workers) as pool:
         if pool is None:
             write_vectors(result, *vectors)
         else:  # GeoJSON, GeoPackage and summary in a process of their own
             written = pool.submit(write_vectors, result, *vectors)
-        # The report's pictures need no facts: drawn on a thread while the facts are made.
-        drawing = painter.submit(_draw, result) if report and pool is not None else None
         made = None
         if facts:
             options = facts if not isinstance(facts, bool) else FactsOptions()
@@ -118,7 +115,7 @@ def save_result(
             made = _facts(result, options, models, threads=1 if pool else None)
             paths["facts"] = write_facts(made, out / FACTS_NAME)
         if report:
-            _report(result, paths["report"], made, drawing)
+            _report(result, paths["report"], made)
         else:
             paths.pop("report")
         if pool is not None:
@@ -126,22 +123,13 @@ def save_result(
     return paths
 
 
-def _draw(result: ChangeResult) -> Drawing:
-    from terrasight.tasks.change.report_views import draw_report
-
-    with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB):
-        return draw_report(result)
-
-
-def _report(
-    result: ChangeResult, path: Path, made: ChangeFacts | None, drawing: Future | None
-) -> None:
-    """Write ``report.html``, with the pictures drawn on a thread when there is one."""
+def _report(result: ChangeResult, path: Path, made: ChangeFacts | None) -> None:
+    """Write ``report.html``, its pictures read with a bounded GDAL block cache."""
     from terrasight.tasks.change.report import write_report
 
-    pictures = _draw(result) if drawing is None else drawing.result()
     words = None if made is None else caption_change(made)
-    write_report(result, path, facts=made, caption=words, drawing=pictures)
+    with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB):
+        write_report(result, path, facts=made, caption=words)
 
 
 @contextlib.contextmanager
