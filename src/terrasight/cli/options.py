@@ -51,7 +51,8 @@ method_option = click.option(
     default="learned",
     show_default=True,
     help=f"Change method: {', '.join(list_methods())} (the installed ones; "
-    "the learned default needs terrasight[learned]).",
+    "the learned default runs its 8-bit network in ONNX Runtime; terrasight[learned] "
+    "adds its float network).",
 )
 bands_option = click.option(
     "--bands",
@@ -95,7 +96,7 @@ method_options_option = click.option(
     metavar="KEY=VALUE",
     help="Option for the method, repeatable. cva: tolerance=0..2, otsu=true|false; irmad: "
     "threshold=significance|otsu|0..1, significance=0..1, max_iter, tol; learned: "
-    "threshold=0..1, checkpoint=PATH, model=NAME.",
+    "threshold=0..1, checkpoint=PATH, model=NAME, engine=auto|int8|onnx|torch.",
 )
 
 
