@@ -17,8 +17,8 @@ from rasterio.crs import CRS
 
 from terrasight.tasks.change import quicklook as ql
 from terrasight.tasks.change import report_views as views
-from terrasight.tasks.change.outlines import without_geometry
-from terrasight.tasks.change.report_views import Drawing, draw_report, format_area
+from terrasight.tasks.change.outlines import outlines, without_geometry
+from terrasight.tasks.change.report_views import format_area
 
 if TYPE_CHECKING:
     from terrasight.tasks.change.result import ChangeObject, ChangeResult
@@ -87,7 +87,6 @@ def write_report(
     max_side: int = 1024,
     facts: ChangeFacts | None = None,
     caption: str | None = None,
-    drawing: Drawing | None = None,
 ) -> Path:
     """Write a self-contained ``report.html`` for ``result`` and return its path.
 
@@ -106,7 +105,6 @@ def write_report(
         facts: the result's change facts: each object's land cover before and after
             is shown in the clips and the table.
         caption: the change in words, shown first.
-        drawing: the pictures, when already drawn (:func:`draw_report`, same ``max_side``).
 
     Example:
         >>> result = detect_changes("2019.tif", "2024.tif")  # doctest: +SKIP
@@ -115,18 +113,20 @@ def write_report(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    drawing = draw_report(result, max_side) if drawing is None else drawing
+    top = outlines(result.objects, ql.MAX_LABELS)  # the largest objects' outlines, read once
+    zoom = views.zoom_shape(result, max_side)
+    looks, notes = ql.render(result, max_side, zoom, top)
     land = land_cover_labels(facts)
     parts = [
         _header(result),
         "<main>",
         _unreliable(result.quality_issues),
         _words(caption, facts),
-        _warnings(list(result.other_warnings) + drawing.notes),
+        _warnings(list(result.other_warnings) + notes),
         _facts(result),
-        _pictures(drawing.looks),
-        drawing.zoom,
-        views.clips_section(result, land, drawing.clips),
+        _pictures(looks),
+        views.zoom_section(result, max_side, looks.zoom_after, top),
+        views.clips_section(result, land),
         _table(result, land),
         _details(result),
         "</main>",

@@ -8,8 +8,6 @@ A 1024 px picture of a 10,000 px scene hides small changes. The report adds:
   objects, read from the files at (up to) full resolution.
 
 Everything is read decimated or by window, so memory stays bounded.
-:func:`draw_report` makes all the report's pictures, which need no facts, so a
-caller can draw them while the facts are worked out.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import base64
 import contextlib
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -231,41 +228,21 @@ def _outline(
             draw.line(pts + [pts[0]], fill=ql.OUTLINE, width=1)
 
 
-ClipFigures = list[tuple["ChangeObject", list[tuple[str, str]]]]
-"""Each of the largest objects with its (caption, data URI) clips."""
-
-
-def clip_figures(result: ChangeResult) -> ClipFigures:
-    """Before, after and overlay clips of the :data:`CLIPS` largest objects, with the objects.
+def clips_section(result: ChangeResult, land: dict[int, str] | None = None) -> str:
+    """Before, after and overlay clips of the :data:`CLIPS` largest objects (``""`` if none).
 
     Example:
-        >>> [name for name, _ in clip_figures(result)[0][1]]  # doctest: +SKIP
-        ['before', 'after', 'change']
+        >>> clips_section(result).count('class="clip"')  # doctest: +SKIP
+        12
     """
-    out: ClipFigures = []
+    cards = []
     with contextlib.ExitStack() as stack:
         try:
             crops = stack.enter_context(open_crops(result))
         except TerrasightError:  # the inputs are gone or unreadable: show the mask only
             crops = None
         for obj in result.objects[:CLIPS]:
-            out.append((obj, _clip(result, obj, crops)))
-    return out
-
-
-def clips_section(
-    result: ChangeResult, land: dict[int, str] | None = None, figures: ClipFigures | None = None
-) -> str:
-    """The clips of the :data:`CLIPS` largest objects as a section (``""`` if none).
-
-    ``figures`` are the clips when already made (:func:`clip_figures`), else they are made here.
-
-    Example:
-        >>> clips_section(result).count('class="clip"')  # doctest: +SKIP
-        12
-    """
-    figures = clip_figures(result) if figures is None else figures
-    cards = [_card(obj, figs, land) for obj, figs in figures]
+            cards.append(_card(result, obj, crops, land))
     if not cards:
         return ""
     return (
@@ -274,11 +251,11 @@ def clips_section(
     )
 
 
-def _card(obj: ChangeObject, clips: list[tuple[str, str]], land: dict[int, str] | None) -> str:
+def _card(result: ChangeResult, obj: ChangeObject, crops: Any, land: dict[int, str] | None) -> str:
     figs = "".join(
         f'<figure><img src="{uri}" alt="{name} of object {obj.id}">'
         f"<figcaption>{name}</figcaption></figure>"
-        for name, uri in clips
+        for name, uri in _clip(result, obj, crops)
     )
     cap = f"#{obj.id} · {format_area(obj.area, obj.area_unit)} · {obj.location}"
     if land and obj.id in land:
@@ -287,36 +264,3 @@ def _card(obj: ChangeObject, clips: list[tuple[str, str]], land: dict[int, str] 
         f'<div class="clip"><div class="cap">{escape(cap)}</div>'
         f'<div class="trio">{figs}</div></div>'
     )
-
-
-@dataclass(frozen=True)
-class Drawing:
-    """The report's pictures, which need the result but not its facts (:func:`draw_report`).
-
-    ``looks`` the four pictures, ``notes`` what the reader should know about
-    them, ``zoom`` the zoomable overlay's section (``""`` for a small scene),
-    ``clips`` the largest objects' clips.
-    """
-
-    looks: ql.Quicklooks
-    notes: list[str]
-    zoom: str
-    clips: ClipFigures
-
-
-def draw_report(result: ChangeResult, max_side: int = 1024) -> Drawing:
-    """Make every picture of the report of ``result``: the slow part of ``write_report``.
-
-    The pictures do not depend on the facts, so they can be drawn while the
-    facts are worked out and handed to
-    :func:`~terrasight.tasks.change.report.write_report` as ``drawing``.
-
-    Example:
-        >>> drawing = draw_report(result, max_side=800)  # doctest: +SKIP
-        >>> write_report(result, Path("out/report.html"), 800, drawing=drawing)  # doctest: +SKIP
-        PosixPath('out/report.html')
-    """
-    top = outlines(result.objects, ql.MAX_LABELS)  # the largest objects' outlines, read once
-    looks, notes = ql.render(result, max_side, zoom_shape(result, max_side), top)
-    zoom = zoom_section(result, max_side, looks.zoom_after, top)
-    return Drawing(replace(looks, zoom_after=None), notes, zoom, clip_figures(result))
