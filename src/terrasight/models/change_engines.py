@@ -125,8 +125,11 @@ def _int8(name: str, required: bool, models: ModelCache | None) -> Any:
 
 
 def _needs_onnx(engine: str, exc: ImportError) -> MissingDependencyError:
+    """The one-line error of an engine whose packages are missing ("int8" needs
+    onnxruntime only, "onnx" onnx as well, to export)."""
+    packages = "onnxruntime" if engine == "int8" else "onnx onnxruntime"
     return MissingDependencyError(
-        f"engine {engine!r} of change method 'learned' needs onnxruntime (and onnx to export) "
-        f"({exc.name or exc} cannot be imported): pip install onnx onnxruntime, "
+        f"engine {engine!r} of change method 'learned' needs {packages} "
+        f"({exc.name or exc} cannot be imported): pip install {packages}, "
         "or use engine='torch'."
     )

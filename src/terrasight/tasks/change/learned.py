@@ -14,9 +14,10 @@ Fitting estimates each date's per-band 1st and 99th percentiles over the
 sample windows; they map both 8-bit and 16-bit images to the model's input
 range. Windows are padded (reflect) to a multiple of 32. The threshold is
 the registry entry's, chosen on validation data when the model was trained; the
-probabilities are not calibrated (trained with many changed crops). Needs
-PyTorch (``pip install terrasight[learned]``), imported only when the network
-is built in torch or exported to ONNX.
+probabilities are not calibrated (trained with many changed crops). The
+default engine needs only ONNX Runtime; PyTorch (``pip install
+terrasight[learned]``) is imported only when the network is built in torch or
+exported to ONNX.
 
 Engines (option ``engine``): ``"int8"`` runs the registry entry's shipped
 8-bit network (:mod:`terrasight.models.onnx_int8`, made by ``terrasight train
