@@ -134,7 +134,9 @@ class RangeServer:
     """A local HTTP server for a folder that answers range requests (206) and counts bytes sent.
 
     ``url(name)`` is the address of a file; ``sent`` the body bytes sent so far;
-    ``ranges`` the ``Range`` headers received; set ``down`` to answer 503 to everything.
+    ``ranges`` the ``Range`` headers received; set ``down`` to answer 503 to everything and
+    ``whole`` to answer every request with the whole file (200), as a server without range
+    support (Python's ``http.server``) does.
     """
 
     def __init__(self, root: Path) -> None:
@@ -143,6 +145,7 @@ class RangeServer:
 
         self.root, self.sent, self.ranges, self.log = root, 0, [], []
         self.down = False  # True: every request gets 503, as from a server gone away
+        self.whole = False  # True: Range headers are ignored
         lock = threading.Lock()
         server = self
 
@@ -173,7 +176,7 @@ class RangeServer:
                 data = path.read_bytes()
                 size, spec = len(data), self.headers.get("Range")
                 start, end, status = 0, size - 1, 200
-                if spec:
+                if spec and not server.whole:
                     server.ranges.append(spec)
                     first, _, last = spec.removeprefix("bytes=").split(",")[0].partition("-")
                     start = int(first) if first else size - int(last)
@@ -181,7 +184,8 @@ class RangeServer:
                     status = 206
                 self.send_response(status)
                 self.send_header("Content-Length", str(end - start + 1))
-                self.send_header("Accept-Ranges", "bytes")
+                if not server.whole:
+                    self.send_header("Accept-Ranges", "bytes")
                 self.send_header("ETag", f'"{path.stat().st_mtime_ns:x}-{size:x}"')
                 if status == 206:
                     self.send_header("Content-Range", f"bytes {start}-{end}/{size}")

@@ -78,6 +78,11 @@ class SeriesDateError(SeriesInputError):
     """Raised when an image of a series has no date, or two images share one."""
 
 
+class BatchTableError(TerrasightError, ValueError):
+    """Raised when a batch's table of pairs cannot be used: missing columns or cells, two pairs
+    with one name."""
+
+
 class QuestionError(TerrasightError, ValueError):
     """Raised when a question cannot be read: empty, not English, or not about the images."""
 
@@ -209,6 +214,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
     SceneNotFoundError: ErrorRoute(3, 404),
     SeriesInputError: ErrorRoute(3, 422),
     SeriesDateError: ErrorRoute(3, 422),
+    BatchTableError: ErrorRoute(3, 422),
     RasterReadError: ErrorRoute(4, 404),
     RemoteReadError: ErrorRoute(4, 502),
     IndexNotFoundError: ErrorRoute(4, 404),

@@ -89,3 +89,35 @@ def test_a_connection_lost_mid_job_resumes_from_the_journal(
     fresh = detect_changes(cog_pair[0], cog_pair[1], "cva", outdir=tmp_path / "fresh", **options)
     with rasterio.open(resumed.mask_path) as a, rasterio.open(fresh.mask_path) as b:
         assert np.array_equal(a.read(1), b.read(1))
+
+
+def test_a_server_without_ranges_gets_the_file_downloaded_once(
+    cog_pair, range_server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TERRASIGHT_CACHE", str(tmp_path / "cache"))
+    range_server.whole = True
+    url = range_server.url("before.tif")
+    size = cog_pair[0].stat().st_size
+    src = open_raster(url, role="before image")
+    assert not src.remote and Path(src.path).read_bytes() == cog_pair[0].read_bytes()
+    assert any("does not answer range requests" in w for w in src.warnings)
+    sent = range_server.sent
+    assert size <= sent < 3 * size  # the whole file once (plus the probes' first chunks)
+    again = open_raster(url, role="before image")
+    assert again.path == src.path and range_server.sent - sent < size  # reused, not fetched
+
+
+@pytest.mark.parametrize("limit", ["0", "1"])
+def test_a_server_without_ranges_and_a_large_file_says_to_download_it(
+    cog_pair, range_server, tmp_path, monkeypatch, limit
+):
+    monkeypatch.setenv("TERRASIGHT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TERRASIGHT_DOWNLOAD_LIMIT_MB", limit)
+    range_server.whole = True
+    (range_server.root / "big.tif").write_bytes(cog_pair[0].read_bytes() * 2)  # > 1 MB
+    url = range_server.url("big.tif")
+    with pytest.raises(RemoteReadError, match="does not answer range requests") as err:
+        open_raster(url, role="after image")
+    text = str(err.value)
+    assert "curl -O" in text and url in text and "\n" not in text
+    assert not list((tmp_path / "cache").rglob("big.tif*"))  # nothing half-written left

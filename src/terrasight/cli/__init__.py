@@ -15,6 +15,7 @@ RESUME_HINTS = {
     "change": " Finished windows are kept: run the same command again to resume.",
     "index": " Files indexed so far are kept: run the same build again to resume.",
     "series": " Finished windows are kept: run the same command again to resume.",
+    "batch": " Finished pairs and windows are kept: run the same command again to resume.",
 }
 """What an interrupted command keeps, for the commands that resume."""
 
@@ -48,6 +49,7 @@ class _Group(click.Group):
 COMMANDS = {
     "change": "terrasight.cli.change:change",
     "series": "terrasight.cli.series:series",
+    "batch": "terrasight.cli.batch:batch",
     "describe": "terrasight.cli.describe:describe",
     "ask": "terrasight.cli.ask:ask",
     "chat": "terrasight.cli.chat:chat",

@@ -46,6 +46,12 @@ from terrasight.tasks.interpret.facts_data import read_facts
 @stac_options
 @job_options
 @click.option(
+    "--scheduler",
+    default=None,
+    help="Run the windows on Dask: 'local' (a LocalCluster of --workers processes) or a "
+    "scheduler address tcp://HOST:PORT whose workers see the images.",
+)
+@click.option(
     "--no-facts",
     is_flag=True,
     help="Skip facts.json (no land-cover classification of the objects).",
@@ -80,6 +86,7 @@ def change(
     tile_size: int | None,
     workers: int,
     overwrite: bool,
+    scheduler: str | None,
     no_report: bool,
     no_facts: bool,
     quiet: bool,
@@ -125,6 +132,7 @@ def change(
         bbox=bbox,
         tile_size=tile_size,
         workers=workers,
+        scheduler=scheduler,
         overwrite=overwrite,
         models=models,
     )

@@ -26,6 +26,7 @@ from terrasight.errors import (
     RemoteReadError,
 )
 from terrasight.io.bands import BAND_ALIASES, common_name
+from terrasight.io.download import accepts_ranges, whole_file
 from terrasight.io.remote import gdal_path, is_remote, remote_env, repair, source_name
 from terrasight.io.stac import StacScene, sniff_item
 from terrasight.io.stac_vrt import stac_image
@@ -198,12 +199,30 @@ def open_raster(
         src = _opened(image.path, _read_header(image.path, role), bands, nodata, role)
         return replace(src, gdal_env=image.gdal_env, scene=image.scene)
     if isinstance(path, str):
-        return _opened(path, _read_header(path, role), bands, nodata, role)
+        return _open_remote(path, bands, nodata, role)
     if not path.exists():
         raise RasterReadError(f"{role} {path}: file not found. Check the path and try again.")
     if path.is_dir():
         raise RasterReadError(f"{role} {path}: is a folder, not a raster file.")
     return _opened(path, _read_header(path, role), bands, nodata, role)
+
+
+def _open_remote(
+    url: str, bands: Sequence[int | str] | None, nodata: float | None, role: str
+) -> RasterSource:
+    """A remote raster read in parts; downloaded whole first when its server sends no parts."""
+    try:
+        return _opened(url, _read_header(url, role), bands, nodata, role)
+    except RemoteReadError:
+        if accepts_ranges(url) is not False:
+            raise
+    local = whole_file(url, role)
+    src = _opened(local, _read_header(local, role), bands, nodata, role)
+    note = (
+        f"{role} {source_name(url)}: its server does not answer range requests, so the whole "
+        f"file was downloaded to {local}."
+    )
+    return replace(src, warnings=(*src.warnings, note))
 
 
 def _read_header(path: Path | str, role: str) -> dict[str, Any]:

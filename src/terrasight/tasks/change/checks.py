@@ -59,6 +59,10 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         f"None or a multiple of {TILE_STEP} pixels (256, 512, 1024, ...)",
     ),
     "workers": _int(1),
+    "scheduler": (
+        lambda v: v is None or isinstance(v, str) and (v == "local" or "://" in v),
+        "None, 'local' or a Dask scheduler address such as 'tcp://host:8786'",
+    ),
     "sample_tiles": _int(1),
     "sample_size": _int(64),
     "resampling": (lambda v: v in RESAMPLINGS, "one of " + ", ".join(map(repr, RESAMPLINGS))),
@@ -114,6 +118,7 @@ CLI_FLAGS = {
         "cloud_mask",
         "tile_size",
         "workers",
+        "scheduler",
         "reflectance_scale",
         "reflectance_offset",
         "bbox",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from terrasight.io.pair import RasterPair, open_pair
 from terrasight.io.tiling import TileGrid
 from terrasight.models.runtime import torch_threads
 from terrasight.tasks.change import clouds as cloud_layer
-from terrasight.tasks.change import nochange, tiles
+from terrasight.tasks.change import cluster, nochange, tiles
 from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample
 from terrasight.tasks.change.checks import check_change_options, check_keywords
 from terrasight.tasks.change.job import in_temporary_folder, job_lock, open_job
@@ -72,6 +72,9 @@ class ChangeOptions:
     tile_size: int | None = None
     """Window size in pixels, a multiple of 256; the method's default when None."""
     workers: int = 2
+    scheduler: str | None = None
+    """Run the windows on Dask: ``"local"`` (a ``LocalCluster`` of ``workers`` processes) or
+    a scheduler's address ``"tcp://host:8786"`` (its workers must see the images)."""
     sample_tiles: int = 16
     sample_size: int = 512
     resampling: str = "bilinear"
@@ -244,8 +247,10 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
     final = {k: folder / OUTPUT_NAMES[k] for k in ("mask", "probability")}
     if not job.complete:
         tiles.create_outputs(pair, paths, fresh=not job.done_tiles())
-        with _one_torch_thread():
-            tiles.process_tiles(pair, grid, fitted, layer, job, paths, opts.workers, progress)
+        with _one_torch_thread(), _window_mapper(plan, job.fitted, layer) as mapper:
+            tiles.process_tiles(
+                pair, grid, fitted, layer, job, paths, opts.workers, progress, mapper
+            )
     counts = tiles.totals(job.done_tiles().values())
     objects, changed = extract_objects(
         paths["mask"] if not job.complete else final["mask"],
@@ -273,6 +278,26 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
     issues = nochange.issues_of(job.fitted) + cloud_layer.quality_issues(counts, pair.shape)
     notes.extend(f"unreliable result: {issue}." for issue in issues)
     return build_result(plan, job.fitted, final, objects, changed, counts, notes, issues)
+
+
+@contextlib.contextmanager
+def _window_mapper(
+    plan: Plan, params: dict[str, Any], layer: cloud_layer.CloudLayer | None
+) -> Iterator[tiles.Mapper | None]:
+    """Where windows run: ``None`` for this process's threads, else on Dask workers."""
+    opts = plan.opts
+    if opts.scheduler is None:
+        yield None
+        return
+    with cluster.dask_client(opts.scheduler, opts.workers) as client:
+        limit = 2 * max(1, len(client.scheduler_info().get("workers", {})))
+
+        def on_dask(work: Any, todo: list[Any]) -> Iterator[tiles.TileResult]:
+            return cluster.map_on_dask(
+                client, plan.pair, plan.spec.name, params, layer, todo, limit
+            )
+
+        yield on_dask
 
 
 def _one_torch_thread() -> contextlib.AbstractContextManager[None]:

@@ -59,14 +59,14 @@ def method_options_for(spec: MethodSpec, given: Mapping[str, Any] | MethodOption
 
 
 def job_signature(plan: Plan) -> dict[str, Any]:
-    """What makes two runs the same job (the worker count does not), in its JSON form.
+    """What makes two runs the same job (where it runs does not), in its JSON form.
 
     Example:
         >>> job_signature(plan)["method_options"]  # doctest: +SKIP
         {'tolerance': 1}
     """
     pair, opts = plan.pair, plan.opts
-    skip = ("workers", "method_options")
+    skip = ("workers", "scheduler", "method_options")
     signature = {
         "before": file_identity(pair.before.path),
         "after": file_identity(pair.after.path),

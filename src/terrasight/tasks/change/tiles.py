@@ -83,23 +83,18 @@ def create_outputs(pair: RasterPair, paths: dict[str, Path], fresh: bool) -> Non
             pass
 
 
-def process_tiles(
-    pair: RasterPair,
-    grid: TileGrid,
-    fitted: FittedChange,
-    clouds: CloudLayer | None,
-    job: Job,
-    paths: dict[str, Path],
-    workers: int,
-    progress: Progress | None,
-) -> None:
-    done = job.done_tiles()
-    todo = [t for t in grid if t.index not in done]
-    total = int(grid.region.width * grid.region.height)
-    if progress:
-        progress(sum(int(grid[i].core.width * grid[i].core.height) for i in done), total)
+TileResult = tuple[Tile, tuple[np.ndarray, np.ndarray], int]
+"""A finished window: the tile, its core's (probability, mask) and its cloud pixel count."""
+Mapper = Callable[[Callable[[Tile], TileResult], list[Tile]], Iterator[TileResult]]
+"""Runs a window function over tiles, yielding results in completion order."""
 
-    def work(tile: Tile):
+
+def tile_work(
+    pair: RasterPair, fitted: FittedChange, clouds: CloudLayer | None
+) -> Callable[[Tile], TileResult]:
+    """The work of one window: read both dates, apply the fitted method, cut the core."""
+
+    def work(tile: Tile) -> TileResult:
         # Each call opens its own handles: datasets are not shared between threads,
         # and opening a GeoTIFF costs little next to decoding a tile.
         with pair.readers() as reader:
@@ -110,20 +105,51 @@ def process_tiles(
         cloudy = int(cloud[rs, cs].sum())
         return tile, tile_outputs(prob[rs, cs], valid[rs, cs], fitted.threshold), cloudy
 
+    return work
+
+
+def thread_mapper(workers: int) -> Mapper:
+    """Windows on ``workers`` threads of this process, at most twice that many in flight."""
+
+    def run(work: Callable[[Tile], TileResult], todo: list[Tile]) -> Iterator[TileResult]:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            yield from bounded_map(pool, work, todo, 2 * workers)
+
+    return run
+
+
+def process_tiles(
+    pair: RasterPair,
+    grid: TileGrid,
+    fitted: FittedChange,
+    clouds: CloudLayer | None,
+    job: Job,
+    paths: dict[str, Path],
+    workers: int,
+    progress: Progress | None,
+    mapper: Mapper | None = None,
+) -> None:
+    """Compute every tile not yet journalled (on threads, or with ``mapper``), write it and
+    journal it."""
+    done = job.done_tiles()
+    todo = [t for t in grid if t.index not in done]
+    total = int(grid.region.width * grid.region.height)
+    if progress:
+        progress(sum(int(grid[i].core.width * grid[i].core.height) for i in done), total)
+    run = mapper or thread_mapper(workers)
     pending: list[dict[str, int]] = []
     last = time.monotonic()
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for tile, (prob, mask), cloudy in bounded_map(pool, work, todo, 2 * workers):
-                write_tile(paths, tile.relative_core(grid.region), prob, mask, sync=False)
-                rec = {"tile": tile.index, "valid": int((mask != MASK_NODATA).sum())}
-                rec.update(changed=int((mask == 1).sum()), cloud=cloudy)
-                pending.append(rec)
-                if time.monotonic() - last >= COMMIT_SECONDS:
-                    _commit(paths, job, pending)
-                    pending, last = [], time.monotonic()
-                if progress:
-                    progress(int(tile.core.width * tile.core.height), total)
+        for tile, (prob, mask), cloudy in run(tile_work(pair, fitted, clouds), todo):
+            write_tile(paths, tile.relative_core(grid.region), prob, mask, sync=False)
+            rec = {"tile": tile.index, "valid": int((mask != MASK_NODATA).sum())}
+            rec.update(changed=int((mask == 1).sum()), cloud=cloudy)
+            pending.append(rec)
+            if time.monotonic() - last >= COMMIT_SECONDS:
+                _commit(paths, job, pending)
+                pending, last = [], time.monotonic()
+            if progress:
+                progress(int(tile.core.width * tile.core.height), total)
     finally:  # interrupted too: the tiles written whole are kept
         _commit(paths, job, pending)
 
