@@ -86,7 +86,7 @@ class JobStore:
         except OSError as exc:
             raise OutputFolderError(
                 f"cannot create the jobs folder {self.root}: {exc.strerror or exc}; "
-                "choose another with --jobs."
+                "choose another with --store."
             ) from None
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}

@@ -4,7 +4,6 @@ progress events, cancel."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -14,15 +13,16 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from terrasight.errors import InvalidOptionError, UnsafePathError, UploadRejectedError
+from terrasight.server.config import default_method
 from terrasight.server.context import AppContext
-from terrasight.server.jobs import FINAL_STATES
+from terrasight.server.jobs import FINAL_STATES, Job
 from terrasight.server.paths import (
     check_raster,
     list_rasters,
     remove_quietly,
     resolve_under,
     save_upload,
-    upload_suffix,
+    upload_names,
 )
 
 router = APIRouter(prefix="/api", tags=["jobs"])
@@ -45,19 +45,35 @@ class JobRequest(BaseModel):
     sample: bool = False
     before: str | None = Field(default=None, max_length=512, examples=["site/2019.tif"])
     after: str | None = Field(default=None, max_length=512, examples=["site/2024.tif"])
-    method: str = Field(default="cva", max_length=64, examples=["cva", "irmad", "learned"])
+    method: str | None = Field(
+        default=None,
+        max_length=64,
+        examples=["cva", "irmad", "learned"],
+        description="The change method; left out, the library's default (GET /api/data names it).",
+    )
+
+
+def job_view(ctx: AppContext, job: Job) -> dict[str, Any]:
+    """The job as the API shows it: its fields, its place in the queue while it waits
+    (``queue_position``, 1 starts next) and ``state_text`` (e.g. ``queued, position 2``)."""
+    out = job.to_dict()
+    position = ctx.runner.position(job.id) if job.state == "queued" else None
+    out["queue_position"] = position
+    out["state_text"] = f"queued, position {position}" if position else job.state
+    return out
 
 
 @router.get("/jobs")
 def list_jobs(ctx: Context) -> list[dict[str, Any]]:
     """Every job, newest first."""
-    return [job.to_dict() for job in ctx.store.all()]
+    return [job_view(ctx, job) for job in ctx.store.all()]
 
 
 @router.post("/jobs", status_code=201)
 def create_job(body: JobRequest, ctx: Context) -> dict[str, Any]:
     """Start a job on the sample pair or on two rasters under the server's data folder."""
-    _check_method(body.method)
+    method = body.method or default_method()
+    _check_method(method)
     if body.sample:
         before, after = ctx.sample_pair()
         source = "sample"
@@ -75,9 +91,9 @@ def create_job(body: JobRequest, ctx: Context) -> dict[str, Any]:
         check_raster(before, "before")
         check_raster(after, "after")
         source = "data"
-    job = ctx.store.create(str(before), str(after), body.method, source)
+    job = ctx.store.create(str(before), str(after), method, source)
     ctx.runner.submit(job.id)
-    return job.to_dict()
+    return job_view(ctx, job)
 
 
 @router.post("/jobs/upload", status_code=201)
@@ -86,25 +102,25 @@ def upload_job(
     ctx: Context,
     before: Annotated[UploadFile, File(description="The earlier image.")],
     after: Annotated[UploadFile, File(description="The later image.")],
-    method: Annotated[str, Form(max_length=64)] = "cva",
+    method: Annotated[str | None, Form(max_length=64)] = None,
 ) -> dict[str, Any]:
-    """Start a job on two uploaded images (each at most the server's upload limit)."""
+    """Start a job on two uploaded images (each at most the server's upload limit); they keep
+    their file names, made safe (a clash gets a suffix). No method: the library's default."""
     limit = ctx.config.max_upload_bytes
     length = int(request.headers.get("content-length") or 0)
     if length > 2 * limit + MULTIPART_SLACK:
         raise UploadRejectedError(
             f"the upload is larger than the limit of {ctx.config.max_upload_mb} MB per image."
         )
+    method = method or default_method()
     _check_method(method)
-    suffixes = upload_suffix(before.filename), upload_suffix(after.filename)
+    names = upload_names([before.filename, after.filename], ["before", "after"])
     job_id = ctx.store.new_id()
     folder = ctx.store.input_dir(job_id)
     try:
         paths = []
-        for label, upload, suffix in zip(
-            ("before", "after"), (before, after), suffixes, strict=True
-        ):
-            path = folder / f"{label}{suffix}"
+        for label, upload, name in zip(("before", "after"), (before, after), names, strict=True):
+            path = folder / name
             save_upload(upload.file, path, limit)
             check_raster(path, label)
             paths.append(path)
@@ -113,20 +129,20 @@ def upload_job(
         raise
     job = ctx.store.create(str(paths[0]), str(paths[1]), method, "upload", job_id=job_id)
     ctx.runner.submit(job.id)
-    return job.to_dict()
+    return job_view(ctx, job)
 
 
 @router.get("/jobs/{job_id}")
 def job_status(job_id: str, ctx: Context) -> dict[str, Any]:
-    """A job's state and progress."""
-    return ctx.store.get(job_id).to_dict()
+    """A job's state and progress (and its place in the queue while it waits)."""
+    return job_view(ctx, ctx.store.get(job_id))
 
 
 @router.post("/jobs/{job_id}/cancel")
 def cancel_job(job_id: str, ctx: Context) -> dict[str, Any]:
     """Ask a job to stop; finished jobs are left as they are."""
     ctx.runner.cancel(job_id)
-    return ctx.store.get(job_id).to_dict()
+    return job_view(ctx, ctx.store.get(job_id))
 
 
 @router.get("/jobs/{job_id}/events", response_class=StreamingResponse)
@@ -137,7 +153,7 @@ async def job_events(job_id: str, request: Request, ctx: Context) -> StreamingRe
     async def stream() -> AsyncIterator[str]:
         last = None
         while not await request.is_disconnected():
-            job = ctx.store.get(job_id).to_dict()
+            job = job_view(ctx, ctx.store.get(job_id))
             if job != last:
                 yield f"event: job\ndata: {json.dumps(job)}\n\n"
                 last = job
@@ -156,13 +172,10 @@ def data_files(ctx: Context) -> dict[str, Any]:
     from terrasight.tasks.change.methods import list_methods
 
     files = list_rasters(ctx.config.data) if ctx.config.data else []
-    methods = list_methods()
-    learned = "learned" in methods and importlib.util.find_spec("torch") is not None
-    # the page offers the package's default method where it can run, as the CLI does
     return {
         "files": files,
-        "methods": methods,
-        "default_method": "learned" if learned else "cva",
+        "methods": list_methods(),
+        "default_method": default_method(),  # the same as a job that names none gets
         "sample": True,
         "archive": ctx.config.db is not None,
     }

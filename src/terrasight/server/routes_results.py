@@ -102,13 +102,15 @@ async def ask(job_id: str, body: Question, ctx: Context) -> dict[str, Any]:
 
     The reply has ``text``, ``value``, ``unit``, ``evidence`` (object ids) and ``caveats``.
     """
-    conversation = ctx.conversation(job_id)
+    reply = await run_in_threadpool(ctx.ask, job_id, body.question)
+    return jsonable(reply.to_dict())
 
-    def answer() -> dict[str, Any]:
-        with conversation.lock:
-            return conversation.agent.ask(body.question).to_dict()
 
-    return jsonable(await run_in_threadpool(answer))
+@router.get("/conversation")
+async def conversation(job_id: str, ctx: Context) -> dict[str, Any]:
+    """The questions asked about the job so far and their answers (kept across restarts)."""
+    turns = await run_in_threadpool(ctx.turns, job_id)
+    return jsonable({"job": job_id, "turns": turns})
 
 
 @router.get("/map")
