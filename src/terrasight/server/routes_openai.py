@@ -209,7 +209,15 @@ async def _stream(
 
 
 def _error(exc: TerrasightError) -> JSONResponse:
-    """The error as OpenAI clients read it: ``{"error": {"message", "type", "code"}}``."""
+    """The error as OpenAI clients read it: ``{"error": {"message", "type", "param", "code"}}``,
+    a request that cannot be answered as 400 (the server's own routes say 422).
+
+    Example:
+        >>> _error(UnknownJobError("no model 'x'")).status_code
+        404
+    """
     status = http_status(exc)
-    error = {"message": str(exc), "type": type(exc).__name__, "param": None, "code": status}
+    status = 400 if status == 422 else status
+    code = "model_not_found" if isinstance(exc, UnknownJobError) else type(exc).__name__
+    error = {"message": str(exc), "type": "invalid_request_error", "param": None, "code": code}
     return JSONResponse({"error": error}, status_code=status)
