@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from rasterio.transform import from_origin  # noqa: E402
 from terrasight.server import ServerConfig, create_app  # noqa: E402
 
 TOKEN = "test-token-0123456789"
+CHROMIUM = Path(os.environ.get("TERRASIGHT_CHROMIUM", "/usr/bin/chromium"))
 
 
 def write_raster(path: Path, data: np.ndarray, crs: str | None = "EPSG:32633") -> Path:
@@ -126,3 +128,18 @@ def config_for(tmp_path: Path, data_dir: Path) -> Callable[..., ServerConfig]:
 def server(config_for) -> Iterator[Running]:
     with running(config_for()) as srv:
         yield srv
+
+
+@pytest.fixture
+def browser():
+    """Debian's chromium driven by Playwright (the page tests skip without either)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -45,7 +45,9 @@ def test_a_chat_completion_whole_and_streamed_says_the_same(finished):
     assert whole.choices[0].finish_reason == "stop" and whole.model == "terrasight"
     assert str(facts["object_count"]) in text
 
-    stream = client.chat.completions.create(model=f"terrasight-job-{ids[1]}", messages=ask, stream=True)
+    stream = client.chat.completions.create(
+        model=f"terrasight-job-{ids[1]}", messages=ask, stream=True
+    )
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
     assert chunks[-1].choices[0].finish_reason == "stop"

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import TOKEN, wait_done
-from .test_page import CHROMIUM, browser, sync_api  # noqa: F401  (the fixture and the skip)
+from .conftest import CHROMIUM, TOKEN, wait_done
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)"
