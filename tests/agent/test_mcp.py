@@ -15,6 +15,7 @@ import pytest
 from terrasight.agent.registry import schemas, usable_tools
 from terrasight.agent.session import Session
 from terrasight.io.samples import make_demo_pair
+from terrasight.tasks.change.detect import detect_changes
 
 mcp = pytest.importorskip("mcp", reason="the mcp extra is not installed")
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
@@ -25,9 +26,13 @@ WANTED = {"detect_changes", "change_facts", "answer_question", "describe_change"
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory):
-    """A 256 px demo pair (six planted changes)."""
-    return make_demo_pair(tmp_path_factory.mktemp("mcp") / "pair", size=256)
+def result(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 256 px demo pair (six planted changes), its change found once and saved."""
+    root = tmp_path_factory.mktemp("mcp")
+    pair = make_demo_pair(root / "pair", size=256)
+    found = detect_changes(pair.before, pair.after, "cva", outdir=root / "changes")
+    found.save(root / "changes", report=False, facts=False)
+    return root / "changes"
 
 
 def _command(*args: str) -> list[str]:
@@ -43,11 +48,11 @@ async def _use(client) -> tuple[list, object, object, object]:
         return tools, detected, counted, wrong
 
 
-def _check(tools, detected, counted, wrong, pair) -> None:
+def _check(tools, detected, counted, wrong, result: Path) -> None:
     by_name = {t.name: t for t in tools}
     assert WANTED <= set(by_name)
     # the schemas are the agent's own, derived from the functions
-    session = Session(pair.before, pair.after, "cva")
+    session = Session(result)
     try:
         expected = {s["function"]["name"]: s["function"] for s in schemas(usable_tools(session))}
     finally:
@@ -67,12 +72,10 @@ def _check(tools, detected, counted, wrong, pair) -> None:
     assert wrong.is_error and "size must be one of" in wrong.structured_content["error"]
 
 
-def test_the_tools_over_stdio(pair):
-    params = StdioServerParameters(
-        command=sys.executable, args=_command(str(pair.before), str(pair.after), "-m", "cva")[1:]
-    )
-    result = anyio.run(_use, mcp.Client(params, read_timeout_seconds=120))
-    _check(*result, pair)
+def test_the_tools_over_stdio(result):
+    params = StdioServerParameters(command=sys.executable, args=_command(str(result))[1:])
+    used = anyio.run(_use, mcp.Client(params, read_timeout_seconds=120))
+    _check(*used, result)
 
 
 def _free_port() -> int:
@@ -93,12 +96,12 @@ def _wait_listening(port: int, process: subprocess.Popen, timeout: float = 60) -
     raise AssertionError(f"nothing listens on {port} after {timeout} s")
 
 
-def test_the_tools_over_http_behind_the_token(pair, tmp_path: Path):
+def test_the_tools_over_http_behind_the_token(result):
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
     port = _free_port()
-    argv = _command(str(pair.before), str(pair.after), "-m", "cva", "--http", "--port", str(port))
+    argv = _command(str(result), "--http", "--port", str(port))
     process = subprocess.Popen(argv, env={**_env(), "TERRASIGHT_TOKEN": TOKEN})
     try:
         _wait_listening(port, process)
@@ -112,7 +115,7 @@ def test_the_tools_over_http_behind_the_token(pair, tmp_path: Path):
                 transport = streamable_http_client(url, http_client=http)
                 return await _use(mcp.Client(transport))
 
-        _check(*anyio.run(run), pair)
+        _check(*anyio.run(run), result)
     finally:
         process.terminate()
         process.wait(30)
@@ -122,3 +125,17 @@ def _env() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+def test_an_open_http_address_needs_a_token(result):
+    from click.testing import CliRunner
+
+    from terrasight.cli import COMMANDS, main
+
+    assert COMMANDS["mcp"] == "terrasight.cli.mcp:mcp"
+    refused = CliRunner().invoke(
+        main,
+        ["mcp", str(result), "--http", "--host", "0.0.0.0"],
+        env={"TERRASIGHT_TOKEN": ""},
+    )
+    assert refused.exit_code == 2 and "--token" in refused.output
