@@ -59,7 +59,9 @@ def test_three_jobs_two_at_once_and_64_requests_at_a_time(data_dir, tmp_path):
             for _ in range(ROUNDS):
                 responses += asyncio.run(_burst(url, ids))
             assert len(responses) == AT_ONCE * ROUNDS
-            failed = [(r.request.url.path, r.status_code) for r in responses if r.status_code != 200]
+            failed = [
+                (r.request.url.path, r.status_code) for r in responses if r.status_code != 200
+            ]
             assert failed == []
             running = [
                 sum(j["state"] == "running" for j in r.json())

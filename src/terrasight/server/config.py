@@ -74,20 +74,3 @@ class ServerConfig:
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
-
-
-def default_method() -> str:
-    """The change method a job gets when none is named: the library's own default (the default
-    of :func:`terrasight.tasks.change.detect.detect_changes`), so the API, the page and the
-    command line always agree.
-
-    Example:
-        >>> from terrasight.tasks.change.methods import list_methods
-        >>> default_method() in list_methods()
-        True
-    """
-    import inspect
-
-    from terrasight.tasks.change.detect import detect_changes
-
-    return str(inspect.signature(detect_changes).parameters["method"].default)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from terrasight.errors import IndexNotFoundError, JobNotReadyError
+from terrasight.errors import IndexNotFoundError, InvalidOptionError, JobNotReadyError
 from terrasight.models.runtime import ModelCache
 from terrasight.server import conversations
 from terrasight.server.config import ServerConfig
@@ -47,18 +47,24 @@ class AppContext:
         self._sample_lock = threading.Lock()
         self._archive: Index | None = None
 
-    def finished(self, job_id: str) -> Job:
-        """The job, when it is done.
+    def finished(self, job_id: str, kinds: tuple[str, ...] = ()) -> Job:
+        """The job, when it is done (and of one of ``kinds``, when given).
 
         Raises:
             UnknownJobError: no such job.
             JobNotReadyError: it is still running, or failed or was cancelled.
+            InvalidOptionError: it is of another kind (a series has no change facts...).
         """
         job = self.store.get(job_id)
         if job.state != "done":
             raise JobNotReadyError(
                 f"job {job_id} is {job.state}, not done: wait for it to finish "
                 "(GET /api/jobs/{id}/events streams its progress)."
+            )
+        if kinds and job.kind not in kinds:
+            raise InvalidOptionError(
+                f"job {job_id} is a{'n' if job.kind == 'image' else ''} {job.kind} job, which has "
+                f"no such result; GET /api/jobs/{job_id}/summary has what it found."
             )
         return job
 
@@ -77,7 +83,7 @@ class AppContext:
         """A new agent over a finished job's result, with the server's brain and models."""
         from terrasight.agent import Agent
 
-        folder = self.store.result_dir(self.finished(job_id).id)
+        folder = self.store.result_dir(self.finished(job_id, ("change", "series")).id)
         return Agent(folder, brain=self.config.brain, cache=self.models)
 
     def conversation_file(self, job_id: str) -> Path:
@@ -93,7 +99,8 @@ class AppContext:
 
     def turns(self, job_id: str) -> list[dict[str, Any]]:
         """The questions and answers so far about a finished job (none yet: an empty list)."""
-        self.finished(job_id)
+        if self.finished(job_id).kind == "image":
+            return []
         with self._lock:
             found = self._conversations.get(job_id)
         if found is None:

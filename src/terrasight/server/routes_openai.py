@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from terrasight.errors import InvalidOptionError, TerrasightError, UnknownJobError, http_status
 from terrasight.server.context import AppContext
+from terrasight.server.jobs import Job
 from terrasight.server.routes_jobs import Context
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -61,8 +62,9 @@ class ChatRequest(BaseModel):
 
 @router.get("/models")
 def models(ctx: Context) -> dict[str, Any]:
-    """The models: ``terrasight`` (the latest finished job) and one per finished job."""
-    done = [j for j in ctx.store.all() if j.state == "done"]
+    """The models: ``terrasight`` (the latest finished job) and one per finished job (changes
+    and series; a one-image job has no conversation)."""
+    done = _answerable(ctx)
     rows = [_model(LATEST, done[0].updated)] if done else []
     rows += [_model(PREFIX + j.id, j.updated) for j in done]
     return {"object": "list", "data": rows}
@@ -111,7 +113,7 @@ def _job_of(ctx: AppContext, model: str) -> str:
         UnknownJobError: no such model, or no finished job yet.
     """
     if model == LATEST:
-        done = [j for j in ctx.store.all() if j.state == "done"]
+        done = _answerable(ctx)
         if not done:
             raise UnknownJobError(
                 "there is no finished job yet: run one (POST /api/jobs), then ask again."
@@ -122,7 +124,12 @@ def _job_of(ctx: AppContext, model: str) -> str:
             f"no model {model!r}: the models are {LATEST!r} (the latest finished job) and "
             f"'{PREFIX}<job id>' (GET /v1/models lists them)."
         )
-    return ctx.finished(model[len(PREFIX) :]).id
+    return ctx.finished(model[len(PREFIX) :], ("change", "series")).id
+
+
+def _answerable(ctx: AppContext) -> list[Job]:
+    """Finished jobs the agent can talk about (changes and series), newest first."""
+    return [j for j in ctx.store.all() if j.state == "done" and j.kind != "image"]
 
 
 def _questions(messages: list[ChatMessage]) -> tuple[list[str], str]:

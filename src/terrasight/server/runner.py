@@ -17,6 +17,7 @@ from rasterio.errors import RasterioError
 
 from terrasight.errors import TerrasightError, http_status
 from terrasight.models.runtime import ModelCache
+from terrasight.server.job_kinds import run_image, run_series
 from terrasight.server.jobs import FINAL_STATES, JobStore
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,21 @@ class JobRunner:
             self.store.update(job_id, state="queued", stage="interrupted")
 
     def _detect_and_save(self, job_id: str) -> None:
+        job = self.store.get(job_id)
+        outdir = self.store.result_dir(job_id)
+        if job.kind == "change":
+            self._change(job_id)
+            return
+        if job.kind == "series":
+            images = [Path(p) for p in job.images]
+            run_series(images, job.method, outdir, self.models, self.workers)
+        else:
+            run_image(Path(job.before), outdir, self.models)
+        if self._stopping(job_id):
+            raise CancelledError()
+        self.store.update(job_id, state="done", stage="finished", progress=1.0)
+
+    def _change(self, job_id: str) -> None:
         from terrasight.tasks.change.detect import detect_changes
         from terrasight.tasks.interpret.facts import FactsOptions
 
