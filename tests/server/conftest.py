@@ -23,6 +23,7 @@ from rasterio.transform import from_origin  # noqa: E402
 from terrasight.server import ServerConfig, create_app  # noqa: E402
 
 TOKEN = "test-token-0123456789"
+SERIES_DATES = ("2019-06-01", "2020-06-01", "2021-06-01")
 CHROMIUM = Path(os.environ.get("TERRASIGHT_CHROMIUM", "/usr/bin/chromium"))
 
 
@@ -143,3 +144,17 @@ def browser():
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture
+def series_dir(data_dir):
+    """Three dates of one place; a block changes from the second date on."""
+    rng = np.random.default_rng(3)
+    base = rng.normal(1000, 40, size=(4, 128, 160)).clip(0, 4000)
+    (data_dir / "series").mkdir()
+    for i, date in enumerate(SERIES_DATES):
+        image = base + rng.normal(0, 8, size=base.shape)
+        if i >= 1:
+            image[:, 30:70, 40:90] = 3200
+        write_raster(data_dir / "series" / f"s2_{date}.tif", image.astype(np.uint16))
+    return data_dir / "series"

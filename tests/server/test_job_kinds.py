@@ -3,26 +3,8 @@ and from uploads, their summaries, questions, and what they refuse."""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
-from .conftest import wait_done, write_raster
-
-DATES = ("2019-06-01", "2020-06-01", "2021-06-01")
-
-
-@pytest.fixture
-def series_dir(data_dir):
-    """Three dates of one place; a block changes from the second date on."""
-    rng = np.random.default_rng(3)
-    base = rng.normal(1000, 40, size=(4, 128, 160)).clip(0, 4000)
-    (data_dir / "series").mkdir()
-    for i, date in enumerate(DATES):
-        image = base + rng.normal(0, 8, size=base.shape)
-        if i >= 1:
-            image[:, 30:70, 40:90] = 3200
-        write_raster(data_dir / "series" / f"s2_{date}.tif", image.astype(np.uint16))
-    return data_dir / "series"
+from .conftest import SERIES_DATES as DATES
+from .conftest import wait_done
 
 
 def test_a_series_job_dates_the_change_and_answers_when(server, series_dir):

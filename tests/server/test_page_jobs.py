@@ -1,4 +1,4 @@
-"""Opening finished jobs on the page (Debian's chromium through Playwright): the map shows
+"""Jobs on the page (Debian's chromium through Playwright): finished jobs open on the map
 even when the job's map info comes after its result, or not at all, and no page error is
 logged; a job's earlier conversation is shown with it."""
 
@@ -68,4 +68,37 @@ def test_finished_jobs_open_on_the_map_whatever_order_their_requests_end(server,
     _map_shows(page, second)
     page.wait_for_timeout(500)
     assert page.locator(f".tiles-mask img[src*='{first}']").count() == 0
+    assert problems == []
+
+
+def test_a_series_and_one_image_started_on_the_page(server, browser, series_dir, data_dir):
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(f"{server.url}/?token={TOKEN}")
+    page.wait_for_selector("#method option", state="attached")
+
+    page.select_option("#kind", "series")
+    page.set_input_files("#images-form input[type=file]", sorted(series_dir.glob("*.tif")))
+    page.click("#images-form button")
+    page.wait_for_selector("#result:not([hidden])", timeout=120_000)
+    summary = page.locator("#result-summary").inner_text()
+    assert "dated over 3 dates (2019-06-01 to 2021-06-01)" in summary
+    assert page.locator("#downloads a", has_text="series.json").count() == 1
+    page.wait_for_selector(".tiles-after img.leaflet-tile-loaded", state="attached")
+    page.fill("#question", "when did it change?")
+    page.click("#ask-form button")
+    assert "2020" in page.wait_for_selector(".msg.agent").inner_text()
+
+    page.select_option("#kind", "image")
+    page.set_input_files("#images-form input[type=file]", [data_dir / "site" / "after.tif"])
+    page.click("#images-form button")
+    page.wait_for_selector("#chat[hidden]", state="attached")
+    page.wait_for_function(
+        "() => !document.querySelector('#result').hidden"
+        " && !document.querySelector('#result-summary').textContent.includes('dated')",
+        timeout=180_000,
+    )
+    assert len(page.locator("#result-summary").inner_text()) > 10  # the image's description
+    assert page.locator("#chat").is_hidden()  # one image: nothing to ask about
     assert problems == []

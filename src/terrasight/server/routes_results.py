@@ -100,6 +100,8 @@ def summary(job_id: str, ctx: Context) -> dict[str, Any]:
     for key in ("before", "after"):  # file names only: the server's folders are its own
         if isinstance(data.get(key), str):
             data[key] = Path(data[key]).name
+    if isinstance(data.get("images"), list):
+        data["images"] = [Path(str(p)).name for p in data["images"]]
     return data
 
 

@@ -39,14 +39,18 @@ async function loadStart() {
   for (const m of data.methods) select.add(new Option(m, m, m === chosen, m === chosen));
   $("archive").hidden = !data.archive;
   const jobs = await api("api/jobs");
-  for (const j of jobs) $("jobs").add(new Option(`${j.id} ${j.method} ${j.state}`, j.id));
+  for (const j of jobs) $("jobs").add(new Option(jobLabel(j), j.id));
+}
+
+function jobLabel(j) {
+  return `${j.id} ${j.kind === "change" ? "" : j.kind + " "}${j.method} ${j.state}`;
 }
 
 async function startJob(request) {
   showError(null);
   try {
     const job = await request();
-    $("jobs").add(new Option(`${job.id} ${job.method} ${job.state}`, job.id), 1);
+    $("jobs").add(new Option(jobLabel(job), job.id), 1);
     followJob(job);
   } catch (error) { showError(error); }
 }
@@ -68,7 +72,7 @@ function followJob(job) {
     $("cancel").hidden = j.finished;
     if (j.finished) {
       events.close();
-      if (j.state === "done") showResult(j.id).catch(showError);
+      if (j.state === "done") showResult(j).catch(showError);
       else if (j.error) showError(j.error);
     }
   });
@@ -129,7 +133,9 @@ function updateSwipe() {
   map.getPane("after").style.clip = `rect(${nw.y}px, ${se.x}px, ${se.y}px, ${x}px)`;
 }
 
-async function showResult(jobId) {
+async function showResult(job) {
+  if (job.kind && job.kind !== "change") return showOther(job);
+  const jobId = job.id;
   const [facts, geojson, files] = await Promise.all([
     api(`api/jobs/${jobId}/facts`),
     api(`api/jobs/${jobId}/files/changes.geojson`),
@@ -146,6 +152,23 @@ async function showResult(jobId) {
   $("result").hidden = $("chat").hidden = false;
   showConversation(jobId).catch(showError);
   if (mapped && state.info) showOnMap(jobId, facts, geojson);
+}
+
+async function showOther(job) {
+  // A series of dates (its objects are dated; questions of when) or one image described.
+  const [summary, files] = await Promise.all([
+    api(`api/jobs/${job.id}/summary`), api(`api/jobs/${job.id}/files`),
+  ]);
+  if (!current(job.id)) return;
+  $("objects").tBodies[0].replaceChildren();
+  fillDownloads(job.id, files.files);
+  $("result-summary").textContent = job.kind === "image" ? summary.text :
+    `${summary.object_count} changed objects dated over ${summary.dates.length} dates ` +
+    `(${summary.dates[0]} to ${summary.dates[summary.dates.length - 1]}), ` +
+    `${area(summary.changed_area, summary.area_unit)} changed, method ${summary.method}.`;
+  $("result").hidden = false;
+  $("chat").hidden = job.kind === "image";
+  if (job.kind === "series") showConversation(job.id).catch(showError);
 }
 
 function showOnMap(jobId, facts, geojson) {
@@ -330,6 +353,11 @@ function wire() {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ sample: true, method: $("method").value }),
   })));
+  $("images-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);  // each kind takes its own default method
+    startJob(() => api("api/jobs/upload-images", { method: "POST", body: form }));
+  });
   $("upload-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
