@@ -1,6 +1,7 @@
 """Jobs on the page (Debian's chromium through Playwright): finished jobs open on the map
 even when the job's map info comes after its result, or not at all, and no page error is
-logged; a job's earlier conversation is shown with it."""
+logged; a job's earlier conversation is shown with it; a series and one image started from
+uploads."""
 
 from __future__ import annotations
 
