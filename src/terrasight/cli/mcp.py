@@ -75,8 +75,6 @@ def mcp(
     """
     from importlib.metadata import version
 
-    import anyio
-
     from terrasight.agent.mcp_tools import McpTools, http_app, serve_stdio
     from terrasight.agent.session import Session
 
@@ -94,6 +92,8 @@ def mcp(
     try:
         server = McpTools(session).server(version=version("terrasight"))
         if not http:
+            import anyio  # installed with mcp
+
             anyio.run(serve_stdio, server)
             return
         import uvicorn
