@@ -59,7 +59,7 @@ class Server:
     def start(self) -> Server:
         code = (
             "import sys; from terrasight.cli import main; "
-            "sys.exit(main(['serve', '--no-classify', '--port', sys.argv[1], '--jobs', sys.argv[2], "
+            "sys.exit(main(['serve', '--no-classify', '--port', sys.argv[1], '--store', sys.argv[2], "
             "'--sample-size', sys.argv[3]]))"
         )
         env = {**os.environ, "TERRASIGHT_TOKEN": self.token}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -22,6 +23,8 @@ from rasterio.transform import from_origin  # noqa: E402
 from terrasight.server import ServerConfig, create_app  # noqa: E402
 
 TOKEN = "test-token-0123456789"
+SERIES_DATES = ("2019-06-01", "2020-06-01", "2021-06-01")
+CHROMIUM = Path(os.environ.get("TERRASIGHT_CHROMIUM", "/usr/bin/chromium"))
 
 
 def write_raster(path: Path, data: np.ndarray, crs: str | None = "EPSG:32633") -> Path:
@@ -126,3 +129,32 @@ def config_for(tmp_path: Path, data_dir: Path) -> Callable[..., ServerConfig]:
 def server(config_for) -> Iterator[Running]:
     with running(config_for()) as srv:
         yield srv
+
+
+@pytest.fixture
+def browser():
+    """Debian's chromium driven by Playwright (the page tests skip without either)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def series_dir(data_dir):
+    """Three dates of one place; a block changes from the second date on."""
+    rng = np.random.default_rng(3)
+    base = rng.normal(1000, 40, size=(4, 128, 160)).clip(0, 4000)
+    (data_dir / "series").mkdir()
+    for i, date in enumerate(SERIES_DATES):
+        image = base + rng.normal(0, 8, size=base.shape)
+        if i >= 1:
+            image[:, 30:70, 40:90] = 3200
+        write_raster(data_dir / "series" / f"s2_{date}.tif", image.astype(np.uint16))
+    return data_dir / "series"

@@ -9,26 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TOKEN
+from .conftest import (
+    CHROMIUM,
+    TOKEN,
+)
 
-CHROMIUM = Path(os.environ.get("TERRASIGHT_CHROMIUM", "/usr/bin/chromium"))
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)"
 )
-
-
-@pytest.fixture
-def browser():
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _shot(page, tmp_path: Path, name: str) -> Path:

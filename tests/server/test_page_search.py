@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import TOKEN, running
-from .test_page import CHROMIUM, browser, sync_api  # noqa: F401  # the browser fixture
+from .conftest import CHROMIUM, TOKEN, running
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.is_file(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)"
 )
 
 
-def test_search_results_as_a_list_then_as_boxes_on_the_map(config_for, tiny_archive, browser):  # noqa: F811
+def test_search_results_as_a_list_then_as_boxes_on_the_map(config_for, tiny_archive, browser):
     db, _ = tiny_archive
     with running(config_for(db=db)) as server:
         page = browser.new_page(viewport={"width": 1400, "height": 900})

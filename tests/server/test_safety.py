@@ -141,7 +141,10 @@ def test_uploads_of_other_types_are_refused_and_good_ones_run(server, data_dir):
         )
         assert good.status_code == 201, good.text
         job = good.json()
-        assert job["before"] == "before.tif" and job["source"] == "upload"  # names the server chose
+        # the client's names, without the path: nothing is written outside the job's inputs
+        assert (job["before"], job["after"], job["source"]) == ("2019.tif", "2024.tif", "upload")
+        inputs = server.context.store.input_dir(job["id"])
+        assert sorted(p.name for p in inputs.iterdir()) == ["2019.tif", "2024.tif"]
         from .conftest import wait_done
 
         assert wait_done(client, job["id"])["state"] == "done"

@@ -28,3 +28,14 @@ def test_serve_refuses_an_open_address_without_a_token(tmp_path):
 def test_serve_refuses_a_short_token(tmp_path):
     result = CliRunner().invoke(main, ["serve", "--token", "abc", "--jobs", str(tmp_path / "j")])
     assert result.exit_code == 2 and "at least 8 characters" in result.output
+
+
+def test_jobs_is_a_number_and_store_the_folder(tmp_path):
+    listed = CliRunner().invoke(main, ["serve", "--help"])
+    assert "--store" in listed.output and "queued, position k" in listed.output
+    both = ["serve", "--jobs", str(tmp_path / "a"), "--store", str(tmp_path / "b")]
+    refused = CliRunner().invoke(main, both)
+    assert refused.exit_code == 2 and "--jobs N" in refused.output
+    zero = CliRunner().invoke(main, ["serve", "--jobs", "0", "--store", str(tmp_path / "c")])
+    assert zero.exit_code == 2 and "at least 1" in zero.output
+    assert not any(tmp_path.iterdir())  # nothing made before the options were checked

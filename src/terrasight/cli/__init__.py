@@ -62,6 +62,7 @@ COMMANDS = {
     "models": "terrasight.cli.models:models",
     "index": "terrasight.cli.index:index_group",
     "find": "terrasight.cli.find:find",
+    "mcp": "terrasight.cli.mcp:mcp",
     # The server is the command line's peer, not part of it: its command lives in the
     # server package and is named here by path, imported only when it runs.
     "serve": "terrasight.server.main:serve",

@@ -25,6 +25,7 @@ from terrasight.server.auth import TokenGuard
 from terrasight.server.config import ServerConfig
 from terrasight.server.context import AppContext
 from terrasight.server.routes_jobs import router as jobs_router
+from terrasight.server.routes_openai import router as openai_router
 from terrasight.server.routes_results import router as results_router
 from terrasight.server.routes_search import router as search_router
 
@@ -66,6 +67,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(jobs_router)
     app.include_router(results_router)
     app.include_router(search_router)
+    app.include_router(openai_router)
 
     @app.get("/health", tags=["server"])
     def health() -> dict[str, str]:

@@ -30,6 +30,7 @@ class ServerConfig:
         brain: the agent's brain for questions (``offline`` needs no network).
         db: an archive index folder (``terrasight index build``) for ``GET /api/search``
             (None: no archive search).
+        parallel_jobs: change jobs run at once; more wait in a queue, oldest first.
 
     Example:
         >>> ServerConfig(jobs=Path("jobs"), max_upload_mb=0)
@@ -47,6 +48,7 @@ class ServerConfig:
     classify: bool = True
     brain: str = "offline"
     db: Path | None = None
+    parallel_jobs: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "jobs", Path(self.jobs))
@@ -57,6 +59,10 @@ class ServerConfig:
         if self.max_upload_mb < 1:
             raise InvalidOptionError(
                 f"max_upload_mb must be at least 1 (got {self.max_upload_mb})."
+            )
+        if self.parallel_jobs < 1:
+            raise InvalidOptionError(
+                f"parallel_jobs must be at least 1 (got {self.parallel_jobs})."
             )
         if self.sample_size < 128:
             raise InvalidOptionError(f"sample_size must be at least 128 (got {self.sample_size}).")

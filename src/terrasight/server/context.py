@@ -8,17 +8,18 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from terrasight.errors import IndexNotFoundError, JobNotReadyError
+from terrasight.errors import IndexNotFoundError, InvalidOptionError, JobNotReadyError
 from terrasight.models.runtime import ModelCache
+from terrasight.server import conversations
 from terrasight.server.config import ServerConfig
 from terrasight.server.jobs import Job, JobStore
 from terrasight.server.runner import JobRunner
 from terrasight.server.tiles import TileRenderer
 
 if TYPE_CHECKING:
-    from terrasight.agent import Agent
+    from terrasight.agent import Agent, Reply
     from terrasight.index.search import Index
 
 
@@ -37,19 +38,22 @@ class AppContext:
         self.config = config
         self.models = ModelCache()
         self.store = JobStore(config.jobs)
-        self.runner = JobRunner(self.store, self.models, config.workers, config.classify)
+        self.runner = JobRunner(
+            self.store, self.models, config.workers, config.classify, config.parallel_jobs
+        )
         self.tiles = TileRenderer()
         self._conversations: dict[str, Conversation] = {}
         self._lock = threading.Lock()
         self._sample_lock = threading.Lock()
         self._archive: Index | None = None
 
-    def finished(self, job_id: str) -> Job:
-        """The job, when it is done.
+    def finished(self, job_id: str, kinds: tuple[str, ...] = ()) -> Job:
+        """The job, when it is done (and of one of ``kinds``, when given).
 
         Raises:
             UnknownJobError: no such job.
             JobNotReadyError: it is still running, or failed or was cancelled.
+            InvalidOptionError: it is of another kind (a series has no change facts...).
         """
         job = self.store.get(job_id)
         if job.state != "done":
@@ -57,20 +61,54 @@ class AppContext:
                 f"job {job_id} is {job.state}, not done: wait for it to finish "
                 "(GET /api/jobs/{id}/events streams its progress)."
             )
+        if kinds and job.kind not in kinds:
+            raise InvalidOptionError(
+                f"job {job_id} is a{'n' if job.kind == 'image' else ''} {job.kind} job, which has "
+                f"no such result; GET /api/jobs/{job_id}/summary has what it found."
+            )
         return job
 
     def conversation(self, job_id: str) -> Conversation:
-        """The conversation about a finished job (made on the first question)."""
+        """The conversation about a finished job: made on the first question, or read back
+        from the job's ``conversation.json`` when an earlier server had one."""
         self.finished(job_id)
         with self._lock:
             found = self._conversations.get(job_id)
             if found is None:
-                from terrasight.agent import Agent
-
-                folder = self.store.result_dir(job_id)
-                agent = Agent(folder, brain=self.config.brain, cache=self.models)
-                found = self._conversations[job_id] = Conversation(agent)
+                found = self._conversations[job_id] = Conversation(self.agent_for(job_id))
+                conversations.restore(found.agent, self.conversation_file(job_id))
         return found
+
+    def agent_for(self, job_id: str) -> Agent:
+        """A new agent over a finished job's result, with the server's brain and models."""
+        from terrasight.agent import Agent
+
+        folder = self.store.result_dir(self.finished(job_id, ("change", "series")).id)
+        return Agent(folder, brain=self.config.brain, cache=self.models)
+
+    def conversation_file(self, job_id: str) -> Path:
+        return self.store.folder(job_id) / conversations.FILE
+
+    def ask(self, job_id: str, question: str) -> Reply:
+        """Ask the job's agent; the conversation is on disk before the answer is returned."""
+        conversation = self.conversation(job_id)
+        with conversation.lock:
+            reply = conversation.agent.ask(question)
+            conversations.save(conversation.agent, self.conversation_file(job_id))
+        return reply
+
+    def turns(self, job_id: str) -> list[dict[str, Any]]:
+        """The questions and answers so far about a finished job (none yet: an empty list)."""
+        if self.finished(job_id).kind == "image":
+            return []
+        with self._lock:
+            found = self._conversations.get(job_id)
+        if found is None:
+            if not self.conversation_file(job_id).is_file():
+                return []
+            found = self.conversation(job_id)
+        with found.lock:
+            return conversations.turns(found.agent)
 
     def archive(self) -> Index:
         """The archive index of ``--db``, opened on first use.

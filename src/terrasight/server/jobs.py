@@ -39,6 +39,8 @@ class Job:
 
     Attributes:
         id: 12 hex digits.
+        kind: ``change`` (two images), ``series`` (three or more dates: ``images``) or
+            ``image`` (one image described: ``before``).
         state: ``queued``, ``running``, ``done``, ``failed`` or ``cancelled``.
         progress: 0 to 1.
         stage: what it is doing (``waiting``, ``detecting``, ``saving``, ``finished``...).
@@ -58,6 +60,8 @@ class Job:
     error: str | None = None
     status: int | None = None
     cancel_requested: bool = False
+    kind: str = "change"
+    images: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; the input paths are shown by file name only.
@@ -68,6 +72,7 @@ class Job:
         """
         out = asdict(self)
         out["before"], out["after"] = Path(self.before).name, Path(self.after).name
+        out["images"] = [Path(p).name for p in self.images]
         out["finished"] = self.state in FINAL_STATES
         return out
 
@@ -86,7 +91,7 @@ class JobStore:
         except OSError as exc:
             raise OutputFolderError(
                 f"cannot create the jobs folder {self.root}: {exc.strerror or exc}; "
-                "choose another with --jobs."
+                "choose another with --store."
             ) from None
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
@@ -110,12 +115,19 @@ class JobStore:
         return uuid.uuid4().hex[:12]
 
     def create(
-        self, before: str, after: str, method: str, source: str, job_id: str | None = None
+        self,
+        before: str,
+        after: str,
+        method: str,
+        source: str,
+        job_id: str | None = None,
+        kind: str = "change",
+        images: tuple[str, ...] = (),
     ) -> Job:
         """A new queued job, written to disk."""
         now = time.time()
         job = Job(job_id or self.new_id(), str(before), str(after), method, source)
-        job = replace(job, created=now, updated=now)
+        job = replace(job, created=now, updated=now, kind=kind, images=tuple(map(str, images)))
         self.folder(job.id).mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._jobs[job.id] = job
@@ -188,6 +200,7 @@ def _read(path: Path) -> Job | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         fields = set(Job.__dataclass_fields__)
+        data["images"] = tuple(data.get("images") or ())
         return Job(**{k: v for k, v in data.items() if k in fields})
     except (OSError, ValueError, TypeError):
         return None

@@ -10,6 +10,8 @@ import click
 
 from terrasight.errors import InvalidOptionError
 
+DEFAULT_STORE = "terrasight-jobs"
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -29,10 +31,19 @@ from terrasight.errors import InvalidOptionError
 )
 @click.option(
     "--jobs",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("terrasight-jobs"),
+    "jobs_at_once",
+    default="1",
     show_default=True,
-    help="Folder holding the jobs and their results; kept across restarts.",
+    metavar="N",
+    help="Change jobs run at once; more wait in a queue (shown as 'queued, position k'). "
+    "A folder here is read as --store, as before.",
+)
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder holding the jobs, their results and conversations; kept across restarts "
+    "[default: terrasight-jobs].",
 )
 @click.option(
     "--db",
@@ -56,7 +67,8 @@ def serve(
     port: int,
     token: str | None,
     data: Path | None,
-    jobs: Path,
+    jobs_at_once: str,
+    store: Path | None,
     db: Path | None,
     max_upload_mb: int,
     sample_size: int,
@@ -66,7 +78,7 @@ def serve(
 
     \b
     Examples:
-      terrasight serve --data /srv/images
+      terrasight serve --data /srv/images --jobs 2
       terrasight serve --db archive.lance
       terrasight serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"
     """
@@ -86,8 +98,10 @@ def serve(
             f"--host {host} is reachable from other machines: give --token (or "
             "$TERRASIGHT_TOKEN) so that only those who have it can use the server."
         )
+    parallel, jobs = _jobs_and_store(jobs_at_once, store)
     config = ServerConfig(
         jobs=jobs,
+        parallel_jobs=parallel,
         data=data,
         db=db,
         token=token or None,
@@ -97,8 +111,33 @@ def serve(
     )
     app = create_app(config)
     shown = f"http://{host}:{port}/" + ("?token=..." if token else "")
-    click.echo(f"terrasight: serving {shown} (jobs in {jobs}); Ctrl-C to stop.", err=True)
+    click.echo(
+        f"terrasight: serving {shown} (jobs in {jobs}, {parallel} at once); Ctrl-C to stop.",
+        err=True,
+    )
     uvicorn.run(app, host=host, port=port, log_level=os.environ.get("TERRASIGHT_LOG", "warning"))
+
+
+def _jobs_and_store(jobs_at_once: str, store: Path | None) -> tuple[int, Path]:
+    """``--jobs N`` and the folder; ``--jobs DIR`` (its meaning before) names the folder.
+
+    Example:
+        >>> _jobs_and_store("3", None)
+        (3, PosixPath('terrasight-jobs'))
+        >>> _jobs_and_store("/var/lib/ts", None)
+        (1, PosixPath('/var/lib/ts'))
+    """
+    value = jobs_at_once.strip()
+    if value.isdigit():
+        if int(value) < 1:
+            raise InvalidOptionError(f"--jobs must be at least 1 (got {value}).")
+        return int(value), store or Path(DEFAULT_STORE)
+    if store is not None:
+        raise InvalidOptionError(
+            f"--jobs {value!r} is not a number of jobs: give --jobs N (jobs at once) and "
+            "--store DIR (the folder)."
+        )
+    return 1, Path(value)
 
 
 def _is_loopback(host: str) -> bool:

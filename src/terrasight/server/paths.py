@@ -9,6 +9,7 @@ limited in size and read with rasterio before a job may use them.
 
 from __future__ import annotations
 
+import re
 import shutil
 import warnings
 from pathlib import Path, PurePosixPath
@@ -21,6 +22,9 @@ from terrasight.errors import InvalidRasterError, UnsafePathError, UploadRejecte
 from terrasight.server.config import RASTER_DRIVERS, UPLOAD_SUFFIXES
 
 CHUNK = 1024 * 1024
+MAX_NAME = 100
+"""Longest stem kept of an uploaded file's name."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def resolve_under(root: Path, name: str) -> Path:
@@ -92,8 +96,36 @@ def upload_suffix(filename: str | None) -> str:
     return suffix
 
 
+def upload_names(filenames: list[str | None], labels: list[str]) -> list[str]:
+    """Safe, distinct file names for uploads: the client's names, with only letters, digits,
+    ``.``, ``_`` and ``-`` kept (others become ``_``); a name left empty becomes its label; a
+    name met before gets ``-2``, ``-3``...
+
+    Raises:
+        UploadRejectedError: a name without an accepted ending (see :func:`upload_suffix`).
+
+    Example:
+        >>> upload_names(["../Scene 2019.TIF", "scene_2019.tif"], ["before", "after"])
+        ['Scene_2019.tif', 'scene_2019-2.tif']
+        >>> upload_names(["dir/été 1.tif", "__.tif"], ["before", "after"])
+        ['t_1.tif', 'after.tif']
+    """
+    names: list[str] = []
+    for filename, label in zip(filenames, labels, strict=True):
+        suffix = upload_suffix(filename)
+        base = PurePosixPath((filename or "").replace("\\", "/")).name
+        stem = _UNSAFE.sub("_", base[: len(base) - len(suffix)]).strip("._-")[:MAX_NAME]
+        stem = stem or label
+        name, n = f"{stem}{suffix}", 1
+        while name.lower() in {m.lower() for m in names}:
+            n += 1
+            name = f"{stem}-{n}{suffix}"
+        names.append(name)
+    return names
+
+
 def save_upload(source: BinaryIO, target: Path, max_bytes: int) -> int:
-    """Copy an upload to ``target`` (a name the server chose), stopping past ``max_bytes``.
+    """Copy an upload to ``target`` (a name made safe), stopping past ``max_bytes``.
 
     Raises:
         UploadRejectedError: the upload is larger than ``max_bytes`` (nothing is kept).

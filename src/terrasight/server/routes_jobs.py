@@ -4,10 +4,9 @@ progress events, cancel."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import StreamingResponse
@@ -15,18 +14,22 @@ from pydantic import BaseModel, Field
 
 from terrasight.errors import InvalidOptionError, UnsafePathError, UploadRejectedError
 from terrasight.server.context import AppContext
-from terrasight.server.jobs import FINAL_STATES
+from terrasight.server.job_kinds import check_kind, default_method
+from terrasight.server.jobs import FINAL_STATES, Job
 from terrasight.server.paths import (
     check_raster,
     list_rasters,
     remove_quietly,
     resolve_under,
     save_upload,
-    upload_suffix,
+    upload_names,
 )
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 EVENT_POLL_S = 0.25
+MAX_IMAGES = 50
+"""Most images one series job takes."""
+Kind = Literal["change", "series", "image"]
 MULTIPART_SLACK = 64 * 1024
 """Bytes a multipart body may carry beyond its two files (boundaries, form fields)."""
 
@@ -40,24 +43,48 @@ Context = Annotated[AppContext, Depends(context)]
 
 
 class JobRequest(BaseModel):
-    """A job from the sample pair (``sample``) or from two files under the data folder."""
+    """A job from the sample pair (``sample``) or from files under the data folder: two
+    (``before``, ``after``), or ``images`` for a series of dates (three or more) or one image
+    to describe (``kind``)."""
 
+    kind: Kind = "change"
     sample: bool = False
     before: str | None = Field(default=None, max_length=512, examples=["site/2019.tif"])
     after: str | None = Field(default=None, max_length=512, examples=["site/2024.tif"])
-    method: str = Field(default="cva", max_length=64, examples=["cva", "irmad", "learned"])
+    images: list[Annotated[str, Field(max_length=512)]] | None = Field(
+        default=None, max_length=MAX_IMAGES, examples=[["site/2019.tif", "site/2021.tif"]]
+    )
+    method: str | None = Field(
+        default=None,
+        max_length=64,
+        examples=["cva", "irmad", "learned"],
+        description="The change method; left out, the library's default (GET /api/data names it).",
+    )
+
+
+def job_view(ctx: AppContext, job: Job) -> dict[str, Any]:
+    """The job as the API shows it: its fields, its place in the queue while it waits
+    (``queue_position``, 1 starts next) and ``state_text`` (e.g. ``queued, position 2``)."""
+    out = job.to_dict()
+    position = ctx.runner.position(job.id) if job.state == "queued" else None
+    out["queue_position"] = position
+    out["state_text"] = f"queued, position {position}" if position else job.state
+    return out
 
 
 @router.get("/jobs")
 def list_jobs(ctx: Context) -> list[dict[str, Any]]:
     """Every job, newest first."""
-    return [job.to_dict() for job in ctx.store.all()]
+    return [job_view(ctx, job) for job in ctx.store.all()]
 
 
 @router.post("/jobs", status_code=201)
 def create_job(body: JobRequest, ctx: Context) -> dict[str, Any]:
-    """Start a job on the sample pair or on two rasters under the server's data folder."""
-    _check_method(body.method)
+    """Start a job on the sample pair or on rasters under the server's data folder."""
+    method = body.method or default_method(body.kind)
+    _check_method(method)
+    if body.kind != "change":
+        return _images_job(ctx, body.kind, method, body.images or [], body.sample)
     if body.sample:
         before, after = ctx.sample_pair()
         source = "sample"
@@ -75,9 +102,75 @@ def create_job(body: JobRequest, ctx: Context) -> dict[str, Any]:
         check_raster(before, "before")
         check_raster(after, "after")
         source = "data"
-    job = ctx.store.create(str(before), str(after), body.method, source)
+    job = ctx.store.create(str(before), str(after), method, source)
     ctx.runner.submit(job.id)
-    return job.to_dict()
+    return job_view(ctx, job)
+
+
+def _images_job(ctx: AppContext, kind: str, method: str, names: list[str], sample: bool) -> Any:
+    """A series or one-image job on files under the data folder."""
+    check_kind(kind, len(names))
+    if sample or (kind == "image" and len(names) != 1):
+        raise InvalidOptionError(
+            f"a{'n' if kind == 'image' else ''} {kind} job takes 'images' under the data folder "
+            f"({'exactly one' if kind == 'image' else 'three or more'}); the sample is a pair."
+        )
+    if ctx.config.data is None:
+        raise UnsafePathError(
+            "this server has no data folder: start it with --data DIR, or upload the images."
+        )
+    paths = [resolve_under(ctx.config.data, name) for name in names]
+    for i, path in enumerate(paths):
+        check_raster(path, f"image {i + 1}")
+    job = ctx.store.create(
+        str(paths[0]), str(paths[-1]), method, "data", kind=kind, images=tuple(map(str, paths))
+    )
+    ctx.runner.submit(job.id)
+    return job_view(ctx, job)
+
+
+@router.post("/jobs/upload-images", status_code=201)
+def upload_images_job(
+    request: Request,
+    ctx: Context,
+    images: Annotated[list[UploadFile], File(description="One image, or one per date.")],
+    kind: Annotated[Kind, Form()] = "series",
+    method: Annotated[str | None, Form(max_length=64)] = None,
+) -> dict[str, Any]:
+    """Start a series job (three or more uploaded images, one per date: dates from the file
+    names or tags) or a one-image job (``kind=image``, one image described)."""
+    limit = ctx.config.max_upload_bytes
+    length = int(request.headers.get("content-length") or 0)
+    if length > MAX_IMAGES * limit + MULTIPART_SLACK or len(images) > MAX_IMAGES:
+        raise UploadRejectedError(
+            f"the upload is larger than {MAX_IMAGES} images of {ctx.config.max_upload_mb} MB."
+        )
+    if kind == "change":
+        raise InvalidOptionError("a change job takes two images: POST /api/jobs/upload.")
+    check_kind(kind, len(images))
+    if kind == "image" and len(images) != 1:
+        raise InvalidOptionError(f"a one-image job takes one image, not {len(images)}.")
+    method = method or default_method(kind)
+    _check_method(method)
+    labels = [f"image{i + 1}" for i in range(len(images))]
+    names = upload_names([f.filename for f in images], labels)
+    job_id = ctx.store.new_id()
+    folder = ctx.store.input_dir(job_id)
+    try:
+        paths = []
+        for label, upload, name in zip(labels, images, names, strict=True):
+            path = folder / name
+            save_upload(upload.file, path, limit)
+            check_raster(path, label)
+            paths.append(path)
+    except BaseException:
+        remove_quietly(ctx.store.folder(job_id))
+        raise
+    job = ctx.store.create(
+        str(paths[0]), str(paths[-1]), method, "upload", job_id, kind, tuple(map(str, paths))
+    )
+    ctx.runner.submit(job.id)
+    return job_view(ctx, job)
 
 
 @router.post("/jobs/upload", status_code=201)
@@ -86,25 +179,25 @@ def upload_job(
     ctx: Context,
     before: Annotated[UploadFile, File(description="The earlier image.")],
     after: Annotated[UploadFile, File(description="The later image.")],
-    method: Annotated[str, Form(max_length=64)] = "cva",
+    method: Annotated[str | None, Form(max_length=64)] = None,
 ) -> dict[str, Any]:
-    """Start a job on two uploaded images (each at most the server's upload limit)."""
+    """Start a job on two uploaded images (each at most the server's upload limit); they keep
+    their file names, made safe (a clash gets a suffix). No method: the library's default."""
     limit = ctx.config.max_upload_bytes
     length = int(request.headers.get("content-length") or 0)
     if length > 2 * limit + MULTIPART_SLACK:
         raise UploadRejectedError(
             f"the upload is larger than the limit of {ctx.config.max_upload_mb} MB per image."
         )
+    method = method or default_method()
     _check_method(method)
-    suffixes = upload_suffix(before.filename), upload_suffix(after.filename)
+    names = upload_names([before.filename, after.filename], ["before", "after"])
     job_id = ctx.store.new_id()
     folder = ctx.store.input_dir(job_id)
     try:
         paths = []
-        for label, upload, suffix in zip(
-            ("before", "after"), (before, after), suffixes, strict=True
-        ):
-            path = folder / f"{label}{suffix}"
+        for label, upload, name in zip(("before", "after"), (before, after), names, strict=True):
+            path = folder / name
             save_upload(upload.file, path, limit)
             check_raster(path, label)
             paths.append(path)
@@ -113,20 +206,20 @@ def upload_job(
         raise
     job = ctx.store.create(str(paths[0]), str(paths[1]), method, "upload", job_id=job_id)
     ctx.runner.submit(job.id)
-    return job.to_dict()
+    return job_view(ctx, job)
 
 
 @router.get("/jobs/{job_id}")
 def job_status(job_id: str, ctx: Context) -> dict[str, Any]:
-    """A job's state and progress."""
-    return ctx.store.get(job_id).to_dict()
+    """A job's state and progress (and its place in the queue while it waits)."""
+    return job_view(ctx, ctx.store.get(job_id))
 
 
 @router.post("/jobs/{job_id}/cancel")
 def cancel_job(job_id: str, ctx: Context) -> dict[str, Any]:
     """Ask a job to stop; finished jobs are left as they are."""
     ctx.runner.cancel(job_id)
-    return ctx.store.get(job_id).to_dict()
+    return job_view(ctx, ctx.store.get(job_id))
 
 
 @router.get("/jobs/{job_id}/events", response_class=StreamingResponse)
@@ -137,7 +230,7 @@ async def job_events(job_id: str, request: Request, ctx: Context) -> StreamingRe
     async def stream() -> AsyncIterator[str]:
         last = None
         while not await request.is_disconnected():
-            job = ctx.store.get(job_id).to_dict()
+            job = job_view(ctx, ctx.store.get(job_id))
             if job != last:
                 yield f"event: job\ndata: {json.dumps(job)}\n\n"
                 last = job
@@ -156,13 +249,11 @@ def data_files(ctx: Context) -> dict[str, Any]:
     from terrasight.tasks.change.methods import list_methods
 
     files = list_rasters(ctx.config.data) if ctx.config.data else []
-    methods = list_methods()
-    learned = "learned" in methods and importlib.util.find_spec("torch") is not None
-    # the page offers the package's default method where it can run, as the CLI does
     return {
         "files": files,
-        "methods": methods,
-        "default_method": "learned" if learned else "cva",
+        "methods": list_methods(),
+        "default_method": default_method(),  # the same as a job that names none gets
+        "default_series_method": default_method("series"),
         "sample": True,
         "archive": ctx.config.db is not None,
     }

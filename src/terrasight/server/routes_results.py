@@ -14,14 +14,19 @@ from pydantic import BaseModel, Field
 
 from terrasight.errors import UnsafePathError
 from terrasight.io.vectors import jsonable
+from terrasight.server.job_kinds import DESCRIPTION, summary_file
 from terrasight.server.routes_jobs import Context
 from terrasight.tasks.change.names import OUTPUT_NAMES
 from terrasight.tasks.interpret.facts_data import read_facts
+from terrasight.tasks.series.result import DATE_TIF, INTERVAL_TIF, OBJECTS_GEOJSON, SERIES_JSON
 
 router = APIRouter(prefix="/api/jobs/{job_id}", tags=["results"])
 
 FACTS_FILE = "facts.json"
-DOWNLOADS = {name: name for name in (*OUTPUT_NAMES.values(), FACTS_FILE)}
+SERIES_FILES = (DATE_TIF, INTERVAL_TIF, OBJECTS_GEOJSON, SERIES_JSON)
+DOWNLOADS = {
+    name: name for name in (*OUTPUT_NAMES.values(), FACTS_FILE, *SERIES_FILES, DESCRIPTION)
+}
 """The files of a result a client may fetch, by name: nothing else in the folder is served."""
 MEDIA = {
     ".tif": "image/tiff",
@@ -77,7 +82,7 @@ def result_file(job_id: str, name: str, ctx: Context) -> FileResponse:
 @router.get("/facts")
 def facts(job_id: str, ctx: Context) -> dict[str, Any]:
     """The change facts: per object (where, how big, from -> to) and for the whole scene."""
-    ctx.finished(job_id)
+    ctx.finished(job_id, kinds=("change",))
     path = ctx.store.result_dir(job_id) / FACTS_FILE
     data = read_facts(path).to_dict()
     data["before"], data["after"] = Path(data["before"]).name, Path(data["after"]).name
@@ -86,13 +91,17 @@ def facts(job_id: str, ctx: Context) -> dict[str, Any]:
 
 @router.get("/summary")
 def summary(job_id: str, ctx: Context) -> dict[str, Any]:
-    """The result's summary (``summary.json``): counts, areas, warnings."""
-    ctx.finished(job_id)
-    path = ctx.store.result_dir(job_id) / OUTPUT_NAMES["summary"]
+    """The result's summary: counts, areas and warnings of a change (``summary.json``); the
+    dates, objects and timeline of a series (``series.json``); the description of one image."""
+    job = ctx.finished(job_id)
+    name = summary_file(job.kind) or OUTPUT_NAMES["summary"]
+    path = ctx.store.result_dir(job_id) / name
     data = json.loads(path.read_text(encoding="utf-8"))
     for key in ("before", "after"):  # file names only: the server's folders are its own
         if isinstance(data.get(key), str):
             data[key] = Path(data[key]).name
+    if isinstance(data.get("images"), list):
+        data["images"] = [Path(str(p)).name for p in data["images"]]
     return data
 
 
@@ -102,13 +111,15 @@ async def ask(job_id: str, body: Question, ctx: Context) -> dict[str, Any]:
 
     The reply has ``text``, ``value``, ``unit``, ``evidence`` (object ids) and ``caveats``.
     """
-    conversation = ctx.conversation(job_id)
+    reply = await run_in_threadpool(ctx.ask, job_id, body.question)
+    return jsonable(reply.to_dict())
 
-    def answer() -> dict[str, Any]:
-        with conversation.lock:
-            return conversation.agent.ask(body.question).to_dict()
 
-    return jsonable(await run_in_threadpool(answer))
+@router.get("/conversation")
+async def conversation(job_id: str, ctx: Context) -> dict[str, Any]:
+    """The questions asked about the job so far and their answers (kept across restarts)."""
+    turns = await run_in_threadpool(ctx.turns, job_id)
+    return jsonable({"job": job_id, "turns": turns})
 
 
 @router.get("/map")
@@ -135,7 +146,7 @@ async def tile(
     """A 256 px PNG map tile of the before or after image, or of the change mask (red)."""
     job = ctx.store.get(job_id)
     if layer == "mask":
-        ctx.finished(job_id)
+        ctx.finished(job_id, kinds=("change",))
         path = ctx.store.result_dir(job_id) / OUTPUT_NAMES["mask"]
     else:
         path = Path(job.before if layer == "before" else job.after)

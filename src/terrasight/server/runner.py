@@ -1,4 +1,5 @@
-"""Runs change jobs in the background, one at a time, and resumes unfinished ones.
+"""Runs change jobs in the background, N at a time in submission order, and resumes unfinished
+ones; a job waiting for a free slot has a place in the queue (1 runs next).
 
 A job is :func:`terrasight.tasks.change.detect.detect_changes` into the job's
 ``result/`` folder, then ``result.save`` there: the same code as ``terrasight
@@ -16,6 +17,7 @@ from rasterio.errors import RasterioError
 
 from terrasight.errors import TerrasightError, http_status
 from terrasight.models.runtime import ModelCache
+from terrasight.server.job_kinds import run_image, run_series
 from terrasight.server.jobs import FINAL_STATES, JobStore
 
 log = logging.getLogger(__name__)
@@ -25,22 +27,30 @@ DETECT_SHARE = 0.8
 
 
 class JobRunner:
-    """A single background thread working through the queued jobs.
+    """``parallel`` background threads working through the queued jobs, oldest first.
 
     Example:
-        >>> runner = JobRunner(store, ModelCache())  # doctest: +SKIP
+        >>> runner = JobRunner(store, ModelCache(), parallel=2)  # doctest: +SKIP
         >>> runner.resume()  # doctest: +SKIP
         >>> runner.submit(job.id)  # doctest: +SKIP
     """
 
     def __init__(
-        self, store: JobStore, models: ModelCache, workers: int = 2, classify: bool = True
+        self,
+        store: JobStore,
+        models: ModelCache,
+        workers: int = 2,
+        classify: bool = True,
+        parallel: int = 1,
     ) -> None:
         self.store = store
         self.models = models
         self.workers = workers
         self.classify = classify
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="terrasight-job")
+        self.parallel = parallel
+        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="terrasight-job")
+        self._waiting: list[str] = []  # submitted, not started yet, in order
+        self._lock = threading.Lock()
         self._cancel: dict[str, threading.Event] = {}
         self._futures: dict[str, Future] = {}
         self._closing = threading.Event()
@@ -48,7 +58,14 @@ class JobRunner:
     def submit(self, job_id: str) -> None:
         """Queue the job to run."""
         self._cancel.setdefault(job_id, threading.Event())
-        self._futures[job_id] = self._pool.submit(self._run, job_id)
+        with self._lock:
+            self._waiting.append(job_id)
+            self._futures[job_id] = self._pool.submit(self._run, job_id)
+
+    def position(self, job_id: str) -> int | None:
+        """The job's place in the queue (1: it starts next), or None when it is not waiting."""
+        with self._lock:
+            return self._waiting.index(job_id) + 1 if job_id in self._waiting else None
 
     def resume(self) -> list[str]:
         """Queue every job left unfinished by an earlier server; their ids."""
@@ -64,7 +81,14 @@ class JobRunner:
         if job.state in FINAL_STATES:
             return False
         self._cancel.setdefault(job_id, threading.Event()).set()
-        self.store.update(job_id, cancel_requested=True)
+        with self._lock:
+            waiting = job_id in self._waiting
+            if waiting:  # never started: cancelled at once, its place given up
+                self._waiting.remove(job_id)
+        if waiting:
+            self.store.update(job_id, state="cancelled", stage="cancelled", cancel_requested=True)
+        else:
+            self.store.update(job_id, cancel_requested=True)
         return True
 
     def wait(self, job_id: str, timeout: float | None = None) -> None:
@@ -82,6 +106,9 @@ class JobRunner:
         return self._closing.is_set() or self._cancel[job_id].is_set()
 
     def _run(self, job_id: str) -> None:
+        with self._lock:
+            if job_id in self._waiting:
+                self._waiting.remove(job_id)
         job = self.store.get(job_id)
         if job.state in FINAL_STATES:
             return
@@ -109,6 +136,21 @@ class JobRunner:
             self.store.update(job_id, state="queued", stage="interrupted")
 
     def _detect_and_save(self, job_id: str) -> None:
+        job = self.store.get(job_id)
+        outdir = self.store.result_dir(job_id)
+        if job.kind == "change":
+            self._change(job_id)
+            return
+        if job.kind == "series":
+            images = [Path(p) for p in job.images]
+            run_series(images, job.method, outdir, self.models, self.workers)
+        else:
+            run_image(Path(job.before), outdir, self.models)
+        if self._stopping(job_id):
+            raise CancelledError()
+        self.store.update(job_id, state="done", stage="finished", progress=1.0)
+
+    def _change(self, job_id: str) -> None:
         from terrasight.tasks.change.detect import detect_changes
         from terrasight.tasks.interpret.facts import FactsOptions
 

@@ -3,7 +3,7 @@
 // server has an archive index, a search whose tiles appear as boxes on the map and in a list.
 "use strict";
 
-const state = { job: null, map: null, layers: {}, objects: new Map(), events: null };
+const state = { job: null, map: null, info: null, mapReady: null, layers: {}, objects: new Map(), events: null };
 const $ = (id) => document.getElementById(id);
 const COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4",
                  "#f032e6", "#bfef45", "#469990", "#9a6324", "#800000", "#000075"];
@@ -35,24 +35,30 @@ function area(value, unit) {
 async function loadStart() {
   const data = await api("api/data");
   const select = $("method");
-  const chosen = data.default_method || "cva";
+  const chosen = data.default_method;
   for (const m of data.methods) select.add(new Option(m, m, m === chosen, m === chosen));
   $("archive").hidden = !data.archive;
   const jobs = await api("api/jobs");
-  for (const j of jobs) $("jobs").add(new Option(`${j.id} ${j.method} ${j.state}`, j.id));
+  for (const j of jobs) $("jobs").add(new Option(jobLabel(j), j.id));
+}
+
+function jobLabel(j) {
+  return `${j.id} ${j.kind === "change" ? "" : j.kind + " "}${j.method} ${j.state}`;
 }
 
 async function startJob(request) {
   showError(null);
   try {
     const job = await request();
-    $("jobs").add(new Option(`${job.id} ${job.method} ${job.state}`, job.id), 1);
+    $("jobs").add(new Option(jobLabel(job), job.id), 1);
     followJob(job);
   } catch (error) { showError(error); }
 }
 
 function followJob(job) {
   state.job = job;
+  state.info = null;
+  state.objects = new Map();
   $("progress-box").hidden = false;
   $("job-id").textContent = job.id;
   $("result").hidden = $("chat").hidden = true;
@@ -62,16 +68,22 @@ function followJob(job) {
   events.addEventListener("job", (e) => {
     const j = JSON.parse(e.data);
     $("progress").value = j.progress;
-    $("job-state").textContent = `${j.state} (${j.stage}) ${Math.round(j.progress * 100)}%`;
+    $("job-state").textContent = `${j.state_text || j.state} (${j.stage}) ${Math.round(j.progress * 100)}%`;
     $("cancel").hidden = j.finished;
     if (j.finished) {
       events.close();
-      if (j.state === "done") showResult(j.id).catch(showError);
+      if (j.state === "done") showResult(j).catch(showError);
       else if (j.error) showError(j.error);
     }
   });
   events.onerror = () => { if (events.readyState === EventSource.CLOSED) state.events = null; };
-  showInputs(job.id).catch(showError);
+  // The result waits for this: a finished job's "done" event may come before its map info.
+  state.mapReady = showInputs(job.id);
+  state.mapReady.catch(showError);
+}
+
+function current(jobId) {
+  return state.job && state.job.id === jobId;
 }
 
 function resetMap(info) {
@@ -102,11 +114,13 @@ function tiles(jobId, layer) {
 
 async function showInputs(jobId) {
   const info = await api(`api/jobs/${jobId}/map`);
+  if (!current(jobId)) return false;  // another job was opened meanwhile
   const map = resetMap(info);
   state.layers.before = tiles(jobId, "before").addTo(map);
   state.layers.after = tiles(jobId, "after").addTo(map);
   $("swipe").hidden = $("swipe-labels").hidden = false;
   updateSwipe();
+  return true;
 }
 
 function updateSwipe() {
@@ -119,12 +133,45 @@ function updateSwipe() {
   map.getPane("after").style.clip = `rect(${nw.y}px, ${se.x}px, ${se.y}px, ${x}px)`;
 }
 
-async function showResult(jobId) {
+async function showResult(job) {
+  if (job.kind && job.kind !== "change") return showOther(job);
+  const jobId = job.id;
   const [facts, geojson, files] = await Promise.all([
     api(`api/jobs/${jobId}/facts`),
     api(`api/jobs/${jobId}/files/changes.geojson`),
     api(`api/jobs/${jobId}/files`),
   ]);
+  let mapped = false;
+  try { mapped = await state.mapReady; } catch (error) { /* shown by followJob; the table still comes */ }
+  if (!current(jobId)) return;
+  fillTable(facts);
+  fillDownloads(jobId, files.files);
+  $("result-summary").textContent =
+    `${facts.object_count} objects, ${area(facts.changed_area, facts.area_unit)} changed ` +
+    `(${(100 * facts.changed_fraction).toFixed(2)}% of the scene), method ${facts.method}.`;
+  $("result").hidden = $("chat").hidden = false;
+  showConversation(jobId).catch(showError);
+  if (mapped && state.info) showOnMap(jobId, facts, geojson);
+}
+
+async function showOther(job) {
+  // A series of dates (its objects are dated; questions of when) or one image described.
+  const [summary, files] = await Promise.all([
+    api(`api/jobs/${job.id}/summary`), api(`api/jobs/${job.id}/files`),
+  ]);
+  if (!current(job.id)) return;
+  $("objects").tBodies[0].replaceChildren();
+  fillDownloads(job.id, files.files);
+  $("result-summary").textContent = job.kind === "image" ? summary.text :
+    `${summary.object_count} changed objects dated over ${summary.dates.length} dates ` +
+    `(${summary.dates[0]} to ${summary.dates[summary.dates.length - 1]}), ` +
+    `${area(summary.changed_area, summary.area_unit)} changed, method ${summary.method}.`;
+  $("result").hidden = false;
+  $("chat").hidden = job.kind === "image";
+  if (job.kind === "series") showConversation(job.id).catch(showError);
+}
+
+function showOnMap(jobId, facts, geojson) {
   const map = state.map;
   state.layers.mask = tiles(jobId, "mask").addTo(map);
   const byId = new Map(facts.objects.map((o) => [o.id, o]));
@@ -145,13 +192,22 @@ async function showResult(jobId) {
       layer.on("click", () => highlight([o.id], false));
     },
   }).addTo(map);
-  fillTable(facts);
-  fillDownloads(jobId, files.files);
-  $("result-summary").textContent =
-    `${facts.object_count} objects, ${area(facts.changed_area, facts.area_unit)} changed ` +
-    `(${(100 * facts.changed_fraction).toFixed(2)}% of the scene), method ${facts.method}.`;
-  $("result").hidden = $("chat").hidden = $("layer-toggles").hidden = false;
+  $("layer-toggles").hidden = false;
+}
+
+async function showConversation(jobId) {
+  // Questions asked before (by anyone on this server, before a restart too).
+  const { turns } = await api(`api/jobs/${jobId}/conversation`);
+  if (!current(jobId)) return;
   $("messages").replaceChildren();
+  for (const t of turns) {
+    say("you", t.question);
+    say("agent", replyText(t.reply));
+  }
+}
+
+function replyText(reply) {
+  return reply.text + (reply.evidence.length ? ` [objects ${reply.evidence.join(", ")}]` : "");
 }
 
 function popup(o) {
@@ -208,7 +264,7 @@ function highlight(ids, zoom) {
     row.classList.toggle("highlighted", wanted.has(Number(row.dataset.id)));
   }
   const chosen = ids.map((id) => state.objects.get(id)?.layer).filter(Boolean);
-  if (zoom && chosen.length) {
+  if (zoom && chosen.length && state.info) {
     state.map.fitBounds(L.featureGroup(chosen).getBounds(), { maxZoom: state.info.maxzoom + 1, padding: [40, 40] });
     if (chosen.length === 1) chosen[0].openPopup();
   }
@@ -233,7 +289,7 @@ async function ask(event) {
       method: "POST", headers: { "content-type": "application/json" },
       body: JSON.stringify({ question }),
     });
-    say("agent", reply.text + (reply.evidence.length ? ` [objects ${reply.evidence.join(", ")}]` : ""));
+    say("agent", replyText(reply));
     highlight(reply.evidence, reply.evidence.length > 0);
   } catch (error) { say("agent", `error: ${error.message}`); }
 }
@@ -297,6 +353,11 @@ function wire() {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ sample: true, method: $("method").value }),
   })));
+  $("images-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);  // each kind takes its own default method
+    startJob(() => api("api/jobs/upload-images", { method: "POST", body: form }));
+  });
   $("upload-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
