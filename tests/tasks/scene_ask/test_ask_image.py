@@ -167,3 +167,11 @@ def test_bad_inputs_raise_clear_errors(planted_landcover, make_raster):
     with pytest.raises(InvalidRasterError, match="no class names"):
         read_landcover(plain)
     assert read_landcover(planted_landcover.parent).names[2] == "water"
+
+
+def test_web_mercator_areas_are_ground_areas(make_landcover):
+    # EPSG:3857 at about 47 N: a 2 m grid pixel covers about 2 x 2 x cos(47)^2 m2 of ground
+    lc = make_landcover("merc.tif", "EPSG:3857", from_origin(0.0, 5_940_000.0, 2.0, 2.0))
+    got = ask_image(lc, "what is the area covered by water?").value
+    lat = np.degrees(2 * np.arctan(np.exp((5_940_000.0 - 204) / 6378137.0)) - np.pi / 2)
+    assert got == pytest.approx(1400 * 4 * np.cos(np.radians(lat)) ** 2, rel=5e-3)

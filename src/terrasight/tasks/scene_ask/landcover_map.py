@@ -23,7 +23,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from terrasight.errors import InvalidRasterError, RasterReadError
-from terrasight.io.vectors import GEOD, apply_transform, pixel_area
+from terrasight.io.vectors import GEOD, WGS84, apply_transform, pixel_area, transform_points
 
 NODATA = 255
 """Class code of pixels outside the image's valid data."""
@@ -172,25 +172,54 @@ def class_names(tags: dict[str, Any]) -> tuple[str, ...] | None:
 def row_areas(crs: CRS | None, transform: Affine, shape: tuple[int, ...]) -> tuple[np.ndarray, str]:
     """Ground area of one pixel on each row, and its unit.
 
-    A projected CRS gives one area for every row; a geographic CRS (EPSG:4326) the
-    geodesic area of a pixel on each row (on the WGS84 ellipsoid), so areas stay
-    right far from the equator; no CRS gives 1 px per pixel.
+    A geographic CRS (EPSG:4326) gives the geodesic area of a pixel on each row (on
+    the WGS84 ellipsoid), so areas stay right far from the equator. So does a
+    projected CRS whose grid area differs from the ground area by more than
+    :data:`SCALE_TOLERANCE` at the map's centre (Web Mercator, EPSG:3857, at
+    mid-latitudes); other projected CRSs (UTM) give one grid area for every row.
+    No CRS gives 1 px per pixel.
 
     Example:
         >>> from rasterio.transform import from_origin
         >>> a, unit = row_areas(CRS.from_epsg(4326), from_origin(15, 60, 0.001, 0.001), (2, 2))
         >>> unit, bool(3_000 < a[0] < 7_000), bool(a[0] < a[1])
         ('m2', True, True)
+        >>> merc, _ = row_areas(CRS.from_epsg(3857), from_origin(0, 6_000_000, 10, 10), (2, 2))
+        >>> bool(40 < merc[0] < 50)  # 100 m2 of grid is about 45 m2 of ground at 47 N
+        True
     """
-    height = int(shape[0])
+    height, width = int(shape[0]), int(shape[1]) if len(shape) > 1 else 1
     if crs is None:
         return np.ones(height), "px"
     if not crs.is_geographic:
         area, unit = pixel_area(crs, transform)
-        return np.full(height, area), unit
-    out = np.empty(height)
-    for row in range(height):
-        ring = ((0, row), (1, row), (1, row + 1), (0, row + 1))
-        lons, lats = zip(*(apply_transform(transform, *xy) for xy in ring), strict=True)
-        out[row] = abs(GEOD.polygon_area_perimeter(lons, lats)[0])
-    return out, "m2"
+        centre = _ground_areas(crs, transform, [height // 2], width // 2)[0]
+        if abs(centre / area - 1) <= SCALE_TOLERANCE:
+            return np.full(height, area), unit
+    return _ground_areas(crs, transform, list(range(height)), width // 2), "m2"
+
+
+SCALE_TOLERANCE = 0.01
+"""A projected grid whose pixel area is off the ground area by more than this is measured
+on the ellipsoid row by row."""
+
+
+def _ground_areas(crs: CRS, transform: Affine, rows: list[int], col: int) -> np.ndarray:
+    """Geodesic area (m2) of the pixel at ``col`` on each of ``rows``."""
+    corners = [
+        apply_transform(transform, c, r)
+        for row in rows
+        for c, r in ((col, row), (col + 1, row), (col + 1, row + 1), (col, row + 1))
+    ]
+    xs, ys = zip(*corners, strict=True)
+    lons, lats = (
+        (list(xs), list(ys))
+        if crs.is_geographic
+        else transform_points(crs, WGS84, list(xs), list(ys))
+    )
+    out = np.empty(len(rows))
+    for k in range(len(rows)):
+        out[k] = abs(
+            GEOD.polygon_area_perimeter(lons[4 * k : 4 * k + 4], lats[4 * k : 4 * k + 4])[0]
+        )
+    return out
