@@ -175,3 +175,9 @@ def test_web_mercator_areas_are_ground_areas(make_landcover):
     got = ask_image(lc, "what is the area covered by water?").value
     lat = np.degrees(2 * np.arctan(np.exp((5_940_000.0 - 204) / 6378137.0)) - np.pi / 2)
     assert got == pytest.approx(1400 * 4 * np.cos(np.radians(lat)) ** 2, rel=5e-3)
+
+
+def test_coarse_maps_say_building_counts_are_patches(make_landcover):
+    coarse = make_landcover("s2.tif", "EPSG:32633", from_origin(500000.0, 5000000.0, 10.0, 10.0))
+    a = ask_image(coarse, "how many buildings are there?")
+    assert a.value == 5 and any("built-up patches" in c for c in a.caveats)

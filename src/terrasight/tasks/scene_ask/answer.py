@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from terrasight.tasks.scene_ask.instances import SceneObjects, shape_word
 from terrasight.tasks.scene_ask.parse import SceneQuery, Target
 from terrasight.tasks.scene_ask.targets import Selection, class_area, region, select
@@ -20,6 +22,8 @@ URBAN_BUILT_SHARE = 0.15
 """Rural or urban: urban when buildings and roads cover at least this share of the image..."""
 URBAN_BUILDINGS_PER_KM2 = 100.0
 """... or (with a CRS) there are at least this many buildings per km2."""
+COARSE_METRES = 2.0
+"""Pixels wider than this (m) cannot separate single houses; building counts say so."""
 UNSURE_SHARE = 0.2
 """A map with more ``unknown`` than this share gets a caveat on every answer."""
 PLURAL = {"building": "buildings", "road": "roads", "water": "water areas",
@@ -326,6 +330,12 @@ def _caveats(objs: SceneObjects, name: str | None, counted: bool = False) -> tup
         )
     elif counted and name == "building":
         out.append("touching buildings are split only where they join through a narrow neck")
+        side = float(np.sqrt(np.median(objs.map.row_area))) if objs.map.unit == "m2" else 0.0
+        if side > COARSE_METRES:
+            out.append(
+                f"at about {side:.0f} m per pixel neighbouring buildings merge: this counts "
+                "built-up patches, not single buildings"
+            )
     elif counted and name in ("water", "vegetation", "bare"):
         out.append(f"{MASS[name]} is counted as separate patches of the class")
     return tuple(out)

@@ -131,6 +131,7 @@ def parse(question: str) -> SceneQuery:
         'largest'
     """
     text = " ".join(question.lower().replace("?", " ").replace("’", "'").split()).strip(" .!")
+    text = re.sub(r"\s+(?:in|on|of) (?:the|this) (?:image|scene|picture|photo|map)$", "", text)
     if not text:
         raise QuestionError("the question is empty; ask e.g. 'how many buildings are there?'")
     if _CHANGE.search(text):
