@@ -181,3 +181,13 @@ def test_coarse_maps_say_building_counts_are_patches(make_landcover):
     coarse = make_landcover("s2.tif", "EPSG:32633", from_origin(500000.0, 5000000.0, 10.0, 10.0))
     a = ask_image(coarse, "how many buildings are there?")
     assert a.value == 5 and any("built-up patches" in c for c in a.caveats)
+
+
+def test_a_body_spanning_cells_is_found_in_each(make_landcover):
+    classes = np.full((90, 90), 4, np.uint8)
+    classes[70:90, 20:90] = 2  # a lake along the south edge, its centre in the south cell
+    lc = make_landcover("lake.tif", "EPSG:32633", classes=classes)
+    assert set(_v(lc, "where is the water?")) == {"south-west", "south", "south-east"}
+    assert _v(lc, "is there water in the south-east?") is True
+    assert _v(lc, "how many water areas are in the south-east?") == 0  # counted where centred
+    assert _v(lc, "is there water in the north?") is False

@@ -14,7 +14,14 @@ import numpy as np
 
 from terrasight.tasks.scene_ask.instances import SceneObjects, shape_word
 from terrasight.tasks.scene_ask.parse import SceneQuery, Target
-from terrasight.tasks.scene_ask.targets import Selection, class_area, region, select
+from terrasight.tasks.scene_ask.targets import (
+    Selection,
+    cell_areas,
+    class_area,
+    region,
+    select,
+    touching,
+)
 from terrasight.tasks.scene_ask.words import M2_PER, in_place
 
 CANT_TELL = "I can't tell"
@@ -123,6 +130,8 @@ def _presence(objs: SceneObjects, q: SceneQuery) -> SceneAnswer:
     t, s = _sel(objs, q)
     if s.reason:
         return cant_tell(s.reason, "presence")
+    if t.place and not s.filtered:  # any object reaching into the place, not only centred there
+        s = Selection(touching(objs, s.name, t.place), s.name)
     n = len(s.ids)
     text = f"Yes: {_count_words(n, t)}." if n else f"No: no {noun(t.words, 0)} found."
     return SceneAnswer(text, n > 0, None, s.ids, "presence", _caveats(objs, s.name))
@@ -267,8 +276,11 @@ def _where(objs: SceneObjects, q: SceneQuery) -> SceneAnswer:
         text = f"The {q.extreme} {t.words} (object {pick.id}, {desc}) is in the {pick.place}."
         return SceneAnswer(text, pick.place, None, (pick.id,), "where", _caveats(objs, s.name))
     by_cell: dict[str, float] = {}
-    for i in insts:
-        by_cell[i.place] = by_cell.get(i.place, 0.0) + i.area
+    if s.filtered or t.place:
+        for i in insts:
+            by_cell[i.place] = by_cell.get(i.place, 0.0) + i.area
+    else:  # the class's own pixels, cell by cell: a lake spanning three cells is in all three
+        by_cell = cell_areas(objs, s.name)
     total = sum(by_cell.values())
     cells = [
         (c, a / total)

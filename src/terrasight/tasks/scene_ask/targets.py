@@ -100,6 +100,37 @@ def region(shape: tuple[int, int], place: str | None) -> np.ndarray:
     return ok[rows[:, None], cols[None, :]]
 
 
+def cell_areas(objs: SceneObjects, name: str) -> dict[str, float]:
+    """Ground area of a class in each 3 x 3 grid cell (cells without it left out).
+
+    Example:
+        >>> from terrasight.tasks.scene_ask.instances import find_objects
+        >>> from terrasight.tasks.scene_ask.landcover_map import LandCoverMap
+        >>> c = np.ones((6, 6), np.uint8); c[:, :2] = 0
+        >>> cell_areas(find_objects(LandCoverMap(c, ("water", "bare"), np.ones(6), "px")), "water")
+        {'north-west': 4.0, 'west': 4.0, 'south-west': 4.0}
+    """
+    code = objs.map.code(name)
+    if code is None:
+        return {}
+    height, width = objs.map.shape
+    rows = np.minimum(2, (3 * (np.arange(height) + 0.5) / height).astype(int))
+    cols = np.minimum(2, (3 * (np.arange(width) + 0.5) / width).astype(int))
+    cells = rows[:, None] * 3 + cols[None, :]
+    weights = np.broadcast_to(objs.map.row_area[:, None], objs.map.shape)
+    hit = objs.map.classes == code
+    sums = np.bincount(cells[hit], weights=weights[hit], minlength=9)
+    return {cell_name(k // 3, k % 3): float(sums[k]) for k in range(9) if sums[k] > 0}
+
+
+def touching(objs: SceneObjects, name: str, place: str) -> tuple[int, ...]:
+    """Ids of the objects of a class with any pixel in a place."""
+    lab = objs.labels.get(name)
+    if lab is None:
+        return ()
+    return tuple(int(i) for i in np.unique(lab[region(objs.map.shape, place)]) if i > 0)
+
+
 def cell_name(row: int, col: int) -> str:
     """The compass name of a grid cell (as :func:`terrasight.io.vectors.cell_words`)."""
     return "-".join(w for w in (_ROW_NAMES[row], _COL_NAMES[col]) if w) or "centre"
