@@ -191,3 +191,10 @@ def test_a_body_spanning_cells_is_found_in_each(make_landcover):
     assert _v(lc, "is there water in the south-east?") is True
     assert _v(lc, "how many water areas are in the south-east?") == 0  # counted where centred
     assert _v(lc, "is there water in the north?") is False
+
+
+def test_superlatives_pick_one_object(planted_landcover):
+    a = ask_image(planted_landcover, "What is the area of the largest building?")
+    assert (a.value, a.unit, len(a.evidence)) == (960.0, "m2", 1)
+    assert "largest" in a.text
+    assert _v(planted_landcover, "how big is the smallest building in hectares?") == 0.04

@@ -154,7 +154,8 @@ def _area(objs: SceneObjects, q: SceneQuery) -> SceneAnswer:
     share = 100 * area / objs.map.valid_area if objs.map.valid_area else 0.0
     where = f" in the {t.place}" if t.place else ""
     extra = "" if unit == "%" else f" ({share:.1f}% of the image)"
-    text = f"{t.words.capitalize()}{where}: {_amount(value, unit)}{extra}."
+    label = f"the {t.extreme} {t.words}" if t.extreme else t.words
+    text = f"{label[0].upper()}{label[1:]}{where}: {_amount(value, unit)}{extra}."
     return SceneAnswer(
         text, value, unit, s.ids, "area", (*caveats, *_caveats(objs, s.name, s.filtered))
     )
@@ -266,11 +267,7 @@ def _where(objs: SceneObjects, q: SceneQuery) -> SceneAnswer:
         return SceneAnswer(f"There are no {t.words} in this image.", None, None, (), "where",
                            _caveats(objs, s.name))  # fmt: skip
     if q.extreme:
-        pick = (
-            max(insts, key=lambda i: i.area)
-            if q.extreme == "largest"
-            else min(insts, key=lambda i: i.area)
-        )
+        pick = insts[0]  # the selection holds the one largest or smallest object
         shape = shape_word(objs, pick)
         desc = ", ".join(x for x in (_amount(pick.area, objs.map.unit), shape) if x)
         text = f"The {q.extreme} {t.words} (object {pick.id}, {desc}) is in the {pick.place}."

@@ -40,6 +40,7 @@ class Target:
         place: a grid cell name or compass side, or None for the whole scene.
         relation: ``(relation, other)``: ``next``, ``left``, ``right``, ``top``, ``bottom``.
         unseen: why the classes cannot see what the phrase names, or None.
+        extreme: ``largest`` or ``smallest``: the one object of that size.
     """
 
     words: str
@@ -49,6 +50,7 @@ class Target:
     place: str | None = None
     relation: tuple[str, Target] | None = None
     unseen: str | None = None
+    extreme: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,16 @@ _AREA = re.compile(
     r"^(?:what|which) (?:share|percentage|percent|proportion|fraction) (?:of (?:the )?(?:image|scene|picture) )?(?:is|are) (.+)$|"
     r"^how much (?:of (?:the |this )?(?:image|scene|picture) is (?:covered by )?)?(?:area (?:is covered by |does )?)?(.+?)(?: cover)?$|"
     r"^how (?:many|much) (?:square metres|square meters|m2|hectares|ha|km2|square kilometres|square kilometers|acres) (?:of|does|do|are|is) (.+?)(?: cover)?$|"
-    r"^how (?:large|big) is (?:the )?(?:area|surface) (?:of|covered by) (.+)$"
+    r"^how (?:large|big) is (?:the )?(?:area|surface) (?:of|covered by) (.+)$|"
+    r"^how (?:large|big) (?:is|are) (.+)$"
 )  # fmt: skip
 _COUNT = re.compile(
     r"^how many (.+?)(?: are there| can you see| do you see| are visible| are present)?$|"
     r"^what is the (?:number|amount|count) of (.+)$|^(?:count|number of) (.+)$"
 )
-_WHERE = re.compile(r"^where (?:is|are) (?:the |a |an |any )?(?:(largest|biggest|smallest) )?(.+)$")
+_WHERE = re.compile(r"^where (?:is|are) (.+)$")
+EXTREMES = {"largest": "largest", "biggest": "largest", "smallest": "smallest"}
+"""Superlatives that pick one object."""
 _WHAT = re.compile(
     r"^what(?:'s| is| are)?(?: there)?(?: to be seen| to see)? (?:in|at|on|towards) "
 )
@@ -155,8 +160,8 @@ def parse(question: str) -> SceneQuery:
         return _one(question, "count", _group(m))
     m = _WHERE.match(text)
     if m:
-        extreme = {"biggest": "largest"}.get(m.group(1) or "", m.group(1))
-        return _one(question, "where", m.group(2), extreme=extreme)
+        one = target(m.group(1))
+        return SceneQuery(question, "where", (one,), extreme=one.extreme)
     if _WHAT.match(text):
         place, _ = place_of(text)
         if place is not None:
@@ -209,11 +214,13 @@ def target(phrase: str) -> Target:
             words = words[: m.start()].strip()
             break
     place, words = place_of(words)
+    extreme = next((EXTREMES[w] for w in words.split() if w in EXTREMES), None)
+    words = " ".join(w for w in words.split() if w not in EXTREMES)
     size = next((SIZES[w] for w in words.split() if w in SIZES), None)
     shape = next((SHAPES[w] for w in words.split() if w in SHAPES), None)
     core = _clean(words)
     unseen = unseen_reason(core)
-    return Target(core or phrase, noun_class(core), size, shape, place, relation, unseen)
+    return Target(core or phrase, noun_class(core), size, shape, place, relation, unseen, extreme)
 
 
 def _clean(phrase: str) -> str:

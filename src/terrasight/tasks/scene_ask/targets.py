@@ -73,7 +73,10 @@ def select(objs: SceneObjects, t: Target) -> Selection:
             ids = near(objs, ids, mask_of(objs, other.ids))
         else:
             ids = beside(objs, ids, objs.by_id(other.ids), rel)
-    filtered = bool(t.size or t.shape or t.relation)
+    if t.extreme and ids:
+        pick = sorted(objs.by_id(ids), key=lambda i: i.area)
+        ids = [pick[-1].id if t.extreme == "largest" else pick[0].id]
+    filtered = bool(t.size or t.shape or t.relation or t.extreme)
     return Selection(tuple(ids), t.name, filtered)
 
 
