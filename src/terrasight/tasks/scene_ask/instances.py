@@ -98,20 +98,34 @@ class SceneObjects:
         ]
         return shapely.affinity.translate(shapely.union_all(parts), c0, r0)
 
+    def outlines(self, insts: list[Instance]) -> dict[int, shapely.Geometry]:
+        """Outlines of many objects in pixel coordinates: one pass over each class's labels."""
+        out: dict[int, list[shapely.Geometry]] = {i.id: [] for i in insts}
+        for name in {i.name for i in insts}:
+            lab = self.labels[name]
+            wanted = np.array([i.id for i in insts if i.name == name])
+            keep = np.isin(lab, wanted)
+            for g, v in rio_features.shapes(lab.astype(np.int32), mask=keep):
+                out[int(v)].append(shapely.geometry.shape(g))
+        return {k: shapely.union_all(v) for k, v in out.items()}
+
     def features(self, ids: list[int] | tuple[int, ...]) -> list[VectorFeature]:
         """The objects as features in the map's CRS (pixel coordinates without one)."""
         t = self.map.transform
         matrix = [t.a, t.b, t.d, t.e, t.c, t.f]
+        insts = self.by_id(ids)
+        outlines = self.outlines(insts)
         out = []
-        for inst in self.by_id(ids):
-            geom = shapely.affinity.affine_transform(self.polygon(inst), matrix)
+        for inst in insts:
+            outline = outlines[inst.id]
+            geom = shapely.affinity.affine_transform(outline, matrix)
             props = {
                 "class": inst.name,
                 "area": round(inst.area, 2),
                 "unit": self.map.unit,
                 "place": inst.place,
                 "size": inst.size,
-                "shape": shape_word(self, inst),
+                "shape": shape_word(self, inst, outline),
             }
             out.append(VectorFeature(shapely.geometry.mapping(geom), props, inst.id))
         return out
@@ -177,8 +191,11 @@ def split_touching(mask: np.ndarray) -> tuple[np.ndarray, int]:
     if n == 0:
         return lab, 0
     dist = ndimage.distance_transform_edt(mask)
-    dmax = np.asarray(ndimage.maximum(dist, lab, np.arange(1, n + 1)))
-    thr = np.concatenate([[np.inf], np.where(dmax >= 3, dmax / 2, 0.0)])[lab]
+    dmax = np.zeros(n + 1)
+    np.maximum.at(dmax, lab[mask], dist[mask])
+    thr = np.where(dmax >= 3, dmax / 2, 0.0)
+    thr[0] = np.inf
+    thr = thr[lab]
     cores, m = ndimage.label(mask & (dist >= thr))
     if m == n:
         return lab, n
@@ -212,7 +229,7 @@ def size_word(name: str, area: float, lc: LandCoverMap) -> str:
     return "small" if area < small else "medium" if area < medium else "large"
 
 
-def shape_word(objs: SceneObjects, inst: Instance) -> str:
+def shape_word(objs: SceneObjects, inst: Instance, outline: shapely.Geometry | None = None) -> str:
     """``circular``, ``square``, ``rectangular`` or ``irregular``; ``""`` when too small.
 
     Circular: the outline fills at least 75 % of its smallest enclosing circle.
@@ -221,7 +238,7 @@ def shape_word(objs: SceneObjects, inst: Instance) -> str:
     """
     if inst.pixels < MIN_SHAPE_PIXELS:
         return ""
-    poly = objs.polygon(inst)
+    poly = objs.polygon(inst) if outline is None else outline
     circle = shapely.minimum_bounding_circle(poly)
     if circle.area > 0 and poly.area / circle.area >= 0.75:
         return "circular"
