@@ -32,7 +32,8 @@ UNANSWERABLE_EXIT = exit_code(QuestionError(""))
     "--outdir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Keep the pair's result here (with facts.json) for later questions.",
+    help="Keep the pair's result here (with facts.json) for later questions; one image: "
+    "its land cover and each answer's evidence GeoJSON.",
 )
 @click.option(
     "--questions",
@@ -62,7 +63,8 @@ def ask(
     as_json: bool,
     rules_only: bool,
 ) -> None:
-    """Answer a plain-language QUESTION about what changed between BEFORE and AFTER.
+    """Answer a plain-language QUESTION about what changed between BEFORE and AFTER,
+    or about one IMAGE.
 
     \b
     Examples:
