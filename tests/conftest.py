@@ -73,6 +73,63 @@ def planted_pair(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
     return b, a, truth
 
 
+LANDCOVER_NAMES = ("building", "road", "water", "vegetation", "bare", "unknown")
+
+
+def planted_classes() -> np.ndarray:
+    """A 120 x 120 land-cover map (codes of :data:`LANDCOVER_NAMES`) with planted objects.
+
+    Buildings: a 10 x 10 square in the north-west, a 12 x 20 rectangle in the north
+    touching the road, a disk (radius 8) in the west, and two 14 x 14 squares in the
+    south-east joined by a one-pixel neck (5 buildings). One road across rows 40-44.
+    Water: rows 85-119, cols 0-39 (1,400 px, south-west). Vegetation: rows 0-29,
+    cols 85-119 (north-east). A 4 x 4 patch of unknown; bare land elsewhere.
+    """
+    c = np.full((120, 120), 4, np.uint8)
+    c[40:45, :] = 1
+    c[85:120, 0:40] = 2
+    c[0:30, 85:120] = 3
+    c[5:15, 5:15] = 0
+    c[28:40, 50:70] = 0
+    rows, cols = np.ogrid[:120, :120]
+    c[(rows - 62) ** 2 + (cols - 20) ** 2 <= 64] = 0
+    c[90:104, 88:102] = 0
+    c[90:104, 105:119] = 0
+    c[96, 102:105] = 0
+    c[70:74, 60:64] = 5
+    return c
+
+
+def write_landcover(path: Path, classes: np.ndarray, crs: str | None, transform=None) -> Path:
+    """Write a land-cover map as ``terrasight landcover`` does: uint8, names in tags, nodata 255."""
+    import json
+
+    write_raster(path, classes, crs=crs, transform=transform, nodata=255)
+    with rasterio.open(path, "r+") as ds:
+        ds.update_tags(classes=json.dumps({str(i): n for i, n in enumerate(LANDCOVER_NAMES)}))
+    return path
+
+
+@pytest.fixture
+def make_landcover(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: ``make_landcover(name, crs, transform, classes=None)`` writes a land-cover
+    map (the :func:`planted_classes` by default) into tmp_path."""
+
+    def _make(
+        name: str, crs: str | None, transform=None, classes: np.ndarray | None = None
+    ) -> Path:
+        data = planted_classes() if classes is None else classes
+        return write_landcover(tmp_path / name, data, crs, transform)
+
+    return _make
+
+
+@pytest.fixture
+def planted_landcover(make_landcover: Callable[..., Path]) -> Path:
+    """:func:`planted_classes` as ``landcover.tif`` in EPSG:32633 at 2 m (4 m2 per pixel)."""
+    return make_landcover("landcover.tif", "EPSG:32633", from_origin(500000.0, 5000000.0, 2.0, 2.0))
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The shared research data folder; skips the test when it is absent."""

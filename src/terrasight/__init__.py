@@ -42,6 +42,7 @@ _EXPORTS = {
     "describe": ("terrasight.tasks.interpret.describe", "describe"),
     "ask": ("terrasight.tasks.interpret.ask", "ask"),
     "Answer": ("terrasight.tasks.interpret.ask", "Answer"),
+    "ask_image": ("terrasight.tasks.scene_ask.ask", "ask_image"),
     "change_facts": ("terrasight.tasks.interpret.facts", "change_facts"),
     "load_result": ("terrasight.tasks.change.load", "load_result"),
     "Agent": ("terrasight.agent.agent", "Agent"),
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from terrasight.tasks.interpret.ask import Answer, ask  # noqa: F401
     from terrasight.tasks.interpret.describe import describe  # noqa: F401
     from terrasight.tasks.interpret.facts import change_facts  # noqa: F401
+    from terrasight.tasks.scene_ask.ask import ask_image  # noqa: F401
     from terrasight.tasks.series.detect import detect_series  # noqa: F401
     from terrasight.tasks.series.result import SeriesResult, load_series  # noqa: F401
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from terrasight.cli.ask_image import is_one_image, run_one_image
 from terrasight.cli.options import method_option
 from terrasight.errors import InvalidOptionError, QuestionError, exit_code
 from terrasight.io.remote import repair
@@ -17,7 +18,7 @@ UNANSWERABLE_EXIT = exit_code(QuestionError(""))
 
 
 @click.command()
-@click.argument("args", nargs=-1, required=True, metavar='[BEFORE AFTER] "QUESTION"')
+@click.argument("args", nargs=-1, required=True, metavar='[IMAGE | BEFORE AFTER] "QUESTION"')
 @click.option(
     "--from-result",
     "from_result",
@@ -31,7 +32,20 @@ UNANSWERABLE_EXIT = exit_code(QuestionError(""))
     "--outdir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Keep the pair's result here (with facts.json) for later questions.",
+    help="Keep the pair's result here (with facts.json) for later questions; one image: "
+    "its land cover and each answer's evidence GeoJSON.",
+)
+@click.option(
+    "--questions",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="One image: answer every question in FILE (one a line, or a JSON list).",
+)
+@click.option(
+    "--landcover",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="One image: answer from this landcover.tif (or the folder holding it).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
 @click.option(
@@ -44,22 +58,30 @@ def ask(
     from_result: Path | None,
     method: str,
     outdir: Path | None,
+    questions: Path | None,
+    landcover: Path | None,
     as_json: bool,
     rules_only: bool,
 ) -> None:
-    """Answer a plain-language QUESTION about what changed between BEFORE and AFTER.
+    """Answer a plain-language QUESTION about what changed between BEFORE and AFTER,
+    or about one IMAGE.
 
     \b
     Examples:
       terrasight ask 2019.tif 2024.tif "how many new buildings are in the north?"
       terrasight ask --from-result changes/ "what percentage of the scene changed?" --json
       terrasight ask series_out/ "what changed since 2021?"
+      terrasight ask scene.tif "how many buildings are in the north?"
+      terrasight ask landcover.tif --questions questions.txt --json
 
     Question types: has anything changed, how many, how much area (m2, hectares,
     km2, percent), where, what was built / what did X become, more change here or
     there, list the changes. Answers rest on the change facts only; every number
     names its objects. A folder written by 'terrasight series' answers when
     things changed: when, since/after/before/between dates, how many, how much.
+    One IMAGE (or its landcover.tif) answers from its land cover: is there,
+    how many, area and share, more X than Y, rural or urban, what is in the
+    north-east, where is the largest X (evidence polygons as GeoJSON with -o).
 
     \b
     Exit status: 0 answered; 8 the question is empty, not English, or one the
@@ -73,6 +95,10 @@ def ask(
 
     if from_result is None and len(args) >= 2 and is_series_folder(args[0]):
         from_result, args = Path(args[0]), args[1:]
+    if from_result is None and is_one_image(args, questions):
+        if not run_one_image(args, questions, landcover, outdir, as_json) and questions is None:
+            raise click.exceptions.Exit(UNANSWERABLE_EXIT)
+        return
     before, after, question = _split(args, from_result)
     cache = ModelCache()
     if from_result is not None:
@@ -97,6 +123,7 @@ def _split(args: tuple[str, ...], from_result: Path | None) -> tuple[Path | str,
         return from_result, from_result, " ".join(args)
     if len(args) < 3:
         raise InvalidOptionError(
-            'give BEFORE AFTER "QUESTION", or --from-result DIR "QUESTION" to reuse a result.'
+            'give IMAGE "QUESTION", BEFORE AFTER "QUESTION", or --from-result DIR "QUESTION" '
+            "to reuse a result."
         )
     return repair(args[0]), repair(args[1]), " ".join(args[2:])

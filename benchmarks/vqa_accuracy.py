@@ -1,0 +1,289 @@
+"""One-image question answering on the RSVQA subsets in ``../shared/data/rsvqa/{LR,HR}``.
+
+Each question is asked of ``terrasight.tasks.scene_ask.ask_image_many`` (the image's
+land cover computed once), and scored as RSVQA scores: yes/no and rural/urban
+exact; counts and areas (m2) right when they fall in the same bin as the truth
+(0, 1-10, 11-100, 101-1000, more). "I can't tell" counts as wrong, and its share
+is reported per question type.
+
+Beside it, two floors computed on the same subsets: the most common answer per
+question text (in-sample, as BASELINES.md states it) and the same with each
+image's answers left out of its own questions' votes (leave one image out).
+
+No threshold or rule of the package was set on these question-answer pairs (the
+rural/urban rule, the size bounds and the shape rules were fixed beforehand).
+
+The land cover comes from real model output only:
+
+``--landcover-dir DIR``
+    a folder of maps made beforehand by a land-cover model: ``DIR/LR/72/landcover.tif``
+    (the folder ``terrasight landcover IMAGE -o DIR/LR/72`` writes) or
+    ``DIR/LR/72.tif``; ``--made-by`` names the model, recorded in the JSON.
+``--model MODULE:FUNCTION``
+    a callable ``fn(image, outdir)`` that writes ``outdir/landcover.tif``, e.g.
+    ``terrasight.tasks.landcover:landcover``.
+
+Without either, only the floors and the share of questions the parser itself
+declines ("I can't tell" before any map is read) are printed. The JSON
+(``benchmarks/results/vqa_accuracy.json``) is written only when a model ran.
+
+Usage::
+
+    nice .venv/bin/python benchmarks/vqa_accuracy.py --model terrasight.tasks.landcover:landcover
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import re
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import SHARED_DATA  # noqa: E402
+
+from terrasight.tasks.scene_ask import ask_image_many, parse, read_landcover  # noqa: E402
+from terrasight.tasks.scene_ask.answer import answer_query  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBSETS = {"LR": ("LR_split_train", "Images_LR"), "HR": ("USGS_split_train", "Images/Data")}
+TYPES = ("presence", "comp", "count", "area", "rural_urban")
+
+
+def load_subset(name: str, root: Path) -> list[dict[str, Any]]:
+    """Questions of one subset: ``{"image", "img_id", "type", "question", "answer"}``."""
+    prefix, images = SUBSETS[name]
+    folder = root / "rsvqa" / name
+    questions = json.loads((folder / f"{prefix}_questions.json").read_text())["questions"]
+    answers = {
+        a["id"]: a["answer"]
+        for a in json.loads((folder / f"{prefix}_answers.json").read_text())["answers"]
+    }
+    rows = []
+    for q in questions:
+        if not q.get("active", True):
+            continue
+        rows.append(
+            {
+                "image": folder / images / f"{q['img_id']}.tif",
+                "img_id": q["img_id"],
+                "type": q["type"],
+                "question": q["question"],
+                "answer": str(answers[q["answers_ids"][0]]),
+            }
+        )
+    return rows
+
+
+def rsvqa_bin(value: float) -> int:
+    """RSVQA's bins for counts and areas: 0, 1-10, 11-100, 101-1000, more.
+
+    Example:
+        >>> [rsvqa_bin(v) for v in (0, 1, 10, 11, 1000, 1001)]
+        [0, 1, 1, 2, 3, 4]
+    """
+    v = round(value)
+    return 0 if v <= 0 else 1 if v <= 10 else 2 if v <= 100 else 3 if v <= 1000 else 4
+
+
+def as_text(value: Any, qtype: str) -> str | None:
+    """An answer's value as RSVQA writes answers (``yes``, ``12``, ``350m2``, ``rural``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if qtype == "area":
+        return f"{round(float(value))}m2"
+    return str(round(value)) if isinstance(value, (int, float)) else str(value)
+
+
+def correct(pred: str | None, truth: str, qtype: str) -> bool:
+    """RSVQA scoring: counts and areas by bin, everything else exactly."""
+    if pred is None:
+        return False
+    if qtype in ("count", "area"):
+        num = re.compile(r"[-\d.]+")
+        p, t = num.match(pred), num.match(truth)
+        return bool(p and t) and rsvqa_bin(float(p.group())) == rsvqa_bin(float(t.group()))
+    return pred.strip().lower() == truth.strip().lower()
+
+
+def floors(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Accuracy of the most common answer per question text: in-sample, and leaving each
+    image's own answers out of the vote for its questions (each row's guess is kept in
+    ``row["floor"]``)."""
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        votes[r["question"]][r["answer"]] += 1
+    by_type: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        by_type[r["type"]][r["answer"]] += 1
+    out: dict[str, dict[str, list[bool]]] = {
+        "in_sample": defaultdict(list),
+        "leave_one_image_out": defaultdict(list),
+    }
+    for r in rows:
+        inside = votes[r["question"]].most_common(1)[0][0]
+        others = votes[r["question"]].copy()
+        for o in rows:
+            if o["question"] == r["question"] and o["img_id"] == r["img_id"]:
+                others[o["answer"]] -= 1
+        others = +others
+        if not others:  # the question is asked of this image only: fall back to its type
+            others = by_type[r["type"]].copy()
+            others[r["answer"]] -= 1
+            others = +others
+        loo = others.most_common(1)[0][0] if others else ""
+        r["floor"] = correct(loo, r["answer"], r["type"])
+        for kind, guess in (("in_sample", inside), ("leave_one_image_out", loo)):
+            ok = correct(guess, r["answer"], r["type"])
+            out[kind][r["type"]].append(ok)
+            out[kind]["overall"].append(ok)
+    return {k: {t: 100 * sum(v) / len(v) for t, v in d.items()} for k, d in out.items()}
+
+
+def declined_by_parser(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Share (%) of questions answered "I can't tell" before any map is read."""
+    import numpy as np
+
+    from terrasight.tasks.scene_ask.instances import SceneObjects
+    from terrasight.tasks.scene_ask.landcover_map import LandCoverMap
+
+    names = ("building", "road", "water", "vegetation", "bare", "unknown")
+    lc = LandCoverMap(np.full((4, 4), 4, np.uint8), names, np.ones(4), "m2")
+    empty = SceneObjects(lc, (), {n: np.zeros((4, 4), np.int64) for n in names})
+    out: dict[str, list[bool]] = defaultdict(list)
+    for r in rows:
+        declined = not answer_query(empty, parse(r["question"])).answerable
+        out[r["type"]].append(declined)
+        out["overall"].append(declined)
+    return {t: 100 * sum(v) / len(v) for t, v in out.items()}
+
+
+def run_model(
+    rows: list[dict[str, Any]], subset: str, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """Ask every question of its image; the map from ``--landcover-dir`` or ``--model``."""
+    fn = None
+    if args.model:
+        module, _, attr = args.model.partition(":")
+        fn = getattr(importlib.import_module(module), attr)
+    by_image: dict[Path, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_image[r["image"]].append(r)
+    scored = []
+    for image, items in by_image.items():
+        qs = [r["question"] for r in items]
+        if args.landcover_dir:
+            base = Path(args.landcover_dir) / subset
+            path = base / image.stem / "landcover.tif"
+            source: Any = read_landcover(path if path.exists() else base / f"{image.stem}.tif")
+            answers = ask_image_many(source, qs)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                answers = ask_image_many(image, qs, landcover=fn, outdir=tmp)
+        for r, a in zip(items, answers, strict=True):
+            value = a.value if a.question_type != "area" or a.unit == "m2" else None
+            pred = as_text(value, r["type"]) if a.answerable else None
+            scored.append({**r, "image": str(r["image"]), "pred": pred, "cant_tell": not a.answerable,
+                           "ok": correct(pred, r["answer"], r["type"])})  # fmt: skip
+    return scored
+
+
+def summary(scored: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Accuracy, "I can't tell" share and accuracy on the answered, per type and overall."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s in scored:
+        groups[s["type"]].append(s)
+        groups["overall"].append(s)
+    out = {}
+    for t, g in groups.items():
+        answered = [s for s in g if not s["cant_tell"]]
+        out[t] = {
+            "n": len(g),
+            "accuracy": 100 * sum(s["ok"] for s in g) / len(g),
+            "cant_tell": 100 * sum(s["cant_tell"] for s in g) / len(g),
+            "accuracy_answered": 100 * sum(s["ok"] for s in answered) / len(answered)
+            if answered
+            else float("nan"),
+            "floor_loio_answered": 100 * sum(s["floor"] for s in answered) / len(answered)
+            if answered
+            else float("nan"),
+        }
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=SHARED_DATA)
+    p.add_argument("--landcover-dir", default=None)
+    p.add_argument("--made-by", default=None, help="the model that made --landcover-dir's maps")
+    p.add_argument("--model", default=None, help="MODULE:FUNCTION making landcover.tif")
+    p.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "vqa_accuracy.json"
+    )
+    args = p.parse_args()
+    if not (args.data / "rsvqa").is_dir():
+        sys.exit(f"no RSVQA subsets under {args.data}/rsvqa: set TERRASIGHT_SHARED_DATA")
+    if args.landcover_dir and not args.made_by:
+        sys.exit(
+            "--landcover-dir needs --made-by MODEL: the benchmark reports real model maps only"
+        )
+    report: dict[str, Any] = {
+        "date": datetime.date.today().isoformat(),
+        "split": "RSVQA train subsets shipped in shared/data",
+        "subsets": {},
+    }
+    for subset in SUBSETS:
+        rows = load_subset(subset, args.data)
+        entry: dict[str, Any] = {
+            "questions": len(rows),
+            "floors": floors(rows),
+            "declined_by_parser": declined_by_parser(rows),
+        }
+        if args.model or args.landcover_dir:
+            scored = run_model(rows, subset, args)
+            entry["terrasight"] = summary(scored)
+            entry["answers"] = scored
+        report["subsets"][subset] = entry
+        _print(subset, entry)
+    if args.model or args.landcover_dir:
+        report["land_cover"] = args.model or args.made_by
+        args.out.write_text(json.dumps(report, indent=1, default=str))
+        print(f"wrote {args.out}")
+    else:
+        print(
+            "no land-cover model given (--model or --landcover-dir): floors only, no JSON written"
+        )
+
+
+def _print(subset: str, entry: dict[str, Any]) -> None:
+    print(f"\nRSVQA {subset} ({entry['questions']} questions)")
+    print(
+        f"{'type':<12} {'floor':>7} {'floor LOIO':>10} {'declined':>9}"
+        + (
+            "  terrasight  cant_tell  on answered  floor LOIO there"
+            if "terrasight" in entry
+            else ""
+        )
+    )
+    for t in (*TYPES, "overall"):
+        if t not in entry["floors"]["in_sample"]:
+            continue
+        line = f"{t:<12} {entry['floors']['in_sample'][t]:>6.1f}% {entry['floors']['leave_one_image_out'][t]:>9.1f}% {entry['declined_by_parser'][t]:>8.1f}%"
+        if "terrasight" in entry and t in entry["terrasight"]:
+            s = entry["terrasight"][t]
+            line += f"  {s['accuracy']:>9.1f}%  {s['cant_tell']:>8.1f}%  {s['accuracy_answered']:>10.1f}%"
+            line += f"  {s['floor_loio_answered']:>15.1f}%"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
