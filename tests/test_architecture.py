@@ -178,7 +178,7 @@ def test_sub_packages_rank_in_order():
     assert _wrong_way("terrasight.tasks.change.outputs", "terrasight.tasks.interpret.facts")
     assert not _wrong_way("terrasight.tasks.interpret.facts", "terrasight.tasks.change.result")
     assert not _wrong_way("terrasight.tasks.series.detect", "terrasight.tasks.embed")
-    assert _wrong_way("terrasight.agent.brains.dialogue", "terrasight.agent.queries")
+    assert _wrong_way("terrasight.agent.brains.dialogue", "terrasight.agent.tools")
     assert not _wrong_way("terrasight.agent.tools", "terrasight.agent.brains.base")
 
 
