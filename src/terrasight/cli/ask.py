@@ -1,4 +1,4 @@
-"""``terrasight ask BEFORE AFTER "question"`` and ``terrasight ask --from-result DIR "question"``."""
+"""``terrasight ask BEFORE AFTER "question"`` and ``terrasight ask DIR "question"`` (a result folder)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from terrasight.cli.options import method_option
+from terrasight.cli.options import method_option, out_option
 from terrasight.errors import InvalidOptionError, QuestionError, exit_code
 from terrasight.io.remote import repair
 from terrasight.tasks.interpret.ask_series import is_series_folder
@@ -23,16 +23,11 @@ UNANSWERABLE_EXIT = exit_code(QuestionError(""))
     "from_result",
     type=click.Path(path_type=Path),
     default=None,
+    hidden=True,
     help="Answer from a folder written by 'terrasight change -o DIR' (no detection).",
 )
 @method_option
-@click.option(
-    "-o",
-    "--outdir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Keep the pair's result here (with facts.json) for later questions.",
-)
+@out_option("folder", "Keep the pair's result here (with facts.json) for later questions")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
 @click.option(
     "--rules-only",
@@ -52,7 +47,7 @@ def ask(
     \b
     Examples:
       terrasight ask 2019.tif 2024.tif "how many new buildings are in the north?"
-      terrasight ask --from-result changes/ "what percentage of the scene changed?" --json
+      terrasight ask changes/ "what percentage of the scene changed?" --json
       terrasight ask series_out/ "what changed since 2021?"
 
     Question types: has anything changed, how many, how much area (m2, hectares,
@@ -71,7 +66,10 @@ def ask(
     from terrasight.tasks.interpret.ask import ask as ask_api
     from terrasight.tasks.interpret.ask import ask_result
 
-    if from_result is None and len(args) >= 2 and is_series_folder(args[0]):
+    from terrasight.tasks.change.load import is_result_folder
+
+    folder = len(args) >= 2 and (is_series_folder(args[0]) or is_result_folder(args[0]))
+    if from_result is None and folder:
         from_result, args = Path(args[0]), args[1:]
     before, after, question = _split(args, from_result)
     cache = ModelCache()
@@ -97,6 +95,6 @@ def _split(args: tuple[str, ...], from_result: Path | None) -> tuple[Path | str,
         return from_result, from_result, " ".join(args)
     if len(args) < 3:
         raise InvalidOptionError(
-            'give BEFORE AFTER "QUESTION", or --from-result DIR "QUESTION" to reuse a result.'
+            'give BEFORE AFTER "QUESTION", or a result folder DIR "QUESTION" to reuse a result.'
         )
     return repair(args[0]), repair(args[1]), " ".join(args[2:])
