@@ -128,3 +128,18 @@ def test_old_spellings_reach_the_same_parameter():
     assert chat is not None
     result = CliRunner().invoke(main, ["chat", "/nonexistent", "--model", "m", "--brain", "x"])
     assert "--model is deprecated here; use --llm" in result.output
+
+
+def test_the_help_list_says_what_each_command_says():
+    """``terrasight --help`` lists the commands from SUMMARIES, without importing them."""
+    from terrasight.cli import COMMANDS
+    from terrasight.cli.summaries import SUMMARIES
+
+    ctx = click.Context(main)
+    assert set(SUMMARIES) == set(COMMANDS)
+    for name, text in SUMMARIES.items():
+        command = main.get_command(ctx, name)
+        assert command is not None
+        assert command.get_short_help_str(limit=500) == text, name
+    listed = CliRunner().invoke(main, ["--help"]).output
+    assert all(f"  {name} " in listed for name in COMMANDS)
