@@ -63,10 +63,9 @@ def ask(
     compared; 6 a missing optional dependency.
     """
     from terrasight.models.runtime import ModelCache
+    from terrasight.tasks.change.load import is_result_folder
     from terrasight.tasks.interpret.ask import ask as ask_api
     from terrasight.tasks.interpret.ask import ask_result
-
-    from terrasight.tasks.change.load import is_result_folder
 
     folder = len(args) >= 2 and (is_series_folder(args[0]) or is_result_folder(args[0]))
     if from_result is None and folder:
