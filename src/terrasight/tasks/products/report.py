@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rasterio.crs import CRS
 
@@ -36,6 +36,7 @@ def write_report(
     max_side: int = 1024,
     facts: ChangeFacts | None = None,
     caption: str | None = None,
+    crops: Any = None,
 ) -> Path:
     """Write a self-contained ``report.html`` for ``result`` and return its path.
 
@@ -54,6 +55,8 @@ def write_report(
         facts: the result's change facts: each object's land cover before and after
             is shown in the clips and the table.
         caption: the change in words, shown first.
+        crops: the inputs already opened for the clips
+            (:func:`~terrasight.tasks.interpret.crops.open_crops`); None opens them here.
 
     Example:
         >>> result = detect_changes("2019.tif", "2024.tif")  # doctest: +SKIP
@@ -75,7 +78,7 @@ def write_report(
         _facts(result),
         _pictures(looks),
         views.zoom_section(result, max_side, looks.zoom_after, top),
-        views.clips_section(result, land),
+        views.clips_section(result, land, crops),
         _table(result, land),
         _details(result),
         "</main>",

@@ -215,8 +215,12 @@ def _outline(
             draw.line(pts + [pts[0]], fill=ql.OUTLINE, width=1)
 
 
-def clips_section(result: ChangeResult, land: dict[int, str] | None = None) -> str:
+def clips_section(
+    result: ChangeResult, land: dict[int, str] | None = None, crops: Any = None
+) -> str:
     """Before, after and overlay clips of the :data:`CLIPS` largest objects (``""`` if none).
+
+    ``crops``: the inputs already opened (:func:`open_crops`); None opens them here.
 
     Example:
         >>> clips_section(result).count('class="clip"')  # doctest: +SKIP
@@ -225,7 +229,8 @@ def clips_section(result: ChangeResult, land: dict[int, str] | None = None) -> s
     cards = []
     with contextlib.ExitStack() as stack:
         try:
-            crops = stack.enter_context(open_crops(result))
+            if crops is None:
+                crops = stack.enter_context(open_crops(result))
         except TerrasightError:  # the inputs are gone or unreadable: show the mask only
             crops = None
         for obj in result.objects[:CLIPS]:

@@ -1,5 +1,8 @@
 """Saving a change result as a folder: rasters, vectors, ``facts.json`` and ``report.html``.
 
+The inputs are opened once per save (:func:`open_crops`) for both the facts'
+crops and the report's clips.
+
 This is where a result becomes its products: the vectors come from
 :mod:`terrasight.tasks.change.outputs`, the facts and the caption from
 :mod:`terrasight.tasks.interpret`, the page from :mod:`terrasight.tasks.products.report`.
@@ -16,15 +19,16 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import rasterio
 
-from terrasight.errors import MissingDependencyError
+from terrasight.errors import MissingDependencyError, TerrasightError
 from terrasight.io.raster import DECIMATED_READ_CACHE_MB
 from terrasight.tasks.change.names import OUTPUT_NAMES
 from terrasight.tasks.change.outputs import write_vectors
 from terrasight.tasks.interpret.caption import caption_change
+from terrasight.tasks.interpret.crops import open_crops
 from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 from terrasight.tasks.interpret.facts_data import FACTS_NAME, ChangeFacts, write_facts
 
@@ -76,28 +80,44 @@ def save_result(
             write_vectors(result, *vectors)
         else:  # GeoJSON, GeoPackage and summary in a process of their own
             written = pool.submit(write_vectors, result, *vectors)
-        made = None
-        if facts:
-            options = facts if not isinstance(facts, bool) else FactsOptions()
-            # The other core writes the vectors: one torch thread does not fight it.
-            made = _facts(result, options, models, threads=1 if pool else None)
-            paths["facts"] = write_facts(made, out / FACTS_NAME)
-        if report:
-            _report(result, paths["report"], made)
-        else:
-            paths.pop("report")
+        with _inputs(result, bool(facts) or report) as crops:  # opened once for both
+            made = None
+            if facts:
+                options = facts if not isinstance(facts, bool) else FactsOptions()
+                # The other core writes the vectors: one torch thread does not fight it.
+                made = _facts(result, options, models, threads=1 if pool else None, crops=crops)
+                paths["facts"] = write_facts(made, out / FACTS_NAME)
+            if report:
+                _report(result, paths["report"], made, crops)
+            else:
+                paths.pop("report")
         if pool is not None:
             written.result()
     return paths
 
 
-def _report(result: ChangeResult, path: Path, made: ChangeFacts | None) -> None:
+@contextlib.contextmanager
+def _inputs(result: ChangeResult, wanted: bool) -> Iterator[Any]:
+    """The result's inputs opened once (:func:`open_crops`) for the facts' crops and the
+    report's clips; None where not wanted or unreadable (each then opens or says so itself)."""
+    if not wanted:
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            crops = stack.enter_context(open_crops(result))
+        except TerrasightError:
+            crops = None
+        yield crops
+
+
+def _report(result: ChangeResult, path: Path, made: ChangeFacts | None, crops: Any = None) -> None:
     """Write ``report.html``, its pictures read with a bounded GDAL block cache."""
     from terrasight.tasks.products.report import write_report
 
     words = None if made is None else caption_change(made)
     with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB):
-        write_report(result, path, facts=made, caption=words)
+        write_report(result, path, facts=made, caption=words, crops=crops)
 
 
 @contextlib.contextmanager
@@ -119,10 +139,11 @@ def _facts(
     options: FactsOptions | None,
     models: ModelCache | None,
     threads: int | None = None,
+    crops: Any = None,
 ) -> ChangeFacts:
     """The result's facts; without PyTorch, unclassified ones that say why."""
     try:
-        return change_facts(result, options, cache=models, threads=threads)
+        return change_facts(result, options, cache=models, threads=threads, crops=crops)
     except MissingDependencyError as exc:
         base = options or FactsOptions()
         plain = change_facts(result, replace(base, classify=False))
