@@ -50,6 +50,13 @@ def test_a_pair_is_answered_and_its_result_kept(planted_pair, tmp_path):
     assert again.exit_code == 0 and "centre" in again.output
 
 
+def test_a_result_folder_is_the_first_argument_as_in_describe_and_chat(result_dir):
+    by_position = _run("ask", result_dir, "how", "many", "changes?", "--json")
+    by_option = _run("ask", "--from-result", result_dir, "how many changes?", "--json")
+    assert by_position.exit_code == 0, by_position.output
+    assert json.loads(by_position.output) == json.loads(by_option.output)
+
+
 def test_a_saved_result_answers_fast_without_detecting(result_dir):
     start = time.perf_counter()
     res = _run(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from terrasight.agent.queries import answer_dict
+from terrasight.agent.brains.queries import answer_dict
 from terrasight.agent.registry import needs
 from terrasight.agent.session import Session
 from terrasight.errors import QuestionError, ToolArgumentError

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from terrasight.agent.queries import answer_dict, make_query
+from terrasight.agent.brains.queries import answer_dict, make_query
 from terrasight.agent.registry import needs
 from terrasight.agent.session import Session
 from terrasight.errors import ToolArgumentError

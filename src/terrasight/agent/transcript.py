@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from terrasight.errors import OutputFolderError
 
-if TYPE_CHECKING:
-    from terrasight.agent.agent import Agent, Reply
+# ``Agent`` and ``Reply`` (terrasight.agent.agent) are typed ``Any`` here: that module imports this one.
+Agent = Any
+Reply = Any
 
 
 def save_conversation(agent: Agent, folder: Path) -> dict[str, Path]:

@@ -7,7 +7,6 @@ import logging
 import warnings
 
 import click
-from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
 from terrasight.errors import TerrasightError, exit_code
 
@@ -28,6 +27,12 @@ class CommandFailure(click.ClickException):
         self.exit_code = code  # type: ignore[misc]  # click reads the status from here
 
 
+def _raster_error() -> type[Exception]:
+    from rasterio.errors import RasterioError
+
+    return RasterioError
+
+
 class _Group(click.Group):
     """A group that turns library errors into one clear line and a non-zero exit."""
 
@@ -36,7 +41,7 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except TerrasightError as exc:
             raise CommandFailure(str(exc), exit_code(exc)) from None
-        except RasterioError as exc:
+        except _raster_error() as exc:  # rasterio is imported only when something fails
             raise CommandFailure(f"raster error: {exc}", 4) from None
         except OSError as exc:  # disk full, permissions... after the library's own checks
             where = f" ({exc.filename})" if exc.filename else ""
@@ -77,6 +82,23 @@ class _LazyGroup(_Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help`` from :data:`SUMMARIES`, importing no command."""
+        from terrasight.cli.summaries import SUMMARIES
+
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = []
+        for name in self.list_commands(ctx):
+            text = SUMMARIES.get(name)
+            if text is None:  # a command without a summary: ask it
+                command = self.get_command(ctx, name)
+                text = command.get_short_help_str(limit) if command is not None else ""
+            elif len(text) > limit:
+                text = text[: max(limit - 3, 1)].rsplit(" ", 1)[0].rstrip(",;:") + "..."
+            rows.append((name, text))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:
@@ -92,5 +114,7 @@ def main(verbose: int) -> None:
     """terrasight: what changed between two images of one place."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from rasterio.errors import NotGeoreferencedWarning
+
     # terrasight reports images without a CRS in its own warnings, once per image.
     warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)

@@ -1,4 +1,4 @@
-"""``terrasight ask BEFORE AFTER "question"`` and ``terrasight ask --from-result DIR "question"``."""
+"""``terrasight ask BEFORE AFTER "question"`` and ``terrasight ask DIR "question"`` (a result folder)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from terrasight.cli.ask_image import is_one_image, run_one_image
-from terrasight.cli.options import method_option
+from terrasight.cli.options import method_option, out_option
 from terrasight.errors import InvalidOptionError, QuestionError, exit_code
 from terrasight.io.remote import repair
 from terrasight.tasks.interpret.ask_series import is_series_folder
@@ -24,16 +24,14 @@ UNANSWERABLE_EXIT = exit_code(QuestionError(""))
     "from_result",
     type=click.Path(path_type=Path),
     default=None,
+    hidden=True,
     help="Answer from a folder written by 'terrasight change -o DIR' (no detection).",
 )
 @method_option
-@click.option(
-    "-o",
-    "--outdir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Keep the pair's result here (with facts.json) for later questions; one image: "
-    "its land cover and each answer's evidence GeoJSON.",
+@out_option(
+    "folder",
+    "Keep the pair's result here (with facts.json) for later questions; one image: "
+    "its land cover and each answer's evidence GeoJSON",
 )
 @click.option(
     "--questions",
@@ -69,7 +67,7 @@ def ask(
     \b
     Examples:
       terrasight ask 2019.tif 2024.tif "how many new buildings are in the north?"
-      terrasight ask --from-result changes/ "what percentage of the scene changed?" --json
+      terrasight ask changes/ "what percentage of the scene changed?" --json
       terrasight ask series_out/ "what changed since 2021?"
       terrasight ask scene.tif "how many buildings are in the north?"
       terrasight ask landcover.tif --questions questions.txt --json
@@ -90,10 +88,12 @@ def ask(
     compared; 6 a missing optional dependency.
     """
     from terrasight.models.runtime import ModelCache
+    from terrasight.tasks.change.load import is_result_folder
     from terrasight.tasks.interpret.ask import ask as ask_api
     from terrasight.tasks.interpret.ask import ask_result
 
-    if from_result is None and len(args) >= 2 and is_series_folder(args[0]):
+    folder = len(args) >= 2 and (is_series_folder(args[0]) or is_result_folder(args[0]))
+    if from_result is None and folder:
         from_result, args = Path(args[0]), args[1:]
     if from_result is None and is_one_image(args, questions):
         if not run_one_image(args, questions, landcover, outdir, as_json) and questions is None:
@@ -123,7 +123,7 @@ def _split(args: tuple[str, ...], from_result: Path | None) -> tuple[Path | str,
         return from_result, from_result, " ".join(args)
     if len(args) < 3:
         raise InvalidOptionError(
-            'give IMAGE "QUESTION", BEFORE AFTER "QUESTION", or --from-result DIR "QUESTION" '
+            'give IMAGE "QUESTION", BEFORE AFTER "QUESTION", or a result folder DIR "QUESTION" '
             "to reuse a result."
         )
     return repair(args[0]), repair(args[1]), " ".join(args[2:])

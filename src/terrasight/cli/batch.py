@@ -12,6 +12,7 @@ from terrasight.cli.options import (
     method_option,
     method_options_option,
     min_pixels_option,
+    out_option,
     parse_method_options,
 )
 from terrasight.tasks.batch import PairOutcome, read_pairs, run_batch
@@ -19,9 +20,7 @@ from terrasight.tasks.batch import PairOutcome, read_pairs, run_batch
 
 @click.command()
 @click.argument("table", type=click.Path(path_type=Path))
-@click.option(
-    "-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder."
-)
+@out_option("folder", "Output: one folder per pair and the batch's tables", required=True)
 @method_option
 @method_options_option
 @min_pixels_option

@@ -17,6 +17,7 @@ from terrasight.cli.options import (
     method_option,
     method_options_option,
     min_pixels_option,
+    out_option,
     parse_bands,
     parse_method_options,
     scene_options,
@@ -33,9 +34,7 @@ from terrasight.tasks.interpret.facts_data import read_facts
 @click.command()
 @click.argument("before", type=ImageParam(exists=False), required=False)
 @click.argument("after", type=ImageParam(exists=False), required=False)
-@click.option(
-    "-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder."
-)
+@out_option("folder", "Output folder", required=True)
 @method_option
 @method_options_option
 @bands_option

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from terrasight.cli.options import method_option
+from terrasight.cli.options import llm_options, method_option, out_option
 from terrasight.errors import BrainError, TerrasightError
 
 if TYPE_CHECKING:
@@ -29,20 +29,9 @@ Commands:
     "--brain", default="offline", show_default=True, help="Who answers: offline, openai, gguf."
 )
 @click.option("--base-url", default=None, help="openai brain: the server's API root (.../v1).")
-@click.option(
-    "--model",
-    "model_name",
-    default=None,
-    help="openai brain: the model name; gguf: the .gguf file.",
-)
+@llm_options
 @method_option
-@click.option(
-    "-o",
-    "--outdir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Keep the detection and exported files here.",
-)
+@out_option("folder", "Keep the detection and exported files here")
 @click.option(
     "--db",
     type=click.Path(path_type=Path, file_okay=False),
@@ -74,7 +63,7 @@ def chat(
       terrasight chat 2019.tif 2024.tif
       terrasight chat 2019.tif 2024.tif --db archive.lance
       terrasight chat series_out/      (what changed since 2021? when did the north change?)
-      terrasight chat changes/ --brain openai --base-url http://localhost:11434/v1 --model qwen2.5:7b
+      terrasight chat changes/ --brain openai --base-url http://localhost:11434/v1 --llm qwen2.5:7b
 
     The change is detected once, on the first question that needs it. The openai
     brain reads its key from $TERRASIGHT_OPENAI_API_KEY or $OPENAI_API_KEY.

@@ -9,19 +9,17 @@ import numpy as np
 import rasterio
 
 from terrasight.cli.change import echo_result, run_change
-from terrasight.cli.options import method_option
+from terrasight.cli.options import method_option, out_option
 from terrasight.eval.metrics import ConfusionMatrix, scores
 from terrasight.io.samples import DEMO_SIZE, airchange_pair, make_demo_pair
 
 
 @click.command()
-@click.option(
-    "-o",
-    "--outdir",
-    type=click.Path(path_type=Path),
+@out_option(
+    "folder",
+    "Where the sample inputs and the results go",
     default=Path("terrasight-demo"),
     show_default=True,
-    help="Folder for the sample inputs and the results.",
 )
 @method_option
 @click.option(
@@ -63,7 +61,7 @@ def _echo_questions(folder: Path) -> None:
     """Answer the example questions from the saved result (no second detection)."""
     from terrasight.tasks.interpret.ask import ask_result
 
-    click.echo("\nAsk it (terrasight ask --from-result DIR QUESTION):")
+    click.echo("\nAsk it (terrasight ask DIR QUESTION):")
     for question in EXAMPLE_QUESTIONS:
         click.echo(f"  Q: {question}\n  A: {ask_result(folder, question).text}")
 

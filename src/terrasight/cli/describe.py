@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from terrasight.cli.options import IMAGE, method_option
+from terrasight.cli.options import IMAGE, method_option, out_option
 from terrasight.io.vectors import jsonable
 
 
@@ -15,13 +15,7 @@ from terrasight.io.vectors import jsonable
 @click.argument("before", type=IMAGE)
 @click.argument("after", required=False, type=IMAGE)
 @method_option
-@click.option(
-    "-o",
-    "--outdir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Keep the change outputs (mask, vectors, facts.json, report) in this folder.",
-)
+@out_option("folder", "Keep the change outputs (mask, vectors, facts.json, report) here")
 @click.option(
     "--classify",
     "max_classified",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from terrasight.cli.options import ImageParam, model_options
+from terrasight.cli.options import ImageParam, limit_option, model_options, out_option
 from terrasight.io.remote import source_name
 
 
@@ -21,12 +21,11 @@ def _scales(value: str) -> tuple[int, ...]:
 @click.command(name="find")
 @click.argument("text")
 @click.argument("scene", type=ImageParam(exists=False))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Regions as GeoJSON (default: SCENE_find.geojson here).",
+@out_option(
+    "file",
+    "Regions as GeoJSON (default: SCENE_find.geojson here)",
+    name="output",
+    hidden_aliases=("--output",),
 )
 @click.option(
     "--heatmap",
@@ -44,9 +43,7 @@ def _scales(value: str) -> tuple[int, ...]:
     show_default=True,
     help="Fraction of a tile shared with its neighbour.",
 )
-@click.option(
-    "--top", type=click.IntRange(min=1), default=5, show_default=True, help="Regions kept."
-)
+@limit_option(5, "Regions kept.", name="top", hidden_aliases=("--top",))
 @model_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the GeoJSON on stdout.")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from terrasight.cli.options import ImageParam, model_options
+from terrasight.cli.options import ImageParam, limit_option, model_options, out_option
 
 
 @click.group(name="index")
@@ -121,14 +121,8 @@ def build_command(
 )
 @click.option("--bbox", default=None, help="Only tiles overlapping W,S,E,N (WGS84 degrees).")
 @click.option("--since", default=None, help="Only tiles acquired on or after YYYY-MM-DD.")
-@click.option("-k", "--k", "k", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Write the hits as GeoJSON.",
-)
+@limit_option(20, "Tiles kept.", hidden_aliases=("--k",))
+@out_option("file", "Write the hits as GeoJSON", name="output", hidden_aliases=("--output",))
 @click.option(
     "--sheet",
     type=click.Path(path_type=Path),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from terrasight.cli.options import method_option
+from terrasight.cli.options import method_option, out_option
 from terrasight.errors import InvalidOptionError
 
 
@@ -28,13 +28,7 @@ from terrasight.errors import InvalidOptionError
     default=None,
     help="A series folder (terrasight series -o DIR) beside the pair, for when_changed.",
 )
-@click.option(
-    "-o",
-    "--outdir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Keep the detection and exported files here (else a temporary folder).",
-)
+@out_option("folder", "Keep the detection and exported files here (else a temporary folder)")
 @click.option(
     "--http",
     is_flag=True,

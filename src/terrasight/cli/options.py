@@ -1,4 +1,45 @@
-"""Options shared by several commands."""
+"""The command line's vocabulary: options shared by several commands, one spelling each.
+
+Every command takes its shared options from here (as rasterio's ``rio/options.py``
+does), so one name means one thing everywhere. Old spellings keep working as hidden
+aliases (not shown in ``--help``); ``tests/cli/test_option_snapshot.py`` holds the
+names of every command's options.
+
+=====================  ==========================================================
+option                 commands
+=====================  ==========================================================
+``-o/--out``           a **folder** in ``change``, ``series``, ``describe``, ``ask``,
+                       ``chat``, ``demo``, ``batch``, ``mcp`` (hidden alias
+                       ``--outdir``); a **file** in
+                       ``index search`` and ``find`` (GeoJSON; hidden alias
+                       ``--output``) and in ``train caption-bank``,
+                       ``caption-style``, ``int8``; a folder in ``train change`` and
+                       ``train vl`` (``--out``). Each command's help says which.
+``-m/--method``        the change method: ``change``, ``series``, ``describe``,
+                       ``ask``, ``chat``, ``demo``, ``eval change``
+``-O/--method-option`` ``change``, ``series``
+``--model``            the image-text model: ``classify``, ``search``,
+                       ``index build``, ``find`` (with ``--checkpoint``); a model
+                       registry name in ``train caption-bank`` and ``train int8``
+``--llm``              the language model of ``chat``'s brain (hidden,
+                       deprecated alias ``--model``)
+``-k/--limit``         how many results: ``search``, ``index search``, ``find``
+                       (hidden alias ``--top``), ``search-scenes``
+``--before/--after``   the two dates of ``change --stac``
+``--since/--until``    a date range: ``series --stac``, ``search-scenes`` (hidden
+                       aliases ``--from``/``--to``); ``index search --since``
+``--bbox W,S,E,N``     an area in WGS84 degrees: ``change``, ``series``,
+                       ``search-scenes``, ``index search``
+``--db``               an archive index: ``index build``, ``index search``,
+                       ``chat``, ``serve``
+``--json``             machine-readable output on stdout: every command that
+                       prints a result
+``-q/--quiet``         no progress: ``change``, ``demo``, ``index build``, ``find``
+=====================  ==========================================================
+
+A result folder (written by ``change`` or ``series``) is the first argument of
+``describe``, ``ask`` and ``chat``.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +73,124 @@ class ImageParam(click.ParamType):
             self.fail(f"{source}: file not found.", param, ctx)
         return source
 
+
+class AliasedOption(click.Option):
+    """An option whose old spellings (``hidden_aliases``) are accepted but left out of ``--help``.
+
+    Example:
+        >>> @click.command()
+        ... @click.option("-o", "--out", "--outdir", "out", cls=AliasedOption,
+        ...               hidden_aliases=("--outdir",))
+        ... def cmd(out): click.echo(out)
+        >>> from click.testing import CliRunner
+        >>> CliRunner().invoke(cmd, ["--outdir", "x"]).output.strip()
+        'x'
+    """
+
+    def __init__(self, *args: Any, hidden_aliases: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hidden_aliases = tuple(hidden_aliases)
+        # Shown everywhere (help, docs) without the aliases; the parser gets them back.
+        self.opts = [o for o in self.opts if o not in self.hidden_aliases]
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        shown = self.opts
+        self.opts = [*shown, *self.hidden_aliases]
+        try:
+            super().add_to_parser(parser, ctx)
+        finally:
+            self.opts = shown
+
+
+def out_option(
+    kind: str,
+    help_text: str,
+    name: str = "outdir",
+    hidden_aliases: tuple[str, ...] = ("--outdir",),
+    **kwargs: Any,
+):  # noqa: ANN201 - a click decorator
+    """``-o/--out``: where the command writes, ``kind`` ``"folder"`` or ``"file"`` (said in the help).
+
+    ``name`` is the command function's parameter; ``hidden_aliases`` the old spellings.
+    """
+    return click.option(
+        "-o",
+        "--out",
+        *hidden_aliases,
+        name,
+        cls=AliasedOption,
+        hidden_aliases=hidden_aliases,
+        type=click.Path(path_type=Path),
+        help=f"{help_text} ({'a folder' if kind == 'folder' else 'a file'}).",
+        **kwargs,
+    )
+
+
+def limit_option(
+    default: int | None,
+    help_text: str,
+    name: str = "k",
+    hidden_aliases: tuple[str, ...] = (),
+):  # noqa: ANN201 - a click decorator
+    """``-k/--limit N``: how many results to keep."""
+    return click.option(
+        "-k",
+        "--limit",
+        *hidden_aliases,
+        name,
+        cls=AliasedOption,
+        hidden_aliases=hidden_aliases,
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=default is not None,
+        help=help_text,
+    )
+
+
+def date_range_options(help_since: str, help_until: str, names=("since", "until"), **kwargs: Any):  # noqa: ANN001, ANN201
+    """``--since DAY`` and ``--until DAY`` (hidden aliases ``--from`` and ``--to``)."""
+
+    def decorate(command):  # noqa: ANN001, ANN202
+        for flag, alias, name, text in (
+            ("--until", "--to", names[1], help_until),
+            ("--since", "--from", names[0], help_since),
+        ):
+            command = click.option(
+                flag,
+                alias,
+                name,
+                cls=AliasedOption,
+                hidden_aliases=(alias,),
+                type=DAY,
+                help=text,
+                **kwargs,
+            )(command)
+        return command
+
+    return decorate
+
+
+def llm_options(command):  # noqa: ANN001, ANN201 - a click decorator
+    """``--llm NAME``: the brain's language model; ``--model`` is its old, deprecated spelling."""
+
+    def deprecated(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            click.echo("terrasight: --model is deprecated here; use --llm.", err=True)
+        return value
+
+    command = click.option("--model", "model_name", default=None, hidden=True, callback=deprecated)(
+        command
+    )
+    return click.option(
+        "--llm",
+        "model_name",
+        default=None,
+        help="The language model: the model name for the openai brain; the .gguf file for gguf.",
+    )(command)
+
+
+DAY = click.DateTime(formats=["%Y-%m-%d"])
+"""A day, ``YYYY-MM-DD``."""
 
 IMAGE = ImageParam()
 """A local image that exists, or a URL (``https://``, ``s3://``, ``gs://``) or ``/vsi`` path."""

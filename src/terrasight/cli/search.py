@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from terrasight.cli.options import model_options
+from terrasight.cli.options import limit_option, model_options
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".jp2", ".webp")
 
@@ -15,7 +15,7 @@ SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".jp2", ".webp")
 @click.command(name="search")
 @click.argument("query")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("-k", "k", type=click.IntRange(min=1), default=5, show_default=True)
+@limit_option(5, "Images kept.")
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def search(

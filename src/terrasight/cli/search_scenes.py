@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import click
 
+from terrasight.cli.options import date_range_options, limit_option
 from terrasight.errors import InvalidOptionError
 from terrasight.io.aoi import parse_bbox
 from terrasight.io.stac import StacScene
@@ -42,15 +43,16 @@ def scene_row(scene: StacScene, width: int = 0) -> str:
 @click.option("--stac", "stac", required=True, metavar="URL", help="A STAC API's address.")
 @click.option("--collection", required=True, help="Collection id, e.g. sentinel-2-l2a.")
 @click.option("--bbox", required=True, metavar="W,S,E,N", help="Area in WGS84 degrees.")
-@click.option("--from", "start", type=DAY, required=True, help="First day, YYYY-MM-DD.")
-@click.option("--to", "end", type=DAY, required=True, help="Last day, YYYY-MM-DD.")
+@date_range_options(
+    "First day, YYYY-MM-DD.", "Last day, YYYY-MM-DD.", names=("start", "end"), required=True
+)
 @click.option(
     "--max-cloud",
     type=click.FloatRange(0, 100),
     default=None,
     help="Highest cloud cover in percent (items without one are left out).",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N items.")
+@limit_option(None, "At most N items.", name="limit")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def search_scenes(
     stac: str,

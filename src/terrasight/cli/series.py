@@ -12,14 +12,16 @@ from terrasight.cli.options import (
     ImageParam,
     bands_option,
     cloud_mask_option,
+    date_range_options,
     job_options,
     method_options_option,
     min_pixels_option,
+    out_option,
     parse_bands,
     parse_method_options,
     scene_options,
 )
-from terrasight.cli.search_scenes import DAY, require_for_stac, scene_row
+from terrasight.cli.search_scenes import require_for_stac, scene_row
 from terrasight.errors import SceneNotFoundError
 from terrasight.io.aoi import parse_bbox
 from terrasight.io.stac import StacScene
@@ -27,15 +29,13 @@ from terrasight.io.stac_search import SceneSearch, pick_series, search_items
 from terrasight.io.vectors import jsonable
 from terrasight.models.runtime import ModelCache
 from terrasight.tasks.change.methods import list_methods
-from terrasight.tasks.change.report_views import format_area
+from terrasight.tasks.change.page_style import format_area
 from terrasight.tasks.series import SeriesResult, detect_series
 
 
 @click.command()
 @click.argument("images", nargs=-1, required=False, type=ImageParam(exists=False))
-@click.option(
-    "-o", "--outdir", type=click.Path(path_type=Path), required=True, help="Output folder."
-)
+@out_option("folder", "Output folder", required=True)
 @click.option(
     "--dates",
     default=None,
@@ -83,15 +83,16 @@ from terrasight.tasks.series import SeriesResult, detect_series
 @click.option(
     "--max-cloud", type=click.FloatRange(0, 100), default=None, help="With --stac: cloud cover %."
 )
-@click.option("--to", "to_date", type=DAY, default=None, help="With --stac: the last date.")
-@click.option("--from", "from_date", type=DAY, default=None, help="With --stac: the first date.")
+@date_range_options(
+    "With --stac: the first date.", "With --stac: the last date.", names=("from_date", "to_date")
+)
 @click.option("--collection", default=None, help="With --stac: collection id.")
 @click.option(
     "--stac",
     default=None,
     metavar="URL",
     help="Take the images from a STAC API: the items of --collection over --bbox from "
-    "--from to --to (needs all three).",
+    "--since to --until (needs all three).",
 )
 def series(
     images: tuple[Path | str, ...],
@@ -133,7 +134,7 @@ def series(
       terrasight series s2_2019-06-01.tif s2_2020-06-01.tif s2_2021-06-01.tif -o series/
       terrasight series --stac https://earth-search.aws.element84.com/v1 \\
           --collection sentinel-2-l2a --bbox 15.10,45.20,15.25,45.30 \\
-          --from 2019-01-01 --to 2024-12-31 --every 180 --max-cloud 10 -o series/
+          --since 2019-01-01 --until 2024-12-31 --every 180 --max-cloud 10 -o series/
     """
     if stac is not None:
         if images or dates:
@@ -184,7 +185,7 @@ def _stac_series(
 ) -> tuple[tuple[str, ...], str]:
     """The Items of a STAC search, one per date or period, and their dates, announced."""
     first, last = span
-    require_for_stac(collection=collection, bbox=bbox, **{"from": first, "to": last})
+    require_for_stac(collection=collection, bbox=bbox, since=first, until=last)
     assert collection is not None and bbox is not None and first is not None and last is not None
     box = parse_bbox(bbox)
     found = search_items(stac, collection, box, first.date(), last.date(), max_cloud)

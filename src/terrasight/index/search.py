@@ -149,6 +149,10 @@ class Index:
             )
         if isinstance(image, (str, Path)) and not is_remote(image) and not Path(image).is_file():
             raise RasterReadError(f"example image {image}: file not found. Check the path.")
+        if text and image is None and self.model.checkpoint is None:
+            fast = _text_vector(self.model.ref, text)
+            if fast is not None:
+                return fast
         vl = load_model(self.model.ref, self.model.checkpoint, cache=cache)
         parts = []
         if text:
@@ -315,3 +319,16 @@ def table_extent(table: Any) -> tuple[float, float, float, float] | None:
         pc.max(arrow["east"]).as_py(),
         pc.max(arrow["north"]).as_py(),
     )
+
+
+def _text_vector(model: str, text: str) -> np.ndarray | None:
+    """The query vector of ``text`` without PyTorch (:mod:`terrasight.models.text_onnx`), or None
+    where the index's model has no such path (then the whole model is loaded)."""
+    from terrasight.errors import MissingDependencyError
+    from terrasight.models.text_onnx import text_embedder
+
+    try:
+        embedder = text_embedder(model)
+        return None if embedder is None else embedder.embed([text])[0]
+    except MissingDependencyError:
+        return None

@@ -7,9 +7,9 @@ and, with ``rich_synthetic``, :mod:`~terrasight.training.scenes`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -26,8 +26,40 @@ from terrasight.training.synthetic import (
     synthetic_pair,
 )
 
-if TYPE_CHECKING:
-    from terrasight.training.change import TrainConfig
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (written beside the weights)."""
+
+    model: str = "siamese-effnet-lite0"
+    version: str = "1"
+    epochs: int = 20
+    seed: int = 0
+    crop: int = 160
+    batch_size: int = 8
+    real_per_epoch: int = 640
+    synthetic_per_epoch: int = 320
+    lr: float = 1e-3
+    backbone_lr: float = 2e-4
+    weight_decay: float = 1e-4
+    change_focus: float = 0.5
+    max_shift: int = 2
+    aid_per_class: int = 60
+    threads: int = 2
+    limit_pairs: int | None = None
+    sites: tuple[str, ...] | None = None
+    """AirChange sites to train and validate on (``("Szada",)``); None: every pair."""
+    dice_weight: float = 0.0
+    """Weight of the soft Dice loss added to the binary cross-entropy."""
+    ema: float = 0.98
+    """Decay of an exponential moving average of the trained weights (0: none)."""
+    init: str | None = None
+    """Trained-layer weights (``.npz`` written by a run, or a shipped file) to start from."""
+    rich_synthetic: float = 0.0
+    """Share of synthetic pairs drawn by :func:`~terrasight.training.scenes.rich_pair`."""
+    model_params: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the registry entry's ``params`` (``train_from_block``, ``fusion``...)."""
+    jitter: dict[str, float] = field(default_factory=lambda: asdict(Jitter()))
 
 
 @dataclass

@@ -54,6 +54,8 @@ def test_series_stac_keeps_the_clearest_per_period_and_needs_three(stac_api, sta
     few = _cli(*base, "--max-cloud", 3, "-o", tmp_path / "b")
     assert few.exit_code == 3 and "1 date found, a series needs 3 or more" in few.output
     half = _cli("series", "--stac", stac_api.url, "-o", tmp_path / "c", "--from", "2023-01-01")
-    assert half.exit_code == 2 and "--stac needs --collection, --bbox, --to as well" in half.output
+    assert (
+        half.exit_code == 2 and "--stac needs --collection, --bbox, --until as well" in half.output
+    )
     both = _cli(*base, "-o", tmp_path / "d", stac_scenes.before_url)
     assert both.exit_code == 2 and "not both" in both.output

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from terrasight.agent.queries import query_arguments
+from terrasight.agent.brains.queries import query_arguments
 from terrasight.tasks.interpret.ask_parse import Query, normalise
 from terrasight.tasks.interpret.ask_slots import Region
 from terrasight.tasks.interpret.vocabulary import CELL_NAMES, DIRECTIONS

@@ -5,7 +5,8 @@
 writes one summary table and one GeoPackage of every pair's objects.
 """
 
-from terrasight.tasks.batch.run import BatchResult, PairOutcome, run_batch
+from terrasight.tasks.batch.outcome import PairOutcome
+from terrasight.tasks.batch.run import BatchResult, run_batch
 from terrasight.tasks.batch.table import PairRow, read_pairs
 
 __all__ = ["BatchResult", "PairOutcome", "PairRow", "read_pairs", "run_batch"]

@@ -7,15 +7,13 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import shapely
 from rasterio.crs import CRS
 
 from terrasight.io.geopackage import GeoPackageWriter
-
-if TYPE_CHECKING:
-    from terrasight.tasks.batch.run import PairOutcome
+from terrasight.tasks.batch.outcome import PairOutcome
 
 SUMMARY_COLUMNS = (
     "name",

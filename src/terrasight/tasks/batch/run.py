@@ -18,13 +18,14 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from terrasight.errors import InvalidOptionError, MissingDependencyError, TerrasightError
 from terrasight.models.runtime import ModelCache
 from terrasight.tasks.batch.merge import write_tables
+from terrasight.tasks.batch.outcome import PairOutcome
 from terrasight.tasks.batch.table import PairRow
 from terrasight.tasks.change.checks import check_keywords
 from terrasight.tasks.change.detect import ChangeOptions, detect_changes
@@ -32,31 +33,8 @@ from terrasight.tasks.change.detect import ChangeOptions, detect_changes
 DONE = "batch_pair.json"
 """File a finished pair leaves in its folder (its outcome)."""
 
-Progress = Callable[[int, int, "PairOutcome"], None]
+Progress = Callable[[int, int, PairOutcome], None]
 """Called after each pair with (pairs finished, pairs in all, that pair's outcome)."""
-
-
-@dataclass(frozen=True)
-class PairOutcome:
-    """What one pair gave: ``status`` is ``"done"`` or ``"failed"`` (then ``error`` says why)."""
-
-    name: str
-    before: str
-    after: str
-    status: str
-    objects: int = 0
-    changed_area: float = 0.0
-    area_unit: str = ""
-    changed_percent: float = 0.0
-    method: str = ""
-    unreliable: bool = False
-    seconds: float = 0.0
-    error: str = ""
-    resumed: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,22 @@
-"""Writing a change result: the rasters copied, ``changes.geojson``, ``summary.json``, the report.
+"""Writing a change result's vectors: ``changes.geojson``, ``changes.gpkg``, ``summary.json``.
 
 :class:`~terrasight.tasks.change.result.ChangeResult` is plain data; this
-module turns it into files. It needs ``result.py`` for type hints only, so the
-result can offer ``save()`` as a shortcut without an import cycle.
+module turns its objects into files. The whole folder (rasters copied, facts,
+report) is :func:`terrasight.tasks.products.save.save_result`'s job.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import multiprocessing
-import shutil
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import rasterio
 import shapely
 
-from terrasight.errors import MissingDependencyError
 from terrasight.io.geojson import GeoJSONWriter, batches, feature_lines, polygonal
 from terrasight.io.geopackage import GeoPackageWriter
-from terrasight.io.raster import DECIMATED_READ_CACHE_MB
 from terrasight.io.vectors import (
     COORDINATE_DECIMALS,
     VectorFeature,
@@ -32,13 +25,8 @@ from terrasight.io.vectors import (
     features_to_geojson,
     jsonable,
 )
-from terrasight.tasks.change.names import OUTPUT_NAMES
-from terrasight.tasks.interpret.caption import caption_change
-from terrasight.tasks.interpret.facts import FactsOptions, change_facts
-from terrasight.tasks.interpret.facts_data import FACTS_NAME, ChangeFacts, write_facts
 
 if TYPE_CHECKING:
-    from terrasight.models.runtime import ModelCache
     from terrasight.tasks.change.result import ChangeObject, ChangeResult
 
 
@@ -65,111 +53,6 @@ def result_geojson(result: ChangeResult) -> dict[str, Any]:
         [15.004, 45.151]
     """
     return features_to_geojson([object_feature(o) for o in result.objects], result.crs)
-
-
-def save_result(
-    result: ChangeResult,
-    outdir: str | Path,
-    report: bool = True,
-    facts: bool | FactsOptions = True,
-    models: ModelCache | None = None,
-    workers: int = 2,
-) -> dict[str, Path]:
-    """Write the outputs of ``result`` into ``outdir`` and return their paths by kind.
-
-    ``change_mask.tif`` and ``change_probability.tif`` (copied unless already
-    there), ``changes.geojson`` (WGS84), ``changes.gpkg`` (the same objects in
-    the image CRS), ``summary.json``, with ``facts`` ``facts.json`` (see
-    :func:`terrasight.tasks.interpret.facts.change_facts`; without PyTorch the
-    land cover is left unclassified, with a note) and, with ``report``,
-    ``report.html``, which then shows the caption and each object's land cover
-    before and after. Each JSON file is written to a ``.part`` file first, then
-    renamed. ``models`` keeps the image-text model loaded for later calls.
-    With ``workers`` 2 or more, GeoJSON, GeoPackage and summary are written by a
-    second process (one pass over the objects, :func:`write_vectors`) while
-    this one writes facts and report; with 1, one after the other. The files
-    are the same either way.
-
-    Example:
-        >>> paths = save_result(result, "changes/")  # doctest: +SKIP
-        >>> sorted(paths)  # doctest: +SKIP
-        ['facts', 'geojson', 'geopackage', 'mask', 'probability', 'report', 'summary']
-    """
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {k: out / v for k, v in OUTPUT_NAMES.items()}
-    for kind, src in (("mask", result.mask_path), ("probability", result.probability_path)):
-        if Path(src).resolve() != paths[kind].resolve():
-            shutil.copyfile(src, paths[kind])
-    _copy_store(result, out)
-    vectors = (paths["geojson"], paths["geopackage"], paths["summary"])
-    with background(workers) as pool:
-        if pool is None:
-            write_vectors(result, *vectors)
-        else:  # GeoJSON, GeoPackage and summary in a process of their own
-            written = pool.submit(write_vectors, result, *vectors)
-        made = None
-        if facts:
-            options = facts if not isinstance(facts, bool) else FactsOptions()
-            # The other core writes the vectors: one torch thread does not fight it.
-            made = _facts(result, options, models, threads=1 if pool else None)
-            paths["facts"] = write_facts(made, out / FACTS_NAME)
-        if report:
-            _report(result, paths["report"], made)
-        else:
-            paths.pop("report")
-        if pool is not None:
-            written.result()
-    return paths
-
-
-def _report(result: ChangeResult, path: Path, made: ChangeFacts | None) -> None:
-    """Write ``report.html``, its pictures read with a bounded GDAL block cache."""
-    from terrasight.tasks.change.report import write_report
-
-    words = None if made is None else caption_change(made)
-    with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB):
-        write_report(result, path, facts=made, caption=words)
-
-
-@contextlib.contextmanager
-def background(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """One worker process for outputs written beside the caller's, or None with ``workers`` 1.
-
-    Forked where the system can (nothing to import again), else spawned.
-    """
-    if workers < 2:
-        yield None
-        return
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method)) as pool:
-        yield pool
-
-
-def _facts(
-    result: ChangeResult,
-    options: FactsOptions | None,
-    models: ModelCache | None,
-    threads: int | None = None,
-) -> ChangeFacts:
-    """The result's facts; without PyTorch, unclassified ones that say why."""
-    try:
-        return change_facts(result, options, cache=models, threads=threads)
-    except MissingDependencyError as exc:
-        base = options or FactsOptions()
-        plain = change_facts(result, replace(base, classify=False))
-        note = f"land cover was not classified: {exc}"
-        return replace(plain, notes=(note,))
-
-
-def _copy_store(result: ChangeResult, out: Path) -> None:
-    """Copy the job's object store (``change_objects.jsonl``) so the folder can be loaded again."""
-    store = getattr(result.objects, "path", None)
-    if store is None or not Path(store).is_file():
-        return
-    target = out / Path(store).name
-    if Path(store).resolve() != target.resolve():
-        shutil.copyfile(store, target)
 
 
 def write_json(path: Path, data: Any) -> Path:

@@ -23,7 +23,6 @@ from terrasight.tasks.change.tiles import Progress
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
-    from terrasight.tasks.change.detect import ChangeOptions
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,8 @@ class Plan:
 
     pair: RasterPair
     spec: MethodSpec
-    opts: ChangeOptions
+    opts: Any
+    """A :class:`terrasight.tasks.change.detect.ChangeOptions` (not named here: detect imports plan)."""
     method_options: MethodOptions
     models: ModelCache | None = None
 

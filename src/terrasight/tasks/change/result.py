@@ -3,7 +3,7 @@
 Both are plain frozen data. A result refers to its rasters on disk (so a scene
 larger than memory stays there) and carries everything an agent or a web
 server needs as plain values: ``summary()`` and ``to_geojson()`` are
-JSON-ready. Writing files is :mod:`terrasight.tasks.change.outputs`'s job;
+JSON-ready. Writing files is :mod:`terrasight.tasks.products.save`'s job;
 ``save()`` is a shortcut to it.
 """
 
@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import rasterio
 from affine import Affine
-
-from terrasight.tasks.change import outputs
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -214,7 +212,10 @@ class ChangeResult:
             >>> result.to_geojson()["terrasight:image_crs"]  # doctest: +SKIP
             'EPSG:32633'
         """
-        return outputs.result_geojson(self)
+        from terrasight.io.vectors import VectorFeature, features_to_geojson
+
+        features = [VectorFeature(o.geometry, o.to_dict(), id=o.id) for o in self.objects]
+        return features_to_geojson(features, self.crs)
 
     def save(
         self,
@@ -226,14 +227,16 @@ class ChangeResult:
     ) -> dict[str, Path]:
         """Write the outputs into ``outdir`` and return their paths by kind.
 
-        See :func:`terrasight.tasks.change.outputs.save_result` (``workers``: processes
-        writing at the same time, 1 for one after the other).
+        See :func:`terrasight.tasks.products.save.save_result` (``workers``: processes
+        writing at the same time, 1 for one after the other). The one import from
+        a higher layer kept on purpose (``KEPT_DOORS`` in ``tests/test_architecture.py``):
+        this method is public API.
 
         Example:
             >>> paths = result.save("changes/")  # doctest: +SKIP
             >>> paths["geojson"].name  # doctest: +SKIP
             'changes.geojson'
         """
-        return outputs.save_result(
-            self, outdir, report=report, facts=facts, models=models, workers=workers
-        )
+        from terrasight.tasks.products.save import save_result
+
+        return save_result(self, outdir, report=report, facts=facts, models=models, workers=workers)

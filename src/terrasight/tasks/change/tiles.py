@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import rasterio
@@ -28,7 +28,7 @@ from terrasight.tasks.change.job import Job
 from terrasight.tasks.change.result import MASK_NODATA
 
 if TYPE_CHECKING:
-    from terrasight.tasks.change.clouds import CloudLayer
+    from rasterio.windows import Window
 
 BLOCK = 256
 """Block size of the output GeoTIFFs; tile sizes are multiples of it."""
@@ -38,6 +38,12 @@ COMMIT_SECONDS = 2.0
 """Finished tiles are synced to disk and journalled together at most this often."""
 Progress = Callable[[int, int], None]
 """Called with (pixels just finished, total pixels of the job)."""
+
+
+class CloudLayer(Protocol):
+    """What tiles need of :class:`terrasight.tasks.change.clouds.CloudLayer` (which imports this)."""
+
+    def masked(self, window: Window) -> np.ndarray: ...
 
 
 def read_tile(reader: PairReader, window, clouds: CloudLayer | None):

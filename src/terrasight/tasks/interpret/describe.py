@@ -94,7 +94,7 @@ def describe(
         cache: keeps the models loaded for later calls.
 
     Raises:
-        The errors of ``detect_changes`` and of reading the images.
+        TerrasightError: the errors of ``detect_changes`` and of reading the images.
 
     Example:
         >>> describe("2019.tif", "2024.tif").text  # doctest: +SKIP

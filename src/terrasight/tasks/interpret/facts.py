@@ -150,6 +150,7 @@ def change_facts(
     cache: ModelCache | None = None,
     progress: Callable[[int], None] | None = None,
     threads: int | None = None,
+    crops: Any = None,
 ) -> ChangeFacts:
     """The facts of a change result: per object and for the whole scene.
 
@@ -161,6 +162,9 @@ def change_facts(
         progress: called with the number of objects classified after each batch.
         threads: PyTorch's threads while classifying (restored afterwards); None
             leaves them as they are.
+        crops: the result's inputs already opened with
+            :func:`~terrasight.tasks.interpret.crops.open_crops` (a caller that reads
+            them again afterwards opens them once); None opens them here.
 
     Raises:
         MissingDependencyError: classification asked for without PyTorch (pass
@@ -178,7 +182,7 @@ def change_facts(
     notes: list[str] = []
     if opts.classify and objects and opts.max_classified:
         chosen = objects[: opts.max_classified]
-        labels = _classify_objects(result, chosen, opts, cache, progress, threads)
+        labels = _classify_objects(result, chosen, opts, cache, progress, threads, crops)
         objects = [_with_classes(f, *labels[i]) for i, f in enumerate(chosen)] + objects[
             len(chosen) :
         ]
@@ -283,6 +287,7 @@ def _classify_objects(
     cache: ModelCache | None,
     progress: Callable[[int], None] | None,
     threads: int | None = None,
+    crops: Any = None,
 ) -> list[tuple[tuple[str, float], tuple[str, float]]]:
     """(before, after) (class, probability) of each object's context crop.
 
@@ -297,7 +302,8 @@ def _classify_objects(
     step = 32
     batches = [objects[i : i + step] for i in range(0, len(objects), step)]
     with contextlib.ExitStack() as stack:
-        crops = stack.enter_context(open_crops(result))
+        if crops is None:
+            crops = stack.enter_context(open_crops(result))
         reader = stack.enter_context(ThreadPoolExecutor(1))
         read = functools.partial(_read_batch, result, crops, opts.spectral)
         ahead = reader.submit(read, batches[0]) if batches else None

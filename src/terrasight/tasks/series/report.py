@@ -1,7 +1,7 @@
 """``report.html`` of a series: timeline of changed area per date and a map coloured by date.
 
 One self-contained page (inline CSS, pictures as PNG data URIs) in the change
-report's style (:mod:`terrasight.tasks.change.report`): key figures, warnings,
+report's style (:mod:`terrasight.tasks.products.report`): key figures, warnings,
 each date's clear share, a bar chart (inline SVG) of the area first seen
 changed at each date, the map of change dates over the first image (also
 written as ``change_date.png``), and the objects with their dates.
@@ -19,9 +19,8 @@ from PIL import Image
 from rasterio.enums import Resampling
 
 from terrasight.io.rgb import display_bands, stretch
+from terrasight.tasks.change.page_style import CSS, SORT_JS, format_area
 from terrasight.tasks.change.quicklook import png_data_uri, quicklook_shape
-from terrasight.tasks.change.report import CSS, SORT_JS
-from terrasight.tasks.change.report_views import format_area
 
 if TYPE_CHECKING:
     from terrasight.tasks.series.result import SeriesResult

@@ -28,6 +28,7 @@ from rasterio.windows import Window
 from terrasight.errors import TerrasightError
 from terrasight.tasks.change import quicklook as ql
 from terrasight.tasks.change.outlines import Outline, dict_rings, outlines
+from terrasight.tasks.change.page_style import format_area
 from terrasight.tasks.interpret.crops import open_crops
 
 if TYPE_CHECKING:
@@ -91,20 +92,6 @@ ZOOM_JS = """
  if (img.complete) fit(); else img.addEventListener('load', fit);
 })();
 """
-
-
-def format_area(value: float, unit: str) -> str:
-    """An area for people: ``"2,400 m² (0.24 ha)"``, km² when large, pixels without a CRS.
-
-    Example:
-        >>> format_area(2400, "m2"), format_area(3.5e6, "m2"), format_area(42, "px")
-        ('2,400 m² (0.24 ha)', '3.50 km² (350.0 ha)', '42 px')
-    """
-    if unit != "m2":
-        return f"{value:,.0f} {unit}"
-    if value >= 1e6:
-        return f"{value / 1e6:,.2f} km² ({value / 1e4:,.1f} ha)"
-    return f"{value:,.0f} m² ({value / 1e4:,.2f} ha)"
 
 
 def jpeg_data_uri(rgb: np.ndarray, quality: int = 85) -> str:
@@ -228,8 +215,12 @@ def _outline(
             draw.line(pts + [pts[0]], fill=ql.OUTLINE, width=1)
 
 
-def clips_section(result: ChangeResult, land: dict[int, str] | None = None) -> str:
+def clips_section(
+    result: ChangeResult, land: dict[int, str] | None = None, crops: Any = None
+) -> str:
     """Before, after and overlay clips of the :data:`CLIPS` largest objects (``""`` if none).
+
+    ``crops``: the inputs already opened (:func:`open_crops`); None opens them here.
 
     Example:
         >>> clips_section(result).count('class="clip"')  # doctest: +SKIP
@@ -238,7 +229,8 @@ def clips_section(result: ChangeResult, land: dict[int, str] | None = None) -> s
     cards = []
     with contextlib.ExitStack() as stack:
         try:
-            crops = stack.enter_context(open_crops(result))
+            if crops is None:
+                crops = stack.enter_context(open_crops(result))
         except TerrasightError:  # the inputs are gone or unreadable: show the mask only
             crops = None
         for obj in result.objects[:CLIPS]:

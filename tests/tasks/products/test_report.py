@@ -13,10 +13,10 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 from terrasight.tasks.change import quicklook as ql
-from terrasight.tasks.change import report_views as views
 from terrasight.tasks.change.detect import detect_changes as _detect_changes
-from terrasight.tasks.change.report import MAX_ROWS, crs_label, format_area, write_report
 from terrasight.tasks.change.result import ChangeObject, ChangeResult
+from terrasight.tasks.products import report_views as views
+from terrasight.tasks.products.report import MAX_ROWS, crs_label, format_area, write_report
 
 
 def detect_changes(*args, **kwargs):
