@@ -1,0 +1,67 @@
+"""``terrasight train landcover --data DIR -o DIR``: train, export and quantise the land-cover
+network (:mod:`terrasight.training.landcover`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from terrasight.training.landcover import LandCoverTrainConfig, train_landcover
+from terrasight.training.landcover_export import export_run
+
+
+@click.command(name="landcover")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="The shared data folder (holding landcover/dubai/tile<N>/) or the dubai folder.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/landcover"),
+    show_default=True,
+    help="Folder for the weights, the ONNX files, landcover.json and the log.",
+)
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=LandCoverTrainConfig.epochs, show_default=True
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=LandCoverTrainConfig.steps_per_epoch,
+    show_default=True,
+    help="Steps per epoch.",
+)
+@click.option("--seed", type=int, default=LandCoverTrainConfig.seed, show_default=True)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=LandCoverTrainConfig.threads, show_default=True
+)
+@click.option("--version", "version", default="1", show_default=True, help="Weights version.")
+def landcover(
+    data: Path, out: Path, epochs: int, steps: int, seed: int, threads: int, version: str
+) -> None:
+    """Train the land-cover network on the Dubai tiles (train 3, 6, 7, 8; validate on 1;
+    tile 4 is never read), then export it to ONNX and quantise it to 8 bits.
+
+    To ship the result, copy the ONNX file(s) and landcover.json into
+    terrasight/models/weights/ (landcover.json as landcover-effnet-lite0.json).
+    """
+    cfg = LandCoverTrainConfig(epochs=epochs, steps_per_epoch=steps, seed=seed, threads=threads)
+    best = train_landcover(data, out, cfg, on_epoch=lambda r: click.echo(json.dumps(r), err=True))
+    entry = export_run(data, out, version)
+    chosen = entry["validation"]["int8" if entry["int8"] else "float"]
+    click.echo(
+        json.dumps(
+            {
+                "best_epoch": best["epoch"],
+                "entry": str(out / "landcover.json"),
+                "int8": bool(entry["int8"]),
+                "validation_tile1": chosen,
+            }
+        )
+    )
