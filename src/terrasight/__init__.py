@@ -45,6 +45,7 @@ _EXPORTS = {
     "change_facts": ("terrasight.tasks.interpret.facts", "change_facts"),
     "load_result": ("terrasight.tasks.change.load", "load_result"),
     "Agent": ("terrasight.agent.agent", "Agent"),
+    "landcover": ("terrasight.tasks.landcover.run", "landcover"),
 }
 __all__ = sorted(_EXPORTS)
 
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from terrasight.tasks.interpret.ask import Answer, ask  # noqa: F401
     from terrasight.tasks.interpret.describe import describe  # noqa: F401
     from terrasight.tasks.interpret.facts import change_facts  # noqa: F401
+    from terrasight.tasks.landcover.run import landcover  # noqa: F401
     from terrasight.tasks.series.detect import detect_series  # noqa: F401
     from terrasight.tasks.series.result import SeriesResult, load_series  # noqa: F401
 
