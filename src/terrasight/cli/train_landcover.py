@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from terrasight.training.landcover import LandCoverTrainConfig, train_landcover
-from terrasight.training.landcover_export import export_run
+from terrasight.training.landcover_export import export_run, ship_run
 
 
 @click.command(name="landcover")
@@ -42,19 +42,36 @@ from terrasight.training.landcover_export import export_run
     "--threads", type=click.IntRange(min=1), default=LandCoverTrainConfig.threads, show_default=True
 )
 @click.option("--version", "version", default="1", show_default=True, help="Weights version.")
+@click.option(
+    "--ship",
+    is_flag=True,
+    help="Copy the network in use and its entry into terrasight/models/weights (replacing "
+    "the shipped model).",
+)
 def landcover(
-    data: Path, out: Path, epochs: int, steps: int, seed: int, threads: int, version: str
+    data: Path,
+    out: Path,
+    epochs: int,
+    steps: int,
+    seed: int,
+    threads: int,
+    version: str,
+    ship: bool,
 ) -> None:
     """Train the land-cover network on the Dubai tiles (train 3, 6, 7, 8; validate on 1;
     tile 4 is never read), then export it to ONNX and quantise it to 8 bits.
 
-    To ship the result, copy the ONNX file(s) and landcover.json into
-    terrasight/models/weights/ (landcover.json as landcover-effnet-lite0.json).
+    With --ship, the network in use (the 8-bit one when it keeps the validation
+    mean IoU within a point of the float one) and its entry replace the shipped model.
     """
     cfg = LandCoverTrainConfig(epochs=epochs, steps_per_epoch=steps, seed=seed, threads=threads)
     best = train_landcover(data, out, cfg, on_epoch=lambda r: click.echo(json.dumps(r), err=True))
     entry = export_run(data, out, version)
     chosen = entry["validation"]["int8" if entry["int8"] else "float"]
+    if ship:
+        from terrasight.models.weights import weights_dir
+
+        ship_run(out, weights_dir())
     click.echo(
         json.dumps(
             {

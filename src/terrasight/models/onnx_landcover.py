@@ -105,7 +105,8 @@ def load_landcover_network(
     section = data["weights"]
     if not float_model and data.get("int8"):
         section = {**data["int8"], "source": section.get("source", "package")}
-    spec = WeightsSpec(**{k: section[k] for k in ("file", "version", "sha256", "size", "source")})
+    fields = ("file", "version", "sha256", "size")
+    spec = WeightsSpec(**{k: section[k] for k in fields}, source=section.get("source", "package"))
     if spec.source.startswith("folder:"):
         path = verify_file(Path(spec.source[len("folder:") :]) / spec.file, spec)
     else:

@@ -140,7 +140,7 @@ def iou_table(conf: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
 
     Example:
         >>> iou_table(np.array([[2, 0], [1, 1]]), ("a", "b"))
-        {'a': 0.6667, 'b': 0.5, 'mean_iou': 0.5833}
+        {'a': 0.6667, 'b': 0.5, 'mean_iou': 0.5834}
     """
     out = {}
     for k, name in enumerate(names):

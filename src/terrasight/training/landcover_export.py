@@ -218,3 +218,29 @@ def export_run(data: str | Path, run: str | Path, version: str = "1") -> dict[st
     }
     (run / "landcover.json").write_text(json.dumps(entry, indent=2) + "\n")
     return entry
+
+
+def ship_run(run: str | Path, dest: str | Path) -> Path:
+    """Copy the run's network into ``dest`` (``terrasight/models/weights``) with its entry.
+
+    Only the network in use is copied (the 8-bit one when the entry has it); the
+    entry's ``weights`` then names that file, and ``float_weights`` records the
+    float export it was made from.
+
+    Example:
+        >>> ship_run("runs/landcover", "src/terrasight/models/weights")  # doctest: +SKIP
+        PosixPath('src/terrasight/models/weights/landcover-effnet-lite0.json')
+    """
+    import shutil
+
+    run, dest = Path(run), Path(dest)
+    entry = json.loads((run / "landcover.json").read_text())
+    if entry.get("int8"):
+        section = {k: v for k, v in entry["int8"].items() if k != "recipe"}
+        entry["float_weights"] = {k: entry["weights"][k] for k in ("file", "sha256", "size")}
+        entry["weights"] = {**section, "recipe": entry["int8"]["recipe"]}
+        entry["int8"] = None
+    shutil.copyfile(run / entry["weights"]["file"], dest / entry["weights"]["file"])
+    path = dest / f"{NAME}.json"
+    path.write_text(json.dumps(entry, indent=2) + "\n")
+    return path
