@@ -41,6 +41,20 @@ from terrasight.training.landcover_export import export_run, ship_run
 @click.option(
     "--threads", type=click.IntRange(min=1), default=LandCoverTrainConfig.threads, show_default=True
 )
+@click.option(
+    "--train-from-block",
+    type=click.IntRange(min=0, max=15),
+    default=LandCoverTrainConfig.train_from_block,
+    show_default=True,
+    help="Fine-tune the encoder from this block on.",
+)
+@click.option("--lr", type=float, default=LandCoverTrainConfig.lr, show_default=True)
+@click.option(
+    "--init",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Start from the weights of an earlier run (its best.pt).",
+)
 @click.option("--version", "version", default="1", show_default=True, help="Weights version.")
 @click.option(
     "--ship",
@@ -55,6 +69,9 @@ def landcover(
     steps: int,
     seed: int,
     threads: int,
+    train_from_block: int,
+    lr: float,
+    init: str | None,
     version: str,
     ship: bool,
 ) -> None:
@@ -64,7 +81,16 @@ def landcover(
     With --ship, the network in use (the 8-bit one when it keeps the validation
     mean IoU within a point of the float one) and its entry replace the shipped model.
     """
-    cfg = LandCoverTrainConfig(epochs=epochs, steps_per_epoch=steps, seed=seed, threads=threads)
+    cfg = LandCoverTrainConfig(
+        epochs=epochs,
+        steps_per_epoch=steps,
+        seed=seed,
+        threads=threads,
+        train_from_block=train_from_block,
+        lr=lr,
+        backbone_lr=lr / 10,
+        init=init,
+    )
     best = train_landcover(data, out, cfg, on_epoch=lambda r: click.echo(json.dumps(r), err=True))
     entry = export_run(data, out, version)
     chosen = entry["validation"]["int8" if entry["int8"] else "float"]

@@ -55,6 +55,8 @@ class LandCoverTrainConfig:
     max_scale: float = 2.0
     ema: float = 0.98
     threads: int = 2
+    init: str | None = None
+    """Weights (``best.pt`` of an earlier run) to start from instead of ImageNet alone."""
 
 
 def _crop(rng: np.random.Generator, s: Sample, size: int, scale: float) -> tuple[Any, Any]:
@@ -240,6 +242,8 @@ def train_landcover(
     weights = torch.tensor(1 / np.sqrt(np.maximum(freq, 1e-3)), dtype=torch.float32)
     weights = weights / weights.mean()
     net = build_landcover_net(N_CLASSES, cfg.width, cfg.train_from_block)
+    if cfg.init is not None:
+        net.load_state_dict(torch.load(cfg.init, map_location="cpu", weights_only=True))
     net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     decoder, tuned = net.trained_parameters()
     groups = [{"params": decoder, "lr": cfg.lr}, {"params": tuned, "lr": cfg.backbone_lr}]
