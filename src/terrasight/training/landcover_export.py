@@ -39,10 +39,13 @@ def _export_float(run: Path, path: Path, width: int, train_from_block: int) -> N
 
     from terrasight.models.change_net import fold_batch_norms
     from terrasight.models.landcover_net import build_landcover_net
+    from terrasight.models.onnx_change import _static_same_padding
 
     net = build_landcover_net(N_CLASSES, width, train_from_block)
     net.load_state_dict(torch.load(run / "best.pt", map_location="cpu", weights_only=True))
-    folded = fold_batch_norms(net.eval())
+    # fixed pads instead of size-dependent ones: a traced size-dependent pad is wrong at
+    # other sizes (the same for every input divisible by 32)
+    folded = _static_same_padding(fold_batch_norms(net.eval()))
 
     class Prob(torch.nn.Module):
         def __init__(self) -> None:
@@ -67,11 +70,14 @@ def _export_float(run: Path, path: Path, width: int, train_from_block: int) -> N
             dynamic_axes={"rgb": {0: "n", 2: "h", 3: "w"}, "prob": {0: "n", 2: "h", 3: "w"}},
         )
         expected = graph(x).numpy()
-    got = _session(path).run(None, {"rgb": x.numpy()})[0]
-    if not np.abs(got - expected).max() <= 1e-3:
-        raise OnnxExportError(
-            f"exported {path} differs from torch by {np.abs(got - expected).max()}"
-        )
+        # a second size: shapes baked into the graph show only there
+        y = torch.from_numpy(np.random.default_rng(1).uniform(0, 255, (1, 3, 160, 224))).float()
+        expected_y = graph(y).numpy()
+    session = _session(path)
+    for inp, want in ((x, expected), (y, expected_y)):
+        diff = np.abs(session.run(None, {"rgb": inp.numpy()})[0] - want).max()
+        if not diff <= 1e-3:
+            raise OnnxExportError(f"exported {path} differs from torch by {diff:.3g}")
 
 
 def _session(path: Path) -> Any:
