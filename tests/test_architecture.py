@@ -44,8 +44,8 @@ RANKS = {
 SUB_RANKS = {
     "tasks": (
         "tasks",
-        "tasks.landcover",
         "tasks.change",
+        "tasks.landcover",
         "tasks.series",
         "tasks.interpret",
         "tasks.scene_ask",

@@ -46,6 +46,7 @@ _EXPORTS = {
     "change_facts": ("terrasight.tasks.interpret.facts", "change_facts"),
     "load_result": ("terrasight.tasks.change.load", "load_result"),
     "Agent": ("terrasight.agent.agent", "Agent"),
+    "landcover": ("terrasight.tasks.landcover.run", "landcover"),
 }
 __all__ = sorted(_EXPORTS)
 
@@ -66,6 +67,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from terrasight.tasks.interpret.ask import Answer, ask  # noqa: F401
     from terrasight.tasks.interpret.describe import describe  # noqa: F401
     from terrasight.tasks.interpret.facts import change_facts  # noqa: F401
+    from terrasight.tasks.landcover.run import landcover  # noqa: F401
     from terrasight.tasks.scene_ask.ask import ask_image  # noqa: F401
     from terrasight.tasks.series.detect import detect_series  # noqa: F401
     from terrasight.tasks.series.result import SeriesResult, load_series  # noqa: F401

@@ -111,5 +111,5 @@ def test_bad_pairs_and_folders_are_one_line(planted_pair, tmp_path):
     assert missing.exit_code == 4 and missing.output.count("\n") == 1
     not_result = _run("ask", "--from-result", tmp_path, "how many changes?")
     assert not_result.exit_code == 2 and "not a change result folder" in not_result.output
-    too_few = _run("ask", before, "how many changes?")
-    assert too_few.exit_code == 2 and "BEFORE AFTER" in too_few.output
+    one_image = _run("ask", before, "how many changes?")  # one image: one date, no change
+    assert one_image.exit_code == 8 and "one date" in one_image.output

@@ -54,9 +54,13 @@ def test_questions_file_one_a_line_and_landcover_option(planted_landcover, tmp_p
     assert res.output.count("Q: ") == 2 and "Rural" in res.output and "vegetation" in res.output
 
 
-def test_unanswerable_exits_8_and_no_model_exits_2(planted_landcover, make_raster):
+def test_unanswerable_exits_8_and_the_shipped_model_answers_an_image(
+    planted_landcover, make_raster
+):
     res = _run("ask", planted_landcover, "is there a commercial building?")
     assert res.exit_code == 8 and "I can't tell" in res.output
-    image = make_raster("scene.tif", np.zeros((3, 16, 16), np.uint8))
-    res = _run("ask", image, "is there water?")
-    assert res.exit_code == 2 and "no land-cover model" in res.output
+    image = make_raster("scene.tif", np.full((3, 96, 96), 90, np.uint8))
+    res = _run("ask", image, "is there water?", "--json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["question_type"] == "presence" and isinstance(data["value"], bool)

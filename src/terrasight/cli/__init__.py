@@ -60,6 +60,7 @@ COMMANDS = {
     "chat": "terrasight.cli.chat:chat",
     "demo": "terrasight.cli.demo:demo",
     "classify": "terrasight.cli.classify:classify",
+    "landcover": "terrasight.cli.landcover:landcover",
     "search": "terrasight.cli.search:search",
     "search-scenes": "terrasight.cli.search_scenes:search_scenes",
     "eval": "terrasight.cli.eval:eval_group",

@@ -10,7 +10,7 @@ import shapely
 from pyproj import Geod
 from rasterio.transform import from_origin
 
-from terrasight.errors import InvalidRasterError, MissingDependencyError, QuestionError
+from terrasight.errors import InvalidRasterError, QuestionError, RasterReadError
 from terrasight.tasks.scene_ask import ask_image, ask_image_many, read_landcover
 
 
@@ -156,7 +156,7 @@ def test_questions_share_one_land_cover_run(planted_landcover, tmp_path):
     image.write_bytes(b"not read by the fake model")
     answers = ask_image_many(image, ["is there water?", "how many roads?"], landcover=fake_model)
     assert [a.value for a in answers] == [True, 1] and len(calls) == 1
-    with pytest.raises(MissingDependencyError, match="no land-cover model"):
+    with pytest.raises(RasterReadError, match="scene.tif"):  # the shipped model reads it
         ask_image(image, "is there water?")
 
 

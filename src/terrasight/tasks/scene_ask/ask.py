@@ -16,11 +16,13 @@ import hashlib
 import re
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from terrasight.errors import MissingDependencyError
 from terrasight.io.vectors import features_to_geojson, write_geojson
+from terrasight.tasks.landcover import landcover
 from terrasight.tasks.scene_ask.answer import SceneAnswer, answer_query
 from terrasight.tasks.scene_ask.instances import SceneObjects, find_objects
 from terrasight.tasks.scene_ask.landcover_map import (
@@ -38,8 +40,8 @@ MAX_EVIDENCE = 2000
 
 
 def default_landcover() -> LandCoverFn | None:
-    """The land-cover model this install ships, None when it ships none."""
-    return None
+    """The land-cover model this install ships (:func:`terrasight.tasks.landcover.landcover`)."""
+    return partial(landcover, report=False)
 
 
 def ask_image(

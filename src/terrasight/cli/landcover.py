@@ -1,0 +1,89 @@
+"""``terrasight landcover IMAGE -o OUT [--json]``: land cover per pixel, its areas and polygons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from terrasight.cli.options import IMAGE, bands_option, parse_bands
+from terrasight.io.vectors import jsonable
+
+
+@click.command(name="landcover")
+@click.argument("image", type=IMAGE)
+@click.option(
+    "-o",
+    "--outdir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for landcover.tif, landcover.gpkg/.geojson, landcover.json and report.html.",
+)
+@bands_option
+@click.option("--bbox", default=None, metavar="W,S,E,N", help="Only this WGS84 box.")
+@click.option("--nodata", type=float, default=None, help="Nodata value overriding the file's.")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Pixels whose most probable class is under this are 'unknown' (default: the "
+    "model's, chosen on its validation tile).",
+)
+@click.option("--no-spectral", is_flag=True, help="Skip the NDVI/NDWI rules (red+NIR images).")
+@click.option("--tile-size", type=click.IntRange(min=64), default=1024, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--no-report", is_flag=True, help="Skip report.html.")
+@click.option("--overwrite", is_flag=True, help="Replace earlier land-cover outputs in OUTDIR.")
+@click.option("--json", "as_json", is_flag=True, help="Print the classes and areas as JSON.")
+def landcover(
+    image: str,
+    outdir: Path,
+    bands: str | None,
+    bbox: str | None,
+    nodata: float | None,
+    threshold: float | None,
+    no_spectral: bool,
+    tile_size: int,
+    threads: int,
+    no_report: bool,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    """Classify every pixel of IMAGE: building, road, water, vegetation, bare or unknown.
+
+    IMAGE is a file, a URL (https://, s3://, gs://) or a STAC Item (.json file
+    or URL). RGB is enough; with red and near-infrared bands, NDVI and NDWI
+    override the RGB model where they are unambiguous. Areas are in m2 (pixels
+    for an image without a CRS).
+
+    \b
+    terrasight landcover scene.tif -o lc/
+    terrasight landcover scene.tif -o lc/ --bbox 55.27,25.19,55.29,25.21 --json
+    """
+    from terrasight.io.aoi import parse_bbox
+    from terrasight.tasks.landcover import LandCoverOptions
+    from terrasight.tasks.landcover import landcover as run
+
+    options = LandCoverOptions(
+        tile_size=tile_size, threshold=threshold, spectral=not no_spectral, threads=threads
+    )
+    result = run(
+        image,
+        outdir,
+        bands=parse_bands(bands),
+        bbox=None if bbox is None else parse_bbox(bbox),
+        nodata=nodata,
+        options=options,
+        report=not no_report,
+        overwrite=overwrite,
+    )
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if as_json:
+        click.echo(json.dumps(jsonable(result.to_dict()), indent=2, allow_nan=False))
+        return
+    for name, area in result.areas.items():
+        click.echo(f"{name:11s} {area:16,.1f} {result.unit} {100 * result.shares[name]:6.1f}%")
+    for kind, path in result.files.items():
+        click.echo(f"  {kind:11s} {path}")

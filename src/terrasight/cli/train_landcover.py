@@ -1,0 +1,110 @@
+"""``terrasight train landcover --data DIR -o DIR``: train, export and quantise the land-cover
+network (:mod:`terrasight.training.landcover`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from terrasight.training.landcover import LandCoverTrainConfig, train_landcover
+from terrasight.training.landcover_export import export_run, ship_run
+
+
+@click.command(name="landcover")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="The shared data folder (holding landcover/dubai/tile<N>/) or the dubai folder.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/landcover"),
+    show_default=True,
+    help="Folder for the weights, the ONNX files, landcover.json and the log.",
+)
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=LandCoverTrainConfig.epochs, show_default=True
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=LandCoverTrainConfig.steps_per_epoch,
+    show_default=True,
+    help="Steps per epoch.",
+)
+@click.option("--seed", type=int, default=LandCoverTrainConfig.seed, show_default=True)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=LandCoverTrainConfig.threads, show_default=True
+)
+@click.option(
+    "--train-from-block",
+    type=click.IntRange(min=0, max=15),
+    default=LandCoverTrainConfig.train_from_block,
+    show_default=True,
+    help="Fine-tune the encoder from this block on.",
+)
+@click.option("--lr", type=float, default=LandCoverTrainConfig.lr, show_default=True)
+@click.option(
+    "--init",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Start from the weights of an earlier run (its best.pt).",
+)
+@click.option("--version", "version", default="1", show_default=True, help="Weights version.")
+@click.option(
+    "--ship",
+    is_flag=True,
+    help="Copy the network in use and its entry into terrasight/models/weights (replacing "
+    "the shipped model).",
+)
+def landcover(
+    data: Path,
+    out: Path,
+    epochs: int,
+    steps: int,
+    seed: int,
+    threads: int,
+    train_from_block: int,
+    lr: float,
+    init: str | None,
+    version: str,
+    ship: bool,
+) -> None:
+    """Train the land-cover network on the Dubai tiles (train 3, 6, 7, 8; validate on 1;
+    tile 4 is never read), then export it to ONNX and quantise it to 8 bits.
+
+    With --ship, the network in use (the 8-bit one when it keeps the validation
+    mean IoU within a point of the float one) and its entry replace the shipped model.
+    """
+    cfg = LandCoverTrainConfig(
+        epochs=epochs,
+        steps_per_epoch=steps,
+        seed=seed,
+        threads=threads,
+        train_from_block=train_from_block,
+        lr=lr,
+        backbone_lr=lr / 10,
+        init=init,
+    )
+    best = train_landcover(data, out, cfg, on_epoch=lambda r: click.echo(json.dumps(r), err=True))
+    entry = export_run(data, out, version)
+    chosen = entry["validation"]["int8" if entry["int8"] else "float"]
+    if ship:
+        from terrasight.models.weights import weights_dir
+
+        ship_run(out, weights_dir())
+    click.echo(
+        json.dumps(
+            {
+                "best_epoch": best["epoch"],
+                "entry": str(out / "landcover.json"),
+                "int8": bool(entry["int8"]),
+                "validation_tile1": chosen,
+            }
+        )
+    )
