@@ -18,6 +18,8 @@ SUMMARIES = {
     "mcp": "Offer the agent's tools over BEFORE and AFTER (or a result folder BEFORE, or a "
     "series folder BEFORE) to any MCP client: detect, facts, count, measure, locate, ask, "
     "describe, search the archive, when things changed.",
+    "landcover": "Classify every pixel of IMAGE: building, road, water, vegetation, bare or "
+    "unknown.",
     "demo": "Run change detection on the sample pair and say how well it did.",
     "classify": "Zero-shot classification of IMAGE into the given labels "
     "(needs terrasight[learned]).",
