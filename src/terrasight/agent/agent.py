@@ -33,6 +33,10 @@ from terrasight.agent.registry import (
 )
 from terrasight.agent.session import Session
 from terrasight.errors import BrainError
+from terrasight.tasks.interpret.ask_select import CANT_TELL
+
+CANT = CANT_TELL.split(",")[0]
+"""The start of an answer that says the images cannot answer ("I can't tell ...")."""
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -71,6 +75,7 @@ class Reply:
         evidence: ids of the change objects it rests on.
         tool_calls: the tool calls made for it, in order.
         caveats: what the answer cannot vouch for.
+        answerable: False when the images cannot answer ("I can't tell ... because ...").
     """
 
     text: str
@@ -79,14 +84,17 @@ class Reply:
     evidence: tuple[int, ...] = ()
     tool_calls: tuple[ToolRecord, ...] = ()
     caveats: tuple[str, ...] = field(default=())
+    answerable: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``text``, ``value``, ``unit``, ``evidence``, ``caveats``, ``tool_calls``."""
+        """JSON-ready: ``text``, ``value``, ``unit``, ``evidence``, ``answerable``, ``caveats``,
+        ``tool_calls``."""
         return {
             "text": self.text,
             "value": self.value,
             "unit": self.unit,
             "evidence": list(self.evidence),
+            "answerable": self.answerable,
             "caveats": list(self.caveats),
             "tool_calls": [c.to_dict() for c in self.tool_calls],
         }
@@ -220,7 +228,8 @@ class Agent:
             value, unit = last.get("value"), last.get("unit")
             evidence = tuple(int(i) for i in last.get("evidence") or ())
         caveats = tuple(str(c) for c in last.get("caveats", ()))
-        return Reply(text, value, unit, evidence, tuple(records), caveats)
+        answerable = last.get("answerable", True) is not False and not text.startswith(CANT)
+        return Reply(text, value, unit, evidence, tuple(records), caveats, answerable)
 
     def save(self, folder: str | Path) -> dict[str, Path]:
         """Write the change outputs, the exported files and the transcript into ``folder``.

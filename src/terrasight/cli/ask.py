@@ -81,6 +81,8 @@ def ask(
         answer = ask_api(
             before, after, question, method=method, outdir=outdir, cache=cache, model=not rules_only
         )
+    for w in answer.warnings:  # as 'terrasight change' prints them for the same pair
+        click.echo(f"warning: {w}", err=True)
     if as_json:
         click.echo(json.dumps({"question": question, **answer.to_dict()}, default=str))
     else:
