@@ -68,7 +68,7 @@ LENGTH = re.compile(r"\bhow (?:long|wide)\b(?! ago)|\blength\b|\bwidth\b")
 SPECIFIC = {"count": "count_changes", "area": "measure", "location": "locate"}
 """Question type -> the tool answering it when the question leans on earlier turns."""
 SET_KINDS = ("presence", "count", "area", "class", "comparison", "listing", "location")
-HARD_REASONS = ("another time", "why or by whom", "have nothing for")
+HARD_REASONS = ("another time", "why or by whom", "have nothing for", "too far to trust")
 """Parts of the reasons for which a question is unanswerable whatever came before."""
 
 

@@ -216,9 +216,6 @@ def parse_question(question: str, cache: ModelCache | None = None, model: bool =
 
 CAN_ANSWER = "I can answer questions about " + ", ".join(TYPE_WORDS[k] for k in QUESTION_TYPES)
 """The question types, in words, for a question that fits none of them."""
-CONFIDENT = 0.6
-"""The sentence model's cosine to the nearest prototype question below which its guess of
-the question type is not used: the question is refused with :data:`CAN_ANSWER`."""
 _THING = re.compile(
     r"(?:^(?:is|are|was|were) there|\bhow many|\bany|\bnew)"
     r"((?: [a-z-]+){1,3})"
@@ -331,8 +328,6 @@ def _typed_by_model(query: Query, text: str, cache: ModelCache | None) -> Query:
             "others is not installed (pip install terrasight[learned])",
         )
     if similarity < MIN_SIMILARITY:
-        return query
-    if similarity < CONFIDENT:
         return replace(
             query,
             unanswerable=f"the question is like none of those I can answer (the nearest is "

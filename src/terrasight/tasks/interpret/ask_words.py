@@ -236,5 +236,7 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
 """A few typical questions per type: a question the rules cannot type goes to the nearest
 one (cosine of sentence embeddings)."""
 
-MIN_SIMILARITY = 0.35
-"""Below this cosine to every prototype a question is not one of the types."""
+MIN_SIMILARITY = 0.6
+"""Below this cosine to every prototype the sentence model's guess is not trusted: the
+question is refused with the list of question types (a guess of 0.49 read "explain the
+picture to me" as a question of where)."""
