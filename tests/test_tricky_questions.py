@@ -9,7 +9,9 @@ saved result:
 * ``geo``: 3 bands, EPSG:4326, 0.0001 degree pixels at 45 N (7.9 m by 11.1 m), dated
   in the TIFF tags (2020, 2023);
 * ``nocrs``: 3 bands, no CRS, no dates;
-* ``oneband``: one band (an NDVI-like product), EPSG:32633, dated in the names.
+* ``oneband``: one band (an NDVI-like product), EPSG:32633, dated in the names;
+* ``mercator``: 3 bands, Web Mercator (EPSG:3857) at 60 N, where a 10 m grid pixel is
+  5 m on the ground.
 
 The planted changes (rows x columns of 150 x 150 pixels): a 30 x 30 square in the
 north-west (object 1), a 4 x 70 strip in the south (object 2), an 8 x 8 square in the
@@ -39,6 +41,8 @@ from terrasight.tasks.change.detect import detect_changes
 from terrasight.tasks.interpret.facts import FactsOptions
 
 GEOD = Geod(ellps="WGS84")
+MERCATOR_60N = 8399737.89
+"""Web Mercator northing of 60 N, where its scale is 2: a 10 m grid pixel is 5 m."""
 DEG = 0.0001
 """Pixel size of the geographic pair, in degrees."""
 PLANTED = ((slice(10, 40), slice(10, 40)), (slice(130, 134), slice(40, 110)), (slice(70, 78), slice(130, 138)))  # fmt: skip
@@ -48,6 +52,7 @@ PAIRS = {
                 tags=("2020:07:15 10:00:00", "2023:07:15 10:00:00")),  # fmt: skip
     "nocrs": dict(bands=3, crs=None, names=("before.tif", "after.tif")),
     "oneband": dict(bands=1, crs="EPSG:32633", names=("ndvi_2019-06-01.tif", "ndvi_2020-06-01.tif")),
+    "mercator": dict(bands=3, crs="EPSG:3857", names=("m_a.tif", "m_b.tif")),
 }  # fmt: skip
 
 
@@ -128,6 +133,8 @@ CASES = [
     Case("nocrs", "how many hectares changed?", answerable=False, words=("pixels",)),
     Case("oneband", "how many hectares changed?", unit="ha", value=UTM_HA),
     Case("utm", "what percentage of the scene changed?", unit="%", value=100 * 1244 / 22500),
+    Case("mercator", "how many hectares changed?", unit="ha", value=UTM_HA / 4, rel=0.02),
+    Case("mercator", "how long is the longest change?", unit="m", value=350.0, rel=0.02),
     # dates of a pair: the two dates, from names or tags, or that they are unknown
     Case(
         "utm",
@@ -195,6 +202,8 @@ def _write_pair(folder: Path, bands: int, crs: str | None, names, tags=None) -> 
         after[:, rows, cols] = 235
     if crs == "EPSG:4326":
         transform = from_origin(15.0, 45.0, DEG, DEG)
+    elif crs == "EPSG:3857":
+        transform = from_origin(0.0, MERCATOR_60N, 10.0, 10.0)
     else:
         transform = from_origin(500000.0, 5000000.0, 10.0, 10.0)
     paths = []
