@@ -306,3 +306,23 @@ def test_tricky_question(case: Case, door: str, results, request) -> None:
 def test_enough_cases() -> None:
     assert len(CASES) >= 40
     assert {c.pair for c in CASES} == set(PAIRS)
+
+
+def test_no_brain_answers_yes_to_a_class_nobody_can_see(results) -> None:
+    """A brain that would count every change (as a language model might) is never asked."""
+    from terrasight.agent.brains.base import BrainReply
+
+    class Counter:
+        name = "counter"
+
+        def respond(self, messages, tools, on_text=None):
+            return BrainReply(text="Yes: 3 changes.")
+
+    agent = terrasight.Agent(results["utm"], brain=Counter())
+    try:
+        reply = agent.ask("is there a new airport?")
+        assert reply.answerable is False and "'airport'" in reply.text
+        assert agent.ask("how many changes are there?").text == "Yes: 3 changes."
+        assert [m["role"] for m in agent.messages[1:3]] == ["user", "assistant"]
+    finally:
+        agent.close()

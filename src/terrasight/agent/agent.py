@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -178,7 +179,11 @@ class Agent:
         start = len(self.messages)
         self.messages.append({"role": "user", "content": text})
         try:
-            reply = self._turn(on_text)
+            reply = refusal(text)
+            if reply is None:
+                reply = self._turn(on_text)
+            else:  # answered without a brain: the conversation still alternates
+                self.messages.append({"role": "assistant", "content": reply.text})
         except BaseException:
             del self.messages[start:]
             raise
@@ -248,3 +253,35 @@ class Agent:
     def close(self) -> None:
         """Remove the temporary folder of the detection and exports (when no outdir was given)."""
         self.session.close()
+
+
+YES_NO = re.compile(r"^(?:is|are|was|were|has|have|had|did|does|do|any|how many)\b")
+
+
+def refusal(text: str) -> Reply | None:
+    """The reply to a yes-or-no or how-many question about a thing no land-cover class names
+    ("is there a new airport?"), whatever the brain: no count of change objects may answer
+    it. None for every other message (archive searches of such things included).
+
+    Example:
+        >>> refusal("is there a new airport?").answerable
+        False
+        >>> refusal("search the archive for an airport") is None
+        True
+    """
+    from terrasight.agent.brains.dialogue import ARCHIVE
+    from terrasight.errors import QuestionError
+    from terrasight.tasks.interpret.ask_parse import normalise, parse_question
+    from terrasight.tasks.interpret.ask_select import cant_tell
+
+    t = normalise(text)
+    if not YES_NO.search(t) or ARCHIVE.search(t) or "archive" in t:
+        return None
+    try:
+        q = parse_question(text, model=False)
+    except QuestionError:
+        return None
+    if q.kind != "unanswerable" or "have nothing for" not in (q.unanswerable or ""):
+        return None
+    answer = cant_tell(q.unanswerable or "")
+    return Reply(answer.text, None, None, (), (), (), False)
