@@ -326,3 +326,21 @@ def test_no_brain_answers_yes_to_a_class_nobody_can_see(results) -> None:
         assert [m["role"] for m in agent.messages[1:3]] == ["user", "assistant"]
     finally:
         agent.close()
+
+
+def test_follow_ups_about_lengths_and_dates(results) -> None:
+    """ "it" and "those" narrow a length to their objects, and never turn a question about
+    the images' dates into one about objects."""
+    agent = terrasight.Agent(results["geo"])
+    try:
+        assert agent.ask("where is the largest change?").value == "north-west"
+        it = agent.ask("how long is it?")
+        assert (it.unit, it.evidence) == ("m", (1,))
+        assert it.value == pytest.approx(GEO_SQUARE[0], rel=0.05)
+        agent.ask("how many changes are in the south?")
+        those = agent.ask("how long is the biggest of those?")
+        assert those.evidence == (2,) and those.value == pytest.approx(GEO_STRIP, rel=0.05)
+        when = agent.ask("how long ago did it change?")
+        assert when.unit == "date" and when.value == ["2020-07-15", "2023-07-15"]
+    finally:
+        agent.close()
