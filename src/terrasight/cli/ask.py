@@ -56,9 +56,11 @@ def ask(
       terrasight ask series_out/ "what changed since 2021?"
 
     Question types: has anything changed, how many, how much area (m2, hectares,
-    km2, percent), where, what was built / what did X become, more change here or
-    there, list the changes. Answers rest on the change facts only; every number
-    names its objects. A folder written by 'terrasight series' answers when
+    km2, acres, square miles, percent), how long or wide (m, km, miles), where,
+    what was built / what did X become, more change here or there, list the
+    changes, the images' dates, clouds. Answers rest on the change facts only;
+    every number names its objects. A question read by the sentence model (no
+    rule fits) says so in its answer; one far from every type is refused. A folder written by 'terrasight series' answers when
     things changed: when, since/after/before/between dates, how many, how much.
 
     \b
