@@ -269,6 +269,7 @@ _S2_NAME = re.compile(
 )
 _S2_TILE = re.compile(r"(?:^|[_/])T\d\d[A-Z]{3}_(?P<date>\d{8})T\d{6}")
 _LANDSAT_NAME = re.compile(r"\bL[COTEM]0\d_L\w{3}_\d{6}_(?P<date>\d{8})_\d{8}_(?P<coll>\d\d)_")
+_ANY_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_]?([01]\d)[-_]?([0-3]\d)(?!\d)")
 _DATE_TAGS = (
     "PRODUCT_START_TIME",
     "DATATAKE_1_DATATAKE_SENSING_START",
@@ -316,6 +317,8 @@ def product_of(name: str, tags: dict[str, str]) -> Product:
         landsat = "coll" in m.groupdict()
         mission = mission or ("landsat" if landsat else "sentinel-2")
         acquired = acquired or _date(m["date"][:4], m["date"][4:6], m["date"][6:])
+    if acquired is None and (m := _ANY_DATE.search(base)):
+        acquired = _date(*m.groups())
     return Product(mission, acquired, baseline)
 
 
