@@ -73,8 +73,13 @@ def test_every_builtin_tool_has_a_full_schema():
         "m2",
         "ha",
         "km2",
+        "acre",
+        "mi2",
         "px",
         "%",
+        "m",
+        "km",
+        "mi",
     ]
 
 
@@ -108,13 +113,16 @@ def test_bad_calls_come_back_as_messages(demo_folder):
         ("zoom", '{"object_ids": [1', "not valid JSON"),
         ("measure", {"object_ids": [999]}, "no change object 999; the ids are 1 to"),
         ("locate", {"places": ["atlantis"]}, "'atlantis' is no place"),
-        ("measure", {"became": ["unicorns"]}, "'unicorns' is no land-cover class"),
         ("export_geojson", {"name": "../escape"}, "must be 1-80 letters"),
         ("fly", {}, "there is no tool 'fly'"),
     ]
     for name, args, expected in cases:
         result = call_tool(tools, session, name, args)
         assert expected in result.get("error", ""), (name, args, result)
+    # a class nobody can see is no error but an answer that cannot be given: never a count
+    unicorns = call_tool(tools, session, "measure", {"became": ["unicorns"]})
+    assert unicorns["answerable"] is False and unicorns["value"] is None
+    assert "'unicorns' is no land-cover class" in unicorns["text"]
     lenient = call_tool(tools, session, "measure", {"object_ids": 2.0})  # one id, as a float
     assert lenient["evidence"] == [2] and lenient["objects"][0]["length"] > 0
 

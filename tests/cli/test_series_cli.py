@@ -37,7 +37,11 @@ def test_series_prints_dates_objects_and_the_biggest_change(series_files, tmp_pa
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     assert lines[0] == "4 dates, method cva:"
-    assert lines[1].strip().startswith("2019-03-01  clear 100.0%")
+    # masks off: the share is of data, and nothing claims the dates were clear of cloud
+    assert (
+        lines[1].strip()
+        == "2019-03-01  data 100.0%, clouds not checked (cloud masks were turned off)"
+    )
     assert "first seen 2019-07-01" in res.output and "first seen 2019-11-01" in res.output
     biggest = next(line for line in lines if line.startswith("Biggest:"))
     assert "changed between 2019-03-01 and 2019-07-01" in biggest  # the flood

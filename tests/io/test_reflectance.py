@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import rasterio
 
 from terrasight.io.reflectance import (
     check_scaling,
+    product_of,
     recognise_digital_numbers,
     scaling_from_metadata,
     uniform,
@@ -113,5 +115,14 @@ def test_sentinel2_offset_is_recognised(sentinel2_dn) -> None:
     check = check_scaling(shifted, default, strict=True)
     assert not check.ok and "darkest" in check.reason
     assert check_scaling(shifted, default, strict=False).ok  # factors given: medians only
-    assert "baseline 04.00" in recognise_digital_numbers(shifted, "uint16")
+    assert recognise_digital_numbers(shifted, "uint16") == ""  # no date, no baseline: no guess
+    late = product_of("S2B_MSIL2A_20230615T101609_N0509_R065_T32TQM.tif", {})
+    assert late.baseline == 5.09 and "baseline 04.00" in recognise_digital_numbers(
+        shifted, "uint16", late
+    )
+    old = product_of("S2A_MSIL1C_20160812T101032_N0204_R022_T32TQM.tif", {})
+    assert old.acquired == dt.date(2016, 8, 12) and old.baseline == 2.04
+    assert recognise_digital_numbers(shifted, "uint16", old) == ""  # 2016: no baseline 04.00
+    by_tags = product_of("x.tif", {"PRODUCT_START_TIME": "2022-03-01T10:00:00Z"})
+    assert "baseline 04.00" in recognise_digital_numbers(shifted, "uint16", by_tags)
     assert check_scaling(shifted, uniform(1e-4, -0.1, 4, "S2"), strict=True).ok

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,10 @@ from terrasight.agent.registry import (
 )
 from terrasight.agent.session import Session
 from terrasight.errors import BrainError
+from terrasight.tasks.interpret.ask_select import CANT_TELL
+
+CANT = CANT_TELL.split(",")[0]
+"""The start of an answer that says the images cannot answer ("I can't tell ...")."""
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -71,6 +76,7 @@ class Reply:
         evidence: ids of the change objects it rests on.
         tool_calls: the tool calls made for it, in order.
         caveats: what the answer cannot vouch for.
+        answerable: False when the images cannot answer ("I can't tell ... because ...").
     """
 
     text: str
@@ -79,14 +85,17 @@ class Reply:
     evidence: tuple[int, ...] = ()
     tool_calls: tuple[ToolRecord, ...] = ()
     caveats: tuple[str, ...] = field(default=())
+    answerable: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``text``, ``value``, ``unit``, ``evidence``, ``caveats``, ``tool_calls``."""
+        """JSON-ready: ``text``, ``value``, ``unit``, ``evidence``, ``answerable``, ``caveats``,
+        ``tool_calls``."""
         return {
             "text": self.text,
             "value": self.value,
             "unit": self.unit,
             "evidence": list(self.evidence),
+            "answerable": self.answerable,
             "caveats": list(self.caveats),
             "tool_calls": [c.to_dict() for c in self.tool_calls],
         }
@@ -170,7 +179,11 @@ class Agent:
         start = len(self.messages)
         self.messages.append({"role": "user", "content": text})
         try:
-            reply = self._turn(on_text)
+            reply = refusal(text)
+            if reply is None:
+                reply = self._turn(on_text)
+            else:  # answered without a brain: the conversation still alternates
+                self.messages.append({"role": "assistant", "content": reply.text})
         except BaseException:
             del self.messages[start:]
             raise
@@ -220,7 +233,8 @@ class Agent:
             value, unit = last.get("value"), last.get("unit")
             evidence = tuple(int(i) for i in last.get("evidence") or ())
         caveats = tuple(str(c) for c in last.get("caveats", ()))
-        return Reply(text, value, unit, evidence, tuple(records), caveats)
+        answerable = last.get("answerable", True) is not False and not text.startswith(CANT)
+        return Reply(text, value, unit, evidence, tuple(records), caveats, answerable)
 
     def save(self, folder: str | Path) -> dict[str, Path]:
         """Write the change outputs, the exported files and the transcript into ``folder``.
@@ -239,3 +253,35 @@ class Agent:
     def close(self) -> None:
         """Remove the temporary folder of the detection and exports (when no outdir was given)."""
         self.session.close()
+
+
+YES_NO = re.compile(r"^(?:is|are|was|were|has|have|had|did|does|do|any|how many)\b")
+
+
+def refusal(text: str) -> Reply | None:
+    """The reply to a yes-or-no or how-many question about a thing no land-cover class names
+    ("is there a new airport?"), whatever the brain: no count of change objects may answer
+    it. None for every other message (archive searches of such things included).
+
+    Example:
+        >>> refusal("is there a new airport?").answerable
+        False
+        >>> refusal("search the archive for an airport") is None
+        True
+    """
+    from terrasight.agent.brains.dialogue import ARCHIVE
+    from terrasight.errors import QuestionError
+    from terrasight.tasks.interpret.ask_parse import normalise, parse_question
+    from terrasight.tasks.interpret.ask_select import cant_tell
+
+    t = normalise(text)
+    if not YES_NO.search(t) or ARCHIVE.search(t) or "archive" in t:
+        return None
+    try:
+        q = parse_question(text, model=False)
+    except QuestionError:
+        return None
+    if q.kind != "unanswerable" or "have nothing for" not in (q.unanswerable or ""):
+        return None
+    answer = cant_tell(q.unanswerable or "")
+    return Reply(answer.text, None, None, (), (), (), False)

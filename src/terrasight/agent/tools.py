@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from terrasight.agent.brains.queries import answer_dict, make_query
+from terrasight.agent.brains.queries import UnknownClassError, answer_dict, make_query
 from terrasight.agent.registry import needs
 from terrasight.agent.session import Session
 from terrasight.errors import ToolArgumentError
@@ -27,8 +27,8 @@ from terrasight.errors import ToolArgumentError
 Size = Literal["large", "small"]
 Shape = Literal["elongated", "compact"]
 Extreme = Literal["largest", "smallest"]
-Unit = Literal["m2", "ha", "km2", "px", "%"]
-Kind = Literal["presence", "count", "area", "location", "class", "listing"]
+Unit = Literal["m2", "ha", "km2", "acre", "mi2", "px", "%", "m", "km", "mi"]
+Kind = Literal["presence", "count", "area", "location", "class", "listing", "length"]
 MAX_LISTED = 30
 """Objects listed one by one in a tool result; the rest are counted."""
 
@@ -137,17 +137,23 @@ def measure(
         became: only changes to these land-cover classes.
         was: only changes from these land-cover classes.
         extreme: only the largest or the smallest of them.
-        unit: the unit of the answer: m2, ha, km2, px, or % of the scene.
+        unit: the unit of the answer: m2, ha, km2, acre, mi2, px, or % of the scene.
     """
+    from terrasight.tasks.interpret.ask_select import number_text
+
     out = query_changes(
         session, "area", places, became, was, extreme=extreme, unit=unit, object_ids=object_ids
     )
+    if out.get("answerable") is False:
+        return out
     facts = session.facts()
     out["objects"] = [
-        {"id": i, "area": facts.object(i).area, "area_unit": facts.area_unit, **_length(session, i)}
+        {"id": i, "area": facts.object(i).area, "area_unit": facts.area_unit, **_length(facts, i)}
         for i in out["evidence"][:MAX_LISTED]
     ]
-    long = [f"{o['length']:,.0f} {o['length_unit']}" for o in out["objects"] if "length" in o]
+    long = [
+        f"{number_text(o['length'])} {o['length_unit']}" for o in out["objects"] if "length" in o
+    ]
     if len(long) == 1:
         out["text"] += f" It is {long[0]} long."
     elif 1 < len(long) <= 3:
@@ -155,31 +161,13 @@ def measure(
     return out
 
 
-def _length(session: Session, object_id: int) -> dict[str, Any]:
-    """The long side of an object's minimum rotated rectangle, in metres or pixels."""
-    import shapely
-    from shapely.geometry import shape
-
-    try:
-        result = session.result()
-    except ToolArgumentError:
+def _length(facts: Any, object_id: int) -> dict[str, Any]:
+    """The long side of an object's minimum rotated rectangle, from its facts: in metres on
+    every CRS (never degrees), in pixels without one."""
+    f = facts.object(object_id)
+    if f.length is None:
         return {}
-    obj = result.objects[object_id - 1]
-    if obj.id != object_id:
-        obj = next(o for o in result.objects if o.id == object_id)
-    rect = shapely.minimum_rotated_rectangle(shape(obj.geometry))
-    if rect.geom_type != "Polygon":
-        return {}
-    (x0, y0), (x1, y1), (x2, y2) = list(rect.exterior.coords)[:3]
-    long_side = max(
-        ((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5, ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
-    )
-    if result.area_unit == "m2" and result.crs is not None:
-        return {"length": round(long_side, 1), "length_unit": "m"}
-    return {
-        "length": round(long_side / max(abs(result.transform[0]), 1e-12), 1),
-        "length_unit": "px",
-    }
+    return {"length": f.length, "width": f.width, "length_unit": f.length_unit}
 
 
 @needs("pair")
@@ -247,7 +235,8 @@ def query_changes(
     """Answer a question about the changes from typed parts: what is asked and about which changes.
 
     Args:
-        kind: presence (yes or no), count, area, location, class (what land cover), listing.
+        kind: presence (yes or no), count, area, location, class (what land cover), listing,
+            length (how long or wide).
         places: parts of the scene, e.g. "north", "south-east", "centre".
         became: land-cover classes gained.
         was: land-cover classes lost.
@@ -255,22 +244,27 @@ def query_changes(
         size: only large or only small changes.
         shape: only elongated or only compact changes.
         extreme: only the largest or the smallest change.
-        unit: the area unit of the answer: m2, ha, km2, px, or %.
+        unit: the unit of the answer: of area m2, ha, km2, acre, mi2, px or %; of length
+            m, km, mi or px.
         object_ids: only among these change objects.
     """
     from terrasight.tasks.interpret.ask_answer import answer_query
+    from terrasight.tasks.interpret.ask_select import cant_tell
 
-    q = make_query(
-        kind,
-        places=places,
-        became=became,
-        was=was,
-        involves=involves,
-        size=size,
-        shape=shape,
-        extreme=extreme,
-        unit=unit,
-    )
+    try:
+        q = make_query(
+            kind,
+            places=places,
+            became=became,
+            was=was,
+            involves=involves,
+            size=size,
+            shape=shape,
+            extreme=extreme,
+            unit=unit,
+        )
+    except UnknownClassError as exc:  # "a new airport": no class, so no yes from counts
+        return answer_dict(cant_tell(str(exc), kind))
     facts = session.subset(object_ids, classes=bool(q.classes) or kind == "class")
     return answer_dict(answer_query(facts, q))
 

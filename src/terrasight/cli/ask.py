@@ -73,9 +73,11 @@ def ask(
       terrasight ask landcover.tif --questions questions.txt --json
 
     Question types: has anything changed, how many, how much area (m2, hectares,
-    km2, percent), where, what was built / what did X become, more change here or
-    there, list the changes. Answers rest on the change facts only; every number
-    names its objects. A folder written by 'terrasight series' answers when
+    km2, acres, square miles, percent), how long or wide (m, km, miles), where,
+    what was built / what did X become, more change here or there, list the
+    changes, the images' dates, clouds. Answers rest on the change facts only;
+    every number names its objects. A question read by the sentence model (no
+    rule fits) says so in its answer; one far from every type is refused. A folder written by 'terrasight series' answers when
     things changed: when, since/after/before/between dates, how many, how much.
     One IMAGE (or its landcover.tif) answers from its land cover: is there,
     how many, area and share, more X than Y, rural or urban, what is in the
@@ -107,6 +109,8 @@ def ask(
         answer = ask_api(
             before, after, question, method=method, outdir=outdir, cache=cache, model=not rules_only
         )
+    for w in answer.warnings:  # as 'terrasight change' prints them for the same pair
+        click.echo(f"warning: {w}", err=True)
     if as_json:
         click.echo(json.dumps({"question": question, **answer.to_dict()}, default=str))
     else:

@@ -182,6 +182,8 @@ def echo_result(result: ChangeResult, paths: dict[str, Path]) -> None:
     )
     if "facts" in paths:
         click.echo("In words: " + caption_change(read_facts(paths["facts"])))
+    if not result.clouds_checked and result.cloud_check:
+        click.echo(f"clouds: {result.cloud_check}")
     for w in result.other_warnings:
         click.echo(f"warning: {w}", err=True)
     for kind, path in paths.items():

@@ -59,7 +59,13 @@ def describe(
     click.echo(description.text)
     facts = description.facts
     if facts is not None:
-        for note in (*facts.quality_issues, *facts.notes):
+        for issue in facts.quality_issues:
+            click.secho(f"UNRELIABLE RESULT: {issue}.", fg="red", bold=True, err=True)
+        for w in facts.warnings:  # as 'terrasight change' prints them for the same pair
+            click.echo(f"warning: {w}", err=True)
+        if facts.cloud_check and facts.cloud_check != "checked":
+            click.echo(f"clouds: {facts.cloud_check}", err=True)
+        for note in facts.notes:
             click.echo(f"note: {note}", err=True)
     scene = description.scene
     if scene is not None and getattr(scene, "classes", None):

@@ -216,8 +216,12 @@ def summary_lines(result: SeriesResult) -> list[str]:
         >>> print("\\n".join(summary_lines(load_series("series/"))))  # doctest: +SKIP
     """
     lines = [f"{len(result.dates)} dates, method {result.method}:"]
-    for d, clear in zip(result.dates, result.clear_share, strict=True):
-        lines.append(f"  {d}  clear {100 * clear:5.1f}%")
+    for k, (d, clear) in enumerate(zip(result.dates, result.clear_share, strict=True)):
+        if result.clouds_checked(k):
+            lines.append(f"  {d}  clear {100 * clear:5.1f}%")
+        else:
+            why = (result.cloud_check[k:] or ("clouds not recorded",))[0]
+            lines.append(f"  {d}  data {100 * clear:5.1f}%, clouds {why}")
     by_date = {row["date"]: row["objects"] for row in result.timeline if row["objects"]}
     seen = ", ".join(f"{n} first seen {d}" for d, n in by_date.items()) or "none"
     lines.append(

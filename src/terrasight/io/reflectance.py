@@ -25,6 +25,7 @@ precise hint instead of masking a whole scene of "bright" digital numbers.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Sequence
@@ -261,25 +262,107 @@ def check_scaling(pixels: np.ndarray, scaling: Scaling, strict: bool) -> Scaling
     return ScalingCheck(True, meds, floor)
 
 
-def recognise_digital_numbers(pixels: np.ndarray, dtype: str) -> str:
+BASELINE_04 = dt.date(2022, 1, 25)
+"""The day Sentinel-2 processing baseline 04.00 (digital numbers offset by +1000) began."""
+_S2_NAME = re.compile(
+    r"S2[ABCD]_MSI(?:L1C|L2A)_(?P<date>\d{8})T\d{6}_N(?P<major>\d\d)(?P<minor>\d\d)"
+)
+_S2_TILE = re.compile(r"(?:^|[_/])T\d\d[A-Z]{3}_(?P<date>\d{8})T\d{6}")
+_LANDSAT_NAME = re.compile(r"\bL[COTEM]0\d_L\w{3}_\d{6}_(?P<date>\d{8})_\d{8}_(?P<coll>\d\d)_")
+_ANY_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)[-_]?([01]\d)[-_]?([0-3]\d)(?!\d)")
+_DATE_TAGS = (
+    "PRODUCT_START_TIME",
+    "DATATAKE_1_DATATAKE_SENSING_START",
+    "SENSING_TIME",
+    "DATE_ACQUIRED",
+    "ACQUISITIONDATETIME",
+    "TIFFTAG_DATETIME",
+)
+
+
+@dataclass(frozen=True)
+class Product:
+    """What a file's tags and name say of the product: mission, date, processing baseline
+    (None: they do not say)."""
+
+    mission: str | None = None
+    acquired: dt.date | None = None
+    baseline: float | None = None
+
+
+def product_of(name: str, tags: dict[str, str]) -> Product:
+    """The :class:`Product` a file's ``name`` and (upper-case) ``tags`` declare.
+
+    Example:
+        >>> product_of("S2A_MSIL1C_20160812T101032_N0204_R022_T32TQM.tif", {})
+        Product(mission='sentinel-2', acquired=datetime.date(2016, 8, 12), baseline=2.04)
+        >>> product_of("scene.tif", {})
+        Product(mission=None, acquired=None, baseline=None)
+    """
+    mission, acquired, baseline = None, None, _number(tags.get("PROCESSING_BASELINE"))
+    spacecraft = (tags.get("SPACECRAFT_NAME", "") + tags.get("SPACECRAFT_ID", "")).lower()
+    if "sentinel-2" in spacecraft or baseline is not None:
+        mission = "sentinel-2"
+    elif "landsat" in spacecraft:
+        mission = "landsat"
+    for key in _DATE_TAGS:
+        if (found := re.match(r"(\d{4})[-:](\d\d)[-:](\d\d)", tags.get(key, ""))) is not None:
+            acquired = _date(*found.groups())
+            break
+    base = Path(str(name)).name
+    if m := _S2_NAME.search(base):
+        mission, baseline = "sentinel-2", baseline or int(m["major"]) + int(m["minor"]) / 100
+        acquired = acquired or _date(m["date"][:4], m["date"][4:6], m["date"][6:])
+    elif m := (_S2_TILE.search(base) or _LANDSAT_NAME.search(base)):
+        landsat = "coll" in m.groupdict()
+        mission = mission or ("landsat" if landsat else "sentinel-2")
+        acquired = acquired or _date(m["date"][:4], m["date"][4:6], m["date"][6:])
+    if acquired is None and (m := _ANY_DATE.search(base)):
+        acquired = _date(*m.groups())
+    return Product(mission, acquired, baseline)
+
+
+def _date(y: str, m: str, d: str) -> dt.date | None:
+    try:
+        return dt.date(int(y), int(m), int(d))
+    except ValueError:
+        return None
+
+
+def recognise_digital_numbers(
+    pixels: np.ndarray, dtype: str, product: Product | None = None
+) -> str:
     """A hint naming the product that integer ``pixels`` ``(bands, n)`` resemble, or ``""``.
+
+    Advice that depends on the product's date is given only where the file's tags or name
+    (``product``) say it applies: the Sentinel-2 offset of processing baseline 04.00 only
+    for a baseline of 04.00 or later, or a date from 25 January 2022 on; never as a guess.
 
     Example:
         >>> dn = np.full((4, 100), 9000.0); dn[:, :5] = 6000
         >>> recognise_digital_numbers(dn, "uint16").startswith("they look like Landsat")
         True
+        >>> s2 = np.full((4, 100), 2500.0); s2[:, :5] = 1500
+        >>> recognise_digital_numbers(s2, "uint16", Product("sentinel-2", dt.date(2016, 8, 12)))
+        ''
     """
+    product = product or Product()
     if pixels.shape[1] == 0 or not str(dtype).startswith(("uint", "int")):
         return ""
     floor = float(np.min(np.percentile(pixels, 1, axis=1)))
     top = float(np.max(np.percentile(pixels, 99, axis=1)))
-    if 4000 <= floor <= 12000 and top <= 65535:
+    if 4000 <= floor <= 12000 and top <= 65535 and product.mission != "sentinel-2":
         return (
             "they look like Landsat Collection 2 digital numbers: give "
             "--reflectance-scale 2e-5 --reflectance-offset -0.1 for Level-1 "
             "(top of atmosphere), or 2.75e-5 and -0.2 for Level-2 (surface reflectance)"
         )
-    if 1000 <= floor < 2000:
+    late = (product.baseline is not None and product.baseline >= 4.0) or (
+        product.baseline is None
+        and product.acquired is not None
+        and product.acquired >= BASELINE_04
+    )
+    if 1000 <= floor < 2000 and late and product.mission != "landsat":
         return (
             "they look like Sentinel-2 from processing baseline 04.00 on (reflectance x 10000 "
             "+ 1000): give --reflectance-scale 1e-4 --reflectance-offset -0.1"

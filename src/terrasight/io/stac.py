@@ -18,14 +18,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import pystac
-
-from terrasight.errors import BandSelectionError, RasterReadError, RemoteReadError, StacError
+from terrasight.errors import (
+    BandSelectionError,
+    MissingDependencyError,
+    RasterReadError,
+    RemoteReadError,
+    StacError,
+)
 from terrasight.io.bands import BAND_ALIASES, common_name
 from terrasight.io.remote import NETWORK_DEFAULTS, http_url, is_remote
+
+if TYPE_CHECKING:
+    import pystac
 
 DEFAULT_BANDS = ("blue", "green", "red", "nir")
 """Bands an Item gives by default when it has them all (cloud masks and spectral rules need them)."""
@@ -247,6 +254,21 @@ def _document(href: str, raw: bytes) -> ItemDocument:
     return ItemDocument(href, data, hashlib.sha256(raw).hexdigest())
 
 
+def load_pystac() -> Any:
+    """The ``pystac`` module, imported on first use (it comes with the ``stac`` extra).
+
+    Raises:
+        MissingDependencyError: pystac is not installed; the message names the extra.
+    """
+    try:
+        import pystac
+    except ImportError:
+        raise MissingDependencyError(
+            "reading STAC Items needs pystac: pip install 'terrasight[stac]'."
+        ) from None
+    return pystac
+
+
 def parse_item(doc: ItemDocument) -> pystac.Item:
     """The :class:`pystac.Item` of a document, with its own location as self link.
 
@@ -257,8 +279,9 @@ def parse_item(doc: ItemDocument) -> pystac.Item:
         >>> parse_item(load_item("S2A_20230615.json")).id  # doctest: +SKIP
         'S2A_20230615'
     """
+    item_class = load_pystac().Item
     try:
-        item = pystac.Item.from_dict(doc.data, preserve_dict=True)
+        item = item_class.from_dict(doc.data, preserve_dict=True)
     except Exception as exc:  # noqa: BLE001 - pystac raises KeyError, TypeError, STACError...
         raise StacError(
             f"{doc.href}: not a valid STAC Item ({type(exc).__name__}: {exc})."

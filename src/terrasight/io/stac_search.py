@@ -15,14 +15,21 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pystac
-
-from terrasight.errors import InvalidOptionError, RemoteReadError, SceneNotFoundError, StacError
+from terrasight.errors import (
+    InvalidOptionError,
+    MissingDependencyError,
+    RemoteReadError,
+    SceneNotFoundError,
+    StacError,
+)
 from terrasight.io.aoi import check_bbox
-from terrasight.io.stac import StacScene, item_scene, network_setting
+from terrasight.io.stac import StacScene, item_scene, load_pystac, network_setting
 from terrasight.io.stac_vrt import stac_cache_dir
+
+if TYPE_CHECKING:
+    import pystac
 
 MAX_SCANNED = 2000
 """Most Items a search reads before it stops (cloud cover is filtered on this side)."""
@@ -133,9 +140,15 @@ def _clear_enough(scene: StacScene, max_cloud: float | None) -> bool:
 
 def _fetch(query: SceneSearch, method: str) -> list[StacScene]:
     """The search's Items, from one client with the network settings' timeout and retries."""
-    import requests
-    from pystac_client.errors import ClientTypeError
-    from pystac_client.exceptions import APIError
+    pystac = load_pystac()
+    try:
+        import requests
+        from pystac_client.errors import ClientTypeError
+        from pystac_client.exceptions import APIError
+    except ImportError:
+        raise MissingDependencyError(
+            "searching a STAC API needs pystac-client: pip install 'terrasight[stac]'."
+        ) from None
 
     try:
         with warnings.catch_warnings():

@@ -73,30 +73,54 @@ def pixel_area(
     Args:
         crs: the image CRS (object, WKT or ``"EPSG:xxxx"``), or None for pixel space.
         transform: the image's affine transform.
-        shape: ``(height, width)`` of the grid; in a geographic CRS the pixel at
-            its centre is measured (the pixel at the origin when not given).
+        shape: ``(height, width)`` of the grid; in a geographic CRS (and a projected one
+            that stretches areas) the pixel at its centre is measured (the pixel at the
+            origin when not given).
 
     Returns:
         ``(area, "m2")`` for a projected or geographic CRS, ``(1.0, "px")`` without one.
+        A projected CRS whose grid area differs from the ground's by more than
+        :data:`AREA_TOLERANCE` (Web Mercator: by 1 / cos(latitude)^2) gets the geodesic area.
 
     Example:
         >>> from rasterio.transform import from_origin
         >>> pixel_area("EPSG:32633", from_origin(500000, 5000000, 10, 10))
         (100.0, 'm2')
+        >>> round(pixel_area("EPSG:3857", from_origin(0, 8399738, 10, 10))[0])  # 60 N: not 100
+        25
         >>> pixel_area(None, Affine.identity())
         (1.0, 'px')
     """
     crs = as_crs(crs)
     if crs is None:
         return 1.0, "px"
+    row, col = (0, 0) if shape is None else (shape[0] // 2, shape[1] // 2)
     if crs.is_geographic:
-        row, col = (0, 0) if shape is None else (shape[0] // 2, shape[1] // 2)
-        ring = ((col, row), (col + 1, row), (col + 1, row + 1), (col, row + 1))
-        lons, lats = zip(*(apply_transform(transform, *xy) for xy in ring), strict=True)
-        area, _ = GEOD.polygon_area_perimeter(lons, lats)
-        return abs(float(area)), "m2"
+        return _geodesic_pixel(crs, transform, row, col), "m2"
     det = abs(transform.a * transform.e - transform.b * transform.d)
-    return det * _metres_per_unit(crs) ** 2, "m2"
+    grid = det * _metres_per_unit(crs) ** 2
+    ground = _geodesic_pixel(crs, transform, row, col)
+    if math.isfinite(ground) and ground > 0 and abs(grid / ground - 1) > AREA_TOLERANCE:
+        return ground, "m2"
+    return grid, "m2"
+
+
+AREA_TOLERANCE = 0.01
+"""A projected CRS whose pixel area on the grid is off the ground's by more than this share
+is measured geodesically (UTM is within 0.1 %)."""
+
+
+def _geodesic_pixel(crs: CRS, transform: Affine, row: int, col: int) -> float:
+    """The ground area (m2) of pixel (row, col), its corners taken to WGS84."""
+    ring = ((col, row), (col + 1, row), (col + 1, row + 1), (col, row + 1))
+    xs, ys = zip(*(apply_transform(transform, *xy) for xy in ring), strict=True)
+    if not crs.is_geographic:
+        try:
+            xs, ys = transform_points(crs, "EPSG:4326", list(xs), list(ys))
+        except (CRSError, ValueError):
+            return math.nan
+    area, _ = GEOD.polygon_area_perimeter(xs, ys)
+    return abs(float(area))
 
 
 def _metres_per_unit(crs: CRS) -> float:

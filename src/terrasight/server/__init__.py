@@ -11,7 +11,27 @@ finished job and resumes the unfinished ones. Needs ``pip install 'terrasight[se
 
 from __future__ import annotations
 
-from terrasight.server.app import create_app
+from typing import TYPE_CHECKING, Any
+
 from terrasight.server.config import ServerConfig
 
+if TYPE_CHECKING:
+    from terrasight.server.app import create_app
+
 __all__ = ["ServerConfig", "create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    """``create_app`` imported on first use, so that ``terrasight serve --help`` and the
+    command list work without FastAPI; using it without the server extra says which."""
+    if name != "create_app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        from terrasight.server.app import create_app
+    except ImportError as exc:
+        from terrasight.errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            f"the server needs {exc.name}: pip install 'terrasight[server]'."
+        ) from None
+    return create_app

@@ -199,7 +199,14 @@ def test_sentinel2_pair_with_a_processing_baseline_offset(tmp_path):
     untagged = _write(tmp_path / "after.tif", after, profile)
     skipped = detect_changes(before, untagged, outdir=tmp_path / "skip")
     note = next(w for w in skipped.warnings if "do not look like reflectance" in w)
-    assert "after.tif" in note and "baseline 04.00" in note and skipped.cloud_pixels == 0
+    # nothing says which product or date it is: no guess at a baseline, and no cloud share
+    assert "after.tif" in note and "baseline 04.00" not in note and "scale and offset" in note
+    assert skipped.cloud_pixels == 0 and skipped.summary()["cloud_pixels"] is None
+    assert skipped.cloud_check.startswith("not checked")
+    dated = _write(tmp_path / "after_2023-06-15.tif", after, profile)  # after January 2022
+    advised = detect_changes(before, dated, outdir=tmp_path / "dated")
+    note = next(w for w in advised.warnings if "do not look like reflectance" in w)
+    assert "baseline 04.00" in note and "--reflectance-offset -0.1" in note
 
     tagged = _write(tmp_path / "after04.tif", after, profile, {"PROCESSING_BASELINE": "04.00"})
     result = detect_changes(before, tagged, outdir=tmp_path / "o")

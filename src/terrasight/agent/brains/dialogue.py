@@ -64,11 +64,14 @@ TIME_WORDS = re.compile(WHEN_WORDS)
 """Words of a question about when (a date in it counts too)."""
 THEN = re.compile(r"\b(after|since|before|until) (?:that|then)\b")
 """A time named by the answer before."""
-LENGTH = re.compile(r"\bhow (?:long|wide)\b|\blength\b")
+LENGTH = re.compile(r"\bhow (?:long|wide)\b(?! ago)|\blength\b|\bwidth\b")
 SPECIFIC = {"count": "count_changes", "area": "measure", "location": "locate"}
 """Question type -> the tool answering it when the question leans on earlier turns."""
+IMAGE_KINDS = ("date", "cloud")
+"""Question types about the images, not about some of the change objects: "it" and "those"
+do not narrow them."""
 SET_KINDS = ("presence", "count", "area", "class", "comparison", "listing", "location")
-HARD_REASONS = ("another time", "why or by whom", "have nothing for")
+HARD_REASONS = ("another time", "why or by whom", "have nothing for", "too far to trust")
 """Parts of the reasons for which a question is unanswerable whatever came before."""
 
 
@@ -151,11 +154,11 @@ def resolve(
         return _export(q, ids, state, used)
     if POSSESSIVE_AREA.search(t):
         q = replace(q, kind="area", unanswerable=None)
-    if LENGTH.search(t):
-        q = replace(q, kind="area", shape=None, unanswerable=None)
-        if not used:
-            used.append("topic")
-    if q.kind == "unanswerable" and any(h in (q.unanswerable or "") for h in HARD_REASONS):
+    if LENGTH.search(t) and (used or q.kind != "length"):
+        q = replace(q, kind="length", unanswerable=None)
+    if q.kind in IMAGE_KINDS or (
+        q.kind == "unanswerable" and any(h in (q.unanswerable or "") for h in HARD_REASONS)
+    ):
         return Plan((("answer_question", {"question": text}),), q, None, ())
     if state.topic is not None and (ELLIPSIS.search(t) or q.kind == "unanswerable"):
         if not (q.kind == "unanswerable" and re.match(r"^which\b", t)):

@@ -26,6 +26,11 @@ from terrasight.tasks.interpret.vocabulary import CELL_NAMES, DIRECTIONS, LAND_C
 if TYPE_CHECKING:
     from terrasight.tasks.interpret.ask_select import Answer
 
+
+class UnknownClassError(ToolArgumentError):
+    """Raised when a tool is given a class the land-cover vocabulary does not have."""
+
+
 PLACES = (*DIRECTIONS, *CELL_NAMES)
 """Place names the tools take: the four sides and the nine cells of a 3 x 3 grid."""
 SLOTS = ("places", "became", "was", "involves", "size", "shape", "extreme", "unit")
@@ -71,8 +76,9 @@ def class_names(words: list[str] | None, role: str = "class") -> tuple[str, ...]
             was, became, involves, _ = find_classes(normalise(word))
             names = was + became + involves
         if not names:
-            raise ToolArgumentError(
-                f"{role} {word!r} is no land-cover class; use one of {', '.join(LAND_COVER)}."
+            raise UnknownClassError(
+                f"{role} {word!r} is no land-cover class ({', '.join(LAND_COVER)}), so a "
+                "change to or from it would not be told apart from any other"
             )
         out += [n for n in names if n not in out]
     return tuple(out)
@@ -137,4 +143,6 @@ def answer_dict(answer: Answer, **more: Any) -> dict[str, Any]:
         out["caveats"] = list(answer.caveats)
     if not answer.answerable:
         out["answerable"] = False
+    if answer.notes:
+        out["notes"] = list(answer.notes)
     return {**out, **more}

@@ -40,8 +40,10 @@ from terrasight.io.cloud import (
 from terrasight.io.pair import RasterPair
 from terrasight.io.raster import RasterSource
 from terrasight.io.reflectance import (
+    Product,
     Scaling,
     check_scaling,
+    product_of,
     recognise_digital_numbers,
     scaling_from_metadata,
     uniform,
@@ -101,6 +103,27 @@ def cloud_config(
         log.warning("cloud masks skipped: ukis-csmask or onnxruntime is not installed")
         return None
     return config
+
+
+NEEDS_BANDS = "not checked (needs blue, green, red and NIR)"
+"""What cloud statistics say where the bands cannot be masked (one band, RGB...)."""
+
+
+def cloud_check(band_names: tuple[str, ...], mode: str, masked: bool) -> str:
+    """``"checked"`` where a cloud mask ran, else ``"not checked (why)"``: never a cloud
+    share of 0 for images nobody looked at for clouds.
+
+    Example:
+        >>> cloud_check(("ndvi",), "auto", False)
+        'not checked (needs blue, green, red and NIR)'
+    """
+    if masked:
+        return "checked"
+    if mode == "off":
+        return "not checked (cloud masks were turned off)"
+    if not {"blue", "green", "red", "nir"} <= set(band_names):
+        return NEEDS_BANDS
+    return "not checked (the cloud model is missing, or the bands do not look like reflectance)"
 
 
 @dataclass(frozen=True)
@@ -195,7 +218,7 @@ def _date_scaling(
     check = check_scaling(pixels, scaling.pick(base.band_indexes), strict)
     if check.ok:
         return scaling, ""
-    hint = recognise_digital_numbers(pixels, source.dtype) if strict else ""
+    hint = recognise_digital_numbers(pixels, source.dtype, _product(source)) if strict else ""
     hint = hint or (
         "give the product's scale and offset (--reflectance-scale, --reflectance-offset)"
     )
@@ -366,6 +389,16 @@ def quality_issues(counts: dict[str, int], shape: tuple[int, int]) -> tuple[str,
         f"({100 * cloud / total:.0f}% cloud or cloud shadow, {100 * nodata / total:.0f}% nodata): "
         "objects and areas describe only the rest, and a change there may be missed",
     )
+
+
+def _product(source: RasterSource) -> Product:
+    """What the file's tags and name say of its product (mission, date, baseline)."""
+    try:
+        with remote_env(source.path), rasterio.open(gdal_path(source.path)) as ds:
+            tags = {k.upper(): v for k, v in ds.tags().items()}
+    except rasterio.errors.RasterioIOError:
+        tags = {}
+    return product_of(str(source.path), tags)
 
 
 def _metadata_scaling(source: RasterSource) -> Scaling | None:

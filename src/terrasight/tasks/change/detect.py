@@ -277,7 +277,8 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
     notes.extend(nochange.warnings_of(job.fitted))
     issues = nochange.issues_of(job.fitted) + cloud_layer.quality_issues(counts, pair.shape)
     notes.extend(f"unreliable result: {issue}." for issue in issues)
-    return build_result(plan, job.fitted, final, objects, changed, counts, notes, issues)
+    check = cloud_layer.cloud_check(pair.band_names, opts.cloud_mask, layer is not None)
+    return build_result(plan, job.fitted, final, objects, changed, counts, notes, issues, check)
 
 
 @contextlib.contextmanager

@@ -89,6 +89,7 @@ def build_result(
     counts: dict[str, int],
     notes: list[str],
     quality_issues: tuple[str, ...] = (),
+    cloud_check: str = "",
 ) -> ChangeResult:
     """The result of a finished job: its rasters ``final``, objects, counts, notes and
     what makes it unreliable.
@@ -123,6 +124,7 @@ def build_result(
         params=fitted,
         warnings=tuple(pair.warnings) + tuple(notes),
         quality_issues=quality_issues,
+        cloud_check=cloud_check,
     )
 
 

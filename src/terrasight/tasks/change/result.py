@@ -91,7 +91,10 @@ class ChangeResult:
             ``change_objects.jsonl`` beside the rasters when asked, so memory does
             not grow with their number.
         valid_pixels, changed_pixels: pixel counts inside the output grid.
-        cloud_pixels: pixels excluded as cloud or cloud shadow.
+        cloud_pixels: pixels excluded as cloud or cloud shadow (0 where no mask ran: see
+            :attr:`cloud_check`).
+        cloud_check: ``"checked"`` where a cloud mask ran, else ``"not checked (why)"``
+            (``""``: a result saved before this was recorded).
         pixel_area, area_unit: ground area of one pixel (``"m2"``) or 1 ``"px"``.
         params: the fitted method's parameters.
         band_names: common names of the bands compared.
@@ -131,12 +134,18 @@ class ChangeResult:
     resampling: str = "bilinear"
     params: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    cloud_check: str = ""
     quality_issues: tuple[str, ...] = ()
 
     @property
     def unreliable(self) -> bool:
         """True when :attr:`quality_issues` is not empty: "no change" may mean "not seen"."""
         return bool(self.quality_issues)
+
+    @property
+    def clouds_checked(self) -> bool:
+        """Whether a cloud mask ran: only then is :attr:`cloud_pixels` a cloud statistic."""
+        return self.cloud_check == "checked"
 
     @property
     def other_warnings(self) -> tuple[str, ...]:
@@ -191,7 +200,8 @@ class ChangeResult:
             "pixel_area": self.pixel_area,
             "valid_pixels": self.valid_pixels,
             "changed_pixels": self.changed_pixels,
-            "cloud_pixels": self.cloud_pixels,
+            "cloud_pixels": self.cloud_pixels if self.clouds_checked else None,
+            "cloud_check": self.cloud_check or "not recorded",
             "changed_fraction": round(self.changed_fraction, 6),
             "changed_area": self.changed_area,
             "object_count": len(self.objects),

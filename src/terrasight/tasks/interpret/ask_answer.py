@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from terrasight.tasks.interpret.ask_more import clouds, dates, length
 from terrasight.tasks.interpret.ask_select import (
     UNIT_M2,
     Answer,
@@ -28,6 +30,7 @@ from terrasight.tasks.interpret.ask_select import (
     plural,
     select,
 )
+from terrasight.tasks.interpret.ask_words import TYPE_WORDS
 from terrasight.tasks.interpret.facts_data import UNKNOWN
 from terrasight.tasks.interpret.vocabulary import CELL_NAMES
 
@@ -53,12 +56,30 @@ def answer_query(facts: ChangeFacts, q: Query) -> Answer:
         return cant_tell(reason, q.kind)
     if any(limit and area_in(*limit, facts) is None for limit in (q.min_area, q.max_area)):
         return cant_tell("the images have no map coordinates, so areas are in pixels", q.kind)
-    if q.unit in UNIT_M2 and facts.area_unit != "m2":
+    if q.unit in UNIT_M2 and facts.area_unit != "m2" and q.kind != "length":
         return cant_tell(
             f"the images have no map coordinates, so areas are known in pixels, not {q.unit}",
             q.kind,
         )
-    return ANSWERS[q.kind](facts, q)
+    answer = ANSWERS[q.kind](facts, q)
+    return replace(read_as(answer, q), warnings=tuple(facts.warnings))
+
+
+def read_as(answer: Answer, q: Query) -> Answer:
+    """The answer, saying in its first words how the question was read when the sentence
+    model (not the rules) chose its type: a guess is never passed off as a reading.
+
+    Example:
+        >>> from dataclasses import replace
+        >>> from terrasight.tasks.interpret.ask_parse import parse_question
+        >>> q = replace(parse_question("where?", model=False), typed_by="sentence model")
+        >>> read_as(Answer("In the north.", "north", None, (), "location"), q).text
+        'I read this as a question about where the changes are. In the north.'
+    """
+    if q.typed_by != "sentence model" or not answer.answerable:
+        return answer
+    head = f"I read this as a question about {TYPE_WORDS.get(q.kind, q.kind)}. "
+    return replace(answer, text=head + answer.text)
 
 
 def presence(facts: ChangeFacts, q: Query) -> Answer:
@@ -116,7 +137,7 @@ def area(facts: ChangeFacts, q: Query) -> Answer:
         )
     )
     share = 100.0 * total / base if base else 0.0
-    amount, pct = area_text(total, facts.area_unit), f"{percent_text(share)} {of}"
+    amount, pct = area_text(total, facts.area_unit, q.unit), f"{percent_text(share)} {of}"
     where = ids_text(ids) if ids else "no object"
     if plain:
         text = f"{amount} changed ({pct}): {where}."
@@ -303,5 +324,8 @@ ANSWERS: dict[str, Callable[[ChangeFacts, Query], Answer]] = {
     "class": classes,
     "comparison": comparison,
     "listing": listing,
+    "length": length,
+    "date": dates,
+    "cloud": clouds,
 }
 """Question type -> the function answering it."""

@@ -24,6 +24,7 @@ from terrasight.errors import QuestionError
 from terrasight.tasks.interpret.ask_slots import (
     Region,
     find_classes,
+    find_length_unit,
     find_numbers,
     find_regions,
     find_shape,
@@ -32,9 +33,13 @@ from terrasight.tasks.interpret.ask_slots import (
     is_english,
 )
 from terrasight.tasks.interpret.ask_words import (
+    CLASS_WORDS,
+    GENERIC_NOUNS,
     MIN_SIMILARITY,
     PROTOTYPES,
+    QUESTION_TYPES,
     THIRD_DATE,
+    TYPE_WORDS,
     UNSUPPORTED_THINGS,
     WHY,
 )
@@ -51,13 +56,26 @@ _COMPARE_CUE = re.compile(
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern))
     for kind, pattern in (
+        ("cloud", r"\bclouds?\b|\bcloudy\b|\bcloud[- ]?(?:cover|free|mask|shadows?)\b|\bhaz[ey]\b"),
+        (
+            "date",
+            r"^when\b|\bwhen (?:did|was|were|is|has|have|do|does)\b|\bhow long ago\b"
+            r"|\b(?:what|which) (?:dates?|years?|days?|months?|time)\b|\bdates? of\b"
+            r"|\bat what (?:date|time)\b|\bin which year\b",
+        ),
+        (
+            "length",
+            r"\bhow (?:long|wide|far)\b|\blength\b|\bwidth\b|\bperimeter\b|\bcircumference\b"
+            r"|\b(?:longest|widest|shortest|narrowest)\b"
+            r"|\bhow many (?:met(?:re|er)s|kilomet(?:re|er)s|miles)\b",
+        ),
         (
             "listing",
             r"^(?:please |can you |could you )?(?:list|show|name|enumerate|give me|describe)\b"
             r"(?! (?:me )?where\b)|^which (?:of the )?(?:objects?|changes?|ones|areas?|regions?|patches)"
             r"\b(?! (?:is|are|was|were) (?:the )?(?:largest|biggest|smallest))",
         ),
-        ("area", r"\bhow many (?:hectares|square|pixels|km|m2|ha\b|sq)"),
+        ("area", r"\bhow many (?:hectares|square|pixels|km|m2|ha\b|sq|acres)"),
         ("count", r"\bhow many\b|\bnumber of\b|^count\b|\bcount (?:the|all)\b"),
         (
             "area",
@@ -100,12 +118,13 @@ class Query:
         regions: places named, in order (two of them for a comparison).
         size, shape: ``"large"``/``"small"`` and ``"elongated"``/``"compact"`` filters.
         min_area, max_area: area filters as (value, unit).
-        unit: the area unit asked for (``m2``, ``ha``, ``km2``, ``px``, ``%``).
+        unit: the unit asked for: of area (``m2``, ``ha``, ``km2``, ``acre``, ``mi2``, ``px``,
+            ``%``), or of length in a question of length (``m``, ``km``, ``mi``, ``px``).
         extreme: ``"largest"`` or ``"smallest"``: the question is about that one change.
         limit: how many changes a listing asks for.
         count_threshold: (``">"``, ``">="``, ``"<"`` or ``"=="``, n) of "more than n changes".
         target: for a class question, the date whose classes are asked for.
-        typed_by: ``"rules"`` or ``"sentence model"``.
+        typed_by: ``"rules"`` or ``"sentence model"`` (then :attr:`similarity` is its cosine).
         unanswerable: why the images cannot answer it.
         notes: how it was read, where that is worth saying.
     """
@@ -126,6 +145,7 @@ class Query:
     count_threshold: tuple[str, int] | None = None
     target: str = "after"
     typed_by: str = "rules"
+    similarity: float | None = None
     unanswerable: str | None = None
     notes: tuple[str, ...] = ()
 
@@ -177,15 +197,67 @@ def parse_question(question: str, cache: ModelCache | None = None, model: bool =
     if reason:
         return Query(text=question.strip(), kind="unanswerable", unanswerable=reason, **slots)
     kind = _kind_by_rules(text, slots)
+    if kind == "length":
+        plain = re.sub(r"\bhow long\b|\b(?:longest|length)\b", " ", text)
+        slots = {**slots, "unit": find_length_unit(text), "shape": find_shape(plain)}
     query = Query(text=question.strip(), kind=kind or "unanswerable", **slots)
     if kind is None:
         query = _typed_by_model(query, text, cache) if model else query
         if query.kind == "unanswerable" and not query.unanswerable:
-            reason = "the question asks for nothing the change facts hold"
+            reason = "the question is like none of those I can answer"
             if not model:
                 reason += " (only the rules were used to read it)"
-            query = replace(query, unanswerable=reason)
+            query = replace(query, unanswerable=f"{reason}; {CAN_ANSWER}")
+    if query.kind in ("presence", "count", "listing", "location") and not query.classes:
+        if thing := unknown_thing(text):
+            query = replace(query, kind="unanswerable", unanswerable=no_class_reason(thing))
     return query
+
+
+CAN_ANSWER = "I can answer questions about " + ", ".join(TYPE_WORDS[k] for k in QUESTION_TYPES)
+"""The question types, in words, for a question that fits none of them."""
+_THING = re.compile(
+    r"(?:^(?:is|are|was|were) there|\bhow many|\bany|\bnew)"
+    r"((?: [a-z-]+){1,3})"
+)
+
+
+def unknown_thing(text: str) -> str | None:
+    """A thing the question asks about that no land-cover class names ("a new airport"),
+    or None.
+
+    Example:
+        >>> unknown_thing("is there a new airport?"), unknown_thing("are there new houses?")
+        ('airport', None)
+        >>> unknown_thing("is there any large change in the north?") is None
+        True
+    """
+    classes = "|".join(CLASS_WORDS.values())
+    for m in _THING.finditer(text):
+        for word in m.group(1).split():
+            word = word.strip("?.,!'")
+            if not word or word in GENERIC_NOUNS or re.fullmatch(r"\d+|[a-z]", word):
+                continue
+            if re.fullmatch(rf"(?:{classes})", word) or re.fullmatch(
+                r"north|south|east|west|[a-z]+ern|centre|center|middle|left|right|top|bottom"
+                r"|upper|lower|been|being|built|appeared|changed|cleared|lost|gained|removed"
+                r"|there|now|since|between|before|after|bigger|larger|smaller|than|or|and|of"
+                r"|is|are|was|were|did|do|does|has|have|changes?|i|you|we|they|it",
+                word,
+            ):
+                break
+            if word.endswith(("ed", "ing", "ly")):
+                break
+            return word
+    return None
+
+
+def no_class_reason(thing: str) -> str:
+    """Why a question about ``thing``, which no land-cover class names, cannot be answered."""
+    return (
+        "the land-cover classes (built-up, road, bare land, vegetation, water, farmland) "
+        f"have nothing for '{thing}', so a change there would not be told apart from any other"
+    )
 
 
 def normalise(question: str) -> str:
@@ -211,10 +283,7 @@ def _unanswerable(text: str) -> str | None:
         return "images show what changed and where, not why or by whom"
     things = re.findall(rf"\b(?:{UNSUPPORTED_THINGS})\b", text)
     if things:
-        return (
-            f"the land-cover classes (built-up, road, bare land, vegetation, water, farmland) "
-            f"have nothing for '{things[0]}'"
-        )
+        return no_class_reason(things[0])
     return None
 
 
@@ -259,9 +328,21 @@ def _typed_by_model(query: Query, text: str, cache: ModelCache | None) -> Query:
             "others is not installed (pip install terrasight[learned])",
         )
     if similarity < MIN_SIMILARITY:
-        return query
+        return replace(
+            query,
+            unanswerable=f"the question is like none of those I can answer (the nearest is "
+            f"about {TYPE_WORDS[kind]}, similarity {similarity:.2f}, too far to trust); "
+            + CAN_ANSWER,
+            similarity=similarity,
+        )
     note = f"question type '{kind}' chosen by the sentence model (similarity {similarity:.2f})"
-    return replace(query, kind=kind, typed_by="sentence model", notes=(*query.notes, note))
+    return replace(
+        query,
+        kind=kind,
+        typed_by="sentence model",
+        similarity=similarity,
+        notes=(*query.notes, note),
+    )
 
 
 def nearest_prototype(text: str, cache: ModelCache | None = None) -> tuple[str, float]:

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 LOW_CONFIDENCE = 0.6
 """A land-cover class less probable than this is called low-confidence in answers (below
 the facts' own threshold a class is ``"unknown"``, and answers say so too)."""
-UNIT_M2 = {"m2": 1.0, "ha": 1e4, "km2": 1e6}
+UNIT_M2 = {"m2": 1.0, "ha": 1e4, "km2": 1e6, "acre": 4046.8564224, "mi2": 2589988.110336}
 """Square metres in each area unit."""
+UNIT_NAMES = {"m2": "m2", "ha": "ha", "km2": "km2", "acre": "acres", "mi2": "square miles"}
 CANT_TELL = "I can't tell that from these images, because "
 
 
@@ -41,6 +42,8 @@ class Answer:
         caveats: what the answer cannot vouch for (unreliable images, low-confidence classes).
         notes: how the question was read.
         answerable: False when the images cannot answer ("I can't tell ...").
+        warnings: the result's warnings, as ``terrasight change`` prints them (reflectance,
+            resampling...).
 
     Example:
         >>> Answer("3 changes.", 3, "objects", (1, 2, 3), "count").to_dict()["answer"]
@@ -55,10 +58,11 @@ class Answer:
     caveats: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
     answerable: bool = True
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``answer``, ``value``, ``unit``, ``evidence``, ``question_type``,
-        ``answerable``, ``caveats``, ``notes``."""
+        ``answerable``, ``caveats``, ``notes``, ``warnings``."""
         return {
             "answer": self.text,
             "value": self.value,
@@ -68,6 +72,7 @@ class Answer:
             "answerable": self.answerable,
             "caveats": list(self.caveats),
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
         }
 
 
@@ -137,13 +142,26 @@ def select(
     return matching, uncertain
 
 
-def area_text(area: float, unit: str) -> str:
-    """An area in words: m2 below a hectare, hectares below a km2, then km2; or pixels.
+def number_text(value: float) -> str:
+    """A measure with the digits it needs: three significant ones, whole numbers from 1,000.
 
     Example:
-        >>> area_text(640.0, "m2"), area_text(2.5e6, "m2")
-        ('640 m2', '2.5 km2')
+        >>> number_text(0.01234), number_text(12.345), number_text(123456.7)
+        ('0.0123', '12.3', '123,457')
     """
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def area_text(area: float, unit: str, want: str | None = None) -> str:
+    """An area in words: in ``want`` (``m2``, ``ha``, ``km2``, ``acre``, ``mi2``) when given,
+    else m2 below a hectare, hectares below a km2, then km2; or pixels.
+
+    Example:
+        >>> area_text(640.0, "m2"), area_text(2.5e6, "m2"), area_text(2.5e6, "m2", "ha")
+        ('640 m2', '2.5 km2', '250 ha')
+    """
+    if unit == "m2" and want in UNIT_M2:
+        return f"{number_text(area / UNIT_M2[want])} {UNIT_NAMES[want]}"
     if unit != "m2":
         return f"{area:,.0f} {unit}"
     if area >= 1e6:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from terrasight.errors import QuestionError
-from terrasight.tasks.interpret.ask_parse import normalise
+from terrasight.tasks.interpret.ask_parse import no_class_reason, normalise, unknown_thing
 from terrasight.tasks.interpret.ask_select import (
     Answer,
     area_text,
@@ -32,7 +32,7 @@ from terrasight.tasks.interpret.ask_select import (
     unknown_ids,
 )
 from terrasight.tasks.interpret.ask_slots import find_classes, find_regions, is_english
-from terrasight.tasks.interpret.ask_words import WHY
+from terrasight.tasks.interpret.ask_words import UNSUPPORTED_THINGS, WHY
 from terrasight.tasks.interpret.when import WHEN_WORDS, DateSpan, find_span
 from terrasight.tasks.series.result import SERIES_JSON, SeriesObject, SeriesResult, load_series
 
@@ -118,6 +118,11 @@ def ask_series(
         raise QuestionError(f"{question!r} is not a question in English.")
     if re.search(WHY, text):
         return cant_tell("images show when a place changed, not why or by whom")
+    if re.search(r"\bclouds?\b|\bcloudy\b|\bcloud[- ]?(?:cover|free|mask)\b", text):
+        return _clouds(result)
+    things = re.findall(rf"\b(?:{UNSUPPORTED_THINGS})\b", text)
+    if things or (thing := unknown_thing(text)):
+        return cant_tell(no_class_reason(things[0] if things else str(thing)))
     if any(find_classes(text)[:3]) or _CLASS_WORDS.search(text):
         return cant_tell(
             "a series records when places changed, not their land cover; run "
@@ -144,6 +149,21 @@ def ask_series(
         caveats=(*answer.caveats, *_caveats(result, pick)),
         notes=(f"read as a {answer.question_type} question about a series of dates",),
     )
+
+
+def _clouds(result: SeriesResult) -> Answer:
+    """Each date's cloud share where a cloud mask ran; where none ran, that it did not."""
+    checked = [k for k in range(len(result.dates)) if result.clouds_checked(k)]
+    if not checked:
+        why = next((c for c in result.cloud_check if c != "checked"), "not checked")
+        return cant_tell(f"no cloud mask ran on the images of this series: clouds {why}", "cloud")
+    parts = [f"{result.dates[k]} {percent_text(100 * result.cloud_share[k])}" for k in checked]
+    text = "Share of the scene masked as cloud or cloud shadow: " + "; ".join(parts) + "."
+    unchecked = [d for k, d in enumerate(result.dates) if k not in checked]
+    if unchecked:
+        text += f" Not checked: {', '.join(unchecked)}."
+    value = {result.dates[k]: round(100 * result.cloud_share[k], 3) for k in checked}
+    return Answer(text, value, "%", (), "cloud")
 
 
 def _only(result: SeriesResult, ids: Sequence[int]) -> SeriesResult:
@@ -306,6 +326,12 @@ def _caveats(result: SeriesResult, pick: _Pick) -> list[str]:
         out.append(
             f"{ids_text([o.id for o in pick.maybe]).capitalize()} changed at a time that "
             f"overlaps {span.words if span else 'it'} but were first seen outside it: not counted."
+        )
+    unchecked = [d for k, d in enumerate(result.dates) if not result.clouds_checked(k)]
+    if unchecked:
+        why = next((c for c in result.cloud_check if c != "checked"), "not checked")
+        out.append(
+            f"Clouds of {', '.join(unchecked)}: {why}; a cloud there may be dated as a change."
         )
     for date, share in zip(result.dates, result.clear_share, strict=False):
         if share < LOW_CLEAR and not any(date in w for w in result.warnings):

@@ -20,6 +20,7 @@ from terrasight.tasks.interpret.ask_words import (
     CLASS_WORDS,
     DIRECTION_WORDS,
     ENGLISH,
+    LENGTH_UNITS,
     LOST_WORDS,
     NEW_WORDS,
     NUMBER_WORDS,
@@ -32,9 +33,10 @@ from terrasight.tasks.interpret.vocabulary import CELL_NAMES, DIRECTIONS
 
 _NUMBER = r"(\d[\d,]*(?:\.\d+)?|" + "|".join(NUMBER_WORDS) + r")"
 _AREA_UNIT = (
-    r"(m2|square met(?:re|er)s?|sq\.? ?m|hectares?|ha|km2|square kilomet(?:re|er)s?|pixels?|px)"
+    r"(m2|square met(?:re|er)s?|sq\.? ?m|hectares?|ha|km2|square kilomet(?:re|er)s?|pixels?|px"
+    r"|acres?)"
 )
-_UNIT_OF = {"m": "m2", "s": "m2", "h": "ha", "k": "km2", "p": "px"}
+_UNIT_OF = {"m": "m2", "s": "m2", "h": "ha", "k": "km2", "p": "px", "a": "acre"}
 _BEFORE_WORDS = (
     r"\bbefore\b|\bused to\b|\boriginally\b|\bprevious(?:ly)?\b|\bformerly\b|\bat first\b"
 )
@@ -235,11 +237,24 @@ def find_shape(text: str) -> str | None:
         >>> find_shape("which objects are elongated?"), find_shape("square metres")
         ('elongated', None)
     """
-    text = re.sub(rf"\b(?:{UNITS['m2']}|{UNITS['km2']})", " ", text)
+    text = re.sub(rf"\b(?:{UNITS['m2']}|{UNITS['km2']}|{UNITS['mi2']})", " ", text)
     if re.search(r"\b(?:elongated|long|linear|thin|narrow|strip-?like|strips?)\b", text):
         return "elongated"
     if re.search(r"\b(?:compact|round|roundish|square|blocky|squat)\b", text):
         return "compact"
+    return None
+
+
+def find_length_unit(text: str) -> str | None:
+    """The length unit a question of length asks for (``m``, ``km``, ``mi``, ``px``).
+
+    Example:
+        >>> find_length_unit("how long is it in miles?"), find_length_unit("how long is it?")
+        ('mi', None)
+    """
+    for unit, pattern in LENGTH_UNITS.items():
+        if re.search(pattern, text):
+            return unit
     return None
 
 

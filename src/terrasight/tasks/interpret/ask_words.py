@@ -6,8 +6,33 @@ so that the parser and the answers share one definition of each word.
 
 from __future__ import annotations
 
-QUESTION_TYPES = ("presence", "count", "area", "location", "class", "comparison", "listing")
+QUESTION_TYPES = (
+    "presence",
+    "count",
+    "area",
+    "location",
+    "class",
+    "comparison",
+    "listing",
+    "length",
+    "date",
+    "cloud",
+)
 """What a question asks for; answers of another kind are ``"unanswerable"``."""
+
+TYPE_WORDS = {
+    "presence": "whether something changed",
+    "count": "how many changes there are",
+    "area": "how much area changed",
+    "location": "where the changes are",
+    "class": "what land cover changed",
+    "comparison": "which of two places or classes changed more",
+    "listing": "which changes there are",
+    "length": "how long or wide a change is",
+    "date": "the dates of the images",
+    "cloud": "clouds in the images",
+}
+"""Question type -> what it asks about, in words ("I read this as a question about ...")."""
 
 CLASS_WORDS: dict[str, str] = {
     "built-up": (
@@ -66,7 +91,11 @@ UNSUPPORTED_THINGS = (
     r"cars?|vehicles?|trucks?|lorr(?:y|ies)|buses|ships?|boats?|vessels?|planes?|airplanes?"
     r"|aircraft|people|persons?|crowds?|animals?|cows?|cattle|sheep|birds?|snow|ice|glaciers?"
     r"|solar panels?|swimming pools?|pools?|tents?|traffic|bridges?|rail(?:way)?s?|trains?"
-    r"|containers?|cranes?|population|temperature|prices?|weather|clouds?"
+    r"|containers?|cranes?|population|temperature|prices?|weather|airports?|airfields?"
+    r"|runways?|stadiums?|harbou?rs?|ports?|docks?|piers?|parks?|playgrounds?|golf courses?"
+    r"|mines?|quarr(?:y|ies)|dams?|towers?|wind ?turbines?|pylons?|power lines?|schools?"
+    r"|hospitals?|churche?s?|mosques?|temples?|malls?|shops?|parking(?: lots?)?|car parks?"
+    r"|fences?|walls?|graves?|cemeter(?:y|ies)|tracks?"
 )
 """Things a change question may name that the land-cover vocabulary does not know."""
 
@@ -105,9 +134,31 @@ UNITS = {
     "ha": r"hectares?|\bha\b",
     "km2": r"km2|km²|square kilomet(?:re|er)s?|sq\.? ?km",
     "m2": r"\bm2\b|m²|square met(?:re|er)s?|sq\.? ?m\b",
+    "acre": r"\bacres?\b",
+    "mi2": r"\bmi2\b|square miles?|sq\.? ?mi(?:les?)?\b",
     "px": r"pixels?|\bpx\b",
 }
 """Area unit -> the words that ask for it."""
+
+LENGTH_UNITS = {
+    "km": r"\bkm\b|\bkilomet(?:re|er)s?\b",
+    "mi": r"\bmiles?\b|\bmi\b",
+    "m": r"\bm\b|\bmet(?:re|er)s?\b",
+    "px": r"pixels?|\bpx\b",
+}
+"""Length unit -> the words that ask for it (read only in questions of length)."""
+
+GENERIC_NOUNS = frozenset(
+    """change changes changed thing things anything something everything object objects area
+    areas region regions feature features patch patches part parts place places one ones land
+    ground surface development developments difference differences stuff lot lots of in on at
+    to the a an that this there here them it new any more fewer some all each every hectares
+    hectare acres acre pixels pixel square metres meters km km2 m2 ha percent image images
+    scene picture photo difference big large small tiny huge major minor elongated compact long
+    thin narrow round wide linear""".split()
+)
+"""Words a question may put where a thing would be named ("any new changes?") that name no
+land cover of their own."""
 
 NUMBER_WORDS = {
     "one": 1,
@@ -185,5 +236,7 @@ PROTOTYPES: dict[str, tuple[str, ...]] = {
 """A few typical questions per type: a question the rules cannot type goes to the nearest
 one (cosine of sentence embeddings)."""
 
-MIN_SIMILARITY = 0.35
-"""Below this cosine to every prototype a question is not one of the types."""
+MIN_SIMILARITY = 0.6
+"""Below this cosine to every prototype the sentence model's guess is not trusted: the
+question is refused with the list of question types (a guess of 0.49 read "explain the
+picture to me" as a question of where)."""

@@ -21,7 +21,7 @@ import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape as to_shape
 
+from terrasight.io.measure import metric_frame, rectangle_sides
 from terrasight.io.vectors import cell_words, grid_cell
 from terrasight.models.runtime import torch_threads
 from terrasight.tasks.interpret.facts_data import ChangeFacts, ObjectFacts, totals
@@ -211,30 +212,42 @@ def _cell(obj: ChangeObject, result: ChangeResult, inverse: Any) -> tuple[int, i
 
 
 def _all_object_facts(result: ChangeResult, inverse: Any) -> list[ObjectFacts]:
-    """Every object's facts. Objects in a store are read with their geometries as text,
-    parsed and measured by GEOS in batches (:func:`shapes_of`)."""
+    """Every object's facts. Geometries are parsed, put into metres (pixels without a CRS:
+    :mod:`terrasight.io.measure`) and measured by GEOS in batches (:func:`shapes_of`)."""
     split = getattr(result.objects, "split_records", None)
-    if split is None:
-        return [_object_facts(o, result, inverse) for o in result.objects]
+    centre = result.affine * (result.width / 2, result.height / 2)
+    frame = metric_frame(result.crs, centre)
+    records: Iterator[tuple[Any, Any]] = (
+        split() if split is not None else ((o, o.geometry) for o in result.objects)
+    )
     facts: list[ObjectFacts] = []
-    for chunk in _batches(split(), 1024):
-        texts = [text for _, text in chunk]
-        try:
-            shapes = shapes_of(shapely.from_geojson(texts))
-        except shapely.errors.GEOSException:  # an unreadable geometry: one at a time
-            shapes = [_shape_of_text(text) for text in texts]
+    for chunk in _batches(records, 1024):
+        geometries = np.array([_geometry(g) for _, g in chunk], dtype=object)
+        if frame is not None:
+            geometries = frame(geometries)
+        shapes = shapes_of(geometries)
+        sides = np.column_stack(rectangle_sides(geometries))
+        unit = "px" if frame is None else "m"
         facts.extend(
-            _object_facts(o, result, inverse, shape)
-            for (o, _), shape in zip(chunk, shapes, strict=True)
+            replace(_object_facts(o, result, inverse, shape), **_lengths(row, unit))
+            for (o, _), shape, row in zip(chunk, shapes, sides, strict=True)
         )
     return facts
 
 
-def _shape_of_text(text: bytes) -> tuple[str, float]:
+def _geometry(geometry: Any) -> Any:
+    """A shapely geometry of GeoJSON (text or dict); None when it cannot be read."""
     try:
-        return shapes_of(np.array([shapely.from_geojson(text)], dtype=object))[0]
-    except shapely.errors.GEOSException:
-        return "compact", 1.0
+        if isinstance(geometry, str | bytes):
+            return shapely.from_geojson(geometry)
+        return to_shape(geometry)
+    except (shapely.errors.GEOSException, ValueError, AttributeError, TypeError, IndexError):
+        return None
+
+
+def _lengths(row: np.ndarray, unit: str) -> dict[str, Any]:
+    values = [round(float(v), 2) if math.isfinite(v) else None for v in row]
+    return dict(zip(("length", "width", "perimeter"), values, strict=True), length_unit=unit)
 
 
 def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

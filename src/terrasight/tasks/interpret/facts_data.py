@@ -41,6 +41,10 @@ class ObjectFacts:
         mean_probability: mean change probability of its pixels.
         before_class, after_class: land cover before and after (``"unknown"`` when not
             classified or not confident); ``*_confidence`` their probabilities.
+        length, width, perimeter: the long and short side of its minimum rotated rectangle
+            and its outline, in ``length_unit``: ``"m"`` on every CRS (measured in a local
+            projection in metres, never in degrees), ``"px"`` without one (None: facts
+            written before lengths were measured).
     """
 
     id: int
@@ -59,6 +63,10 @@ class ObjectFacts:
     before_confidence: float | None = None
     after_class: str = UNKNOWN
     after_confidence: float | None = None
+    length: float | None = None
+    width: float | None = None
+    perimeter: float | None = None
+    length_unit: str = ""
 
     @property
     def change(self) -> str:
@@ -96,6 +104,11 @@ class ChangeFacts:
         unreliable, quality_issues: copied from the result: when True, "no change" may
             mean "not seen".
         notes: what the facts leave out (objects not classified...).
+        warnings: the result's warnings (reflectance, resampling, clouds...), as ``terrasight
+            change`` prints them.
+        cloud_check: ``"checked"`` where a cloud mask ran, else ``"not checked (why)"``
+            (``""``: not recorded); cloud_area: the area left out as cloud or shadow (None
+            where no mask ran).
     """
 
     before: str
@@ -121,6 +134,9 @@ class ChangeFacts:
     unreliable: bool = False
     quality_issues: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    cloud_check: str = ""
+    cloud_area: float | None = None
 
     @property
     def object_count(self) -> int:
@@ -172,7 +188,7 @@ class ChangeFacts:
             objects.append(ObjectFacts(**values))
         kept = {f.name for f in fields(cls)} - {"objects"}
         values = {k: data[k] for k in kept if k in data}
-        for name in ("classes", "quality_issues", "notes"):
+        for name in ("classes", "quality_issues", "notes", "warnings"):
             values[name] = tuple(values.get(name, ()))
         return cls(objects=tuple(objects), **values)
 
@@ -223,6 +239,11 @@ def totals(
         unreliable=bool(result.unreliable),
         quality_issues=tuple(result.quality_issues),
         notes=tuple(notes),
+        warnings=tuple(result.other_warnings),
+        cloud_check=result.cloud_check,
+        cloud_area=(
+            float(result.cloud_pixels * result.pixel_area) if result.clouds_checked else None
+        ),
     )
 
 

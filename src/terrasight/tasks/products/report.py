@@ -200,7 +200,12 @@ def _facts(result: ChangeResult) -> str:
         ("changed area", format_area(result.changed_area, result.area_unit)),
         ("changed share of valid pixels", f"{100 * result.changed_fraction:.2f} %"),
         ("valid pixels", f"{result.valid_pixels:,}"),
-        ("cloud / shadow pixels excluded", f"{result.cloud_pixels:,}"),
+        (
+            "cloud / shadow pixels excluded",
+            f"{result.cloud_pixels:,}"
+            if result.clouds_checked
+            else result.cloud_check or "not recorded",
+        ),
         ("no-data pixels excluded", f"{nodata:,}"),
     ]
     cards = "".join(

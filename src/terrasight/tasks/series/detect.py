@@ -26,6 +26,7 @@ import rasterio
 
 from terrasight.io.tiling import Tile, TileGrid
 from terrasight.models.runtime import ModelCache
+from terrasight.tasks.change import clouds as cloud_layer
 from terrasight.tasks.change import nochange
 from terrasight.tasks.change.base import FittedChange, MethodOptions, MethodSpec
 from terrasight.tasks.change.job import (
@@ -211,7 +212,13 @@ def _run(plan: _Plan, folder: Path, overwrite: bool, report: bool) -> SeriesResu
         done = {}
     _process(plan, grid, fitted, clouds, job, parts, done)
     records = list(job.done_tiles().values())
-    result = outputs.finish(stack, plan.spec.name, opts, folder, parts, records, empty, notes)
+    checks = tuple(
+        cloud_layer.cloud_check(stack.band_names, opts.cloud_mask, layer is not None)
+        for layer in clouds.layers
+    )
+    result = outputs.finish(
+        stack, plan.spec.name, opts, folder, parts, records, empty, notes, checks
+    )
     if report:
         outputs.write_report(result, stack)
     job.complete = True

@@ -93,6 +93,7 @@ def finish(
     records: list[dict[str, Any]],
     empty: list[int],
     notes: list[str],
+    cloud_check: tuple[str, ...] = (),
 ) -> SeriesResult:
     """Trace the objects, write the final rasters, ``series.json`` and the GeoJSON.
 
@@ -144,6 +145,7 @@ def finish(
         pixel_area=area,
         area_unit=unit,
         warnings=tuple(_warnings(stack, empty, clear, notes)),
+        cloud_check=cloud_check,
         params={"confirm": opts.confirm, "min_pixels": opts.min_pixels, "pairs": n * (n - 1) // 2},
     )
     write_geojson(folder / OBJECTS_GEOJSON, objects_geojson(result))

@@ -130,9 +130,14 @@ def _facts(result: SeriesResult) -> str:
     )
     clear = "".join(
         f"<tr><td class='t'>{escape(d)}</td><td class='t'>{escape(Path(i).name)}</td>"
-        f"<td>{100 * c:.1f}%</td><td>{100 * s:.1f}%</td></tr>"
-        for d, i, c, s in zip(
-            result.dates, result.images, result.clear_share, result.cloud_share, strict=True
+        + (
+            f"<td>{100 * c:.1f}%</td><td>{100 * s:.1f}%</td></tr>"
+            if result.clouds_checked(k)
+            else f"<td>data {100 * c:.1f}%</td>"
+            f"<td>{escape((result.cloud_check[k:] or ('not recorded',))[0])}</td></tr>"
+        )
+        for k, (d, i, c, s) in enumerate(
+            zip(result.dates, result.images, result.clear_share, result.cloud_share, strict=True)
         )
     )
     table = (

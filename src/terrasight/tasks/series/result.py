@@ -91,13 +91,17 @@ class SeriesResult:
         folder: the job folder holding the outputs.
         crs: output CRS as WKT (None in pixel space); transform, width, height: the grid.
         clear_share: per date, the share of the grid observed clear (0 for a missing date).
-        cloud_share: per date, the share excluded as cloud or cloud shadow.
+        cloud_share: per date, the share excluded as cloud or cloud shadow (0 where no cloud
+            mask ran: see :attr:`cloud_check`).
         timeline: per date from the second on: ``{"date", "previous", "changed_pixels",
             "changed_area", "objects"}``: change first seen at that date.
         objects: the change objects, largest first.
         pixel_area, area_unit: ground area of one pixel.
         warnings: what the user should know (missing dates, clouds, resampling).
         params: the rule's settings (confirm, min_pixels, pairs compared).
+        cloud_check: per date, ``"checked"`` where a cloud mask ran, else ``"not checked
+            (why)"``: there :attr:`clear_share` is the share with data, not a cloud statistic
+            (empty: a result saved before this was recorded).
 
     Example:
         >>> result = detect_series(["a_2019-06-01.tif", "b_2020-06-01.tif", "c_2021-06-01.tif"])  # doctest: +SKIP
@@ -120,6 +124,11 @@ class SeriesResult:
     area_unit: str
     warnings: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
+    cloud_check: tuple[str, ...] = ()
+
+    def clouds_checked(self, k: int) -> bool:
+        """Whether date ``k`` was masked for clouds (its cloud share a cloud statistic)."""
+        return k < len(self.cloud_check) and self.cloud_check[k] == "checked"
 
     @property
     def change_date_path(self) -> Path:
@@ -176,7 +185,10 @@ class SeriesResult:
             "width": self.width,
             "height": self.height,
             "clear_share": list(self.clear_share),
-            "cloud_share": list(self.cloud_share),
+            "cloud_share": [
+                s if self.clouds_checked(k) else None for k, s in enumerate(self.cloud_share)
+            ],
+            "cloud_check": list(self.cloud_check) or ["not recorded"] * len(self.dates),
             "timeline": list(self.timeline),
             "pixel_area": self.pixel_area,
             "area_unit": self.area_unit,
@@ -219,7 +231,8 @@ def result_from_summary(
         width=int(data["width"]),
         height=int(data["height"]),
         clear_share=tuple(data["clear_share"]),
-        cloud_share=tuple(data["cloud_share"]),
+        cloud_share=tuple(s or 0.0 for s in data["cloud_share"]),
+        cloud_check=tuple(c for c in data.get("cloud_check", ()) if c != "not recorded"),
         timeline=tuple(data["timeline"]),
         objects=objects,
         pixel_area=float(data["pixel_area"]),
