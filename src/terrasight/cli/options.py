@@ -48,11 +48,11 @@ def parse_bands(value: str | None) -> tuple[int | str, ...] | None:
 method_option = click.option(
     "--method",
     "-m",
-    default="learned",
+    default="auto",
     show_default=True,
-    help=f"Change method: {', '.join(list_methods())} (the installed ones; "
-    "the learned default runs its 8-bit network in ONNX Runtime; terrasight[learned] "
-    "adds its float network).",
+    help=f"Change method: auto or one of {', '.join(list_methods())} (the installed ones). "
+    "auto picks the method measured best for the input's kind (RGB: learned, "
+    "multispectral and Landsat: irmad, SAR: sar, one optical band: cva) and says why.",
 )
 bands_option = click.option(
     "--bands",

@@ -182,10 +182,10 @@ def oscd_pair(
         'paris'
     """
     folder, work = Path(root) / city, Path(workdir)
-    paths = []
-    profile: dict[str, Any] = {}
+    paths, grids = [], []
     for role, sub in (("before", "imgs_1"), ("after", "imgs_2")):
-        layers = []
+        layers: list[np.ndarray] = []
+        profile: dict[str, Any] = {}
         for band in bands:
             found = sorted((folder / sub).glob(f"*_{band}.tif"))
             if not found:
@@ -195,12 +195,14 @@ def oscd_pair(
             layers.append(data[0])
         if len({layer.shape for layer in layers}) != 1:
             raise DatasetLayoutError(f"{folder / sub}: bands {list(bands)} differ in size.")
+        grids.append((layers[0].shape, profile))
         paths.append(_write(work / f"{role}.tif", np.stack(layers), profile, list(bands)))
+    # The after image may be a few pixels smaller (saclay_e); detect_changes puts it
+    # on the before grid, which the label shares.
+    (shape, profile) = grids[0]
     label = _read(folder / "cm" / f"{city}-cm.tif")[0][0]
-    if label.shape != layers[0].shape:
-        raise DatasetLayoutError(
-            f"{folder}: the label is {label.shape}, the images {layers[0].shape}."
-        )
+    if label.shape != shape:
+        raise DatasetLayoutError(f"{folder}: the label is {label.shape}, the before image {shape}.")
     truth = np.where(label == 2, 1, np.where(label == 1, 0, UNLABELLED)).astype(np.uint8)
     return LabelledPair(city, paths[0], paths[1], _write(work / "truth.tif", truth, profile))
 

@@ -4,7 +4,6 @@ progress events, cancel."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -45,7 +44,7 @@ class JobRequest(BaseModel):
     sample: bool = False
     before: str | None = Field(default=None, max_length=512, examples=["site/2019.tif"])
     after: str | None = Field(default=None, max_length=512, examples=["site/2024.tif"])
-    method: str = Field(default="cva", max_length=64, examples=["cva", "irmad", "learned"])
+    method: str = Field(default="auto", max_length=64, examples=["auto", "cva", "irmad", "sar"])
 
 
 @router.get("/jobs")
@@ -86,7 +85,7 @@ def upload_job(
     ctx: Context,
     before: Annotated[UploadFile, File(description="The earlier image.")],
     after: Annotated[UploadFile, File(description="The later image.")],
-    method: Annotated[str, Form(max_length=64)] = "cva",
+    method: Annotated[str, Form(max_length=64)] = "auto",
 ) -> dict[str, Any]:
     """Start a job on two uploaded images (each at most the server's upload limit)."""
     limit = ctx.config.max_upload_bytes
@@ -156,13 +155,11 @@ def data_files(ctx: Context) -> dict[str, Any]:
     from terrasight.tasks.change.methods import list_methods
 
     files = list_rasters(ctx.config.data) if ctx.config.data else []
-    methods = list_methods()
-    learned = "learned" in methods and importlib.util.find_spec("torch") is not None
-    # the page offers the package's default method where it can run, as the CLI does
+    # the page offers the package's default, auto (the method for the images' kind), first
     return {
         "files": files,
-        "methods": methods,
-        "default_method": "learned" if learned else "cva",
+        "methods": ["auto", *list_methods()],
+        "default_method": "auto",
         "sample": True,
         "archive": ctx.config.db is not None,
     }
@@ -171,4 +168,5 @@ def data_files(ctx: Context) -> dict[str, Any]:
 def _check_method(name: str) -> None:
     from terrasight.tasks.change.methods import get_method
 
-    get_method(name)  # UnknownMethodError (404) before anything is written
+    if name != "auto":  # auto picks an installed method once the images are open
+        get_method(name)  # UnknownMethodError (404) before anything is written

@@ -23,6 +23,7 @@ from terrasight.tasks.change.tiles import Progress
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
+    from terrasight.tasks.change.choose import MethodChoice
     from terrasight.tasks.change.detect import ChangeOptions
 
 
@@ -35,6 +36,8 @@ class Plan:
     opts: ChangeOptions
     method_options: MethodOptions
     models: ModelCache | None = None
+    choice: MethodChoice | None = None
+    """How ``method="auto"`` chose the method (None when it was named)."""
 
 
 def method_options_for(spec: MethodSpec, given: Mapping[str, Any] | MethodOptions) -> MethodOptions:
@@ -123,6 +126,7 @@ def build_result(
         params=fitted,
         warnings=tuple(pair.warnings) + tuple(notes),
         quality_issues=quality_issues,
+        method_choice=plan.choice.to_dict() if plan.choice else None,
     )
 
 
