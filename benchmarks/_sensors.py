@@ -35,8 +35,12 @@ def run_method(pair: Any, method: str, work: Path, **options: Any) -> dict[str, 
     from terrasight.tasks.change.detect import detect_changes
 
     start = time.perf_counter()
+    name, _, rest = method.partition(":")  # "cva:tolerance=0" runs cva with that option
+    given = dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+    if given:
+        options = {**options, "method_options": given}
     try:
-        result = detect_changes(pair.before, pair.after, method, outdir=work, workers=2, **options)
+        result = detect_changes(pair.before, pair.after, name, outdir=work, workers=2, **options)
     except TerrasightError as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
     row = score_mask(result.mask(), pair.read_truth())

@@ -52,7 +52,7 @@ method_option = click.option(
     show_default=True,
     help=f"Change method: auto or one of {', '.join(list_methods())} (the installed ones). "
     "auto picks the method measured best for the input's kind (RGB: learned, "
-    "multispectral and Landsat: irmad, SAR: sar, one optical band: cva) and says why.",
+    "multispectral: cva, Landsat: irmad, SAR: sar, one optical band: cva) and says why.",
 )
 bands_option = click.option(
     "--bands",

@@ -58,7 +58,8 @@ def test_rgb_aerial_gets_the_learned_network(tmp_path):
 )
 def test_sentinel2_like_files_are_multispectral(tmp_path, bands, names):
     choice = _choice(tmp_path, _image(bands), names=names, res=10.0)
-    assert (choice.kind, choice.chosen) == ("multispectral", CHOICES["multispectral"][0])
+    assert (choice.kind, choice.chosen) == ("multispectral", "cva")
+    assert choice.options == {"tolerance": 0}
     assert f"{bands} bands" in choice.reason
 
 
