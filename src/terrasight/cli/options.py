@@ -96,7 +96,9 @@ method_options_option = click.option(
     metavar="KEY=VALUE",
     help="Option for the method, repeatable. cva: tolerance=0..2, otsu=true|false; irmad: "
     "threshold=significance|otsu|0..1, significance=0..1, max_iter, tol; learned: "
-    "threshold=0..1, checkpoint=PATH, model=NAME, engine=auto|int8|onnx|torch.",
+    "threshold=0..1, checkpoint=PATH, model=NAME, engine=auto|int8|onnx|torch; sar: "
+    "filter=lee|median|mean|none, filter_size=1..11 (odd), direction=both|increase|decrease, "
+    "threshold=ki|otsu|floor, scale=auto|linear|db, min_change_db.",
 )
 
 
