@@ -27,6 +27,15 @@ Sections (``--sections``, all by default):
     defaults, cloud masks included; a true change with no answer counts as
     missed.
 
+``landsat``, ``sar``, ``oscd``
+    other sensors (``benchmarks/_sensors.py``): the Nanjing Landsat TM pair,
+    the Bern and Sulzberger SAR pairs and the 9 OSCD Sentinel-2 cities of the
+    shared data, every method and ``auto`` side by side (kappa, F1, changed
+    share against the truth's). Not run by default; alone they write
+    ``change_accuracy_sensors.json``::
+
+        nice -n 10 .venv/bin/python benchmarks/change_accuracy.py --sections landsat sar oscd
+
 Extra learned variants: ``--model NAME=ENTRY`` (a ``siamese-effnet-lite0.json``
 written by ``terrasight train change``) runs that model with its own
 threshold as method ``learned:NAME`` in every section; ``NAME+flips=ENTRY``
@@ -68,6 +77,9 @@ DEFAULT_DATA = Path(
 )
 METHODS = ("cva", "irmad", "learned")
 SECTIONS = ("airchange", "cross-site", "simulated", "demo")
+SENSOR_SECTIONS = ("landsat", "sar", "oscd")
+"""Sections on other sensors (:mod:`_sensors`); they write ``change_accuracy_sensors.json``."""
+RESULTS = Path(__file__).parent / "results"
 SITES = ("Szada", "Tiszadob")
 
 
@@ -79,9 +91,9 @@ Variant = tuple[str, dict[str, Any], bool]
 """(method, detect options, test-time flips)."""
 
 
-def _variants(args: argparse.Namespace, tmp: Path) -> dict[str, Variant]:
+def _variants(args: argparse.Namespace, tmp: Path, methods: list[str]) -> dict[str, Variant]:
     """Method label -> variant for the methods and the ``--model`` entries."""
-    out: dict[str, Variant] = {m: (*_method(m), False) for m in args.methods}
+    out: dict[str, Variant] = {m: (*_method(m), False) for m in methods}
     if args.flips:
         out["learned+flips"] = ("learned", {}, True)
     for spec in args.model:
@@ -211,11 +223,35 @@ def table(title: str, rows: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_sensor_sections(args: argparse.Namespace, payload: dict[str, Any]) -> None:
+    """The ``landsat``, ``sar`` and ``oscd`` sections that ``args.sections`` names."""
+    import _sensors
+
+    methods = args.methods or list(_sensors.SENSOR_METHODS)
+    titles = {
+        "landsat": "Nanjing Landsat TM pair, labelled pixels",
+        "sar": f"SAR pairs (sar defaults chosen on {_sensors.SELECTION_PAIR})",
+        "oscd": "OSCD, 9 cities, B02 B03 B04 B08, pooled over the cities",
+    }
+    for name in SENSOR_SECTIONS:
+        if name in args.sections:
+            payload[name] = getattr(_sensors, f"section_{name}")(args.data, methods)
+            print("\n" + _sensors.table(titles[name], payload[name]))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
-    parser.add_argument("--methods", nargs="*", default=list(METHODS))
-    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument(
+        "--methods",
+        nargs="*",
+        default=None,
+        help=f"methods to score (default: {' '.join(METHODS)}; in the sensor sections also "
+        "sar and auto)",
+    )
+    parser.add_argument(
+        "--sections", nargs="+", choices=SECTIONS + SENSOR_SECTIONS, default=list(SECTIONS)
+    )
     parser.add_argument("--model", nargs="*", default=[], help="NAME=ENTRY.json learned variants")
     parser.add_argument("--site-models", nargs="*", default=[], help="SITE=ENTRY.json")
     parser.add_argument("--flips", action="store_true", help="add learned with flips")
@@ -228,7 +264,11 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the NEON download and the simulated pairs",
     )
     parser.add_argument(
-        "--out", type=Path, default=Path(__file__).parent / "results" / "change_accuracy.json"
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON to write (default: results/change_accuracy.json, or "
+        "results/change_accuracy_sensors.json for the sensor sections alone)",
     )
     return parser
 
@@ -236,6 +276,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from terrasight.eval.simulated import build_simulated
+
+    if args.out is None:
+        sensors_only = set(args.sections) <= set(SENSOR_SECTIONS)
+        args.out = RESULTS / f"change_accuracy{'_sensors' if sensors_only else ''}.json"
 
     if {"airchange", "cross-site"} & set(args.sections) and not (
         args.data / "change" / "airchange"
@@ -259,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     with tempfile.TemporaryDirectory(prefix="terrasight-bench-") as tmp:
-        variants = _variants(args, Path(tmp))
+        variants = _variants(args, Path(tmp), args.methods or list(METHODS))
         if "airchange" in args.sections:
             rows = section_airchange(args.data, variants)
             payload["airchange"] = rows
@@ -285,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                 "\n"
                 + table("Demo pair (simulated changes on Sentinel-2, 1024 px)", payload["demo"])
             )
+    run_sensor_sections(args, payload)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     print(f"\nwritten {args.out}")

@@ -131,7 +131,7 @@ class Agent:
         after: str | Path | None = None,
         brain: str | Brain = "offline",
         *,
-        method: str = "learned",
+        method: str = "auto",
         cache: ModelCache | None = None,
         outdir: str | Path | None = None,
         tools: list[str] | None = None,

@@ -57,7 +57,7 @@ class Session:
         self,
         before: str | Path | ChangeFacts,
         after: str | Path | None = None,
-        method: str = "learned",
+        method: str = "auto",
         cache: ModelCache | None = None,
         outdir: str | Path | None = None,
         sentence_model: bool = True,

@@ -38,7 +38,8 @@ def detect_changes(session: Session, method: str | None = None) -> dict[str, Any
     """Detect the changes between the two images (again, with another method).
 
     Args:
-        method: a change method, e.g. "learned" (the default), "cva" or "irmad";
+        method: a change method: "auto" (the default: the best for the images' kind),
+            "learned", "cva", "irmad" or "sar";
             leave it out to keep the current result.
     """
     if method is not None and method != session.method:

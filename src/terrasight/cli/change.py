@@ -25,6 +25,7 @@ from terrasight.cli.options import (
 from terrasight.cli.search_scenes import pick_stac_pair, stac_options
 from terrasight.io.vectors import jsonable
 from terrasight.models.runtime import ModelCache
+from terrasight.tasks.change.checks import SENSORS
 from terrasight.tasks.change.detect import detect_changes
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.interpret.caption import caption_change
@@ -36,6 +37,14 @@ from terrasight.tasks.interpret.facts_data import read_facts
 @click.argument("after", type=ImageParam(exists=False), required=False)
 @out_option("folder", "Output folder", required=True)
 @method_option
+@click.option(
+    "--sensor",
+    type=click.Choice(SENSORS),
+    default="auto",
+    show_default=True,
+    help="The kind of images, for --method auto: read from the files (auto), or optical, "
+    "multispectral, sar.",
+)
 @method_options_option
 @bands_option
 @min_pixels_option
@@ -67,6 +76,7 @@ def change(
     after: Path | str,
     outdir: Path,
     method: str,
+    sensor: str,
     method_options: tuple[str, ...],
     bands: str | None,
     min_pixels: int,
@@ -120,6 +130,7 @@ def change(
         outdir,
         quiet,
         method=method,
+        sensor=sensor,
         method_options=parse_method_options(method_options),
         bands=parse_bands(bands),
         after_bands=parse_bands(after_bands),
@@ -135,6 +146,9 @@ def change(
         overwrite=overwrite,
         models=models,
     )
+    if result.method_choice:
+        choice = result.method_choice
+        click.echo(f"method auto chose {choice['chosen']}: {choice['reason']}.", err=True)
     paths = result.save(
         outdir, report=not no_report, facts=not no_facts, models=models, workers=workers
     )

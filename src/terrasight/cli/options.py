@@ -207,11 +207,11 @@ def parse_bands(value: str | None) -> tuple[int | str, ...] | None:
 method_option = click.option(
     "--method",
     "-m",
-    default="learned",
+    default="auto",
     show_default=True,
-    help=f"Change method: {', '.join(list_methods())} (the installed ones; "
-    "the learned default runs its 8-bit network in ONNX Runtime; terrasight[learned] "
-    "adds its float network).",
+    help=f"Change method: auto or one of {', '.join(list_methods())} (the installed ones). "
+    "auto picks the method measured best for the input's kind (RGB: learned, "
+    "multispectral: cva, Landsat: irmad, SAR: sar, one optical band: cva) and says why.",
 )
 bands_option = click.option(
     "--bands",
@@ -255,7 +255,9 @@ method_options_option = click.option(
     metavar="KEY=VALUE",
     help="Option for the method, repeatable. cva: tolerance=0..2, otsu=true|false; irmad: "
     "threshold=significance|otsu|0..1, significance=0..1, max_iter, tol; learned: "
-    "threshold=0..1, checkpoint=PATH, model=NAME, engine=auto|int8|onnx|torch.",
+    "threshold=0..1, checkpoint=PATH, model=NAME, engine=auto|int8|onnx|torch; sar: "
+    "filter=lee|median|mean|none, filter_size=1..11 (odd), direction=both|increase|decrease, "
+    "threshold=ki|otsu|floor, scale=auto|linear|db, min_change_db.",
 )
 
 

@@ -134,7 +134,7 @@ def _jsonable(options: dict[str, Any]) -> dict[str, Any]:
 def evaluate_change(
     dataset_dir: str | Path,
     layout: str,
-    method: str = "learned",
+    method: str = "auto",
     crop: str | None = "auto",
     split: str | None = None,
     on_pair: Callable[[PairScore], None] | None = None,
@@ -179,7 +179,7 @@ def evaluate_change(
 
 
 def evaluate_pair(
-    pair: ChangePair, workdir: Path, method: str = "learned", **detect_kwargs: Any
+    pair: ChangePair, workdir: Path, method: str = "auto", **detect_kwargs: Any
 ) -> PairScore:
     """Detect changes on one pair (cropped to its window) and count it against the truth.
 

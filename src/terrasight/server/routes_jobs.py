@@ -57,7 +57,7 @@ class JobRequest(BaseModel):
     method: str | None = Field(
         default=None,
         max_length=64,
-        examples=["cva", "irmad", "learned"],
+        examples=["auto", "cva", "irmad", "sar"],
         description="The change method; left out, the library's default (GET /api/data names it).",
     )
 
@@ -249,9 +249,10 @@ def data_files(ctx: Context) -> dict[str, Any]:
     from terrasight.tasks.change.methods import list_methods
 
     files = list_rasters(ctx.config.data) if ctx.config.data else []
+    # auto (the method for the images' kind) is offered first: it is the package's default
     return {
         "files": files,
-        "methods": list_methods(),
+        "methods": ["auto", *list_methods()],
         "default_method": default_method(),  # the same as a job that names none gets
         "default_series_method": default_method("series"),
         "sample": True,
@@ -262,4 +263,5 @@ def data_files(ctx: Context) -> dict[str, Any]:
 def _check_method(name: str) -> None:
     from terrasight.tasks.change.methods import get_method
 
-    get_method(name)  # UnknownMethodError (404) before anything is written
+    if name != "auto":  # auto picks an installed method once the images are open
+        get_method(name)  # UnknownMethodError (404) before anything is written

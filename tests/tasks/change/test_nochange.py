@@ -17,6 +17,7 @@ HAS_TORCH = all(importlib.util.find_spec(m) for m in ("torch", "efficientnet_lit
 METHODS = [
     "cva",
     "irmad",
+    "sar",
     pytest.param("learned", marks=pytest.mark.skipif(not HAS_TORCH, reason="needs PyTorch")),
 ]
 

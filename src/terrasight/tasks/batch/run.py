@@ -146,7 +146,7 @@ def _checked(change: Mapping[str, Any], workers: int) -> dict[str, Any]:
     if workers < 1:
         raise InvalidOptionError(f"workers must be at least 1, not {workers}.")
     known = [f.name for f in fields(ChangeOptions)] + ["overwrite"]
-    method = str(change.get("method", "learned"))
+    method = str(change.get("method", "auto"))
     check_keywords(change, known, method)
     ChangeOptions(**{k: v for k, v in change.items() if k != "overwrite"})
     return dict(change)

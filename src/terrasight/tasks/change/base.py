@@ -355,3 +355,24 @@ def pooled(
     if not bs:
         return np.empty((0, nb)), np.empty((0, nb))
     return np.concatenate(bs).astype(np.float64), np.concatenate(as_).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class MethodChoice:
+    """How a method was chosen: what was asked, what was picked, the input's kind and why.
+
+    Example:
+        >>> MethodChoice("auto", "sar", "sar", "one band named VV").to_dict()["chosen"]
+        'sar'
+    """
+
+    requested: str
+    chosen: str
+    kind: str
+    reason: str
+    options: dict[str, Any] = field(default_factory=dict)
+    """Method options the choice comes with (the caller's own override them)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)

@@ -18,6 +18,9 @@ from terrasight.errors import InvalidOptionError, UnknownMethodError
 from terrasight.tasks.change.base import MethodOptions, did_you_mean
 from terrasight.tasks.change.methods import get_method
 
+SENSORS = ("auto", "optical", "multispectral", "sar")
+"""Values of ``sensor``, the kind of input ``method="auto"`` chooses for (``auto``: from the file)."""
+
 CLOUD_MODES = ("auto", "on", "off")
 """Values of ``cloud_mask``."""
 RESAMPLINGS = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode")
@@ -48,7 +51,11 @@ def _bands(v: Any) -> bool:
 
 
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "method": (lambda v: isinstance(v, str) and bool(v), "the name of a change method"),
+    "method": (
+        lambda v: isinstance(v, str) and bool(v),
+        "the name of a change method, or 'auto'",
+    ),
+    "sensor": (lambda v: v in SENSORS, "one of " + ", ".join(map(repr, SENSORS))),
     "bands": (_bands, "band numbers from 1 or band names, e.g. (3, 2, 1) or ('red', 'nir')"),
     "after_bands": (_bands, "band numbers from 1 or band names, e.g. (3, 2, 1) or ('red', 'nir')"),
     "nodata": (lambda v: v is None or _real(v), "a number or None"),
@@ -111,6 +118,7 @@ CLI_FLAGS = {
     name: "--" + name.replace("_", "-")
     for name in (
         "method",
+        "sensor",
         "bands",
         "after_bands",
         "nodata",

@@ -32,6 +32,7 @@ from terrasight.tasks.change import clouds as cloud_layer
 from terrasight.tasks.change import cluster, nochange, tiles
 from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample
 from terrasight.tasks.change.checks import check_change_options, check_keywords
+from terrasight.tasks.change.choose import AUTO, MethodChoice, choose_method, options_for_choice
 from terrasight.tasks.change.job import in_temporary_folder, job_lock, open_job
 from terrasight.tasks.change.methods import get_method
 from terrasight.tasks.change.objects import extract_objects
@@ -62,7 +63,11 @@ class ChangeOptions:
             :data:`terrasight.tasks.change.checks.RULES` for the allowed values).
     """
 
-    method: str = "learned"
+    method: str = "auto"
+    """A method name, or ``"auto"``: the best for the input's kind (:mod:`.choose`)."""
+    sensor: str = "auto"
+    """For ``method="auto"``: ``"auto"`` (read from the file), ``"optical"``,
+    ``"multispectral"`` or ``"sar"``."""
     bands: tuple[int | str, ...] | None = None
     after_bands: tuple[int | str, ...] | None = None
     nodata: float | None = None
@@ -108,7 +113,7 @@ class ChangeOptions:
 def detect_changes(
     before: str | Path,
     after: str | Path,
-    method: str = "learned",
+    method: str = "auto",
     *,
     bands: Sequence[int | str] | None = None,
     outdir: str | Path | None = None,
@@ -136,7 +141,11 @@ def detect_changes(
     Args:
         before, after: raster files of the two dates, or their URLs (``https://``,
             ``s3://``, ``gs://``, read with range requests) or GDAL ``/vsi...`` paths.
-        method: a name from :func:`terrasight.tasks.change.methods.list_methods`.
+        method: a name from :func:`terrasight.tasks.change.methods.list_methods`, or
+            ``"auto"`` (the default): the method measured best for the input's kind
+            (RGB, multispectral, Landsat-like, SAR, one optical band), chosen from the
+            before image (bands, names, wavelengths, pixel size; ``sensor=`` overrides),
+            reported in ``result.method_choice``.
         bands: band numbers (1-based) or names to compare; all bands by default.
         outdir: folder for the rasters (created; resumes a matching job there).
         min_pixels: change objects smaller than this are dropped from mask and list.
@@ -150,8 +159,8 @@ def detect_changes(
         models: a :class:`~terrasight.models.runtime.ModelCache` the caller keeps
             across calls, so a learned method builds its network once; without
             one, each job builds its own.
-        **options: further :class:`ChangeOptions` fields (``after_bands``, ``nodata``,
-            ``bbox``, ``method_options``, ...).
+        **options: further :class:`ChangeOptions` fields (``sensor``, ``after_bands``,
+            ``nodata``, ``bbox``, ``method_options``, ...).
 
     Returns:
         A :class:`ChangeResult`; call ``.save(outdir)`` for GeoJSON, summary and report.
@@ -183,23 +192,42 @@ def detect_changes(
         workers=workers,
         **options,
     )
-    spec = get_method(opts.method)
-    method_options = method_options_for(spec, opts.method_options)
-    spec.check_requirements()
-    pair = open_pair(
-        before, after, opts.bands, opts.after_bands, opts.nodata, opts.resampling, opts.bbox
-    )
+    spec, method_options, pair, choice = _method_and_pair(before, after, opts)
     if len(pair.before.bands) < spec.min_bands:
         raise BandSelectionError(
             f"method {spec.name!r} needs at least {spec.min_bands} bands; "
             f"{len(pair.before.bands)} selected from {pair.before.path}."
         )
-    plan = Plan(pair, spec, opts, method_options, models)
+    plan = Plan(pair, spec, opts, method_options, models, choice)
     if outdir is not None:
         folder = Path(outdir)
         with job_lock(folder), rasterio.Env(GDAL_CACHEMAX=opts.gdal_cache_mb, GDAL_NUM_THREADS=1):
             return _run(plan, folder, overwrite, progress_callback(progress, pair))
     return _run_in_temporary_folder(plan, overwrite, progress_callback(progress, pair))
+
+
+def _method_and_pair(
+    before: str | Path, after: str | Path, opts: ChangeOptions
+) -> tuple[MethodSpec, MethodOptions, RasterPair, MethodChoice | None]:
+    """The method, its options and the opened pair; ``auto`` chooses after opening it."""
+
+    def opened() -> RasterPair:
+        return open_pair(
+            before, after, opts.bands, opts.after_bands, opts.nodata, opts.resampling, opts.bbox
+        )
+
+    if opts.method != AUTO:
+        spec = get_method(opts.method)
+        method_options = method_options_for(spec, opts.method_options)
+        spec.check_requirements()
+        return spec, method_options, opened(), None
+    pair = opened()
+    choice = choose_method(pair, opts.sensor)
+    log.info("method auto: %s (%s)", choice.chosen, choice.reason)
+    spec = get_method(choice.chosen)
+    method_options = options_for_choice(spec, opts.method_options, choice)
+    spec.check_requirements()
+    return spec, method_options, pair, choice
 
 
 def _as_bands(bands: Sequence[int | str] | None) -> Any:

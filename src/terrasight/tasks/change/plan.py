@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from terrasight.errors import InvalidOptionError
 from terrasight.io.pair import RasterPair
 from terrasight.io.vectors import pixel_area
-from terrasight.tasks.change.base import MethodOptions, MethodSpec
+from terrasight.tasks.change.base import MethodChoice, MethodOptions, MethodSpec
 from terrasight.tasks.change.job import file_identity
 from terrasight.tasks.change.result import ChangeObject, ChangeResult
 from terrasight.tasks.change.tiles import Progress
@@ -35,6 +35,8 @@ class Plan:
     """A :class:`terrasight.tasks.change.detect.ChangeOptions` (not named here: detect imports plan)."""
     method_options: MethodOptions
     models: ModelCache | None = None
+    choice: MethodChoice | None = None
+    """How ``method="auto"`` chose the method (None when it was named)."""
 
 
 def method_options_for(spec: MethodSpec, given: Mapping[str, Any] | MethodOptions) -> MethodOptions:
@@ -125,6 +127,7 @@ def build_result(
         warnings=tuple(pair.warnings) + tuple(notes),
         quality_issues=quality_issues,
         cloud_check=cloud_check,
+        method_choice=plan.choice.to_dict() if plan.choice else None,
     )
 
 

@@ -104,6 +104,8 @@ class ChangeResult:
         warnings: things the user should know (no CRS, resampling, clouds...).
         quality_issues: why the result as a whole cannot be trusted (e.g. more than
             half of the grid masked as cloud); empty when none. See :attr:`unreliable`.
+        method_choice: how ``method="auto"`` chose :attr:`method` (``requested``,
+            ``chosen``, ``kind``, ``reason``), or None when the method was named.
 
     Example:
         >>> result = detect_changes("2019.tif", "2024.tif")  # doctest: +SKIP
@@ -136,6 +138,7 @@ class ChangeResult:
     warnings: tuple[str, ...] = ()
     cloud_check: str = ""
     quality_issues: tuple[str, ...] = ()
+    method_choice: dict[str, Any] | None = None
 
     @property
     def unreliable(self) -> bool:
@@ -184,6 +187,7 @@ class ChangeResult:
         """
         return {
             "method": self.method,
+            "method_choice": self.method_choice,
             "before": self.before,
             "after": self.after,
             "crs": self.crs,

@@ -32,6 +32,8 @@ def estimate_shift(samples: Sequence[Sample], tolerance: int) -> tuple[int, int]
         >>> estimate_shift([(before, after, np.ones((40, 40), bool))], 2)
         (0, -1)
     """
+    # Windows no wider than the search (a thin strip at the scene's edge) cannot be shifted.
+    samples = [s for s in samples if min(s[2].shape) > 2 * tolerance]
     if tolerance <= 0 or not samples:
         return (0, 0)
     total = sum(s[2].size for s in samples)

@@ -46,7 +46,7 @@ def ask(
     after: str | Path | None = None,
     question: str | None = None,
     *,
-    method: str = "learned",
+    method: str = "auto",
     outdir: str | Path | None = None,
     cache: ModelCache | None = None,
     model: bool = True,

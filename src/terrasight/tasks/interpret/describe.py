@@ -76,7 +76,7 @@ def describe(
     before: ChangeSource,
     after: str | Path | None = None,
     *,
-    method: str = "learned",
+    method: str = "auto",
     facts_options: FactsOptions | None = None,
     cache: ModelCache | None = None,
     outdir: str | Path | None = None,

@@ -215,7 +215,7 @@ def _facts(result: ChangeResult) -> str:
     meta = [
         ("before", result.before),
         ("after", result.after),
-        ("method", result.method),
+        ("method", _method_words(result)),
         ("bands", ", ".join(result.band_names) or "all"),
         ("CRS", crs_label(result.crs)),
         ("grid", f"{result.width:,} × {result.height:,} px"),
@@ -227,6 +227,14 @@ def _facts(result: ChangeResult) -> str:
         f'<section><h2>Key figures</h2><div class="facts">{cards}</div></section>'
         f'<section><h2>Run</h2><dl class="meta">{rows}</dl></section>'
     )
+
+
+def _method_words(result: ChangeResult) -> str:
+    """The method, and for ``auto`` what it chose and why."""
+    choice = result.method_choice
+    if not choice:
+        return result.method
+    return f"{result.method} (chosen by auto for a {choice['kind']} input: {choice['reason']})"
 
 
 def _figure(uri: str, caption: str, extra: str = "") -> str:
