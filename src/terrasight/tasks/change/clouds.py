@@ -118,7 +118,7 @@ def ground_resolution(source: RasterSource) -> float | None:
         >>> src = SimpleNamespace(crs=CRS.from_epsg(4326), res=(9e-5, 9e-5),
         ...                       bounds=(2.2, 48.6, 2.3, 48.7))
         >>> round(ground_resolution(src), 1)
-        8.3
+        8.1
     """
     crs = source.crs
     if crs is None:

@@ -21,7 +21,7 @@ Example:
     >>> b = rng.normal(0.1, 0.02, (4, 32, 32)).astype(np.float32)
     >>> stats = band_stats(b), band_stats(b)
     >>> pixel_features(b, b, *stats).shape
-    (32, 32, 57)
+    (32, 32, 54)
 """
 
 from __future__ import annotations
