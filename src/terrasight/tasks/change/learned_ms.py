@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,28 +153,46 @@ class MsOptions(MethodOptions):
     weights: str | None = option(None, doc="a .npz path from terrasight train change-ms")
 
 
-def select_bands(band_names: Sequence[str]) -> list[int]:
-    """Indexes of blue, green, red and nir by their names (``B02`` or ``blue`` ...).
+GENERIC = re.compile(r"^(band\d+|gray|undefined)$")
+"""Band names that say nothing about the band (no description in the file)."""
+
+
+def select_bands(band_names: Sequence[str]) -> tuple[list[int], str | None]:
+    """Indexes of blue, green, red and nir by their names (``B02`` or ``blue`` ...), and a
+    warning when they had to be assumed.
+
+    Bands without names (``band1``... ``gray``: a GeoTIFF without band descriptions)
+    are taken as blue, green, red and nir in that order, the order of a 4-band
+    Sentinel-2 10 m stack (B02, B03, B04, B08) and of Landsat 8/9 B2-B5, with a warning.
 
     Raises:
-        BandSelectionError: one of them is missing or the bands are unnamed.
+        BandSelectionError: one of them is missing from named bands, or fewer
+            than four bands.
 
     Example:
         >>> select_bands(["B02", "B03", "B04", "B08", "B11"])
-        [0, 1, 2, 3]
+        ([0, 1, 2, 3], None)
         >>> select_bands(["nir", "red", "green", "blue"])
-        [3, 2, 1, 0]
+        ([3, 2, 1, 0], None)
+        >>> select_bands(["gray", "band2", "band3", "band4"])[0]
+        [0, 1, 2, 3]
     """
     names = [common_name(n) for n in band_names]
+    if len(names) >= 4 and all(GENERIC.match(n) for n in names):
+        return [0, 1, 2, 3], (
+            f"the bands have no names ({', '.join(names)}): learned-ms took the first four "
+            "as blue, green, red and nir (Sentinel-2 B02, B03, B04, B08); if that is wrong, "
+            "name them in the file or choose them with bands=..."
+        )
     missing = [c for c in REQUIRED if c not in names]
-    if missing:
+    if missing or len(names) < 4:
         raise BandSelectionError(
             f"change method 'learned-ms' needs the bands blue, green, red and nir (Sentinel-2 "
-            f"B02, B03, B04, B08; Landsat 8/9 B2-B5) named in the file; {', '.join(missing)} "
-            f"missing from {list(band_names)}. Name them with bands=('blue', 'green', 'red', "
-            "'nir') on a file whose band descriptions say so, or use method='cva'."
+            f"B02, B03, B04, B08; Landsat 8/9 B2-B5) named in the file; "
+            f"{', '.join(missing) or 'some'} missing from {list(band_names)}. Name them in "
+            "the file's band descriptions, or use method='cva'."
         )
-    return [names.index(c) for c in REQUIRED]
+    return [names.index(c) for c in REQUIRED], None
 
 
 class FittedMs:
@@ -247,7 +266,7 @@ def fit(
     """
     opts = options or MsOptions()
     names = list(band_names) or [f"band{i + 1}" for i in range(samples[0][0].shape[0])]
-    bands = select_bands(names)
+    bands, assumed = select_bands(names)
     weights = opts.weights or str(WEIGHTS)
     net, _ = load_weights(weights)
     mb, sb = _pooled_stats(samples, bands, 0)
@@ -262,9 +281,9 @@ def fit(
         "threshold": float(net.threshold if opts.threshold is None else opts.threshold),
     }
     fitted = FittedMs(params)
-    warning = uncertainty_warning(fitted, samples)
-    if warning:
-        fitted._params["warnings"] = [warning]
+    warnings = [w for w in (assumed, uncertainty_warning(fitted, samples)) if w]
+    if warnings:
+        fitted._params["warnings"] = warnings
     return fitted
 
 
