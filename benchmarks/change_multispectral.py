@@ -95,7 +95,13 @@ def main(argv: list[str] | None = None) -> dict:
             options = {}
             if method == "learned-ms":
                 options = {"weights": str(_fold(work, name))}
-            pred, info = _run(before, after, method, options)
+            try:
+                pred, info = _run(before, after, method, options)
+            except Exception as exc:  # noqa: BLE001 - a failing method is a result too
+                print(
+                    f"{name:12s} {method:11s} failed: {type(exc).__name__}: {exc}", file=sys.stderr
+                )
+                pred, info = np.zeros_like(truth), {"error": f"{type(exc).__name__}: {exc}"}
             row = scores(pred, truth)
             rows[method][name] = {**{k: row[k] for k in KEYS}, **info}
             pooled[method].append((pred.ravel(), truth.ravel()))
