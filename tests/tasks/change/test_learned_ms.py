@@ -133,3 +133,17 @@ def test_unsure_scene_says_so(monkeypatch) -> None:
         "warnings"
         not in fit([(before, before.copy(), valid)], S2, MsOptions(threshold=1.0)).params()
     )
+
+
+def test_swir_bands_choose_the_six_band_model() -> None:
+    rng = np.random.default_rng(2)
+    img = np.abs(rng.normal(0.15, 0.05, (6, 48, 48))).astype(np.float32)
+    valid = np.ones(img.shape[1:], bool)
+    names = ["B02", "B03", "B04", "B08", "B11", "B12"]
+    six = fit([(img, img * 1.1, valid)], names)
+    assert six.params()["swir"] and six.params()["bands"] == [0, 1, 2, 3, 4, 5]
+    four = fit([(img[:4], img[:4] * 1.1, valid)], names[:4])
+    assert not four.params()["swir"] and four.params()["bands"] == [0, 1, 2, 3]
+    # The 6-band network reads 76 features, the 4-band one 54.
+    assert six.network.layers[0][0].shape[0] == 76 and four.network.layers[0][0].shape[0] == 54
+    assert restore(six.params()).probability(img, img * 1.1, valid).shape == valid.shape

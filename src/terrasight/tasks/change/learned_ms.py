@@ -49,6 +49,12 @@ if TYPE_CHECKING:
 WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "weights" / "learned-ms-4band.npz"
 """The shipped model (blue, green, red, nir)."""
 
+WEIGHTS_SWIR = WEIGHTS.with_name("learned-ms-6band.npz")
+"""The shipped model for blue, green, red, nir, swir16 and swir22 (Sentinel-2 B11, B12)."""
+
+SWIR = ("swir16", "swir22")
+"""Common names of the two short-wave infrared bands the 6-band model adds."""
+
 REQUIRED = ("blue", "green", "red", "nir")
 """Common names of the bands the model needs, in its order."""
 
@@ -202,7 +208,8 @@ class FittedMs:
 
     def __init__(self, params: dict[str, Any]) -> None:
         self._params = dict(params)
-        self.network, _ = load_weights(params["weights"] or WEIGHTS)
+        default = WEIGHTS_SWIR if params.get("swir") else WEIGHTS
+        self.network, _ = load_weights(params["weights"] or default)
         self.threshold = float(params["threshold"])
 
     def _stats(self, which: str) -> tuple[list[float], list[float]]:
@@ -261,19 +268,36 @@ def fit(
 ) -> FittedMs:
     """Fit ``learned-ms``: find blue, green, red and nir, and each date's band statistics.
 
+    With SWIR 1.6 and 2.2 um among the bands (Sentinel-2 B11 and B12, by name), the
+    6-band model runs instead of the 4-band one (it was better held out, see the docs).
+
     Example:
         >>> fitted = fit(samples, ["B02", "B03", "B04", "B08"])  # doctest: +SKIP
     """
     opts = options or MsOptions()
     names = list(band_names) or [f"band{i + 1}" for i in range(samples[0][0].shape[0])]
     bands, assumed = select_bands(names)
-    weights = opts.weights or str(WEIGHTS)
-    net, _ = load_weights(weights)
+    commons = [common_name(n) for n in names]
+    has_swir = all(c in commons for c in SWIR)
+    if opts.weights:
+        net, header = load_weights(opts.weights)
+        swir = len(header["bands"]) > 4
+        if swir and not has_swir:
+            raise BandSelectionError(
+                f"the learned-ms weights {opts.weights} need the SWIR bands B11 and B12 "
+                f"(swir16, swir22) too; the bands are {list(band_names)}."
+            )
+    else:
+        swir = has_swir and WEIGHTS_SWIR.exists()
+        net, _ = load_weights(WEIGHTS_SWIR if swir else WEIGHTS)
+    if swir:
+        bands = bands + [commons.index(c) for c in SWIR]
     mb, sb = _pooled_stats(samples, bands, 0)
     ma, sa = _pooled_stats(samples, bands, 1)
     params: dict[str, Any] = {
         "bands": bands,
         "weights": opts.weights,
+        "swir": swir,
         "median_before": mb,
         "spread_before": sb,
         "median_after": ma,
