@@ -6,7 +6,9 @@ dates (:mod:`terrasight.tasks.change.ms_features`), trained on the OSCD urban
 change cities (Sentinel-2 L1C, 10 m) by ``terrasight train change-ms``. It
 reads bands by name: blue, green, red and near infrared are required (Sentinel-2
 B02, B03, B04, B08; Landsat 8/9 B2-B5; Landsat 4-7 B1-B4, given their common
-names); any other bands are ignored. Its leave-one-city-out accuracy, against
+names); with SWIR 1.6 and 2.2 um named too (Sentinel-2 B11, B12), a 6-band
+model runs instead, which was better held out (pooled F1 0.292 against 0.206
+with four bands); any other bands are ignored. Its leave-one-city-out accuracy, against
 ``cva`` and ``irmad``, is in ``docs/change-multispectral.md`` from
 ``benchmarks/results/change_multispectral.json``.
 
@@ -320,7 +322,8 @@ SPEC = MethodSpec(
     name="learned-ms",
     fit=fit,
     restore=restore,
-    description="Small multispectral model (blue, green, red, nir) trained on Sentinel-2 OSCD cities",
+    description="Small multispectral model (blue, green, red, nir; SWIR if named) "
+    "trained on Sentinel-2 OSCD cities",
     options=MsOptions,
     overlap=CONTEXT,
     min_bands=4,
