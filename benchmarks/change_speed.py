@@ -139,9 +139,10 @@ def _measure(runner: str, before: Path, after: Path, scratch: Path, save: bool =
 def _methods(requested: list[str] | None) -> list[str]:
     if requested:
         return requested
-    from terrasight.tasks.change.methods import list_methods
+    from terrasight.tasks.change.methods import get_method, list_methods
 
-    return list_methods()
+    # The scenes have 3 bands: methods that need more (learned-ms: 4) are left out.
+    return [m for m in list_methods() if get_method(m).min_bands <= 3]
 
 
 def run_benchmark(

@@ -15,6 +15,7 @@ import click
 from terrasight.cli.caption_bank import caption_bank
 from terrasight.cli.train_int8 import int8
 from terrasight.cli.train_landcover import landcover
+from terrasight.cli.train_ms import change_ms
 from terrasight.cli.train_style import caption_style
 from terrasight.training.change import TrainConfig, train_change
 from terrasight.training.vl import VARIANTS, VLTrainConfig, train_vl
@@ -283,3 +284,4 @@ train_group.add_command(caption_bank)
 train_group.add_command(caption_style)
 train_group.add_command(int8)
 train_group.add_command(landcover)
+train_group.add_command(change_ms)

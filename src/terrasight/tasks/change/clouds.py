@@ -84,10 +84,7 @@ def cloud_config(
     """
     if mode == "off":
         return None
-    crs, resolution = source.crs, None
-    if crs is not None and crs.is_projected:
-        resolution = source.res[0] * (crs.linear_units_factor[1] or 1.0)
-    config = cloud_support(band_names, source.dtype, resolution=resolution)
+    config = cloud_support(band_names, source.dtype, resolution=ground_resolution(source))
     if config is None and mode == "on":
         raise BandSelectionError(
             f"cloud masks need blue, green, red and nir bands in reflectance units; the selected "
@@ -124,6 +121,41 @@ def cloud_check(band_names: tuple[str, ...], mode: str, masked: bool) -> str:
     if not {"blue", "green", "red", "nir"} <= set(band_names):
         return NEEDS_BANDS
     return "not checked (the cloud model is missing, or the bands do not look like reflectance)"
+
+
+EARTH_RADIUS = 6_371_008.8
+"""Mean Earth radius in metres (degrees to metres for geographic grids)."""
+
+
+def ground_resolution(source: RasterSource) -> float | None:
+    """Pixel size in metres: from a projected CRS's units, or from degrees at the scene's
+    latitude for a geographic CRS (EPSG:4326); None without a CRS.
+
+    The cloud model was trained at 30 m: a 10 m image in degrees fed to it unaveraged
+    shows it buildings and fields three times too large, and bright roofs and dark
+    fields are flagged as cloud and shadow.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from rasterio.crs import CRS
+        >>> src = SimpleNamespace(crs=CRS.from_epsg(4326), res=(9e-5, 9e-5),
+        ...                       bounds=(2.2, 48.6, 2.3, 48.7))
+        >>> round(ground_resolution(src), 1)
+        8.1
+    """
+    crs = source.crs
+    if crs is None:
+        return None
+    if crs.is_projected:
+        return float(source.res[0] * (crs.linear_units_factor[1] or 1.0))
+    if crs.is_geographic:
+        west, south, east, north = source.bounds
+        lat = np.radians(np.clip((south + north) / 2, -89.0, 89.0))
+        per_degree = np.pi / 180 * EARTH_RADIUS
+        dx = source.res[0] * per_degree * np.cos(lat)
+        dy = source.res[1] * per_degree
+        return float(np.sqrt(dx * dy))
+    return None
 
 
 @dataclass(frozen=True)
