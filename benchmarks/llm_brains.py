@@ -7,7 +7,8 @@ questions of ``_llm_conversation.QUESTIONS`` about the demo pair (``make_demo_pa
 1024 px, six planted changes, the default change method) twice per brain:
 
 - ``openai``: through llama-cpp-python's OpenAI-compatible server
-  (``--chat_format chatml-function-calling``);
+  (``--chat_format chatml-function-calling``, whose template drops ``tool`` messages, so
+  tool results go as user messages: ``tool_role="user"``);
 - ``gguf``: through llama-cpp-python directly, replies held to a JSON schema;
 
 once with ``grounding="mark"`` (the model's own answers, marked where they rest on no
@@ -107,7 +108,7 @@ def main() -> None:
             for grounding in ("mark", "replace"):
                 runs.append(
                     run(folder, facts, "openai", grounding, base_url=url, model="smollm2",
-                        max_tokens=args.max_tokens, timeout=300.0)
+                        max_tokens=args.max_tokens, timeout=300.0, tool_role="user")
                 )  # fmt: skip
         for grounding in ("mark", "replace"):
             runs.append(

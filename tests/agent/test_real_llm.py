@@ -50,7 +50,7 @@ def test_the_openai_brain_with_llama_cpp_server(demo_folder, demo_facts, tmp_pat
     with talk.llama_server(talk.model_file(), tmp_path / "server.log") as url:
         agent = Agent(
             demo_folder, brain="openai", base_url=url, model="smollm2", grounding="mark",
-            max_tokens=256, timeout=300.0,
+            max_tokens=256, timeout=300.0, tool_role="user",
         )  # fmt: skip
         _check(talk.hold(agent, demo_facts))
 
