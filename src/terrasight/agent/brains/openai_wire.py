@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 from collections.abc import Iterable
@@ -103,6 +104,10 @@ def from_stream(
         raise BrainError(
             f"{url} stopped sending in the middle of its answer (timed out)."
         ) from None
+    except (http.client.HTTPException, ConnectionError) as exc:  # the server broke it off
+        if text or calls:
+            raise BrainError(f"{url} broke the stream off in the middle ({exc!r}).") from None
+        raise EmptyStream(f"the server broke the stream off before a word ({exc!r})") from None
     if plain:
         reply = from_body(b"".join(plain), url, max_tokens)
         note = "the server answered the stream request with a plain JSON completion; read as one."
