@@ -95,25 +95,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument(
+        "--runs",
+        default="openai/mark,gguf/mark,openai/replace,gguf/replace",
+        help="brain/grounding pairs to run, in this order (openai runs come first)",
+    )
     args = parser.parse_args()
     why = missing()
     if why:
         sys.exit(f"llm_brains: {why}")
     model = model_file()
     assert model is not None
-    runs = []
-    with tempfile.TemporaryDirectory(prefix="llm-brains-") as tmp:
-        folder, facts = demo(Path(tmp))
-        with llama_server(model, Path(tmp) / "server.log") as url:
-            for grounding in ("mark", "replace"):
-                runs.append(
-                    run(folder, facts, "openai", grounding, base_url=url, model="smollm2",
-                        max_tokens=args.max_tokens, timeout=300.0, tool_role="user")
-                )  # fmt: skip
-        for grounding in ("mark", "replace"):
-            runs.append(
-                run(folder, facts, "gguf", grounding, model_path=model, max_tokens=args.max_tokens)
-            )
+    runs: list[dict[str, Any]] = []
     doc = {
         "what": "six questions about the demo pair answered by a real small model",
         "data": "make_demo_pair(size=1024): six planted changes, default change method; "
@@ -124,10 +117,33 @@ def main() -> None:
         "max_tokens": args.max_tokens,
         "runs": runs,
     }
+    wanted = [tuple(r.split("/")) for r in args.runs.split(",")]
+    with tempfile.TemporaryDirectory(prefix="llm-brains-") as tmp:
+        folder, facts = demo(Path(tmp))
+        with llama_server(model, Path(tmp) / "server.log") as url:
+            for brain, grounding in wanted:
+                if brain == "openai":
+                    runs.append(
+                        run(folder, facts, "openai", grounding, base_url=url, model="smollm2",
+                            max_tokens=args.max_tokens, timeout=300.0, tool_role="user")
+                    )  # fmt: skip
+                    _write(args.out, doc)
+        for brain, grounding in wanted:
+            if brain == "gguf":
+                runs.append(
+                    run(folder, facts, "gguf", grounding, model_path=model,
+                        max_tokens=args.max_tokens)
+                )  # fmt: skip
+                _write(args.out, doc)
     print(table(runs))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(f"written {args.out}")
+
+
+def _write(out: Path, doc: dict[str, Any]) -> None:
+    """Write the results so far (a long run keeps what it has measured)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    print(table(doc["runs"][-1:]), flush=True)
 
 
 if __name__ == "__main__":

@@ -187,3 +187,14 @@ def test_tool_results_can_go_as_user_messages(server):
     sent = server.requests[0]["messages"]
     assert sent[-1] == {"role": "user", "content": 'Result of locate: {"value": "north"}'}
     assert sent[1]["content"] == "" and sent[1]["tool_calls"] == [call]
+
+
+def test_an_empty_answer_is_no_answer(demo_folder, demo_facts, server):
+    """llama-cpp-python's chatml-function-calling can only end a plain message at once:
+    a blank answer is replaced (or marked), never shown as an answer."""
+    server.fault = lambda n, body: _say("")
+    reply = _agent(demo_folder, server, stream=False).ask(QUESTION)
+    assert reply.value == demo_facts.object_count and reply.grounded
+    assert "reply was empty; replaced by the offline brain" in reply.notes[0]
+    marked = _agent(demo_folder, server, stream=False, grounding="mark").ask(QUESTION)
+    assert marked.text == "[not grounded: no answer]" and not marked.grounded

@@ -51,6 +51,8 @@ ARCHIVE_HINT = (
     " To find places elsewhere (an airport, a harbour...), use search_archive on the archive index."
 )
 """Added to the system message where the archive tool is offered."""
+EMPTY = "no answer"
+"""What an empty reply is marked with."""
 GROUNDING = ("replace", "mark", "off")
 """What the agent may do with a reply that is not grounded in a tool result."""
 
@@ -211,6 +213,8 @@ class Agent:
             return reply
         question = str(self.messages[start]["content"])
         missing = unsupported(reply.text, [r.result for r in records], question)
+        if not reply.text.strip():
+            missing = [EMPTY]  # a blank answer is no answer (a server that sent nothing)
         if not missing:
             return reply
         return self._ungrounded(reply, missing, start, on_text)
@@ -290,8 +294,12 @@ class Agent:
             f"the {self.brain_name} brain's reply {said} names {', '.join(missing)}, "
             "which no tool result of this turn gives"
         )
+        if missing == [EMPTY]:
+            note = f"the {self.brain_name} brain's reply was empty"
         if self.grounding == "mark" or self.brain_name == "offline":
             mark = f" [not grounded: {', '.join(missing)} from no tool result]"
+            if missing == [EMPTY]:
+                mark = f"[not grounded: {EMPTY}]"
             if on_text is not None:
                 on_text(mark)
             self.messages[-1] = {**self.messages[-1], "content": reply.text + mark}
