@@ -198,3 +198,26 @@ def test_an_empty_answer_is_no_answer(demo_folder, demo_facts, server):
     assert "reply was empty; replaced by the offline brain" in reply.notes[0]
     marked = _agent(demo_folder, server, stream=False, grounding="mark").ask(QUESTION)
     assert marked.text == "[not grounded: no answer]" and not marked.grounded
+
+
+def test_a_tool_result_that_does_not_answer_the_question_is_not_grounding(
+    demo_folder, demo_facts, server
+):
+    """A small model that counts when asked for the largest change: its answer names only
+    numbers of its tool result, but the offline reading of the question answers with other
+    objects, so the answer is replaced (or marked)."""
+    largest = max(demo_facts.objects, key=lambda f: f.area)
+    call = {"id": "c", "type": "function", "function": {"name": "count_changes", "arguments": "{}"}}
+    count = {"message": {"role": "assistant", "content": "", "tool_calls": [call]}}
+    n = demo_facts.object_count
+
+    def wrong_tool(k: int, body: dict[str, Any]) -> dict[str, Any] | None:
+        return count if k % 2 == 0 else _say(f"There are {n} changes.")
+
+    server.fault = wrong_tool
+    question = "how large is the largest change?"
+    reply = _agent(demo_folder, server, stream=False).ask(question)
+    assert reply.evidence == (largest.id,) and reply.value == pytest.approx(largest.area)
+    assert "offline reading of the question gives" in reply.notes[0]
+    marked = _agent(demo_folder, server, stream=False, grounding="mark").ask(question)
+    assert not marked.grounded and f"gives {largest.id})]" in marked.text

@@ -33,7 +33,7 @@ from terrasight.agent.registry import (
     usable_tools,
 )
 from terrasight.agent.session import Session
-from terrasight.errors import BrainError, InvalidOptionError
+from terrasight.errors import BrainError, InvalidOptionError, TerrasightError
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -215,9 +215,34 @@ class Agent:
         missing = unsupported(reply.text, [r.result for r in records], question)
         if not reply.text.strip():
             missing = [EMPTY]  # a blank answer is no answer (a server that sent nothing)
+        elif not missing and self.brain_name != "offline":
+            missing = self._disagreement(reply, start)
         if not missing:
             return reply
         return self._ungrounded(reply, missing, start, on_text)
+
+    def _disagreement(self, reply: Reply, start: int) -> list[str]:
+        """The objects of ``reply`` where the offline reading of the same question answers
+        with others (a tool result that does not answer the question); [] when they agree
+        or the offline reading has no answer."""
+        from terrasight.agent.brains.offline import OfflineBrain
+
+        kept = self.messages
+        self.messages = kept[: start + 1]
+        try:
+            answer, records = self._steps(OfflineBrain(cache=self.cache), "offline", None)
+        except TerrasightError:
+            return []
+        finally:
+            self.messages = kept
+        if not records or any("error" in r.result for r in records):
+            return []
+        offline = self._reply(answer, records, None)
+        if not offline.evidence or set(offline.evidence) == set(reply.evidence):
+            return []
+        ids = ", ".join(str(i) for i in offline.evidence)
+        mine = ", ".join(str(i) for i in reply.evidence) or "none"
+        return [f"objects {mine} (the offline reading of the question gives {ids})"]
 
     def _steps(
         self, brain: Brain, name: str, on_text: TextSink | None
@@ -292,12 +317,12 @@ class Agent:
         said = f"{reply.text[:200]!r}" + ("" if reply.tool_calls else " (no tool was called)")
         note = (
             f"the {self.brain_name} brain's reply {said} names {', '.join(missing)}, "
-            "which no tool result of this turn gives"
+            "which no tool result of this turn answering the question gives"
         )
         if missing == [EMPTY]:
             note = f"the {self.brain_name} brain's reply was empty"
         if self.grounding == "mark" or self.brain_name == "offline":
-            mark = f" [not grounded: {', '.join(missing)} from no tool result]"
+            mark = f" [not grounded: {', '.join(missing)}]"
             if missing == [EMPTY]:
                 mark = f"[not grounded: {EMPTY}]"
             if on_text is not None:
