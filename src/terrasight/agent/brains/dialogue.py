@@ -207,8 +207,10 @@ def _ranked(
         return None
     rank = (ORDINAL_WORDS.index(found.group(1)) % 5) + 1 if found else None
     extreme = q.extreme or (found and ("smallest" if found.group(2) in SMALL else "largest"))
-    if extreme:
-        base, ids = (state.topic, state.topic_ids) if state.topic else (state.single, None)
+    if extreme:  # among the objects of the last turn: its one extreme change, or its set
+        base, ids = (
+            (state.single, state.single_ids) if state.single else (state.topic, state.topic_ids)
+        )
     elif one:
         base, ids, rank = state.single, state.single_ids, state.rank
         extreme = state.single.extreme if state.single else None
@@ -335,7 +337,7 @@ def after(plan: Plan, state: State, result: dict[str, Any]) -> State:
         and not single
         and plan.steps[-1][0] != "export_geojson"
     ):
-        new = replace(new, topic=q, topic_ids=plan.ids, group=evidence)
+        new = replace(new, topic=q, topic_ids=plan.ids, group=evidence, single=None, rank=None)
     if plan.steps[-1][0] == "when_changed":
         if len(evidence) > 1:
             new = replace(new, group=evidence)
