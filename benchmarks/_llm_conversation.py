@@ -134,10 +134,18 @@ def checks(facts: Any) -> list[Callable[[Any], bool]]:
     return [count(every), count(north), area(by_area[0]), area(by_area[1]), where, total]
 
 
+def expected_objects(facts: Any) -> list[tuple[int, ...]]:
+    """For each of :data:`QUESTIONS`, the ids of the objects its answer rests on."""
+    by_area = sorted(facts.objects, key=lambda f: f.area, reverse=True)
+    every = tuple(sorted(f.id for f in facts.objects))
+    north = tuple(sorted(f.id for f in facts.objects if f.location.startswith("north")))
+    return [every, north, (by_area[0].id,), (by_area[1].id,), (by_area[-1].id,), every]
+
+
 def hold(agent: Any, facts: Any) -> list[dict[str, Any]]:
     """Ask :data:`QUESTIONS`; one row per question: answer, grounded, right, notes, seconds."""
     rows = []
-    for question, right in zip(QUESTIONS, checks(facts), strict=True):
+    for question, right, ids in zip(QUESTIONS, checks(facts), expected_objects(facts), strict=True):
         started = time.monotonic()
         try:
             reply = agent.ask(question)
@@ -148,6 +156,7 @@ def hold(agent: Any, facts: Any) -> list[dict[str, Any]]:
                     "answer": f"error: {exc}",
                     "grounded": False,
                     "right": False,
+                    "objects_right": False,
                     "replaced": False,
                     "tools": [],
                     "notes": [],
@@ -162,6 +171,7 @@ def hold(agent: Any, facts: Any) -> list[dict[str, Any]]:
                 "answer": reply.text,
                 "grounded": reply.grounded,
                 "right": bool(reply.grounded and right(reply)),
+                "objects_right": tuple(sorted(reply.evidence)) == ids,
                 "replaced": any("replaced by the offline brain" in n for n in notes),
                 "tools": [c.name for c in reply.tool_calls],
                 "notes": notes,
