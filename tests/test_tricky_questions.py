@@ -318,7 +318,7 @@ def test_no_brain_answers_yes_to_a_class_nobody_can_see(results) -> None:
         def respond(self, messages, tools, on_text=None):
             return BrainReply(text="Yes: 3 changes.")
 
-    agent = terrasight.Agent(results["utm"], brain=Counter())
+    agent = terrasight.Agent(results["utm"], brain=Counter(), grounding="off")
     try:
         reply = agent.ask("is there a new airport?")
         assert reply.answerable is False and "'airport'" in reply.text

@@ -117,6 +117,10 @@ class ToolArgumentError(TerrasightError, ValueError):
     """
 
 
+class UnknownClassError(ToolArgumentError):
+    """Raised when a tool is given a class the land-cover vocabulary does not have."""
+
+
 class BrainError(TerrasightError, RuntimeError):
     """Raised when a brain cannot answer: its server is unreachable or times out, its reply
     is malformed, or it keeps calling tools without answering."""
@@ -227,6 +231,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
     QuestionError: ErrorRoute(8, 422),
     OnnxExportError: ErrorRoute(7, 500),
     ToolArgumentError: ErrorRoute(2, 422),
+    UnknownClassError: ErrorRoute(2, 422),
     BrainError: ErrorRoute(9, 502),
     UnsafePathError: ErrorRoute(2, 400),
     UploadRejectedError: ErrorRoute(3, 413),

@@ -89,9 +89,39 @@ def test_bad_inputs_and_runaway_brains_are_refused(demo_folder, tmp_path):
         def respond(self, messages, tools):
             from terrasight.agent import BrainReply, ToolCall
 
-            return BrainReply(tool_calls=(ToolCall("x", "change_facts", {}),))
+            ids = [len(messages) // 2 % 2 + 1]  # never the same call twice in a row
+            return BrainReply(tool_calls=(ToolCall("x", "change_facts", {"object_ids": ids}),))
 
     agent = Agent(demo_folder, brain=Loops(), max_steps=3)
     with pytest.raises(BrainError, match="called tools 3 times"):
         agent.ask("how many?")
     assert len(agent.messages) == 1  # the failed turn is rolled back
+
+
+def test_ranked_and_elsewhere_follow_ups(demo_folder, demo_facts):
+    """ "and the second largest?", "and the smallest?", "the one in the north?" read as the
+    first turn was, checked against the facts."""
+    by_area = sorted(demo_facts.objects, key=lambda f: f.area, reverse=True)
+    north = [f for f in by_area if f.location.startswith("north")]
+    agent = Agent(demo_folder)
+    agent.ask("how many changes are there?")
+    second = agent.ask("and the second largest?")
+    assert second.evidence == (by_area[1].id,) and second.value == pytest.approx(by_area[1].area)
+    assert f"object {by_area[1].id}" in second.text and "second largest" in second.text
+    smallest = agent.ask("and the smallest?")
+    assert smallest.evidence == (by_area[-1].id,)
+    there = agent.ask("the one in the north?")
+    assert there.evidence == (north[-1].id,)  # the smallest, now in the north
+
+    agent = Agent(demo_folder)
+    agent.ask("how large is the largest change?")
+    assert agent.ask("the one in the north?").evidence == (north[0].id,)
+    assert agent.ask("and the second largest?").evidence == (north[1].id,)
+    agent = Agent(demo_folder)
+    agent.ask("how many changes are in the north?")
+    assert agent.ask("and the second largest?").evidence == (north[1].id,)
+    fifth = agent.ask("and the fifth largest?")
+    if len(north) >= 5:
+        assert fifth.evidence == (north[4].id,) and "fifth largest" in fifth.text
+    else:
+        assert fifth.text.startswith(f"I could not answer that: measure: only {len(north)} change")

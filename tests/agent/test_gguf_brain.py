@@ -88,7 +88,7 @@ def test_plain_messages_and_schema_shapes():
     msgs = plain_messages(
         [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "where?"}], tools
     )
-    assert msgs[0]["content"].startswith("Be brief.") and "- locate: Where." in msgs[0]["content"]
+    assert msgs[0]["content"].startswith("Be brief.") and "- locate(): Where." in msgs[0]["content"]
     assert reply_schema(tools)["anyOf"][0]["properties"]["tool"]["enum"] == ["locate"]
 
 
@@ -101,3 +101,42 @@ def test_a_real_gguf_model_answers(demo_folder):
     agent = Agent(demo_folder, brain="gguf", model_path=os.environ["TERRASIGHT_GGUF_MODEL"])
     reply = agent.ask("how many changes are there?")
     assert reply.text and reply.tool_calls
+
+
+def test_the_same_call_twice_ends_with_its_result(demo_folder, demo_facts):
+    call = json.dumps({"tool": "count_changes", "arguments": {}})
+    llm = ScriptedLlama(*[call] * 8)
+    reply = Agent(demo_folder, brain="gguf", llm=llm).ask("how many changes are there?")
+    assert len(llm.calls) == 2 and reply.value == demo_facts.object_count
+    assert "twice in a row" in reply.notes[0] and reply.grounded
+
+
+def test_only_the_tools_the_conversation_serves_are_offered(demo_folder):
+    llm = ScriptedLlama(json.dumps({"answer": "Hello."}))
+    Agent(demo_folder, brain="gguf", llm=llm).ask("hi")
+    listing = llm.calls[0]["messages"][0]["content"]
+    schema = llm.calls[0]["response_format"]["schema"]
+    names = [s["properties"]["tool"]["enum"][0] for s in schema["anyOf"][:-1]]
+    assert "search_archive" not in names and "when_changed" not in names
+    assert "- count_changes(places, became" in listing and "search_archive" not in listing
+
+
+def test_a_cut_reply_and_a_full_context_are_explained():
+    class Cut(ScriptedLlama):
+        def create_chat_completion(self, **kwargs):
+            out = super().create_chat_completion(**kwargs)
+            out["choices"][0]["finish_reason"] = "length"
+            return out
+
+    brain = GGUFBrain(llm=Cut('{"answer": "There are 6 chan', '{"tool": "measure", "argu'))
+    reply = brain.respond([{"role": "user", "content": "hi"}], [])
+    assert reply.text == "There are 6 chan..." and "max_tokens=256" in reply.notes[0]
+    with pytest.raises(BrainError, match="cut at max_tokens=256 before it was a whole tool call"):
+        brain.respond([{"role": "user", "content": "hi"}], [])
+
+    class Full:
+        def create_chat_completion(self, **kwargs):
+            raise ValueError("Requested tokens (9000) exceed context window of 8192")
+
+    with pytest.raises(BrainError, match=r"no longer fits.*--n-ctx"):
+        GGUFBrain(llm=Full()).respond([{"role": "user", "content": "hi"}], [])

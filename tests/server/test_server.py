@@ -56,6 +56,7 @@ def test_a_job_from_the_data_folder_runs_end_to_end(server):
         assert reply.status_code == 200, reply.text
         assert reply.json()["value"] == facts["object_count"]
         assert set(reply.json()["evidence"]) == {o["id"] for o in facts["objects"]}
+        assert reply.json()["grounded"] is True and reply.json()["notes"] == []
 
 
 def test_tiles_are_read_through_the_map_grid(server):

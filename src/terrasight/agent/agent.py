@@ -20,11 +20,12 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from terrasight.agent.brains.base import Brain, BrainReply, Message, TextSink
+from terrasight.agent.grounding import unsupported
 from terrasight.agent.registry import (
     call_tool,
     create_brain,
@@ -33,7 +34,7 @@ from terrasight.agent.registry import (
     usable_tools,
 )
 from terrasight.agent.session import Session
-from terrasight.errors import BrainError
+from terrasight.errors import BrainError, InvalidOptionError, TerrasightError
 from terrasight.tasks.interpret.ask_select import CANT_TELL
 
 CANT = CANT_TELL.split(",")[0]
@@ -48,10 +49,17 @@ SYSTEM_PROMPT = (
     "place. Use the tools for every number, place and object id; never guess them. Change "
     "objects have ids (1 is the largest). Keep track of the conversation: 'those' or 'them' "
     "are the objects of your previous answer, 'it' the one object spoken of last, 'there' "
-    "the last place. Answer in one or two plain sentences and name the object ids. To find "
-    "places elsewhere (an airport, a harbour...), use search_archive on the archive index."
+    "the last place. Answer in one or two plain sentences and name the object ids."
 )
 """The system message a language-model brain gets (the offline brain does not read it)."""
+ARCHIVE_HINT = (
+    " To find places elsewhere (an airport, a harbour...), use search_archive on the archive index."
+)
+"""Added to the system message where the archive tool is offered."""
+EMPTY = "no answer"
+"""What an empty reply is marked with."""
+GROUNDING = ("replace", "mark", "off")
+"""What the agent may do with a reply that is not grounded in a tool result."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,10 @@ class Reply:
         tool_calls: the tool calls made for it, in order.
         caveats: what the answer cannot vouch for.
         answerable: False when the images cannot answer ("I can't tell ... because ...").
+        grounded: whether every number, place and class the text names comes from a tool
+            result of this turn (see :mod:`~terrasight.agent.grounding`).
+        notes: what happened on the way, in words: a server that refused streaming, a
+            repeated tool call, a reply replaced because it was not grounded...
     """
 
     text: str
@@ -86,10 +98,12 @@ class Reply:
     tool_calls: tuple[ToolRecord, ...] = ()
     caveats: tuple[str, ...] = field(default=())
     answerable: bool = True
+    grounded: bool = True
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``text``, ``value``, ``unit``, ``evidence``, ``answerable``, ``caveats``,
-        ``tool_calls``."""
+        ``grounded``, ``notes``, ``tool_calls``."""
         return {
             "text": self.text,
             "value": self.value,
@@ -97,6 +111,8 @@ class Reply:
             "evidence": list(self.evidence),
             "answerable": self.answerable,
             "caveats": list(self.caveats),
+            "grounded": self.grounded,
+            "notes": list(self.notes),
             "tool_calls": [c.to_dict() for c in self.tool_calls],
         }
 
@@ -119,6 +135,10 @@ class Agent:
         db: an archive index folder for the ``search_archive`` tool (``terrasight index build``).
         series: a series folder (``terrasight series -o DIR``) for the ``when_changed``
             tool; ``before`` alone may also be one (a conversation about dates only).
+        grounding: what becomes of a reply naming a number, place or class that no tool
+            result of its turn gives: ``"replace"`` (the default: the offline brain answers
+            the question instead, and the reply says so), ``"mark"`` (kept, marked as not
+            grounded in its text and ``Reply.grounded``) or ``"off"``.
         brain_options: options of the brain, e.g. ``base_url`` and ``model`` for ``openai``.
 
     Raises:
@@ -138,16 +158,23 @@ class Agent:
         max_steps: int = 8,
         db: str | Path | None = None,
         series: str | Path | None = None,
+        grounding: str = "replace",
         **brain_options: Any,
     ) -> None:
         from terrasight.models.runtime import ModelCache
 
+        if grounding not in GROUNDING:
+            raise InvalidOptionError(
+                f"grounding={grounding!r}; give one of {', '.join(GROUNDING)}."
+            )
+        self.grounding = grounding
         self.cache = cache if cache is not None else ModelCache()
         self.session = Session(before, after, method, self.cache, outdir, db=db, series=series)
         self.tools = load_tools(tools) if tools is not None else usable_tools(self.session)
         self.tool_schemas = schemas(self.tools)
         self.max_steps = max_steps
-        self.messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}]
+        hint = ARCHIVE_HINT if "search_archive" in self.tools else ""
+        self.messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT + hint}]
         self.history: list[tuple[str, Reply]] = []
         self.brain_name = ""
         self.brain: Brain = self.use_brain(brain, **brain_options)
@@ -191,15 +218,65 @@ class Agent:
         return reply
 
     def _turn(self, on_text: TextSink | None) -> Reply:
+        start = len(self.messages) - 1
+        answer, records = self._steps(self.brain, self.brain_name, on_text)
+        reply = self._reply(answer, records, on_text)
+        if self.grounding == "off":
+            return reply
+        question = str(self.messages[start]["content"])
+        missing = unsupported(reply.text, [r.result for r in records], question)
+        if not reply.text.strip():
+            missing = [EMPTY]  # a blank answer is no answer (a server that sent nothing)
+        elif not missing and self.brain_name != "offline":
+            missing = self._disagreement(reply, start)
+        if not missing:
+            return reply
+        return self._ungrounded(reply, missing, start, on_text)
+
+    def _disagreement(self, reply: Reply, start: int) -> list[str]:
+        """The objects of ``reply`` where the offline reading of the same question answers
+        with others (a tool result that does not answer the question); [] when they agree
+        or the offline reading has no answer."""
+        from terrasight.agent.brains.offline import OfflineBrain
+
+        kept = self.messages
+        self.messages = kept[: start + 1]
+        try:
+            answer, records = self._steps(OfflineBrain(cache=self.cache), "offline", None)
+        except TerrasightError:
+            return []
+        finally:
+            self.messages = kept
+        if not records or any("error" in r.result for r in records):
+            return []
+        offline = self._reply(answer, records, None)
+        if not offline.evidence or set(offline.evidence) == set(reply.evidence):
+            return []
+        ids = ", ".join(str(i) for i in offline.evidence)
+        mine = ", ".join(str(i) for i in reply.evidence) or "none"
+        return [f"objects {mine} (the offline reading of the question gives {ids})"]
+
+    def _steps(
+        self, brain: Brain, name: str, on_text: TextSink | None
+    ) -> tuple[BrainReply, list[ToolRecord]]:
+        """Ask ``brain`` and run its tool calls until it answers; the answer and the calls.
+
+        The same call twice in a row ends the loop with that call's result (a small model
+        may repeat itself forever)."""
         records: list[ToolRecord] = []
+        notes: list[str] = []
         for _ in range(self.max_steps + 1):
-            answer = self._respond(on_text)
+            answer = self._respond(brain, on_text)
+            notes += answer.notes
             self.messages.append(answer.message())
             if not answer.tool_calls:
-                return self._reply(answer, records, on_text)
+                return replace(answer, notes=tuple(notes)), records
             for call in answer.tool_calls:
-                result = call_tool(self.tools, self.session, call.name, call.arguments)
-                records.append(ToolRecord(call.name, call.arguments, result))
+                repeated = bool(records) and _same_call(records[-1], call.name, call.arguments)
+                result = records[-1].result if repeated else None
+                if result is None:
+                    result = call_tool(self.tools, self.session, call.name, call.arguments)
+                    records.append(ToolRecord(call.name, call.arguments, result))
                 self.messages.append(
                     {
                         "role": "tool",
@@ -208,13 +285,21 @@ class Agent:
                         "content": json.dumps(result, default=str),
                     }
                 )
+                if repeated:
+                    notes.append(
+                        f"the {name} brain asked for {call.name} with the same arguments twice "
+                        "in a row; its last result is the answer."
+                    )
+                    final = _from_result(result, tuple(notes))
+                    self.messages.append(final.message())
+                    return final, records
         raise BrainError(
-            f"the {self.brain_name} brain called tools {self.max_steps} times without answering; "
+            f"the {name} brain called tools {self.max_steps} times without answering; "
             "ask a simpler question, or raise max_steps."
         )
 
-    def _respond(self, on_text: TextSink | None) -> BrainReply:
-        respond = self.brain.respond
+    def _respond(self, brain: Brain, on_text: TextSink | None) -> BrainReply:
+        respond = brain.respond
         if on_text is not None and "on_text" in inspect.signature(respond).parameters:
             return respond(self.messages, self.tool_schemas, on_text=on_text)
         return respond(self.messages, self.tool_schemas)
@@ -234,7 +319,49 @@ class Agent:
             evidence = tuple(int(i) for i in last.get("evidence") or ())
         caveats = tuple(str(c) for c in last.get("caveats", ()))
         answerable = last.get("answerable", True) is not False and not text.startswith(CANT)
-        return Reply(text, value, unit, evidence, tuple(records), caveats, answerable)
+        return Reply(
+            text,
+            value,
+            unit,
+            evidence,
+            tuple(records),
+            caveats,
+            answerable,
+            notes=tuple(answer.notes),
+        )
+
+    def _ungrounded(
+        self, reply: Reply, missing: list[str], start: int, on_text: TextSink | None
+    ) -> Reply:
+        """A reply naming what no tool result gave: marked, or answered again offline."""
+        said = f"{reply.text[:200]!r}" + ("" if reply.tool_calls else " (no tool was called)")
+        note = (
+            f"the {self.brain_name} brain's reply {said} names {', '.join(missing)}, "
+            "which no tool result of this turn answering the question gives"
+        )
+        if missing == [EMPTY]:
+            note = f"the {self.brain_name} brain's reply was empty"
+        if self.grounding == "mark" or self.brain_name == "offline":
+            mark = f" [not grounded: {', '.join(missing)}]"
+            if missing == [EMPTY]:
+                mark = f"[not grounded: {EMPTY}]"
+            if on_text is not None:
+                on_text(mark)
+            self.messages[-1] = {**self.messages[-1], "content": reply.text + mark}
+            return replace(
+                reply, text=reply.text + mark, grounded=False, notes=(*reply.notes, note)
+            )
+        from terrasight.agent.brains.offline import OfflineBrain
+
+        del self.messages[start + 1 :]
+        answer, records = self._steps(OfflineBrain(cache=self.cache), "offline", None)
+        text = f"{answer.text or ''} (offline answer: the model's reply was not grounded)"
+        self.messages[-1] = {**self.messages[-1], "content": text}
+        if on_text is not None:
+            on_text(f"\n[not grounded; the offline brain answers:] {text}")
+        out = self._reply(replace(answer, text=text), records, None)
+        notes = (*reply.notes, f"{note}; replaced by the offline brain's answer.", *out.notes)
+        return replace(out, notes=notes)
 
     def save(self, folder: str | Path) -> dict[str, Path]:
         """Write the change outputs, the exported files and the transcript into ``folder``.
@@ -285,3 +412,26 @@ def refusal(text: str) -> Reply | None:
         return None
     answer = cant_tell(q.unanswerable or "")
     return Reply(answer.text, None, None, (), (), (), False)
+
+
+def _same_call(record: ToolRecord, name: str, arguments: Any) -> bool:
+    """Whether a call repeats ``record``: the same tool with the same arguments."""
+
+    def canonical(args: Any) -> Any:
+        if isinstance(args, str):
+            try:
+                args = json.loads(args or "{}")
+            except ValueError:
+                return args
+        return json.dumps(args, sort_keys=True, default=str)
+
+    return record.name == name and canonical(record.arguments) == canonical(arguments)
+
+
+def _from_result(result: dict[str, Any], notes: tuple[str, ...]) -> BrainReply:
+    """The answer a tool result gives in its own words (its error, if it failed)."""
+    if "error" in result:
+        return BrainReply(text=f"I could not answer that: {result['error']}", notes=notes)
+    evidence = tuple(int(i) for i in result.get("evidence") or ())
+    text = str(result.get("text", ""))
+    return BrainReply(text, (), result.get("value"), result.get("unit"), evidence, notes=notes)

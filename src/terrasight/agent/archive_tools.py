@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from terrasight.agent.registry import needs
 from terrasight.agent.session import Session
 from terrasight.errors import ToolArgumentError
 
@@ -24,6 +25,7 @@ NAMED_IN_TEXT = 3
 """Files named in the one-line text; the rest are in ``hits``."""
 
 
+@needs("archive")
 def search_archive(
     session: Session,
     text: str,

@@ -90,11 +90,13 @@ def load_tools(names: list[str] | None = None) -> dict[str, Callable[..., dict[s
 
 
 NEEDS = "terrasight_needs"
-"""Attribute of a tool that names what the conversation must hold: ``"pair"`` or ``"series"``."""
+"""Attribute of a tool that names what the conversation must hold: ``"pair"``, ``"series"``
+or ``"archive"`` (an archive index)."""
 
 
 def needs(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Mark a tool as serving only conversations that hold a ``"pair"`` or a ``"series"``.
+    """Mark a tool as serving only conversations that hold a ``"pair"``, a ``"series"`` or
+    an ``"archive"`` index.
 
     Example:
         >>> @needs("series")
@@ -102,8 +104,8 @@ def needs(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         >>> when.terrasight_needs
         'series'
     """
-    if what not in ("pair", "series"):
-        raise ValueError(f"a tool needs 'pair' or 'series', not {what!r}")
+    if what not in ("pair", "series", "archive"):
+        raise ValueError(f"a tool needs 'pair', 'series' or 'archive', not {what!r}")
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
         setattr(fn, NEEDS, what)
@@ -113,8 +115,13 @@ def needs(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 def usable_tools(session: Session) -> dict[str, Callable[..., dict[str, Any]]]:
-    """The installed tools that the conversation's inputs can serve (see :func:`needs`)."""
-    have = {"pair": session.pair, "series": session.series is not None}
+    """The installed tools that the conversation's inputs can serve (see :func:`needs`): no
+    archive search without an index, no series question without a series..."""
+    have = {
+        "pair": session.pair,
+        "series": session.series is not None,
+        "archive": session.db is not None,
+    }
     return {
         name: fn for name, fn in load_tools(None).items() if have.get(getattr(fn, NEEDS, ""), True)
     }

@@ -19,10 +19,11 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from terrasight.agent.brains.queries import UnknownClassError, answer_dict, make_query
+from terrasight.agent.brains.queries import answer_dict, make_query
+from terrasight.agent.ranking import ordinal, ranked_id
 from terrasight.agent.registry import needs
 from terrasight.agent.session import Session
-from terrasight.errors import ToolArgumentError
+from terrasight.errors import ToolArgumentError, UnknownClassError
 
 Size = Literal["large", "small"]
 Shape = Literal["elongated", "compact"]
@@ -129,6 +130,7 @@ def measure(
     was: list[str] | None = None,
     extreme: Extreme | None = None,
     unit: Unit | None = None,
+    rank: int | None = None,
 ) -> dict[str, Any]:
     """Measure the area (and length) of change objects: given ones, matching ones, or all.
 
@@ -139,15 +141,24 @@ def measure(
         was: only changes from these land-cover classes.
         extreme: only the largest or the smallest of them.
         unit: the unit of the answer: m2, ha, km2, acre, mi2, px, or % of the scene.
+        rank: with extreme, which one: 2 for the second largest (or smallest), 3 for the third.
     """
     from terrasight.tasks.interpret.ask_select import number_text
 
-    out = query_changes(
-        session, "area", places, became, was, extreme=extreme, unit=unit, object_ids=object_ids
-    )
+    facts = session.facts()
+    if rank is not None and rank != 1:
+        listed = query_changes(session, "listing", places, became, was, object_ids=object_ids)
+        chosen = ranked_id(listed, lambda i: facts.object(i).area, extreme, rank)
+        out = query_changes(session, "area", unit=unit, object_ids=[chosen])
+        where = f" in the {' and '.join(places)}" if places else ""
+        said = str(out["text"]).removesuffix(f": object {chosen}.").removesuffix(".")
+        out["text"] = f"The {ordinal(rank)} {extreme} change{where} is object {chosen}: {said}."
+    else:
+        out = query_changes(
+            session, "area", places, became, was, extreme=extreme, unit=unit, object_ids=object_ids
+        )
     if out.get("answerable") is False:
         return out
-    facts = session.facts()
     out["objects"] = [
         {"id": i, "area": facts.object(i).area, "area_unit": facts.area_unit, **_length(facts, i)}
         for i in out["evidence"][:MAX_LISTED]

@@ -68,6 +68,7 @@ def markdown(doc: dict[str, Any]) -> str:
         reply = turn["reply"]
         lines += [f"**You:** {turn['question']}", "", f"**terrasight:** {reply['text']}", ""]
         lines += [f"> caveat: {c}" for c in reply["caveats"]]
+        lines += [f"> note: {n}" for n in reply.get("notes", ())]
         calls = [_call_text(c) for c in reply["tool_calls"]]
         if calls:
             lines += [f"<sub>tools: {'; '.join(calls)}</sub>", ""]

@@ -88,4 +88,7 @@ def reply_from(data: dict[str, Any]) -> Reply:
         evidence=tuple(int(i) for i in data.get("evidence") or ()),
         tool_calls=calls,
         caveats=tuple(str(c) for c in data.get("caveats") or ()),
+        answerable=data.get("answerable", True) is not False,
+        grounded=data.get("grounded", True) is not False,
+        notes=tuple(str(n) for n in data.get("notes") or ()),
     )

@@ -34,7 +34,7 @@ def default_method(kind: str = "change") -> str:
 
     Example:
         >>> from terrasight.tasks.change.methods import list_methods
-        >>> default_method("change") in list_methods()
+        >>> default_method("change") in ["auto", *list_methods()]
         True
     """
     from terrasight.tasks.change.detect import detect_changes

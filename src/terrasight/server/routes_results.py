@@ -109,7 +109,9 @@ def summary(job_id: str, ctx: Context) -> dict[str, Any]:
 async def ask(job_id: str, body: Question, ctx: Context) -> dict[str, Any]:
     """Ask the agent about the change; the conversation goes on with the next question.
 
-    The reply has ``text``, ``value``, ``unit``, ``evidence`` (object ids) and ``caveats``.
+    The reply has ``text``, ``value``, ``unit``, ``evidence`` (object ids), ``caveats``,
+    ``grounded`` (whether every number, place and class of the text comes from a tool
+    result) and ``notes`` (what the brain had to work around).
     """
     reply = await run_in_threadpool(ctx.ask, job_id, body.question)
     return jsonable(reply.to_dict())

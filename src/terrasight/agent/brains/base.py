@@ -53,6 +53,8 @@ class BrainReply:
         value, unit, evidence: the answer as data, when the brain knows it (the offline
             brain does); otherwise the agent takes them from the last tool result.
         streamed: the text was already sent to the caller's text sink.
+        notes: what the brain had to work around to get this reply (a server that refused
+            streaming, a reply cut at the token limit...), in words; they reach the reply.
     """
 
     text: str | None = None
@@ -61,10 +63,12 @@ class BrainReply:
     unit: str | None = None
     evidence: tuple[int, ...] | None = None
     streamed: bool = False
+    notes: tuple[str, ...] = ()
 
     def message(self) -> Message:
-        """The reply as an assistant message of the conversation."""
-        out: Message = {"role": "assistant", "content": self.text}
+        """The reply as an assistant message of the conversation (``content`` is ``""``
+        beside tool calls: several servers reject ``null``)."""
+        out: Message = {"role": "assistant", "content": self.text or ""}
         if self.tool_calls:
             out["tool_calls"] = [c.message() for c in self.tool_calls]
         return out

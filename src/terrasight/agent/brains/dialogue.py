@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from terrasight.agent.brains.queries import query_arguments
+from terrasight.errors import QuestionError
 from terrasight.tasks.interpret.ask_parse import Query, normalise
 from terrasight.tasks.interpret.ask_slots import Region
 from terrasight.tasks.interpret.vocabulary import CELL_NAMES, DIRECTIONS
@@ -60,6 +61,14 @@ ARCHIVE_FRAME = re.compile(
     r"(?:(?:the|my|our) archive)?\s*(?:for )?(?:any )?|\s*(?:(?:in|from|of) (?:the|my|our) "
     r"archive)?\s*(?:else(?:where)?)?\s*[?.!]*$"
 )
+ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth", "1st", "2nd", "3rd", "4th", "5th")
+SMALL = ("smallest", "tiniest")
+RANK = re.compile(
+    rf"\b({'|'.join(ORDINAL_WORDS)})[ -](largest|biggest|greatest|{'|'.join(SMALL)})\b"
+)
+"""An ordinal extreme: "the second largest", "the 3rd smallest"."""
+ONE = re.compile(r"^(?:and |but |what about |how about )?(?:the|that|this) one\b")
+"""A follow-up about the same one change elsewhere: "the one in the north?"."""
 TIME_WORDS = re.compile(WHEN_WORDS)
 """Words of a question about when (a date in it counts too)."""
 THEN = re.compile(r"\b(after|since|before|until) (?:that|then)\b")
@@ -71,6 +80,11 @@ IMAGE_KINDS = ("date", "cloud")
 """Question types about the images, not about some of the change objects: "it" and "those"
 do not narrow them."""
 SET_KINDS = ("presence", "count", "area", "class", "comparison", "listing", "location")
+NO_ARCHIVE = (
+    "I could not answer that: no archive index was given to this conversation; start it with "
+    "one (Agent(..., db=PATH) or terrasight chat ... --db PATH), built with "
+    "`terrasight index build SOURCES... --db PATH`."
+)
 HARD_REASONS = ("another time", "why or by whom", "have nothing for", "too far to trust")
 """Parts of the reasons for which a question is unanswerable whatever came before."""
 
@@ -86,6 +100,9 @@ class State:
         focus: the last single object spoken of ("it").
         place: the last place named or answered ("there").
         when: the last date answered ("after that", "since then").
+        single: the last question about one extreme change ("the largest"), with the ids it
+            was among (``single_ids``) and its rank (2: the second largest), for "and the
+            second largest?" and "the one in the north?".
     """
 
     topic: Query | None = None
@@ -94,6 +111,9 @@ class State:
     focus: int | None = None
     place: tuple[Region, ...] = ()
     when: str | None = None
+    single: Query | None = None
+    single_ids: tuple[int, ...] | None = None
+    rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +157,8 @@ def resolve(
     archive = ARCHIVE.search(t) and ("archive" in t or not CHANGE_WORDS.search(t))
     if archive and (offered is None or offered("search_archive", {"text"})):
         return Plan((("search_archive", {"text": archive_subject(t)}),))
+    if archive and "archive" in t and tools and "search_archive" not in tools:
+        raise QuestionError(NO_ARCHIVE)
     used: list[str] = []
     ids: tuple[int, ...] | None = None
     if "when_changed" in tools and ("answer_question" not in tools or about_time(t)):
@@ -152,6 +174,9 @@ def resolve(
     q = read(text)
     if EXPORT.search(t) or (SHOW.search(t) and (ids or q.kind in ("listing", "unanswerable"))):
         return _export(q, ids, state, used)
+    ranked = _ranked(t, q, state, offered)
+    if ranked is not None:
+        return ranked
     if POSSESSIVE_AREA.search(t):
         q = replace(q, kind="area", unanswerable=None)
     if LENGTH.search(t) and (used or q.kind != "length"):
@@ -172,6 +197,42 @@ def resolve(
     if not used:
         return Plan((("answer_question", {"question": text}),), q, None, ())
     return Plan((_step(q, ids, offered),), q, ids, tuple(used))
+
+
+def _ranked(
+    t: str, q: Query, state: State, offered: Callable[[str, set[str]], bool] | None
+) -> Plan | None:
+    """ "and the second largest?", "and the smallest?", "the one in the north?": one extreme
+    change among the objects of the turns before (None: not such a follow-up)."""
+    found = RANK.search(t)
+    one = ONE.match(t) if state.single is not None else None
+    if not (ELLIPSIS.search(t) or one) or (q.kind != "unanswerable" and not one):
+        return None
+    rank = (ORDINAL_WORDS.index(found.group(1)) % 5) + 1 if found else None
+    extreme = q.extreme or (found and ("smallest" if found.group(2) in SMALL else "largest"))
+    if extreme:  # among the objects of the last turn: its one extreme change, or its set
+        base, ids = (
+            (state.single, state.single_ids) if state.single else (state.topic, state.topic_ids)
+        )
+    elif one:
+        base, ids, rank = state.single, state.single_ids, state.rank
+        extreme = state.single.extreme if state.single else None
+    else:
+        return None
+    if base is None or not extreme:
+        return None
+    kind = "location" if base.kind == "location" and not rank else "area"
+    query = replace(
+        base, text=q.text, kind=kind, extreme=extreme, regions=q.regions or base.regions
+    )
+    args = {**query_arguments(replace(query, unit=None if kind == "location" else query.unit))}
+    args.update(_ids(ids))
+    if rank and rank > 1:
+        args["rank"] = rank
+    tool = "locate" if kind == "location" else "measure"
+    if offered is not None and not offered(tool, set(args)):
+        return None
+    return Plan(((tool, args),), query, ids, ("topic",))
 
 
 def _when(text: str, t: str, state: State) -> Plan:
@@ -270,13 +331,16 @@ def after(plan: Plan, state: State, result: dict[str, Any]) -> State:
     if len(evidence) == 1:
         new = replace(new, focus=evidence[0])
     single = q is not None and (q.extreme is not None or plan.used == ("focus",))
+    if q is not None and q.extreme is not None and len(evidence) == 1:
+        rank = plan.steps[-1][1].get("rank")
+        new = replace(new, single=q, single_ids=plan.ids, rank=rank)
     if (
         q is not None
         and q.kind in SET_KINDS
         and not single
         and plan.steps[-1][0] != "export_geojson"
     ):
-        new = replace(new, topic=q, topic_ids=plan.ids, group=evidence)
+        new = replace(new, topic=q, topic_ids=plan.ids, group=evidence, single=None, rank=None)
     if plan.steps[-1][0] == "when_changed":
         if len(evidence) > 1:
             new = replace(new, group=evidence)

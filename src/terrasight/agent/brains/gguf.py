@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +28,11 @@ if TYPE_CHECKING:
 
 INSTRUCTIONS = (
     'Reply with one JSON object only: {"tool": NAME, "arguments": {...}} to call a tool, '
-    'or {"answer": TEXT} once the tool results answer the question. Tools:\n'
+    'or {"answer": TEXT} once a tool result answers the question; answer with the words and '
+    "numbers of the result. Tools:\n"
 )
+PARTIAL_ANSWER = re.compile(r'\s*\{\s*"answer"\s*:\s*"((?:[^"\\]|\\.)*)')
+"""The start of an answer the token limit cut."""
 
 
 class GGUFBrain:
@@ -37,7 +41,8 @@ class GGUFBrain:
     Args:
         model_path: the ``.gguf`` file.
         n_ctx: the context length in tokens.
-        max_tokens: the longest reply.
+        max_tokens: the longest reply (a cut answer is kept with a note; a cut tool call
+            is an error naming this option).
         temperature: sampling temperature.
         llm: an already loaded ``llama_cpp.Llama`` (or anything with its
             ``create_chat_completion``) instead of ``model_path``.
@@ -54,7 +59,7 @@ class GGUFBrain:
         self,
         model_path: str | Path | None = None,
         n_ctx: int = 8192,
-        max_tokens: int = 512,
+        max_tokens: int = 256,
         temperature: float = 0.0,
         llm: Any = None,
         cache: ModelCache | None = None,
@@ -68,31 +73,70 @@ class GGUFBrain:
         """One constrained completion: a tool call or the answer.
 
         Raises:
-            BrainError: the model's reply is not the JSON it was held to.
+            BrainError: the conversation no longer fits the context, the token limit cut a
+                tool call, or the reply is not the JSON it was held to.
         """
-        out = self.llm.create_chat_completion(
-            messages=plain_messages(messages, tools),
-            response_format={"type": "json_object", "schema": reply_schema(tools)},
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-        )
         try:
-            text = out["choices"][0]["message"]["content"]
-            data = json.loads(text)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            out = self.llm.create_chat_completion(
+                messages=plain_messages(messages, tools),
+                response_format={"type": "json_object", "schema": reply_schema(tools)},
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+            )
+        except ValueError as exc:  # llama-cpp-python: "Requested tokens (N) exceed context window"
+            if "context" not in str(exc):
+                raise
             raise BrainError(
-                f"the gguf model's reply is not JSON ({exc}): {str(out)[:300]}"
+                f"the conversation no longer fits the gguf model's context ({exc}); raise "
+                "n_ctx (--n-ctx) or start a new conversation."
             ) from None
-        if isinstance(data, dict) and isinstance(data.get("tool"), str):
-            raw = data.get("arguments")
-            args: dict[str, Any] = raw if isinstance(raw, dict) else {}
-            turn = sum(1 for m in messages if m.get("role") == "assistant")
-            return BrainReply(tool_calls=(ToolCall(f"gguf-{turn}", data["tool"], args),))
-        if isinstance(data, dict) and "answer" in data:
-            return BrainReply(text=str(data["answer"]))
-        raise BrainError(
-            f"the gguf model replied {text[:200]!r}: neither a tool call nor an answer."
+        try:
+            choice = out["choices"][0]
+            text = str(choice["message"]["content"] or "")
+        except (KeyError, IndexError, TypeError):
+            raise BrainError(f"the gguf model sent no chat completion: {str(out)[:200]}") from None
+        turn = sum(1 for m in messages if m.get("role") == "assistant")
+        return read_reply(text, choice.get("finish_reason"), self.max_tokens, turn)
+
+
+def read_reply(text: str, finish: str | None, max_tokens: int, turn: int = 0) -> BrainReply:
+    """The brain's reply from the model's JSON text; an answer the token limit cut is kept
+    with a note, a cut tool call is an error that says which limit to raise.
+
+    Raises:
+        BrainError: a cut tool call, or text that is neither a tool call nor an answer.
+
+    Example:
+        >>> read_reply('{"answer": "6 changes', "length", 8).notes[0][:37]
+        'the answer was cut at max_tokens=8 (r'
+    """
+    cut = finish == "length"
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("tool"), str):
+        raw = data.get("arguments")
+        args: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        return BrainReply(tool_calls=(ToolCall(f"gguf-{turn}", data["tool"], args),))
+    if isinstance(data, dict) and "answer" in data:
+        return BrainReply(text=str(data["answer"]))
+    partial = PARTIAL_ANSWER.match(text)
+    if cut and partial:
+        note = (
+            f"the answer was cut at max_tokens={max_tokens} (raise max_tokens, --max-tokens, "
+            "for a full one)."
         )
+        return BrainReply(text=partial.group(1) + "...", notes=(note,))
+    if cut:
+        raise BrainError(
+            f"the gguf model's reply was cut at max_tokens={max_tokens} before it was a whole "
+            f"tool call ({text[:120]!r}...); raise max_tokens (--max-tokens)."
+        )
+    raise BrainError(
+        f"the gguf model replied {text[:200]!r}: neither a tool call nor an answer; a model "
+        "that cannot follow the JSON format needs llama-cpp-python's grammar support."
+    )
 
 
 def _load(model_path: str | Path | None, n_ctx: int, cache: ModelCache | None) -> Any:
@@ -147,11 +191,7 @@ def plain_messages(messages: list[Message], tools: list[dict[str, Any]]) -> list
         >>> plain_messages([{"role": "tool", "name": "locate", "content": "{}"}], [])[1]
         {'role': 'user', 'content': 'Result of locate: {}'}
     """
-    listing = "\n".join(
-        f"- {t['function']['name']}: {t['function'].get('description', '')}"
-        for t in tools
-        if "function" in t
-    )
+    listing = "\n".join(_listed(t["function"]) for t in tools if "function" in t)
     system = next((m["content"] for m in messages if m.get("role") == "system"), "")
     out: list[Message] = [
         {"role": "system", "content": f"{system}\n\n{INSTRUCTIONS}{listing}".strip()}
@@ -174,3 +214,10 @@ def plain_messages(messages: list[Message], tools: list[dict[str, Any]]) -> list
         elif role in ("user", "assistant"):
             out.append({"role": role, "content": m.get("content") or ""})
     return out
+
+
+def _listed(function: dict[str, Any]) -> str:
+    """One line of the tool listing: name, argument names, the description's first line."""
+    args = ", ".join((function.get("parameters") or {}).get("properties", {}))
+    about = str(function.get("description", "")).strip().splitlines()
+    return f"- {function['name']}({args}): {about[0] if about else ''}"

@@ -18,17 +18,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from terrasight.errors import ToolArgumentError
+from terrasight.errors import ToolArgumentError, UnknownClassError
 from terrasight.tasks.interpret.ask_parse import Query, normalise
 from terrasight.tasks.interpret.ask_slots import Region, find_classes, find_regions
 from terrasight.tasks.interpret.vocabulary import CELL_NAMES, DIRECTIONS, LAND_COVER
 
 if TYPE_CHECKING:
     from terrasight.tasks.interpret.ask_select import Answer
-
-
-class UnknownClassError(ToolArgumentError):
-    """Raised when a tool is given a class the land-cover vocabulary does not have."""
 
 
 PLACES = (*DIRECTIONS, *CELL_NAMES)

@@ -247,6 +247,7 @@ def options_for_choice(
     """The chosen method's options; options it does not take name the choice and the way out.
 
     Example:
+        >>> from terrasight.tasks.change.methods import get_method
         >>> options_for_choice(get_method("cva"), {}, MethodChoice("auto", "cva", "other", "x"))
         CVAOptions(tolerance=1, significance=0.001, otsu=True, standardise='mean')
     """

@@ -262,6 +262,12 @@ def comparison(facts: ChangeFacts, q: Query) -> Answer:
         f"{name}: {area_text(sum(f.area for f in objs), facts.area_unit)} in {plural(len(objs))}"
         for name, _, objs in values
     ]
+    if len(values) < 2:
+        text = (
+            "I can't tell what to compare: name two places or two classes, e.g. 'is there "
+            "more change in the north or in the south?'"
+        )
+        return Answer(text, None, None, (), "comparison", answerable=False)
     (a, va, _), (b, vb, _) = values[0], values[1]
     if va == vb:
         winner = "neither"
