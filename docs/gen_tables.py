@@ -240,6 +240,23 @@ def index_scale() -> str:
     return build + "\n\n" + search + source("index_scale", f"; {data['cpus']} CPUs")
 
 
+def batch_scale() -> str:
+    """A batch of pairs on one process and on a 2-worker Dask LocalCluster."""
+    data = load("batch_scale")
+    rows = []
+    for mode in ("local", "dask"):
+        runs = [r for r in data["runs"] if r["mode"] == mode]
+        best = data["best_seconds"][mode]
+        peak = max(max(r["peak_mib_per_process"]) for r in runs)
+        where = "one process" if mode == "local" else "LocalCluster, 2 workers"
+        pairs = runs[0]["pairs"]
+        rows.append([where, f"{best:.1f}", f"{60 * pairs / best:.1f}", peak, runs[0]["failed"]])
+    header = ["where", "best seconds", "pairs per minute", "peak MiB per process", "failed"]
+    same = "identical masks" if data["identical_masks"] else "MASKS DIFFER"
+    extra = f"; {data['data']}, method {data['method']}; {same}"
+    return table(header, rows) + source("batch_scale", extra)
+
+
 def results_list() -> str:
     """Every committed result file, with its date and command where it records them."""
     rows = []
@@ -265,6 +282,7 @@ TABLES: dict[str, Callable[[], str]] = {
         caption_accuracy,
         land_cover_accuracy,
         index_scale,
+        batch_scale,
         results_list,
     )
 }
