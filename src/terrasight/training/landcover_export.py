@@ -101,30 +101,9 @@ def calibration_windows(samples: list[Sample], n: int = 24, size: int = 256) -> 
 
 def quantize(float_path: Path, out: Path, samples: list[Sample]) -> None:
     """Quantise the float export to ``out``, calibrated on crops of ``samples``."""
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+    from terrasight.models.onnx_int8 import quantize_qdq
 
-    feeds = calibration_windows(samples)
-
-    class Reader(CalibrationDataReader):
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(feeds, None)
-
-    quantize_static(
-        str(float_path),
-        str(out),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        calibrate_method=CalibrationMethod.MinMax,
-    )
+    quantize_qdq(float_path, out, calibration_windows(samples))
 
 
 def score_onnx(path: Path, samples: list[Sample], threshold: float | None = None) -> dict[str, Any]:
