@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -153,19 +154,7 @@ def upload_images_job(
     method = method or default_method(kind)
     _check_method(method)
     labels = [f"image{i + 1}" for i in range(len(images))]
-    names = upload_names([f.filename for f in images], labels)
-    job_id = ctx.store.new_id()
-    folder = ctx.store.input_dir(job_id)
-    try:
-        paths = []
-        for label, upload, name in zip(labels, images, names, strict=True):
-            path = folder / name
-            save_upload(upload.file, path, limit)
-            check_raster(path, label)
-            paths.append(path)
-    except BaseException:
-        remove_quietly(ctx.store.folder(job_id))
-        raise
+    job_id, paths = _save_uploads(ctx, images, labels)
     job = ctx.store.create(
         str(paths[0]), str(paths[-1]), method, "upload", job_id, kind, tuple(map(str, paths))
     )
@@ -191,22 +180,31 @@ def upload_job(
         )
     method = method or default_method()
     _check_method(method)
-    names = upload_names([before.filename, after.filename], ["before", "after"])
+    job_id, paths = _save_uploads(ctx, [before, after], ["before", "after"])
+    job = ctx.store.create(str(paths[0]), str(paths[1]), method, "upload", job_id=job_id)
+    ctx.runner.submit(job.id)
+    return job_view(ctx, job)
+
+
+def _save_uploads(
+    ctx: AppContext, uploads: list[UploadFile], labels: list[str]
+) -> tuple[str, list[Path]]:
+    """A new job id and its uploaded images saved under their safe names, each checked to be
+    a raster; the job's folder is removed when any of them fails."""
+    names = upload_names([u.filename for u in uploads], labels)
     job_id = ctx.store.new_id()
     folder = ctx.store.input_dir(job_id)
     try:
         paths = []
-        for label, upload, name in zip(("before", "after"), (before, after), names, strict=True):
+        for label, upload, name in zip(labels, uploads, names, strict=True):
             path = folder / name
-            save_upload(upload.file, path, limit)
+            save_upload(upload.file, path, ctx.config.max_upload_bytes)
             check_raster(path, label)
             paths.append(path)
     except BaseException:
         remove_quietly(ctx.store.folder(job_id))
         raise
-    job = ctx.store.create(str(paths[0]), str(paths[1]), method, "upload", job_id=job_id)
-    ctx.runner.submit(job.id)
-    return job_view(ctx, job)
+    return job_id, paths
 
 
 @router.get("/jobs/{job_id}")

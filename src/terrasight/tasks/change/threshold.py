@@ -14,14 +14,9 @@ def otsu(values: np.ndarray, bins: int = 256) -> float:
         >>> 0 < otsu(v) < 10
         True
     """
-    values = np.asarray(values, dtype=np.float64).ravel()
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        raise ValueError("otsu() needs at least one finite value")
-    lo, hi = float(values.min()), float(values.max())
-    if hi <= lo:
-        return hi
-    hist, edges = np.histogram(values, bins=bins, range=(lo, hi))
+    hist, edges = _histogram(values, bins, "otsu")
+    if hist is None:  # one value only
+        return float(edges[-1])
     return otsu_from_histogram(hist, edges)
 
 
@@ -54,14 +49,10 @@ def kittler_illingworth(values: np.ndarray, bins: int = 256) -> float:
         >>> 3 < kittler_illingworth(v) < 6
         True
     """
-    values = np.asarray(values, dtype=np.float64).ravel()
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        raise ValueError("kittler_illingworth() needs at least one finite value")
-    lo, hi = float(values.min()), float(values.max())
-    if hi <= lo:
-        return hi
-    hist, edges = np.histogram(values, bins=bins, range=(lo, hi))
+    hist, edges = _histogram(values, bins, "kittler_illingworth")
+    if hist is None:  # one value only
+        return float(edges[-1])
+    lo, hi = float(edges[0]), float(edges[-1])
     centers = (edges[:-1] + edges[1:]) / 2
     p = hist / hist.sum()
     p1 = np.cumsum(p)[:-1]
@@ -78,3 +69,16 @@ def kittler_illingworth(values: np.ndarray, bins: int = 256) -> float:
     if not np.isfinite(cost).any():
         return hi
     return float(edges[int(np.argmin(cost)) + 1])
+
+
+def _histogram(values: np.ndarray, bins: int, name: str) -> tuple[np.ndarray | None, np.ndarray]:
+    """``(counts, edges)`` of the finite values over their range; ``(None, [value])`` when
+    they are all one value. ValueError without a finite value."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise ValueError(f"{name}() needs at least one finite value")
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return None, np.array([hi])
+    return np.histogram(values, bins=bins, range=(lo, hi))
