@@ -137,7 +137,7 @@ def score_pairs(
 
     from terrasight.eval.change import prepare_inputs, read_truth, score_result
     from terrasight.eval.metrics import ConfusionMatrix, scores
-    from terrasight.tasks.change.detect import detect_changes
+    from terrasight.tasks.change.pipeline.detect import detect_changes
 
     rows, total = [], ConfusionMatrix()
     pos, neg = np.zeros(BINS), np.zeros(BINS)

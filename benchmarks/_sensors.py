@@ -32,7 +32,7 @@ def run_method(pair: Any, method: str, work: Path, **options: Any) -> dict[str, 
     """Scores of one method on one :class:`~terrasight.eval.sensors.LabelledPair`, or its error."""
     from terrasight.errors import TerrasightError
     from terrasight.eval.sensors import score_mask
-    from terrasight.tasks.change.detect import detect_changes
+    from terrasight.tasks.change.pipeline.detect import detect_changes
 
     start = time.perf_counter()
     name, _, rest = method.partition(":")  # "cva:tolerance=0" runs cva with that option

@@ -125,7 +125,7 @@ def section_demo(variants: dict, tmp: Path) -> dict[str, Any]:
 
     from terrasight.eval.metrics import ConfusionMatrix, scores
     from terrasight.io.samples import DEMO_SIZE, make_demo_pair
-    from terrasight.tasks.change.detect import detect_changes
+    from terrasight.tasks.change.pipeline.detect import detect_changes
 
     pair = make_demo_pair(tmp / "demo", size=DEMO_SIZE)
     with rasterio.open(pair.truth) as ds:

@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED_DATA  # noqa: E402
 from _oscd_stack import stack_city  # noqa: E402
 
-from terrasight.tasks.change.detect import detect_changes  # noqa: E402
-from terrasight.tasks.change.learned_ms import save_weights  # noqa: E402
+from terrasight.tasks.change.methods.learned_ms import save_weights  # noqa: E402
+from terrasight.tasks.change.pipeline.detect import detect_changes  # noqa: E402
 from terrasight.training.change_ms import (  # noqa: E402
     MsTrainConfig,
     leave_one_out,

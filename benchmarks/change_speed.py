@@ -48,7 +48,7 @@ def _child(args: argparse.Namespace) -> None:
         info = naive_cva(before, after, out / "naive_mask.tif")
         seconds = time.perf_counter() - t0
     else:
-        from terrasight.tasks.change.detect import detect_changes
+        from terrasight.tasks.change.pipeline.detect import detect_changes
 
         method, job, options = parse_runner(args.child)
         cpu0, t0 = _cpu(), time.perf_counter()
@@ -98,7 +98,7 @@ def warm_up(runners: list[str]) -> None:
         return
     try:
         from terrasight.models.onnx_change import onnx_change_network
-        from terrasight.tasks.change.learned import MODEL
+        from terrasight.tasks.change.methods.learned import MODEL
 
         onnx_change_network(MODEL)
     except Exception as exc:  # noqa: BLE001 - the runs report the failure themselves
@@ -139,7 +139,7 @@ def _measure(runner: str, before: Path, after: Path, scratch: Path, save: bool =
 def _methods(requested: list[str] | None) -> list[str]:
     if requested:
         return requested
-    from terrasight.tasks.change.methods import get_method, list_methods
+    from terrasight.tasks.change.methods.registry import get_method, list_methods
 
     # The scenes have 3 bands: methods that need more (learned-ms: 4) are left out.
     return [m for m in list_methods() if get_method(m).min_bands <= 3]

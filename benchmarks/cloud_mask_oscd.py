@@ -32,8 +32,8 @@ from _oscd_stack import stack_city  # noqa: E402
 
 from terrasight.io.pair import open_pair  # noqa: E402
 from terrasight.models.runtime import ModelCache  # noqa: E402
-from terrasight.tasks.change import clouds  # noqa: E402
-from terrasight.tasks.change.cloud_rule import MASKED  # noqa: E402
+from terrasight.tasks.change.pipeline import clouds  # noqa: E402
+from terrasight.tasks.change.pipeline.cloud_rule import MASKED  # noqa: E402
 from terrasight.training.oscd import SWIR, TEN_M, city_names, find_root  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cloud_mask_oscd.json"

@@ -109,7 +109,7 @@ def scenes(data: Path) -> list[dict[str, Any]]:
 
 def detected_facts(scene: dict[str, Any], cache: Any) -> Any:
     """Facts of the default method's detections (cached with the result)."""
-    from terrasight.tasks.change.detect import detect_changes
+    from terrasight.tasks.change.pipeline.detect import detect_changes
     from terrasight.tasks.interpret.facts import FactsOptions, change_facts
     from terrasight.tasks.interpret.facts_data import read_facts, write_facts
 
@@ -126,7 +126,7 @@ def detected_facts(scene: dict[str, Any], cache: Any) -> Any:
 
 def oracle_facts(scene: dict[str, Any]) -> Any:
     """Facts of the truth mask: traced by the package, land cover from the simulated changes."""
-    from terrasight.tasks.change.objects import extract_objects
+    from terrasight.tasks.change.objects.extract import extract_objects
     from terrasight.tasks.change.result import ChangeResult
     from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 

@@ -6,7 +6,8 @@ its own layer's modules and lower layers only (training scores its models with
 ``eval``'s metrics); the peers ``cli`` and ``server`` do not import each other.
 
 Inside a layer, its sub-packages are ranked too (``SUB_RANKS``):
-``tasks`` (``embed``, ``find``) < ``tasks.change`` < ``tasks.series`` <
+``tasks`` (``embed``, ``find``) < ``tasks.change`` (its rooms: ``methods`` <
+the result's own modules < ``objects`` < ``output`` < ``pipeline``) < ``tasks.series`` <
 ``tasks.interpret`` < ``tasks.products`` (facts, caption and report written
 from a result), and ``agent.brains`` < ``agent``.
 
@@ -44,7 +45,11 @@ RANKS = {
 SUB_RANKS = {
     "tasks": (
         "tasks",
+        "tasks.change.methods",
         "tasks.change",
+        "tasks.change.objects",
+        "tasks.change.output",
+        "tasks.change.pipeline",
         "tasks.landcover",
         "tasks.series",
         "tasks.interpret",
@@ -150,8 +155,9 @@ def _room(module: str) -> str:
     """The sub-package ``module`` ranks in (``tasks.change``), or its layer."""
     layer = _layer(module)
     parts = module.split(".")
-    if len(parts) > 2 and ".".join(parts[1:3]) in SUB_RANKS.get(layer, ()):
-        return ".".join(parts[1:3])
+    for depth in range(len(parts), 2, -1):  # the longest ranked prefix: tasks.change.methods
+        if ".".join(parts[1:depth]) in SUB_RANKS.get(layer, ()):
+            return ".".join(parts[1:depth])
     return layer
 
 
@@ -184,7 +190,7 @@ def test_the_kept_doors_exist():
 
 
 def test_sub_packages_rank_in_order():
-    assert _wrong_way("terrasight.tasks.change.outputs", "terrasight.tasks.interpret.facts")
+    assert _wrong_way("terrasight.tasks.change.output.vectors", "terrasight.tasks.interpret.facts")
     assert not _wrong_way("terrasight.tasks.interpret.facts", "terrasight.tasks.change.result")
     assert not _wrong_way("terrasight.tasks.series.detect", "terrasight.tasks.embed")
     assert _wrong_way("terrasight.agent.brains.dialogue", "terrasight.agent.tools")

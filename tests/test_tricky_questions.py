@@ -37,7 +37,7 @@ from rasterio.transform import from_origin
 
 import terrasight
 from terrasight.cli import main
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.detect import detect_changes
 from terrasight.tasks.interpret.facts import FactsOptions
 
 GEOD = Geod(ellps="WGS84")

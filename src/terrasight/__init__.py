@@ -27,11 +27,11 @@ __version__ = "0.1.0"
 # ``import terrasight`` stays light.
 _EXPORTS = {
     "open": ("terrasight.io", "open"),
-    "detect_changes": ("terrasight.tasks.change.detect", "detect_changes"),
+    "detect_changes": ("terrasight.tasks.change.pipeline.detect", "detect_changes"),
     "detect_series": ("terrasight.tasks.series.detect", "detect_series"),
     "load_series": ("terrasight.tasks.series.result", "load_series"),
     "SeriesResult": ("terrasight.tasks.series.result", "SeriesResult"),
-    "list_methods": ("terrasight.tasks.change.methods", "list_methods"),
+    "list_methods": ("terrasight.tasks.change.methods.registry", "list_methods"),
     "ChangeResult": ("terrasight.tasks.change.result", "ChangeResult"),
     "ChangeObject": ("terrasight.tasks.change.result", "ChangeObject"),
     "TerrasightError": ("terrasight.errors", "TerrasightError"),
@@ -54,9 +54,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from terrasight.agent.agent import Agent  # noqa: F401
     from terrasight.errors import TerrasightError  # noqa: F401
     from terrasight.io import open  # noqa: F401
-    from terrasight.tasks.change.detect import detect_changes  # noqa: F401
     from terrasight.tasks.change.load import load_result  # noqa: F401
-    from terrasight.tasks.change.methods import list_methods  # noqa: F401
+    from terrasight.tasks.change.methods.registry import list_methods  # noqa: F401
+    from terrasight.tasks.change.pipeline.detect import detect_changes  # noqa: F401
     from terrasight.tasks.change.result import ChangeObject, ChangeResult  # noqa: F401
     from terrasight.tasks.embed import (  # noqa: F401
         classify,

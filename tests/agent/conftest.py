@@ -17,7 +17,7 @@ import pytest
 
 from terrasight.agent.brains.offline import OfflineBrain
 from terrasight.io.samples import make_demo_pair
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.detect import detect_changes
 from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 
 DEMO_SIZE = 1024

@@ -202,7 +202,7 @@ def test_a_second_run_into_a_busy_folder_gets_one_line(planted_pair, tmp_path):
     out = tmp_path / "busy"
     hold = (
         "import sys, time\nfrom pathlib import Path\n"
-        "from terrasight.tasks.change.job import job_lock\n"
+        "from terrasight.tasks.change.pipeline.job import job_lock\n"
         "with job_lock(Path(sys.argv[1])):\n    print('locked', flush=True)\n    time.sleep(60)\n"
     )
     proc = subprocess.Popen(

@@ -12,7 +12,7 @@ import terrasight.eval.change as evalchange
 from terrasight.eval.change import EvalReport, evaluate_change, evaluate_pair, prepare_inputs
 from terrasight.eval.datasets import list_pairs
 from terrasight.eval.metrics import ConfusionMatrix, scores
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.detect import detect_changes
 from terrasight.tasks.change.result import ChangeResult
 
 

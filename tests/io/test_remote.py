@@ -10,7 +10,7 @@ from rasterio.windows import Window
 from terrasight.errors import RasterReadError, RemoteReadError
 from terrasight.io import open_raster
 from terrasight.io.remote import gdal_options, gdal_path, is_remote, remote_identity, repair
-from terrasight.tasks.change.job import file_identity
+from terrasight.tasks.change.pipeline.job import file_identity
 
 
 def test_urls_stay_strings_and_map_to_gdal_paths():
@@ -66,8 +66,8 @@ def test_a_connection_lost_mid_job_resumes_from_the_journal(
     import numpy as np
     import rasterio
 
-    from terrasight.tasks.change.detect import detect_changes
-    from terrasight.tasks.change.job import TILES_FILE
+    from terrasight.tasks.change.pipeline.detect import detect_changes
+    from terrasight.tasks.change.pipeline.job import TILES_FILE
 
     monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "0")
     before, after = range_server.url("before.tif"), range_server.url("after.tif")

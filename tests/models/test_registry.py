@@ -47,7 +47,7 @@ def test_listing_models_and_methods_does_not_import_torch():
     code = (
         "import sys\n"
         "from terrasight.models import list_models, get_config\n"
-        "from terrasight.tasks.change.methods import list_methods, get_method\n"
+        "from terrasight.tasks.change.methods.registry import list_methods, get_method\n"
         "assert 'learned' in list_methods() and get_method('learned').overlap > 0\n"
         "get_config('siamese-effnet-lite0'); list_models('change')\n"
         "print('torch' in sys.modules)\n"

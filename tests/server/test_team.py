@@ -7,7 +7,7 @@ import inspect
 import threading
 import time
 
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 from .conftest import running, wait_done
 

@@ -77,7 +77,7 @@ def _crop_city(src: Path, dst: Path, size: int = 96) -> None:
 def test_train_command_tiny_run(oscd, tmp_path) -> None:
     pytest.importorskip("torch")
     from terrasight.cli.train import train_group
-    from terrasight.tasks.change.learned_ms import load_weights
+    from terrasight.tasks.change.methods.learned_ms import load_weights
 
     data = tmp_path / "oscd"
     for name in ("mumbai", "rennes"):  # both have change in their top-left corner

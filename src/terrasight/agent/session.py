@@ -137,7 +137,7 @@ class Session:
         return self._result
 
     def _detect(self) -> ChangeResult:
-        from terrasight.tasks.change.detect import detect_changes
+        from terrasight.tasks.change.pipeline.detect import detect_changes
 
         assert self.after is not None
         out = self.outdir / "changes"
@@ -154,7 +154,7 @@ class Session:
                 f"{self.before} is a saved result (method {self.result().method}); it has no "
                 "images to detect again. Start a conversation on the two images instead."
             )
-        from terrasight.tasks.change.methods import get_method
+        from terrasight.tasks.change.methods.registry import get_method
 
         get_method(method)  # UnknownMethodError names the installed ones
         self.method, self._result, self._facts = method, None, {}

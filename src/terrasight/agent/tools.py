@@ -368,7 +368,7 @@ def export_geojson(
         name: the file name without extension (letters, digits, "-" and "_").
     """
     from terrasight.io.vectors import features_to_geojson, write_geojson
-    from terrasight.tasks.change.outputs import object_feature
+    from terrasight.tasks.change.output.vectors import object_feature
 
     facts = session.subset(object_ids)
     ids = [f.id for f in facts.objects]

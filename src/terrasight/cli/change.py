@@ -25,8 +25,8 @@ from terrasight.cli.options import (
 from terrasight.cli.search_scenes import pick_stac_pair, stac_options
 from terrasight.io.vectors import jsonable
 from terrasight.models.runtime import ModelCache
-from terrasight.tasks.change.checks import SENSORS
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.checks import SENSORS
+from terrasight.tasks.change.pipeline.detect import detect_changes
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.interpret.caption import caption_change
 from terrasight.tasks.interpret.facts_data import read_facts

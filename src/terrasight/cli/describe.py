@@ -46,7 +46,7 @@ def describe(
     options = None if max_classified is None else FactsOptions(max_classified=max_classified)
     cache = ModelCache()
     if after is not None and outdir is not None:
-        from terrasight.tasks.change.detect import detect_changes
+        from terrasight.tasks.change.pipeline.detect import detect_changes
 
         result = detect_changes(before, after, method=method, outdir=outdir, models=cache)
         result.save(outdir, facts=options or True, models=cache)

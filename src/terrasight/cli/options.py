@@ -49,7 +49,7 @@ from typing import Any
 import click
 
 from terrasight.io.remote import is_remote, repair
-from terrasight.tasks.change.methods import list_methods
+from terrasight.tasks.change.methods.registry import list_methods
 
 
 class ImageParam(click.ParamType):
@@ -232,7 +232,7 @@ def parse_method_options(items: tuple[str, ...]) -> dict[str, str]:
     """``("tolerance=2", "threshold=otsu")`` -> ``{"tolerance": "2", "threshold": "otsu"}``.
 
     Values stay text: the method's options class converts each to its field's
-    type and checks it (:meth:`terrasight.tasks.change.base.MethodOptions.from_mapping`).
+    type and checks it (:meth:`terrasight.tasks.change.methods.base.MethodOptions.from_mapping`).
 
     Example:
         >>> parse_method_options(("tolerance=2", "threshold = otsu"))

@@ -28,8 +28,8 @@ from terrasight.io.stac import StacScene
 from terrasight.io.stac_search import SceneSearch, pick_series, search_items
 from terrasight.io.vectors import jsonable
 from terrasight.models.runtime import ModelCache
-from terrasight.tasks.change.methods import list_methods
-from terrasight.tasks.change.page_style import format_area
+from terrasight.tasks.change.methods.registry import list_methods
+from terrasight.tasks.change.output.page_style import format_area
 from terrasight.tasks.series import SeriesResult, detect_series
 
 

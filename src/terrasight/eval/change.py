@@ -1,6 +1,6 @@
 """Score change detection on a labelled dataset: per pair and pooled over all pixels.
 
-For each pair, :func:`~terrasight.tasks.change.detect.detect_changes` runs on
+For each pair, :func:`~terrasight.tasks.change.pipeline.detect.detect_changes` runs on
 the before and after images (cropped first, into temporary GeoTIFFs, when the
 protocol evaluates a window only); its binary mask is compared with the truth
 (non-zero = change) on every pixel the mask gives an answer for (255, no data,
@@ -29,7 +29,7 @@ from rasterio.windows import transform as window_transform
 from terrasight.errors import DatasetLayoutError
 from terrasight.eval.datasets import ChangePair, iter_pairs
 from terrasight.eval.metrics import SCORE_NAMES, ConfusionMatrix, scores
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.detect import detect_changes
 from terrasight.tasks.change.result import MASK_NODATA, ChangeResult
 
 DEFAULT_CROPS = {"airchange": "test", "levir": None}

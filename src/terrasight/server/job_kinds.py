@@ -7,7 +7,7 @@ the image: its caption, classes and runner-up captions). The default method of a
 kind is its library function's own default, read from the signature.
 
 Example:
-    >>> from terrasight.tasks.change.methods import list_methods
+    >>> from terrasight.tasks.change.methods.registry import list_methods
     >>> default_method("series") in list_methods()
     True
 """
@@ -33,11 +33,11 @@ def default_method(kind: str = "change") -> str:
     ``detect_changes`` (pairs; one image, which has no method) or ``detect_series``.
 
     Example:
-        >>> from terrasight.tasks.change.methods import list_methods
+        >>> from terrasight.tasks.change.methods.registry import list_methods
         >>> default_method("change") in ["auto", *list_methods()]
         True
     """
-    from terrasight.tasks.change.detect import detect_changes
+    from terrasight.tasks.change.pipeline.detect import detect_changes
     from terrasight.tasks.series.detect import detect_series
 
     function: Any = detect_series if kind == "series" else detect_changes

@@ -244,7 +244,7 @@ async def job_events(job_id: str, request: Request, ctx: Context) -> StreamingRe
 def data_files(ctx: Context) -> dict[str, Any]:
     """The rasters under the data folder that jobs may be made from, the change methods, and
     whether there is an archive index to search (``archive``)."""
-    from terrasight.tasks.change.methods import list_methods
+    from terrasight.tasks.change.methods.registry import list_methods
 
     files = list_rasters(ctx.config.data) if ctx.config.data else []
     # auto (the method for the images' kind) is offered first: it is the package's default
@@ -259,7 +259,7 @@ def data_files(ctx: Context) -> dict[str, Any]:
 
 
 def _check_method(name: str) -> None:
-    from terrasight.tasks.change.methods import get_method
+    from terrasight.tasks.change.methods.registry import get_method
 
     if name != "auto":  # auto picks an installed method once the images are open
         get_method(name)  # UnknownMethodError (404) before anything is written

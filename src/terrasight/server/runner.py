@@ -1,7 +1,7 @@
 """Runs change jobs in the background, N at a time in submission order, and resumes unfinished
 ones; a job waiting for a free slot has a place in the queue (1 runs next).
 
-A job is :func:`terrasight.tasks.change.detect.detect_changes` into the job's
+A job is :func:`terrasight.tasks.change.pipeline.detect.detect_changes` into the job's
 ``result/`` folder, then ``result.save`` there: the same code as ``terrasight
 change -o``, so an interrupted job resumes from the windows it had finished.
 """
@@ -151,7 +151,7 @@ class JobRunner:
         self.store.update(job_id, state="done", stage="finished", progress=1.0)
 
     def _change(self, job_id: str) -> None:
-        from terrasight.tasks.change.detect import detect_changes
+        from terrasight.tasks.change.pipeline.detect import detect_changes
         from terrasight.tasks.interpret.facts import FactsOptions
 
         job = self.store.get(job_id)

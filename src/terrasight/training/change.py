@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from terrasight.errors import DatasetLayoutError
-from terrasight.tasks.change.learned import unit_to_model
+from terrasight.tasks.change.methods.learned import unit_to_model
 from terrasight.training.change_data import (  # noqa: F401  (re-exported)
     PairSource,
     Region,

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from terrasight.errors import DatasetLayoutError
-from terrasight.tasks.change.learned import band_ranges, to_unit
+from terrasight.tasks.change.methods.learned import band_ranges, to_unit
 from terrasight.training.synthetic import (
     BACKGROUND_CLASSES,
     BUILT_CLASSES,

@@ -1,8 +1,8 @@
 """Train the ``learned-ms`` multispectral change model on the OSCD cities.
 
 The model is a small multilayer perceptron on per-pixel features
-(:mod:`terrasight.tasks.change.ms_features`), trained with PyTorch and shipped
-as a NumPy ``.npz`` (run in NumPy by :mod:`terrasight.tasks.change.learned_ms`).
+(:mod:`terrasight.tasks.change.methods.ms_features`), trained with PyTorch and shipped
+as a NumPy ``.npz`` (run in NumPy by :mod:`terrasight.tasks.change.methods.learned_ms`).
 
 Augmentation (per city and copy, seeded): a gain and an offset per band and
 date, a misregistration of the after date by up to ``shift`` pixels, and a 90
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from terrasight.tasks.change.learned_ms import MsNetwork, save_weights
-from terrasight.tasks.change.ms_features import band_stats, pixel_features
+from terrasight.tasks.change.methods.learned_ms import MsNetwork, save_weights
+from terrasight.tasks.change.methods.ms_features import band_stats, pixel_features
 from terrasight.training.oscd import TEN_M, OscdCity, find_root, load_cities
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ def calibration_windows(data_dir: str | Path) -> Iterator[tuple[np.ndarray, np.n
         >>> next(calibration_windows("data/change/airchange"))[0].shape  # doctest: +SKIP
         (3, 192, 256)
     """
-    from terrasight.tasks.change.learned import unit_to_model
+    from terrasight.tasks.change.methods.learned import unit_to_model
     from terrasight.training.change_data import load_airchange
 
     train, _ = load_airchange(data_dir)

@@ -9,7 +9,7 @@ import rasterio
 from click.testing import CliRunner
 
 from terrasight.cli import main
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 from .conftest import CHANGE
 

@@ -11,7 +11,7 @@ from rasterio.windows import Window
 from terrasight.errors import BandSelectionError, RemoteReadError, StacError
 from terrasight.io import open_raster
 from terrasight.io.stac import load_item, sniff_item
-from terrasight.tasks.change.job import file_identity
+from terrasight.tasks.change.pipeline.job import file_identity
 
 
 def test_an_item_opens_as_its_blue_green_red_nir(stac_scenes):

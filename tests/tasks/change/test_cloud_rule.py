@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from terrasight.tasks.change import cloud_rule
-from terrasight.tasks.change.cloud_rule import (
+from terrasight.tasks.change.pipeline import cloud_rule
+from terrasight.tasks.change.pipeline.cloud_rule import (
     AFTER_KEPT,
     AFTER_MASKED,
     BEFORE_KEPT,

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from terrasight.cli import main
 from terrasight.errors import InvalidOptionError
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 from ...conftest import write_raster
 

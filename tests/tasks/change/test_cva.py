@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from terrasight.errors import InvalidOptionError
-from terrasight.tasks.change import cva
-from terrasight.tasks.change.cva import CVAOptions
-from terrasight.tasks.change.threshold import otsu
+from terrasight.tasks.change.methods import cva
+from terrasight.tasks.change.methods.cva import CVAOptions
+from terrasight.tasks.change.methods.threshold import otsu
 
 
 def _edges_scene(shift: int):

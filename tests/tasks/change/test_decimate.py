@@ -8,8 +8,8 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from terrasight.tasks.change import decimate
-from terrasight.tasks.change.decimate import read_averages, reduction_factors
+from terrasight.tasks.change.output import decimate
+from terrasight.tasks.change.output.decimate import read_averages, reduction_factors
 
 
 def _gdal(ds, indexes, window, shape):

@@ -9,8 +9,8 @@ import pytest
 import rasterio
 
 from terrasight.errors import InvalidRasterError, OutputExistsError, UnknownMethodError
-from terrasight.tasks.change.detect import detect_changes as _detect_changes
-from terrasight.tasks.change.job import TILES_FILE
+from terrasight.tasks.change.pipeline.detect import detect_changes as _detect_changes
+from terrasight.tasks.change.pipeline.job import TILES_FILE
 
 
 def detect_changes(*args, **kwargs):
@@ -154,7 +154,7 @@ def test_each_tile_is_on_disk_before_it_is_journalled(big_pair, tmp_path, monkey
     """A tile recorded as done must survive a machine crash: both part files are
     fsynced before the journal lines, and the journal lines themselves are fsynced;
     tiles are committed in groups at most every ``COMMIT_SECONDS``."""
-    from terrasight.tasks.change import tiles
+    from terrasight.tasks.change.pipeline import tiles
 
     monkeypatch.setattr(tiles, "COMMIT_SECONDS", seconds)
     b, a, _ = big_pair

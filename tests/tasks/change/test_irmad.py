@@ -10,9 +10,9 @@ import pytest
 import rasterio
 
 from terrasight.errors import InvalidOptionError
-from terrasight.tasks.change import irmad
-from terrasight.tasks.change.methods import get_method
-from terrasight.tasks.change.threshold import otsu
+from terrasight.tasks.change.methods import irmad
+from terrasight.tasks.change.methods.registry import get_method
+from terrasight.tasks.change.methods.threshold import otsu
 
 GAINS = np.array([0.7, 0.8, 1.25])[:, None, None]
 OFFSETS = np.array([20.0, 30.0, -10.0])[:, None, None]

@@ -8,9 +8,9 @@ import rasterio
 from scipy import ndimage
 
 from terrasight.eval.metrics import ConfusionMatrix, scores
-from terrasight.tasks.change import irmad
-from terrasight.tasks.change.detect import detect_changes
-from terrasight.tasks.change.shifts import estimate_shift
+from terrasight.tasks.change.methods import irmad
+from terrasight.tasks.change.methods.shifts import estimate_shift
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 DEMO_F1_FLOOR = 0.85
 """The demo pair (one pixel apart, season-like colour shift, noise): measured F1 0.964; 0.050

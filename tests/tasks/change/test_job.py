@@ -9,12 +9,12 @@ import time
 import pytest
 
 from terrasight.errors import JobLockedError, OutputExistsError
-from terrasight.tasks.change.job import LOCK_FILE, job_lock, open_job
+from terrasight.tasks.change.pipeline.job import LOCK_FILE, job_lock, open_job
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from terrasight.tasks.change.job import job_lock
+from terrasight.tasks.change.pipeline.job import job_lock
 with job_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(60)

@@ -12,8 +12,8 @@ import pytest
 import rasterio
 
 from terrasight.errors import BandSelectionError, InvalidOptionError
-from terrasight.tasks.change.learned import band_ranges, select_rgb, to_unit
-from terrasight.tasks.change.methods import get_method
+from terrasight.tasks.change.methods.learned import band_ranges, select_rgb, to_unit
+from terrasight.tasks.change.methods.registry import get_method
 
 AIRCHANGE_F1_FLOOR = 0.50
 """Pooled F1 on the 13 AirChange test crops (the measured figure is in the README)."""
@@ -45,8 +45,8 @@ pytest.importorskip("efficientnet_lite_pytorch")
 
 from terrasight.models import get_config  # noqa: E402
 from terrasight.models.weights import ModelWeightsError, verified_path, verify_file  # noqa: E402
-from terrasight.tasks.change.detect import detect_changes  # noqa: E402
-from terrasight.tasks.change.learned import fit, restore  # noqa: E402
+from terrasight.tasks.change.methods.learned import fit, restore  # noqa: E402
+from terrasight.tasks.change.pipeline.detect import detect_changes  # noqa: E402
 
 
 def test_shipped_weights_pass_their_checksum():

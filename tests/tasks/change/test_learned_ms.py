@@ -10,9 +10,8 @@ import rasterio
 from rasterio.transform import from_origin
 
 from terrasight.errors import BandSelectionError, InvalidOptionError
-from terrasight.tasks.change.base import pooled
-from terrasight.tasks.change.detect import detect_changes
-from terrasight.tasks.change.learned_ms import (
+from terrasight.tasks.change.methods.base import pooled
+from terrasight.tasks.change.methods.learned_ms import (
     SPEC,
     WEIGHTS,
     MsOptions,
@@ -21,7 +20,8 @@ from terrasight.tasks.change.learned_ms import (
     restore,
     select_bands,
 )
-from terrasight.tasks.change.methods import get_method
+from terrasight.tasks.change.methods.registry import get_method
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 S2 = ("B02", "B03", "B04", "B08")
 

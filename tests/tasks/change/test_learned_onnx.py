@@ -26,8 +26,8 @@ from terrasight.models import (  # noqa: E402
     onnx_int8,
 )
 from terrasight.models.runtime import ModelCache  # noqa: E402
-from terrasight.tasks.change.detect import detect_changes  # noqa: E402
-from terrasight.tasks.change.learned import LearnedOptions, fit, restore  # noqa: E402
+from terrasight.tasks.change.methods.learned import LearnedOptions, fit, restore  # noqa: E402
+from terrasight.tasks.change.pipeline.detect import detect_changes  # noqa: E402
 
 RGB = ["red", "green", "blue"]
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from terrasight.errors import InvalidOptionError
-from terrasight.tasks.change.detect import detect_changes
 from terrasight.tasks.change.load import is_result_folder, load_result
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 
 def test_saved_result_loads_with_the_same_figures_and_objects(planted_pair, tmp_path):

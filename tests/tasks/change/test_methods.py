@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from terrasight.cli import main
 from terrasight.errors import InvalidOptionError, UnknownMethodError
-from terrasight.tasks.change import cva, irmad, learned
-from terrasight.tasks.change.detect import detect_changes
-from terrasight.tasks.change.methods import GROUP, get_method, list_methods, registry
+from terrasight.tasks.change.methods import cva, irmad, learned
+from terrasight.tasks.change.methods.registry import GROUP, get_method, list_methods, registry
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 PLUGIN = "terrasight_ratio_plugin"
 
@@ -28,7 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from terrasight.tasks.change.base import MethodOptions, MethodSpec, option
+from terrasight.tasks.change.methods.base import MethodOptions, MethodSpec, option
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def test_a_broken_method_is_named_and_does_not_hide_the_others(tmp_path, monkeyp
 
 
 def test_spec_and_options_must_agree_on_the_name():
-    from terrasight.tasks.change.base import MethodSpec
+    from terrasight.tasks.change.methods.base import MethodSpec
 
     with pytest.raises(TypeError, match="CVAOptions.method is 'cva'"):
         MethodSpec("other", cva.fit, cva.restore, "x", options=cva.CVAOptions)

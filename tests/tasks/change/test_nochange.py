@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from scipy import ndimage
 
 from terrasight.cli import main
-from terrasight.tasks.change.detect import detect_changes
-from terrasight.tasks.change.nochange import effective_dof, input_issues, noise_floor
+from terrasight.tasks.change.methods.nochange import effective_dof, input_issues, noise_floor
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 HAS_TORCH = all(importlib.util.find_spec(m) for m in ("torch", "efficientnet_lite_pytorch"))
 METHODS = [

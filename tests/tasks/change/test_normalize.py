@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from terrasight.tasks.change import irmad
-from terrasight.tasks.change.normalize import (
+from terrasight.tasks.change.methods import irmad
+from terrasight.tasks.change.methods.normalize import (
     Normalization,
     fit_normalization,
     normalize_samples,

@@ -1,4 +1,4 @@
-"""Changed regions from mask files, tile by tile (terrasight.tasks.change.objects)."""
+"""Changed regions from mask files, tile by tile (terrasight.tasks.change.objects.extract)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from shapely.geometry import LinearRing, shape
 
 from terrasight.errors import InvalidRasterError
 from terrasight.io.vectors import IMAGE_CRS_MEMBER, PIXEL_MEMBER, features_to_geojson, pixel_area
-from terrasight.tasks.change import components
-from terrasight.tasks.change.components import UnionFind, touching_pairs
-from terrasight.tasks.change.objects import extract_objects
-from terrasight.tasks.change.outputs import object_feature
+from terrasight.tasks.change.objects import components
+from terrasight.tasks.change.objects.components import UnionFind, touching_pairs
+from terrasight.tasks.change.objects.extract import extract_objects
+from terrasight.tasks.change.output.vectors import object_feature
 from terrasight.tasks.change.result import MASK_NODATA
 
 UTM_CRS = "EPSG:32633"

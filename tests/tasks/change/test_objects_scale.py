@@ -19,8 +19,8 @@ from shapely.geometry import LinearRing, shape
 from terrasight.io.geopackage import wkb_of
 from terrasight.io.vectors import IMAGE_CRS_MEMBER
 from terrasight.tasks.change.names import STORE_NAME
-from terrasight.tasks.change.objects import extract_objects
-from terrasight.tasks.change.outputs import (
+from terrasight.tasks.change.objects.extract import extract_objects
+from terrasight.tasks.change.output.vectors import (
     result_geojson,
     write_geojson_stream,
     write_geopackage_stream,

@@ -8,9 +8,9 @@ import rasterio
 from scipy import ndimage
 
 from terrasight.errors import InvalidOptionError
-from terrasight.tasks.change import sar
-from terrasight.tasks.change.detect import detect_changes
-from terrasight.tasks.change.sar import SAROptions
+from terrasight.tasks.change.methods import sar
+from terrasight.tasks.change.methods.sar import SAROptions
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 
 def _field(seed: int, shape: tuple[int, int]) -> np.ndarray:

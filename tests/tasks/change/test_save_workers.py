@@ -6,7 +6,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.detect import detect_changes
 from terrasight.tasks.interpret.facts import FactsOptions
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rasterio.transform import from_origin
 
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.detect import detect_changes
 from terrasight.tasks.change.result import ChangeResult
 
 PLANTED = {

@@ -7,7 +7,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.detect import detect_changes
 from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 from terrasight.tasks.interpret.spectral import dominant_group, restrict, spectral_group
 

@@ -12,8 +12,8 @@ from PIL import Image
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from terrasight.tasks.change import quicklook as ql
-from terrasight.tasks.change.detect import detect_changes as _detect_changes
+from terrasight.tasks.change.output import quicklook as ql
+from terrasight.tasks.change.pipeline.detect import detect_changes as _detect_changes
 from terrasight.tasks.change.result import ChangeObject, ChangeResult
 from terrasight.tasks.products import report_views as views
 from terrasight.tasks.products.report import MAX_ROWS, crs_label, format_area, write_report

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import terrasight.tasks.interpret.crops as crops_module
-from terrasight.tasks.change.detect import detect_changes
+from terrasight.tasks.change.pipeline.detect import detect_changes
 
 
 def test_facts_and_report_share_one_opening_of_the_inputs(planted_pair, tmp_path, monkeypatch):

@@ -8,8 +8,8 @@ import rasterio
 from rasterio.windows import Window
 
 from terrasight.errors import InvalidOptionError
-from terrasight.tasks.change import cloud_rule
-from terrasight.tasks.change.clouds import CloudLayer
+from terrasight.tasks.change.pipeline import cloud_rule
+from terrasight.tasks.change.pipeline.clouds import CloudLayer
 from terrasight.tasks.series.fit import DateClouds, grow
 from terrasight.tasks.series.options import SeriesOptions
 

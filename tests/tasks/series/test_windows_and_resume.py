@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from terrasight.tasks.change.job import TILES_FILE
+from terrasight.tasks.change.pipeline.job import TILES_FILE
 from terrasight.tasks.series import detect, detect_series
 from terrasight.tasks.series.stack import StackReader
 

@@ -1,6 +1,6 @@
 """Run a table of pairs: each pair's change job in a folder of its own, here or on Dask.
 
-Each pair is one ordinary change job (:func:`~terrasight.tasks.change.detect.detect_changes`
+Each pair is one ordinary change job (:func:`~terrasight.tasks.change.pipeline.detect.detect_changes`
 and ``result.save``) written into ``OUTDIR/NAME``, so its outputs are exactly those
 of ``terrasight change`` on that pair. A pair that finished leaves
 ``batch_pair.json`` in its folder; a batch started again skips those pairs, and a pair
@@ -27,8 +27,9 @@ from terrasight.models.runtime import ModelCache
 from terrasight.tasks.batch.merge import write_tables
 from terrasight.tasks.batch.outcome import PairOutcome
 from terrasight.tasks.batch.table import PairRow
-from terrasight.tasks.change.checks import check_keywords
-from terrasight.tasks.change.detect import ChangeOptions, detect_changes
+from terrasight.tasks.change.pipeline.checks import check_keywords
+from terrasight.tasks.change.pipeline.detect import detect_changes
+from terrasight.tasks.change.pipeline.options import ChangeOptions
 
 DONE = "batch_pair.json"
 """File a finished pair leaves in its folder (its outcome)."""

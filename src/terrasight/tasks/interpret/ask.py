@@ -66,7 +66,7 @@ def ask(
         cache: keeps loaded models (change network, image-text and sentence models).
         model: let the sentence-embedding model type questions the rules cannot.
         detect_options: more options of
-            :func:`~terrasight.tasks.change.detect.detect_changes`.
+            :func:`~terrasight.tasks.change.pipeline.detect.detect_changes`.
 
     Raises:
         QuestionError: the question is empty or not English.
@@ -173,7 +173,7 @@ def _detect_facts(
 ) -> ChangeFacts:
     """Detect the pair's changes and make their facts; with ``outdir`` the result is saved
     there with its ``facts.json`` (land cover classified when PyTorch is installed)."""
-    from terrasight.tasks.change.detect import detect_changes
+    from terrasight.tasks.change.pipeline.detect import detect_changes
     from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 
     result = detect_changes(before, after, method, outdir=outdir, models=cache, **detect_options)

@@ -103,7 +103,7 @@ def describe(
         'many boats are in a port near a bridge.'
     """
     if after is not None:
-        from terrasight.tasks.change.detect import detect_changes
+        from terrasight.tasks.change.pipeline.detect import detect_changes
 
         if not isinstance(before, (str, Path)):
             raise TypeError("with an after image, before must be an image path")

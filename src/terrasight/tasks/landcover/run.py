@@ -29,7 +29,7 @@ from terrasight.io.raster import DECIMATED_READ_CACHE_MB, RasterSource, open_ras
 from terrasight.io.tiling import TileGrid
 from terrasight.io.vectors import crs_id, pixel_area
 from terrasight.models.onnx_landcover import LandCoverNetwork, load_landcover_network
-from terrasight.tasks.change.base import MethodOptions, option
+from terrasight.tasks.change.methods.base import MethodOptions, option
 from terrasight.tasks.landcover.classes import CLASSES, NODATA
 from terrasight.tasks.landcover.model import (
     classes_of,

@@ -1,7 +1,7 @@
 """``report.html``: one self-contained page for an analyst (no network needed to open it).
 
 CSS and the table-sorting script are inline; pictures are PNG data URIs made by
-:mod:`terrasight.tasks.change.quicklook` from decimated reads, so memory stays
+:mod:`terrasight.tasks.change.output.quicklook` from decimated reads, so memory stays
 bounded whatever the scene size.
 """
 
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from rasterio.crs import CRS
 
-from terrasight.tasks.change import quicklook as ql
-from terrasight.tasks.change.outlines import outlines, without_geometry
-from terrasight.tasks.change.page_style import CSS, SORT_JS, format_area
+from terrasight.tasks.change.objects.outlines import outlines, without_geometry
+from terrasight.tasks.change.output import quicklook as ql
+from terrasight.tasks.change.output.page_style import CSS, SORT_JS, format_area
 from terrasight.tasks.products import report_views as views
 
 if TYPE_CHECKING:

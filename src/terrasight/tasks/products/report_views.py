@@ -26,9 +26,9 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from terrasight.errors import TerrasightError
-from terrasight.tasks.change import quicklook as ql
-from terrasight.tasks.change.outlines import Outline, dict_rings, outlines
-from terrasight.tasks.change.page_style import format_area
+from terrasight.tasks.change.objects.outlines import Outline, dict_rings, outlines
+from terrasight.tasks.change.output import quicklook as ql
+from terrasight.tasks.change.output.page_style import format_area
 from terrasight.tasks.interpret.crops import open_crops
 
 if TYPE_CHECKING:

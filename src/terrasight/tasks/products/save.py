@@ -4,7 +4,7 @@ The inputs are opened once per save (:func:`open_crops`) for both the facts'
 crops and the report's clips.
 
 This is where a result becomes its products: the vectors come from
-:mod:`terrasight.tasks.change.outputs`, the facts and the caption from
+:mod:`terrasight.tasks.change.output.vectors`, the facts and the caption from
 :mod:`terrasight.tasks.interpret`, the page from :mod:`terrasight.tasks.products.report`.
 :meth:`ChangeResult.save() <terrasight.tasks.change.result.ChangeResult.save>` hands over to
 :func:`save_result`.
@@ -26,7 +26,7 @@ import rasterio
 from terrasight.errors import MissingDependencyError, TerrasightError
 from terrasight.io.raster import DECIMATED_READ_CACHE_MB
 from terrasight.tasks.change.names import OUTPUT_NAMES
-from terrasight.tasks.change.outputs import write_vectors
+from terrasight.tasks.change.output.vectors import write_vectors
 from terrasight.tasks.interpret.caption import caption_change
 from terrasight.tasks.interpret.crops import open_crops
 from terrasight.tasks.interpret.facts import FactsOptions, change_facts

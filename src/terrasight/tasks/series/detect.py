@@ -26,19 +26,19 @@ import rasterio
 
 from terrasight.io.tiling import Tile, TileGrid
 from terrasight.models.runtime import ModelCache
-from terrasight.tasks.change import clouds as cloud_layer
-from terrasight.tasks.change import nochange
-from terrasight.tasks.change.base import FittedChange, MethodOptions, MethodSpec
-from terrasight.tasks.change.job import (
+from terrasight.tasks.change.methods import nochange
+from terrasight.tasks.change.methods.base import FittedChange, MethodOptions, MethodSpec
+from terrasight.tasks.change.methods.registry import get_method
+from terrasight.tasks.change.pipeline import clouds as cloud_layer
+from terrasight.tasks.change.pipeline.job import (
     Job,
     file_identity,
     in_temporary_folder,
     job_lock,
     open_job,
 )
-from terrasight.tasks.change.methods import get_method
-from terrasight.tasks.change.plan import method_options_for
-from terrasight.tasks.change.tiles import bounded_map, sync_file
+from terrasight.tasks.change.pipeline.plan import method_options_for
+from terrasight.tasks.change.pipeline.tiles import bounded_map, sync_file
 from terrasight.tasks.series import outputs
 from terrasight.tasks.series.dates import parse_dates
 from terrasight.tasks.series.dating import NONE, date_changes

@@ -1,6 +1,6 @@
 """Per-date cloud masks and per-pair fitted change methods of a series.
 
-Cloud masks reuse the change job's (:mod:`terrasight.tasks.change.clouds`):
+Cloud masks reuse the change job's (:mod:`terrasight.tasks.change.pipeline.clouds`):
 date ``k`` is classified in a pair with the first date (the first date in a
 pair with the second), on the first date's grid, and the pair's cloud rule
 keeps only flags that cannot be a change on the ground. Each date's codes go
@@ -30,9 +30,10 @@ from terrasight.io.cloud import (
 )
 from terrasight.io.tiling import TileGrid
 from terrasight.models.runtime import ModelCache
-from terrasight.tasks.change import cloud_rule, nochange
-from terrasight.tasks.change import clouds as cloud_layer
-from terrasight.tasks.change.base import MethodOptions, MethodSpec
+from terrasight.tasks.change.methods import nochange
+from terrasight.tasks.change.methods.base import MethodOptions, MethodSpec
+from terrasight.tasks.change.pipeline import cloud_rule
+from terrasight.tasks.change.pipeline import clouds as cloud_layer
 from terrasight.tasks.series.options import SeriesOptions
 from terrasight.tasks.series.stack import SeriesStack, StackReader
 

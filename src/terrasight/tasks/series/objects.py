@@ -2,7 +2,7 @@
 
 For each date with changed pixels, a mask of the pixels first seen changed at
 that date goes through the change job's object tracer
-(:func:`terrasight.tasks.change.objects.extract_objects`: tiles, small objects
+(:func:`terrasight.tasks.change.objects.extract.extract_objects`: tiles, small objects
 dropped, polygons). The final ``change_date.tif`` and ``change_interval.tif``
 keep only the pixels of the objects that passed the size filter.
 """
@@ -19,7 +19,7 @@ from affine import Affine
 from rasterio.windows import Window
 
 from terrasight.io.tiling import TileGrid
-from terrasight.tasks.change.objects import extract_objects
+from terrasight.tasks.change.objects.extract import extract_objects
 from terrasight.tasks.change.result import ChangeObject
 from terrasight.tasks.series.dating import NONE
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from terrasight.errors import InvalidOptionError
 from terrasight.io.aoi import check_bbox, parse_bbox
-from terrasight.tasks.change.base import MethodOptions, did_you_mean
-from terrasight.tasks.change.checks import RULES
+from terrasight.tasks.change.methods.base import MethodOptions, did_you_mean
+from terrasight.tasks.change.pipeline.checks import RULES
 
 
 def _int(low: int) -> tuple[Any, str]:

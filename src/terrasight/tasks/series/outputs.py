@@ -18,7 +18,7 @@ import rasterio
 from rasterio.windows import Window
 
 from terrasight.io.vectors import VectorFeature, features_to_geojson, pixel_area, write_geojson
-from terrasight.tasks.change.outputs import write_json
+from terrasight.tasks.change.output.vectors import write_json
 from terrasight.tasks.series.dating import NONE
 from terrasight.tasks.series.objects import DatedObject, Grid, dated_objects
 from terrasight.tasks.series.result import (

@@ -19,8 +19,8 @@ from PIL import Image
 from rasterio.enums import Resampling
 
 from terrasight.io.rgb import display_bands, stretch
-from terrasight.tasks.change.page_style import CSS, SORT_JS, format_area
-from terrasight.tasks.change.quicklook import png_data_uri, quicklook_shape
+from terrasight.tasks.change.output.page_style import CSS, SORT_JS, format_area
+from terrasight.tasks.change.output.quicklook import png_data_uri, quicklook_shape
 
 if TYPE_CHECKING:
     from terrasight.tasks.series.result import SeriesResult

@@ -23,9 +23,9 @@ from rasterio.windows import Window
 
 from terrasight.io.pair import open_pair
 from terrasight.io.rgb import display_bands, stretch
-from terrasight.tasks.change.decimate import read_averages
 from terrasight.tasks.change.names import MASK_NODATA
-from terrasight.tasks.change.outlines import Outline, outlines
+from terrasight.tasks.change.objects.outlines import Outline, outlines
+from terrasight.tasks.change.output.decimate import read_averages
 
 if TYPE_CHECKING:
     from terrasight.tasks.change.result import ChangeResult
@@ -131,7 +131,7 @@ def _read_averaged(
     ds, indexes: list[int], window: Window, shapes: Sequence[tuple[int, int]]
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """:func:`_read_decimated` (average) at each shape: one pass over the pixels when the
-    shapes divide the window (:func:`~terrasight.tasks.change.decimate.read_averages`)."""
+    shapes divide the window (:func:`~terrasight.tasks.change.output.decimate.read_averages`)."""
     pictures = read_averages(ds, indexes, window, shapes)
     if pictures is None:
         pictures = [_read_decimated(ds, indexes, window, s, Resampling.average) for s in shapes]
@@ -240,7 +240,7 @@ def change_overlay(
         base: RGB uint8 ``(h, w, 3)`` (the after image, or grey when unreadable).
         mask: the change mask at the same size (1 changed, 255 no data).
         objects: outlines of the objects to draw and label (largest first; see
-            :func:`~terrasight.tasks.change.outlines.outlines`).
+            :func:`~terrasight.tasks.change.objects.outlines.outlines`).
         result: gives the grid transform to place the objects.
         scale: quicklook pixels per output-grid pixel.
     """

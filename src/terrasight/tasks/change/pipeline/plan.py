@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from terrasight.errors import InvalidOptionError
 from terrasight.io.pair import RasterPair
 from terrasight.io.vectors import pixel_area
-from terrasight.tasks.change.base import MethodChoice, MethodOptions, MethodSpec
-from terrasight.tasks.change.job import file_identity
+from terrasight.tasks.change.methods.base import MethodChoice, MethodOptions, MethodSpec
+from terrasight.tasks.change.pipeline.job import file_identity
+from terrasight.tasks.change.pipeline.options import ChangeOptions
+from terrasight.tasks.change.pipeline.tiles import Progress
 from terrasight.tasks.change.result import ChangeObject, ChangeResult
-from terrasight.tasks.change.tiles import Progress
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -31,8 +32,7 @@ class Plan:
 
     pair: RasterPair
     spec: MethodSpec
-    opts: Any
-    """A :class:`terrasight.tasks.change.detect.ChangeOptions` (not named here: detect imports plan)."""
+    opts: ChangeOptions
     method_options: MethodOptions
     models: ModelCache | None = None
     choice: MethodChoice | None = None
@@ -46,7 +46,7 @@ def method_options_for(spec: MethodSpec, given: Mapping[str, Any] | MethodOption
         InvalidOptionError: an unknown option or a bad value, or options of another method.
 
     Example:
-        >>> from terrasight.tasks.change.methods import get_method
+        >>> from terrasight.tasks.change.methods.registry import get_method
         >>> method_options_for(get_method("cva"), {"tolerance": "2"})
         CVAOptions(tolerance=2, significance=0.001, otsu=True, standardise='mean')
     """

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import special
 
-from terrasight.tasks.change.base import FittedChange, MethodSpec, Sample, pooled
+from terrasight.tasks.change.methods.base import FittedChange, MethodSpec, Sample, pooled
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -189,7 +189,7 @@ def fit_checked(
     without reading the sample again.
 
     Example:
-        >>> from terrasight.tasks.change.methods import get_method
+        >>> from terrasight.tasks.change.methods.registry import get_method
         >>> b = np.random.default_rng(0).normal(9, 1, (1, 8, 8)).astype(np.float32)
         >>> sample = [(b, np.zeros_like(b), np.ones((8, 8), bool))]
         >>> list(fit_checked(get_method("cva"), sample, ["b1"], None))
@@ -210,7 +210,7 @@ def restore_checked(
     """The fitted method from :func:`fit_checked`'s parameters (:class:`NoAnswer` for a constant date).
 
     Example:
-        >>> from terrasight.tasks.change.methods import get_method
+        >>> from terrasight.tasks.change.methods.registry import get_method
         >>> restore_checked(get_method("cva"), {INPUT_ISSUES: ["blank"]}, None).name
         'cva'
     """

@@ -1,7 +1,7 @@
 """The windows of one change job on Dask workers: ``scheduler="tcp://HOST:PORT"`` or ``"local"``.
 
 The fitted method is a pure function of a window (see
-:mod:`terrasight.tasks.change.base`), so windows can run anywhere that can read the
+:mod:`terrasight.tasks.change.methods.base`), so windows can run anywhere that can read the
 two images: each worker restores the method from its fitted parameters (once per
 worker: the learned network is built once, in the worker's own model cache), reads
 its windows itself and sends back the window's probability and mask. This process
@@ -21,12 +21,12 @@ from terrasight.errors import MissingDependencyError
 from terrasight.io.pair import RasterPair
 from terrasight.io.tiling import Tile
 from terrasight.models.runtime import ModelCache
-from terrasight.tasks.change import nochange
-from terrasight.tasks.change.methods import get_method
-from terrasight.tasks.change.tiles import TileResult, tile_work
+from terrasight.tasks.change.methods import nochange
+from terrasight.tasks.change.methods.registry import get_method
+from terrasight.tasks.change.pipeline.tiles import TileResult, tile_work
 
 if TYPE_CHECKING:
-    from terrasight.tasks.change.clouds import CloudLayer
+    from terrasight.tasks.change.pipeline.clouds import CloudLayer
 
 WORKER_CACHE = "terrasight_change_models"
 """Attribute of a Dask worker holding its model cache and restored methods."""

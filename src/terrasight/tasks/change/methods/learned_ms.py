@@ -2,7 +2,7 @@
 
 A multilayer perceptron (two hidden layers of 32 units, a few thousand
 weights, run in NumPy) on per-pixel and neighbourhood features of the two
-dates (:mod:`terrasight.tasks.change.ms_features`), trained on the OSCD urban
+dates (:mod:`terrasight.tasks.change.methods.ms_features`), trained on the OSCD urban
 change cities (Sentinel-2 L1C, 10 m) by ``terrasight train change-ms``. It
 reads bands by name: blue, green, red and near infrared are required (Sentinel-2
 B02, B03, B04, B08; Landsat bands given the common names ``blue``, ``green``,
@@ -36,8 +36,8 @@ from scipy import ndimage
 
 from terrasight.errors import BandSelectionError, ModelWeightsError
 from terrasight.io.bands import common_name
-from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, option
-from terrasight.tasks.change.ms_features import (
+from terrasight.tasks.change.methods.base import MethodOptions, MethodSpec, Sample, option
+from terrasight.tasks.change.methods.ms_features import (
     CONTEXT,
     band_stats,
     pixel_features,

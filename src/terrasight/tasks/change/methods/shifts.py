@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from terrasight.tasks.change.base import Sample
+from terrasight.tasks.change.methods.base import Sample
 
 MAX_SCORE_PIXELS = 250_000
 """Pixels per shift used to score the shifts (a regular grid subset)."""

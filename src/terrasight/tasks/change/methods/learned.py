@@ -62,7 +62,7 @@ import numpy as np
 
 from terrasight.errors import BandSelectionError, InvalidOptionError, MissingDependencyError
 from terrasight.models.change_engines import ENGINES, change_network, planned_engine
-from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, option
+from terrasight.tasks.change.methods.base import MethodOptions, MethodSpec, Sample, option
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache

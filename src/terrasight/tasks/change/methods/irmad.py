@@ -34,7 +34,7 @@ edge, and the misregistration also inflates the MAD variances it is fitted on
 (on the demo pair, one pixel apart, it flagged 20 % of the scene: F1 0.05).
 With ``tolerance`` t > 0 (default 1), the fit first finds the global integer
 shift, up to :data:`SEARCH` pixels, that best aligns the dates
-(:func:`~terrasight.tasks.change.shifts.estimate_shift`) and fits on aligned
+(:func:`~terrasight.tasks.change.methods.shifts.estimate_shift`) and fits on aligned
 pixels; each pixel's ``Z`` is then the smallest over the shifts within t pixels
 of that global shift, and the median calibration is done on that smallest
 ``Z`` over the sample windows (the statistic that is tested), at the cost of
@@ -46,7 +46,7 @@ parallax are not modelled; ``tolerance=0`` is the textbook pixel-wise method.
 
 The final no-change weights also give a relative radiometric normalisation
 (per-band orthogonal regression over invariant pixels, see
-:mod:`terrasight.tasks.change.normalize`), kept in the fitted parameters.
+:mod:`terrasight.tasks.change.methods.normalize`), kept in the fitted parameters.
 """
 
 from __future__ import annotations
@@ -58,16 +58,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from scipy import special
 
-from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, option, pooled
-from terrasight.tasks.change.cca import iterate, median_scale
-from terrasight.tasks.change.cva import MAX_TOLERANCE, min_distance
-from terrasight.tasks.change.normalize import (
+from terrasight.tasks.change.methods.base import MethodOptions, MethodSpec, Sample, option, pooled
+from terrasight.tasks.change.methods.cca import iterate, median_scale
+from terrasight.tasks.change.methods.cva import MAX_TOLERANCE, min_distance
+from terrasight.tasks.change.methods.normalize import (
     Normalization,
     fit_normalization,
     restore_normalization,
 )
-from terrasight.tasks.change.shifts import align, estimate_shift, moved
-from terrasight.tasks.change.threshold import otsu
+from terrasight.tasks.change.methods.shifts import align, estimate_shift, moved
+from terrasight.tasks.change.methods.threshold import otsu
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache

@@ -12,7 +12,7 @@ values (strings from the command line included) and refuses unknown names and
 values out of range with :class:`~terrasight.errors.InvalidOptionError`.
 
 A method is published as a :class:`MethodSpec` under the entry point group
-``terrasight.change_methods`` (see :mod:`terrasight.tasks.change.methods`).
+``terrasight.change_methods`` (see :mod:`terrasight.tasks.change.methods.registry`).
 """
 
 from __future__ import annotations
@@ -295,7 +295,7 @@ class MethodSpec:
             missing; called before any work starts.
 
     Example:
-        >>> from terrasight.tasks.change.methods import get_method
+        >>> from terrasight.tasks.change.methods.registry import get_method
         >>> spec = get_method("cva")
         >>> spec.parse_options({"tolerance": "0"})
         CVAOptions(tolerance=0, significance=0.001, otsu=True, standardise='mean')

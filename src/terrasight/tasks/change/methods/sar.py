@@ -40,8 +40,8 @@ import numpy as np
 from scipy import ndimage, special
 
 from terrasight.errors import InvalidOptionError
-from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, option, pooled
-from terrasight.tasks.change.threshold import kittler_illingworth, otsu
+from terrasight.tasks.change.methods.base import MethodOptions, MethodSpec, Sample, option, pooled
+from terrasight.tasks.change.methods.threshold import kittler_illingworth, otsu
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache

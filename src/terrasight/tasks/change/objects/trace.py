@@ -27,7 +27,7 @@ from shapely.ops import unary_union
 
 from terrasight.io.geojson import polygonal
 from terrasight.io.vectors import apply_transform, geometry_area, location_words
-from terrasight.tasks.change import components
+from terrasight.tasks.change.objects import components
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class TileTask:
     ``roots[k]`` is the component id of local label ``k + 1`` and ``keep[k]``
     whether it passes the size filter; ``stats`` holds the accumulators of the
     kept components present in the tile (see
-    :data:`~terrasight.tasks.change.components.STATS`), with their ids in ``"id"``.
+    :data:`~terrasight.tasks.change.objects.components.STATS`), with their ids in ``"id"``.
     """
 
     index: int

@@ -7,7 +7,7 @@
 2. :func:`build_cloud_layer` classifies both dates on a fixed grid of windows
    (:data:`CORE` model pixels plus :data:`CONTEXT` of context on every side,
    whatever the change method's own windows), applies
-   :mod:`terrasight.tasks.change.cloud_rule`, and writes one uint8 code per
+   :mod:`terrasight.tasks.change.pipeline.cloud_rule`, and writes one uint8 code per
    pixel into :data:`CLOUD_FILE` in the job folder;
 3. the change windows look their pixels up with :meth:`CloudLayer.masked`.
 
@@ -51,8 +51,8 @@ from terrasight.io.reflectance import (
 from terrasight.io.remote import gdal_path, remote_env
 from terrasight.io.tiling import Tile, TileGrid
 from terrasight.models.runtime import ModelCache
-from terrasight.tasks.change import cloud_rule
-from terrasight.tasks.change.tiles import BLOCK, bounded_map
+from terrasight.tasks.change.pipeline import cloud_rule
+from terrasight.tasks.change.pipeline.tiles import BLOCK, bounded_map
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ CONTEXT = 32
 SINGLE = 640
 """Scenes at most this many model pixels on each side are classified as one window."""
 CLOUD_FILE = ".terrasight-clouds.tif"
-"""The per-pixel cloud codes of a job (bits of :mod:`terrasight.tasks.change.cloud_rule`)."""
+"""The per-pixel cloud codes of a job (bits of :mod:`terrasight.tasks.change.pipeline.cloud_rule`)."""
 UNRELIABLE_FRACTION = 0.5
 """A result with no answer (cloud, shadow or nodata) on more than this share of its grid is
 flagged unreliable."""
@@ -369,7 +369,7 @@ def window_codes(
     plan: CloudPlan,
     models: tuple[CloudModel, CloudModel] | None = None,
 ) -> np.ndarray:
-    """Cloud codes (:mod:`~terrasight.tasks.change.cloud_rule` bits) of one window of both dates.
+    """Cloud codes (:mod:`~terrasight.tasks.change.pipeline.cloud_rule` bits) of one window of both dates.
 
     ``models``: the before and after dates' loaded cloud models (loaded per call when None).
     """

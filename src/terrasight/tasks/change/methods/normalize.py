@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from terrasight.tasks.change.base import Sample
+from terrasight.tasks.change.methods.base import Sample
 
 MIN_INVARIANT = 50
 """Fewest pixels above ``min_weight`` for a hard selection; fewer fall back to soft weights."""

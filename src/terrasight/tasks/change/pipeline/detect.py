@@ -13,38 +13,44 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterator, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import rasterio
 
 from terrasight.errors import BandSelectionError, InvalidRasterError
-from terrasight.io.aoi import check_bbox, parse_bbox
 from terrasight.io.cloud import (
     CloudConfig,
 )
 from terrasight.io.pair import RasterPair, open_pair
 from terrasight.io.tiling import TileGrid
 from terrasight.models.runtime import torch_threads
-from terrasight.tasks.change import clouds as cloud_layer
-from terrasight.tasks.change import cluster, nochange, tiles
-from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample
-from terrasight.tasks.change.checks import check_change_options, check_keywords
-from terrasight.tasks.change.choose import AUTO, MethodChoice, choose_method, options_for_choice
-from terrasight.tasks.change.job import in_temporary_folder, job_lock, open_job
-from terrasight.tasks.change.methods import get_method
-from terrasight.tasks.change.objects import extract_objects
-from terrasight.tasks.change.plan import (
+from terrasight.tasks.change.methods import nochange
+from terrasight.tasks.change.methods.base import MethodOptions, MethodSpec, Sample
+from terrasight.tasks.change.methods.registry import get_method
+from terrasight.tasks.change.objects.extract import extract_objects
+from terrasight.tasks.change.pipeline import clouds as cloud_layer
+from terrasight.tasks.change.pipeline import cluster, tiles
+from terrasight.tasks.change.pipeline.checks import check_keywords
+from terrasight.tasks.change.pipeline.choose import (
+    AUTO,
+    MethodChoice,
+    choose_method,
+    options_for_choice,
+)
+from terrasight.tasks.change.pipeline.job import in_temporary_folder, job_lock, open_job
+from terrasight.tasks.change.pipeline.options import ChangeOptions
+from terrasight.tasks.change.pipeline.plan import (
     Plan,
     build_result,
     job_signature,
     method_options_for,
     progress_callback,
 )
+from terrasight.tasks.change.pipeline.tiles import BLOCK, Progress
 from terrasight.tasks.change.result import OUTPUT_NAMES, ChangeResult
-from terrasight.tasks.change.tiles import BLOCK, Progress
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -52,62 +58,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PART = ".part.tif"
-
-
-@dataclass(frozen=True)
-class ChangeOptions:
-    """How a change job runs. All fields have defaults; each is checked on construction.
-
-    Raises:
-        InvalidOptionError: a value out of range or of the wrong type (see
-            :data:`terrasight.tasks.change.checks.RULES` for the allowed values).
-    """
-
-    method: str = "auto"
-    """A method name, or ``"auto"``: the best for the input's kind (:mod:`.choose`)."""
-    sensor: str = "auto"
-    """For ``method="auto"``: ``"auto"`` (read from the file), ``"optical"``,
-    ``"multispectral"`` or ``"sar"``."""
-    bands: tuple[int | str, ...] | None = None
-    after_bands: tuple[int | str, ...] | None = None
-    nodata: float | None = None
-    min_pixels: int = 20
-    cloud_mask: str = "auto"
-    """``"auto"``, ``"on"`` or ``"off"``."""
-    tile_size: int | None = None
-    """Window size in pixels, a multiple of 256; the method's default when None."""
-    workers: int = 2
-    scheduler: str | None = None
-    """Run the windows on Dask: ``"local"`` (a ``LocalCluster`` of ``workers`` processes) or
-    a scheduler's address ``"tcp://host:8786"`` (its workers must see the images)."""
-    sample_tiles: int = 16
-    sample_size: int = 512
-    resampling: str = "bilinear"
-    gdal_cache_mb: int = 64
-    reflectance_scale: float | None = None
-    """Multiply DNs by this to get reflectance for cloud masks; read from the file's metadata
-    when it has them (Sentinel-2: 1e-4; Landsat Collection 2 Level-1 TOA: 2e-5, Level-2:
-    2.75e-5)."""
-    reflectance_offset: float = 0.0
-    """Add this after scaling (Sentinel-2 from baseline 04.00: -0.1; Landsat C2 Level-1: -0.1,
-    Level-2: -0.2)."""
-    bbox: tuple[float, float, float, float] | None = None
-    """An area of interest ``(west, south, east, north)`` in WGS84 degrees (or ``"W,S,E,N"``):
-    the job covers only the before pixels inside it, and reads only the windows covering it."""
-    method_options: Mapping[str, Any] | MethodOptions = field(default_factory=dict)
-    """The method's options by name (e.g. ``{"tolerance": 1}`` for CVA; strings are
-    converted), or an instance of the method's options class (e.g. ``CVAOptions``)."""
-
-    def __post_init__(self) -> None:
-        for name in ("bands", "after_bands"):
-            value = getattr(self, name)
-            if isinstance(value, list):
-                object.__setattr__(self, name, tuple(value))
-        if isinstance(self.bbox, str):
-            object.__setattr__(self, "bbox", parse_bbox(self.bbox))
-        elif self.bbox is not None:
-            object.__setattr__(self, "bbox", check_bbox(self.bbox))
-        check_change_options(self)
 
 
 def detect_changes(
@@ -141,7 +91,7 @@ def detect_changes(
     Args:
         before, after: raster files of the two dates, or their URLs (``https://``,
             ``s3://``, ``gs://``, read with range requests) or GDAL ``/vsi...`` paths.
-        method: a name from :func:`terrasight.tasks.change.methods.list_methods`, or
+        method: a name from :func:`terrasight.tasks.change.methods.registry.list_methods`, or
             ``"auto"`` (the default): the method measured best for the input's kind
             (RGB, multispectral, Landsat-like, SAR, one optical band), chosen from the
             before image (bands, names, wavelengths, pixel size; ``sensor=`` overrides),

@@ -1,11 +1,11 @@
 """The registry of change methods: the entry points of group ``terrasight.change_methods``.
 
 Every method, the built-in ones included, is published by an installed
-distribution as an entry point naming its :class:`~terrasight.tasks.change.base.MethodSpec`;
+distribution as an entry point naming its :class:`~terrasight.tasks.change.methods.base.MethodSpec`;
 terrasight's own ``pyproject.toml`` declares::
 
     [project.entry-points."terrasight.change_methods"]
-    cva = "terrasight.tasks.change.cva:SPEC"
+    cva = "terrasight.tasks.change.methods.cva:SPEC"
 
 A third-party package adds a method the same way; the entry point's name is the
 method's name. Nothing is cached: each call reads the installed entry points.
@@ -19,7 +19,7 @@ import logging
 from importlib.metadata import EntryPoint, entry_points
 
 from terrasight.errors import UnknownMethodError
-from terrasight.tasks.change.base import MethodSpec, did_you_mean
+from terrasight.tasks.change.methods.base import MethodSpec, did_you_mean
 
 GROUP = "terrasight.change_methods"
 """Entry point group of change methods."""

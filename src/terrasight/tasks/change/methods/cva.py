@@ -44,9 +44,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from terrasight.tasks.change import nochange
-from terrasight.tasks.change.base import MethodOptions, MethodSpec, Sample, option, pooled
-from terrasight.tasks.change.threshold import otsu
+from terrasight.tasks.change.methods import nochange
+from terrasight.tasks.change.methods.base import MethodOptions, MethodSpec, Sample, option, pooled
+from terrasight.tasks.change.methods.threshold import otsu
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache

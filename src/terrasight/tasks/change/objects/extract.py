@@ -3,11 +3,11 @@
 The mask may be far larger than memory, so it is read in non-overlapping tiles,
 twice:
 
-1. :func:`~terrasight.tasks.change.components.label_components` labels each
+1. :func:`~terrasight.tasks.change.objects.components.label_components` labels each
    tile, merges labels across tile borders and sums per object its pixels,
    probabilities, pixel positions and bounding box.
 2. Each tile is labelled again (labelling is deterministic) and traced by
-   :func:`~terrasight.tasks.change.trace.trace_tile`, in ``workers`` processes:
+   :func:`~terrasight.tasks.change.objects.trace.trace_tile`, in ``workers`` processes:
    pixels of objects below the size filter are set to 0 in the mask file (by
    this process only, in place), and the kept objects are traced into
    polygons, in scene pixel coordinates so pieces from neighbouring tiles
@@ -37,14 +37,13 @@ import shapely
 from affine import Affine
 
 from terrasight.io.vectors import as_crs, bounds_to_lonlat, pixel_area, to_lonlat
-from terrasight.tasks.change.components import (
+from terrasight.tasks.change.names import STORE_NAME
+from terrasight.tasks.change.objects.components import (
     Components,
     label_components,
     open_raster_quietly,
 )
-from terrasight.tasks.change.names import STORE_NAME
-from terrasight.tasks.change.store import ObjectsView, ObjectWriter, dump_line
-from terrasight.tasks.change.trace import (
+from terrasight.tasks.change.objects.trace import (
     Scene,
     TileOutcome,
     TileTask,
@@ -52,6 +51,7 @@ from terrasight.tasks.change.trace import (
     merge_pieces,
     trace_tile,
 )
+from terrasight.tasks.change.store import ObjectsView, ObjectWriter, dump_line
 
 SORT_BATCH = 4096
 """Objects given their WGS84 positions per call while sorting."""

@@ -27,9 +27,9 @@ from rasterio.windows import Window
 from terrasight.errors import InvalidOptionError
 from terrasight.io.pair import RasterPair
 from terrasight.io.raster import RasterSource
-from terrasight.tasks.change.base import MethodChoice, MethodOptions, MethodSpec
-from terrasight.tasks.change.checks import SENSORS
-from terrasight.tasks.change.plan import method_options_for
+from terrasight.tasks.change.methods.base import MethodChoice, MethodOptions, MethodSpec
+from terrasight.tasks.change.pipeline.checks import SENSORS
+from terrasight.tasks.change.pipeline.plan import method_options_for
 
 AUTO = "auto"
 """The method name that asks for this choice."""
@@ -247,7 +247,7 @@ def options_for_choice(
     """The chosen method's options; options it does not take name the choice and the way out.
 
     Example:
-        >>> from terrasight.tasks.change.methods import get_method
+        >>> from terrasight.tasks.change.methods.registry import get_method
         >>> options_for_choice(get_method("cva"), {}, MethodChoice("auto", "cva", "other", "x"))
         CVAOptions(tolerance=1, significance=0.001, otsu=True, standardise='mean')
     """

@@ -1,10 +1,10 @@
-"""Checks of a change job's own options (:class:`~terrasight.tasks.change.detect.ChangeOptions`).
+"""Checks of a change job's own options (:class:`~terrasight.tasks.change.pipeline.options.ChangeOptions`).
 
-Each bad value, and each keyword that :func:`~terrasight.tasks.change.detect.detect_changes`
+Each bad value, and each keyword that :func:`~terrasight.tasks.change.pipeline.detect.detect_changes`
 does not know, is one :class:`~terrasight.errors.InvalidOptionError` naming the
 option and the values it accepts, raised before any file is read or written.
 The options of the method itself are checked by its options class
-(:mod:`terrasight.tasks.change.base`).
+(:mod:`terrasight.tasks.change.methods.base`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import fields
 from typing import Any
 
 from terrasight.errors import InvalidOptionError, UnknownMethodError
-from terrasight.tasks.change.base import MethodOptions, did_you_mean
-from terrasight.tasks.change.methods import get_method
+from terrasight.tasks.change.methods.base import MethodOptions, did_you_mean
+from terrasight.tasks.change.methods.registry import get_method
 
 SENSORS = ("auto", "optical", "multispectral", "sar")
 """Values of ``sensor``, the kind of input ``method="auto"`` chooses for (``auto``: from the file)."""
@@ -95,7 +95,7 @@ def check_change_options(options: Any) -> None:
         InvalidOptionError: naming the first bad option and its allowed values.
 
     Example:
-        >>> from terrasight.tasks.change.detect import ChangeOptions
+        >>> from terrasight.tasks.change.pipeline.options import ChangeOptions
         >>> ChangeOptions(workers=0)
         Traceback (most recent call last):
         ...

@@ -23,8 +23,8 @@ from rasterio.enums import Resampling
 
 from terrasight.io.pair import PairReader, RasterPair
 from terrasight.io.tiling import Tile, TileGrid
-from terrasight.tasks.change.base import FittedChange
-from terrasight.tasks.change.job import Job
+from terrasight.tasks.change.methods.base import FittedChange
+from terrasight.tasks.change.pipeline.job import Job
 from terrasight.tasks.change.result import MASK_NODATA
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ Progress = Callable[[int, int], None]
 
 
 class CloudLayer(Protocol):
-    """What tiles need of :class:`terrasight.tasks.change.clouds.CloudLayer` (which imports this)."""
+    """What tiles need of :class:`terrasight.tasks.change.pipeline.clouds.CloudLayer` (which imports this)."""
 
     def masked(self, window: Window) -> np.ndarray: ...
 

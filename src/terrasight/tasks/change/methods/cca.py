@@ -1,6 +1,6 @@
 """The IR-MAD reweighting loop: weighted canonical correlation analysis and MAD variates.
 
-Used by :mod:`terrasight.tasks.change.irmad` (see its docstring for the method
+Used by :mod:`terrasight.tasks.change.methods.irmad` (see its docstring for the method
 and the calibration of ``Z``); these functions work on pooled float64
 ``(n, bands)`` pixels.
 """

@@ -1,0 +1,1 @@
+"""Changed regions as objects: components labelled across tiles, traced outlines."""

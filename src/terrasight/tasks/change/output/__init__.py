@@ -1,0 +1,1 @@
+"""Files made from a change result alone: vectors, summary, quick-look pictures."""
