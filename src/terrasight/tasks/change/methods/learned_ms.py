@@ -48,7 +48,7 @@ from terrasight.tasks.change.methods.ms_features import (
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
 
-WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "weights" / "learned-ms-4band.npz"
+WEIGHTS = Path(__file__).resolve().parents[3] / "models" / "weights" / "learned-ms-4band.npz"
 """The shipped model (blue, green, red, nir)."""
 
 WEIGHTS_SWIR = WEIGHTS.with_name("learned-ms-6band.npz")
