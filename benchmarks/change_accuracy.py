@@ -124,7 +124,7 @@ def section_demo(variants: dict, tmp: Path) -> dict[str, Any]:
     import rasterio
 
     from terrasight.eval.metrics import ConfusionMatrix, scores
-    from terrasight.io.samples import DEMO_SIZE, make_demo_pair
+    from terrasight.samples.demo import DEMO_SIZE, make_demo_pair
     from terrasight.tasks.change.pipeline.detect import detect_changes
 
     pair = make_demo_pair(tmp / "demo", size=DEMO_SIZE)

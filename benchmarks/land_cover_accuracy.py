@@ -101,7 +101,7 @@ def aid_scenes(data: Path) -> dict[str, Any]:
 
 def demo_objects() -> list[dict[str, Any]]:
     """After class of each demo object that overlaps a planted change, against its kind."""
-    from terrasight.io.samples import DEMO_SIZE, make_demo_pair
+    from terrasight.samples.demo import DEMO_SIZE, make_demo_pair
     from terrasight.tasks.change.pipeline.detect import detect_changes
     from terrasight.tasks.interpret.facts import change_facts
 

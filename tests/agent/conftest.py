@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from terrasight.agent.brains.offline import OfflineBrain
-from terrasight.io.samples import make_demo_pair
+from terrasight.samples.demo import make_demo_pair
 from terrasight.tasks.change.pipeline.detect import detect_changes
 from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 

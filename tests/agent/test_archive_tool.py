@@ -12,8 +12,8 @@ from terrasight.agent.brains.dialogue import State, archive_subject, resolve
 from terrasight.agent.registry import call_tool, load_tools
 from terrasight.agent.session import Session
 from terrasight.errors import ToolArgumentError
-from terrasight.io.samples import make_demo_pair
 from terrasight.models.runtime import ModelCache
+from terrasight.samples.demo import make_demo_pair
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 import terrasight
 from terrasight.agent import Agent
 from terrasight.errors import BrainError, InvalidOptionError
-from terrasight.io.samples import make_demo_pair
 from terrasight.models.runtime import ModelCache
+from terrasight.samples.demo import make_demo_pair
 
 
 def test_eight_turns_with_the_offline_brain(demo_folder, demo_facts, conversation, tmp_path):

@@ -14,7 +14,7 @@ import pytest
 
 from terrasight.agent.registry import schemas, usable_tools
 from terrasight.agent.session import Session
-from terrasight.io.samples import make_demo_pair
+from terrasight.samples.demo import make_demo_pair
 from terrasight.tasks.change.pipeline.detect import detect_changes
 
 mcp = pytest.importorskip("mcp", reason="the mcp extra is not installed")

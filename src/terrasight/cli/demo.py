@@ -11,7 +11,7 @@ import rasterio
 from terrasight.cli.change import echo_result, run_change
 from terrasight.cli.options import method_option, out_option
 from terrasight.eval.metrics import ConfusionMatrix, scores
-from terrasight.io.samples import DEMO_SIZE, airchange_pair, make_demo_pair
+from terrasight.samples.demo import DEMO_SIZE, airchange_pair, make_demo_pair
 
 
 @click.command()

@@ -20,8 +20,8 @@ Split, fixed by source (never by score):
     ``541000_4977000`` (20 cm), NEON ``SOAP_031`` and ``SOAP_061`` (10 cm). Run
     only to report final figures, never to choose anything.
 
-Each tile gets changes planted by :func:`terrasight.io.simulate_rgb.plant_changes`
-and each date its own nuisances (:func:`~terrasight.io.simulate_rgb.date_nuisance`),
+Each tile gets changes planted by :func:`terrasight.samples.simulate_rgb.plant_changes`
+and each date its own nuisances (:func:`~terrasight.samples.simulate_rgb.date_nuisance`),
 large regions recoloured as crops and meadows change with the season (not
 change), one date in three coarsened 1.5-2.5x (another sensor's detail), and
 the after date a 0-3 px misregistration; the truth is the planted change on
@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from terrasight.io.simulate_rgb import (
+from terrasight.samples.simulate_rgb import (
     date_nuisance,
     degrade,
     misregister,

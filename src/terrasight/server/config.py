@@ -24,7 +24,7 @@ class ServerConfig:
         token: the bearer token every route but ``/health`` asks for (None: no token).
         max_upload_mb: largest accepted upload, per file.
         sample_size: side in pixels of the built-in sample pair (see
-            :func:`terrasight.io.samples.make_demo_pair`).
+            :func:`terrasight.samples.demo.make_demo_pair`).
         workers: threads per change job.
         classify: classify each change object's land cover (needs PyTorch; slower).
         brain: the agent's brain for questions (``offline`` needs no network).

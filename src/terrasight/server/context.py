@@ -136,7 +136,7 @@ class AppContext:
 
     def sample_pair(self) -> tuple[Path, Path]:
         """The built-in sample pair's files, written under the jobs folder on first use."""
-        from terrasight.io.samples import make_demo_pair
+        from terrasight.samples.demo import make_demo_pair
 
         folder = self.config.jobs / "samples" / f"demo-{self.config.sample_size}"
         before, after = folder / "before.tif", folder / "after.tif"

@@ -53,7 +53,7 @@ def _write(path: Path, reflectance: np.ndarray, bands: int) -> Path:
 @pytest.fixture(scope="module")
 def ground() -> tuple[np.ndarray, np.ndarray]:
     """(before, after) reflectance (6, SIZE, SIZE): the real scene, then the planted changes."""
-    from terrasight.io.samples import read_sentinel2_stack
+    from terrasight.samples.demo import read_sentinel2_stack
 
     scene = read_sentinel2_stack(SIZE + 200)[0][:, 200:, 200:].astype(np.float32) * 1e-4
     rng = np.random.default_rng(0)

@@ -24,7 +24,7 @@ ROOF = (slice(80, 96), slice(60, 86))  # 16 x 26 px, as the demo's largest build
 @pytest.fixture(scope="module")
 def scene() -> np.ndarray:
     """A clear real Sentinel-2 window as reflectance: blue, green, red, nir, swir16, swir22."""
-    from terrasight.io.samples import read_sentinel2_stack
+    from terrasight.samples.demo import read_sentinel2_stack
 
     data = read_sentinel2_stack(SIZE + 200)[0][:, 200:, 200:]
     return data.astype(np.float32) * np.float32(1e-4)

@@ -182,7 +182,7 @@ def test_command_line_says_the_result_is_unreliable(moved_clouds, tmp_path):
 
 
 def test_sentinel2_pair_with_a_processing_baseline_offset(tmp_path):
-    from terrasight.io.samples import read_sentinel2_stack
+    from terrasight.samples.demo import read_sentinel2_stack
 
     data, profile = read_sentinel2_stack(512)
     profile = {**profile, "count": 6}

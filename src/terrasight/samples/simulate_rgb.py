@@ -1,6 +1,6 @@
 """Simulated changes and date-to-date nuisances on any RGB scene (numpy only).
 
-Where :mod:`terrasight.io.simulate` paints multispectral changes with the
+Where :mod:`terrasight.samples.simulate` paints multispectral changes with the
 scene's own spectra, this module works on 8-bit-like RGB at any pixel size
 (10 cm aerial to 30 m satellite), for out-of-domain test pairs:
 

@@ -3,7 +3,7 @@
 Each change is placed by the pixel values of the before image (vegetation,
 water, soil found through NDVI/NDWI) and painted with a spectrum taken from
 the scene itself, so the result looks like the sensor saw it. Used by
-:mod:`terrasight.io.samples`; see its docstring for what each change is.
+:mod:`terrasight.samples.demo`; see its docstring for what each change is.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ from rasterio.windows import transform as window_transform
 from scipy import ndimage
 
 from terrasight.errors import DatasetLayoutError, RasterReadError
-from terrasight.io.simulate import PAINTERS, place_changes
+from terrasight.samples.simulate import PAINTERS, place_changes
 
 DEMO_BANDS: tuple[tuple[str, str], ...] = (
     ("B02", "blue"),

