@@ -32,6 +32,7 @@ RANKS = {
     "io": 1,
     "models": 2,
     "samples": 2,  # the demo pair and the simulators: a peer of models
+    "plugins": 1,  # plugins.py: the one entry point loader
     "tasks": 3,
     "index": 4,
     "agent": 5,

@@ -106,6 +106,14 @@ class UnknownModelError(_Readable, KeyError):
     """Raised when a model, architecture or backbone name is not registered."""
 
 
+class DuplicatePluginError(TerrasightError):
+    """Raised when two installed packages register one name in one entry point group."""
+
+
+class PluginLoadError(TerrasightError):
+    """Raised when an installed entry point cannot be imported or gives the wrong kind of object."""
+
+
 # --- the agent ----------------------------------------------------------------------------
 
 
@@ -210,6 +218,8 @@ ERROR_TABLE: dict[type[BaseException], ErrorRoute] = {
     InvalidOptionError: ErrorRoute(2, 422),
     UnknownMethodError: ErrorRoute(2, 404),
     UnknownModelError: ErrorRoute(2, 404),
+    DuplicatePluginError: ErrorRoute(6, 500),
+    PluginLoadError: ErrorRoute(6, 500),
     BandSelectionError: ErrorRoute(3, 422),
     InvalidRasterError: ErrorRoute(3, 422),
     PairAlignmentError: ErrorRoute(3, 422),

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import TYPE_CHECKING, Any
 
 from terrasight.agent.schema import SESSION, check_arguments, tool_schema
 from terrasight.errors import InvalidOptionError, TerrasightError, ToolArgumentError
+from terrasight.plugins import entry_point_table, load_entry_point
 
 if TYPE_CHECKING:
     from terrasight.agent.brains.base import Brain
@@ -37,27 +38,11 @@ BRAINS = "terrasight.brains"
 
 
 def _entry_points(group: str) -> dict[str, EntryPoint]:
-    """The group's entry points by name; two packages giving one name is an error."""
-    found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=group):
-        if ep.name in found and found[ep.name].value != ep.value:
-            raise TerrasightError(
-                f"{group} {ep.name!r} is registered twice ({found[ep.name].value} and "
-                f"{ep.value}); uninstall one of the packages."
-            )
-        found[ep.name] = ep
-    return found
+    return entry_point_table(group)
 
 
 def _load(ep: EntryPoint) -> Any:
-    try:
-        return ep.load()
-    except Exception as exc:  # a broken plugin: say which one
-        dist = getattr(ep, "dist", None)
-        owner = f" of {dist.name}" if dist is not None else ""
-        raise TerrasightError(
-            f"cannot load {ep.group} {ep.name!r} ({ep.value}{owner}): {exc}"
-        ) from exc
+    return load_entry_point(ep)
 
 
 def list_tools() -> list[str]:

@@ -30,26 +30,27 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
-from terrasight.errors import TerrasightError, UnknownModelError
+from terrasight.errors import (
+    DuplicatePluginError,
+    PluginLoadError,
+    TerrasightError,
+    UnknownModelError,
+)
 from terrasight.models.config import KINDS, Architecture, ModelConfig
+from terrasight.plugins import entry_point_table, load_entry_point
+from terrasight.plugins import origin as _origin
 
 ARCHITECTURES = "terrasight.architectures"
 BACKBONES = "terrasight.backbones"
 MODEL_CONFIGS = "terrasight.model_configs"
 
 
-def _origin(ep: EntryPoint) -> str:
-    dist = getattr(ep, "dist", None)
-    owner = f" of {dist.name}" if dist is not None else ""
-    return f"entry point {ep.name!r} ({ep.value}){owner} in {ep.group}"
-
-
 def _names(group: str) -> list[str]:
-    return sorted({ep.name for ep in entry_points(group=group)})
+    return sorted(entry_point_table(group))
 
 
 def architecture_names() -> list[str]:
@@ -77,35 +78,24 @@ def find_architecture(name: str, group: str = ARCHITECTURES) -> Architecture:
 
     Raises:
         UnknownModelError: nothing of that name; the message lists the available ones.
-        TerrasightError: two distributions register the name, or it is not an Architecture.
+        DuplicatePluginError: two distributions register the name.
+        PluginLoadError: it cannot be imported or is not an Architecture.
 
     Example:
         >>> find_architecture("efficientnet-lite", BACKBONES).requires
         ('torch', 'efficientnet_lite_pytorch')
     """
-    found = list(entry_points(group=group, name=name))
+    found = entry_point_table(group, name)
     what = "backbone architecture" if group == BACKBONES else "architecture"
-    if not found:
+    if name not in found:
         raise UnknownModelError(f"unknown {what} {name!r}. Available: {_names(group)}")
-    if len(found) > 1:
-        raise TerrasightError(
-            f"{what} {name!r} is registered twice: {'; '.join(_origin(ep) for ep in found)}. "
-            "Uninstall one of these packages."
-        )
-    arch = _load(found[0])
+    arch = load_entry_point(found[name])
     if not isinstance(arch, Architecture) or arch.name != name:
-        raise TerrasightError(
-            f"{_origin(found[0])} must give a terrasight.models.config.Architecture named "
+        raise PluginLoadError(
+            f"{_origin(found[name])} must give a terrasight.models.config.Architecture named "
             f"{name!r}, not {arch!r}"
         )
     return arch
-
-
-def _load(ep: EntryPoint) -> Any:
-    try:
-        return ep.load()
-    except Exception as exc:  # a broken plugin: say which one
-        raise TerrasightError(f"cannot load {_origin(ep)}: {exc}") from exc
 
 
 def model_configs() -> dict[str, ModelConfig]:
@@ -121,10 +111,10 @@ def model_configs() -> dict[str, ModelConfig]:
     """
     configs: dict[str, ModelConfig] = {}
     origins: dict[str, str] = {}
-    for ep in sorted(entry_points(group=MODEL_CONFIGS), key=lambda e: (e.name, e.value)):
+    for _, ep in sorted(entry_point_table(MODEL_CONFIGS).items()):
         for config in _configs_of(ep):
             if config.name in configs:
-                raise TerrasightError(
+                raise DuplicatePluginError(
                     f"model {config.name!r} is registered twice: by {origins[config.name]} "
                     f"and by {_origin(ep)}. Uninstall one of these packages."
                 )
@@ -133,7 +123,7 @@ def model_configs() -> dict[str, ModelConfig]:
 
 
 def _configs_of(ep: EntryPoint) -> list[ModelConfig]:
-    source = _load(ep)
+    source = load_entry_point(ep)
     if callable(source):
         try:
             source = source()

@@ -13,7 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from terrasight.cli import main
-from terrasight.errors import InvalidOptionError, UnknownMethodError
+from terrasight.errors import (
+    DuplicatePluginError,
+    InvalidOptionError,
+    PluginLoadError,
+    UnknownMethodError,
+)
 from terrasight.tasks.change.methods import cva, irmad, learned
 from terrasight.tasks.change.methods.registry import GROUP, get_method, list_methods, registry
 from terrasight.tasks.change.pipeline.detect import detect_changes
@@ -138,14 +143,23 @@ def test_a_broken_method_is_named_and_does_not_hide_the_others(tmp_path, monkeyp
     )
     monkeypatch.syspath_prepend(str(root))
     assert {"missing", "notaspec", "cva"} <= set(list_methods())
-    with pytest.raises(UnknownMethodError, match="'missing' cannot be loaded .*broken-plugin 1.0"):
+    with pytest.raises(PluginLoadError, match="cannot load entry point 'missing' .*broken-plugin"):
         get_method("missing")
-    with pytest.raises(UnknownMethodError, match="must name a MethodSpec called 'notaspec'"):
+    with pytest.raises(PluginLoadError, match="must name a MethodSpec called 'notaspec'"):
         get_method("notaspec")
     with caplog.at_level(logging.WARNING):
         specs = registry()
     assert "cva" in specs and "missing" not in specs and "notaspec" not in specs
-    assert "cannot be loaded" in caplog.text
+    assert "cannot load entry point 'missing'" in caplog.text
+
+
+def test_a_second_package_cannot_take_a_methods_name(tmp_path, monkeypatch):
+    root = _distribution(tmp_path / "site", "cva_twin", "cva = json:dumps\n")
+    monkeypatch.syspath_prepend(str(root))
+    with pytest.raises(DuplicatePluginError, match="'cva' is registered twice.*cva-twin"):
+        get_method("cva")
+    with pytest.raises(DuplicatePluginError):
+        list_methods()
 
 
 def test_spec_and_options_must_agree_on_the_name():

@@ -16,9 +16,10 @@ A method's module is imported only when that method is asked for (or when
 from __future__ import annotations
 
 import logging
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 
-from terrasight.errors import UnknownMethodError
+from terrasight.errors import PluginLoadError, UnknownMethodError
+from terrasight.plugins import entry_point_table, load_entry_point, origin
 from terrasight.tasks.change.methods.base import MethodSpec, did_you_mean
 
 GROUP = "terrasight.change_methods"
@@ -28,28 +29,17 @@ log = logging.getLogger(__name__)
 
 
 def _entry_points() -> dict[str, EntryPoint]:
-    """The group's entry points by name (the first one wins when two share a name)."""
-    found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=GROUP):
-        found.setdefault(ep.name, ep)
-    return found
+    """The group's entry points by name (two packages giving one name is an error)."""
+    return entry_point_table(GROUP)
 
 
 def _load(ep: EntryPoint) -> MethodSpec:
-    """The spec an entry point names, checked; UnknownMethodError says why it cannot be used."""
-    where = f"entry point {ep.name} = {ep.value}"
-    if ep.dist is not None:
-        where += f" of {ep.dist.name} {ep.dist.version}"
-    try:
-        spec = ep.load()
-    except Exception as exc:  # noqa: BLE001 - a broken plugin must not hide the others
-        raise UnknownMethodError(
-            f"change method {ep.name!r} cannot be loaded ({where}): {type(exc).__name__}: {exc}"
-        ) from exc
+    """The spec an entry point names, checked; PluginLoadError says why it cannot be used."""
+    spec = load_entry_point(ep)
     if not isinstance(spec, MethodSpec) or spec.name != ep.name:
-        raise UnknownMethodError(
-            f"change method {ep.name!r} cannot be used ({where}): it must name a MethodSpec "
-            f"called {ep.name!r}, not {spec!r:.80}"
+        raise PluginLoadError(
+            f"change method {ep.name!r} cannot be used ({origin(ep)}): it must name a "
+            f"MethodSpec called {ep.name!r}, not {spec!r:.80}"
         )
     return spec
 
@@ -69,7 +59,8 @@ def get_method(name: str) -> MethodSpec:
 
     Raises:
         UnknownMethodError: no method of that name (the message lists the
-            available ones), or its entry point cannot be loaded.
+            available ones).
+        PluginLoadError: its entry point cannot be loaded or is not a MethodSpec.
 
     Example:
         >>> get_method("cva").overlap
@@ -92,7 +83,7 @@ def registry() -> dict[str, MethodSpec]:
     for name, ep in sorted(_entry_points().items()):
         try:
             specs[name] = _load(ep)
-        except UnknownMethodError as exc:
+        except PluginLoadError as exc:
             log.warning("%s", exc)
     return specs
 
