@@ -34,6 +34,7 @@ from terrasight.tasks.interpret.ask_parse import Query, normalise
 from terrasight.tasks.interpret.ask_slots import Region
 from terrasight.tasks.interpret.vocabulary import CELL_NAMES, DIRECTIONS
 from terrasight.tasks.interpret.when import WHEN_WORDS, find_span
+from terrasight.tasks.questions import QuestionType
 
 GROUP_WORDS = re.compile(r"\b(?:those|them|these|they|ones)\b")
 FOCUS_WORDS = re.compile(r"\b(?:it|its|that one|this one|th(?:at|is) (?:change|object|area))\b")
@@ -221,7 +222,7 @@ def _ranked(
         return None
     if base is None or not extreme:
         return None
-    kind = "location" if base.kind == "location" and not rank else "area"
+    kind: QuestionType = "location" if base.kind == "location" and not rank else "area"
     query = replace(
         base, text=q.text, kind=kind, extreme=extreme, regions=q.regions or base.regions
     )

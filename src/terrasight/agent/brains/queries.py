@@ -22,6 +22,7 @@ from terrasight.errors import ToolArgumentError, UnknownClassError
 from terrasight.tasks.interpret.ask_parse import Query, normalise
 from terrasight.tasks.interpret.ask_slots import Region, find_classes, find_regions
 from terrasight.tasks.interpret.vocabulary import CELL_NAMES, DIRECTIONS, LAND_COVER
+from terrasight.tasks.questions import question_type
 
 if TYPE_CHECKING:
     from terrasight.tasks.interpret.ask_select import Answer
@@ -88,7 +89,7 @@ def make_query(kind: str, text: str = "", **slots: Any) -> Query:
     """
     return Query(
         text=text or kind,
-        kind=kind,
+        kind=question_type(kind),
         regions=regions(slots.get("places")),
         became=class_names(slots.get("became"), "became"),
         was=class_names(slots.get("was"), "was"),

@@ -43,6 +43,7 @@ from terrasight.tasks.interpret.ask_words import (
     UNSUPPORTED_THINGS,
     WHY,
 )
+from terrasight.tasks.questions import QuestionType, question_type
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -130,7 +131,7 @@ class Query:
     """
 
     text: str
-    kind: str
+    kind: QuestionType
     was: tuple[str, ...] = ()
     became: tuple[str, ...] = ()
     involves: tuple[str, ...] = ()
@@ -200,7 +201,7 @@ def parse_question(question: str, cache: ModelCache | None = None, model: bool =
     if kind == "length":
         plain = re.sub(r"\bhow long\b|\b(?:longest|length)\b", " ", text)
         slots = {**slots, "unit": find_length_unit(text), "shape": find_shape(plain)}
-    query = Query(text=question.strip(), kind=kind or "unanswerable", **slots)
+    query = Query(text=question.strip(), kind=question_type(kind or "unanswerable"), **slots)
     if kind is None:
         query = _typed_by_model(query, text, cache) if model else query
         if query.kind == "unanswerable" and not query.unanswerable:
@@ -338,7 +339,7 @@ def _typed_by_model(query: Query, text: str, cache: ModelCache | None) -> Query:
     note = f"question type '{kind}' chosen by the sentence model (similarity {similarity:.2f})"
     return replace(
         query,
-        kind=kind,
+        kind=question_type(kind),
         typed_by="sentence model",
         similarity=similarity,
         notes=(*query.notes, note),

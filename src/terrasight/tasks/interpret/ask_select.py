@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from terrasight.tasks.interpret.facts_data import UNKNOWN
+from terrasight.tasks.questions import QuestionType
 
 if TYPE_CHECKING:
     from terrasight.tasks.interpret.ask_parse import Query
@@ -54,7 +55,7 @@ class Answer:
     value: Any
     unit: str | None
     evidence: tuple[int, ...]
-    question_type: str
+    question_type: QuestionType
     caveats: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
     answerable: bool = True
@@ -76,7 +77,7 @@ class Answer:
         }
 
 
-def cant_tell(reason: str, kind: str = "unanswerable") -> Answer:
+def cant_tell(reason: str, kind: QuestionType = "unanswerable") -> Answer:
     """The answer to a question these images cannot answer.
 
     Example:

@@ -34,6 +34,7 @@ from terrasight.tasks.interpret.ask_select import (
 from terrasight.tasks.interpret.ask_slots import find_classes, find_regions, is_english
 from terrasight.tasks.interpret.ask_words import UNSUPPORTED_THINGS, WHY
 from terrasight.tasks.interpret.when import WHEN_WORDS, DateSpan, find_span
+from terrasight.tasks.questions import QuestionType
 from terrasight.tasks.series.result import SERIES_JSON, SeriesObject, SeriesResult, load_series
 
 __all__ = ["ask_series", "is_series_folder"]
@@ -305,7 +306,7 @@ def _presence(result: SeriesResult, pick: _Pick) -> Answer:
     return Answer(text, True, None, ids, "presence")
 
 
-def _none(result: SeriesResult, pick: _Pick, kind: str) -> Answer:
+def _none(result: SeriesResult, pick: _Pick, kind: QuestionType) -> Answer:
     dates = f"{result.dates[0]} to {result.dates[-1]}" if result.dates else "no dates"
     text = f"No change was found{pick.about} over the series ({dates}, {len(result.dates)} dates)."
     value: object = False if kind == "presence" else ([] if kind in ("listing", "when") else None)

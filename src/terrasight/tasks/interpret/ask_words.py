@@ -6,19 +6,11 @@ so that the parser and the answers share one definition of each word.
 
 from __future__ import annotations
 
-QUESTION_TYPES = (
-    "presence",
-    "count",
-    "area",
-    "location",
-    "class",
-    "comparison",
-    "listing",
-    "length",
-    "date",
-    "cloud",
-)
-"""What a question asks for; answers of another kind are ``"unanswerable"``."""
+from terrasight.tasks.questions import PAIR_TYPES
+
+QUESTION_TYPES = PAIR_TYPES
+"""What a question about a pair asks for (:data:`terrasight.tasks.questions.PairQuestion`);
+answers of another kind are ``"unanswerable"``."""
 
 TYPE_WORDS = {
     "presence": "whether something changed",

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from terrasight.tasks.interpret.ask_select import Answer
+from terrasight.tasks.questions import QuestionType
 from terrasight.tasks.scene_ask.instances import SceneObjects, shape_word
 from terrasight.tasks.scene_ask.parse import SceneQuery, Target
 from terrasight.tasks.scene_ask.targets import (
@@ -63,7 +64,7 @@ class SceneAnswer(Answer):
         return {**super().to_dict(), "geojson": self.geojson}
 
 
-def cant_tell(reason: str, kind: str = "unanswerable") -> SceneAnswer:
+def cant_tell(reason: str, kind: QuestionType = "unanswerable") -> SceneAnswer:
     """ "I can't tell ... because ..." with ``answerable`` False.
 
     Example:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from terrasight.errors import QuestionError
+from terrasight.tasks.questions import SCENE_TYPES
 from terrasight.tasks.scene_ask.words import (
     RELATIONS,
     SHAPES,
@@ -24,8 +25,9 @@ from terrasight.tasks.scene_ask.words import (
     unseen_reason,
 )
 
-KINDS = ("presence", "count", "area", "comparison", "rural_urban", "what", "where")
-"""The question types read (anything else is ``unanswerable``)."""
+KINDS = SCENE_TYPES
+"""The question types read (:data:`terrasight.tasks.questions.SceneQuestion`; anything else
+is ``unanswerable``)."""
 
 
 @dataclass(frozen=True)
