@@ -24,11 +24,13 @@ from typing import Any
 
 import numpy as np
 import rasterio
+from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 from rasterio.windows import from_bounds as window_from_bounds
 
+from terrasight.errors import RemoteReadError
 from terrasight.io.pair import RasterPair
 from terrasight.io.raster import RasterSource
 from terrasight.io.remote import remote_identity
@@ -195,8 +197,16 @@ def _copy_blocks(src: Any, out: Any, source: RasterSource, window: Window, progr
     with bar:
         for top, bottom in rows:
             part = Window(c0, top, w, bottom - top)
-            out.write(src.read(bands, window=part), bands, window=part)
-            if source.has_mask:
-                masks = src.read_masks(bands, window=part)
+            try:
+                data = src.read(bands, window=part)
+                masks = src.read_masks(bands, window=part) if source.has_mask else None
+            except RasterioError as exc:
+                raise RemoteReadError(
+                    f"{source.path}: copying rows {top}..{bottom} of the area of interest "
+                    f"failed ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}). "
+                    "Run the job again with the same output folder: the copy starts again."
+                ) from None
+            out.write(data, bands, window=part)
+            if masks is not None:
                 out.write_mask(np.minimum.reduce(masks, axis=0), window=part)
             bar.update(w * (bottom - top))

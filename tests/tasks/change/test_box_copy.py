@@ -101,3 +101,31 @@ def test_an_after_image_on_another_grid_is_copied_with_a_margin(cog_pair, range_
     assert np.array_equal(_mask(remote.mask_path), _mask(local.mask_path))
     with rasterio.open(remote.probability_path) as r, rasterio.open(local.probability_path) as ref:
         assert np.allclose(r.read(1), ref.read(1), equal_nan=True)
+
+
+def test_a_copy_cut_off_says_so_in_one_line_and_the_rerun_finishes(
+    cog_pair, range_server, tmp_path, monkeypatch
+):
+    from terrasight.errors import RemoteReadError
+    from terrasight.io import box_copy
+
+    monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "0")
+    before, after, _ = cog_pair
+    box = _box(before, Window(300, 300, 700, 700))
+    identity = box_copy.remote_identity
+
+    def server_gone(url: str) -> dict:
+        found = identity(url)
+        range_server.down = True  # the copy's reads find the server gone
+        return found
+
+    monkeypatch.setattr(box_copy, "remote_identity", server_gone)
+    urls = [range_server.url("before.tif"), range_server.url("after.tif")]
+    with pytest.raises(RemoteReadError, match="copying rows") as err:
+        detect_changes(*urls, method="cva", bbox=box, outdir=tmp_path / "r")
+    assert urls[0] in str(err.value) and "\n" not in str(err.value)
+    monkeypatch.setattr(box_copy, "remote_identity", identity)
+    range_server.down = False
+    remote = detect_changes(*urls, method="cva", bbox=box, outdir=tmp_path / "r")
+    local = detect_changes(before, after, method="cva", bbox=box, outdir=tmp_path / "l")
+    assert np.array_equal(_mask(remote.mask_path), _mask(local.mask_path))

@@ -207,12 +207,13 @@ def _run_in_temporary_folder(
 
 
 def _run(given: Plan, folder: Path, overwrite: bool, progress: Progress | None) -> ChangeResult:
-    signature = job_signature(given)  # the inputs as given (URLs), not their local copies
+    # The journal names the inputs as given (URLs); the job reads their local copies, if any,
+    # made once the folder is known to be this job's.
+    job = open_job(folder, job_signature(given), list(OUTPUT_NAMES.values()), overwrite)
     plan = local_plan(given, folder, progress is not None)
     pair, spec, opts = plan.pair, plan.spec, plan.opts
     notes: list[str] = []
     clouds = _check_reflectance(pair, _cloud_config(pair, opts), opts, notes)
-    job = open_job(folder, signature, list(OUTPUT_NAMES.values()), overwrite)
     layer = None
     if clouds is not None:  # one cloud mask per pair, whatever the method's windows
         layer = cloud_layer.build_cloud_layer(
