@@ -10,7 +10,8 @@ block borders. Each row is one ``cva`` job in a fresh folder, on URLs of its own
 links under new names, so GDAL has cached nothing of them), then its outputs saved without facts and
 report, with facts, with the report, and with both (each save counted on its own).
 
-``box blocks`` is the compressed size of the blocks the box touches in both files
+``box blocks`` is the compressed size of the blocks the job's region (the box, in whole
+pixels of the before grid) touches in both files
 (their ``TileByteCounts``): what a reader that fetched nothing else would fetch.
 ``direct`` reads the URLs throughout (the behaviour before local copies);
 ``copies`` copies the box's windows once into the job folder and reads those.
@@ -200,13 +201,13 @@ def main() -> None:
     try:
         for kind, pair in files.items():
             total = sum(p.stat().st_size for p in pair)
-            blocks = sum(block_bytes(p, BOX) for p in pair)
             for copies in (False, True):
                 served = aliases(pair, f"{'copies' if copies else 'direct'}_{time.time_ns()}")
                 with tempfile.TemporaryDirectory(dir=args.folder) as tmp:
                     got = run_one(server, served, copies, Path(tmp))
                 for link in served:
                     link.unlink()
+                blocks = sum(block_bytes(p, Window(*got["region"])) for p in pair)
                 row = {
                     "files": kind,
                     "reads": "copies" if copies else "direct",

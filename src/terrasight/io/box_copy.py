@@ -2,7 +2,7 @@
 
 A job over a box (``bbox``) of remote images reads the same pixels several times: the
 fit sample, the windows, then the facts' crops and the report's pictures, each on
-handles of their own, and GDAL's ``/vsicurl/`` cache is not shared between handles.
+handles of their own, and what GDAL keeps of earlier network reads does not hold them.
 So the box's windows of each remote input are copied once, block by block, into a
 local tiled GeoTIFF, and the whole job reads the copy.
 
