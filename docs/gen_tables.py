@@ -257,6 +257,27 @@ def batch_scale() -> str:
     return table(header, rows) + source("batch_scale", extra)
 
 
+def remote_bytes() -> str:
+    """Bytes fetched for a change job over a 1/16 box of a remote pair."""
+    data = load("remote_bytes")
+    rows = []
+    for r in data["rows"]:
+        cells = [
+            f"{100 * r[f'{s}_share']:.1f}% ({r[f'{s}_x_blocks']:.2f}x)"
+            for s in ("detect", "facts", "report")
+        ]
+        total = r["job_with_facts_report_share"], r["job_with_facts_report_x_blocks"]
+        files = "tiled GeoTIFF (not a COG)" if r["files"] == "tiled" else "COG"
+        reads = "local copy of the box" if r["reads"] == "copies" else "direct range reads"
+        rows.append([files, reads, *cells, f"{100 * total[0]:.1f}% ({total[1]:.2f}x)"])
+    header = ["files", "reads", "detect", "+ facts", "+ report", "job, facts and report"]
+    extra = (
+        f"; share of both files' bytes, and (x) of the bytes of the blocks the box touches; "
+        f"{data['scene']}, box {data['box_pixels']} px, method {data['method']}"
+    )
+    return table(header, rows) + source("remote_bytes", extra)
+
+
 def results_list() -> str:
     """Every committed result file, with its date and command where it records them."""
     rows = []
@@ -283,6 +304,7 @@ TABLES: dict[str, Callable[[], str]] = {
         land_cover_accuracy,
         index_scale,
         batch_scale,
+        remote_bytes,
         results_list,
     )
 }

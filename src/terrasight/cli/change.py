@@ -179,7 +179,8 @@ def run_change(
         bars[0].update(n)
 
     try:
-        return detect_changes(before, after, outdir=outdir, progress=progress, **kwargs)
+        shown = False if quiet else progress
+        return detect_changes(before, after, outdir=outdir, progress=shown, **kwargs)
     finally:
         for bar in bars:
             bar.close()

@@ -72,6 +72,12 @@ from terrasight.tasks.series import SeriesResult, detect_series
     help="Clear dates from the change date on that must all show the change.",
 )
 @job_options
+@click.option(
+    "--scheduler",
+    default=None,
+    help="Run the windows on Dask: 'local' (a LocalCluster of --workers processes) or a "
+    "scheduler address tcp://HOST:PORT whose workers see the images and OUTDIR.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print series.json's summary on stdout.")
 @click.option(
     "--every",
@@ -113,6 +119,7 @@ def series(
     workers: int,
     overwrite: bool,
     no_report: bool,
+    scheduler: str | None,
     as_json: bool,
     every: int,
     max_cloud: float | None,
@@ -161,6 +168,7 @@ def series(
         confirm=confirm,
         tile_size=tile_size,
         workers=workers,
+        scheduler=scheduler,
         overwrite=overwrite,
         report=not no_report,
         models=ModelCache(),

@@ -106,6 +106,10 @@ class ChangeResult:
             half of the grid masked as cloud); empty when none. See :attr:`unreliable`.
         method_choice: how ``method="auto"`` chose :attr:`method` (``requested``,
             ``chosen``, ``kind``, ``reason``), or None when the method was named.
+        local_inputs: local copies of remote inputs over the area of interest (in the
+            job folder, on the inputs' grids), read instead of :attr:`before` and
+            :attr:`after` by the facts and the report; empty when the inputs are read
+            themselves. See :attr:`input_paths`.
 
     Example:
         >>> result = detect_changes("2019.tif", "2024.tif")  # doctest: +SKIP
@@ -139,6 +143,15 @@ class ChangeResult:
     cloud_check: str = ""
     quality_issues: tuple[str, ...] = ()
     method_choice: dict[str, Any] | None = None
+    local_inputs: tuple[str, str] | tuple[()] = ()
+
+    @property
+    def input_paths(self) -> tuple[str, str]:
+        """The files to read the inputs' pixels from: :attr:`local_inputs` where those
+        copies still exist, else :attr:`before` and :attr:`after`."""
+        if self.local_inputs and all(Path(p).is_file() for p in self.local_inputs):
+            return self.local_inputs[0], self.local_inputs[1]
+        return self.before, self.after
 
     @property
     def unreliable(self) -> bool:

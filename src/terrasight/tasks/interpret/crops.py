@@ -147,8 +147,7 @@ def open_crops(result: ChangeResult) -> Iterator[CropReader]:
         ...     picture = crops.crop("after", Window(0, 0, 64, 64))
     """
     pair = open_pair(
-        result.before,
-        result.after,
+        *result.input_paths,
         bands=result.bands or None,
         after_bands=result.after_bands or None,
         nodata=result.nodata,

@@ -13,15 +13,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import rasterio
 
 from terrasight.io.tiling import Tile, TileGrid
@@ -30,6 +30,7 @@ from terrasight.tasks.change.methods import nochange
 from terrasight.tasks.change.methods.base import FittedChange, MethodOptions, MethodSpec
 from terrasight.tasks.change.methods.registry import get_method
 from terrasight.tasks.change.pipeline import clouds as cloud_layer
+from terrasight.tasks.change.pipeline.cluster import dask_client
 from terrasight.tasks.change.pipeline.job import (
     Job,
     file_identity,
@@ -39,10 +40,10 @@ from terrasight.tasks.change.pipeline.job import (
 )
 from terrasight.tasks.change.pipeline.plan import method_options_for
 from terrasight.tasks.change.pipeline.tiles import bounded_map, sync_file
-from terrasight.tasks.series import outputs
+from terrasight.tasks.series import cluster, outputs
+from terrasight.tasks.series.cluster import usable
 from terrasight.tasks.series.dates import parse_dates
-from terrasight.tasks.series.dating import NONE, date_changes
-from terrasight.tasks.series.fit import DateClouds, build_clouds, fit_pairs, pair_key, read_clear
+from terrasight.tasks.series.fit import DateClouds, build_clouds, fit_pairs
 from terrasight.tasks.series.options import SeriesOptions, check_names
 from terrasight.tasks.series.result import (
     DATE_TIF,
@@ -53,6 +54,7 @@ from terrasight.tasks.series.result import (
     load_series,
 )
 from terrasight.tasks.series.stack import SeriesStack, empty_dates, open_stack
+from terrasight.tasks.series.windows import WindowResult, date_window
 
 PART = ".part.tif"
 COMMIT_TILES = 8
@@ -109,13 +111,14 @@ def detect_series(
         min_pixels: change objects smaller than this are dropped.
         cloud_mask: ``"auto"``, ``"on"`` or ``"off"``.
         tile_size: window size in pixels (a multiple of 256); the method's default if None.
-        workers: threads working on windows.
+        workers: threads working on windows (with ``scheduler="local"``: worker processes).
         confirm: clear dates from the change date on that must show the change.
         overwrite: replace the results of a different job in ``outdir``.
         report: write ``report.html``.
         models: a model cache kept by the caller (a learned method's network is built once).
         **options: further :class:`~terrasight.tasks.series.options.SeriesOptions`
-            fields (``bands``, ``nodata``, ``bbox``, ``method_options``...).
+            fields (``bands``, ``nodata``, ``bbox``, ``method_options``, ``scheduler``:
+            ``"local"`` or ``"tcp://HOST:PORT"`` runs the windows on Dask workers)...
 
     Returns:
         A :class:`~terrasight.tasks.series.result.SeriesResult`.
@@ -210,7 +213,8 @@ def _run(plan: _Plan, folder: Path, overwrite: bool, report: bool) -> SeriesResu
         outputs.create_parts(stack, parts)
         job.tiles_path.unlink(missing_ok=True)
         done = {}
-    _process(plan, grid, fitted, clouds, job, parts, done)
+    with _window_mapper(plan, job.fitted["pairs"], clouds) as mapper:
+        _process(plan, grid, fitted, clouds, job, parts, done, mapper)
     records = list(job.done_tiles().values())
     checks = tuple(
         cloud_layer.cloud_check(stack.band_names, opts.cloud_mask, layer is not None)
@@ -231,8 +235,8 @@ def _run(plan: _Plan, folder: Path, overwrite: bool, report: bool) -> SeriesResu
 def _restore(plan: _Plan, pairs: dict[str, Any]) -> dict[str, FittedChange | None]:
     out: dict[str, FittedChange | None] = {}
     for key, params in pairs.items():
-        usable = params is not None and not nochange.issues_of(params)
-        out[key] = nochange.restore_checked(plan.spec, params, plan.models) if usable else None
+        ok = usable(params)
+        out[key] = nochange.restore_checked(plan.spec, params, plan.models) if ok else None
     return out
 
 
@@ -258,18 +262,25 @@ def _process(
     job: Job,
     parts: tuple[Path, Path],
     done: dict[int, Any],
+    mapper: Mapper | None = None,
 ) -> None:
-    """Date every window not yet done, writing and journalling as windows finish."""
+    """Date every window not yet done (on threads, or with ``mapper`` on Dask), writing and
+    journalling as windows finish."""
     todo = [t for t in grid if t.index not in done]
     workers = plan.opts.workers
 
-    def work(tile: Tile) -> tuple[Tile, np.ndarray, np.ndarray, dict[str, Any]]:
+    def work(tile: Tile) -> WindowResult:
         return _date_tile(plan, tile, fitted, clouds)
 
     pending: list[dict[str, Any]] = []
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for tile, date, interval, record in bounded_map(pool, work, todo, 2 * workers):
+        with contextlib.ExitStack() as stack:
+            if mapper is None:
+                pool = stack.enter_context(ThreadPoolExecutor(max_workers=workers))
+                results = bounded_map(pool, work, todo, 2 * workers)
+            else:
+                results = mapper(todo)
+            for tile, date, interval, record in results:
                 window = tile.relative_core(grid.region)
                 outputs.write_window(parts, window, date, interval)
                 pending.append(record)
@@ -278,6 +289,29 @@ def _process(
                     pending = []
     finally:  # interrupted too: the windows written whole are kept
         _commit(job, parts, pending)
+
+
+Mapper = Callable[[list[Tile]], Iterator[WindowResult]]
+"""Runs the windows elsewhere (Dask), yielding their results in completion order."""
+
+
+@contextlib.contextmanager
+def _window_mapper(
+    plan: _Plan, pairs: dict[str, Any], clouds: DateClouds
+) -> Iterator[Mapper | None]:
+    """Where windows run: ``None`` for this process's threads, else on Dask workers."""
+    opts = plan.opts
+    if opts.scheduler is None:
+        yield None
+        return
+    shared = (plan.stack, plan.spec.name, pairs, clouds, opts.confirm)
+    with dask_client(opts.scheduler, opts.workers) as client:
+        limit = 2 * max(1, len(client.scheduler_info().get("workers", {})))
+
+        def on_dask(todo: list[Tile]) -> Iterator[WindowResult]:
+            return cluster.map_on_dask(client, shared, todo, limit)
+
+        yield on_dask
 
 
 def _commit(job: Job, parts: tuple[Path, Path], records: list[dict[str, Any]]) -> None:
@@ -290,36 +324,6 @@ def _commit(job: Job, parts: tuple[Path, Path], records: list[dict[str, Any]]) -
 
 def _date_tile(
     plan: _Plan, tile: Tile, fitted: dict[str, FittedChange | None], clouds: DateClouds
-) -> tuple[Tile, np.ndarray, np.ndarray, dict[str, Any]]:
+) -> WindowResult:
     """Read one window of every date, compare the pairs, apply the rule; crop to the core."""
-    n = len(plan.stack)
-    data, clear, cloud = [], [], []
-    with plan.stack.readers() as reader:
-        for k in range(n):
-            d, c, m = read_clear(reader, clouds, k, tile.read)
-            data.append(d)
-            clear.append(c)
-            cloud.append(m)
-    clear_all = np.stack(clear)
-
-    def change(r: int, j: int) -> np.ndarray | None:
-        method = fitted.get(pair_key(r, j))
-        if method is None:
-            return None
-        prob = method.probability(data[r], data[j], clear[r] & clear[j])
-        return np.asarray(prob >= method.threshold)
-
-    dating = date_changes(clear_all, change, plan.opts.confirm)
-    rs, cs = tile.core_slices
-    date = dating.first_seen[rs, cs]
-    interval = np.stack(
-        [dating.last_unchanged[rs, cs], dating.clear_dates[rs, cs], dating.confirmations[rs, cs]]
-    )
-    interval[2][date == NONE] = NONE
-    record = {
-        "tile": tile.index,
-        "clear": [int(c[rs, cs].sum()) for c in clear],
-        "cloud": [int(m[rs, cs].sum()) for m in cloud],
-        "dated": [int((date == k).sum()) for k in range(n)],
-    }
-    return tile, date, interval, record
+    return date_window(plan.stack, fitted, clouds, plan.opts.confirm, tile)

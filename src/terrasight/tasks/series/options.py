@@ -21,7 +21,7 @@ def _int(low: int) -> tuple[Any, str]:
 
 _RULES = {
     **{k: RULES[k] for k in ("method", "bands", "nodata", "min_pixels", "cloud_mask")},
-    **{k: RULES[k] for k in ("tile_size", "workers", "resampling", "gdal_cache_mb")},
+    **{k: RULES[k] for k in ("tile_size", "workers", "scheduler", "resampling", "gdal_cache_mb")},
     **{k: RULES[k] for k in ("reflectance_scale", "reflectance_offset", "bbox")},
     "method_options": RULES["method_options"],
     "sample_tiles": _int(1),
@@ -59,6 +59,9 @@ class SeriesOptions:
     tile_size: int | None = None
     """Window size in pixels (a multiple of 256); the method's default when None."""
     workers: int = 2
+    scheduler: str | None = None
+    """Where windows run: None (this process's threads), ``"local"`` (a Dask ``LocalCluster``
+    of ``workers`` processes) or a Dask scheduler's address ``"tcp://HOST:PORT"``."""
     sample_tiles: int = 8
     """Windows per pair the method is fitted on."""
     sample_size: int = 256
@@ -95,7 +98,7 @@ class SeriesOptions:
 
     def signature(self) -> dict[str, Any]:
         """The options that change the result (the worker count and cache do not)."""
-        skip = ("workers", "gdal_cache_mb", "method_options")
+        skip = ("workers", "scheduler", "gdal_cache_mb", "method_options")
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
 

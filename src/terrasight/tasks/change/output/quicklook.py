@@ -176,8 +176,7 @@ def read_pictures(
         RasterReadError, PairAlignmentError: an input image cannot be read any more.
     """
     pair = open_pair(
-        result.before,
-        result.after,
+        *result.input_paths,
         bands=result.bands or None,
         after_bands=result.after_bands or None,
         nodata=result.nodata,

@@ -41,6 +41,7 @@ from terrasight.tasks.change.pipeline.choose import (
     options_for_choice,
 )
 from terrasight.tasks.change.pipeline.job import in_temporary_folder, job_lock, open_job
+from terrasight.tasks.change.pipeline.local_inputs import as_given, local_plan
 from terrasight.tasks.change.pipeline.options import ChangeOptions
 from terrasight.tasks.change.pipeline.plan import (
     Plan,
@@ -205,11 +206,14 @@ def _run_in_temporary_folder(
     return in_temporary_folder("terrasight-", run)
 
 
-def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -> ChangeResult:
+def _run(given: Plan, folder: Path, overwrite: bool, progress: Progress | None) -> ChangeResult:
+    # The journal names the inputs as given (URLs); the job reads their local copies, if any,
+    # made once the folder is known to be this job's.
+    job = open_job(folder, job_signature(given), list(OUTPUT_NAMES.values()), overwrite)
+    plan = local_plan(given, folder, progress is not None)
     pair, spec, opts = plan.pair, plan.spec, plan.opts
     notes: list[str] = []
     clouds = _check_reflectance(pair, _cloud_config(pair, opts), opts, notes)
-    job = open_job(folder, job_signature(plan), list(OUTPUT_NAMES.values()), overwrite)
     layer = None
     if clouds is not None:  # one cloud mask per pair, whatever the method's windows
         layer = cloud_layer.build_cloud_layer(
@@ -256,7 +260,8 @@ def _run(plan: Plan, folder: Path, overwrite: bool, progress: Progress | None) -
     issues = nochange.issues_of(job.fitted) + cloud_layer.quality_issues(counts, pair.shape)
     notes.extend(f"unreliable result: {issue}." for issue in issues)
     check = cloud_layer.cloud_check(pair.band_names, opts.cloud_mask, layer is not None)
-    return build_result(plan, job.fitted, final, objects, changed, counts, notes, issues, check)
+    result = build_result(plan, job.fitted, final, objects, changed, counts, notes, issues, check)
+    return as_given(result, given, plan)
 
 
 @contextlib.contextmanager
