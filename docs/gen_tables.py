@@ -278,6 +278,18 @@ def remote_bytes() -> str:
     return table(header, rows) + source("remote_bytes", extra)
 
 
+def change_share() -> str:
+    """Pairs whose changed share is within a factor 2 of the truth's, per section and method."""
+    data = load("change_share")
+    rows = [
+        [section, method, f"{s['within_2x']} / {s['pairs']}", f"{100 * s['share_within_2x']:.0f}%"]
+        for section, methods in data["sections"].items()
+        for method, s in methods.items()
+    ]
+    header = ["pairs", "method", "within 2x", "share"]
+    return table(header, rows) + source("change_share", f"; rule: {data['rule']}")
+
+
 def results_list() -> str:
     """Every committed result file, with its date and command where it records them."""
     rows = []
@@ -305,6 +317,7 @@ TABLES: dict[str, Callable[[], str]] = {
         index_scale,
         batch_scale,
         remote_bytes,
+        change_share,
         results_list,
     )
 }
