@@ -44,7 +44,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "pairs": len(rows),
         "within_2x": sum(within(r) for r in rows),
         "share_within_2x": sum(within(r) for r in rows) / len(rows) if rows else 0.0,
-        "ratios": {r["name"]: None if q is None else round(q, 3) for r, q in zip(rows, ratios)},
+        "ratios": {
+            r["name"]: None if q is None else round(q, 3) for r, q in zip(rows, ratios, strict=True)
+        },
     }
 
 
