@@ -87,7 +87,9 @@ class Session:
             self._facts = {False: before, True: before}
             before = Path(before.before)
         self.before, self.after = Path(before), (Path(after) if after is not None else None)
-        self.saved = self.facts_only or is_result_folder(before) or (not self.pair and self.scene is None)
+        self.saved = (
+            self.facts_only or is_result_folder(before) or (not self.pair and self.scene is None)
+        )
         if self.saved and after is not None:
             raise InvalidOptionError(
                 f"{before} is a saved result folder: give it alone, without a second image."

@@ -33,9 +33,7 @@ def save_conversation(agent: Agent, folder: Path) -> dict[str, Path]:
         landcover = session.scene_objects().map.path
         if landcover is not None and landcover.resolve() != (folder / "landcover.tif").resolve():
             paths["landcover"] = Path(shutil.copyfile(landcover, folder / "landcover.tif"))
-    elif not (
-        session.saved and folder.resolve() == session.before.resolve()
-    ):
+    elif not (session.saved and folder.resolve() == session.before.resolve()):
         paths.update(session.result().save(folder, report=False, facts=False))
         paths["facts"] = write_facts(session.facts(), folder / "facts.json")
     exported = [p for p in session.exports if p.is_file()]

@@ -252,7 +252,9 @@ def _when(text: str, t: str, state: State) -> Plan:
     return Plan((("when_changed", args),), None, ids, ("group",) if ids else ())
 
 
-LAND_COVER = re.compile(r"\bland ?cover\b|\bwhat (?:classes|is (?:this|the) (?:image|scene) made of)\b")
+LAND_COVER = re.compile(
+    r"\bland ?cover\b|\bwhat (?:classes|is (?:this|the) (?:image|scene) made of)\b"
+)
 """A question about the whole land cover of one image."""
 
 

@@ -131,7 +131,8 @@ def touching(objs: SceneObjects, name: str, place: str) -> tuple[int, ...]:
     lab = objs.labels.get(name)
     if lab is None:
         return ()
-    return tuple(int(i) for i in np.unique(lab[region(objs.map.shape, place)]) if i > 0)
+    mine = {i.id for i in objs.of(name)}
+    return tuple(int(i) for i in np.unique(lab[region(objs.map.shape, place)]) if int(i) in mine)
 
 
 def cell_name(row: int, col: int) -> str:
