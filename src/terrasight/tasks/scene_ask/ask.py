@@ -24,7 +24,8 @@ from typing import Any
 from terrasight.errors import MissingDependencyError
 from terrasight.io.vectors import features_to_geojson, write_geojson
 from terrasight.tasks.landcover import landcover
-from terrasight.tasks.scene_ask.answer import SceneAnswer, answer_query
+from terrasight.tasks.scene_ask.answer import SceneAnswer
+from terrasight.tasks.scene_ask.bounds import answer_scene
 from terrasight.tasks.scene_ask.instances import SceneObjects, find_objects
 from terrasight.tasks.scene_ask.landcover_map import (
     LANDCOVER_NAME,
@@ -141,7 +142,7 @@ def answer_with_evidence(
         >>> a.value, len(a.geojson["features"])
         (True, 1)
     """
-    answer = answer_query(objs, parse(question))
+    answer = answer_scene(objs, parse(question))
     if not answer.evidence or not answer.answerable:
         return answer
     ids = _largest(objs, answer.evidence)

@@ -13,7 +13,7 @@ import numpy as np
 
 from terrasight.tasks.scene_ask.instances import SceneObjects, beside, near, shape_word
 from terrasight.tasks.scene_ask.parse import Target
-from terrasight.tasks.scene_ask.words import CLASS_NOUNS, in_place
+from terrasight.tasks.scene_ask.words import CLASS_NOUNS, NOTHING, in_place
 
 _ROW_NAMES = ("north", "", "south")
 _COL_NAMES = ("west", "", "east")
@@ -51,6 +51,8 @@ def select(objs: SceneObjects, t: Target) -> Selection:
     """
     if t.unseen is not None:
         return Selection((), t.name or "", reason=t.unseen)
+    if t.name == NOTHING:  # a best guess that there is none of an unseen kind
+        return Selection((), NOTHING, True)
     if t.name is None:
         known = ", ".join(CLASS_NOUNS)
         return Selection((), "", reason=f"'{t.words}' is none of the land-cover classes ({known})")
