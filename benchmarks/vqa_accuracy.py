@@ -334,7 +334,9 @@ def _print(subset: str, entry: dict[str, Any]) -> None:
         f"{entry['tuning_images']}, reporting images {entry['reporting_images']})"
     )
     head = f"{'type':<12} {'n':>4} {'floor LOIO':>10} {'floor tuned':>11}"
-    print(head + ("  terrasight  +guesses  cant_tell  on answered" if "terrasight" in entry else ""))
+    print(
+        head + ("  terrasight  +guesses  cant_tell  on answered" if "terrasight" in entry else "")
+    )
     for t in (*TYPES, "overall"):
         s = entry.get("terrasight", {}).get(t)
         if s is None:
