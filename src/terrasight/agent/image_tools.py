@@ -79,6 +79,7 @@ def image_landcover(session: Session) -> dict[str, Any]:
 def describe_image(session: Session) -> dict[str, Any]:
     """Describe the one image in a few sentences from its land cover: what covers most of it,
     how many buildings and water areas, where they are, and whether it is rural or urban."""
+    from terrasight.tasks.scene_ask.answer import PLURAL, noun
     from terrasight.tasks.scene_ask.ask import answer_with_evidence
 
     cover = image_landcover(session)
@@ -90,8 +91,8 @@ def describe_image(session: Session) -> dict[str, Any]:
             places = sorted({i.place for i in found}, key=lambda p: -sum(
                 i.area for i in found if i.place == p))  # fmt: skip
             sentences.append(
-                f"{len(found)} {CLASS_WORDS[name] if name != 'water' else 'water areas'}, "
-                f"most of their area in the {places[0]}."
+                f"{len(found)} {noun(PLURAL[name], len(found))}, most of their area in the "
+                f"{places[0]}."
             )
     kind = answer_with_evidence(objs, "is it a rural or an urban area?")
     sentences.append(kind.text)

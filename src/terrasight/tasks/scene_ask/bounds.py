@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 
-from terrasight.tasks.scene_ask.answer import PLURAL, SceneAnswer, answer_query
+from terrasight.tasks.scene_ask.answer import PLURAL, SceneAnswer, answer_query, noun
 from terrasight.tasks.scene_ask.instances import SceneObjects
 from terrasight.tasks.scene_ask.parse import SceneQuery, Target, parse
 from terrasight.tasks.scene_ask.targets import class_area, select
@@ -117,12 +117,11 @@ def _decided(objs: SceneObjects, q: SceneQuery, whole: SceneQuery) -> SceneAnswe
     }[q.op]  # fmt: skip
     if result is None:
         return None
-    a, b = (t.words for t in q.targets)
-    what = "objects" if q.measure == "count" else objs.map.unit
-    text = (
-        f"{'Yes' if result else 'No'}: {a} {_range(bounds[0], what)} against {b} "
-        f"{_range(bounds[1], what)}."
-    )
+    sides = [
+        _side(t.words, lo, hi, q.measure, objs.map.unit)
+        for t, (lo, hi) in zip(q.targets, bounds, strict=True)
+    ]
+    text = f"{'Yes' if result else 'No'}: {sides[0]} against {sides[1]}."
     return SceneAnswer(text, result, None, (), "comparison", (_NOTE,))
 
 
@@ -146,8 +145,9 @@ _NOTE = (
 )
 
 
-def _range(bound: tuple[float, float], what: str) -> str:
-    low, high = bound
-    if low == high:
-        return f"{high:,.0f} {what}"
-    return f"at most {high:,.0f} {what}"
+def _side(words: str, low: float, high: float, measure: str, unit: str) -> str:
+    """``at most 1 lake``, ``5 buildings``, ``buildings at most 1,200 m2``."""
+    most = "" if low == high else "at most "
+    if measure == "count":
+        return f"{most}{high:,.0f} {noun(words, int(high))}"
+    return f"{words} {most}{high:,.0f} {unit}"
