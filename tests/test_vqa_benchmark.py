@@ -48,3 +48,23 @@ def test_the_parser_declines_what_the_classes_cannot_see():
         {"img_id": 1, "type": "count", "question": "How many buildings are there?", "answer": "3"},
     ]  # fmt: skip
     assert vqa.declined_by_parser(rows)["overall"] == 50.0
+
+
+def test_the_images_are_split_in_a_tuning_and_a_reporting_half():
+    rows = [
+        {"img_id": i, "type": "presence", "question": q, "answer": a}
+        for i, q, a in [
+            (9, "is there water?", "yes"),
+            (3, "is there water?", "no"),
+            (5, "is there water?", "no"),
+            (5, "is there a road?", "yes"),
+            (12, "is there a road?", "no"),
+        ]
+    ]
+    tune, held = vqa.halves(rows)
+    assert (tune, held) == ({3, 5}, {9, 12})
+    floor = vqa.tuned_floor(rows, tune)
+    # image 9: the tuning half says "no" (wrong); image 12: "yes" (wrong)
+    assert floor["overall"] == 0.0 and all(
+        "floor_tuned" not in r for r in rows if r["img_id"] in tune
+    )

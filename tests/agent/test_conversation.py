@@ -82,7 +82,7 @@ def test_save_writes_outputs_exports_and_transcript(demo_folder, tmp_path):
 def test_bad_inputs_and_runaway_brains_are_refused(demo_folder, tmp_path):
     with pytest.raises(InvalidOptionError, match="unknown brain 'oracle'.*offline"):
         Agent(demo_folder, brain="oracle")
-    with pytest.raises(InvalidOptionError, match="give the after image"):
+    with pytest.raises(InvalidOptionError, match="nor an image file: give an image"):
         Agent(tmp_path / "nothing.tif")
 
     class Loops:

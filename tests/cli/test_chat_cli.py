@@ -68,8 +68,8 @@ def test_end_of_input_leaves_cleanly(result_dir, ending):
 def test_missing_inputs_and_brain_options_exit_with_one_line(result_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("TERRASIGHT_OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    res = _chat(tmp_path / "before.tif", input="")
-    assert res.exit_code == 2 and "give the after image" in res.output
+    res = _chat(tmp_path / "missing.tif", input="")
+    assert res.exit_code == 2 and "nor an image file" in res.output
     res = _chat(result_dir, "--brain", "openai", "--model", "m", input="")
     assert res.exit_code == 2 and "--base-url" in res.output
 

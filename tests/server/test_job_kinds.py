@@ -3,6 +3,8 @@ and from uploads, their summaries, questions, and what they refuse."""
 
 from __future__ import annotations
 
+from terrasight.tasks.scene_ask import ask_image
+
 from .conftest import SERIES_DATES as DATES
 from .conftest import wait_done
 
@@ -52,8 +54,18 @@ def test_a_one_image_job_from_an_upload_is_described(server, data_dir):
         described = client.get(f"/api/jobs/{job['id']}/summary").json()
         assert described["text"] and described["scene"]["classes"]
         assert client.get(f"/api/jobs/{job['id']}/map").json()["maxzoom"] >= 0
-        refused = client.post(f"/api/jobs/{job['id']}/ask", json={"question": "how many?"})
-        assert refused.status_code == 422 and "image job" in refused.json()["detail"]
         assert client.get(f"/api/jobs/{job['id']}/conversation").json()["turns"] == []
+        # the page's chat on a one-image job: the same agent, narrowed to one date
+        reply = client.post(
+            f"/api/jobs/{job['id']}/ask", json={"question": "how many buildings are there?"}
+        )
+        assert reply.status_code == 200, reply.text
+        answer = reply.json()
+        assert answer["tool_calls"][0]["name"] == "ask_image"
+        lc = server.context.store.result_dir(job["id"]) / "chat" / "landcover"
+        truth = ask_image(lc, "how many buildings are there?")
+        assert answer["value"] == truth.value and answer["text"] == truth.text
+        turns = client.get(f"/api/jobs/{job['id']}/conversation").json()["turns"]
+        assert len(turns) == 1
         models = [m["id"] for m in client.get("/v1/models").json()["data"]]
-        assert f"terrasight-job-{job['id']}" not in models
+        assert f"terrasight-job-{job['id']}" in models

@@ -101,5 +101,12 @@ def test_a_series_and_one_image_started_on_the_page(server, browser, series_dir,
         timeout=180_000,
     )
     assert len(page.locator("#result-summary").inner_text()) > 10  # the image's description
-    assert page.locator("#chat").is_hidden()  # one image: nothing to ask about
+    assert page.locator("#chat").is_visible()  # one image: ask about its land cover
+    page.fill("#question", "is it rural or urban?")
+    page.click("#ask-form button")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.msg.agent')]"
+        ".some((m) => /^(Rural|Urban): buildings and roads cover/.test(m.textContent))",
+        timeout=120_000,
+    )
     assert problems == []

@@ -52,6 +52,13 @@ SYSTEM_PROMPT = (
     "the last place. Answer in one or two plain sentences and name the object ids."
 )
 """The system message a language-model brain gets (the offline brain does not read it)."""
+SCENE_PROMPT = (
+    "You answer questions about one satellite or aerial image (one date) from its land cover: "
+    "building, road, water, vegetation, bare. Use the tools for every number, place and "
+    "object id; never guess them. Say when the tools cannot tell. Answer in one or two plain "
+    "sentences."
+)
+"""The system message for a conversation about one image."""
 ARCHIVE_HINT = (
     " To find places elsewhere (an airport, a harbour...), use search_archive on the archive index."
 )
@@ -118,12 +125,14 @@ class Reply:
 
 
 class Agent:
-    """A conversation about the changes between ``before`` and ``after``.
+    """A conversation about the changes between ``before`` and ``after``, or about one image.
 
     Args:
-        before: the before image, a result folder (``terrasight change -o DIR``), or
-            :class:`~terrasight.tasks.interpret.facts_data.ChangeFacts` (questions only).
-        after: the after image (None with a result folder).
+        before: the before image, a result folder (``terrasight change -o DIR``),
+            :class:`~terrasight.tasks.interpret.facts_data.ChangeFacts` (questions only),
+            or alone one image (or its ``landcover.tif``): a conversation about one date
+            (land cover, counts, areas, where things are), ``Agent("scene.tif")``.
+        after: the after image (None with a result folder or one image).
         brain: a brain name (``offline``, ``openai``, ``gguf`` or one another package
             registers) or a :class:`~terrasight.agent.brains.base.Brain`.
         method: the change method, for a pair.
@@ -174,7 +183,8 @@ class Agent:
         self.tool_schemas = schemas(self.tools)
         self.max_steps = max_steps
         hint = ARCHIVE_HINT if "search_archive" in self.tools else ""
-        self.messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT + hint}]
+        prompt = SCENE_PROMPT if self.session.scene is not None else SYSTEM_PROMPT
+        self.messages: list[Message] = [{"role": "system", "content": prompt + hint}]
         self.history: list[tuple[str, Reply]] = []
         self.brain_name = ""
         self.brain: Brain = self.use_brain(brain, **brain_options)
@@ -206,7 +216,7 @@ class Agent:
         start = len(self.messages)
         self.messages.append({"role": "user", "content": text})
         try:
-            reply = refusal(text)
+            reply = refusal(text) if self.session.scene is None else None
             if reply is None:
                 reply = self._turn(on_text)
             else:  # answered without a brain: the conversation still alternates

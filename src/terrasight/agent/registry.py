@@ -75,8 +75,8 @@ def load_tools(names: list[str] | None = None) -> dict[str, Callable[..., dict[s
 
 
 NEEDS = "terrasight_needs"
-"""Attribute of a tool that names what the conversation must hold: ``"pair"``, ``"series"``
-or ``"archive"`` (an archive index)."""
+"""Attribute of a tool that names what the conversation must hold: ``"pair"``, ``"series"``,
+``"scene"`` (one image) or ``"archive"`` (an archive index)."""
 
 
 def needs(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -89,8 +89,8 @@ def needs(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         >>> when.terrasight_needs
         'series'
     """
-    if what not in ("pair", "series", "archive"):
-        raise ValueError(f"a tool needs 'pair', 'series' or 'archive', not {what!r}")
+    if what not in ("pair", "series", "scene", "archive"):
+        raise ValueError(f"a tool needs 'pair', 'series', 'scene' or 'archive', not {what!r}")
 
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
         setattr(fn, NEEDS, what)
@@ -105,6 +105,7 @@ def usable_tools(session: Session) -> dict[str, Callable[..., dict[str, Any]]]:
     have = {
         "pair": session.pair,
         "series": session.series is not None,
+        "scene": session.scene is not None,
         "archive": session.db is not None,
     }
     return {

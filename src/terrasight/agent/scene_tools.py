@@ -35,6 +35,8 @@ def _image_path(session: Session, image: str) -> Path:
     """The file of one date: given, or named by a saved result's summary."""
     if session.facts_only:
         raise ToolArgumentError("caption_image: only change facts were given, not the images.")
+    if session.scene is not None:
+        return session.scene
     if session.saved:
         result = session.result()
         path = Path(result.before if image == "before" else result.after)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
     from terrasight.tasks.change.result import ChangeResult
     from terrasight.tasks.interpret.facts_data import ChangeFacts
+    from terrasight.tasks.scene_ask.instances import SceneObjects
     from terrasight.tasks.series.result import SeriesResult
 
 
@@ -38,7 +39,8 @@ class Session:
         before: the before image, a result folder saved by ``terrasight change -o DIR``,
             or the :class:`ChangeFacts` alone (questions only: nothing to export or look at);
             or alone a series folder (``terrasight series -o DIR``): then only questions
-            of when things changed are answered.
+            of when things changed are answered; or alone one image (or its land-cover map):
+            then questions of what is in it (land cover, counts, areas, places).
         after: the after image (None with a result folder).
         method: the change method for a pair.
         cache: loaded models, owned by the caller.
@@ -74,22 +76,28 @@ class Session:
                 f"{self.series} is not the folder of a finished 'terrasight series' job."
             )
         self.pair = True
+        self.scene: Path | None = None
         if after is None and not isinstance(before, ChangeFacts) and is_series_folder(before):
             self.pair, self.series = False, Path(before)
+        elif after is None and not isinstance(before, ChangeFacts) and is_one_image(before):
+            self.pair, self.scene = False, Path(before)
         self._facts: dict[bool, ChangeFacts] = {}
         self.facts_only = isinstance(before, ChangeFacts)
         if isinstance(before, ChangeFacts):
             self._facts = {False: before, True: before}
             before = Path(before.before)
         self.before, self.after = Path(before), (Path(after) if after is not None else None)
-        self.saved = self.facts_only or is_result_folder(before) or not self.pair
+        self.saved = (
+            self.facts_only or is_result_folder(before) or (not self.pair and self.scene is None)
+        )
         if self.saved and after is not None:
             raise InvalidOptionError(
                 f"{before} is a saved result folder: give it alone, without a second image."
             )
-        if not self.saved and after is None:
+        if not self.saved and after is None and self.scene is None:
             raise InvalidOptionError(
-                f"{before} is not a saved change result folder; give the after image too."
+                f"{before} is neither a saved change result folder nor an image file: give "
+                "an image (a conversation about one date), two images, or a result folder."
             )
         self.method = method
         self.cache = cache
@@ -103,6 +111,7 @@ class Session:
         self.db = Path(db) if db is not None else None
         self._archive: Index | None = None
         self._series: SeriesResult | None = None
+        self._scene: SceneObjects | None = None
 
     @property
     def outdir(self) -> Path:
@@ -160,7 +169,33 @@ class Session:
         self.method, self._result, self._facts = method, None, {}
         return self.result()
 
+    def scene_objects(self) -> SceneObjects:
+        """The land-cover objects of the one image of the conversation, made on first use
+        (the land cover goes into ``outdir/landcover/``).
+
+        Raises:
+            ToolArgumentError: the conversation is about two dates or a series, not one image.
+        """
+        if self.scene is None:
+            raise ToolArgumentError(
+                "this conversation is about a change (two dates or a series), not one image: "
+                "ask what changed, or start a conversation on one image (Agent(IMAGE), "
+                "terrasight chat IMAGE)."
+            )
+        if self._scene is None:
+            from terrasight.tasks.scene_ask.ask import land_cover_of
+            from terrasight.tasks.scene_ask.instances import find_objects
+
+            self._scene = find_objects(land_cover_of(self.scene, None, self.outdir))
+        return self._scene
+
     def _need_pair(self) -> None:
+        if self.scene is not None:
+            raise ToolArgumentError(
+                f"this conversation is about one image ({self.scene.name}): one date shows "
+                "no change. Ask what is in it (land cover, counts, areas, where things are), "
+                "or start a conversation on two images of the place."
+            )
         if not self.pair:
             raise ToolArgumentError(
                 f"this conversation is about the series of dates in {self.before}: ask when "
@@ -248,3 +283,17 @@ class Session:
         """Remove the temporary folder, if one was made."""
         if self._tmp is not None:
             self._tmp.cleanup()
+
+
+def is_one_image(path: str | Path) -> bool:
+    """Whether ``path`` is one image (a raster file, or a land-cover map or its folder), for a
+    conversation about one date.
+
+    Example:
+        >>> is_one_image("no/such/file.tif")
+        False
+    """
+    from terrasight.tasks.scene_ask.landcover_map import is_landcover_file
+
+    path = Path(path)
+    return (path.is_file() and not is_result_folder(path)) or is_landcover_file(path)

@@ -29,7 +29,11 @@ def save_conversation(agent: Agent, folder: Path) -> dict[str, Path]:
         raise OutputFolderError(f"cannot create {folder}: {exc.strerror or exc}") from None
     session = agent.session
     paths: dict[str, Path] = {}
-    if not (session.saved and folder.resolve() == session.before.resolve()):
+    if session.scene is not None:  # one image: the land-cover map its answers rest on
+        landcover = session.scene_objects().map.path
+        if landcover is not None and landcover.resolve() != (folder / "landcover.tif").resolve():
+            paths["landcover"] = Path(shutil.copyfile(landcover, folder / "landcover.tif"))
+    elif not (session.saved and folder.resolve() == session.before.resolve()):
         paths.update(session.result().save(folder, report=False, facts=False))
         paths["facts"] = write_facts(session.facts(), folder / "facts.json")
     exported = [p for p in session.exports if p.is_file()]

@@ -100,11 +100,13 @@ def chat(
     grounding: str,
 ) -> None:
     """Talk about what changed between BEFORE and AFTER (or a result folder BEFORE,
-    or a series folder BEFORE: when things changed).
+    or a series folder BEFORE: when things changed), or about one image BEFORE alone
+    (its land cover, counts, areas, where things are).
 
     \b
     Examples:
       terrasight chat 2019.tif 2024.tif
+      terrasight chat scene.tif        (how many buildings? is there water in the north?)
       terrasight chat 2019.tif 2024.tif --db archive.lance
       terrasight chat series_out/      (what changed since 2021? when did the north change?)
       terrasight chat changes/ --brain openai --base-url http://localhost:11434/v1 --llm qwen2.5:7b

@@ -83,7 +83,12 @@ class AppContext:
         """A new agent over a finished job's result, with the server's brain and models."""
         from terrasight.agent import Agent
 
-        folder = self.store.result_dir(self.finished(job_id, ("change", "series")).id)
+        job = self.finished(job_id)
+        folder = self.store.result_dir(job.id)
+        if job.kind == "image":  # one date: its land cover is made on the first question
+            return Agent(
+                Path(job.before), brain=self.config.brain, cache=self.models, outdir=folder / "chat"
+            )
         return Agent(folder, brain=self.config.brain, cache=self.models)
 
     def conversation_file(self, job_id: str) -> Path:
@@ -99,8 +104,7 @@ class AppContext:
 
     def turns(self, job_id: str) -> list[dict[str, Any]]:
         """The questions and answers so far about a finished job (none yet: an empty list)."""
-        if self.finished(job_id).kind == "image":
-            return []
+        self.finished(job_id)
         with self._lock:
             found = self._conversations.get(job_id)
         if found is None:

@@ -62,8 +62,8 @@ class ChatRequest(BaseModel):
 
 @router.get("/models")
 def models(ctx: Context) -> dict[str, Any]:
-    """The models: ``terrasight`` (the latest finished job) and one per finished job (changes
-    and series; a one-image job has no conversation)."""
+    """The models: ``terrasight`` (the latest finished job) and one per finished job (changes,
+    series and one image)."""
     done = _answerable(ctx)
     rows = [_model(LATEST, done[0].updated)] if done else []
     rows += [_model(PREFIX + j.id, j.updated) for j in done]
@@ -124,12 +124,12 @@ def _job_of(ctx: AppContext, model: str) -> str:
             f"no model {model!r}: the models are {LATEST!r} (the latest finished job) and "
             f"'{PREFIX}<job id>' (GET /v1/models lists them)."
         )
-    return ctx.finished(model[len(PREFIX) :], ("change", "series")).id
+    return ctx.finished(model[len(PREFIX) :]).id
 
 
 def _answerable(ctx: AppContext) -> list[Job]:
-    """Finished jobs the agent can talk about (changes and series), newest first."""
-    return [j for j in ctx.store.all() if j.state == "done" and j.kind != "image"]
+    """Finished jobs the agent can talk about (changes, series, one image), newest first."""
+    return [j for j in ctx.store.all() if j.state == "done"]
 
 
 def _questions(messages: list[ChatMessage]) -> tuple[list[str], str]:

@@ -160,6 +160,8 @@ def resolve(
         return Plan((("search_archive", {"text": archive_subject(t)}),))
     if archive and "archive" in t and tools and "search_archive" not in tools:
         raise QuestionError(NO_ARCHIVE)
+    if "ask_image" in tools and "answer_question" not in tools:
+        return _scene(text, t)
     used: list[str] = []
     ids: tuple[int, ...] | None = None
     if "when_changed" in tools and ("answer_question" not in tools or about_time(t)):
@@ -249,6 +251,21 @@ def _when(text: str, t: str, state: State) -> Plan:
         args["object_ids"] = [state.focus]
     ids = tuple(args.get("object_ids", ())) or None
     return Plan((("when_changed", args),), None, ids, ("group",) if ids else ())
+
+
+LAND_COVER = re.compile(
+    r"\bland ?cover\b|\bwhat (?:classes|is (?:this|the) (?:image|scene) made of)\b"
+)
+"""A question about the whole land cover of one image."""
+
+
+def _scene(text: str, t: str) -> Plan:
+    """One image: describe it, give its land cover, or ask its question of the map."""
+    if DESCRIBE.search(t):
+        return Plan((("describe_image", {}),))
+    if LAND_COVER.search(t):
+        return Plan((("image_landcover", {}),))
+    return Plan((("ask_image", {"question": text}),))
 
 
 def about_time(text: str) -> bool:

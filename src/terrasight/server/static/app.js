@@ -167,8 +167,8 @@ async function showOther(job) {
     `(${summary.dates[0]} to ${summary.dates[summary.dates.length - 1]}), ` +
     `${area(summary.changed_area, summary.area_unit)} changed, method ${summary.method}.`;
   $("result").hidden = false;
-  $("chat").hidden = job.kind === "image";
-  if (job.kind === "series") showConversation(job.id).catch(showError);
+  $("chat").hidden = false;
+  showConversation(job.id).catch(showError);
 }
 
 function showOnMap(jobId, facts, geojson) {

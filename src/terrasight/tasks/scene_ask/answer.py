@@ -55,9 +55,14 @@ class SceneAnswer(Answer):
     Attributes:
         geojson: the evidence polygons: a file path, or a FeatureCollection (WGS84, or
             pixel coordinates without a CRS); None when there are none.
+        guess: only beside "I can't tell" about a kind the classes cannot see: the value
+            the question gets when that kind is read as its whole class (every building
+            taken as commercial). For scoring benchmarks; never the answer, never in
+            ``text``, ``value`` or :meth:`to_dict`.
     """
 
     geojson: str | dict[str, Any] | None = None
+    guess: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the fields of :meth:`Answer.to_dict` and ``geojson``."""

@@ -24,7 +24,8 @@ from typing import Any
 from terrasight.errors import MissingDependencyError
 from terrasight.io.vectors import features_to_geojson, write_geojson
 from terrasight.tasks.landcover import landcover
-from terrasight.tasks.scene_ask.answer import SceneAnswer, answer_query
+from terrasight.tasks.scene_ask.answer import SceneAnswer
+from terrasight.tasks.scene_ask.bounds import answer_scene
 from terrasight.tasks.scene_ask.instances import SceneObjects, find_objects
 from terrasight.tasks.scene_ask.landcover_map import (
     LANDCOVER_NAME,
@@ -96,7 +97,7 @@ def ask_image_many(
     out = None if outdir is None else Path(outdir)
     lc = image if isinstance(image, LandCoverMap) else land_cover_of(image, landcover, out)
     objs = find_objects(lc, min_pixels)
-    return [_answer(objs, q, out, k) for k, q in enumerate(questions)]
+    return [answer_with_evidence(objs, q, out, k) for k, q in enumerate(questions)]
 
 
 def land_cover_of(
@@ -126,8 +127,22 @@ def land_cover_of(
         return read_landcover(Path(tmp) / "landcover" / LANDCOVER_NAME)
 
 
-def _answer(objs: SceneObjects, question: str, outdir: Path | None, k: int) -> SceneAnswer:
-    answer = answer_query(objs, parse(question))
+def answer_with_evidence(
+    objs: SceneObjects, question: str, outdir: Path | None = None, k: int = 0
+) -> SceneAnswer:
+    """Answer ``question`` from ``objs`` with its evidence polygons: inline GeoJSON, or
+    ``outdir/evidence_NN_<question>.geojson`` (NN = ``k + 1``) when ``outdir`` is given.
+
+    Example:
+        >>> import numpy as np
+        >>> from terrasight.tasks.scene_ask.landcover_map import LandCoverMap
+        >>> c = np.zeros((8, 8), np.uint8); c[2:5, 2:5] = 1
+        >>> objs = find_objects(LandCoverMap(c, ("bare", "water"), np.ones(8), "px"))
+        >>> a = answer_with_evidence(objs, "is there water?")
+        >>> a.value, len(a.geojson["features"])
+        (True, 1)
+    """
+    answer = answer_scene(objs, parse(question))
     if not answer.evidence or not answer.answerable:
         return answer
     ids = _largest(objs, answer.evidence)

@@ -23,6 +23,8 @@ from rasterio import features as rio_features
 from scipy import ndimage
 
 from terrasight.io.vectors import VectorFeature, location_words
+from terrasight.tasks.scene_ask.labelling import WINDOW, label_objects
+from terrasight.tasks.scene_ask.labelling import split_touching as split_touching
 from terrasight.tasks.scene_ask.landcover_map import LandCoverMap
 
 UNKNOWN = "unknown"
@@ -64,7 +66,9 @@ class Instance:
 
 @dataclass(frozen=True)
 class SceneObjects:
-    """All objects of a land-cover map, with their label rasters.
+    """All objects of a land-cover map, with their label raster (one disk-backed raster of ids
+    unique over all classes, under each class name); ``unsplit`` counts building patches too
+    large to be split at their necks.
 
     Example:
         >>> from terrasight.tasks.scene_ask.landcover_map import LandCoverMap
@@ -77,6 +81,7 @@ class SceneObjects:
     map: LandCoverMap
     instances: tuple[Instance, ...]
     labels: dict[str, np.ndarray] = field(repr=False)
+    unsplit: int = 0
 
     def of(self, name: str) -> list[Instance]:
         """The objects of one class."""
@@ -131,86 +136,34 @@ class SceneObjects:
         return out
 
 
-def find_objects(lc: LandCoverMap, min_pixels: int = 4) -> SceneObjects:
-    """Every object of every class of ``lc`` (``unknown`` excepted).
+def find_objects(lc: LandCoverMap, min_pixels: int = 4, window: int = WINDOW) -> SceneObjects:
+    """Every object of every class of ``lc`` (``unknown`` excepted), labelled window by
+    window in bounded memory (:func:`~terrasight.tasks.scene_ask.labelling.label_objects`):
+    the same objects whatever ``window`` is.
 
     Args:
         lc: the land-cover map.
         min_pixels: patches with fewer pixels are dropped.
+        window: the side (px) of the windows the map is labelled in.
     """
     height, width = lc.shape
-    weights = np.broadcast_to(lc.row_area[:, None], lc.shape)
-    instances: list[Instance] = []
-    labels: dict[str, np.ndarray] = {}
-    next_id = 1
-    for code, name in enumerate(lc.names):
-        if name == UNKNOWN:
-            continue
-        mask = lc.classes == code
-        lab, n = split_touching(mask) if name == "building" else ndimage.label(mask)
-        lab = _drop_small(lab, n, min_pixels)
-        ids = np.unique(lab[lab > 0])
-        remap = np.zeros(int(lab.max()) + 1, np.int64)
-        remap[ids] = np.arange(next_id, next_id + len(ids))
-        lab = remap[lab]
-        index = np.arange(next_id, next_id + len(ids))
-        if len(ids):
-            pixels = ndimage.sum_labels(np.ones(lc.shape), lab, index)
-            areas = ndimage.sum_labels(weights, lab, index)
-            centres = ndimage.center_of_mass(np.ones(lc.shape), lab, index)
-            boxes = ndimage.find_objects(lab)[next_id - 1 :]
-            for k, oid in enumerate(index):
-                box = boxes[k]
-                if box is None:
-                    continue
-                row, col = (float(v) for v in centres[k])
-                instances.append(
-                    Instance(
-                        id=int(oid),
-                        name=name,
-                        pixels=int(pixels[k]),
-                        area=float(areas[k]),
-                        bbox=(box[0].start, box[1].start, box[0].stop, box[1].stop),
-                        centroid=(row, col),
-                        place=location_words(col + 0.5, row + 0.5, width, height),
-                        size=size_word(name, float(areas[k]), lc),
-                    )
-                )
-        labels[name] = lab
-        next_id += len(ids)
-    return SceneObjects(lc, tuple(instances), labels)
-
-
-def split_touching(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """Label a mask's patches, splitting patches that join through a narrow neck.
-
-    Returns:
-        The label raster (0 outside the mask) and the number of labels.
-    """
-    lab, n = ndimage.label(mask)
-    if n == 0:
-        return lab, 0
-    dist = ndimage.distance_transform_edt(mask)
-    dmax = np.zeros(n + 1)
-    np.maximum.at(dmax, lab[mask], dist[mask])
-    thr = np.where(dmax >= 3, dmax / 2, 0.0)
-    thr[0] = np.inf
-    thr = thr[lab]
-    cores, m = ndimage.label(mask & (dist >= thr))
-    if m == n:
-        return lab, n
-    _, (rows, cols) = ndimage.distance_transform_edt(cores == 0, return_indices=True)
-    out = np.where(mask, cores[rows, cols], 0).astype(np.int64)
-    return out, m
-
-
-def _drop_small(lab: np.ndarray, n: int, min_pixels: int) -> np.ndarray:
-    if n == 0 or min_pixels <= 1:
-        return lab
-    sizes = np.bincount(lab.ravel(), minlength=n + 1)
-    small = sizes < min_pixels
-    small[0] = False
-    return np.where(small[lab], 0, lab)
+    found = label_objects(lc.classes, lc.row_area, lc.names, min_pixels, skip=(UNKNOWN,),
+                          window=window)  # fmt: skip
+    instances = tuple(
+        Instance(
+            id=o.id,
+            name=o.name,
+            pixels=o.pixels,
+            area=o.area,
+            bbox=o.bbox,
+            centroid=o.centroid,
+            place=location_words(o.centroid[1] + 0.5, o.centroid[0] + 0.5, width, height),
+            size=size_word(o.name, o.area, lc),
+        )
+        for o in found.objects
+    )
+    labels = {name: found.labels for name in lc.names if name != UNKNOWN}
+    return SceneObjects(lc, instances, labels, found.unsplit)
 
 
 def size_word(name: str, area: float, lc: LandCoverMap) -> str:

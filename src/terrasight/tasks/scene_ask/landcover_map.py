@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
+from rasterio.windows import Window
 
 from terrasight.errors import InvalidRasterError, RasterReadError
 from terrasight.io.vectors import GEOD, WGS84, apply_transform, pixel_area, transform_points
@@ -29,6 +31,10 @@ NODATA = 255
 """Class code of pixels outside the image's valid data."""
 LANDCOVER_NAME = "landcover.tif"
 """The file name a land-cover run writes its class raster under."""
+READ_ROWS = 2048
+"""Rows of a land-cover map read at a time."""
+IN_MEMORY_PIXELS = 64_000_000
+"""Maps with more pixels than this are held in a disk-backed array, not in memory."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +95,12 @@ class LandCoverMap:
         return 0.0 if code is None else self.area_of(self.classes == code)
 
 
-def read_landcover(path: str | Path) -> LandCoverMap:
+def read_landcover(path: str | Path, window: int = READ_ROWS) -> LandCoverMap:
     """Read a ``landcover.tif`` (or a folder holding one) into a :class:`LandCoverMap`.
+
+    The classes are read ``window`` rows at a time; a map of more than
+    :data:`IN_MEMORY_PIXELS` pixels goes into a disk-backed array, so memory stays bounded
+    whatever the scene's size.
 
     Raises:
         RasterReadError: the file is missing or not a raster.
@@ -106,9 +116,8 @@ def read_landcover(path: str | Path) -> LandCoverMap:
     try:
         with rasterio.open(path) as ds:
             names = class_names(ds.tags())
-            classes = ds.read(1)
             crs, transform = ds.crs, ds.transform
-            nodata = ds.nodata
+            classes = _read_classes(ds, window) if names is not None else None
     except rasterio.errors.RasterioIOError as err:
         raise RasterReadError(
             f"cannot read the land-cover map {path}: {err}; give the landcover.tif that "
@@ -119,11 +128,27 @@ def read_landcover(path: str | Path) -> LandCoverMap:
             f"{path} has no class names in its tags (expected 'classes' or CLASS_0, CLASS_1, "
             "...), so it is not a land-cover map; make one with 'terrasight landcover'."
         )
-    classes = classes.astype(np.uint8, copy=False)
-    if nodata is not None and nodata != NODATA and 0 <= nodata < 255:
-        classes = np.where(classes == int(nodata), NODATA, classes).astype(np.uint8)
+    assert classes is not None
     areas, unit = row_areas(crs, transform, classes.shape)
     return LandCoverMap(classes, names, areas, unit, transform, crs, path)
+
+
+def _read_classes(ds: Any, rows: int) -> np.ndarray:
+    """The class codes of band 1, ``rows`` rows at a time, the file's nodata as :data:`NODATA`."""
+    height, width = ds.height, ds.width
+    if height * width > IN_MEMORY_PIXELS:
+        handle = tempfile.TemporaryFile(prefix="terrasight-landcover-")
+        out: np.ndarray = np.memmap(handle, np.uint8, "w+", shape=(height, width))
+    else:
+        out = np.empty((height, width), np.uint8)
+    nodata = ds.nodata
+    for r in range(0, height, rows):
+        n = min(rows, height - r)
+        block = ds.read(1, window=Window(0, r, width, n))
+        if nodata is not None and nodata != NODATA and 0 <= nodata < 255:
+            block = np.where(block == int(nodata), NODATA, block)
+        out[r : r + n] = block.astype(np.uint8, copy=False)
+    return out
 
 
 def is_landcover_file(path: str | Path) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 
 from terrasight.tasks.scene_ask.instances import SceneObjects, beside, near, shape_word
 from terrasight.tasks.scene_ask.parse import Target
-from terrasight.tasks.scene_ask.words import CLASS_NOUNS, in_place
+from terrasight.tasks.scene_ask.words import CLASS_NOUNS, NOTHING, in_place
 
 _ROW_NAMES = ("north", "", "south")
 _COL_NAMES = ("west", "", "east")
@@ -51,6 +51,8 @@ def select(objs: SceneObjects, t: Target) -> Selection:
     """
     if t.unseen is not None:
         return Selection((), t.name or "", reason=t.unseen)
+    if t.name == NOTHING:  # a best guess that there is none of an unseen kind
+        return Selection((), NOTHING, True)
     if t.name is None:
         known = ", ".join(CLASS_NOUNS)
         return Selection((), "", reason=f"'{t.words}' is none of the land-cover classes ({known})")
@@ -131,7 +133,8 @@ def touching(objs: SceneObjects, name: str, place: str) -> tuple[int, ...]:
     lab = objs.labels.get(name)
     if lab is None:
         return ()
-    return tuple(int(i) for i in np.unique(lab[region(objs.map.shape, place)]) if i > 0)
+    mine = {i.id for i in objs.of(name)}
+    return tuple(int(i) for i in np.unique(lab[region(objs.map.shape, place)]) if int(i) in mine)
 
 
 def cell_name(row: int, col: int) -> str:

@@ -68,6 +68,68 @@ UNSEEN: dict[str, str] = {
 }  # fmt: skip
 """Words for things the land-cover classes cannot see, and why."""
 
+WITHIN: dict[str, str] = {
+    **dict.fromkeys(("commercial", "residential", "industrial", "religious", "school", "church",
+                     "hospital", "office", "shop"), "building"),
+    **dict.fromkeys(("forest", "grass", "park", "farmland", "farm", "field", "crop", "tree",
+                     "meadow", "garden", "orchard", "golf"), "vegetation"),
+    **dict.fromkeys(("river", "lake", "pond", "sea", "ocean", "reservoir"), "water"),
+}  # fmt: skip
+"""Unseen kinds that are part of one land-cover class: a commercial building is a building,
+grass is vegetation, a lake is water (so no building at all means no commercial building)."""
+
+
+NOTHING = "nothing"
+"""The class an unseen kind is read as when the best guess is that there is none of it."""
+NEAREST: dict[str, str] = {
+    "parking": "road", "pitch": "vegetation", "residential area": "building",
+    "farmyard": "building", "residential": "building",
+    **dict.fromkeys(("commercial", "industrial", "religious", "school", "church", "hospital",
+                     "office", "shop"), NOTHING),
+}  # fmt: skip
+"""How an unseen kind is read for a best guess: the class it looks most like without all
+lying in it (a car park is paved like a road, a residential area is mostly buildings), or
+:data:`NOTHING` for rare building uses in a small scene (most buildings are homes; a scene
+of a square kilometre or more is read with every use, as buildings). Chosen on the tuning
+half of the RSVQA images (``benchmarks/vqa_accuracy.py``); for best guesses only."""
+LARGE_SCENE_M2 = 1e6
+"""A scene at least this large (m2) is taken to hold buildings of every use."""
+
+
+def nearest_class(text: str, large: bool = False) -> str | None:
+    """The class an unseen kind is read as for a best guess (:data:`NEAREST`), else
+    :func:`within_class`; in a ``large`` scene a rare building use is read as buildings.
+
+    Example:
+        >>> nearest_class("small parkings"), nearest_class("grass"), nearest_class("shops")
+        ('road', 'vegetation', 'nothing')
+        >>> nearest_class("shops", large=True)
+        'building'
+    """
+    for word in sorted(NEAREST, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(word)}(?:s|es)?\b", text):
+            found = NEAREST[word]
+            return within_class(text) if found == NOTHING and large else found
+    return within_class(text)
+
+
+def within_class(text: str) -> str | None:
+    """The land-cover class that holds every object of an unseen kind the phrase names.
+
+    Example:
+        >>> within_class("small commercial buildings"), within_class("grass areas")
+        ('building', 'vegetation')
+        >>> within_class("cars"), within_class("a residential area") is None
+        (None, True)
+    """
+    if re.search(r"\bresidential areas?\b", text):
+        return None
+    for word in sorted(WITHIN, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(word)}(?:s|es|land|lands)?\b", text):
+            return WITHIN[word]
+    return None
+
+
 SIZES = {"small": "small", "little": "small", "tiny": "small", "medium": "medium",
          "medium-sized": "medium", "large": "large", "big": "large", "huge": "large"}  # fmt: skip
 SHAPES = {"square": "square", "circular": "circular", "round": "circular",
