@@ -13,7 +13,8 @@ SUMMARIES = {
     "ask": "Answer a plain-language QUESTION about what changed between BEFORE and AFTER, or "
     "about one IMAGE.",
     "chat": "Talk about what changed between BEFORE and AFTER (or a result folder BEFORE, "
-    "or a series folder BEFORE: when things changed).",
+    "or a series folder BEFORE: when things changed), or about one image BEFORE alone (its "
+    "land cover, counts, areas, where things are).",
     "batch": "Find what changed in every pair of TABLE, a CSV with columns before, after, name.",
     "mcp": "Offer the agent's tools over BEFORE and AFTER (or a result folder BEFORE, or a "
     "series folder BEFORE) to any MCP client: detect, facts, count, measure, locate, ask, "

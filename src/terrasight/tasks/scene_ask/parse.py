@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from terrasight.errors import QuestionError
-from terrasight.tasks.questions import SCENE_TYPES
+from terrasight.tasks.questions import SCENE_TYPES, QuestionType
 from terrasight.tasks.scene_ask.words import (
     RELATIONS,
     SHAPES,
@@ -72,7 +72,7 @@ class SceneQuery:
     """
 
     text: str
-    kind: str
+    kind: QuestionType
     targets: tuple[Target, ...] = ()
     unit: str | None = None
     op: str | None = None
