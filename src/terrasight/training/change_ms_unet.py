@@ -187,7 +187,7 @@ def fit_unet(cities: Sequence[CityArrays], cfg: UnetTrainConfig) -> Any:
             loss.backward()
             opt.step()
             sched.step()
-            running = 0.98 * running + 0.02 * float(loss)
+            running = 0.98 * running + 0.02 * float(loss.detach())
             if (step + 1) % 250 == 0:
                 log.info("step %d loss %.3f (%.0f s)", step + 1, running, time.perf_counter() - t0)
     finally:
