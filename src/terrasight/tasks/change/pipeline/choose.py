@@ -45,9 +45,10 @@ CHOICES: dict[str, tuple[str, dict[str, Any], str]] = {
         "cva",
         {"tolerance": 0},
         "on the 9 OSCD Sentinel-2 cities (4 bands at 10 m) cva pixel by pixel scored the "
-        "best pooled F1 (0.347; ms-unet held out 0.300, learned on its RGB bands 0.324, "
-        "irmad 0.241, cva with a 1 px tolerance 0.195: at 10 m a tolerance erodes small "
-        "changes away; benchmarks/results/change_multispectral.json). With B11 and B12 "
+        "best pooled F1 (0.347; ms-unet held out 0.300, irmad 0.241, cva with a 1 px "
+        "tolerance 0.195: at 10 m a tolerance erodes small changes away; "
+        "benchmarks/results/change_multispectral.json; learned on its RGB bands 0.324, "
+        "benchmarks/results/change_accuracy_sensors.json). With B11 and B12 "
         "too, ms-unet scored 0.321 against 0.295, a small lead on urban change only, and "
         "found a quarter fewer of the planted floods, clearings and roofs of the demo pair "
         "(recall 0.64 against 0.87): cva stays the choice",
