@@ -48,7 +48,7 @@ from terrasight.tasks.series import SeriesResult, detect_series
     "-m",
     default="cva",
     show_default=True,
-    help=f"Change method between dates: {', '.join(list_methods())}.",
+    help=f"Change method between dates: {', '.join(list_methods())}, or auto (as for a pair).",
 )
 @method_options_option
 @bands_option

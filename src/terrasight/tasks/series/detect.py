@@ -30,6 +30,7 @@ from terrasight.tasks.change.methods import nochange
 from terrasight.tasks.change.methods.base import FittedChange, MethodOptions, MethodSpec
 from terrasight.tasks.change.methods.registry import get_method
 from terrasight.tasks.change.pipeline import clouds as cloud_layer
+from terrasight.tasks.change.pipeline.choose import AUTO, choose_method
 from terrasight.tasks.change.pipeline.cluster import dask_client
 from terrasight.tasks.change.pipeline.job import (
     Job,
@@ -106,7 +107,8 @@ def detect_series(
         images: three or more raster files or URLs of one place, in any order.
         dates: one date per image (``"2019-06-01"``, :class:`datetime.date`, or one
             comma-separated string); read from each file's tags or name when None.
-        method: a change method name (``cva``, ``irmad``, ``learned``...).
+        method: a change method name (``cva``, ``irmad``, ``learned``...), or ``"auto"``:
+            the method ``detect_changes`` would choose for the first two dates.
         outdir: the job folder (created).
         min_pixels: change objects smaller than this are dropped.
         cloud_mask: ``"auto"``, ``"on"`` or ``"off"``.
@@ -141,12 +143,12 @@ def detect_series(
         method=method, min_pixels=min_pixels, cloud_mask=cloud_mask, tile_size=tile_size,
         workers=workers, confirm=confirm, **options,
     )  # fmt: skip
-    spec = get_method(opts.method)
-    method_options = method_options_for(spec, _series_defaults(spec.name, opts.method_options))
-    spec.check_requirements()
     stack = open_stack(
         images, parse_dates(dates), opts.bands, opts.nodata, opts.resampling, opts.bbox
     )
+    spec, given = _method(opts, stack)
+    method_options = method_options_for(spec, _series_defaults(spec.name, given))
+    spec.check_requirements()
     plan = _Plan(stack, spec, opts, method_options, models or ModelCache())
     env = rasterio.Env(GDAL_CACHEMAX=opts.gdal_cache_mb, GDAL_NUM_THREADS=1)
     if outdir is not None:
@@ -168,6 +170,17 @@ rises with the amount of change in a pair, missed a fifth of a planted clearing)
 matches each pair's later date to the earlier one pixel by pixel (a haze or the changes
 on one date shifted its mean and spread, which dated bright unchanged pixels: a field of
 cumulus, about 1 % of the pixels of a Landsat series)."""
+
+
+def _method(opts: SeriesOptions, stack: SeriesStack) -> tuple[MethodSpec, Any]:
+    """The method and its given options; ``"auto"`` chooses as a pair of the first two dates would."""
+    if opts.method != AUTO:
+        return get_method(opts.method), opts.method_options
+    choice = choose_method(stack.pairs[0])
+    given = opts.method_options
+    if not isinstance(given, MethodOptions):
+        given = {**choice.options, **dict(given)}
+    return get_method(choice.chosen), given
 
 
 def _series_defaults(method: str, given: Any) -> Any:

@@ -165,7 +165,9 @@ GENERIC = re.compile(r"^(band\d+|gray|undefined)$")
 """Band names that say nothing about the band (no description in the file)."""
 
 
-def select_bands(band_names: Sequence[str]) -> tuple[list[int], str | None]:
+def select_bands(
+    band_names: Sequence[str], method: str = "learned-ms"
+) -> tuple[list[int], str | None]:
     """Indexes of blue, green, red and nir by their names (``B02`` or ``blue`` ...), and a
     warning when they had to be assumed.
 
@@ -188,14 +190,14 @@ def select_bands(band_names: Sequence[str]) -> tuple[list[int], str | None]:
     names = [common_name(n) for n in band_names]
     if len(names) >= 4 and all(GENERIC.match(n) for n in names):
         return [0, 1, 2, 3], (
-            f"the bands have no names ({', '.join(names)}): learned-ms took the first four "
+            f"the bands have no names ({', '.join(names)}): {method} took the first four "
             "as blue, green, red and nir (Sentinel-2 B02, B03, B04, B08); if that is wrong, "
             "name them in the file or choose them with bands=..."
         )
     missing = [c for c in REQUIRED if c not in names]
     if missing or len(names) < 4:
         raise BandSelectionError(
-            f"change method 'learned-ms' needs the bands blue, green, red and nir (Sentinel-2 "
+            f"change method '{method}' needs the bands blue, green, red and nir (Sentinel-2 "
             f"B02, B03, B04, B08; Landsat: the common names) named in the file; "
             f"{', '.join(missing) or 'some'} missing from {list(band_names)}. Name them in "
             "the file's band descriptions, or use method='cva'."
