@@ -38,6 +38,8 @@ from terrasight.tasks.landcover.model import (
 )
 
 DATES = ("before", "after")
+BLOCK = 256
+"""Block side of ``change_classes.tif``; windows are whole blocks (``tile_size`` rounded up)."""
 N_CODES = len(CLASSES) + 1
 """Codes counted per date: the classes (unknown included) and one for no class (nodata)."""
 
@@ -74,8 +76,8 @@ def classify_changed_pixels(
     Args:
         result: a change result whose inputs can still be read.
         network: the opened land-cover network.
-        tile_size, overlap: the windows classified (the network sees ``overlap`` px of
-            context around each window's core).
+        tile_size, overlap: the windows classified (rounded up to a multiple of 256 px;
+            the network sees ``overlap`` px of context around their changed pixels).
         threshold: below this class probability a pixel is ``unknown``; the network's own
             threshold if None.
 
@@ -111,7 +113,8 @@ def classify_changed_pixels(
     transitions = np.zeros((N_CODES, N_CODES), np.int64)
     out = Path(result.mask_path).with_name(CLASSES_NAME)
     part = out.with_name(out.name + ".part")
-    grid = TileGrid(Window(0, 0, result.width, result.height), tile_size, overlap)
+    size = -(-tile_size // BLOCK) * BLOCK  # whole blocks of the output file
+    grid = TileGrid(Window(0, 0, result.width, result.height), size, overlap)
     done = 0
     with (
         rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB),
@@ -146,10 +149,17 @@ def classify_changed_pixels(
                         spectral_rules(cls, red, green, nir)
                     cls[~valid] = NODATA
                     codes.append(cls[tile.core_slices])
-                block = np.full((2, *changed.shape), CLASSES_NODATA, np.uint8)
-                block[0][changed], block[1][changed] = codes[0][changed], codes[1][changed]
-                dst.write(block, window=tile.core)
-                transitions += _count(block[0][changed], block[1][changed])
+                # whole grid windows (whole blocks) are written: GDAL fills the rest of a
+                # partly written block of a new file with 0, not with nodata
+                block = np.full(
+                    (2, int(whole.core.height), int(whole.core.width)), CLASSES_NODATA, np.uint8
+                )
+                r0 = int(tile.core.row_off - whole.core.row_off)
+                c0 = int(tile.core.col_off - whole.core.col_off)
+                part_of = block[:, r0 : r0 + changed.shape[0], c0 : c0 + changed.shape[1]]
+                part_of[0][changed], part_of[1][changed] = codes[0][changed], codes[1][changed]
+                dst.write(block, window=whole.core)
+                transitions += _count(codes[0][changed], codes[1][changed])
                 done += 1
     part.replace(out)
     return PixelClasses(out, transitions, done, len(grid), tuple(notes))
@@ -197,10 +207,11 @@ def _profile(mask_ds: Any) -> dict[str, Any]:
         "transform": mask_ds.transform,
         "nodata": CLASSES_NODATA,
         "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
+        "blockxsize": BLOCK,
+        "blockysize": BLOCK,
         "compress": "deflate",
         "sparse_ok": True,
+        "interleave": "band",
     }
 
 
