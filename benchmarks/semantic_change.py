@@ -213,11 +213,59 @@ def speed(data: Path, repeats: int = 2) -> dict[str, Any]:
     }
 
 
+def cli_speed(data: Path, repeats: int = 2) -> dict[str, Any]:
+    """Seconds of the whole ``terrasight change`` (facts and report included) on the 2048 px
+    pair, with and without ``--no-classes``, alternating."""
+    import subprocess
+    import sys
+
+    samples = load_tiles(data, SPLIT["test"])
+    big = max(samples, key=lambda s: s.image.shape[0] * s.image.shape[1])
+    pair = semantic_pair(big.image, big.labels, "built", seed=0)
+    reps = [
+        np.pad(d, ((0, 0), *[(0, max(0, SPEED_SIDE - n)) for n in d.shape[1:]]), mode="reflect")[
+            :, :SPEED_SIDE, :SPEED_SIDE
+        ]
+        for d in (pair.before, pair.after)
+    ]
+    mirrored = SemanticPair(reps[0], reps[1], pair.changed, pair.from_class, pair.to_class, 0)
+    runs: dict[str, list[float]] = {"classes (default)": [], "--no-classes": []}
+    exe = [str(Path(sys.executable).with_name("terrasight"))]
+    with tempfile.TemporaryDirectory(prefix="semantic-cli-") as tmp:
+        before, after = write_pair(mirrored, Path(tmp))
+        for k in range(repeats):
+            for name, extra in (("classes (default)", []), ("--no-classes", ["--no-classes"])):
+                out = Path(tmp) / f"{k}-{len(extra)}"
+                t0 = time.perf_counter()
+                cmd = [*exe, "change", str(before), str(after), "-o", str(out), "-q", *extra]
+                subprocess.run(cmd, check=True, capture_output=True)
+                runs[name].append(round(time.perf_counter() - t0, 2))
+                print(name, runs[name][-1], flush=True)
+    best = {k: min(v) for k, v in runs.items()}
+    return {
+        "command": "terrasight change BEFORE AFTER -o OUT -q [--no-classes]",
+        "runs_s": runs,
+        "best_s": best,
+        "added_s": round(best["classes (default)"] - best["--no-classes"], 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument(
+        "--cli-speed-only",
+        action="store_true",
+        help="only time the whole command with and without classes (kept in the same file)",
+    )
     args = parser.parse_args()
+    if args.cli_speed_only:
+        kept = json.loads(RESULTS.read_text(encoding="utf-8"))
+        kept.setdefault("speed", {})["cli"] = cli_speed(args.data)
+        RESULTS.write_text(json.dumps(kept, indent=1) + "\n", encoding="utf-8")
+        print(json.dumps(kept["speed"]["cli"], indent=1))
+        return
     out: dict[str, Any] = {
         "split": "land-cover test tile 4 only (tiles 3, 6, 7, 8 trained the network; tile 1 "
         "chose its settings; neither is used here)",

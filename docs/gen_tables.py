@@ -217,6 +217,45 @@ def land_cover_accuracy() -> str:
     )
 
 
+def semantic_change() -> str:
+    """From -> to accuracy and building counts on pairs made from the land-cover test tile."""
+    data = load("semantic_change")
+    summary = data["accuracy"]["summary"]
+    names = {"built": "bare -> building", "removed": "building -> bare", "all": "both"}
+    rows = [
+        [
+            names[k],
+            s["pairs"],
+            f3(s["from_to_accuracy"]),
+            f3(s["from_accuracy"]),
+            f3(s["to_accuracy"]),
+            f3(s["change_recall"]),
+            s["count_within_20pct"],
+            f"{s['buildings_counted']} / {s['buildings_truth']}",
+        ]
+        for k, s in ((k, summary[k]) for k in ("built", "removed", "all"))
+    ]
+    header = [
+        "pairs made",
+        "pairs",
+        "from -> to right",
+        "from right",
+        "to right",
+        "change found",
+        "count within 20%",
+        "buildings counted / true",
+    ]
+    extra = f"; {data['split']}"
+    speed = data.get("speed")
+    if speed:
+        best = speed["best"]
+        extra += (
+            f"; at {speed['side_px']} x {speed['side_px']} px `classify_changes` took "
+            f"{best['classify_changes_s']} s after {best['detect_s']} s of `detect_changes`"
+        )
+    return table(header, rows) + source("semantic_change", extra)
+
+
 def index_scale() -> str:
     """Building and searching the archive index."""
     data = load("index_scale")
@@ -281,6 +320,7 @@ TABLES: dict[str, Callable[[], str]] = {
         qa_accuracy,
         caption_accuracy,
         land_cover_accuracy,
+        semantic_change,
         index_scale,
         batch_scale,
         results_list,

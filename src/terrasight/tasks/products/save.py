@@ -25,13 +25,12 @@ import rasterio
 
 from terrasight.errors import MissingDependencyError, TerrasightError
 from terrasight.io.raster import DECIMATED_READ_CACHE_MB
-from terrasight.tasks.change.names import CLASSES_NAME, OUTPUT_NAMES
+from terrasight.tasks.change.names import CLASSES_NAME, OUTPUT_NAMES, TRANSITIONS_NAME
 from terrasight.tasks.change.output.vectors import write_vectors
 from terrasight.tasks.interpret.caption import caption_change
 from terrasight.tasks.interpret.crops import open_crops
 from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 from terrasight.tasks.interpret.facts_data import FACTS_NAME, ChangeFacts, write_facts
-from terrasight.tasks.semantic.run import TRANSITIONS_NAME
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache

@@ -143,7 +143,8 @@ def _pieces(
     tile = Affine.translation(c0, r0)
     for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=tile):
         parts.setdefault(int(value), []).append(polygonal(geom))
-    rows, cols = np.indices(labels.shape)
+    grid = np.indices(labels.shape)
+    rows, cols = grid[0], grid[1]
     for piece in range(1, n + 1):
         own = labels == piece
         if piece not in parts or not own.any():

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from terrasight.errors import InvalidOptionError
 from terrasight.models.onnx_landcover import LandCoverNetwork, load_landcover_network
 from terrasight.tasks.change.methods.base import MethodOptions, option
+from terrasight.tasks.change.names import TRANSITIONS_NAME
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.landcover.classes import CLASSES, N_CLASSES
 from terrasight.tasks.semantic.objects import recut_objects
@@ -33,8 +34,6 @@ from terrasight.tasks.semantic.pixels import PixelClasses, classify_changed_pixe
 
 log = logging.getLogger(__name__)
 
-TRANSITIONS_NAME = "change_classes.json"
-"""The transition table (pixels and area per from -> to pair) beside ``change_classes.tif``."""
 ONLY_CLASSES = CLASSES[:N_CLASSES]
 """Classes ``only`` may name: those the land-cover network predicts."""
 
