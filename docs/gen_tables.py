@@ -253,6 +253,14 @@ def semantic_change() -> str:
             f"; at {speed['side_px']} x {speed['side_px']} px `classify_changes` took "
             f"{best['classify_changes_s']} s after {best['detect_s']} s of `detect_changes`"
         )
+        cli = speed.get("cli")
+        if cli:
+            best_cli = cli["best_s"]
+            extra += (
+                f"; the whole `terrasight change` (facts and report too) "
+                f"{best_cli['classes (default)']} s, with `--no-classes` "
+                f"{best_cli['--no-classes']} s (best of {len(cli['runs_s']['--no-classes'])})"
+            )
     return table(header, rows) + source("semantic_change", extra)
 
 
