@@ -78,13 +78,15 @@ def write_pair(pair: SemanticPair, folder: Path) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-def score_pair(pair: SemanticPair, direction: str, folder: Path) -> dict[str, Any]:
+def score_pair(
+    pair: SemanticPair, direction: str, folder: Path, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Run change and semantic change on one pair and score them against its truth."""
     before, after = write_pair(pair, folder)
     t0 = time.perf_counter()
     result = detect_changes(before, after, outdir=folder / "out", overwrite=True)
     t1 = time.perf_counter()
-    semantic = classify_changes(result)
+    semantic = classify_changes(result, options=options)
     t2 = time.perf_counter()
     found = semantic.mask() == 1
     with rasterio.open(semantic.mask_path.with_name("change_classes.tif")) as ds:
@@ -142,9 +144,11 @@ def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def accuracy(data: Path) -> dict[str, Any]:
-    """Every tile-4 image in both directions."""
-    samples = load_tiles(data, SPLIT["test"])
+def accuracy(
+    data: Path, split: str = "test", options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every image of the split's tiles (tile 4 for ``test``) in both directions."""
+    samples = load_tiles(data, SPLIT[split])
     pairs: dict[str, Any] = {}
     for i, sample in enumerate(samples):
         for direction in ("built", "removed"):
@@ -152,7 +156,7 @@ def accuracy(data: Path) -> dict[str, Any]:
             if pair.buildings == 0:
                 continue
             with tempfile.TemporaryDirectory(prefix="semantic-") as tmp:
-                row = score_pair(pair, direction, Path(tmp))
+                row = score_pair(pair, direction, Path(tmp), options)
             pairs[f"{sample.name} {direction}"] = row
             print(
                 f"{sample.name:22s} {direction:8s} buildings {row['truth_buildings']:3d} "
@@ -259,7 +263,23 @@ def main() -> None:
         action="store_true",
         help="only time the whole command with and without classes (kept in the same file)",
     )
+    parser.add_argument(
+        "--validation",
+        default=None,
+        metavar="OPTIONS",
+        help="choose settings instead: run the validation tile (1) with these SemanticOptions "
+        "(k=v,k=v), print the summary and write nothing",
+    )
     args = parser.parse_args()
+    if args.validation is not None:
+        options = dict(kv.split("=", 1) for kv in args.validation.split(",") if kv)
+        if "neck" in options:  # a constant of the split, tried here before it becomes an option
+            import terrasight.tasks.semantic.split as split
+
+            split.NECK = float(options.pop("neck"))
+        found = accuracy(args.data, "val", options)
+        print(args.validation, json.dumps(found["summary"]["all"]))
+        return
     if args.cli_speed_only:
         kept = json.loads(RESULTS.read_text(encoding="utf-8"))
         kept.setdefault("speed", {})["cli"] = cli_speed(args.data)

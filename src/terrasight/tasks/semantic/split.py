@@ -38,9 +38,13 @@ OTHER_SHARE = 0.1
 """A piece that is not a building appearing or going must hold this share of its object's
 pixels (or ``min_pixels``, whichever is more) to stand on its own: class noise along
 edges does not cut an object into slivers."""
-NECK = 0.6
+NECK = 3.0
 """Two parts of a building region stay one building when the edge they share is at least
-this share of the thinner part's width."""
+this many times the thinner part's width. Chosen on the land-cover validation tile (1)
+among 0.6, 1.5 and 3 (``benchmarks/semantic_change.py --validation neck=...``): the
+land-cover network's building masks join neighbouring houses, so splitting at almost
+every distance maximum counts them best; the price is that a roof with wings counts as
+several buildings."""
 MIN_CORE = 2.0
 """Smallest distance to the edge (px) a building's marker must reach: thinner parts never
 seed an instance of their own."""
@@ -140,10 +144,10 @@ def building_instances(region: np.ndarray, spacing: int) -> np.ndarray:
 
     One seed per local maximum of the distance to the region's edge (maxima at least
     ``spacing`` px apart and :data:`MIN_CORE` px deep), grown by a watershed on that
-    distance; then two neighbouring parts are merged again unless the neck between
-    them is narrower than :data:`NECK` times the width of the thinner one (twice its
-    deepest distance): an L-shaped roof stays one building, two roofs joined by a
-    wall or a strip of changed ground become two.
+    distance; then two neighbouring parts are merged again only where the edge they
+    share is at least :data:`NECK` times the width of the thinner one (twice its
+    deepest distance): a long roof stays one building, two roofs joined by a wall or a
+    strip of changed ground become two, and so do the wings of an L-shaped roof.
 
     Example:
         >>> two = np.zeros((9, 19), bool)
