@@ -146,7 +146,7 @@ def test_cli_only_building_then_questions_from_the_measured_classes(pair_files, 
     assert answer.value == len(built)
     assert set(answer.evidence) == {o["id"] for o in built}
     assert abs(answer.value - pair.buildings) <= 0.2 * pair.buildings
-    assert "land-cover model separated" in " ".join(answer.caveats)
+    assert "The count is approximate" in " ".join(answer.caveats)
     fields = ask(out, question="what did the fields become?")
     assert not fields.answerable and "farmland" in fields.text
     airport = ask(out, question="was an airport built?")

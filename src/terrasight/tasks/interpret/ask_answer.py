@@ -129,8 +129,9 @@ def building_caveat(matching: list[Any]) -> str:
     network split them, else changed areas."""
     if matching and all(f.class_source == "landcover" for f in matching):
         return (
-            "Each building the land-cover model separated counts once; houses whose roofs "
-            "make one plain rectangle count as one, a roof with wings as several."
+            "The count is approximate: each building the land-cover model separated counts "
+            "once; houses whose roofs make one plain rectangle count as one, a roof with "
+            "wings as several."
         )
     return "This counts changed areas; one of them can hold several buildings."
 
