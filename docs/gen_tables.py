@@ -217,6 +217,61 @@ def land_cover_accuracy() -> str:
     )
 
 
+def semantic_change() -> str:
+    """From -> to accuracy and building counts on pairs made from the land-cover test tile."""
+    data = load("semantic_change")
+    summary = data["accuracy"]["summary"]
+    names = {"built": "bare -> building", "removed": "building -> bare", "all": "both"}
+    rows = [
+        [
+            names[k],
+            s["pairs"],
+            f3(s["from_to_accuracy"]),
+            f3(s["from_accuracy"]),
+            f3(s["to_accuracy"]),
+            f3(s["change_recall"]),
+            s["count_within_20pct"],
+            f"{s['buildings_counted']} / {s['buildings_truth']}",
+        ]
+        for k, s in ((k, summary[k]) for k in ("built", "removed", "all"))
+    ]
+    header = [
+        "pairs made",
+        "pairs",
+        "from -> to right",
+        "from right",
+        "to right",
+        "change found",
+        "count within 20%",
+        "buildings counted / true",
+    ]
+    extra = f"; {data['split']}"
+    earlier = data.get("before_validation")
+    if earlier:
+        e = earlier["summary"]["all"]
+        extra += (
+            f"; with the first merge width (0.6, before it was chosen on the validation tile) "
+            f"the same pairs counted {e['buildings_counted']} / {e['buildings_truth']}, "
+            f"{e['count_within_20pct']} within 20%"
+        )
+    speed = data.get("speed")
+    if speed:
+        best = speed["best"]
+        extra += (
+            f"; at {speed['side_px']} x {speed['side_px']} px `classify_changes` took "
+            f"{best['classify_changes_s']} s after {best['detect_s']} s of `detect_changes`"
+        )
+        cli = speed.get("cli")
+        if cli:
+            best_cli = cli["best_s"]
+            extra += (
+                f"; the whole `terrasight change` (facts and report too) "
+                f"{best_cli['classes (default)']} s, with `--no-classes` "
+                f"{best_cli['--no-classes']} s (best of {len(cli['runs_s']['--no-classes'])})"
+            )
+    return table(header, rows) + source("semantic_change", extra)
+
+
 def index_scale() -> str:
     """Building and searching the archive index."""
     data = load("index_scale")
@@ -314,6 +369,7 @@ TABLES: dict[str, Callable[[], str]] = {
         qa_accuracy,
         caption_accuracy,
         land_cover_accuracy,
+        semantic_change,
         index_scale,
         batch_scale,
         remote_bytes,

@@ -53,6 +53,7 @@ SUB_RANKS = {
         "tasks.change.output",
         "tasks.change.pipeline",
         "tasks.landcover",
+        "tasks.semantic",
         "tasks.series",
         "tasks.interpret",
         "tasks.scene_ask",

@@ -27,7 +27,8 @@ __version__ = "0.1.0"
 # ``import terrasight`` stays light.
 _EXPORTS = {
     "open": ("terrasight.io", "open"),
-    "detect_changes": ("terrasight.tasks.change.pipeline.detect", "detect_changes"),
+    "detect_changes": ("terrasight.tasks.semantic.detect", "detect_changes"),
+    "classify_changes": ("terrasight.tasks.semantic.run", "classify_changes"),
     "detect_series": ("terrasight.tasks.series.detect", "detect_series"),
     "load_series": ("terrasight.tasks.series.result", "load_series"),
     "SeriesResult": ("terrasight.tasks.series.result", "SeriesResult"),
@@ -56,7 +57,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from terrasight.io import open  # noqa: F401
     from terrasight.tasks.change.load import load_result  # noqa: F401
     from terrasight.tasks.change.methods.registry import list_methods  # noqa: F401
-    from terrasight.tasks.change.pipeline.detect import detect_changes  # noqa: F401
     from terrasight.tasks.change.result import ChangeObject, ChangeResult  # noqa: F401
     from terrasight.tasks.embed import (  # noqa: F401
         classify,
@@ -69,6 +69,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from terrasight.tasks.interpret.facts import change_facts  # noqa: F401
     from terrasight.tasks.landcover.run import landcover  # noqa: F401
     from terrasight.tasks.scene_ask.ask import ask_image  # noqa: F401
+    from terrasight.tasks.semantic.detect import detect_changes  # noqa: F401
+    from terrasight.tasks.semantic.run import classify_changes  # noqa: F401
     from terrasight.tasks.series.detect import detect_series  # noqa: F401
     from terrasight.tasks.series.result import SeriesResult, load_series  # noqa: F401
 

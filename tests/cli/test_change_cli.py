@@ -160,6 +160,8 @@ def test_json_summary_on_stdout_and_warnings_on_stderr(make_raster, tmp_path):
         "geopackage",
         "summary",
         "facts",
+        "classes",
+        "transitions",
     }
     assert all(Path(p).is_file() for p in summary["outputs"].values())
     assert "warning:" in res.stderr and "no CRS" in res.stderr

@@ -23,6 +23,7 @@ from terrasight.cli.options import (
     scene_options,
 )
 from terrasight.cli.search_scenes import pick_stac_pair, stac_options
+from terrasight.errors import BandSelectionError
 from terrasight.io.vectors import jsonable
 from terrasight.models.runtime import ModelCache
 from terrasight.tasks.change.pipeline.checks import SENSORS
@@ -30,6 +31,7 @@ from terrasight.tasks.change.pipeline.detect import detect_changes
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.interpret.caption import caption_change
 from terrasight.tasks.interpret.facts_data import read_facts
+from terrasight.tasks.semantic import ONLY_CLASSES, classify_changes
 
 
 @click.command()
@@ -63,6 +65,19 @@ from terrasight.tasks.interpret.facts_data import read_facts
     "--no-facts",
     is_flag=True,
     help="Skip facts.json (no land-cover classification of the objects).",
+)
+@click.option(
+    "--only",
+    type=click.Choice(ONLY_CLASSES),
+    default=None,
+    help="Keep only the changes from or to this land-cover class (mask and objects).",
+)
+@click.option(
+    "--classes/--no-classes",
+    default=True,
+    show_default=True,
+    help="Measure each change's land cover before and after with the land-cover model "
+    "(change_classes.tif; objects split by class, buildings one by one).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option(
@@ -98,6 +113,8 @@ def change(
     scheduler: str | None,
     no_report: bool,
     no_facts: bool,
+    only: str | None,
+    classes: bool,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -108,9 +125,12 @@ def change(
     or STAC Items (.json files or URLs). With --stac instead, the clearest item of a
     STAC API near --before and near --after is picked.
 
-    Writes change_mask.tif, change_probability.tif, changes.geojson,
-    changes.gpkg, summary.json, facts.json (each object's size, shape, place
-    and land cover before and after) and report.html into OUTDIR. An interrupted run resumes
+    Writes change_mask.tif, change_probability.tif, change_classes.tif (land cover
+    before and after on changed pixels), changes.geojson, changes.gpkg, summary.json,
+    facts.json (each object's size, shape, place and land cover before and after)
+    and report.html into OUTDIR. Objects are split where their land cover differs,
+    and new or removed buildings are objects of their own (--no-classes: plain
+    connected change regions). An interrupted run resumes
     when started again with the same arguments. With --json, stdout holds the
     summary (summary.json plus the output paths) and nothing else.
     """
@@ -149,6 +169,8 @@ def change(
     if result.method_choice:
         choice = result.method_choice
         click.echo(f"method auto chose {choice['chosen']}: {choice['reason']}.", err=True)
+    if classes or only:
+        result = with_classes(result, only)
     paths = result.save(
         outdir, report=not no_report, facts=not no_facts, models=models, workers=workers
     )
@@ -156,6 +178,18 @@ def change(
         echo_json(result, paths)
     else:
         echo_result(result, paths)
+
+
+def with_classes(result: ChangeResult, only: str | None) -> ChangeResult:
+    """The result with its land cover measured; without ``--only``, images the model
+    cannot read (no RGB) keep the plain result, with a warning."""
+    try:
+        return classify_changes(result, only=only)
+    except BandSelectionError as exc:
+        if only:
+            raise
+        click.echo(f"warning: land cover of the changes not measured: {exc}", err=True)
+        return result
 
 
 def run_change(

@@ -13,5 +13,13 @@ OUTPUT_NAMES = {
 }
 """File name of each output, by kind."""
 
+CLASSES_NAME = "change_classes.tif"
+"""Land cover before (band 1) and after (band 2) of the changed pixels, written by
+``terrasight.tasks.semantic`` beside the mask (not by the change job itself)."""
+CLASSES_NODATA = 255
+"""Value of ``change_classes.tif`` on pixels that did not change (or have no class)."""
+TRANSITIONS_NAME = "change_classes.json"
+"""The transition table (pixels and area per from -> to pair) beside ``change_classes.tif``."""
+
 STORE_NAME = "change_objects.jsonl"
 """File of the objects, one JSON line each, beside the mask."""

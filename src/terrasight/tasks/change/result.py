@@ -47,6 +47,10 @@ class ChangeObject:
         bbox_image_crs: (minx, miny, maxx, maxy) in the image CRS.
         pixel_bbox: (col0, row0, col1, row1), end exclusive.
         geometry: GeoJSON-like Polygon or MultiPolygon in the image CRS.
+        from_class, to_class: land cover before and after, the majority of the object's
+            own pixels (``terrasight.tasks.semantic``); None where it was not measured.
+        from_share, to_share: the share of the object's pixels in that class.
+        parent_id: id of the connected change region the object was split from.
     """
 
     id: int
@@ -61,12 +65,25 @@ class ChangeObject:
     bbox_image_crs: tuple[float, float, float, float]
     pixel_bbox: tuple[int, int, int, int]
     geometry: dict[str, Any]
+    from_class: str | None = None
+    to_class: str | None = None
+    from_share: float | None = None
+    to_share: float | None = None
+    parent_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Attributes without the geometry (a shallow dict: nothing is copied), JSON-ready."""
-        return {name: getattr(self, name) for name in _ATTRIBUTES}
+        """Attributes without the geometry (a shallow dict: nothing is copied), JSON-ready.
+
+        The land-cover attributes are left out where they were not measured."""
+        out = {name: getattr(self, name) for name in _ATTRIBUTES}
+        for name in SEMANTIC_ATTRIBUTES:
+            if out[name] is None:
+                del out[name]
+        return out
 
 
+SEMANTIC_ATTRIBUTES = ("from_class", "to_class", "from_share", "to_share", "parent_id")
+"""Attributes set by the semantic step only (absent from ``to_dict`` where None)."""
 _ATTRIBUTES = tuple(f.name for f in fields(ChangeObject) if f.name != "geometry")
 
 

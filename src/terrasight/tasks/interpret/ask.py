@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,8 @@ from terrasight.tasks.series.result import SeriesResult
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
     from terrasight.tasks.change.result import ChangeResult
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Answer", "ask", "ask_result", "facts_of"]
 
@@ -177,11 +180,27 @@ def _detect_facts(
     from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 
     result = detect_changes(before, after, method, outdir=outdir, models=cache, **detect_options)
+    if needs_classes(query):
+        result = _with_measured_classes(result)
     if outdir is not None:
         paths = result.save(outdir, report=False, models=cache)
         return read_facts(paths["facts"])
     classify = has_torch() and needs_classes(query)
     return change_facts(result, FactsOptions(classify=classify), cache)
+
+
+def _with_measured_classes(result: Any) -> Any:
+    """The result with each change's land cover measured per pixel
+    (:func:`~terrasight.tasks.semantic.run.classify_changes`); as it was where the images
+    have no RGB or the land-cover network cannot run (the image-text model then classifies)."""
+    from terrasight.errors import BandSelectionError, MissingDependencyError, ModelWeightsError
+    from terrasight.tasks.semantic.run import classify_changes
+
+    try:
+        return classify_changes(result)
+    except (BandSelectionError, MissingDependencyError, ModelWeightsError) as exc:
+        log.info("land cover of the changes not measured: %s", exc)
+        return result
 
 
 def _with_notes(answer: Answer, query: Query) -> Answer:

@@ -54,6 +54,13 @@ def answer_query(facts: ChangeFacts, q: Query) -> Answer:
     if needs_classes and facts.model is None:
         reason = "land cover was not classified for this result, so no change has a class"
         return cant_tell(reason, q.kind)
+    unseen = [c for c in q.classes if facts.classes and c not in facts.classes]
+    if unseen:
+        reason = (
+            f"the land cover of these changes was classified as {', '.join(facts.classes)}; "
+            f"{' and '.join(unseen)} is not among them, so that class cannot be told apart"
+        )
+        return cant_tell(reason, q.kind)
     if any(limit and area_in(*limit, facts) is None for limit in (q.min_area, q.max_area)):
         return cant_tell("the images have no map coordinates, so areas are in pixels", q.kind)
     if q.unit in UNIT_M2 and facts.area_unit != "m2" and q.kind != "length":
@@ -109,12 +116,24 @@ def count(facts: ChangeFacts, q: Query) -> Answer:
     matching, uncertain = select(facts, q)
     caveats = common_caveats(facts, q, matching, uncertain)
     if "built-up" in q.classes:
-        caveats.append("This counts changed areas; one of them can hold several buildings.")
+        caveats.append(building_caveat(matching))
     n, ids = len(matching), tuple(f.id for f in matching)
     text = changes(q, n) + (f" ({ids_text(ids)})." if n else ".")
     if facts.unreliable:
         text += f" But {NOT_COMPARED}, so there may be more."
     return Answer(text[0].upper() + text[1:], n, "objects", ids, "count", tuple(caveats))
+
+
+def building_caveat(matching: list[Any]) -> str:
+    """What a count of built-up changes counts: buildings one by one where the land-cover
+    network split them, else changed areas."""
+    if matching and all(f.class_source == "landcover" for f in matching):
+        return (
+            "The count is approximate: each building the land-cover model separated counts "
+            "once; houses whose roofs make one plain rectangle count as one, a roof with "
+            "wings as several."
+        )
+    return "This counts changed areas; one of them can hold several buildings."
 
 
 def area(facts: ChangeFacts, q: Query) -> Answer:

@@ -1,7 +1,9 @@
 """Change facts: for every change object how big, what shape, where, and what it was and became.
 
 Everything terrasight says in words rests on these facts, and every number in
-them points at the objects it comes from. The land cover before and after is a
+them points at the objects it comes from. The land cover before and after is the one
+measured per pixel by the land-cover network where the objects carry it
+(``terrasight.tasks.semantic``, :mod:`~terrasight.tasks.interpret.measured`), else a
 zero-shot classification of each object's crop (with context around it) by an
 image-text model over :data:`~terrasight.tasks.interpret.vocabulary.LAND_COVER`;
 a class below ``min_confidence`` is ``"unknown"``, never a guess. Only the
@@ -33,6 +35,11 @@ from terrasight.io.measure import metric_frame, rectangle_sides
 from terrasight.io.vectors import cell_words, grid_cell
 from terrasight.models.runtime import torch_threads
 from terrasight.tasks.interpret.facts_data import ChangeFacts, ObjectFacts, totals
+from terrasight.tasks.interpret.measured import (
+    LANDCOVER,
+    with_image_text_classes,
+    with_measured_classes,
+)
 from terrasight.tasks.interpret.spectral import restrict
 from terrasight.tasks.interpret.vocabulary import (
     CELL_NAMES,
@@ -181,19 +188,21 @@ def change_facts(
     inverse = ~result.affine
     objects = _all_object_facts(result, inverse)
     notes: list[str] = []
-    if opts.classify and objects and opts.max_classified:
-        chosen = objects[: opts.max_classified]
-        labels = _classify_objects(result, chosen, opts, cache, progress, threads, crops)
-        objects = [_with_classes(f, *labels[i]) for i, f in enumerate(chosen)] + objects[
-            len(chosen) :
-        ]
-        if len(chosen) < len(objects):
-            share = sum(f.area for f in chosen) / max(sum(f.area for f in objects), 1e-12)
+    todo = [i for i, f in enumerate(objects) if f.class_source != LANDCOVER]
+    if opts.classify and todo and opts.max_classified:
+        chosen = todo[: opts.max_classified]
+        picked = [objects[i] for i in chosen]
+        labels = _classify_objects(result, picked, opts, cache, progress, threads, crops)
+        for i, label in zip(chosen, labels, strict=True):
+            objects[i] = with_image_text_classes(objects[i], *label)
+        if len(chosen) < len(todo):
+            rest = [objects[i] for i in todo]
+            share = sum(f.area for f in picked) / max(sum(f.area for f in rest), 1e-12)
             notes.append(
-                f"land cover was classified for the {len(chosen)} largest of {len(objects)} "
-                f"objects ({share:.0%} of the changed area); the others are 'unknown'."
+                f"land cover was classified for the {len(chosen)} largest of {len(todo)} "
+                f"objects ({share:.0%} of their changed area); the others are 'unknown'."
             )
-    elif not opts.classify:
+    elif todo and not opts.classify:
         notes.append("land cover was not classified; every class is 'unknown'.")
     return totals(result, objects, opts, notes)
 
@@ -265,7 +274,7 @@ def _object_facts(
     cell = _cell(obj, result, inverse)
     form, elongation = shape_of(obj.geometry) if shape is None else shape
     mean = round(float(obj.mean_probability), 4)
-    return ObjectFacts(
+    facts = ObjectFacts(
         id=obj.id,
         pixels=obj.pixels,
         area=float(obj.area),
@@ -279,18 +288,7 @@ def _object_facts(
         pixel_bbox=tuple(obj.pixel_bbox),  # type: ignore[arg-type]
         mean_probability=mean if math.isfinite(mean) else None,
     )
-
-
-def _with_classes(f: ObjectFacts, before: tuple[str, float], after: tuple[str, float]):
-    from dataclasses import replace
-
-    return replace(
-        f,
-        before_class=before[0],
-        before_confidence=round(before[1], 3),
-        after_class=after[0],
-        after_confidence=round(after[1], 3),
-    )
+    return with_measured_classes(facts, obj)
 
 
 def _classify_objects(

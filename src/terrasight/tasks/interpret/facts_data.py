@@ -24,6 +24,22 @@ FACTS_NAME = "facts.json"
 FACTS_VERSION = 1
 UNKNOWN = "unknown"
 
+LANDCOVER = "landcover"
+IMAGE_TEXT = "image-text"
+LANDCOVER_MODEL = "terrasight-landcover"
+"""The name the facts give the land-cover network as their ``model``."""
+LANDCOVER_WORDS = {
+    "building": "built-up",
+    "road": "road",
+    "water": "water",
+    "vegetation": "vegetation",
+    "bare": "bare land",
+    "unknown": "unknown",
+}
+"""Land-cover class -> the facts' class word."""
+LANDCOVER_CLASSES = tuple(w for w in LANDCOVER_WORDS.values() if w != "unknown")
+"""The classes the land-cover network can tell apart, in the facts' words."""
+
 
 @dataclass(frozen=True)
 class ObjectFacts:
@@ -45,6 +61,9 @@ class ObjectFacts:
             and its outline, in ``length_unit``: ``"m"`` on every CRS (measured in a local
             projection in metres, never in degrees), ``"px"`` without one (None: facts
             written before lengths were measured).
+        class_source: where the classes come from: ``"landcover"`` (the land-cover
+            network, per pixel: confidences are the shares of the object's pixels),
+            ``"image-text"`` (the image-text model on a crop), ``""`` (not classified).
     """
 
     id: int
@@ -67,6 +86,7 @@ class ObjectFacts:
     width: float | None = None
     perimeter: float | None = None
     length_unit: str = ""
+    class_source: str = ""
 
     @property
     def change(self) -> str:
@@ -213,8 +233,8 @@ def totals(
     by_location = {
         name: by_location.get(name, {"count": 0, "area": 0.0, "ids": []}) for name in CELL_NAMES
     }
-    model = options.model if isinstance(options.model, str) else type(options.model).__name__
-    classified = options.classify and options.max_classified and objects
+    classified = bool(options.classify and options.max_classified and objects)
+    model, classes = model_and_classes(objects, options, classified)
     return ChangeFacts(
         before=str(result.before),
         after=str(result.after),
@@ -234,8 +254,8 @@ def totals(
         by_before_class=group(objects, "before_class"),
         by_size=group(objects, "size"),
         by_shape=group(objects, "shape"),
-        model=model if classified else None,
-        classes=tuple(options.classes) if options.classify else (),
+        model=model,
+        classes=classes,
         unreliable=bool(result.unreliable),
         quality_issues=tuple(result.quality_issues),
         notes=tuple(notes),
@@ -271,3 +291,21 @@ def read_facts(path: str | Path) -> ChangeFacts:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidOptionError(f"{path}: cannot read change facts ({exc}).") from None
     return ChangeFacts.from_dict(data)
+
+
+def model_and_classes(
+    objects: Any, options: Any, classified: bool
+) -> tuple[str | None, tuple[str, ...]]:
+    """The facts' ``model`` and ``classes``: the land-cover network's where objects carry
+    measured classes, the image-text model's where it classified some (or, with no
+    measured class at all, where it was asked to)."""
+    sources = {f.class_source for f in objects}
+    text_model = options.model if isinstance(options.model, str) else type(options.model).__name__
+    if LANDCOVER not in sources:
+        return (text_model if classified else None), (
+            tuple(options.classes) if options.classify else ()
+        )
+    if IMAGE_TEXT not in sources:
+        return LANDCOVER_MODEL, LANDCOVER_CLASSES
+    extra = tuple(c for c in options.classes if c not in LANDCOVER_CLASSES)
+    return f"{LANDCOVER_MODEL} and {text_model}", LANDCOVER_CLASSES + extra

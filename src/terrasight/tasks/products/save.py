@@ -25,7 +25,7 @@ import rasterio
 
 from terrasight.errors import MissingDependencyError, TerrasightError
 from terrasight.io.raster import DECIMATED_READ_CACHE_MB
-from terrasight.tasks.change.names import OUTPUT_NAMES
+from terrasight.tasks.change.names import CLASSES_NAME, OUTPUT_NAMES, TRANSITIONS_NAME
 from terrasight.tasks.change.output.vectors import write_vectors
 from terrasight.tasks.interpret.caption import caption_change
 from terrasight.tasks.interpret.crops import open_crops
@@ -74,6 +74,7 @@ def save_result(
         if Path(src).resolve() != paths[kind].resolve():
             shutil.copyfile(src, paths[kind])
     _copy_store(result, out)
+    paths.update(_copy_classes(result, out))
     vectors = (paths["geojson"], paths["geopackage"], paths["summary"])
     with background(workers) as pool:
         if pool is None:
@@ -149,6 +150,21 @@ def _facts(
         plain = change_facts(result, replace(base, classify=False))
         note = f"land cover was not classified: {exc}"
         return replace(plain, notes=(note,))
+
+
+def _copy_classes(result: ChangeResult, out: Path) -> dict[str, Path]:
+    """``change_classes.tif`` and its table, where the semantic step wrote them beside the mask
+    (and the objects carry its classes: a later run without classes leaves them stale)."""
+    found: dict[str, Path] = {}
+    if len(result.objects) and result.objects[0].from_class is None:
+        return found
+    for kind, name in (("classes", CLASSES_NAME), ("transitions", TRANSITIONS_NAME)):
+        src = Path(result.mask_path).with_name(name)
+        if src.is_file():
+            if src.resolve() != (out / name).resolve():
+                shutil.copyfile(src, out / name)
+            found[kind] = out / name
+    return found
 
 
 def _copy_store(result: ChangeResult, out: Path) -> None:

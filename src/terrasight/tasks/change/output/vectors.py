@@ -106,6 +106,11 @@ GPKG_COLUMNS = {
     "centroid_image_crs": "TEXT",
     "bbox_image_crs": "TEXT",
     "pixel_bbox": "TEXT",
+    "from_class": "TEXT",
+    "to_class": "TEXT",
+    "from_share": "REAL",
+    "to_share": "REAL",
+    "parent_id": "INTEGER",
 }
 """Columns of the ``changes`` table of ``changes.gpkg`` (pairs and boxes as JSON arrays)."""
 

@@ -1,0 +1,310 @@
+"""Semantic change on pairs with known truth made from the Dubai land-cover test tile.
+
+Pairs: each labelled image of **tile 4** (the land-cover network's test tile:
+never trained on, nor used to choose any setting; tiles 3, 6, 7, 8 trained it and
+tile 1 chose its epoch and threshold, see ``landcover_accuracy.json``) gives two
+pairs (:mod:`terrasight.training.semantic_pairs`): about half of its building
+instances (8-connected regions of the label's building pixels, 150 px and more)
+are covered with ground texture copied from nearby unpaved land, in the before
+date (``built``: bare -> building) or in the after date (``removed``:
+building -> bare); each date gets its own mild light and colour jitter. Images are
+written as GeoTIFFs without a CRS (areas in pixels).
+
+Each pair runs ``detect_changes`` (the default method) and ``classify_changes``
+(the default options). Figures:
+
+* from -> to accuracy: on pixels that truly changed and that the change mask found,
+  the share whose ``change_classes.tif`` pair equals the truth (and each date alone);
+* building count: objects with ``to_class == "building"`` and another ``from_class``
+  (``built``), or the reverse (``removed``), against the buildings covered; the goal
+  is within 20% on 80% of pairs;
+* speed: seconds of ``detect_changes`` and of ``classify_changes`` on a 2048 x 2048
+  pair (the largest tile-4 image mirrored to that size), best of two alternating runs.
+
+Usage::
+
+    .venv/bin/python benchmarks/semantic_change.py [--data ../shared/data] [--no-speed]
+
+Writes ``benchmarks/results/semantic_change.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+
+from terrasight.tasks.change.pipeline.detect import detect_changes
+from terrasight.tasks.landcover.classes import CLASSES
+from terrasight.tasks.semantic import classify_changes
+from terrasight.training.landcover_data import SPLIT, load_tiles
+from terrasight.training.semantic_pairs import SemanticPair, semantic_pair
+
+DEFAULT_DATA = Path(
+    os.environ.get(
+        "TERRASIGHT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+    )
+)
+RESULTS = Path(__file__).resolve().parent / "results" / "semantic_change.json"
+SPEED_SIDE = 2048
+
+
+def write_pair(pair: SemanticPair, folder: Path) -> tuple[Path, Path]:
+    """The pair as two uint8 GeoTIFFs (no CRS)."""
+    paths = []
+    for name, data in (("before", pair.before), ("after", pair.after)):
+        path = folder / f"{name}.tif"
+        profile = {
+            "driver": "GTiff",
+            "count": 3,
+            "dtype": "uint8",
+            "height": data.shape[1],
+            "width": data.shape[2],
+            "tiled": True,
+            "compress": "deflate",
+        }
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(data)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def score_pair(
+    pair: SemanticPair, direction: str, folder: Path, options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run change and semantic change on one pair and score them against its truth."""
+    before, after = write_pair(pair, folder)
+    t0 = time.perf_counter()
+    result = detect_changes(before, after, outdir=folder / "out", overwrite=True)
+    t1 = time.perf_counter()
+    semantic = classify_changes(result, options=options)
+    t2 = time.perf_counter()
+    found = semantic.mask() == 1
+    with rasterio.open(semantic.mask_path.with_name("change_classes.tif")) as ds:
+        codes = ds.read()
+    both = found & pair.changed
+    right_from = codes[0][both] == pair.from_class
+    right_to = codes[1][both] == pair.to_class
+    if direction == "built":
+        counted = sum(
+            o.to_class == "building" and o.from_class != "building" for o in semantic.objects
+        )
+    else:
+        counted = sum(
+            o.from_class == "building" and o.to_class != "building" for o in semantic.objects
+        )
+    truth = pair.buildings
+    return {
+        "truth_buildings": truth,
+        "counted_buildings": int(counted),
+        "count_within_20pct": bool(abs(counted - truth) <= 0.2 * truth),
+        "pixels_scored": int(both.sum()),
+        "pair_right": int((right_from & right_to).sum()),
+        "from_right": int(right_from.sum()),
+        "to_right": int(right_to.sum()),
+        "truth_changed": int(pair.changed.sum()),
+        "found_changed": int(found.sum()),
+        "change_objects": len(result.objects),
+        "semantic_objects": len(semantic.objects),
+        "detect_s": round(t1 - t0, 2),
+        "semantic_s": round(t2 - t1, 2),
+        "method": result.method,
+    }
+
+
+def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pooled pixel figures and count figures over pairs."""
+    scored = sum(r["pixels_scored"] for r in rows) or 1
+    within = sum(r["count_within_20pct"] for r in rows)
+    truth_changed = sum(r["truth_changed"] for r in rows) or 1
+    found = sum(r["found_changed"] for r in rows) or 1
+    return {
+        "pairs": len(rows),
+        "from_to_accuracy": round(sum(r["pair_right"] for r in rows) / scored, 4),
+        "from_accuracy": round(sum(r["from_right"] for r in rows) / scored, 4),
+        "to_accuracy": round(sum(r["to_right"] for r in rows) / scored, 4),
+        "change_recall": round(sum(r["pixels_scored"] for r in rows) / truth_changed, 4),
+        "change_precision": round(sum(r["pixels_scored"] for r in rows) / found, 4),
+        "count_within_20pct": f"{within} of {len(rows)}",
+        "count_within_20pct_share": round(within / max(len(rows), 1), 3),
+        "buildings_truth": sum(r["truth_buildings"] for r in rows),
+        "buildings_counted": sum(r["counted_buildings"] for r in rows),
+        "count_mean_abs_error": round(
+            float(np.mean([abs(r["counted_buildings"] - r["truth_buildings"]) for r in rows])), 2
+        ),
+    }
+
+
+def accuracy(
+    data: Path, split: str = "test", options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every image of the split's tiles (tile 4 for ``test``) in both directions."""
+    samples = load_tiles(data, SPLIT[split])
+    pairs: dict[str, Any] = {}
+    for i, sample in enumerate(samples):
+        for direction in ("built", "removed"):
+            pair = semantic_pair(sample.image, sample.labels, direction, seed=i)
+            if pair.buildings == 0:
+                continue
+            with tempfile.TemporaryDirectory(prefix="semantic-") as tmp:
+                row = score_pair(pair, direction, Path(tmp), options)
+            pairs[f"{sample.name} {direction}"] = row
+            print(
+                f"{sample.name:22s} {direction:8s} buildings {row['truth_buildings']:3d} "
+                f"counted {row['counted_buildings']:3d}  from->to "
+                f"{row['pair_right'] / max(row['pixels_scored'], 1):.3f}  "
+                f"from {row['from_right'] / max(row['pixels_scored'], 1):.3f}  "
+                f"to {row['to_right'] / max(row['pixels_scored'], 1):.3f}",
+                flush=True,
+            )
+    rows = list(pairs.values())
+    summary = {
+        "all": pooled(rows),
+        "built": pooled([r for k, r in pairs.items() if k.endswith("built")]),
+        "removed": pooled([r for k, r in pairs.items() if k.endswith("removed")]),
+    }
+    return {"summary": summary, "pairs": pairs}
+
+
+def speed(data: Path, repeats: int = 2) -> dict[str, Any]:
+    """Seconds of detect_changes and classify_changes on a 2048 px pair, alternating."""
+    samples = load_tiles(data, SPLIT["test"])
+    big = max(samples, key=lambda s: s.image.shape[0] * s.image.shape[1])
+    pair = semantic_pair(big.image, big.labels, "built", seed=0)
+    reps = [
+        np.pad(d, ((0, 0), *[(0, max(0, SPEED_SIDE - n)) for n in d.shape[1:]]), mode="reflect")[
+            :, :SPEED_SIDE, :SPEED_SIDE
+        ]
+        for d in (pair.before, pair.after)
+    ]
+    mirrored = SemanticPair(reps[0], reps[1], pair.changed, pair.from_class, pair.to_class, 0)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="semantic-speed-") as tmp:
+        before, after = write_pair(mirrored, Path(tmp))
+        for k in range(repeats):
+            out = Path(tmp) / f"out{k}"
+            t0 = time.perf_counter()
+            result = detect_changes(before, after, outdir=out)
+            t1 = time.perf_counter()
+            semantic = classify_changes(result)
+            t2 = time.perf_counter()
+            runs.append(
+                {
+                    "detect_s": round(t1 - t0, 2),
+                    "classify_changes_s": round(t2 - t1, 2),
+                    "change_objects": len(result.objects),
+                    "semantic_objects": len(semantic.objects),
+                    "changed_fraction": round(result.changed_fraction, 4),
+                }
+            )
+            print(runs[-1], flush=True)
+    best = min(runs, key=lambda r: r["detect_s"] + r["classify_changes_s"])
+    return {
+        "side_px": SPEED_SIDE,
+        "image": f"{big.name} mirrored to {SPEED_SIDE} x {SPEED_SIDE}",
+        "runs": runs,
+        "best": best,
+        "added_share": round(best["classify_changes_s"] / max(best["detect_s"], 1e-9), 3),
+    }
+
+
+def cli_speed(data: Path, repeats: int = 2) -> dict[str, Any]:
+    """Seconds of the whole ``terrasight change`` (facts and report included) on the 2048 px
+    pair, with and without ``--no-classes``, alternating."""
+    import subprocess
+    import sys
+
+    samples = load_tiles(data, SPLIT["test"])
+    big = max(samples, key=lambda s: s.image.shape[0] * s.image.shape[1])
+    pair = semantic_pair(big.image, big.labels, "built", seed=0)
+    reps = [
+        np.pad(d, ((0, 0), *[(0, max(0, SPEED_SIDE - n)) for n in d.shape[1:]]), mode="reflect")[
+            :, :SPEED_SIDE, :SPEED_SIDE
+        ]
+        for d in (pair.before, pair.after)
+    ]
+    mirrored = SemanticPair(reps[0], reps[1], pair.changed, pair.from_class, pair.to_class, 0)
+    runs: dict[str, list[float]] = {"classes (default)": [], "--no-classes": []}
+    exe = [str(Path(sys.executable).with_name("terrasight"))]
+    with tempfile.TemporaryDirectory(prefix="semantic-cli-") as tmp:
+        before, after = write_pair(mirrored, Path(tmp))
+        for k in range(repeats):
+            for name, extra in (("classes (default)", []), ("--no-classes", ["--no-classes"])):
+                out = Path(tmp) / f"{k}-{len(extra)}"
+                t0 = time.perf_counter()
+                cmd = [*exe, "change", str(before), str(after), "-o", str(out), "-q", *extra]
+                subprocess.run(cmd, check=True, capture_output=True)
+                runs[name].append(round(time.perf_counter() - t0, 2))
+                print(name, runs[name][-1], flush=True)
+    best = {k: min(v) for k, v in runs.items()}
+    return {
+        "command": "terrasight change BEFORE AFTER -o OUT -q [--no-classes]",
+        "runs_s": runs,
+        "best_s": best,
+        "added_s": round(best["classes (default)"] - best["--no-classes"], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument(
+        "--cli-speed-only",
+        action="store_true",
+        help="only time the whole command with and without classes (kept in the same file)",
+    )
+    parser.add_argument(
+        "--validation",
+        default=None,
+        metavar="OPTIONS",
+        help="choose settings instead: run the validation tile (1) with these SemanticOptions "
+        "(k=v,k=v), print the summary and write nothing",
+    )
+    args = parser.parse_args()
+    if args.validation is not None:
+        options = dict(kv.split("=", 1) for kv in args.validation.split(",") if kv)
+        if "neck" in options:  # a constant of the split, tried here before it becomes an option
+            import terrasight.tasks.semantic.split as split
+
+            split.NECK = float(options.pop("neck"))
+        found = accuracy(args.data, "val", options)
+        print(args.validation, json.dumps(found["summary"]["all"]))
+        return
+    if args.cli_speed_only:
+        kept = json.loads(RESULTS.read_text(encoding="utf-8"))
+        kept.setdefault("speed", {})["cli"] = cli_speed(args.data)
+        RESULTS.write_text(json.dumps(kept, indent=1) + "\n", encoding="utf-8")
+        print(json.dumps(kept["speed"]["cli"], indent=1))
+        return
+    out: dict[str, Any] = {
+        "split": "land-cover test tile 4 only (tiles 3, 6, 7, 8 trained the network; tile 1 "
+        "chose its settings; neither is used here)",
+        "pairs_made": "about half the building instances of each image covered with nearby "
+        "unpaved-land texture in one date; mild per-date jitter (training.semantic_pairs)",
+        "classes": list(CLASSES),
+        "command": "python benchmarks/semantic_change.py",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
+        "date": date.today().isoformat(),
+    }
+    out["accuracy"] = accuracy(args.data)
+    if not args.no_speed:
+        out["speed"] = speed(args.data)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(out["accuracy"]["summary"], indent=1))
+    if "speed" in out:
+        print(json.dumps(out["speed"]["best"], indent=1))
+
+
+if __name__ == "__main__":
+    main()

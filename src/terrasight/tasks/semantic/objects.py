@@ -1,0 +1,222 @@
+"""A result's change objects re-cut by land cover, written as the result's new object store.
+
+Every object of the change job is read with its polygon, split into pieces
+(:func:`~terrasight.tasks.semantic.split.split_pieces`) on
+``change_classes.tif``, and each piece traced into a polygon and measured
+like the job's own objects
+(:func:`~terrasight.tasks.change.objects.trace.draft_record`). The pieces are
+sorted largest first, given ids ``1..n`` and written to
+``change_objects.jsonl``; each keeps the id of the region it came from in
+``parent_id``. Pieces of a class ``only`` does not involve are dropped, and
+their pixels cleared in the mask and in ``change_classes.tif``.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from affine import Affine
+from rasterio.features import rasterize, shapes
+from rasterio.windows import Window
+
+from terrasight.io.geojson import polygonal
+from terrasight.io.vectors import as_crs, bounds_to_lonlat, to_lonlat
+from terrasight.tasks.change.names import CLASSES_NODATA, STORE_NAME
+from terrasight.tasks.change.objects.components import open_raster_quietly
+from terrasight.tasks.change.objects.trace import Scene, draft_record, merge_pieces
+from terrasight.tasks.change.result import ChangeResult
+from terrasight.tasks.change.store import ObjectsView, ObjectWriter, dump_line
+from terrasight.tasks.semantic.split import majority, split_pieces
+
+
+@dataclass(frozen=True)
+class Recut:
+    """What :func:`recut_objects` did: the new objects, changed pixels left, pieces dropped."""
+
+    objects: ObjectsView
+    changed_pixels: int
+    dropped: int
+
+
+def recut_objects(
+    result: ChangeResult,
+    classes_path: Path,
+    min_pixels: int,
+    spacing: int,
+    only: str | None = None,
+    smooth: int = 5,
+) -> Recut:
+    """Split ``result``'s objects by their land cover and write them as its object store.
+
+    Example:
+        >>> recut = recut_objects(result, Path("out/change_classes.tif"), 20, 6)  # doctest: +SKIP
+        >>> recut.objects[0].from_class, recut.objects[0].to_class  # doctest: +SKIP
+        ('bare', 'building')
+    """
+    scene = _scene(result)
+    store = Path(result.mask_path).with_name(STORE_NAME)
+    drafts = _Drafts(store.with_name(store.name + ".drafts"))
+    kept_pixels, dropped = 0, 0
+    try:
+        with (
+            open_raster_quietly(result.mask_path, "r+" if only else "r") as mask_ds,
+            open_raster_quietly(classes_path, "r+" if only else "r") as cls_ds,
+            open_raster_quietly(result.probability_path, "r") as prob_ds,
+        ):
+            for parent, geometry in _objects_with_geometry(result):
+                c0, r0, c1, r1 = (int(v) for v in parent.pixel_bbox)
+                window = Window(c0, r0, c1 - c0, r1 - r0)
+                inside = _burn(geometry, result.affine, window) & (
+                    mask_ds.read(1, window=window) == 1
+                )
+                if not inside.any():
+                    continue
+                codes = cls_ds.read(window=window)
+                prob = prob_ds.read(1, window=window)
+                labels, n = split_pieces(codes[0], codes[1], inside, min_pixels, spacing, smooth)
+                drop = np.zeros(inside.shape, bool)
+                for piece, record, geom in _pieces(labels, n, codes, prob, (c0, r0), scene):
+                    if only and only not in (record["from_class"], record["to_class"]):
+                        drop |= labels == piece
+                        dropped += 1
+                        continue
+                    record["parent_id"] = int(parent.id)
+                    drafts.add(record, geom)
+                    kept_pixels += int(record["pixels"])
+                if drop.any():
+                    _clear(mask_ds, cls_ds, window, drop)
+        view = drafts.write_sorted(store, result.crs)
+    finally:
+        drafts.discard()
+    return Recut(view, kept_pixels, dropped)
+
+
+def _scene(result: ChangeResult) -> Scene:
+    return Scene(
+        crs=as_crs(result.crs),
+        transform=tuple(result.transform)[:6],
+        width=result.width,
+        height=result.height,
+        unit_area=result.pixel_area,
+        unit=result.area_unit,
+        connectivity=8,
+        tile_size=max(result.width, result.height, 1),
+    )
+
+
+def _objects_with_geometry(result: ChangeResult) -> Iterator[tuple[Any, Any]]:
+    """Each object (its geometry left empty) and its geometry as a shapely geometry."""
+    split = getattr(result.objects, "split_records", None)
+    if split is not None:
+        for obj, text in split():
+            yield obj, shapely.from_geojson(text)
+        return
+    for obj in result.objects:
+        yield obj, shapely.geometry.shape(obj.geometry)
+
+
+def _burn(geometry: Any, transform: Affine, window: Window) -> np.ndarray:
+    """The pixels of ``window`` whose centres lie in ``geometry`` (in the image CRS)."""
+    local = transform * Affine.translation(window.col_off, window.row_off)
+    shape = (int(window.height), int(window.width))
+    return rasterize([(geometry, 1)], out_shape=shape, transform=local, dtype="uint8") == 1
+
+
+def _pieces(
+    labels: np.ndarray,
+    n: int,
+    codes: np.ndarray,
+    prob: np.ndarray,
+    origin: tuple[int, int],
+    scene: Scene,
+) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """``(label, record, GeoJSON text)`` of each piece, the record without id and WGS84."""
+    c0, r0 = origin
+    parts: dict[int, list[Any]] = {}
+    tile = Affine.translation(c0, r0)
+    for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=tile):
+        parts.setdefault(int(value), []).append(polygonal(geom))
+    grid = np.indices(labels.shape)
+    rows, cols = grid[0], grid[1]
+    for piece in range(1, n + 1):
+        own = labels == piece
+        if piece not in parts or not own.any():
+            continue
+        rr, cc = rows[own], cols[own]
+        p = prob[own]
+        finite = np.isfinite(p)
+        stats = {
+            "pixels": int(own.sum()),
+            "col_sum": float(cc.sum() + c0 * own.sum()),
+            "row_sum": float(rr.sum() + r0 * own.sum()),
+            "col0": int(cc.min()) + c0,
+            "row0": int(rr.min()) + r0,
+            "col1": int(cc.max()) + c0 + 1,
+            "row1": int(rr.max()) + r0 + 1,
+            "prob_sum": float(p[finite].sum()),
+            "prob_n": int(finite.sum()),
+        }
+        geom = merge_pieces(parts[piece], scene, one_tile=True)
+        record = draft_record(stats, geom, scene)
+        record["from_class"], record["from_share"] = majority(codes[0][own])
+        record["to_class"], record["to_share"] = majority(codes[1][own])
+        yield piece, record, shapely.to_geojson(geom)
+
+
+def _clear(mask_ds: Any, cls_ds: Any, window: Window, drop: np.ndarray) -> None:
+    """Set dropped pixels unchanged in the mask and classless in ``change_classes.tif``."""
+    mask = mask_ds.read(1, window=window)
+    mask[drop] = 0
+    mask_ds.write(mask, 1, window=window)
+    codes = cls_ds.read(window=window)
+    codes[:, drop] = CLASSES_NODATA
+    cls_ds.write(codes, window=window)
+
+
+class _Drafts:
+    """Unsorted records on disk (record JSON, a tab, geometry GeoJSON per line), their sort
+    keys in memory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = open(path, "wb")  # noqa: SIM115 - closed by write_sorted / discard
+        self.offsets = array("q")
+        self.keys: list[tuple[float, int, int, int]] = []
+
+    def add(self, record: dict[str, Any], geometry: str) -> None:
+        self.offsets.append(self._fh.tell())
+        self._fh.write(dump_line(record)[:-1] + b"\t" + geometry.encode() + b"\n")
+        col, row = record["pixel_bbox"][:2]
+        self.keys.append((-float(record["area"]), int(row), int(col), len(self.keys)))
+
+    def write_sorted(self, store: Path, crs: str | None) -> ObjectsView:
+        """Largest first (then top-most, left-most), ids ``1..n``, WGS84 positions added."""
+        self._fh.close()
+        order = [k[3] for k in sorted(self.keys)]
+        batch_size = 4096
+        with open(self.path, "rb") as src, ObjectWriter(store) as out:
+            for start in range(0, len(order), batch_size):
+                batch, geoms = [], []
+                for i in order[start : start + batch_size]:
+                    src.seek(self.offsets[i])
+                    record, geometry = src.readline().rstrip(b"\n").split(b"\t")
+                    batch.append(json.loads(record))
+                    geoms.append(geometry)
+                lonlats = to_lonlat([r["centroid_image_crs"] for r in batch], crs)
+                boxes = bounds_to_lonlat([r["bbox_image_crs"] for r in batch], crs)
+                rows = zip(batch, geoms, lonlats, boxes, strict=True)
+                for k, (r, geometry, ll, box) in enumerate(rows):
+                    r.update(id=start + k + 1, centroid_lonlat=ll, bbox_wgs84=box)
+                    out.add_line(dump_line(r)[:-2] + b',"geometry":' + geometry + b"}\n")
+        return out.view()
+
+    def discard(self) -> None:
+        self._fh.close()
+        self.path.unlink(missing_ok=True)
