@@ -34,14 +34,17 @@ INT8_TOLERANCE = 0.01
 RECIPE = "static QDQ, int8 weights per channel, uint8 activations, min-max calibration"
 
 
-def _export_float(run: Path, path: Path, width: int, train_from_block: int) -> None:
+def _export_float(
+    run: Path, path: Path, width: int, train_from_block: int, init: str | None = None
+) -> None:
     import torch
 
     from terrasight.models.change_net import fold_batch_norms
-    from terrasight.models.landcover_net import build_landcover_net
     from terrasight.models.onnx_change import _static_same_padding
+    from terrasight.training.landcover_init import build_run_net
 
-    net = build_landcover_net(N_CLASSES, width, train_from_block)
+    # the run's own architecture (folded already when it started from an ONNX file)
+    net = build_run_net(width, train_from_block, init if str(init).endswith(".onnx") else None)
     net.load_state_dict(torch.load(run / "best.pt", map_location="cpu", weights_only=True))
     # fixed pads instead of size-dependent ones: a traced size-dependent pad is wrong at
     # other sizes (the same for every input divisible by 32)
@@ -163,7 +166,7 @@ def export_run(data: str | Path, run: str | Path, version: str = "1") -> dict[st
     int8_path = run / f"{NAME}-v{version}-int8.onnx"
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=run)
     os.close(fd)
-    _export_float(run, Path(tmp), cfg["width"], cfg["train_from_block"])
+    _export_float(run, Path(tmp), cfg["width"], cfg["train_from_block"], cfg.get("init"))
     os.replace(tmp, float_path)
     train, val = load_tiles(data, SPLIT["train"]), load_tiles(data, SPLIT["val"])
     quantize(float_path, int8_path, train)
