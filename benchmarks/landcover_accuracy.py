@@ -26,7 +26,12 @@ the process (all its threads), which the sharing disturbs less.
 
 Usage::
 
-    .venv/bin/python benchmarks/landcover_accuracy.py [--data ../shared/data] [--only network]
+    .venv/bin/python benchmarks/landcover_accuracy.py [--data ../shared/data]
+        [--only network|zero-shot|speed] [--previous runs/v1/landcover-effnet-lite0.json]
+
+``--previous`` scores an earlier model (its entry beside its ONNX file) too, as
+the ``previous network`` rows. Speed: the whole ``landcover()`` call on one
+2048 x 2048 px image (a validation image reflected out to that size), best of 3.
 
 Writes ``benchmarks/results/landcover_accuracy.json`` (rows not rerun are kept).
 """
@@ -200,7 +205,7 @@ def print_table(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--only", choices=["network", "zero-shot"], default=None)
+    parser.add_argument("--only", choices=["network", "zero-shot", "speed"], default=None)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--previous",
@@ -214,7 +219,7 @@ def main() -> None:
         raise SystemExit(f"no land-cover tiles under {args.data}/landcover/dubai")
     results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
     results.setdefault("splits", {})
-    for split, tiles in SPLITS.items():
+    for split, tiles in SPLITS.items() if args.only != "speed" else ():
         samples = load_tiles(args.data, tiles)
         rows = results["splits"].setdefault(split, {})
         if args.only in (None, "network"):
@@ -225,7 +230,7 @@ def main() -> None:
                 )
         if args.only in (None, "zero-shot"):
             rows.update(zero_shot_row(samples))
-    if args.only in (None, "network"):
+    if args.only in (None, "network", "speed"):
         image = load_tiles(args.data, SPLIT["val"])[0].image
         results["speed"] = {"network": speed_row(image)}
         if args.previous is not None:

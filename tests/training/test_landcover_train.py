@@ -80,3 +80,20 @@ def test_start_from_the_shipped_onnx_file_gives_its_predictions() -> None:
     assert (got.argmax(1) == want.argmax(1)).mean() > 0.95
     with pytest.raises(ModelWeightsError, match="width"):
         net_from_onnx(path, width + 16, 11)
+
+
+def test_recorded_command_repeats_the_configuration() -> None:
+    from dataclasses import asdict
+
+    from terrasight.training.landcover_export import train_command
+
+    default = train_command(asdict(LandCoverTrainConfig()), "1")
+    assert default.endswith("-o runs/landcover --version 1")
+    cfg = asdict(LandCoverTrainConfig(lr=1e-3, backbone_lr=2e-4, dice=1.0, init="v1.onnx"))
+    cmd = train_command(cfg, "2")
+    for part in ("--lr 0.001", "--backbone-lr 0.0002", "--dice 1.0", "--init v1.onnx"):
+        assert part in cmd
+    # the command's own default for the encoder's rate (a tenth of --lr) is left implicit
+    assert "--backbone-lr" not in train_command(
+        asdict(LandCoverTrainConfig(lr=1e-3, backbone_lr=1e-4)), "2"
+    )

@@ -153,6 +153,42 @@ def score_onnx(path: Path, samples: list[Sample], threshold: float | None = None
     }
 
 
+CLI_FLAGS = {
+    "epochs": "--epochs",
+    "steps_per_epoch": "--steps",
+    "seed": "--seed",
+    "train_from_block": "--train-from-block",
+    "lr": "--lr",
+    "backbone_lr": "--backbone-lr",
+    "dice": "--dice",
+    "warmup": "--warmup",
+    "init": "--init",
+}
+"""Configuration fields that ``terrasight train landcover`` sets, and their options."""
+
+
+def train_command(cfg: dict[str, Any], version: str) -> str:
+    """The ``terrasight train landcover`` command line that repeats a run of ``cfg``.
+
+    Example:
+        >>> train_command({"epochs": 2, "lr": 0.001, "backbone_lr": 0.0002}, "2")[66:]
+        '--epochs 2 --lr 0.001 --backbone-lr 0.0002 --version 2'
+    """
+    from terrasight.training.landcover import LandCoverTrainConfig
+
+    default = LandCoverTrainConfig()
+    parts = ["terrasight train landcover --data <shared data> -o runs/landcover"]
+    for field, flag in CLI_FLAGS.items():
+        value = cfg.get(field)
+        # the command's encoder learning rate defaults to a tenth of --lr
+        usual = (
+            cfg.get("lr", default.lr) / 10 if field == "backbone_lr" else getattr(default, field)
+        )
+        if value is not None and value != usual:
+            parts.append(f"{flag} {value}")
+    return " ".join([*parts, f"--version {version}"])
+
+
 def export_run(data: str | Path, run: str | Path, version: str = "1") -> dict[str, Any]:
     """Export, quantise and validate the kept weights of ``run``; write ``run/landcover.json``.
 
@@ -200,7 +236,7 @@ def export_run(data: str | Path, run: str | Path, version: str = "1") -> dict[st
             "best_epoch": best["epoch"],
             "split": {k: [f"tile{t}" for t in v] for k, v in SPLIT.items()},
             "data": "Semantic segmentation of aerial imagery (Humans in the Loop, MBRSC Dubai)",
-            "command": "terrasight train landcover --data <shared data> -o runs/landcover",
+            "command": train_command(cfg, version),
         },
         "validation": {"tile": "tile1", "float": float_val, "int8": int8_val},
     }
