@@ -26,7 +26,12 @@ the process (all its threads), which the sharing disturbs less.
 
 Usage::
 
-    .venv/bin/python benchmarks/landcover_accuracy.py [--data ../shared/data] [--only network]
+    .venv/bin/python benchmarks/landcover_accuracy.py [--data ../shared/data]
+        [--only network|zero-shot|speed] [--previous runs/v1/landcover-effnet-lite0.json]
+
+``--previous`` scores an earlier model (its entry beside its ONNX file) too, as
+the ``previous network`` rows. Speed: the whole ``landcover()`` call on one
+2048 x 2048 px image (a validation image reflected out to that size), best of 3.
 
 Writes ``benchmarks/results/landcover_accuracy.json`` (rows not rerun are kept).
 """
@@ -62,15 +67,28 @@ ZERO_SHOT_TO_CLASS = {
     "bare land": 4,
 }
 CELL, CONTEXT = 64, 32
+SPEED_SIDE = 2048
 SPLITS = {"validation tile1": SPLIT["val"], "test tile4": SPLIT["test"]}
 
 
-def network_rows(data: Path, samples: list[Sample], tile: int) -> dict[str, Any]:
-    """IoU of the shipped pipeline on the tile's images (with and without ``unknown``)."""
+def network_file(net: Any) -> str:
+    """File name of the ONNX network an opened :class:`LandCoverNetwork` runs."""
+    section = net.entry["int8"] if net.entry.get("int8") else net.entry["weights"]
+    return str(section["file"])
+
+
+def network_rows(
+    data: Path, samples: list[Sample], tile: int, entry: Path | None = None, name: str = "network"
+) -> dict[str, Any]:
+    """IoU of the pipeline on the tile's images (with and without ``unknown``).
+
+    ``entry``: a model entry (``landcover.json``) instead of the shipped model;
+    ``name``: the rows' name.
+    """
     from terrasight.models.onnx_landcover import load_landcover_network
     from terrasight.tasks.landcover import landcover
 
-    net = load_landcover_network(threads=2)
+    net = load_landcover_network(entry, threads=2)
     root = data / "landcover" / "dubai" / f"tile{tile}" / "images"
     conf, conf0 = 0, 0
     pixels, seconds, cpu = 0, 0.0, 0.0
@@ -86,17 +104,51 @@ def network_rows(data: Path, samples: list[Sample], tile: int) -> dict[str, Any]
         conf0 = conf0 + confusion(result0.classes, s.labels)
     names = CLASSES[:N_CLASSES]
     return {
-        "network": {
+        name: {
             **iou_table(np.asarray(conf), names),
             "unknown_share": round(float(np.asarray(conf)[:, N_CLASSES].sum() / np.sum(conf)), 4),
             "threshold": net.threshold,
             "mpx_per_s": round(pixels / 1e6 / seconds, 3),
             "mpx_per_cpu_s": round(pixels / 1e6 / cpu, 3),
-            "file": net.entry["int8"]["file"]
-            if net.entry.get("int8")
-            else net.entry["weights"]["file"],
+            "file": network_file(net),
         },
-        "network, no unknown": iou_table(np.asarray(conf0), names),
+        f"{name}, no unknown": iou_table(np.asarray(conf0), names),
+    }
+
+
+def speed_row(image: np.ndarray, entry: Path | None = None, repeats: int = 3) -> dict[str, Any]:
+    """Speed of the whole ``landcover()`` call on one 2048 x 2048 px image (best of ``repeats``).
+
+    ``image``: a validation-tile image, reflected out to 2048 px a side.
+    """
+    import tempfile
+
+    from PIL import Image
+
+    from terrasight.models.onnx_landcover import load_landcover_network
+    from terrasight.tasks.landcover import landcover
+
+    net = load_landcover_network(entry, threads=2)
+    h, w = image.shape[:2]
+    big = np.pad(
+        image, ((0, max(0, SPEED_SIDE - h)), (0, max(0, SPEED_SIDE - w)), (0, 0)), "reflect"
+    )
+    big = big[:SPEED_SIDE, :SPEED_SIDE]
+    wall, cpu = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "speed.png"
+        Image.fromarray(big).save(path)
+        for _ in range(repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
+            landcover(path, network=net)
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+    mpx = SPEED_SIDE * SPEED_SIDE / 1e6
+    return {
+        "file": network_file(net),
+        "side_px": SPEED_SIDE,
+        "mpx_per_s": round(mpx / min(wall), 3),
+        "mpx_per_cpu_s": round(mpx / min(cpu), 3),
     }
 
 
@@ -153,20 +205,36 @@ def print_table(results: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--only", choices=["network", "zero-shot"], default=None)
+    parser.add_argument("--only", choices=["network", "zero-shot", "speed"], default=None)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        help="A earlier model's entry (landcover.json beside its ONNX file): scored too, "
+        "as the 'previous network' rows.",
+    )
     args = parser.parse_args()
     if not (args.data / "landcover" / "dubai").is_dir():
         raise SystemExit(f"no land-cover tiles under {args.data}/landcover/dubai")
     results: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() else {}
     results.setdefault("splits", {})
-    for split, tiles in SPLITS.items():
+    for split, tiles in SPLITS.items() if args.only != "speed" else ():
         samples = load_tiles(args.data, tiles)
         rows = results["splits"].setdefault(split, {})
         if args.only in (None, "network"):
             rows.update(network_rows(args.data, samples, tiles[0]))
+            if args.previous is not None:
+                rows.update(
+                    network_rows(args.data, samples, tiles[0], args.previous, "previous network")
+                )
         if args.only in (None, "zero-shot"):
             rows.update(zero_shot_row(samples))
+    if args.only in (None, "network", "speed"):
+        image = load_tiles(args.data, SPLIT["val"])[0].image
+        results["speed"] = {"network": speed_row(image)}
+        if args.previous is not None:
+            results["speed"]["previous network"] = speed_row(image, args.previous)
     results.update(
         {
             "split": "train tiles 3, 6, 7, 8; validation tile 1 (tuned on); test tile 4 (not)",

@@ -50,10 +50,31 @@ from terrasight.training.landcover_export import export_run, ship_run
 )
 @click.option("--lr", type=float, default=LandCoverTrainConfig.lr, show_default=True)
 @click.option(
+    "--backbone-lr",
+    type=float,
+    default=None,
+    help="Learning rate of the fine-tuned encoder blocks  [default: --lr / 10].",
+)
+@click.option(
+    "--dice",
+    type=click.FloatRange(min=0),
+    default=LandCoverTrainConfig.dice,
+    show_default=True,
+    help="Weight of a soft Dice loss added to the cross-entropy (lifts rare classes).",
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(min=0),
+    default=LandCoverTrainConfig.warmup,
+    show_default=True,
+    help="Steps of linear learning-rate warm-up.",
+)
+@click.option(
     "--init",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
-    help="Start from the weights of an earlier run (its best.pt).",
+    help="Start from an earlier run's best.pt, or from an exported .onnx file (the shipped "
+    "8-bit network too).",
 )
 @click.option("--version", "version", default="1", show_default=True, help="Weights version.")
 @click.option(
@@ -71,6 +92,9 @@ def landcover(
     threads: int,
     train_from_block: int,
     lr: float,
+    backbone_lr: float | None,
+    dice: float,
+    warmup: int,
     init: str | None,
     version: str,
     ship: bool,
@@ -88,7 +112,9 @@ def landcover(
         threads=threads,
         train_from_block=train_from_block,
         lr=lr,
-        backbone_lr=lr / 10,
+        backbone_lr=lr / 10 if backbone_lr is None else backbone_lr,
+        dice=dice,
+        warmup=warmup,
         init=init,
     )
     best = train_landcover(data, out, cfg, on_epoch=lambda r: click.echo(json.dumps(r), err=True))

@@ -56,7 +56,13 @@ class LandCoverTrainConfig:
     ema: float = 0.98
     threads: int = 2
     init: str | None = None
-    """Weights (``best.pt`` of an earlier run) to start from instead of ImageNet alone."""
+    """Weights to start from instead of ImageNet alone: an earlier run's ``best.pt``, or an
+    exported ``.onnx`` file (the shipped 8-bit one too; see
+    :mod:`terrasight.training.landcover_init`)."""
+    dice: float = 0.0
+    """Weight of the soft Dice loss added to the cross-entropy (0: cross-entropy alone)."""
+    warmup: int = 0
+    """Steps of linear learning-rate warm-up before the cosine decay."""
 
 
 def _crop(rng: np.random.Generator, s: Sample, size: int, scale: float) -> tuple[Any, Any]:
@@ -201,6 +207,29 @@ def evaluate(net: Any, samples: list[Sample]) -> dict[str, Any]:
     }
 
 
+def soft_dice_loss(logits: Any, labels: Any) -> Any:
+    """``1 -`` the mean soft Dice over classes of a batch, unlabelled pixels left out.
+
+    Rare classes weigh as much as common ones, so it pulls their IoU up.
+
+    Example:
+        >>> import torch
+        >>> y = torch.tensor([[[0, 1], [1, IGNORE]]])
+        >>> x = torch.nn.functional.one_hot(y.clamp(max=1), 2).permute(0, 3, 1, 2) * 20.0
+        >>> round(float(soft_dice_loss(x, y)), 3)
+        0.0
+    """
+    import torch
+
+    keep = (labels != IGNORE).unsqueeze(1)
+    prob = torch.softmax(logits, 1) * keep
+    onehot = torch.nn.functional.one_hot(labels.clamp(max=logits.shape[1] - 1), logits.shape[1])
+    onehot = onehot.permute(0, 3, 1, 2) * keep
+    inter = (prob * onehot).sum((0, 2, 3))
+    denom = prob.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
+    return 1 - ((2 * inter + 1) / (denom + 1)).mean()
+
+
 def _ema_update(ema: Any, net: Any, decay: float) -> None:
     import torch
 
@@ -230,7 +259,7 @@ def train_landcover(
 
     import torch
 
-    from terrasight.models.landcover_net import build_landcover_net
+    from terrasight.training.landcover_init import build_run_net
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -241,16 +270,19 @@ def train_landcover(
     freq = class_frequencies(train)
     weights = torch.tensor(1 / np.sqrt(np.maximum(freq, 1e-3)), dtype=torch.float32)
     weights = weights / weights.mean()
-    net = build_landcover_net(N_CLASSES, cfg.width, cfg.train_from_block)
-    if cfg.init is not None:
-        net.load_state_dict(torch.load(cfg.init, map_location="cpu", weights_only=True))
-    net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    net = build_run_net(cfg.width, cfg.train_from_block, cfg.init)
+    net = net.to(memory_format=torch.channels_last)
     decoder, tuned = net.trained_parameters()
     groups = [{"params": decoder, "lr": cfg.lr}, {"params": tuned, "lr": cfg.backbone_lr}]
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     total = cfg.epochs * cfg.steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(i, total) / total))
+        opt,
+        lambda i: (
+            min(1.0, (i + 1) / (cfg.warmup + 1))
+            * 0.5
+            * (1 + math.cos(math.pi * min(i, total) / total))
+        ),
     )
     ema = copy.deepcopy(net).eval()
     best: dict[str, Any] = {}
@@ -262,9 +294,12 @@ def train_landcover(
             net.train()
             for _ in range(cfg.steps_per_epoch):
                 x, y = draw_batch(rng, train, cfg)
+                logits = net(x)
                 loss = torch.nn.functional.cross_entropy(
-                    net(x), y, weight=weights, ignore_index=IGNORE
+                    logits, y, weight=weights, ignore_index=IGNORE
                 )
+                if cfg.dice:
+                    loss = loss + cfg.dice * soft_dice_loss(logits, y)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

@@ -34,14 +34,17 @@ INT8_TOLERANCE = 0.01
 RECIPE = "static QDQ, int8 weights per channel, uint8 activations, min-max calibration"
 
 
-def _export_float(run: Path, path: Path, width: int, train_from_block: int) -> None:
+def _export_float(
+    run: Path, path: Path, width: int, train_from_block: int, init: str | None = None
+) -> None:
     import torch
 
     from terrasight.models.change_net import fold_batch_norms
-    from terrasight.models.landcover_net import build_landcover_net
     from terrasight.models.onnx_change import _static_same_padding
+    from terrasight.training.landcover_init import build_run_net
 
-    net = build_landcover_net(N_CLASSES, width, train_from_block)
+    # the run's own architecture (folded already when it started from an ONNX file)
+    net = build_run_net(width, train_from_block, init if str(init).endswith(".onnx") else None)
     net.load_state_dict(torch.load(run / "best.pt", map_location="cpu", weights_only=True))
     # fixed pads instead of size-dependent ones: a traced size-dependent pad is wrong at
     # other sizes (the same for every input divisible by 32)
@@ -150,6 +153,42 @@ def score_onnx(path: Path, samples: list[Sample], threshold: float | None = None
     }
 
 
+CLI_FLAGS = {
+    "epochs": "--epochs",
+    "steps_per_epoch": "--steps",
+    "seed": "--seed",
+    "train_from_block": "--train-from-block",
+    "lr": "--lr",
+    "backbone_lr": "--backbone-lr",
+    "dice": "--dice",
+    "warmup": "--warmup",
+    "init": "--init",
+}
+"""Configuration fields that ``terrasight train landcover`` sets, and their options."""
+
+
+def train_command(cfg: dict[str, Any], version: str) -> str:
+    """The ``terrasight train landcover`` command line that repeats a run of ``cfg``.
+
+    Example:
+        >>> train_command({"epochs": 2, "lr": 0.001, "backbone_lr": 0.0002}, "2")[66:]
+        '--epochs 2 --lr 0.001 --backbone-lr 0.0002 --version 2'
+    """
+    from terrasight.training.landcover import LandCoverTrainConfig
+
+    default = LandCoverTrainConfig()
+    parts = ["terrasight train landcover --data <shared data> -o runs/landcover"]
+    for field, flag in CLI_FLAGS.items():
+        value = cfg.get(field)
+        # the command's encoder learning rate defaults to a tenth of --lr
+        usual = (
+            cfg.get("lr", default.lr) / 10 if field == "backbone_lr" else getattr(default, field)
+        )
+        if value is not None and value != usual:
+            parts.append(f"{flag} {value}")
+    return " ".join([*parts, f"--version {version}"])
+
+
 def export_run(data: str | Path, run: str | Path, version: str = "1") -> dict[str, Any]:
     """Export, quantise and validate the kept weights of ``run``; write ``run/landcover.json``.
 
@@ -163,7 +202,7 @@ def export_run(data: str | Path, run: str | Path, version: str = "1") -> dict[st
     int8_path = run / f"{NAME}-v{version}-int8.onnx"
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=run)
     os.close(fd)
-    _export_float(run, Path(tmp), cfg["width"], cfg["train_from_block"])
+    _export_float(run, Path(tmp), cfg["width"], cfg["train_from_block"], cfg.get("init"))
     os.replace(tmp, float_path)
     train, val = load_tiles(data, SPLIT["train"]), load_tiles(data, SPLIT["val"])
     quantize(float_path, int8_path, train)
@@ -197,7 +236,7 @@ def export_run(data: str | Path, run: str | Path, version: str = "1") -> dict[st
             "best_epoch": best["epoch"],
             "split": {k: [f"tile{t}" for t in v] for k, v in SPLIT.items()},
             "data": "Semantic segmentation of aerial imagery (Humans in the Loop, MBRSC Dubai)",
-            "command": "terrasight train landcover --data <shared data> -o runs/landcover",
+            "command": train_command(cfg, version),
         },
         "validation": {"tile": "tile1", "float": float_val, "int8": int8_val},
     }
