@@ -16,7 +16,7 @@ import contextlib
 import multiprocessing
 import shutil
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,7 +85,7 @@ def save_result(
         if pool is None:
             write_vectors(result, *vectors)
         elif not facts and not report:  # nothing else to make: the vectors on both cores
-            written = pool.submit(write_geojson_stream, result, vectors[0])
+            written: Future[Any] = pool.submit(write_geojson_stream, result, vectors[0])
             write_geopackage_stream(result, vectors[1])
             write_summary_stream(result, vectors[2])
         else:  # GeoJSON, GeoPackage and summary in a process of their own
