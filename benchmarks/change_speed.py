@@ -18,6 +18,18 @@ every method (with ``--save`` also ``result.save(<folder>)``, as the CLI
 does). Each child times its own work (after its imports) and reports its peak
 resident memory (``VmHWM``). The table gives the best and median Mpx/s,
 the peak RSS, and the speed ratio to the naive run measured in the same session.
+
+Like against like: ``--methods script command`` (or ``script command default``)
+runs whole processes as a user starts them instead (see ``_like_runs.py``):
+``script`` is ``_plain_script.py``, the script a user would write for the
+products of ``command``, ``terrasight change --method cva --no-facts
+--no-report``; ``default`` is ``terrasight change`` with its defaults. They
+alternate (script, command, script, command, ...), each timed from outside,
+imports included; the ratios are to ``script``. Use ``--source airchange``
+for the realistic pair (tens of thousands of objects at 8192 px)::
+
+    nice -n 10 .venv/bin/python benchmarks/change_speed.py --source airchange \
+        --methods script command --out benchmarks/results/change_speed_like.json
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _common import build_scene, naive_cva, peak_rss_mib  # noqa: E402
+from _like_runs import LIKE_RUNNERS, run_like  # noqa: E402
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -152,26 +165,46 @@ def run_benchmark(
     source: str,
     workdir: Path,
     save: bool = False,
+    partial: Path | None = None,
 ) -> dict:
-    """All measurements: ``{"runs": [...], "summary": [...]}`` (see :func:`summarise`)."""
+    """All measurements: ``{"runs": [...], "summary": [...]}`` (see :func:`summarise`).
+
+    With ``partial``, the runs so far are written there after each run.
+    """
     runs = []
     for size in sizes:
         t0 = time.perf_counter()
         before, after = build_scene(workdir / f"{source}-{size}", size, source)
         print(f"scene {size}x{size} ready ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
-        runners = ["naive", *methods]
+        like = bool(methods) and all(m in LIKE_RUNNERS for m in methods)
+        runners = methods if like else ["naive", *methods]
         warm_up(runners)
         for rep in range(repeat):
-            order = runners if rep % 2 == 0 else runners[::-1]  # alternate, and swap ends
+            order = runners if like or rep % 2 == 0 else runners[::-1]  # alternate
             for runner in order:
-                r = _measure(runner, before, after, workdir, save)
-                r.update(size=size, runner=runner, repeat=rep, load=os.getloadavg()[0])
+                if like:
+                    r = run_like(runner, before, after, workdir)
+                else:
+                    r = _measure(runner, before, after, workdir, save)
+                r.update(
+                    size=size, runner=runner, repeat=rep, load=os.getloadavg()[0], uptime=_uptime()
+                )
                 if "seconds" in r:
                     r["mpx_per_s"] = size * size / 1e6 / r["seconds"]
                     r["mpx_per_cpu_s"] = size * size / 1e6 / max(r["cpu_seconds"], 1e-9)
                 runs.append(r)
                 _log(r)
+                if partial is not None:
+                    partial.write_text(json.dumps({"runs": runs, "partial": True}, indent=2))
     return {"runs": runs, "summary": summarise(runs)}
+
+
+def _uptime() -> str:
+    """The ``uptime`` line: the machine's load when a run ended."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
 
 
 def _log(r: dict) -> None:
@@ -186,11 +219,26 @@ def _log(r: dict) -> None:
         )
 
 
+BASES = ("naive", "script")
+"""The runners the others are compared with (one of them per benchmark)."""
+
+
+def _tree_and_objects(ok: list[dict]) -> dict:
+    """Polled peak of the process tree and the objects found, where the runs report them."""
+    out: dict = {}
+    if all("tree_rss_mib" in r for r in ok):
+        out["tree_rss_mib"] = max(r["tree_rss_mib"] for r in ok)
+    if ok[0].get("objects") is not None:
+        out["objects"] = sorted({r["objects"] for r in ok})
+        out["changed_pixels"] = sorted({r["changed_pixels"] for r in ok})
+    return out
+
+
 def summarise(runs: list[dict]) -> list[dict]:
     """Best and median Mpx/s, peak RSS and ratios to naive, per (size, runner)."""
     out = []
     keys = sorted(
-        {(r["size"], r["runner"]) for r in runs}, key=lambda k: (k[0], k[1] != "naive", k[1])
+        {(r["size"], r["runner"]) for r in runs}, key=lambda k: (k[0], k[1] not in BASES, k[1])
     )
     for size, runner in keys:
         ok = [r for r in runs if r["size"] == size and r["runner"] == runner and "seconds" in r]
@@ -207,10 +255,11 @@ def summarise(runs: list[dict]) -> list[dict]:
                 "median_mpx_s": statistics.median(speeds),
                 "peak_rss_mib": max(r["peak_rss_mib"] for r in ok),
                 "best_mpx_per_cpu_s": max(r.get("mpx_per_cpu_s", 0.0) for r in ok),
+                **_tree_and_objects(ok),
             }
         )
     for row in out:
-        naive = next((n for n in out if n["size"] == row["size"] and n["runner"] == "naive"), None)
+        naive = next((n for n in out if n["size"] == row["size"] and n["runner"] in BASES), None)
         if naive and "best_mpx_s" in row and "best_mpx_s" in naive:
             row["ratio_best"] = row["best_mpx_s"] / naive["best_mpx_s"]
             row["ratio_median"] = row["median_mpx_s"] / naive["median_mpx_s"]
@@ -221,7 +270,7 @@ def format_table(summary: list[dict]) -> str:
     """The summary as a fixed-width text table, and the memory growth between sizes."""
     lines = [
         f"{'size':>6}  {'runner':<24} {'best Mpx/s':>10} {'median':>8} {'peak MiB':>9} "
-        f"{'x naive (best/median)':>22} {'Mpx/CPU-s':>10}"
+        f"{'x base (best/median)':>22} {'Mpx/CPU-s':>10}"
     ]
     for r in summary:
         if "error" in r:
@@ -287,7 +336,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     machine = _machine()
     methods = _methods(args.methods)
-    result = run_benchmark(args.sizes, args.repeat, methods, args.source, args.workdir, args.save)
+    partial = args.out.with_suffix(".partial.json")
+    result = run_benchmark(
+        args.sizes, args.repeat, methods, args.source, args.workdir, args.save, partial
+    )
+    partial.unlink(missing_ok=True)
     result.update(
         machine=machine,
         source=args.source,

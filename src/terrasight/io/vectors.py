@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 from affine import Affine
 from pyproj import Geod
@@ -325,22 +326,18 @@ def bounds_to_lonlat(
     crs = as_crs(crs)
     if crs is None or not boxes:
         return [None] * len(boxes)
-    steps = [i / (points_per_side - 1) for i in range(points_per_side)]
-    outline = []
-    for x0, y0, x1, y1 in boxes:
-        for t in steps:
-            x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
-            outline += [(x, y0), (x, y1), (x0, y), (x1, y)]
-    xs, ys = zip(*outline, strict=True)
-    lons, lats = transform_points(crs, WGS84, list(xs), list(ys))
-    n, scale = 4 * points_per_side, 10**COORDINATE_DECIMALS
-    out: list[tuple[float, float, float, float] | None] = []
-    for k in range(0, len(lons), n):
-        lo, la = lons[k : k + n], lats[k : k + n]
-        west, south = math.floor(min(lo) * scale) / scale, math.floor(min(la) * scale) / scale
-        east, north = math.ceil(max(lo) * scale) / scale, math.ceil(max(la) * scale) / scale
-        out.append((west, south, east, north))
-    return out
+    steps = np.array([i / (points_per_side - 1) for i in range(points_per_side)])
+    x0, y0, x1, y1 = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).T[:, :, None]
+    x, y = x0 + steps * (x1 - x0), y0 + steps * (y1 - y0)  # (boxes, points_per_side)
+    ones = np.ones_like(x)
+    xs = np.concatenate([x, x, x0 * ones, x1 * ones], axis=1)  # the four sides of each box
+    ys = np.concatenate([y0 * ones, y1 * ones, y, y], axis=1)
+    lons, lats = transform_points(crs, WGS84, xs.ravel().tolist(), ys.ravel().tolist())
+    scale = 10**COORDINATE_DECIMALS
+    lo, la = np.reshape(lons, xs.shape), np.reshape(lats, xs.shape)
+    west, south = np.floor(lo.min(1) * scale) / scale, np.floor(la.min(1) * scale) / scale
+    east, north = np.ceil(lo.max(1) * scale) / scale, np.ceil(la.max(1) * scale) / scale
+    return list(zip(west.tolist(), south.tolist(), east.tolist(), north.tolist(), strict=True))
 
 
 def jsonable(value: Any, decimals: int | None = None) -> Any:

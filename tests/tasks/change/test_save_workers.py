@@ -43,3 +43,14 @@ def test_facts_of_stored_objects_are_those_of_objects_in_memory(planted_pair, tm
     in_memory = replace(result, objects=tuple(result.objects))
     facts = FactsOptions(classify=False)
     assert change_facts(result, facts) == change_facts(in_memory, facts)
+
+
+def test_vectors_split_over_two_processes_without_facts_or_report(planted_pair, tmp_path):
+    before, after, _ = planted_pair
+    result = detect_changes(before, after, method="cva", min_pixels=5, outdir=tmp_path / "job")
+    one = result.save(tmp_path / "one", facts=False, report=False, workers=1)
+    two = result.save(tmp_path / "two", facts=False, report=False, workers=2)
+    assert sorted(one) == sorted(two) and "report" not in two and "facts" not in two
+    for kind in ("geojson", "summary"):
+        assert one[kind].read_bytes() == two[kind].read_bytes(), kind
+    assert _rows(one["geopackage"]) == _rows(two["geopackage"]) != []

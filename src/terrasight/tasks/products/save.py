@@ -16,7 +16,7 @@ import contextlib
 import multiprocessing
 import shutil
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,12 @@ import rasterio
 from terrasight.errors import MissingDependencyError, TerrasightError
 from terrasight.io.raster import DECIMATED_READ_CACHE_MB
 from terrasight.tasks.change.names import CLASSES_NAME, OUTPUT_NAMES, TRANSITIONS_NAME
-from terrasight.tasks.change.output.vectors import write_vectors
+from terrasight.tasks.change.output.vectors import (
+    write_geojson_stream,
+    write_geopackage_stream,
+    write_summary_stream,
+    write_vectors,
+)
 from terrasight.tasks.interpret.caption import caption_change
 from terrasight.tasks.interpret.crops import open_crops
 from terrasight.tasks.interpret.facts import FactsOptions, change_facts
@@ -59,8 +64,9 @@ def save_result(
     renamed. ``models`` keeps the image-text model loaded for later calls.
     With ``workers`` 2 or more, GeoJSON, GeoPackage and summary are written by a
     second process (one pass over the objects, :func:`write_vectors`) while
-    this one writes facts and report; with 1, one after the other. The files
-    are the same either way.
+    this one writes facts and report; without facts and report, the second
+    process writes the GeoJSON while this one writes GeoPackage and summary.
+    With 1, one after the other. The files are the same either way.
 
     Example:
         >>> paths = save_result(result, "changes/")  # doctest: +SKIP
@@ -79,6 +85,10 @@ def save_result(
     with background(workers) as pool:
         if pool is None:
             write_vectors(result, *vectors)
+        elif not facts and not report:  # nothing else to make: the vectors on both cores
+            written: Future[Any] = pool.submit(write_geojson_stream, result, vectors[0])
+            write_geopackage_stream(result, vectors[1])
+            write_summary_stream(result, vectors[2])
         else:  # GeoJSON, GeoPackage and summary in a process of their own
             written = pool.submit(write_vectors, result, *vectors)
         with _inputs(result, bool(facts) or report) as crops:  # opened once for both

@@ -59,6 +59,8 @@ SIGNIFICANCE = 0.001
 
 STANDARDISE = ("mean", "matched")
 """Per-date standardisation (:class:`CVAOptions`)."""
+DENSE_SHARE = 0.05
+"""Above this share of pixels near the threshold, the tolerance is computed for the whole window."""
 IQR_TO_STD = 1.349
 """Inter-quartile range of a normal distribution, in standard deviations."""
 
@@ -130,8 +132,14 @@ class FittedCVA:
             return min_distance(b, a, self.tolerance)
         mag = min_distance(b, a, 0)
         if self.tolerance:
-            rows, cols = np.nonzero(mag >= cutoff)
-            mag[rows, cols] = _min_distance_at(b, a, rows, cols, self.tolerance)
+            near = mag >= cutoff
+            if np.count_nonzero(near) > DENSE_SHARE * near.size:
+                # Many candidates: shifted slices of the whole window cost less than
+                # gathering each candidate's neighbours (the same values either way).
+                np.copyto(mag, min_distance(b, a, self.tolerance), where=near)
+            else:
+                rows, cols = np.nonzero(near)
+                mag[rows, cols] = _min_distance_at(b, a, rows, cols, self.tolerance)
         return mag
 
     def probability(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,6 @@ from shapely.affinity import affine_transform
 from shapely.geometry import mapping
 from shapely.ops import unary_union
 
-from terrasight.io.geojson import polygonal
 from terrasight.io.vectors import apply_transform, geometry_area, location_words
 from terrasight.tasks.change.objects import components
 
@@ -103,15 +103,49 @@ def trace_tile(task: TileTask, scene: Scene) -> TileOutcome:
         return outcome
     pieces = _trace(ids, kept, task.col_off, task.row_off)
     row_of = {int(c): i for i, c in enumerate(task.stats["id"])}
+    whole: list[tuple[int, dict[str, Any], shapely.Geometry]] = []
     for comp, parts in pieces.items():
         s = {k: v[row_of[comp]] for k, v in task.stats.items()}
         last = scene.tile_of(int(s["col1"]) - 1, int(s["row1"]) - 1)
         if scene.tile_of(int(s["col0"]), int(s["row0"])) == last:
-            geom = merge_pieces(parts, scene, one_tile=True)
-            outcome.finished.append((comp, draft_record(s, geom, scene), shapely.to_geojson(geom)))
+            whole.append((comp, s, _one_tile_geometry(parts)))
         else:
             outcome.pieces[comp] = [shapely.to_wkb(p) for p in parts]
+    if whole:  # the objects inside the tile: mapped and written as text all at once
+        geoms = to_image_crs(np.array([g for _, _, g in whole], dtype=object), scene)
+        texts = shapely.to_geojson(geoms)
+        for (comp, s, _), geom, text in zip(whole, geoms, texts, strict=True):
+            outcome.finished.append((comp, draft_record(s, geom, scene), str(text)))
     return outcome
+
+
+def _one_tile_geometry(parts: list[shapely.Geometry]) -> shapely.Geometry:
+    """An object's pieces from one tile as one valid geometry in scene pixel coordinates.
+
+    The pieces are 4-connected regions of one 8-connected object: they touch at
+    corners only, so they form a valid MultiPolygon as they are (else, unioned).
+    """
+    geom = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+    return geom if geom.is_valid else _union(parts)
+
+
+def to_image_crs(geoms: np.ndarray, scene: Scene) -> np.ndarray:
+    """Geometries in scene pixel coordinates mapped into the image CRS, all in one call.
+
+    The same arithmetic as :func:`shapely.affinity.affine_transform` with the
+    scene's transform (``a * x + b * y + c``), so the same coordinates.
+
+    Example:
+        >>> to_image_crs(np.array([shapely.box(0, 0, 1, 1)]), scene)[0].bounds  # doctest: +SKIP
+        (500000.0, 4999990.0, 500010.0, 5000000.0)
+    """
+    t = scene.affine
+
+    def mapped(coords: np.ndarray) -> np.ndarray:
+        x, y = coords.T
+        return np.stack([t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f]).T
+
+    return shapely.transform(geoms, mapped)
 
 
 def _trace(ids: np.ndarray, kept: np.ndarray, col_off: int, row_off: int) -> dict[int, list]:
@@ -122,9 +156,31 @@ def _trace(ids: np.ndarray, kept: np.ndarray, col_off: int, row_off: int) -> dic
     compact[kept] = np.searchsorted(uniq, kept_ids).astype(np.int32) + 1
     pieces: dict[int, list] = defaultdict(list)
     tile_transform = Affine.translation(col_off, row_off)
+    values, rings, counts = [], [], []
     for geom, value in shapes(compact, mask=kept, connectivity=4, transform=tile_transform):
-        pieces[int(uniq[int(value) - 1])].append(polygonal(geom))
+        values.append(int(value))
+        rings.extend(geom["coordinates"])
+        counts.append(len(geom["coordinates"]))
+    for value, polygon in zip(values, _polygons(rings, counts), strict=True):
+        pieces[int(uniq[value - 1])].append(polygon)
     return pieces
+
+
+def _polygons(rings: list[Any], counts: list[int]) -> np.ndarray:
+    """Polygons of rings (lists of (x, y)), ``counts[i]`` rings for polygon ``i`` (its shell
+    first, then its holes), built in a few vectorised calls.
+
+    Example:
+        >>> square = [(0.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, 0.0), (0.0, 0.0)]
+        >>> _polygons([square], [1])[0].area
+        1.0
+    """
+    if not rings:
+        return np.empty(0, dtype=object)
+    coords = np.array(list(chain.from_iterable(rings)), dtype=np.float64)
+    ring_of = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+    linear = shapely.linearrings(coords, indices=ring_of)
+    return shapely.polygons(linear, indices=np.repeat(np.arange(len(counts)), counts))
 
 
 def merge_pieces(
