@@ -54,7 +54,8 @@ class PixelClasses:
             after (codes of :data:`~terrasight.tasks.landcover.classes.CLASSES`, the
             last row and column for pixels without a class: nodata in that date).
         windows: windows classified (of ``total_windows``).
-        notes: what the user should know (bands taken as RGB, stretched images).
+        notes: what the user should know (bands taken as RGB other than red, green, blue).
+        details: how the pixels were read (stretched images), for ``change_classes.json``.
     """
 
     path: Path
@@ -62,6 +63,7 @@ class PixelClasses:
     windows: int
     total_windows: int
     notes: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()
 
 
 def classify_changed_pixels(
@@ -108,6 +110,7 @@ def classify_changed_pixels(
         )
     spectral = _spectral_bands(names)
     notes = [] if described == "red, green, blue" else [f"land cover read {described}"]
+    details: list[str] = []
     region = Window(*result.region) if result.region[2] else pair.region
     thr = network.threshold if threshold is None else threshold
     transitions = np.zeros((N_CODES, N_CODES), np.int64)
@@ -125,7 +128,7 @@ def classify_changed_pixels(
         bands = {"before": pair.before.bands, "after": pair.after.bands}
         stretches = {d: _stretch(datasets[d], [bands[d][i] for i in picks], region) for d in DATES}
         if any(s[0] is not None for s in stretches.values()):
-            notes.append("images that are not 8-bit were stretched by each band's 2-98% range")
+            details.append("images that are not 8-bit were stretched by each band's 2-98% range")
         with rasterio.open(part, "w", **_profile(mask_ds)) as dst:
             dst.update_tags(**_tags())
             for whole in grid:
@@ -162,7 +165,7 @@ def classify_changed_pixels(
                 transitions += _count(codes[0][changed], codes[1][changed])
                 done += 1
     part.replace(out)
-    return PixelClasses(out, transitions, done, len(grid), tuple(notes))
+    return PixelClasses(out, transitions, done, len(grid), tuple(notes), tuple(details))
 
 
 def _around_changes(

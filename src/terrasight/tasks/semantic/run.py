@@ -174,6 +174,7 @@ def _write_transitions(
         "only": only,
         "windows_classified": pixels.windows,
         "windows_total": pixels.total_windows,
+        "notes": [*pixels.notes, *pixels.details],
         "seconds": round(seconds, 2),
     }
     part = path.with_name(path.name + ".part")
