@@ -171,9 +171,16 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory):
-    """Exported networks go to a folder of this test session, not the user's cache."""
+    """Exported networks go to a folder of this test run, not the user's cache. The processes
+    of one pytest-xdist run share it (each export is written aside and renamed into place),
+    so a network is exported once per run, not once per process."""
     previous = os.environ.get("TERRASIGHT_CACHE")
-    os.environ["TERRASIGHT_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / "cache"  # beside each worker's own
+        folder.mkdir(exist_ok=True)
+    else:
+        folder = tmp_path_factory.mktemp("cache")
+    os.environ["TERRASIGHT_CACHE"] = str(folder)
     yield
     if previous is None:
         os.environ.pop("TERRASIGHT_CACHE", None)

@@ -26,13 +26,16 @@ DEMO_SIZE = 1024
 
 @pytest.fixture(scope="session")
 def _demo_detected(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo pair detected once per test session (never handed out: modules get a copy)."""
+    """The demo pair detected once per test session (never handed out: modules get a copy),
+    saved with its facts as ``terrasight change`` saves them (land cover classified where
+    PyTorch is installed), so the agents of all modules read the classes instead of
+    classifying again."""
     root = tmp_path_factory.mktemp("demo")
     pair = make_demo_pair(root / "pair", size=DEMO_SIZE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = detect_changes(pair.before, pair.after, outdir=root / "changes")
-    result.save(root / "changes", report=False, facts=False)
+        result.save(root / "changes", report=False)
     return root / "changes"
 
 
