@@ -93,7 +93,11 @@ def test_result_is_data_and_its_writers_only_type_check_it():
     graph = _graph()
     change = "terrasight.tasks.change."
     assert "terrasight.tasks.products.save" in graph[change + "result"]  # result.save()
-    writers = (change + "outputs", "terrasight.tasks.products.report", change + "quicklook")
+    writers = (
+        change + "output.vectors",
+        "terrasight.tasks.products.report",
+        change + "output.quicklook",
+    )
     for writer in writers:
         assert change + "result" not in graph[writer], writer
     source = MODULES[change + "result"].read_text(encoding="utf-8")
@@ -103,7 +107,8 @@ def test_result_is_data_and_its_writers_only_type_check_it():
 def test_methods_import_the_contract_not_the_registry():
     graph = _graph()
     change = "terrasight.tasks.change."
+    methods = change + "methods."
     for method in ("cva", "irmad", "learned"):
-        assert change + "base" in graph[change + method]
-        assert change + "methods" not in graph[change + method], method
-    assert not graph[change + "methods"] & {change + m for m in ("cva", "irmad", "learned")}
+        assert methods + "base" in graph[methods + method]
+        assert methods + "registry" not in graph[methods + method], method
+    assert not graph[methods + "registry"] & {methods + m for m in ("cva", "irmad", "learned")}
