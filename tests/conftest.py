@@ -60,6 +60,11 @@ def planted_pair(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
     The after image is darker overall (a global light change) and a bright
     rectangle appears at rows 30..49, cols 70..93. Returns (before, after, truth).
     """
+    return write_planted_pair(tmp_path)
+
+
+def write_planted_pair(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
+    """:func:`planted_pair` written into ``tmp_path`` (for fixtures of a wider scope)."""
     rng = np.random.default_rng(42)
     h, w = 96, 128
     base = rng.normal(100, 12, size=(3, h, w)).clip(0, 255)
@@ -130,6 +135,32 @@ def planted_landcover(make_landcover: Callable[..., Path]) -> Path:
     return make_landcover("landcover.tif", "EPSG:32633", from_origin(500000.0, 5000000.0, 2.0, 2.0))
 
 
+@pytest.fixture(scope="session")
+def _planted_change(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`planted_pair` saved by ``terrasight change -m cva --no-facts``, once per session."""
+    from click.testing import CliRunner
+
+    from terrasight.cli import main
+
+    root = tmp_path_factory.mktemp("planted-change")
+    before, after, _ = write_planted_pair(root)
+    out = root / "out"
+    args = ["change", str(before), str(after), "-o", str(out), "-q", "-m", "cva", "--no-facts"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    return out
+
+
+@pytest.fixture
+def planted_change(_planted_change: Path, tmp_path: Path) -> Path:
+    """The change folder of :func:`planted_pair` (one 20 x 24 px change), saved by ``terrasight
+    change -m cva --no-facts``: this test's own copy (``tmp_path / "out"``) of one detection
+    made once per session, so a test that writes into it changes nothing for the next."""
+    import shutil
+
+    return Path(shutil.copytree(_planted_change, tmp_path / "out"))
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The shared research data folder; skips the test when it is absent."""
@@ -140,9 +171,16 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory):
-    """Exported networks go to a folder of this test session, not the user's cache."""
+    """Exported networks go to a folder of this test run, not the user's cache. The processes
+    of one pytest-xdist run share it (each export is written aside and renamed into place),
+    so a network is exported once per run, not once per process."""
     previous = os.environ.get("TERRASIGHT_CACHE")
-    os.environ["TERRASIGHT_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / "cache"  # beside each worker's own
+        folder.mkdir(exist_ok=True)
+    else:
+        folder = tmp_path_factory.mktemp("cache")
+    os.environ["TERRASIGHT_CACHE"] = str(folder)
     yield
     if previous is None:
         os.environ.pop("TERRASIGHT_CACHE", None)
@@ -155,11 +193,24 @@ ARCHIVE_CLASSES = ("Airport", "Port", "Forest", "Beach", "Stadium", "Farmland")
 
 
 @pytest.fixture(scope="module")
-def tiny_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
-    """An archive index of six AID photos (one per class of :data:`ARCHIVE_CLASSES`), built
-    once per module: the airport as a GeoTIFF in EPSG:32633 (about 15.0 E, 45.1 N, so it has
-    a footprint on the map), the others plain JPEGs. Gives (index folder, class -> file);
-    skips without the shared data, LanceDB or PyTorch."""
+def tiny_archive(
+    _tiny_archive_built: tuple[Path, dict[str, Path]], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, Path]]:
+    """An archive index of six AID photos (one per class of :data:`ARCHIVE_CLASSES`): the
+    airport as a GeoTIFF in EPSG:32633 (about 15.0 E, 45.1 N, so it has a footprint on the
+    map), the others plain JPEGs. Gives (index folder, class -> file); skips without the
+    shared data, LanceDB or PyTorch. Built once per session; each module gets its own copy
+    of the index folder (the photos are shared, read only)."""
+    import shutil
+
+    db, files = _tiny_archive_built
+    copy = tmp_path_factory.mktemp("archive-copy") / db.name
+    return Path(shutil.copytree(db, copy)), files
+
+
+@pytest.fixture(scope="session")
+def _tiny_archive_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
+    """:func:`tiny_archive`, built once per session."""
     import shutil
 
     for module in ("lancedb", "torch", "sentence_transformers"):
@@ -259,7 +310,8 @@ class RangeServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # a short poll interval: shutdown() waits for the loop's next look (0.5 s by default)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
         self.thread.start()
 
     def url(self, name: str) -> str:

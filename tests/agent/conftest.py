@@ -1,10 +1,11 @@
-"""The demo pair (six planted changes) detected once per module, and a scripted
+"""The demo pair (six planted changes) detected once per session (a copy per module), and a scripted
 chat-completions server for the ``openai`` brain."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import threading
 import time
 import warnings
@@ -23,16 +24,26 @@ from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 DEMO_SIZE = 1024
 
 
-@pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo pair's change result (the default method), saved as ``terrasight change`` does."""
+@pytest.fixture(scope="session")
+def _demo_detected(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo pair detected once per test session (never handed out: modules get a copy),
+    saved with its facts as ``terrasight change`` saves them (land cover classified where
+    PyTorch is installed), so the agents of all modules read the classes instead of
+    classifying again."""
     root = tmp_path_factory.mktemp("demo")
     pair = make_demo_pair(root / "pair", size=DEMO_SIZE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = detect_changes(pair.before, pair.after, outdir=root / "changes")
-    result.save(root / "changes", report=False, facts=False)
+        result.save(root / "changes", report=False)
     return root / "changes"
+
+
+@pytest.fixture(scope="module")
+def demo_folder(_demo_detected: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo pair's change result (the default method), saved as ``terrasight change`` does:
+    a module's own copy of the session's one detection."""
+    return Path(shutil.copytree(_demo_detected, tmp_path_factory.mktemp("demo") / "changes"))
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +234,8 @@ def _deltas(message: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def server() -> Iterator[ChatServer]:
     """A :class:`ChatServer` on a free local port, for the test's length."""
     srv = ChatServer()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    # a short poll interval: shutdown() waits for the loop's next look (0.5 s by default)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield srv
     srv.shutdown()

@@ -19,13 +19,18 @@ def _run(*args):
 
 
 @pytest.fixture
-def result_dir(planted_pair, tmp_path):
-    """The planted pair (one 20 x 24 px change in the centre) saved by 'terrasight change'."""
-    before, after, _ = planted_pair
-    out = tmp_path / "out"
-    assert _run("change", before, after, "-o", out, "-q", "-m", "cva", "--no-facts").exit_code == 0
-    write_facts(facts_of(out), out / FACTS_NAME)  # unclassified: no image-text model needed
-    return out
+def result_dir(planted_change, planted_facts):
+    """The planted pair (one 20 x 24 px change in the centre) saved by 'terrasight change',
+    with its facts."""
+    write_facts(planted_facts, planted_change / FACTS_NAME)
+    return planted_change
+
+
+@pytest.fixture(scope="module")
+def planted_facts(_planted_change):
+    """The default facts of the planted change (land cover where PyTorch is installed), made
+    once per module from the session's folder (read, not written)."""
+    return facts_of(_planted_change)
 
 
 def test_a_pair_is_answered_and_its_result_kept(planted_pair, tmp_path):

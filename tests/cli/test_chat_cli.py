@@ -16,15 +16,9 @@ def _chat(*args, input: str):
 
 
 @pytest.fixture
-def result_dir(planted_pair, tmp_path):
+def result_dir(planted_change):
     """The planted pair (one 20 x 24 px change in the centre) saved by 'terrasight change'."""
-    before, after, _ = planted_pair
-    out = tmp_path / "out"
-    res = CliRunner().invoke(
-        main, ["change", str(before), str(after), "-o", str(out), "-q", "-m", "cva", "--no-facts"]
-    )
-    assert res.exit_code == 0, res.output
-    return out
+    return planted_change
 
 
 def test_a_conversation_with_commands(result_dir, tmp_path):

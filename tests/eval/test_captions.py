@@ -337,9 +337,21 @@ def test_meteor_as_pycocoevalcaps_meteor(monkeypatch):
         "b": ["boats on the river", "two small boats near a bridge"],
         "c": ["a park with green trees"],
     }
+    import terrasight.eval.captions as captions
+
     ours = meteor(cands, refs, JAR)
+    # score_captions hands the same pairs to the same jar (found through the variable); the
+    # jar itself is not started a third time (it loads its paraphrase table for seconds)
+    handed: list[tuple[Any, Any]] = []
+
+    def recorded(pairs, jar, timeout):
+        handed.append((pairs, captions._find_meteor(jar)[1]))
+        return ours
+
     monkeypatch.setenv(METEOR_JAR_ENV, str(JAR))
+    monkeypatch.setattr(captions, "_meteor", recorded)
     assert score_captions(cands, refs).meteor == ours
+    assert handed == [(captions._prepare(cands, refs), JAR.resolve())]
     reference = _load(EXTRACTED / "meteor" / "meteor.py", "_coco_ref_meteor").Meteor()
     try:
         gts = {k: [" ".join(tokenize(r)) for r in v] for k, v in refs.items()}

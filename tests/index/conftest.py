@@ -24,9 +24,19 @@ def textured(rng: np.random.Generator, bands: int, h: int, w: int, scale: float)
 
 
 @pytest.fixture
-def archive(tmp_path: Path, shared_data: Path, make_raster) -> Path:
+def archive(tmp_path: Path, shared_data: Path) -> Path:
     """``scenes/``: two GeoTIFFs (EPSG:32633 uint8 dated by name, EPSG:32632 uint16 dated by
     tag), six AID photos in a sub-folder, and a corrupt ``.tif``."""
+    return write_archive(tmp_path, shared_data)
+
+
+def write_archive(tmp_path: Path, shared_data: Path) -> Path:
+    """:func:`archive` written into ``tmp_path`` (for fixtures of a wider scope)."""
+    from ..conftest import write_raster
+
+    def make_raster(name: str, data: np.ndarray, **kw) -> Path:
+        return write_raster(tmp_path / name, data, **kw)
+
     rng = np.random.default_rng(7)
     root = tmp_path / "scenes"
     (root / "photos").mkdir(parents=True)

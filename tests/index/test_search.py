@@ -17,7 +17,8 @@ from terrasight.errors import IndexNotFoundError, InvalidOptionError
 from terrasight.models.runtime import ModelCache
 from terrasight.tasks.embed import search as search_in_memory
 
-from .conftest import OVERLAP, TILE
+from ..conftest import SHARED_DATA
+from .conftest import OVERLAP, TILE, write_archive
 
 AID_CLASSES = ("Port", "Forest", "Airport", "Stadium", "Beach", "Farmland")
 
@@ -27,10 +28,14 @@ def models() -> ModelCache:
     return ModelCache()
 
 
-@pytest.fixture
-def built(archive: Path, tmp_path: Path, models: ModelCache) -> Path:
-    db = tmp_path / "db"
-    index.build([archive], db, tile=TILE, overlap=OVERLAP, cache=models)
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, models: ModelCache) -> Path:
+    """The archive indexed once for this module's searches (which only read it)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder not found at {SHARED_DATA} (set TERRASIGHT_SHARED_DATA)")
+    root = tmp_path_factory.mktemp("built")
+    db = root / "db"
+    index.build([write_archive(root, SHARED_DATA)], db, tile=TILE, overlap=OVERLAP, cache=models)
     return db
 
 

@@ -32,3 +32,21 @@ def test_onnx_text_vectors_equal_the_torch_model():
     assert onnx_vectors.shape == torch_vectors.shape == (3, 128)
     np.testing.assert_allclose(onnx_vectors, torch_vectors, atol=1e-5)
     assert np.allclose(fast.embed(TEXTS), torch_vectors, atol=1e-5)  # now from the cache
+
+
+def test_sentence_embeddings_equal_sentence_transformers_and_are_kept():
+    pytest.importorskip("torch")
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("onnx")
+    from terrasight.models.text_cache import text_cache_key
+    from terrasight.models.text_onnx import sentence_embeddings
+    from terrasight.models.vl_net import encode_sentences, load_text_encoder
+
+    got = sentence_embeddings(TEXTS)
+    want = encode_sentences(load_text_encoder(), TEXTS)
+    assert got.shape == want.shape == (3, 384)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    from terrasight.io.cachedir import user_cache
+
+    kept = user_cache("text-embeddings") / f"{text_cache_key([], TEXTS)}.npy"
+    np.testing.assert_array_equal(np.load(kept), got)  # the next call reads no encoder

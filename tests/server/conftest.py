@@ -131,9 +131,10 @@ def server(config_for) -> Iterator[Running]:
         yield srv
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's chromium driven by Playwright (the page tests skip without either)."""
+    """Debian's chromium driven by Playwright (the page tests skip without either), started
+    once per module; each test opens its own page."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as p:
         launched = p.chromium.launch(

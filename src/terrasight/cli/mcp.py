@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 
 import click
 
 from terrasight.cli.options import method_option, out_option
-from terrasight.errors import InvalidOptionError
+from terrasight.io.listen import check_listen
 
 
 @click.command()
@@ -72,13 +71,7 @@ def mcp(
     from terrasight.agent.mcp_tools import McpTools, http_app, serve_stdio
     from terrasight.agent.session import Session
 
-    if http and not token and not _is_loopback(host):
-        raise InvalidOptionError(
-            f"--host {host} is reachable from other machines: give --token (or "
-            "$TERRASIGHT_TOKEN) so that only those who have it can use the tools."
-        )
-    if token is not None and len(token) < 8:
-        raise InvalidOptionError("the token must have at least 8 characters; choose a longer one.")
+    check_listen(host if http else "localhost", token, "the tools")
     from terrasight.models.runtime import ModelCache
 
     cache = ModelCache()
@@ -97,18 +90,3 @@ def mcp(
         uvicorn.run(http_app(server, token or None, host), host=host, port=port, log_level=level)
     finally:
         session.close()
-
-
-def _is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback name or address.
-
-    Example:
-        >>> _is_loopback("localhost"), _is_loopback("0.0.0.0")
-        (True, False)
-    """
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -16,6 +16,7 @@ from terrasight.cli.caption_bank import caption_bank
 from terrasight.cli.train_int8 import int8
 from terrasight.cli.train_landcover import landcover
 from terrasight.cli.train_ms import change_ms
+from terrasight.cli.train_options import run_options, train_from_block_option, version_option
 from terrasight.cli.train_style import caption_style
 from terrasight.training.change import TrainConfig, train_change
 from terrasight.training.vl import VARIANTS, VLTrainConfig, train_vl
@@ -41,15 +42,12 @@ def train_group() -> None:
     show_default=True,
     help="Dataset layout.",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=TrainConfig.epochs, show_default=True)
-@click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs/change"),
-    show_default=True,
-    help="Folder for the weights, their registry entry and the log.",
+@run_options(
+    out="runs/change",
+    out_help="Folder for the weights, their registry entry and the log.",
+    epochs=TrainConfig.epochs,
+    seed=TrainConfig.seed,
+    threads=TrainConfig.threads,
 )
 @click.option(
     "--synthetic",
@@ -79,30 +77,14 @@ def train_group() -> None:
     show_default=True,
     help="Crop size in pixels.",
 )
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=TrainConfig.threads,
-    show_default=True,
-    help="Torch threads.",
-)
-@click.option(
-    "--version",
-    "version",
-    default=TrainConfig.version,
-    show_default=True,
-    help="Version written into the weight file name and entry.",
-)
+@version_option(TrainConfig.version)
 @click.option(
     "--sites",
     default=None,
     help="Comma-separated AirChange sites to train and validate on (e.g. Szada); default all.",
 )
-@click.option(
-    "--train-from-block",
-    type=click.IntRange(min=0, max=11),
-    default=None,
-    help="Fine-tune the encoder from this block on (11: encoder frozen, the entry's default).",
+@train_from_block_option(
+    11, None, "Fine-tune the encoder from this block on (11: encoder frozen, the entry's default)."
 )
 @click.option(
     "--init",
@@ -198,18 +180,13 @@ def change(
     required=True,
     help="RSICD folder with train_filename.txt and train_caps.txt.",
 )
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs/vl"),
-    show_default=True,
-    help="Folder for the weights, their registry entry, the configuration and the log.",
+@run_options(
+    out="runs/vl",
+    out_help="Folder for the weights, their registry entry, the configuration and the log.",
+    epochs=VLTrainConfig.epochs,
+    seed=VLTrainConfig.seed,
+    threads=VLTrainConfig.threads,
 )
-@click.option(
-    "--epochs", type=click.IntRange(min=1), default=VLTrainConfig.epochs, show_default=True
-)
-@click.option("--seed", type=int, default=VLTrainConfig.seed, show_default=True)
 @click.option(
     "--variant",
     type=click.Choice(list(VARIANTS)),
@@ -225,20 +202,7 @@ def change(
     default=None,
     help="Feature cache folder (default OUT/cache); reuse it across runs.",
 )
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=VLTrainConfig.threads,
-    show_default=True,
-    help="Torch threads.",
-)
-@click.option(
-    "--version",
-    "version",
-    default=VLTrainConfig.version,
-    show_default=True,
-    help="Version written into the weight file name and entry.",
-)
+@version_option(VLTrainConfig.version)
 def vl(
     aid: Path,
     rsicd: Path,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from terrasight.cli.train_options import run_options, train_from_block_option, version_option
 from terrasight.training.landcover import LandCoverTrainConfig, train_landcover
 from terrasight.training.landcover_export import export_run, ship_run
 
@@ -19,16 +20,13 @@ from terrasight.training.landcover_export import export_run, ship_run
     required=True,
     help="The shared data folder (holding landcover/dubai/tile<N>/) or the dubai folder.",
 )
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs/landcover"),
-    show_default=True,
-    help="Folder for the weights, the ONNX files, landcover.json and the log.",
-)
-@click.option(
-    "--epochs", type=click.IntRange(min=1), default=LandCoverTrainConfig.epochs, show_default=True
+@run_options(
+    out="runs/landcover",
+    out_help="Folder for the weights, the ONNX files, landcover.json and the log.",
+    epochs=LandCoverTrainConfig.epochs,
+    seed=LandCoverTrainConfig.seed,
+    threads=LandCoverTrainConfig.threads,
+    short_out=True,
 )
 @click.option(
     "--steps",
@@ -37,16 +35,8 @@ from terrasight.training.landcover_export import export_run, ship_run
     show_default=True,
     help="Steps per epoch.",
 )
-@click.option("--seed", type=int, default=LandCoverTrainConfig.seed, show_default=True)
-@click.option(
-    "--threads", type=click.IntRange(min=1), default=LandCoverTrainConfig.threads, show_default=True
-)
-@click.option(
-    "--train-from-block",
-    type=click.IntRange(min=0, max=15),
-    default=LandCoverTrainConfig.train_from_block,
-    show_default=True,
-    help="Fine-tune the encoder from this block on.",
+@train_from_block_option(
+    15, LandCoverTrainConfig.train_from_block, "Fine-tune the encoder from this block on."
 )
 @click.option("--lr", type=float, default=LandCoverTrainConfig.lr, show_default=True)
 @click.option(
@@ -76,7 +66,7 @@ from terrasight.training.landcover_export import export_run, ship_run
     help="Start from an earlier run's best.pt, or from an exported .onnx file (the shipped "
     "8-bit network too).",
 )
-@click.option("--version", "version", default="1", show_default=True, help="Weights version.")
+@version_option("1")
 @click.option(
     "--ship",
     is_flag=True,

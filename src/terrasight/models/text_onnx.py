@@ -98,6 +98,23 @@ class TextEmbedder:
         return text_cache_key([("bias", self.bias), ("weight", self.weight)], texts)
 
 
+def sentence_embeddings(texts: Sequence[str]) -> np.ndarray:
+    """all-MiniLM-L6-v2 sentence embeddings ``(N, 384)``, unit length, as
+    :func:`terrasight.models.vl_net.encode_sentences` gives them: from the disk cache where
+    kept, else from :func:`encode` (ONNX Runtime; PyTorch only to export the encoder once).
+
+    Raises:
+        ImportError: ``tokenizers`` or the encoder package is missing, or PyTorch is missing
+            to export the encoder the first time.
+
+    Example:
+        >>> sentence_embeddings(["how much land changed?"]).shape  # doctest: +SKIP
+        (1, 384)
+    """
+    texts = list(texts)
+    return cached_embeddings(text_cache_key([], texts), len(texts), lambda: encode(texts))
+
+
 def encode(texts: Sequence[str]) -> np.ndarray:
     """all-MiniLM-L6-v2 sentence embeddings ``(N, 384)``, unit length, in ONNX Runtime."""
     import onnxruntime as ort

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 
 import click
 
 from terrasight.errors import InvalidOptionError
+from terrasight.io.listen import check_listen
 
 DEFAULT_STORE = "terrasight-jobs"
 
@@ -93,11 +93,7 @@ def serve(
         raise MissingDependencyError(
             f"the server needs {exc.name}: pip install 'terrasight[server]'."
         ) from None
-    if not token and not _is_loopback(host):
-        raise InvalidOptionError(
-            f"--host {host} is reachable from other machines: give --token (or "
-            "$TERRASIGHT_TOKEN) so that only those who have it can use the server."
-        )
+    check_listen(host, token, "the server")
     parallel, jobs = _jobs_and_store(jobs_at_once, store)
     config = ServerConfig(
         jobs=jobs,
@@ -138,18 +134,3 @@ def _jobs_and_store(jobs_at_once: str, store: Path | None) -> tuple[int, Path]:
             "--store DIR (the folder)."
         )
     return 1, Path(value)
-
-
-def _is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback name or address.
-
-    Example:
-        >>> _is_loopback("127.0.0.1"), _is_loopback("localhost"), _is_loopback("0.0.0.0")
-        (True, True, False)
-    """
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

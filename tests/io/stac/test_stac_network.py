@@ -39,7 +39,7 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
 def flaky(stac_scenes):
     handler = type("Handler", (_Flaky,), {"seen": [], "body": stac_scenes.after_file.read_bytes()})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/item.json", handler
     httpd.shutdown()
     httpd.server_close()

@@ -358,15 +358,14 @@ def nearest_prototype(text: str, cache: ModelCache | None = None) -> tuple[str, 
         ('area', 0.71)
     """
     from terrasight.models.runtime import cached
-    from terrasight.models.vl_net import encode_sentences, load_text_encoder
+    from terrasight.models.text_onnx import sentence_embeddings
 
-    encoder = cached(cache, ("text-encoder", "all-MiniLM-L6-v2"), load_text_encoder)
     kinds = [k for k, texts in PROTOTYPES.items() for _ in texts]
 
     def build():
-        return encode_sentences(encoder, [t for texts in PROTOTYPES.values() for t in texts])
+        return sentence_embeddings([t for texts in PROTOTYPES.values() for t in texts])
 
     prototypes = cached(cache, ("ask-prototypes", tuple(PROTOTYPES.items())), build)
-    sims = prototypes @ encode_sentences(encoder, [text])[0]
+    sims = prototypes @ sentence_embeddings([text])[0]
     best = int(sims.argmax())
     return kinds[best], float(sims[best])
