@@ -20,7 +20,7 @@ from terrasight.models.builtins import (
 SRC = Path(terrasight.__file__).resolve().parent
 MODELS = sorted((SRC / "models").glob("*.py"))
 EMBED = SRC / "tasks" / "embed.py"
-LOWER = ("terrasight.errors", "terrasight.io", "terrasight.models")
+LOWER = ("terrasight.errors", "terrasight.plugins", "terrasight.io", "terrasight.models")
 """What a module of ``models/`` may import from terrasight (io -> models -> tasks -> ... -> cli)."""
 
 

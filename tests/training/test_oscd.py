@@ -83,7 +83,19 @@ def test_train_command_tiny_run(oscd, tmp_path) -> None:
     for name in ("mumbai", "rennes"):  # both have change in their top-left corner
         _crop_city(oscd / name, data / name)
     out = tmp_path / "run"
-    args = ["change-ms", "--data", str(data), "--out", str(out), "--copies", "1", "--epochs", "2"]
+    args = [
+        "change-ms",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--copies",
+        "1",
+        "--epochs",
+        "2",
+        "--model",
+        "mlp",
+    ]
     result = CliRunner().invoke(train_group, args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])

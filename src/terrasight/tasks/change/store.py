@@ -56,7 +56,13 @@ def record_object(record: dict[str, Any]) -> ChangeObject:
 
 
 def dump_line(record: dict[str, Any]) -> bytes:
-    """One JSON line (NaN written as null), UTF-8."""
+    """One JSON line (NaN written as null, the geometry last: see :meth:`ObjectsView.raw_records`),
+    UTF-8."""
+    if "geometry" in record and next(reversed(record)) != "geometry":
+        record = {
+            **{k: v for k, v in record.items() if k != "geometry"},
+            "geometry": record["geometry"],
+        }
     mean = record.get("mean_probability")
     if isinstance(mean, float) and not math.isfinite(mean):
         record = {**record, "mean_probability": None}
