@@ -117,7 +117,7 @@ def detected_facts(scene: dict[str, Any], cache: Any) -> Any:
     if (folder / "facts.json").is_file():
         return read_facts(folder / "facts.json")
     result = detect_changes(
-        scene["before"], scene["after"], METHOD, outdir=folder, overwrite=True, models=cache
+        scene["before"], scene["after"], METHOD, outdir=folder, overwrite=True, cache=cache
     )
     facts = change_facts(result, FactsOptions(classify=scene["kinds"] is not None), cache)
     write_facts(facts, folder / "facts.json")

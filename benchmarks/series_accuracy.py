@@ -182,7 +182,7 @@ def run(methods: list[str], work: Path, split: str = "test") -> dict[str, Any]:
             base, _, variant = method.partition("+")
             extra = {"method_options": {"otsu": True}} if variant == "otsu" else {}
             result = detect_series([str(p) for p in planted.paths], method=base, outdir=folder,
-                                   workers=2, overwrite=True, models=models, **extra)  # fmt: skip
+                                   workers=2, overwrite=True, cache=models, **extra)  # fmt: skip
             seconds = time.perf_counter() - start
             total += seconds
             counts.append(score(planted, folder))

@@ -153,7 +153,7 @@ class Session:
         options = {"overwrite": True, **self.detect_options}
         self.detections += 1
         return detect_changes(
-            self.before, self.after, self.method, outdir=out, models=self.cache, **options
+            self.before, self.after, self.method, outdir=out, cache=self.cache, **options
         )
 
     def redetect(self, method: str) -> ChangeResult:

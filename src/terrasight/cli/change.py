@@ -164,7 +164,7 @@ def change(
         workers=workers,
         scheduler=scheduler,
         overwrite=overwrite,
-        models=models,
+        cache=models,
     )
     if result.method_choice:
         choice = result.method_choice
@@ -172,7 +172,7 @@ def change(
     if classes or only:
         result = with_classes(result, only)
     paths = result.save(
-        outdir, report=not no_report, facts=not no_facts, models=models, workers=workers
+        outdir, report=not no_report, facts=not no_facts, cache=models, workers=workers
     )
     if as_json:
         echo_json(result, paths)

@@ -48,8 +48,8 @@ def describe(
     if after is not None and outdir is not None:
         from terrasight.tasks.change.pipeline.detect import detect_changes
 
-        result = detect_changes(before, after, method=method, outdir=outdir, models=cache)
-        result.save(outdir, facts=options or True, models=cache)
+        result = detect_changes(before, after, method=method, outdir=outdir, cache=cache)
+        result.save(outdir, facts=options or True, cache=cache)
         description = run(outdir, cache=cache)
     else:
         description = run(before, after, method=method, facts_options=options, cache=cache)

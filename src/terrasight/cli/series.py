@@ -171,7 +171,7 @@ def series(
         scheduler=scheduler,
         overwrite=overwrite,
         report=not no_report,
-        models=ModelCache(),
+        cache=ModelCache(),
     )
     if as_json:
         click.echo(json.dumps(jsonable(result.summary()), indent=2, allow_nan=False))

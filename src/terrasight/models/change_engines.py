@@ -34,7 +34,7 @@ def change_network(
     name: str,
     checkpoint: str | None = None,
     engine: str = "auto",
-    models: ModelCache | None = None,
+    cache: ModelCache | None = None,
 ) -> tuple[str, Any]:
     """``(engine, network)`` for change model ``name``: the first engine allowed (see module).
 
@@ -49,14 +49,14 @@ def change_network(
         'int8'
     """
     if checkpoint is None and engine in ("auto", "int8"):
-        found = _int8(name, engine == "int8", models)
+        found = _int8(name, engine == "int8", cache)
         if found is not None:
             return "int8", found
     if checkpoint is None and engine in ("auto", "onnx"):
         try:
             from terrasight.models.onnx_change import onnx_change_network
 
-            return "onnx", cached(models, ("change-onnx", name), lambda: onnx_change_network(name))
+            return "onnx", cached(cache, ("change-onnx", name), lambda: onnx_change_network(name))
         except ImportError as exc:
             if engine == "onnx":
                 raise _needs_onnx("onnx", exc) from exc
@@ -66,7 +66,7 @@ def change_network(
                 raise
             log.warning("change model %r runs in torch: %s", name, exc)
     key = ("change-inference", name, checkpoint)
-    return "torch", cached(models, key, lambda: inference_network(name, checkpoint))
+    return "torch", cached(cache, key, lambda: inference_network(name, checkpoint))
 
 
 def planned_engine(name: str, checkpoint: str | None = None, engine: str = "auto") -> str:
@@ -105,13 +105,13 @@ def inference_network(name: str, checkpoint: str | None = None) -> Any:
     return net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
-def _int8(name: str, required: bool, models: ModelCache | None) -> Any:
+def _int8(name: str, required: bool, cache: ModelCache | None) -> Any:
     """The entry's shipped 8-bit network, or None (an error when ``required``)."""
     from terrasight.models import get_config
     from terrasight.models.onnx_int8 import int8_change_network
 
     try:
-        net = cached(models, ("change-int8", name), lambda: int8_change_network(get_config(name)))
+        net = cached(cache, ("change-int8", name), lambda: int8_change_network(get_config(name)))
     except ImportError as exc:
         if required:
             raise _needs_onnx("int8", exc) from exc

@@ -66,20 +66,20 @@ def check_kind(kind: str, images: int) -> None:
 
 
 def run_series(
-    images: list[Path], method: str, outdir: Path, models: ModelCache, workers: int
+    images: list[Path], method: str, outdir: Path, cache: ModelCache, workers: int
 ) -> None:
     """Date the changes over ``images`` into ``outdir`` (resumes an interrupted job)."""
     from terrasight.tasks.series.detect import detect_series
 
-    detect_series(images, method=method, outdir=outdir, workers=workers, models=models)
+    detect_series(images, method=method, outdir=outdir, workers=workers, cache=cache)
 
 
-def run_image(image: Path, outdir: Path, models: ModelCache) -> None:
+def run_image(image: Path, outdir: Path, cache: ModelCache) -> None:
     """Describe one image into ``outdir/description.json``."""
     from terrasight.io.vectors import jsonable
     from terrasight.tasks.interpret.describe import describe
 
-    found = describe(image, cache=models)
+    found = describe(image, cache=cache)
     outdir.mkdir(parents=True, exist_ok=True)
     data = jsonable(found.to_dict())
     (outdir / DESCRIPTION).write_text(json.dumps(data, indent=1), encoding="utf-8")

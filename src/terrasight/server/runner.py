@@ -38,13 +38,13 @@ class JobRunner:
     def __init__(
         self,
         store: JobStore,
-        models: ModelCache,
+        cache: ModelCache,
         workers: int = 2,
         classify: bool = True,
         parallel: int = 1,
     ) -> None:
         self.store = store
-        self.models = models
+        self.cache = cache
         self.workers = workers
         self.classify = classify
         self.parallel = parallel
@@ -143,9 +143,9 @@ class JobRunner:
             return
         if job.kind == "series":
             images = [Path(p) for p in job.images]
-            run_series(images, job.method, outdir, self.models, self.workers)
+            run_series(images, job.method, outdir, self.cache, self.workers)
         else:
-            run_image(Path(job.before), outdir, self.models)
+            run_image(Path(job.before), outdir, self.cache)
         if self._stopping(job_id):
             raise CancelledError()
         self.store.update(job_id, state="done", stage="finished", progress=1.0)
@@ -171,12 +171,12 @@ class JobRunner:
             job.method,
             outdir=outdir,
             progress=progress,
-            models=self.models,
+            cache=self.cache,
             workers=self.workers,
             overwrite=False,
         )
         if self._stopping(job_id):
             raise CancelledError()
         self.store.update(job_id, stage="saving", progress=DETECT_SHARE)
-        result.save(outdir, models=self.models, facts=FactsOptions(classify=self.classify))
+        result.save(outdir, cache=self.cache, facts=FactsOptions(classify=self.classify))
         self.store.update(job_id, state="done", stage="finished", progress=1.0)

@@ -251,8 +251,8 @@ def test_a_model_cache_loads_the_cloud_model_once_for_many_jobs(
     monkeypatch.setattr(clouds, "load_cloud_model", lambda c: loads.append(c) or real(c))
     before, after = landsat_pair(LANDSAT_L1)
     models = ModelCache()
-    first = detect_changes(before, after, outdir=tmp_path / "a", models=models)
-    again = detect_changes(before, after, outdir=tmp_path / "b", models=models)
+    first = detect_changes(before, after, outdir=tmp_path / "a", cache=models)
+    again = detect_changes(before, after, outdir=tmp_path / "b", cache=models)
     assert len(loads) == 1  # one model file serves both dates and both jobs
     assert np.array_equal(first.mask(), again.mask())
     detect_changes(before, after, outdir=tmp_path / "c")  # no cache: loaded for that job

@@ -183,10 +183,10 @@ def test_a_model_cache_builds_the_network_once(planted_pair, tmp_path: Path, mon
     cache = ModelCache()
     torch_engine = {"method_options": {"engine": "torch"}}
     first = detect_changes(
-        before, after, method="learned", outdir=tmp_path / "a", models=cache, **torch_engine
+        before, after, method="learned", outdir=tmp_path / "a", cache=cache, **torch_engine
     )
     second = detect_changes(
-        before, after, method="learned", outdir=tmp_path / "b", models=cache, **torch_engine
+        before, after, method="learned", outdir=tmp_path / "b", cache=cache, **torch_engine
     )
     assert built == ["siamese-effnet-lite0"] and len(cache) == 1
     assert np.array_equal(first.mask(), second.mask())

@@ -60,7 +60,7 @@ def fit(samples, band_names, options):
     return FittedRatio(options.factor)
 
 
-def restore(params, models=None):
+def restore(params, cache=None):
     return FittedRatio(float(params["factor"]))
 
 

@@ -114,9 +114,9 @@ def run_pair(
     start = time.perf_counter()
     base: dict[str, Any] = {"name": row.name, "before": row.before, "after": row.after}
     try:
-        models = ModelCache()
-        result = detect_changes(row.before, row.after, outdir=folder, models=models, **change)
-        result.save(folder, models=models, workers=change.get("workers", 2), **save)
+        cache = ModelCache()
+        result = detect_changes(row.before, row.after, outdir=folder, cache=cache, **change)
+        result.save(folder, cache=cache, workers=change.get("workers", 2), **save)
     except TerrasightError as exc:
         return PairOutcome(**base, status="failed", error=_one_line(str(exc)))
     except Exception as exc:  # noqa: BLE001 - one broken pair must not lose the others

@@ -266,7 +266,7 @@ class ChangeResult:
         outdir: str | Path,
         report: bool = True,
         facts: bool | FactsOptions = True,
-        models: ModelCache | None = None,
+        cache: ModelCache | None = None,
         workers: int = 2,
     ) -> dict[str, Path]:
         """Write the outputs into ``outdir`` and return their paths by kind.
@@ -283,4 +283,4 @@ class ChangeResult:
         """
         from terrasight.tasks.products.save import save_result
 
-        return save_result(self, outdir, report=report, facts=facts, models=models, workers=workers)
+        return save_result(self, outdir, report=report, facts=facts, cache=cache, workers=workers)

@@ -179,11 +179,11 @@ def _detect_facts(
     from terrasight.tasks.change.pipeline.detect import detect_changes
     from terrasight.tasks.interpret.facts import FactsOptions, change_facts
 
-    result = detect_changes(before, after, method, outdir=outdir, models=cache, **detect_options)
+    result = detect_changes(before, after, method, outdir=outdir, cache=cache, **detect_options)
     if needs_classes(query):
         result = _with_measured_classes(result)
     if outdir is not None:
-        paths = result.save(outdir, report=False, models=cache)
+        paths = result.save(outdir, report=False, cache=cache)
         return read_facts(paths["facts"])
     classify = has_torch() and needs_classes(query)
     return change_facts(result, FactsOptions(classify=classify), cache)

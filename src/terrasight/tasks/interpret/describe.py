@@ -108,7 +108,7 @@ def describe(
         if not isinstance(before, (str, Path)):
             raise TypeError("with an after image, before must be an image path")
         result = detect_changes(
-            before, after, method=method, outdir=outdir, models=cache, **change_options
+            before, after, method=method, outdir=outdir, cache=cache, **change_options
         )
         facts = change_facts(result, facts_options, cache=cache)
         return Description(caption_change(facts), facts=facts)

@@ -49,7 +49,7 @@ def save_result(
     outdir: str | Path,
     report: bool = True,
     facts: bool | FactsOptions = True,
-    models: ModelCache | None = None,
+    cache: ModelCache | None = None,
     workers: int = 2,
 ) -> dict[str, Path]:
     """Write the outputs of ``result`` into ``outdir`` and return their paths by kind.
@@ -61,7 +61,7 @@ def save_result(
     land cover is left unclassified, with a note) and, with ``report``,
     ``report.html``, which then shows the caption and each object's land cover
     before and after. Each JSON file is written to a ``.part`` file first, then
-    renamed. ``models`` keeps the image-text model loaded for later calls.
+    renamed. ``cache`` keeps the image-text model loaded for later calls.
     With ``workers`` 2 or more, GeoJSON, GeoPackage and summary are written by a
     second process (one pass over the objects, :func:`write_vectors`) while
     this one writes facts and report; without facts and report, the second
@@ -96,7 +96,7 @@ def save_result(
             if facts:
                 options = facts if not isinstance(facts, bool) else FactsOptions()
                 # The other core writes the vectors: one torch thread does not fight it.
-                made = _facts(result, options, models, threads=1 if pool else None, crops=crops)
+                made = _facts(result, options, cache, threads=1 if pool else None, crops=crops)
                 paths["facts"] = write_facts(made, out / FACTS_NAME)
             if report:
                 _report(result, paths["report"], made, crops)
@@ -148,13 +148,13 @@ def background(workers: int) -> Iterator[ProcessPoolExecutor | None]:
 def _facts(
     result: ChangeResult,
     options: FactsOptions | None,
-    models: ModelCache | None,
+    cache: ModelCache | None,
     threads: int | None = None,
     crops: Any = None,
 ) -> ChangeFacts:
     """The result's facts; without PyTorch, unclassified ones that say why."""
     try:
-        return change_facts(result, options, cache=models, threads=threads, crops=crops)
+        return change_facts(result, options, cache=cache, threads=threads, crops=crops)
     except MissingDependencyError as exc:
         base = options or FactsOptions()
         plain = change_facts(result, replace(base, classify=False))

@@ -68,7 +68,7 @@ class _Plan:
     spec: MethodSpec
     opts: SeriesOptions
     method_options: MethodOptions
-    models: ModelCache
+    cache: ModelCache
 
 
 def detect_series(
@@ -84,7 +84,7 @@ def detect_series(
     confirm: int = 1,
     overwrite: bool = False,
     report: bool = True,
-    models: ModelCache | None = None,
+    cache: ModelCache | None = None,
     **options: Any,
 ) -> SeriesResult:
     """When did each place change? The change date of every pixel over three or more images.
@@ -117,7 +117,7 @@ def detect_series(
         confirm: clear dates from the change date on that must show the change.
         overwrite: replace the results of a different job in ``outdir``.
         report: write ``report.html``.
-        models: a model cache kept by the caller (a learned method's network is built once).
+        cache: a model cache kept by the caller (a learned method's network is built once).
         **options: further :class:`~terrasight.tasks.series.options.SeriesOptions`
             fields (``bands``, ``nodata``, ``bbox``, ``method_options``, ``scheduler``:
             ``"local"`` or ``"tcp://HOST:PORT"`` runs the windows on Dask workers)...
@@ -149,7 +149,7 @@ def detect_series(
     spec, given = _method(opts, stack)
     method_options = method_options_for(spec, _series_defaults(spec.name, given))
     spec.check_requirements()
-    plan = _Plan(stack, spec, opts, method_options, models or ModelCache())
+    plan = _Plan(stack, spec, opts, method_options, cache or ModelCache())
     env = rasterio.Env(GDAL_CACHEMAX=opts.gdal_cache_mb, GDAL_NUM_THREADS=1)
     if outdir is not None:
         folder = Path(outdir)
@@ -211,7 +211,7 @@ def _run(plan: _Plan, folder: Path, overwrite: bool, report: bool) -> SeriesResu
     notes: list[str] = []
     fresh = job.fitted is None
     empty = empty_dates(stack) if fresh else list(job.fitted["empty"])  # type: ignore[index]
-    clouds = build_clouds(stack, opts, folder, empty, fresh, plan.models, notes)
+    clouds = build_clouds(stack, opts, folder, empty, fresh, plan.cache, notes)
     if job.fitted is None:
         pairs = fit_pairs(stack, plan.spec, plan.method_options, clouds, opts, empty)
         job.fitted = {"empty": empty, "pairs": pairs}
@@ -249,7 +249,7 @@ def _restore(plan: _Plan, pairs: dict[str, Any]) -> dict[str, FittedChange | Non
     out: dict[str, FittedChange | None] = {}
     for key, params in pairs.items():
         ok = usable(params)
-        out[key] = nochange.restore_checked(plan.spec, params, plan.models) if ok else None
+        out[key] = nochange.restore_checked(plan.spec, params, plan.cache) if ok else None
     return out
 
 

@@ -126,7 +126,7 @@ def build_clouds(
     folder: Path,
     skip: Sequence[int],
     fresh: bool,
-    models: ModelCache | None,
+    cache: ModelCache | None,
     notes: list[str],
 ) -> DateClouds:
     """Each date's cloud layer, built in ``folder`` (reused unless ``fresh``).
@@ -143,7 +143,7 @@ def build_clouds(
     usable = [k for k in range(n) if k not in skip]
     if base is None or len(usable) < 2:
         return no_clouds(n)
-    cache = models if models is not None else ModelCache()
+    cache = cache if cache is not None else ModelCache()
     layers: list[cloud_layer.CloudLayer | None] = [None] * n
     bits = [cloud_rule.AFTER_MASKED] * n
     for k in usable:

@@ -282,8 +282,8 @@ class MethodSpec:
         name: the method's name (also its entry point's name).
         fit: ``fit(samples, band_names, options)`` returns a :class:`FittedChange`;
             ``options`` is an instance of :attr:`options`.
-        restore: ``restore(params, models)`` rebuilds a fitted method from
-            :meth:`FittedChange.params`; ``models`` is the caller's
+        restore: ``restore(params, cache)`` rebuilds a fitted method from
+            :meth:`FittedChange.params`; ``cache`` is the caller's
             :class:`~terrasight.models.runtime.ModelCache` or None.
         description: one line for listings.
         options: the method's options dataclass.

@@ -352,8 +352,8 @@ def fit(
     )
 
 
-def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedCVA:
-    """Rebuild a fitted CVA from :meth:`FittedCVA.params` (``models`` is not used)."""
+def restore(params: dict[str, Any], cache: ModelCache | None = None) -> FittedCVA:
+    """Rebuild a fitted CVA from :meth:`FittedCVA.params` (``cache`` is not used)."""
     return FittedCVA(
         tuple(params["mean_before"]),
         tuple(params["std_before"]),

@@ -344,8 +344,8 @@ def _threshold(kind: str | float, significance: float, z: np.ndarray, dof: int) 
     return float(np.float32(t))
 
 
-def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedIRMAD:
-    """Rebuild a fitted IR-MAD from :meth:`FittedIRMAD.params` (``models`` is not used)."""
+def restore(params: dict[str, Any], cache: ModelCache | None = None) -> FittedIRMAD:
+    """Rebuild a fitted IR-MAD from :meth:`FittedIRMAD.params` (``cache`` is not used)."""
     return FittedIRMAD(
         mean_before=tuple(float(v) for v in params["mean_before"]),
         mean_after=tuple(float(v) for v in params["mean_after"]),

@@ -204,14 +204,14 @@ def unit_to_model(unit: np.ndarray, mean: float = 127.0, std: float = 128.0) -> 
 class FittedLearned:
     """The learned model fitted to one pair: its input scaling and threshold.
 
-    The network comes from ``models`` (a :class:`~terrasight.models.runtime.ModelCache`,
+    The network comes from ``cache`` (a :class:`~terrasight.models.runtime.ModelCache`,
     built once per cache) or, without one, is built on the first call of
     :meth:`probability`; either way it is shared read-only by all calls (threads included).
     """
 
     name = "learned"
 
-    def __init__(self, params: dict[str, Any], models: ModelCache | None = None) -> None:
+    def __init__(self, params: dict[str, Any], cache: ModelCache | None = None) -> None:
         from terrasight.models import get_config
 
         self._params = dict(params)
@@ -223,7 +223,7 @@ class FittedLearned:
             backbone.params.get("input_std", 128.0),
         )
         self.threshold = float(params["threshold"])
-        self._models = models
+        self._models = cache
         self._model: Any = None
         self.engine: str | None = None
         """``"int8"``, ``"onnx"`` or ``"torch"`` once the network is built (see :meth:`model`)."""
@@ -340,20 +340,20 @@ def fit(
     return FittedLearned(params)
 
 
-def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedLearned:
+def restore(params: dict[str, Any], cache: ModelCache | None = None) -> FittedLearned:
     """Rebuild a fitted learned method from :meth:`FittedLearned.params`.
 
     Args:
         params: the fitted parameters.
-        models: a cache to take the network from (it is built there once); None
+        cache: a cache to take the network from (it is built there once); None
             to build one for this fitted method only.
 
     Example:
         >>> again = restore(fitted.params(), ModelCache())  # doctest: +SKIP
 
-    The network is built (or taken from ``models``) here, before any window runs.
+    The network is built (or taken from ``cache``) here, before any window runs.
     """
-    fitted = FittedLearned(params, models)
+    fitted = FittedLearned(params, cache)
     fitted.model()  # before the windows run: torch, if used, is loaded (one thread each)
     return fitted
 

@@ -315,7 +315,7 @@ def fit(
     return fitted
 
 
-def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedMs:
+def restore(params: dict[str, Any], cache: ModelCache | None = None) -> FittedMs:
     """Rebuild a fitted ``learned-ms`` from :meth:`FittedMs.params`."""
     return FittedMs(params)
 

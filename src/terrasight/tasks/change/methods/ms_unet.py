@@ -77,13 +77,13 @@ class FittedUnet:
 
     name = NAME
 
-    def __init__(self, params: dict[str, Any], models: ModelCache | None = None) -> None:
+    def __init__(self, params: dict[str, Any], cache: ModelCache | None = None) -> None:
         self._params = dict(params)
         path = params["weights"] or str(WEIGHTS)
-        if models is None:
+        if cache is None:
             self.runner = UnetRunner(path)
         else:
-            self.runner = models.get((NAME, path), lambda: UnetRunner(path))
+            self.runner = cache.get((NAME, path), lambda: UnetRunner(path))
         self.threshold = float(params["threshold"])
 
     def _stats(self, which: str) -> tuple[list[float], list[float]]:
@@ -166,9 +166,9 @@ def fit(
     return FittedUnet(params)
 
 
-def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedUnet:
+def restore(params: dict[str, Any], cache: ModelCache | None = None) -> FittedUnet:
     """Rebuild a fitted ``ms-unet`` from :meth:`FittedUnet.params`."""
-    return FittedUnet(params, models)
+    return FittedUnet(params, cache)
 
 
 SPEC = MethodSpec(

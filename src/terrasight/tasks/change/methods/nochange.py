@@ -205,7 +205,7 @@ def fit_checked(
 
 
 def restore_checked(
-    spec: MethodSpec, params: dict[str, Any], models: ModelCache | None
+    spec: MethodSpec, params: dict[str, Any], cache: ModelCache | None
 ) -> FittedChange:
     """The fitted method from :func:`fit_checked`'s parameters (:class:`NoAnswer` for a constant date).
 
@@ -216,7 +216,7 @@ def restore_checked(
     """
     if params.get(INPUT_ISSUES):
         return NoAnswer(spec.name, 0.5, params)
-    return spec.restore(params, models)
+    return spec.restore(params, cache)
 
 
 def warnings_of(params: dict[str, Any]) -> tuple[str, ...]:

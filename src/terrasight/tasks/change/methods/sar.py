@@ -377,8 +377,8 @@ def _warnings(identical: bool, bands: int, names: Sequence[str]) -> tuple[str, .
     return tuple(out)
 
 
-def restore(params: dict[str, Any], models: ModelCache | None = None) -> FittedSAR:
-    """Rebuild a fitted SAR test from :meth:`FittedSAR.params` (``models`` is not used)."""
+def restore(params: dict[str, Any], cache: ModelCache | None = None) -> FittedSAR:
+    """Rebuild a fitted SAR test from :meth:`FittedSAR.params` (``cache`` is not used)."""
     return FittedSAR(
         db=bool(params["db"]),
         offset=float(params["offset"]),

@@ -318,12 +318,12 @@ def build_cloud_layer(
     folder: Path,
     workers: int,
     fresh: bool,
-    models: ModelCache | None = None,
+    cache: ModelCache | None = None,
 ) -> CloudLayer:
     """Classify both dates on :meth:`CloudPlan.grid` and write :data:`CLOUD_FILE` in ``folder``.
 
     An existing file is reused unless ``fresh``: a resumed job keeps its masks.
-    The cloud models come from ``models`` (loaded there once), or are loaded for
+    The cloud models come from ``cache`` (loaded there once), or are loaded for
     this call when it is None.
     """
 
@@ -338,7 +338,7 @@ def build_cloud_layer(
     if pair.before.crs is not None:
         profile.update(crs=pair.before.crs, transform=pair.transform)
 
-    cache = models if models is not None else ModelCache()  # both dates may share a file
+    cache = cache if cache is not None else ModelCache()  # both dates may share a file
     sessions = (_cloud_model(cache, plan.before), _cloud_model(cache, plan.after))
 
     def work(tile: Tile) -> tuple[Tile, np.ndarray]:

@@ -74,7 +74,7 @@ def detect_changes(
     workers: int = 2,
     progress: bool | Progress = False,
     overwrite: bool = False,
-    models: ModelCache | None = None,
+    cache: ModelCache | None = None,
     **options: Any,
 ) -> ChangeResult:
     """Find where two images of one place differ: mask, probability and change objects.
@@ -107,7 +107,7 @@ def detect_changes(
         progress: ``True`` for a progress bar on stderr, or a callable taking
             (pixels just finished, total pixels).
         overwrite: replace results of a different job in ``outdir``.
-        models: a :class:`~terrasight.models.runtime.ModelCache` the caller keeps
+        cache: a :class:`~terrasight.models.runtime.ModelCache` the caller keeps
             across calls, so a learned method builds its network once; without
             one, each job builds its own.
         **options: further :class:`ChangeOptions` fields (``sensor``, ``after_bands``,
@@ -149,7 +149,7 @@ def detect_changes(
             f"method {spec.name!r} needs at least {spec.min_bands} bands; "
             f"{len(pair.before.bands)} selected from {pair.before.path}."
         )
-    plan = Plan(pair, spec, opts, method_options, models, choice)
+    plan = Plan(pair, spec, opts, method_options, cache, choice)
     if outdir is not None:
         folder = Path(outdir)
         with job_lock(folder), rasterio.Env(GDAL_CACHEMAX=opts.gdal_cache_mb, GDAL_NUM_THREADS=1):
@@ -217,12 +217,12 @@ def _run(given: Plan, folder: Path, overwrite: bool, progress: Progress | None) 
     layer = None
     if clouds is not None:  # one cloud mask per pair, whatever the method's windows
         layer = cloud_layer.build_cloud_layer(
-            pair, clouds, folder, opts.workers, job.fitted is None, plan.models
+            pair, clouds, folder, opts.workers, job.fitted is None, plan.cache
         )
     if job.fitted is None:
         job.fitted = _fit(pair, spec, opts, plan.method_options, layer)
         job.save()
-    fitted = nochange.restore_checked(spec, job.fitted, plan.models)
+    fitted = nochange.restore_checked(spec, job.fitted, plan.cache)
     size = opts.tile_size or _tile_size(spec.tile_size)
     grid = TileGrid(pair.region, size, spec.overlap)
     paths = {k: folder / (OUTPUT_NAMES[k] + PART) for k in ("mask", "probability")}

@@ -34,7 +34,7 @@ class Plan:
     spec: MethodSpec
     opts: ChangeOptions
     method_options: MethodOptions
-    models: ModelCache | None = None
+    cache: ModelCache | None = None
     choice: MethodChoice | None = None
     """How ``method="auto"`` chose the method (None when it was named)."""
 
