@@ -13,7 +13,6 @@ their pixels cleared in the mask and in ``change_classes.tif``.
 
 from __future__ import annotations
 
-import json
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,12 +26,13 @@ from rasterio.features import rasterize, shapes
 from rasterio.windows import Window
 
 from terrasight.io.geojson import polygonal
-from terrasight.io.vectors import as_crs, bounds_to_lonlat, to_lonlat
+from terrasight.io.vectors import as_crs
 from terrasight.tasks.change.names import CLASSES_NODATA, STORE_NAME
 from terrasight.tasks.change.objects.components import open_raster_quietly
+from terrasight.tasks.change.objects.extract import write_in_order
 from terrasight.tasks.change.objects.trace import Scene, draft_record, merge_pieces
 from terrasight.tasks.change.result import ChangeResult
-from terrasight.tasks.change.store import ObjectsView, ObjectWriter, dump_line
+from terrasight.tasks.change.store import ObjectsView, dump_line
 from terrasight.tasks.semantic.split import majority, split_pieces
 
 
@@ -200,22 +200,7 @@ class _Drafts:
         """Largest first (then top-most, left-most), ids ``1..n``, WGS84 positions added."""
         self._fh.close()
         order = [k[3] for k in sorted(self.keys)]
-        batch_size = 4096
-        with open(self.path, "rb") as src, ObjectWriter(store) as out:
-            for start in range(0, len(order), batch_size):
-                batch, geoms = [], []
-                for i in order[start : start + batch_size]:
-                    src.seek(self.offsets[i])
-                    record, geometry = src.readline().rstrip(b"\n").split(b"\t")
-                    batch.append(json.loads(record))
-                    geoms.append(geometry)
-                lonlats = to_lonlat([r["centroid_image_crs"] for r in batch], crs)
-                boxes = bounds_to_lonlat([r["bbox_image_crs"] for r in batch], crs)
-                rows = zip(batch, geoms, lonlats, boxes, strict=True)
-                for k, (r, geometry, ll, box) in enumerate(rows):
-                    r.update(id=start + k + 1, centroid_lonlat=ll, bbox_wgs84=box)
-                    out.add_line(dump_line(r)[:-2] + b',"geometry":' + geometry + b"}\n")
-        return out.view()
+        return write_in_order(self.path, [self.offsets[i] for i in order], crs, store, 4096)
 
     def discard(self) -> None:
         self._fh.close()

@@ -18,6 +18,7 @@ from terrasight.io.tiling import Tile
 from terrasight.models.runtime import ModelCache
 from terrasight.tasks.change.methods import nochange
 from terrasight.tasks.change.methods.registry import get_method
+from terrasight.tasks.change.pipeline.cluster import bounded_map
 from terrasight.tasks.series.fit import DateClouds
 from terrasight.tasks.series.stack import SeriesStack
 from terrasight.tasks.series.windows import WindowResult, date_window
@@ -48,21 +49,7 @@ def map_on_dask(
         >>> with dask_client("local", 2) as client:  # doctest: +SKIP
         ...     results = list(map_on_dask(client, shared, list(grid), 4))
     """
-    from distributed import as_completed
-
-    scattered = client.scatter(shared, broadcast=True)
-    todo = iter(tiles)
-    running = as_completed()
-    for tile in todo:
-        running.add(client.submit(window_on_worker, scattered, tile, pure=False))
-        if running.count() >= limit:
-            break
-    for future in running:
-        yield future.result()
-        future.release()
-        nxt = next(todo, None)
-        if nxt is not None:
-            running.add(client.submit(window_on_worker, scattered, nxt, pure=False))
+    yield from bounded_map(client, window_on_worker, shared, tiles, limit)
 
 
 def window_on_worker(shared: Shared, tile: Tile) -> WindowResult:

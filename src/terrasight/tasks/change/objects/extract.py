@@ -27,7 +27,7 @@ import json
 import multiprocessing
 from array import array
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -268,22 +268,34 @@ class _Drafts:
         self._fh.close()
         order = self.order()
         offsets = np.frombuffer(self.offsets, dtype="q")
-        with open(self.path, "rb") as src, ObjectWriter(store) as out:
-            for start in range(0, len(order), SORT_BATCH):
-                batch, geoms = [], []
-                for i in order[start : start + SORT_BATCH]:
-                    src.seek(int(offsets[i]))
-                    record, geometry = src.readline().rstrip(b"\n").split(b"\t")
-                    batch.append(json.loads(record))
-                    geoms.append(geometry)
-                lonlats = to_lonlat([r["centroid_image_crs"] for r in batch], crs)
-                boxes = bounds_to_lonlat([r["bbox_image_crs"] for r in batch], crs)
-                rows = zip(batch, geoms, lonlats, boxes, strict=True)
-                for n, (r, geometry, ll, box) in enumerate(rows):
-                    r.update(id=start + n + 1, centroid_lonlat=ll, bbox_wgs84=box)
-                    out.add_line(dump_line(r)[:-2] + b',"geometry":' + geometry + b"}\n")
-        return out.view()
+        return write_in_order(self.path, [int(offsets[i]) for i in order], crs, store)
 
     def discard(self) -> None:
         self._fh.close()
         self.path.unlink(missing_ok=True)
+
+
+def write_in_order(
+    path: Path, offsets: Sequence[int], crs: Any, store: Path, batch: int = SORT_BATCH
+) -> ObjectsView:
+    """The objects of a scratch file (one ``record<TAB>geometry`` line each), in the order of
+    the line ``offsets``, written to ``store`` with ids ``1..n`` and their WGS84 positions.
+
+    Example:
+        >>> write_in_order(scratch, [120, 0], crs, Path("change_objects.jsonl"))  # doctest: +SKIP
+    """
+    with open(path, "rb") as src, ObjectWriter(store) as out:
+        for start in range(0, len(offsets), batch):
+            records, geoms = [], []
+            for offset in offsets[start : start + batch]:
+                src.seek(offset)
+                record, geometry = src.readline().rstrip(b"\n").split(b"\t")
+                records.append(json.loads(record))
+                geoms.append(geometry)
+            lonlats = to_lonlat([r["centroid_image_crs"] for r in records], crs)
+            boxes = bounds_to_lonlat([r["bbox_image_crs"] for r in records], crs)
+            rows = zip(records, geoms, lonlats, boxes, strict=True)
+            for n, (r, geometry, ll, box) in enumerate(rows):
+                r.update(id=start + n + 1, centroid_lonlat=ll, bbox_wgs84=box)
+                out.add_line(dump_line(r)[:-2] + b',"geometry":' + geometry + b"}\n")
+    return out.view()

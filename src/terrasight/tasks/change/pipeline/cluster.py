@@ -14,7 +14,7 @@ must see the images at the same paths (a shared file system, or URLs).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from terrasight.errors import MissingDependencyError
@@ -59,6 +59,34 @@ def dask_client(scheduler: str, workers: int) -> Iterator[Any]:
         yield client
 
 
+def bounded_map(
+    client: Any, fn: Callable[[Any, Any], Any], shared: Any, items: Iterable[Any], limit: int
+) -> Iterator[Any]:
+    """``fn(shared, item)`` of each item on the cluster, in completion order, with at most
+    ``limit`` items in flight; ``shared`` is sent to every worker once.
+
+    Example:
+        >>> with dask_client("local", 2) as client:  # doctest: +SKIP
+        ...     sorted(bounded_map(client, pow, 2, range(4), 2))
+        [1, 2, 4, 8]
+    """
+    from distributed import as_completed
+
+    scattered = client.scatter(shared, broadcast=True)
+    todo = iter(items)
+    running = as_completed()
+    for item in todo:
+        running.add(client.submit(fn, scattered, item, pure=False))
+        if running.count() >= limit:
+            break
+    for future in running:
+        yield future.result()
+        future.release()
+        nxt = next(todo, None)
+        if nxt is not None:
+            running.add(client.submit(fn, scattered, nxt, pure=False))
+
+
 def map_on_dask(
     client: Any,
     pair: RasterPair,
@@ -70,21 +98,7 @@ def map_on_dask(
 ) -> Iterator[TileResult]:
     """Each tile's (tile, (probability, mask), cloud pixels), in completion order, with at
     most ``limit`` tiles in flight."""
-    from distributed import as_completed
-
-    shared = client.scatter((pair, method, params, clouds), broadcast=True)
-    todo = iter(tiles)
-    running = as_completed()
-    for tile in todo:
-        running.add(client.submit(window_on_worker, shared, tile, pure=False))
-        if running.count() >= limit:
-            break
-    for future in running:
-        yield future.result()
-        future.release()
-        nxt = next(todo, None)
-        if nxt is not None:
-            running.add(client.submit(window_on_worker, shared, nxt, pure=False))
+    yield from bounded_map(client, window_on_worker, (pair, method, params, clouds), tiles, limit)
 
 
 def window_on_worker(
