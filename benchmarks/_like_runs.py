@@ -25,8 +25,8 @@ SCRIPT = HERE / "_plain_script.py"
 
 LIKE_RUNNERS = {
     "script": "the plain script (numpy CVA + Otsu, sieve, shapes, geopandas/pyogrio)",
-    "command": "terrasight change --method cva --no-facts --no-report",
-    "default": "terrasight change (auto method, facts and report)",
+    "command": "terrasight change --method cva --no-facts --no-report --no-classes",
+    "default": "terrasight change (auto method, land-cover classes, facts and report)",
 }
 
 
@@ -46,7 +46,7 @@ def like_command(runner: str, before: Path, after: Path, out: Path, min_pixels: 
     cmd = [exe, "change", str(before), str(after), "-o", str(out), "-q"]
     cmd += ["--min-pixels", str(min_pixels)]
     if runner == "command":
-        cmd += ["--method", "cva", "--no-facts", "--no-report"]
+        cmd += ["--method", "cva", "--no-facts", "--no-report", "--no-classes"]
     elif runner != "default":
         raise ValueError(f"unknown runner {runner!r}; one of {sorted(LIKE_RUNNERS)}")
     return cmd

@@ -22,7 +22,7 @@ the peak RSS, and the speed ratio to the naive run measured in the same session.
 Like against like: ``--methods script command`` (or ``script command default``)
 runs whole processes as a user starts them instead (see ``_like_runs.py``):
 ``script`` is ``_plain_script.py``, the script a user would write for the
-products of ``command``, ``terrasight change --method cva --no-facts
+products of ``command``, ``terrasight change --method cva --no-facts --no-classes
 --no-report``; ``default`` is ``terrasight change`` with its defaults. They
 alternate (script, command, script, command, ...), each timed from outside,
 imports included; the ratios are to ``script``. Use ``--source airchange``
