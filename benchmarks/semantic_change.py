@@ -175,8 +175,8 @@ def accuracy(
     return {"summary": summary, "pairs": pairs}
 
 
-def speed(data: Path, repeats: int = 2) -> dict[str, Any]:
-    """Seconds of detect_changes and classify_changes on a 2048 px pair, alternating."""
+def _speed_pair(data: Path) -> tuple[SemanticPair, str]:
+    """The largest test image's "built" pair, mirrored out to ``SPEED_SIDE`` px, and its name."""
     samples = load_tiles(data, SPLIT["test"])
     big = max(samples, key=lambda s: s.image.shape[0] * s.image.shape[1])
     pair = semantic_pair(big.image, big.labels, "built", seed=0)
@@ -187,6 +187,12 @@ def speed(data: Path, repeats: int = 2) -> dict[str, Any]:
         for d in (pair.before, pair.after)
     ]
     mirrored = SemanticPair(reps[0], reps[1], pair.changed, pair.from_class, pair.to_class, 0)
+    return mirrored, big.name
+
+
+def speed(data: Path, repeats: int = 2) -> dict[str, Any]:
+    """Seconds of detect_changes and classify_changes on a 2048 px pair, alternating."""
+    mirrored, name = _speed_pair(data)
     runs = []
     with tempfile.TemporaryDirectory(prefix="semantic-speed-") as tmp:
         before, after = write_pair(mirrored, Path(tmp))
@@ -210,7 +216,7 @@ def speed(data: Path, repeats: int = 2) -> dict[str, Any]:
     best = min(runs, key=lambda r: r["detect_s"] + r["classify_changes_s"])
     return {
         "side_px": SPEED_SIDE,
-        "image": f"{big.name} mirrored to {SPEED_SIDE} x {SPEED_SIDE}",
+        "image": f"{name} mirrored to {SPEED_SIDE} x {SPEED_SIDE}",
         "runs": runs,
         "best": best,
         "added_share": round(best["classify_changes_s"] / max(best["detect_s"], 1e-9), 3),
@@ -223,16 +229,7 @@ def cli_speed(data: Path, repeats: int = 2) -> dict[str, Any]:
     import subprocess
     import sys
 
-    samples = load_tiles(data, SPLIT["test"])
-    big = max(samples, key=lambda s: s.image.shape[0] * s.image.shape[1])
-    pair = semantic_pair(big.image, big.labels, "built", seed=0)
-    reps = [
-        np.pad(d, ((0, 0), *[(0, max(0, SPEED_SIDE - n)) for n in d.shape[1:]]), mode="reflect")[
-            :, :SPEED_SIDE, :SPEED_SIDE
-        ]
-        for d in (pair.before, pair.after)
-    ]
-    mirrored = SemanticPair(reps[0], reps[1], pair.changed, pair.from_class, pair.to_class, 0)
+    mirrored, _ = _speed_pair(data)
     runs: dict[str, list[float]] = {"classes (default)": [], "--no-classes": []}
     exe = [str(Path(sys.executable).with_name("terrasight"))]
     with tempfile.TemporaryDirectory(prefix="semantic-cli-") as tmp:
