@@ -9,7 +9,8 @@ or the classes but not the probabilities of one window) and are kept under
   result itself, pickled without its objects): a run copies the folder, so the
   semantic step can rewrite it;
 * the land-cover network's class probabilities of every window it was shown, keyed
-  by the window's bytes and the network's weights (float16 ``.npy``).
+  by the window's bytes and the network's weights (float32 ``.npy``, so a cached run
+  gives exactly the figures of a fresh one).
 
 Delete the folder to start again; ``--no-cache`` in the benchmark skips both.
 """
@@ -43,7 +44,7 @@ class CachedNetwork:
         self.classes = network.classes
         self.entry = network.entry
         weights = network.entry.get("int8") or network.entry.get("weights", {})
-        self.folder = folder / "prob" / str(weights.get("sha256", "unknown"))[:16]
+        self.folder = folder / "prob32" / str(weights.get("sha256", "unknown"))[:16]
         self.folder.mkdir(parents=True, exist_ok=True)
         self.hits = 0
         self.misses = 0
@@ -54,13 +55,13 @@ class CachedNetwork:
         path = self.folder / f"{key}.npy"
         if path.is_file():
             self.hits += 1
-            return np.load(path).astype(np.float32)
+            return np.load(path)
         self.misses += 1
-        prob = self.network.probabilities(x)
+        prob = np.asarray(self.network.probabilities(x), np.float32)
         part = path.with_name(path.name + ".part.npy")
-        np.save(part, prob.astype(np.float16))
+        np.save(part, prob)
         part.replace(path)
-        return prob.astype(np.float16).astype(np.float32)
+        return prob
 
 
 def cached_change(pair: SemanticPair, key: str, folder: Path, work: Path, write_pair: Any) -> Any:

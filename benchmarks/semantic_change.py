@@ -2,7 +2,8 @@
 
 Pairs: each labelled image of **tile 4** (the land-cover network's test tile:
 never trained on, nor used to choose any setting; tiles 3, 6, 7, 8 trained it and
-tile 1 chose its epoch and threshold, see ``landcover_accuracy.json``) gives two
+tile 1 chose its epoch and threshold, see ``landcover_accuracy.json``, and the
+settings of the semantic step) gives two
 pairs (:mod:`terrasight.training.semantic_pairs`): about half of its building
 instances (8-connected regions of the label's building pixels, 150 px and more)
 are covered with ground texture copied from nearby unpaved land, in the before
@@ -24,8 +25,15 @@ Each pair runs ``detect_changes`` (the default method) and ``classify_changes``
 Usage::
 
     .venv/bin/python benchmarks/semantic_change.py [--data ../shared/data] [--no-speed]
+    .venv/bin/python benchmarks/semantic_change.py --tile 1 --options neck=0,smooth=3
+    .venv/bin/python benchmarks/semantic_change.py --tile 1 --diagnose
 
-Writes ``benchmarks/results/semantic_change.json``.
+The first writes ``benchmarks/results/semantic_change.json`` (the test tile with the
+default options, the same figures on the validation tile 1, the speed); ``--tile``
+runs one tile with the given ``SemanticOptions``, prints and writes nothing: choose
+settings on tile 1 only. ``--diagnose`` adds what each counted building lies on
+(:mod:`_semantic_diagnose`). Change results and land-cover probabilities are cached
+under ``.cache/semantic_change/`` (:mod:`_semantic_cache`; ``--no-cache`` skips them).
 """
 
 from __future__ import annotations
