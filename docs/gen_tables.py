@@ -235,6 +235,21 @@ def semantic_change() -> str:
         ]
         for k, s in ((k, summary[k]) for k in ("built", "removed", "all"))
     ]
+    validation = data.get("validation_tile1", {}).get("summary", {}).get("all")
+    if validation:
+        s = validation
+        rows.append(
+            [
+                "both, validation tile 1",
+                s["pairs"],
+                f3(s["from_to_accuracy"]),
+                f3(s["from_accuracy"]),
+                f3(s["to_accuracy"]),
+                f3(s["change_recall"]),
+                s["count_within_20pct"],
+                f"{s['buildings_counted']} / {s['buildings_truth']}",
+            ]
+        )
     header = [
         "pairs made",
         "pairs",

@@ -81,11 +81,18 @@ def test_change_classes_raster_holds_both_dates_on_changed_pixels_only(classifie
     assert (codes[0][truly] != 0).mean() > 0.6  # not a building before
 
 
-def test_new_buildings_are_counted_one_by_one(classified):
+def test_new_buildings_are_counted_one_by_one(classified, pair_files, tmp_path):
     result, pair, _ = classified
     new = _new_buildings(result.objects)
     assert pair.buildings >= 5
-    assert abs(len(new) - pair.buildings) <= 0.2 * pair.buildings
+    # the default neck (2, chosen on the validation tile, where new houses touch) also
+    # splits the wings of these detached villas: never fewer, at most half as many more
+    assert pair.buildings <= len(new) <= 1.5 * pair.buildings
+    before, after, _ = pair_files
+    apart = terrasight.detect_changes(
+        before, after, outdir=tmp_path / "apart", classes=True, semantic_options={"neck": 0}
+    )
+    assert abs(len(_new_buildings(apart.objects)) - pair.buildings) <= 0.2 * pair.buildings
     ids = [o.id for o in result.objects]
     assert ids == list(range(1, len(ids) + 1))
     assert all(o.parent_id is not None and 0 < o.from_share <= 1 for o in result.objects)
@@ -145,7 +152,7 @@ def test_cli_only_building_then_questions_from_the_measured_classes(pair_files, 
     answer = ask(out, question="how many buildings were built?")
     assert answer.value == len(built)
     assert set(answer.evidence) == {o["id"] for o in built}
-    assert abs(answer.value - pair.buildings) <= 0.2 * pair.buildings
+    assert pair.buildings <= answer.value <= 1.5 * pair.buildings  # see the test above
     assert "The count is approximate" in " ".join(answer.caveats)
     fields = ask(out, question="what did the fields become?")
     assert not fields.answerable and "farmland" in fields.text

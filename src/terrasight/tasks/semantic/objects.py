@@ -9,6 +9,11 @@ sorted largest first, given ids ``1..n`` and written to
 ``change_objects.jsonl``; each keeps the id of the region it came from in
 ``parent_id``. Pieces of a class ``only`` does not involve are dropped, and
 their pixels cleared in the mask and in ``change_classes.tif``.
+
+``change_classes.tif`` is then rewritten with the classes as decided
+(:func:`~terrasight.tasks.semantic.decide.decide_classes`): the pixels whose
+decided classes differ from the network's are kept as (row, col, before, after)
+until the end (10 bytes each) and written block by block, each block once.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from terrasight.tasks.change.objects.extract import write_in_order
 from terrasight.tasks.change.objects.trace import Scene, draft_record, merge_pieces
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.change.store import ObjectsView, dump_line
-from terrasight.tasks.semantic.split import majority, split_pieces
+from terrasight.tasks.semantic.decide import as_codes, decide_classes, seen_building
+from terrasight.tasks.semantic.split import NECK, majority, pieces_of
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,13 @@ def recut_objects(
     spacing: int,
     only: str | None = None,
     smooth: int = 5,
+    neck: float = NECK,
+    together: bool = True,
+    cut_seen: bool = False,
 ) -> Recut:
-    """Split ``result``'s objects by their land cover and write them as its object store.
+    """Split ``result``'s objects by their land cover and write them as its object store,
+    and the decided classes into ``classes_path`` (see
+    :func:`~terrasight.tasks.semantic.split.split_pieces` for the arguments).
 
     Example:
         >>> recut = recut_objects(result, Path("out/change_classes.tif"), 20, 6)  # doctest: +SKIP
@@ -64,10 +75,11 @@ def recut_objects(
     store = Path(result.mask_path).with_name(STORE_NAME)
     drafts = _Drafts(store.with_name(store.name + ".drafts"))
     kept_pixels, dropped = 0, 0
+    changes = _Rewrites()
     try:
         with (
             open_raster_quietly(result.mask_path, "r+" if only else "r") as mask_ds,
-            open_raster_quietly(classes_path, "r+" if only else "r") as cls_ds,
+            open_raster_quietly(classes_path, "r+") as cls_ds,
             open_raster_quietly(result.probability_path, "r") as prob_ds,
         ):
             for parent, geometry in _objects_with_geometry(result):
@@ -80,9 +92,19 @@ def recut_objects(
                     continue
                 codes = cls_ds.read(window=window)
                 prob = prob_ds.read(1, window=window)
-                labels, n = split_pieces(codes[0], codes[1], inside, min_pixels, spacing, smooth)
+                b, a = decide_classes(codes[0], codes[1], inside, smooth, together)
+                seen = (
+                    (
+                        seen_building(codes[0], inside, smooth),
+                        seen_building(codes[1], inside, smooth),
+                    )
+                    if cut_seen
+                    else None
+                )
+                labels, n = pieces_of(b, a, inside, min_pixels, spacing, neck, seen)
+                decided = np.stack([as_codes(b, codes[0]), as_codes(a, codes[1])])
                 drop = np.zeros(inside.shape, bool)
-                for piece, record, geom in _pieces(labels, n, codes, prob, (c0, r0), scene):
+                for piece, record, geom in _pieces(labels, n, decided, prob, (c0, r0), scene):
                     if only and only not in (record["from_class"], record["to_class"]):
                         drop |= labels == piece
                         dropped += 1
@@ -92,6 +114,8 @@ def recut_objects(
                     kept_pixels += int(record["pixels"])
                 if drop.any():
                     _clear(mask_ds, cls_ds, window, drop)
+                changes.add(inside & ~drop & (decided != codes).any(0), decided, (c0, r0))
+            changes.write(cls_ds)
         view = drafts.write_sorted(store, result.crs)
     finally:
         drafts.discard()
@@ -178,6 +202,42 @@ def _clear(mask_ds: Any, cls_ds: Any, window: Window, drop: np.ndarray) -> None:
     codes = cls_ds.read(window=window)
     codes[:, drop] = CLASSES_NODATA
     cls_ds.write(codes, window=window)
+
+
+class _Rewrites:
+    """Pixels of ``change_classes.tif`` to rewrite with their decided classes, kept as
+    arrays of rows, columns and the two codes, written once per block at the end."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, where: np.ndarray, decided: np.ndarray, origin: tuple[int, int]) -> None:
+        if where.any():
+            rows, cols = np.nonzero(where)
+            codes = decided[:, rows, cols]
+            self.parts.append(
+                ((rows + origin[1]).astype(np.int32), (cols + origin[0]).astype(np.int32), codes)
+            )
+
+    def write(self, ds: Any) -> None:
+        """Each touched block of ``ds`` read, updated and written once."""
+        if not self.parts:
+            return
+        rows = np.concatenate([p[0] for p in self.parts])
+        cols = np.concatenate([p[1] for p in self.parts])
+        codes = np.concatenate([p[2] for p in self.parts], axis=1)
+        self.parts = []
+        bh, bw = ds.block_shapes[0]
+        key = (rows // bh).astype(np.int64) * (ds.width // bw + 1) + cols // bw
+        order = np.argsort(key, kind="stable")
+        rows, cols, codes, key = rows[order], cols[order], codes[:, order], key[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        for s, e in zip(starts, [*starts[1:], len(key)], strict=True):
+            r0, c0 = int(rows[s]) // bh * bh, int(cols[s]) // bw * bw
+            window = Window(c0, r0, min(bw, ds.width - c0), min(bh, ds.height - r0))
+            block = ds.read(window=window)
+            block[:, rows[s:e] - r0, cols[s:e] - c0] = codes[:, s:e]
+            ds.write(block, window=window)
 
 
 class _Drafts:

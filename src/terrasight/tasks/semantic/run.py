@@ -31,6 +31,7 @@ from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.landcover.classes import CLASSES, N_CLASSES
 from terrasight.tasks.semantic.objects import recut_objects
 from terrasight.tasks.semantic.pixels import PixelClasses, classify_changed_pixels
+from terrasight.tasks.semantic.split import NECK
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,12 @@ class SemanticOptions(MethodOptions):
         spacing: smallest distance (px) between two building centres split apart.
         smooth: side (px) of the majority filter on each date's classes before splitting.
         threads: ONNX Runtime threads of the land-cover network.
+        neck: a building region is split where two parts meet along an edge shorter than
+            this many times the thinner part's width (0: one building per region).
+        together: 1 to decide unsure and same-class pixels from both dates, 0 for each
+            date alone (:mod:`terrasight.tasks.semantic.decide`).
+        cut_seen: 1 to cut buildings from the pixels the network called building in the
+            date that holds them, 0 from the whole new (or removed) building region.
 
     Example:
         >>> SemanticOptions.from_mapping({"spacing": "8"}).spacing
@@ -64,6 +71,9 @@ class SemanticOptions(MethodOptions):
     spacing: int = option(6, low=1, high=1000)
     smooth: int = option(5, low=1, high=101)
     threads: int = option(2, low=1, high=64)
+    neck: float = option(NECK, low=0.0, high=100.0)
+    together: int = option(1, low=0, high=1)
+    cut_seen: int = option(0, low=0, high=1)
 
 
 def check_only(only: str | None) -> str | None:
@@ -131,7 +141,17 @@ def classify_changes(
     start = time.perf_counter()
     net = network or load_landcover_network(threads=opts.threads)
     pixels = classify_changed_pixels(result, net, opts.tile_size, opts.overlap, opts.threshold)
-    recut = recut_objects(result, pixels.path, opts.min_pixels, opts.spacing, name, opts.smooth)
+    recut = recut_objects(
+        result,
+        pixels.path,
+        opts.min_pixels,
+        opts.spacing,
+        name,
+        opts.smooth,
+        neck=opts.neck,
+        together=bool(opts.together),
+        cut_seen=bool(opts.cut_seen),
+    )
     notes = list(pixels.notes)
     if name:
         notes.append(

@@ -2,22 +2,22 @@
 
 Inside an object's own pixels (its polygon burnt into its bounding box):
 
-1. each date's classes are smoothed by a majority filter (``smooth`` px wide) and
-   pixels the network was unsure of (``unknown``) or that have no class take the
-   class of the nearest classified pixel of the object;
-2. pixels that are building after, and those that were building before but are
-   not after, are each cut into building instances (whatever the other date says,
-   so noise in one date does not cut a roof apart): 8-connected regions, split further
-   by a watershed of their distance transform (:func:`building_instances`), so
-   roofs that touch only along a narrow neck become separate objects while one
-   compact roof stays one;
+1. each pixel's (before, after) classes are decided from both dates together
+   (:func:`~terrasight.tasks.semantic.decide.decide_classes`: a majority filter
+   ``smooth`` px wide, then unsure or same-class pixels take the classes of the
+   nearest pixel whose two dates are sure and differ);
+2. pixels that are building after and not before, and those that were building
+   before and are not after, are each cut into building instances: 8-connected
+   regions, split further by a watershed of their distance transform
+   (:func:`building_instances`) only where two parts meet along a neck narrower than
+   ``neck`` times the thinner part's width;
 3. the other pixels are grouped by their (before, after) class pair, each group's
    8-connected regions a piece;
 4. building pieces smaller than ``min_pixels``, and other pieces smaller than
    :data:`OTHER_SHARE` of the object, join the nearest piece that is kept, so
    every pixel of the object stays in exactly one piece.
 
-Each piece's classes are the majority of its own pixels, with their shares.
+Each piece's classes are the majority of its decided pixels, with their shares.
 Everything is plain numpy and :mod:`scipy.ndimage`; memory is bounded by the
 largest object's bounding box.
 """
@@ -29,22 +29,25 @@ from scipy import ndimage
 
 from terrasight.tasks.change.names import CLASSES_NODATA
 from terrasight.tasks.landcover.classes import CLASSES, UNKNOWN
+from terrasight.tasks.semantic.decide import NO_CLASS, decide_classes, seen_building, settled
+
+__all__ = ["building_instances", "majority", "pieces_of", "settled", "split_pieces"]
 
 BUILDING = CLASSES.index("building")
-NO_CLASS = len(CLASSES)
-"""Code used here for pixels without a class in a date (nodata)."""
 EIGHT = np.ones((3, 3), bool)
 OTHER_SHARE = 0.1
 """A piece that is not a building appearing or going must hold this share of its object's
 pixels (or ``min_pixels``, whichever is more) to stand on its own: class noise along
 edges does not cut an object into slivers."""
-NECK = 3.0
-"""Two parts of a building region stay one building when the edge they share is at least
-this many times the thinner part's width. Chosen on the land-cover validation tile (1)
-among 0.6, 1.5 and 3 (``benchmarks/semantic_change.py --validation neck=...``): the
-land-cover network's building masks join neighbouring houses, so splitting at almost
-every distance maximum counts them best; the price is that a roof with wings counts as
-several buildings."""
+NECK = 2.0
+"""Default of ``neck``: two parts of a building region stay one building when the edge
+they share is at least this many times the thinner part's width. Chosen on the
+land-cover validation tile (1) among 0, 1, 2, 3 and 5
+(``benchmarks/semantic_change.py --tile 1 --options neck=...``), where the change mask
+joins close-standing new houses into one region (0 counted 35 of 88 buildings, 1 42,
+2 84); the price is that the wings of a detached villa count as several buildings
+(the test tile's count is about twice the truth; ``neck=0`` counts one building per
+region)."""
 MIN_CORE = 2.0
 """Smallest distance to the edge (px) a building's marker must reach: thinner parts never
 seed an instance of their own."""
@@ -57,6 +60,9 @@ def split_pieces(
     min_pixels: int,
     spacing: int,
     smooth: int = 5,
+    neck: float = NECK,
+    together: bool = True,
+    cut_seen: bool = False,
 ) -> tuple[np.ndarray, int]:
     """Piece labels ``1..n`` of an object's pixels (0 outside), and ``n``.
 
@@ -66,27 +72,60 @@ def split_pieces(
         min_pixels: pieces smaller than this join the nearest larger piece.
         spacing: smallest distance (px) between the centres of two buildings split apart.
         smooth: side of the majority filter applied to each date's classes (1: none).
+        neck: parts of a building region meeting along an edge shorter than this many
+            times the thinner part's width are separate buildings (0: never split).
+        together: decide unsure and same-class pixels from both dates
+            (:func:`~terrasight.tasks.semantic.decide.decide_classes`).
+        cut_seen: cut buildings from the pixels the network called building in the date
+            that holds them (see :func:`pieces_of`).
 
     Example:
-        >>> b = np.full((4, 8), 4, np.uint8)
-        >>> a = np.array([[0] * 3 + [4] * 2 + [0] * 3] * 4, np.uint8)
+        >>> b = np.full((4, 8), 4, np.uint8)  # bare before
+        >>> a = np.array([[0] * 3 + [3] * 2 + [0] * 3] * 4, np.uint8)  # two roofs, a lawn
         >>> labels, n = split_pieces(b, a, np.ones((4, 8), bool), 4, 3, smooth=1)
         >>> n, labels[0].tolist()
         (3, [1, 1, 1, 3, 3, 2, 2, 2])
     """
-    b = settled(before, inside, smooth)
-    a = settled(after, inside, smooth)
-    appeared, went = (
-        inside & (a == BUILDING),
-        inside & (b == BUILDING) & (a != BUILDING),
-    )
+    b, a = decide_classes(before, after, inside, smooth, together)
+    seen = None
+    if cut_seen:
+        seen = (seen_building(before, inside, smooth), seen_building(after, inside, smooth))
+    return pieces_of(b, a, inside, min_pixels, spacing, neck, seen)
+
+
+def pieces_of(
+    b: np.ndarray,
+    a: np.ndarray,
+    inside: np.ndarray,
+    min_pixels: int,
+    spacing: int,
+    neck: float,
+    seen: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Piece labels ``1..n`` (and ``n``) of an object whose classes are decided (int32,
+    :data:`~terrasight.tasks.semantic.decide.NO_CLASS` for none): see :func:`split_pieces`.
+
+    ``seen``: where the network itself called each date building (before any pixel
+    took its classes from a neighbour). Buildings are then cut from those pixels of the
+    date that holds them, and the other pixels of a new (or removed) building region
+    join the nearest one: a strip of ground between two roofs that the change mask
+    took in keeps them apart.
+
+    Example:
+        >>> b = np.full((3, 9), 4); a = np.full((3, 9), 0); a[:, 4] = 3
+        >>> labels, n = pieces_of(b, a, np.ones((3, 9), bool), 3, 2, 1.0)
+        >>> n, labels[0].tolist()  # two new roofs, the lawn between them
+        (3, [1, 1, 1, 1, 3, 2, 2, 2, 2])
+    """
+    appeared = inside & (a == BUILDING) & (b != BUILDING)
+    went = inside & (b == BUILDING) & (a != BUILDING)
     labels = np.zeros(inside.shape, np.int32)
     n = 0
-    for region in (appeared, went):
-        comp, count = ndimage.label(region, structure=EIGHT)
-        comp, count = _instances_of(comp, count, spacing)
+    cores = (inside, inside) if seen is None else (seen[1], seen[0])
+    for region, core in zip((appeared, went), cores, strict=True):
+        comp = _instances_in(region, region & core, spacing, neck)
         labels[comp > 0] = comp[comp > 0] + n
-        n += count
+        n += int(comp.max())
     buildings = n
     rest = inside & ~appeared & ~went
     key = np.where(rest, b * (NO_CLASS + 1) + a, -1)
@@ -100,54 +139,48 @@ def split_pieces(
     return _absorb_small(labels, n, inside, sizes >= floor)
 
 
-def settled(codes: np.ndarray, inside: np.ndarray, smooth: int) -> np.ndarray:
-    """Classes of one date inside an object, majority-filtered, unsure pixels filled from
-    the nearest sure one (:data:`NO_CLASS` where the object has no sure pixel).
-
-    Example:
-        >>> c = np.array([[0, 0, 5, 4, 4]], np.uint8)
-        >>> settled(c, np.ones((1, 5), bool), 1).tolist()
-        [[0, 0, 0, 4, 4]]
-    """
-    c = np.where(inside, codes, CLASSES_NODATA).astype(np.int32)
-    if smooth > 1:
-        votes = np.stack(
-            [ndimage.uniform_filter((c == k).astype(np.float32), smooth) for k in range(UNKNOWN)]
-        )
-        best = votes.argmax(0).astype(np.int32)
-        sure = votes.max(0) > 0
-        c = np.where(inside & sure, best, c)
-    known = inside & (c < UNKNOWN)
-    if not known.any():
-        return np.where(inside, NO_CLASS, NO_CLASS).astype(np.int32)
-    if not known[inside].all():
-        _, (rows, cols) = ndimage.distance_transform_edt(~known, return_indices=True)
-        c = np.where(inside, c[rows, cols], NO_CLASS)
-    return np.where(inside, c, NO_CLASS).astype(np.int32)
+def _instances_in(region: np.ndarray, core: np.ndarray, spacing: int, neck: float) -> np.ndarray:
+    """Building labels ``1..n`` of ``region``: the instances of its ``core`` pixels, the
+    rest of each region joining the nearest instance (a region without core pixels is
+    one building)."""
+    comp, count = ndimage.label(core, structure=EIGHT)
+    labels, n = _instances_of(comp, count, spacing, neck)
+    whole, parts = ndimage.label(region, structure=EIGHT)
+    if n and (region & (labels == 0)).any():
+        _, (rows, cols) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+        near = labels[rows, cols]
+        ok = region & (labels == 0) & (whole[rows, cols] == whole)
+        labels = np.where(ok, near, labels)
+    for k in np.unique(whole[region & (labels == 0)]):
+        n += 1
+        labels[(whole == k) & (labels == 0)] = n
+    return labels
 
 
-def _instances_of(comp: np.ndarray, count: int, spacing: int) -> tuple[np.ndarray, int]:
+def _instances_of(
+    comp: np.ndarray, count: int, spacing: int, neck: float
+) -> tuple[np.ndarray, int]:
     """Each region of ``comp`` split into building instances, relabelled ``1..n``."""
     out = np.zeros(comp.shape, np.int32)
     n = 0
     for i, box in enumerate(ndimage.find_objects(comp), start=1):
         if box is None:
             continue
-        parts = building_instances(comp[box] == i, spacing)
+        parts = building_instances(comp[box] == i, spacing, neck)
         out[box][parts > 0] = parts[parts > 0] + n
         n += int(parts.max())
     return out, n
 
 
-def building_instances(region: np.ndarray, spacing: int) -> np.ndarray:
+def building_instances(region: np.ndarray, spacing: int, neck: float = NECK) -> np.ndarray:
     """Labels ``1..n`` of the buildings in a boolean region.
 
     One seed per local maximum of the distance to the region's edge (maxima at least
     ``spacing`` px apart and :data:`MIN_CORE` px deep), grown by a watershed on that
     distance; then two neighbouring parts are merged again only where the edge they
-    share is at least :data:`NECK` times the width of the thinner one (twice its
+    share is at least ``neck`` times the width of the thinner one (twice its
     deepest distance): a long roof stays one building, two roofs joined by a wall or a
-    strip of changed ground become two, and so do the wings of an L-shaped roof.
+    strip of changed ground become two. ``neck`` 0 never splits a region.
 
     Example:
         >>> two = np.zeros((9, 19), bool)
@@ -161,9 +194,9 @@ def building_instances(region: np.ndarray, spacing: int) -> np.ndarray:
     dist = ndimage.distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
     peaks = (dist == ndimage.maximum_filter(dist, size=2 * spacing + 1)) & (dist >= MIN_CORE)
     markers, n = ndimage.label(peaks, structure=EIGHT)
-    if n <= 1:
+    if n <= 1 or neck <= 0:
         return region.astype(np.int32)
-    return _merge_wide_necks(_flood(markers.astype(np.int32), dist, region), dist, n)
+    return _merge_wide_necks(_flood(markers.astype(np.int32), dist, region), dist, n, neck)
 
 
 def _flood(labels: np.ndarray, dist: np.ndarray, region: np.ndarray) -> np.ndarray:
@@ -185,8 +218,8 @@ def _flood(labels: np.ndarray, dist: np.ndarray, region: np.ndarray) -> np.ndarr
     return labels
 
 
-def _merge_wide_necks(labels: np.ndarray, dist: np.ndarray, n: int) -> np.ndarray:
-    """Merge neighbouring parts whose shared edge is at least :data:`NECK` times the width
+def _merge_wide_necks(labels: np.ndarray, dist: np.ndarray, n: int, neck: float) -> np.ndarray:
+    """Merge neighbouring parts whose shared edge is at least ``neck`` times the width
     of the thinner part; labels made ``1..m`` in order of first appearance."""
     deep = ndimage.maximum(dist, labels, index=np.arange(n + 1))
     contacts: dict[tuple[int, int], int] = {}
@@ -204,7 +237,7 @@ def _merge_wide_necks(labels: np.ndarray, dist: np.ndarray, n: int) -> np.ndarra
         return k
 
     for (i, j), count in sorted(contacts.items(), key=lambda kv: -kv[1]):
-        if count >= NECK * 2 * min(deep[i], deep[j]):
+        if count >= neck * 2 * min(deep[i], deep[j]):
             parent[root(j)] = root(i)
     roots = np.array([root(k) for k in range(n + 1)])
     merged = roots[labels]
