@@ -144,14 +144,15 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(r)
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.is_file() else {}
-    kept = [r for r in old.get("runs", []) if (r["label"], r["size"]) not in {
-        (args.label, s) for s in args.sizes
-    }]
+    kept = [
+        r
+        for r in old.get("runs", [])
+        if (r["label"], r["size"]) not in {(args.label, s) for s in args.sizes}
+    ]
     all_runs = kept + runs
     data = {
-        "command": "nice -n 10 .venv/bin/python benchmarks/semantic_speed.py " + " ".join(
-            argv if argv is not None else sys.argv[1:]
-        ),
+        "command": "nice -n 10 .venv/bin/python benchmarks/semantic_speed.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
         "pair": "AirChange Szada/1 repeated (benchmarks/_common.py build_scene, airchange), "
         "cva, --min-pixels 20, --no-facts --no-report",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared with other work",
