@@ -63,6 +63,7 @@ class WindowBudget:
             meets its core.
         remaining: per object, how many of the windows it meets are not classified yet.
         classified, skipped: windows classified, windows with changes left out.
+        object_s: estimated seconds to cut one object (less with several processes).
 
     Example:
         >>> grid = TileGrid(Window(0, 0, 64, 32), size=32)  # doctest: +SKIP
@@ -78,6 +79,7 @@ class WindowBudget:
     classified: int = 0
     skipped: int = 0
     covered_count: int = 0
+    object_s: float = OBJECT_S
     _timed: list[float] = field(default_factory=list)
 
     @classmethod
@@ -119,7 +121,7 @@ class WindowBudget:
             estimate = NETWORK_S_PER_MPX * int(tile.read.width) * int(tile.read.height) / 1e6
         touching = self.touches[tile.index]
         completes = int((self.remaining[touching] == 1).sum())
-        objects = (self.covered_count + completes) * OBJECT_S
+        objects = (self.covered_count + completes) * self.object_s
         return elapsed + estimate + objects <= self.seconds
 
     def mark(self, tile: Tile, seconds: float | None = None) -> None:

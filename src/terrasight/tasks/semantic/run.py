@@ -33,7 +33,12 @@ from terrasight.tasks.landcover.classes import CLASSES, N_CLASSES
 from terrasight.tasks.semantic.budget import WindowBudget
 from terrasight.tasks.semantic.coverage import Coverage
 from terrasight.tasks.semantic.objects import recut_objects
-from terrasight.tasks.semantic.partial import StoredObjects, recut_covered, stored_objects
+from terrasight.tasks.semantic.partial import (
+    CutSettings,
+    StoredObjects,
+    recut_covered,
+    stored_objects,
+)
 from terrasight.tasks.semantic.pixels import PixelClasses, classify_changed_pixels, window_grid
 
 log = logging.getLogger(__name__)
@@ -150,13 +155,12 @@ def classify_changes(
         result, net, opts.tile_size, opts.overlap, opts.threshold, budget=budget
     )
     status = Coverage.full(pixels, len(result.objects), result.changed_pixels)
-    if budget is None or budget.complete or stored is None:
-        recut = recut_objects(result, pixels.path, opts.min_pixels, opts.spacing, name, opts.smooth)
-    else:
-        recut = recut_covered(
-            result, stored, budget.covered, pixels.path, opts.min_pixels, opts.spacing, opts.smooth
-        )
+    if budget is not None and not budget.complete and stored is not None:
+        settings = CutSettings(opts.min_pixels, opts.spacing, opts.smooth)
+        recut = recut_covered(result, stored, budget.covered, pixels.path, settings)
         status = Coverage.partial(pixels, budget, result.changed_pixels, budget_s or 0.0)
+    else:
+        recut = recut_objects(result, pixels.path, opts.min_pixels, opts.spacing, name, opts.smooth)
     notes = list(pixels.notes)
     if status.note:
         notes.append(status.note)
