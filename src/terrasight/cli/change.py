@@ -79,7 +79,7 @@ from terrasight.tasks.semantic.budget import default_budget
     default=None,
     help="Measure each change's land cover before and after with the land-cover model "
     "(change_classes.tif; objects split by class, buildings one by one). By default on "
-    "RGB images, within a budget of about the change job's own time (at least 30 s): on "
+    "RGB images, within a budget of about the change job's own time (at least 10 s): on "
     "busy scenes the windows beyond it are left without classes and a warning says so. "
     "--classes: every window, whatever it costs; --no-classes: none.",
 )

@@ -10,14 +10,15 @@ that, so the command line and the server give the step a budget of
 Within a budget the windows holding changes are visited in a fixed random order (spread
 over the scene), and a window is classified only while the seconds spent so far, the
 next window's estimate (the mean of the windows done; :data:`NETWORK_S_PER_MPX` for the
-first) and :data:`OBJECT_S` for each object lying wholly in classified windows fit in the
-budget. Objects that do not are left as plain change regions, without classes, and the
+first) and :data:`OBJECT_S` for each object lying wholly in classified windows (scaled by
+how much slower than :data:`NETWORK_S_PER_MPX` the windows ran: a busy machine is slow at
+both) fit in the budget. Objects that do not are left as plain change regions, without classes, and the
 result says so (:func:`skipped_note`): a skipped class never reads as "no change of
 that class".
 
 Example:
-    >>> default_budget(10.0), default_budget(100.0)
-    (30.0, 100.0)
+    >>> default_budget(4.0), default_budget(100.0)
+    (10.0, 100.0)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from terrasight.io.tiling import Tile, TileGrid
 
 MULTIPLE = 1.0
 """The default budget: the semantic step may take this many times the change job's seconds."""
-MIN_BUDGET_S = 30.0
+MIN_BUDGET_S = 10.0
 """... but never less than this: small and quiet scenes get every class."""
 OBJECT_S = 0.004
 """Seconds to cut one object by class (measured: 9.05 s for 2,556 objects of the busy
@@ -81,6 +82,7 @@ class WindowBudget:
     covered_count: int = 0
     object_s: float = OBJECT_S
     _timed: list[float] = field(default_factory=list)
+    _mpx: list[float] = field(default_factory=list)
 
     @classmethod
     def of(
@@ -115,13 +117,17 @@ class WindowBudget:
     def allows(self, tile: Tile, elapsed: float) -> bool:
         """Whether classifying ``tile`` (and cutting the objects it completes) fits, after
         ``elapsed`` seconds of windows."""
+        mpx = int(tile.read.width) * int(tile.read.height) / 1e6
+        slow = 1.0
         if self._timed:
             estimate = float(np.mean(self._timed))
+            measured = sum(self._timed) / max(sum(self._mpx), 1e-9)
+            slow = min(max(measured / NETWORK_S_PER_MPX, 0.5), 4.0)
         else:
-            estimate = NETWORK_S_PER_MPX * int(tile.read.width) * int(tile.read.height) / 1e6
+            estimate = NETWORK_S_PER_MPX * mpx
         touching = self.touches[tile.index]
         completes = int((self.remaining[touching] == 1).sum())
-        objects = (self.covered_count + completes) * self.object_s
+        objects = (self.covered_count + completes) * self.object_s * slow
         return elapsed + estimate + objects <= self.seconds
 
     def mark(self, tile: Tile, seconds: float | None = None) -> None:
@@ -131,6 +137,7 @@ class WindowBudget:
         self.covered_count += int((self.remaining[touching] == 0).sum())
         if seconds is not None:
             self._timed.append(seconds)
+            self._mpx.append(int(tile.read.width) * int(tile.read.height) / 1e6)
             self.classified += 1
 
     def skip(self) -> None:
