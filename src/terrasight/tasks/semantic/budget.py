@@ -162,7 +162,7 @@ def skipped_note(
 
     Example:
         >>> skipped_note(3, 10, 40, 100, 0.7, 30.0)[:60]
-        'classes not computed for 3 of 10 windows with changes (40 o'
+        'classes not computed for 3 of 10 windows with changes (40 of'
     """
     return (
         f"classes not computed for {skipped} of {windows} windows with changes "
