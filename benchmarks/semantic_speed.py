@@ -21,6 +21,8 @@ Each run is timed from outside (imports included). The table gives the best and 
 seconds, the classes' share of windows and objects, and the ratio to ``no-classes``.
 ``--pythonpath`` runs another source tree (e.g. an export of an earlier commit) to measure
 a before; ``--label`` names the runs in the JSON, which is merged into ``--out``.
+``--profile SIZE`` instead profiles ``classify_changes`` in this process (cProfile,
+cumulative seconds of its parts) and stores that under ``profiles``.
 """
 
 from __future__ import annotations
@@ -119,6 +121,50 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+PROFILED = {
+    "classify_changes": "run.py:classify_changes",
+    "pixels (network, reads, writes)": "pixels.py:classify_changed_pixels",
+    "network (onnxruntime)": "onnx_landcover.py:probabilities",
+    "recut objects": "objects.py:recut_objects",
+    "recut: split_pieces": "split.py:split_pieces",
+    "recut: pieces traced (shapes, records)": "objects.py:_pieces",
+    "recut: polygon burnt (rasterize)": "objects.py:_burn",
+}
+
+
+def profile(size: int, work: Path) -> dict:
+    """Where ``classify_changes`` spends its time (cProfile, cumulative seconds) on the pair."""
+    import cProfile
+    import pstats
+
+    import terrasight
+    from terrasight.tasks.semantic import classify_changes
+
+    before, after = build_scene(work / f"airchange-{size}", size, "airchange")
+    out = work / f"profile-{size}"
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    result = terrasight.detect_changes(before, after, method="cva", outdir=out)
+    detect_s = time.perf_counter() - t0
+    prof = cProfile.Profile()
+    prof.enable()
+    classified = classify_changes(result)
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    found = {}
+    for label, key in PROFILED.items():
+        file, name = key.split(":")
+        hits = [v for (f, _, n), v in stats.items() if f.endswith(file) and n == name]
+        found[label] = round(sum(h[3] for h in hits), 2)
+    return {
+        "size": size,
+        "objects": len(result.objects),
+        "pieces": len(classified.objects),
+        "detect_s": round(detect_s, 2),
+        "cumulative_s": found,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[2048])
@@ -129,10 +175,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default="/tmp/terrasight-semantic-speed")
     p.add_argument("--out", default=str(HERE / "results" / "semantic_speed.json"))
     p.add_argument("--note", default="")
+    p.add_argument("--profile", type=int, default=None, help="profile classify_changes at SIZE")
     args = p.parse_args(argv)
     if args.pythonpath:
         os.environ["PYTHONPATH"] = args.pythonpath
     work = Path(args.workdir)
+    if args.profile:
+        found = profile(args.profile, work)
+        print(json.dumps(found, indent=1))
+        out = Path(args.out)
+        data = json.loads(out.read_text()) if out.is_file() else {}
+        data.setdefault("profiles", {})[str(args.profile)] = found
+        out.write_text(json.dumps(data, indent=1))
+        return 0
     runs = []
     for size in args.sizes:
         before, after = build_scene(work / f"airchange-{size}", size, "airchange")
@@ -158,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared with other work",
         "date": time.strftime("%Y-%m-%d"),
         "notes": {**old.get("notes", {}), **({args.label: args.note} if args.note else {})},
+        "profiles": old.get("profiles", {}),
         "runs": all_runs,
         "summary": summarise(all_runs),
     }

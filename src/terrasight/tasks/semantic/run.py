@@ -150,7 +150,7 @@ def classify_changes(
         ("landcover-network", opts.threads),
         lambda: load_landcover_network(threads=opts.threads),
     )
-    budget, stored = _budget(result, opts, budget_s if name is None else None)
+    budget, stored = _budget(result, opts, budget_s if name is None else None, start)
     pixels = classify_changed_pixels(
         result, net, opts.tile_size, opts.overlap, opts.threshold, budget=budget
     )
@@ -181,16 +181,18 @@ def classify_changes(
 
 
 def _budget(
-    result: ChangeResult, opts: SemanticOptions, budget_s: float | None
+    result: ChangeResult, opts: SemanticOptions, budget_s: float | None, start: float
 ) -> tuple[WindowBudget | None, StoredObjects | None]:
-    """The window budget (None: no budget, or objects that are not in a file)."""
+    """The window budget, less the seconds spent since ``start`` (None: no budget, or
+    objects that are not in a file)."""
     if budget_s is None:
         return None, None
     stored = stored_objects(result)
     if stored is None:
         return None, None
     grid = window_grid(result, opts.tile_size, opts.overlap)
-    return WindowBudget.of(float(budget_s), grid, stored.boxes), stored
+    left = float(budget_s) - (time.perf_counter() - start)
+    return WindowBudget.of(left, grid, stored.boxes), stored
 
 
 def transitions_table(pixels: PixelClasses, pixel_area: float) -> list[dict[str, Any]]:
