@@ -199,11 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(r)
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.is_file() else {}
-    kept = [
-        r
-        for r in old.get("runs", [])
-        if (r["label"], r["size"]) not in {(args.label, s) for s in args.sizes}
-    ]
+    measured = {(args.label, s, v) for s in args.sizes for v in args.variants}
+    kept = [r for r in old.get("runs", []) if (r["label"], r["size"], r["variant"]) not in measured]
     all_runs = kept + runs
     data = {
         "command": "nice -n 10 .venv/bin/python benchmarks/semantic_speed.py "
