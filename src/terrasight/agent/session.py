@@ -112,6 +112,8 @@ class Session:
         self._archive: Index | None = None
         self._series: SeriesResult | None = None
         self._scene: SceneObjects | None = None
+        self._measured: bool | None = None
+        self.class_note: str | None = None
 
     @property
     def outdir(self) -> Path:
@@ -167,6 +169,7 @@ class Session:
 
         get_method(method)  # UnknownMethodError names the installed ones
         self.method, self._result, self._facts = method, None, {}
+        self._measured, self.class_note = None, None
         return self.result()
 
     def scene_objects(self) -> SceneObjects:
@@ -244,8 +247,12 @@ class Session:
         return self._archive
 
     def facts(self, classes: bool = False) -> ChangeFacts:
-        """The change facts; with land cover when ``classes`` and PyTorch is installed."""
+        """The change facts; with land cover when ``classes``: measured per pixel by the
+        land-cover network where the images allow (:meth:`measure_classes`), else from the
+        image-text model when PyTorch is installed."""
         self._need_pair()
+        if classes and self.measure_classes():
+            self._facts = {}  # made before the objects were cut by class
         classes = classes and importlib.util.find_spec("torch") is not None
         if classes in self._facts:
             return self._facts[classes]
@@ -262,6 +269,47 @@ class Session:
             made = facts_of(self.result(), FactsOptions(classify=classes), self.cache)
         self._facts[classes] = made
         return made
+
+    def measure_classes(self) -> bool:
+        """Cut a detected pair's changes by land cover before and after, once
+        (:func:`~terrasight.tasks.semantic.run.classify_changes`, every window: the question
+        asked for them); True when that was done now. A saved result keeps what it has;
+        images without RGB keep the plain result."""
+        if self.saved or self._measured is not None:
+            return False
+        result = self.result()
+        if len(result.objects) and result.objects[0].parent_id is not None:
+            self._measured = True
+            return False
+        from terrasight.errors import BandSelectionError, MissingDependencyError, ModelWeightsError
+        from terrasight.tasks.semantic.run import classify_changes
+
+        try:
+            self._result = classify_changes(result, cache=self.cache)
+        except (BandSelectionError, MissingDependencyError, ModelWeightsError) as exc:
+            self._measured = False
+            self.class_note = f"land cover of the changes not measured: {exc}"
+            return False
+        self._measured = True
+        return True
+
+    def class_changes(self) -> dict[str, Any]:
+        """What the changes were and became (:func:`~terrasight.tasks.semantic.table.class_changes`),
+        measured first where a detected pair has no classes yet."""
+        from terrasight.tasks.semantic.table import class_changes
+
+        self._need_pair()
+        if self.facts_only:
+            raise ToolArgumentError(
+                "only the change facts are at hand: the land-cover table of the changes is "
+                "in the result folder; start from it."
+            )
+        self.measure_classes()
+        folder = self.before if self.saved else Path(self.result().mask_path).parent
+        data = class_changes(folder)
+        if self.class_note:
+            data["notes"] = [*data.get("notes", []), self.class_note]
+        return data
 
     def subset(self, ids: list[int] | None, classes: bool = False) -> ChangeFacts:
         """The facts limited to the objects ``ids`` (all of them when None).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.interpret.caption import caption_change
 from terrasight.tasks.interpret.facts_data import read_facts
 from terrasight.tasks.semantic import ONLY_CLASSES, classify_changes
+from terrasight.tasks.semantic.budget import default_budget
 
 
 @click.command()
@@ -74,10 +76,12 @@ from terrasight.tasks.semantic import ONLY_CLASSES, classify_changes
 )
 @click.option(
     "--classes/--no-classes",
-    default=True,
-    show_default=True,
+    default=None,
     help="Measure each change's land cover before and after with the land-cover model "
-    "(change_classes.tif; objects split by class, buildings one by one).",
+    "(change_classes.tif; objects split by class, buildings one by one). By default on "
+    "RGB images, within a budget of about the change job's own time (at least 10 s): on "
+    "busy scenes the windows beyond it are left without classes and a warning says so. "
+    "--classes: every window, whatever it costs; --no-classes: none.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option(
@@ -114,7 +118,7 @@ def change(
     no_report: bool,
     no_facts: bool,
     only: str | None,
-    classes: bool,
+    classes: bool | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -130,7 +134,9 @@ def change(
     facts.json (each object's size, shape, place and land cover before and after)
     and report.html into OUTDIR. Objects are split where their land cover differs,
     and new or removed buildings are objects of their own (--no-classes: plain
-    connected change regions). An interrupted run resumes
+    connected change regions; on busy scenes the classes stay within a time budget
+    unless --classes is given, and the output says what was left out). An
+    interrupted run resumes
     when started again with the same arguments. With --json, stdout holds the
     summary (summary.json plus the output paths) and nothing else.
     """
@@ -144,6 +150,7 @@ def change(
     elif before is None or after is None:
         raise click.UsageError("give BEFORE and AFTER images, or --stac URL with --before/--after.")
     models = ModelCache()
+    started = time.perf_counter()
     result = run_change(
         before,
         after,
@@ -169,8 +176,9 @@ def change(
     if result.method_choice:
         choice = result.method_choice
         click.echo(f"method auto chose {choice['chosen']}: {choice['reason']}.", err=True)
-    if classes or only:
-        result = with_classes(result, only)
+    if classes is not False or only:
+        budget = None if classes or only else default_budget(time.perf_counter() - started)
+        result = with_classes(result, only, budget)
     paths = result.save(
         outdir, report=not no_report, facts=not no_facts, cache=models, workers=workers
     )
@@ -180,11 +188,14 @@ def change(
         echo_result(result, paths)
 
 
-def with_classes(result: ChangeResult, only: str | None) -> ChangeResult:
-    """The result with its land cover measured; without ``--only``, images the model
-    cannot read (no RGB) keep the plain result, with a warning."""
+def with_classes(
+    result: ChangeResult, only: str | None, budget_s: float | None = None
+) -> ChangeResult:
+    """The result with its land cover measured (within ``budget_s`` seconds when given);
+    without ``--only``, images the model cannot read (no RGB) keep the plain result, with
+    a warning."""
     try:
-        return classify_changes(result, only=only)
+        return classify_changes(result, only=only, budget_s=budget_s)
     except BandSelectionError as exc:
         if only:
             raise

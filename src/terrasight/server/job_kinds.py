@@ -88,3 +88,30 @@ def run_image(image: Path, outdir: Path, cache: ModelCache) -> None:
 def summary_file(kind: str) -> str | None:
     """The JSON summary a finished job of ``kind`` has (None: the change summary)."""
     return {"series": SERIES_SUMMARY, "image": DESCRIPTION}.get(kind)
+
+
+def with_classes(
+    result: Any, classes: bool | None, change_seconds: float, cache: ModelCache
+) -> Any:
+    """The change result with its land cover before and after, as ``terrasight change`` does:
+    within the default budget (``classes`` None) or whole (True). Images the land-cover
+    network cannot read (no RGB) or a missing network keep the plain result, with a warning
+    saying why, unless ``classes`` is True (then the job fails with that reason).
+
+    Example:
+        >>> result = with_classes(result, None, 12.0, ModelCache())  # doctest: +SKIP
+    """
+    from dataclasses import replace
+
+    from terrasight.errors import BandSelectionError, MissingDependencyError, ModelWeightsError
+    from terrasight.tasks.semantic.budget import default_budget
+    from terrasight.tasks.semantic.run import classify_changes
+
+    budget = None if classes else default_budget(change_seconds)
+    try:
+        return classify_changes(result, budget_s=budget, cache=cache)
+    except (BandSelectionError, MissingDependencyError, ModelWeightsError) as exc:
+        if classes:
+            raise
+        note = f"land cover of the changes not measured: {exc}"
+        return replace(result, warnings=(*result.warnings, note))

@@ -45,6 +45,8 @@ class Job:
         progress: 0 to 1.
         stage: what it is doing (``waiting``, ``detecting``, ``saving``, ``finished``...).
         error: the message when failed; ``status`` its HTTP status.
+        classes: land-cover classes of a change job's changes (RGB images): None within the
+            default budget, True every window, False none.
     """
 
     id: str
@@ -62,6 +64,7 @@ class Job:
     cancel_requested: bool = False
     kind: str = "change"
     images: tuple[str, ...] = ()
+    classes: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; the input paths are shown by file name only.
@@ -123,11 +126,19 @@ class JobStore:
         job_id: str | None = None,
         kind: str = "change",
         images: tuple[str, ...] = (),
+        classes: bool | None = None,
     ) -> Job:
         """A new queued job, written to disk."""
         now = time.time()
         job = Job(job_id or self.new_id(), str(before), str(after), method, source)
-        job = replace(job, created=now, updated=now, kind=kind, images=tuple(map(str, images)))
+        job = replace(
+            job,
+            created=now,
+            updated=now,
+            kind=kind,
+            images=tuple(map(str, images)),
+            classes=classes,
+        )
         self.folder(job.id).mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._jobs[job.id] = job

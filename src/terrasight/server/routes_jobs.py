@@ -61,6 +61,13 @@ class JobRequest(BaseModel):
         examples=["auto", "cva", "irmad", "sar"],
         description="The change method; left out, the library's default (GET /api/data names it).",
     )
+    classes: bool | None = Field(
+        default=None,
+        description="Land cover before and after of each change (RGB images): left out, "
+        "within a budget of about the change job's own time (busy scenes get classes for "
+        "part of the windows, and the result's warnings say so); true: every window, "
+        "whatever it costs; false: none.",
+    )
 
 
 def job_view(ctx: AppContext, job: Job) -> dict[str, Any]:
@@ -103,7 +110,7 @@ def create_job(body: JobRequest, ctx: Context) -> dict[str, Any]:
         check_raster(before, "before")
         check_raster(after, "after")
         source = "data"
-    job = ctx.store.create(str(before), str(after), method, source)
+    job = ctx.store.create(str(before), str(after), method, source, classes=body.classes)
     ctx.runner.submit(job.id)
     return job_view(ctx, job)
 
@@ -169,9 +176,11 @@ def upload_job(
     before: Annotated[UploadFile, File(description="The earlier image.")],
     after: Annotated[UploadFile, File(description="The later image.")],
     method: Annotated[str | None, Form(max_length=64)] = None,
+    classes: Annotated[bool | None, Form()] = None,
 ) -> dict[str, Any]:
     """Start a job on two uploaded images (each at most the server's upload limit); they keep
-    their file names, made safe (a clash gets a suffix). No method: the library's default."""
+    their file names, made safe (a clash gets a suffix). No method: the library's default;
+    ``classes`` as in ``POST /api/jobs``."""
     limit = ctx.config.max_upload_bytes
     length = int(request.headers.get("content-length") or 0)
     if length > 2 * limit + MULTIPART_SLACK:
@@ -181,7 +190,9 @@ def upload_job(
     method = method or default_method()
     _check_method(method)
     job_id, paths = _save_uploads(ctx, [before, after], ["before", "after"])
-    job = ctx.store.create(str(paths[0]), str(paths[1]), method, "upload", job_id=job_id)
+    job = ctx.store.create(
+        str(paths[0]), str(paths[1]), method, "upload", job_id=job_id, classes=classes
+    )
     ctx.runner.submit(job.id)
     return job_view(ctx, job)
 

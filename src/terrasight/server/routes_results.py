@@ -16,8 +16,9 @@ from terrasight.errors import UnsafePathError
 from terrasight.io.vectors import jsonable
 from terrasight.server.job_kinds import DESCRIPTION, summary_file
 from terrasight.server.routes_jobs import Context
-from terrasight.tasks.change.names import OUTPUT_NAMES
+from terrasight.tasks.change.names import CLASSES_NAME, OUTPUT_NAMES, TRANSITIONS_NAME
 from terrasight.tasks.interpret.facts_data import read_facts
+from terrasight.tasks.semantic.table import class_changes
 from terrasight.tasks.series.result import DATE_TIF, INTERVAL_TIF, OBJECTS_GEOJSON, SERIES_JSON
 
 router = APIRouter(prefix="/api/jobs/{job_id}", tags=["results"])
@@ -25,7 +26,15 @@ router = APIRouter(prefix="/api/jobs/{job_id}", tags=["results"])
 FACTS_FILE = "facts.json"
 SERIES_FILES = (DATE_TIF, INTERVAL_TIF, OBJECTS_GEOJSON, SERIES_JSON)
 DOWNLOADS = {
-    name: name for name in (*OUTPUT_NAMES.values(), FACTS_FILE, *SERIES_FILES, DESCRIPTION)
+    name: name
+    for name in (
+        *OUTPUT_NAMES.values(),
+        FACTS_FILE,
+        CLASSES_NAME,
+        TRANSITIONS_NAME,
+        *SERIES_FILES,
+        DESCRIPTION,
+    )
 }
 """The files of a result a client may fetch, by name: nothing else in the folder is served."""
 MEDIA = {
@@ -91,8 +100,9 @@ def facts(job_id: str, ctx: Context) -> dict[str, Any]:
 
 @router.get("/summary")
 def summary(job_id: str, ctx: Context) -> dict[str, Any]:
-    """The result's summary: counts, areas and warnings of a change (``summary.json``); the
-    dates, objects and timeline of a series (``series.json``); the description of one image."""
+    """The result's summary: counts, areas and warnings of a change (``summary.json``) with
+    its land-cover changes under ``classes`` (as ``GET .../classes``); the dates, objects and
+    timeline of a series (``series.json``); the description of one image."""
     job = ctx.finished(job_id)
     name = summary_file(job.kind) or OUTPUT_NAMES["summary"]
     path = ctx.store.result_dir(job_id) / name
@@ -102,7 +112,19 @@ def summary(job_id: str, ctx: Context) -> dict[str, Any]:
             data[key] = Path(data[key]).name
     if isinstance(data.get("images"), list):
         data["images"] = [Path(str(p)).name for p in data["images"]]
+    if job.kind == "change":
+        data["classes"] = class_changes(ctx.store.result_dir(job_id))
     return data
+
+
+@router.get("/classes")
+def classes(job_id: str, ctx: Context) -> dict[str, Any]:
+    """What the changes were and became: pixels and area of each from -> to pair of land
+    cover, new and removed buildings, what each class lost and gained, and how much of the
+    change was classified (``complete``; ``notes`` say what a budget left out). ``measured``
+    is false where the job ran without classes."""
+    ctx.finished(job_id, kinds=("change",))
+    return class_changes(ctx.store.result_dir(job_id))
 
 
 @router.post("/ask")

@@ -2,14 +2,17 @@
 ones; a job waiting for a free slot has a place in the queue (1 runs next).
 
 A job is :func:`terrasight.tasks.change.pipeline.detect.detect_changes` into the job's
-``result/`` folder, then ``result.save`` there: the same code as ``terrasight
-change -o``, so an interrupted job resumes from the windows it had finished.
+``result/`` folder, the land cover of its changes on RGB images
+(:func:`~terrasight.server.job_kinds.with_classes`), then ``result.save`` there: the
+same code as ``terrasight change -o``, so an interrupted job resumes from the windows
+it had finished.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from rasterio.errors import RasterioError
 
 from terrasight.errors import TerrasightError, http_status
 from terrasight.models.runtime import ModelCache
-from terrasight.server.job_kinds import run_image, run_series
+from terrasight.server.job_kinds import run_image, run_series, with_classes
 from terrasight.server.jobs import FINAL_STATES, JobStore
 
 log = logging.getLogger(__name__)
@@ -165,6 +168,7 @@ class JobRunner:
             self.store.update(job_id, progress=round(share, 4))
 
         outdir = self.store.result_dir(job_id)
+        started = time.perf_counter()
         result = detect_changes(
             Path(job.before),
             Path(job.after),
@@ -175,6 +179,11 @@ class JobRunner:
             workers=self.workers,
             overwrite=False,
         )
+        if self._stopping(job_id):
+            raise CancelledError()
+        if job.classes is not False:
+            self.store.update(job_id, stage="classifying", progress=DETECT_SHARE)
+            result = with_classes(result, job.classes, time.perf_counter() - started, self.cache)
         if self._stopping(job_id):
             raise CancelledError()
         self.store.update(job_id, stage="saving", progress=DETECT_SHARE)

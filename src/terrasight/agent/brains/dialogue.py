@@ -198,8 +198,26 @@ def resolve(
         q = replace(q, regions=state.place)
         used.append("place")
     if not used:
+        measured = _class_change(q, tools)
+        if measured is not None:
+            return Plan((measured,), q, None, ())
         return Plan((("answer_question", {"question": text}),), q, None, ())
     return Plan((_step(q, ids, offered),), q, ids, tuple(used))
+
+
+def _class_change(q: Query, tools: frozenset[str]) -> tuple[str, dict[str, Any]] | None:
+    """What a class lost, gained or became over the whole scene, or how many buildings were
+    built or removed, from the measured land-cover table (when its tool is offered)."""
+    if "land_cover_changes" not in tools or q.regions or q.size or q.shape or q.extreme:
+        return None
+    was, became = q.was[:1], q.became[:1]
+    building = "built-up" in (*was, *became)
+    if not (was or became) or q.kind not in ("area", "class", "count"):
+        return None
+    if q.kind == "count" and not building:
+        return None
+    args = {"was": was[0]} if was else {}
+    return "land_cover_changes", {**args, **({"became": became[0]} if became else {})}
 
 
 def _ranked(

@@ -150,8 +150,26 @@ async function showResult(job) {
     `${facts.object_count} objects, ${area(facts.changed_area, facts.area_unit)} changed ` +
     `(${(100 * facts.changed_fraction).toFixed(2)}% of the scene), method ${facts.method}.`;
   $("result").hidden = $("chat").hidden = false;
+  showClasses(jobId).catch(showError);
   showConversation(jobId).catch(showError);
   if (mapped && state.info) showOnMap(jobId, facts, geojson);
+}
+
+async function showClasses(jobId) {
+  // What the changes were and became, measured per pixel; what a budget left out is said.
+  const c = await api(`api/jobs/${jobId}/classes`);
+  const line = $("result-classes");
+  if (!current(jobId)) return;
+  if (!c.measured) { line.hidden = true; return; }
+  const top = c.transitions
+    .filter((r) => r.from !== r.to && r.from !== "unknown" && r.to !== "unknown")
+    .slice(0, 3)
+    .map((r) => `${r.from} \u2192 ${r.to} ${area(r.area, c.area_unit)}`);
+  const b = c.buildings || { built: 0, removed: 0 };
+  line.textContent = `Land cover: ${b.built} buildings built, ${b.removed} removed` +
+    (top.length ? `; largest changes ${top.join(", ")}` : "") + "." +
+    (c.complete ? "" : " " + c.notes.filter((n) => n.startsWith("classes not computed")).join(" "));
+  line.hidden = false;
 }
 
 async function showOther(job) {

@@ -164,9 +164,10 @@ def _facts(
 
 def _copy_classes(result: ChangeResult, out: Path) -> dict[str, Path]:
     """``change_classes.tif`` and its table, where the semantic step wrote them beside the mask
-    (and the objects carry its classes: a later run without classes leaves them stale)."""
+    (and the objects came out of that step: a later run without classes leaves them stale;
+    with a budget, some objects have no class but all carry ``parent_id``)."""
     found: dict[str, Path] = {}
-    if len(result.objects) and result.objects[0].from_class is None:
+    if len(result.objects) and result.objects[0].parent_id is None:
         return found
     for kind, name in (("classes", CLASSES_NAME), ("transitions", TRANSITIONS_NAME)):
         src = Path(result.mask_path).with_name(name)

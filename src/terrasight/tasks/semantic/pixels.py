@@ -12,6 +12,7 @@ other pixel. Memory depends on the window, not the scene.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from terrasight.tasks.landcover.model import (
     spectral_rules,
     to_display_units,
 )
+from terrasight.tasks.semantic.budget import WindowBudget
 
 DATES = ("before", "after")
 BLOCK = 256
@@ -53,7 +55,8 @@ class PixelClasses:
         transitions: ``(7, 7)`` pixel counts, row the class before, column the class
             after (codes of :data:`~terrasight.tasks.landcover.classes.CLASSES`, the
             last row and column for pixels without a class: nodata in that date).
-        windows: windows classified (of ``total_windows``).
+        windows: windows classified (of ``total_windows``; ``changed_windows`` hold changes:
+            with a budget, those left out have no class).
         notes: what the user should know (bands taken as RGB other than red, green, blue).
         details: how the pixels were read (stretched images), for ``change_classes.json``.
     """
@@ -64,6 +67,7 @@ class PixelClasses:
     total_windows: int
     notes: tuple[str, ...] = ()
     details: tuple[str, ...] = ()
+    changed_windows: int = 0
 
 
 def classify_changed_pixels(
@@ -72,6 +76,7 @@ def classify_changed_pixels(
     tile_size: int = 1024,
     overlap: int = 64,
     threshold: float | None = None,
+    budget: WindowBudget | None = None,
 ) -> PixelClasses:
     """Write ``change_classes.tif`` beside ``result``'s mask and count its transitions.
 
@@ -82,6 +87,8 @@ def classify_changed_pixels(
             the network sees ``overlap`` px of context around their changed pixels).
         threshold: below this class probability a pixel is ``unknown``; the network's own
             threshold if None.
+        budget: classify only the windows it allows (in its order) and tell it what was
+            done; every window with changes if None.
 
     Raises:
         BandSelectionError: the images have fewer than three bands (no RGB to classify).
@@ -116,9 +123,8 @@ def classify_changed_pixels(
     transitions = np.zeros((N_CODES, N_CODES), np.int64)
     out = Path(result.mask_path).with_name(CLASSES_NAME)
     part = out.with_name(out.name + ".part")
-    size = -(-tile_size // BLOCK) * BLOCK  # whole blocks of the output file
-    grid = TileGrid(Window(0, 0, result.width, result.height), size, overlap)
-    done = 0
+    grid = budget.grid if budget is not None else window_grid(result, tile_size, overlap)
+    done = busy = 0
     with (
         rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB),
         pair.readers() as reader,
@@ -131,10 +137,18 @@ def classify_changed_pixels(
             details.append("images that are not 8-bit were stretched by each band's 2-98% range")
         with rasterio.open(part, "w", **_profile(mask_ds)) as dst:
             dst.update_tags(**_tags())
-            for whole in grid:
+            start = time.perf_counter()
+            for whole in budget.order() if budget is not None else grid:
                 changed = mask_ds.read(1, window=whole.core) == 1
                 if not changed.any():
+                    if budget is not None:
+                        budget.mark(whole)
                     continue
+                busy += 1
+                if budget is not None and not budget.allows(whole, time.perf_counter() - start):
+                    budget.skip()
+                    continue
+                began = time.perf_counter()
                 tile, changed = _around_changes(whole, changed, grid.region, overlap)
                 src = Window(
                     region.col_off + tile.read.col_off,
@@ -142,16 +156,9 @@ def classify_changed_pixels(
                     tile.read.width,
                     tile.read.height,
                 )
-                b, a, vb, va = reader.read_dates(src)
-                codes = []
-                for data, valid, date in ((b, vb, "before"), (a, va, "after")):
-                    rgb = to_display_units(data[picks], *stretches[date])
-                    cls = classes_of(classify_window(rgb, network), thr)
-                    if spectral is not None:
-                        red, green, nir = (data[i] for i in spectral)
-                        spectral_rules(cls, red, green, nir)
-                    cls[~valid] = NODATA
-                    codes.append(cls[tile.core_slices])
+                codes = _classes_of(
+                    reader.read_dates(src), tile, picks, stretches, spectral, network, thr
+                )
                 # whole grid windows (whole blocks) are written: GDAL fills the rest of a
                 # partly written block of a new file with 0, not with nodata
                 block = np.full(
@@ -164,8 +171,46 @@ def classify_changed_pixels(
                 dst.write(block, window=whole.core)
                 transitions += _count(codes[0][changed], codes[1][changed])
                 done += 1
+                if budget is not None:
+                    budget.mark(whole, time.perf_counter() - began)
     part.replace(out)
-    return PixelClasses(out, transitions, done, len(grid), tuple(notes), tuple(details))
+    return PixelClasses(
+        out, transitions, done, len(grid), tuple(notes), tuple(details), changed_windows=busy
+    )
+
+
+def window_grid(result: ChangeResult, tile_size: int, overlap: int) -> TileGrid:
+    """The windows classified: ``tile_size`` rounded up to whole blocks of the output file.
+
+    Example:
+        >>> window_grid(result, 500, 64).size  # doctest: +SKIP
+        512
+    """
+    size = -(-tile_size // BLOCK) * BLOCK
+    return TileGrid(Window(0, 0, result.width, result.height), size, overlap)
+
+
+def _classes_of(
+    dates: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    tile: Tile,
+    picks: list[int],
+    stretches: dict[str, tuple[Any, Any]],
+    spectral: tuple[int, int, int] | None,
+    network: LandCoverNetwork,
+    thr: float,
+) -> list[np.ndarray]:
+    """The classes of both dates on ``tile``'s core (nodata where a date has no data)."""
+    b, a, vb, va = dates
+    codes = []
+    for data, valid, date in ((b, vb, "before"), (a, va, "after")):
+        rgb = to_display_units(data[picks], *stretches[date])
+        cls = classes_of(classify_window(rgb, network), thr)
+        if spectral is not None:
+            red, green, nir = (data[i] for i in spectral)
+            spectral_rules(cls, red, green, nir)
+        cls[~valid] = NODATA
+        codes.append(cls[tile.core_slices])
+    return codes
 
 
 def _around_changes(

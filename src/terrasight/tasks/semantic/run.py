@@ -25,12 +25,21 @@ from typing import Any, ClassVar
 
 from terrasight.errors import InvalidOptionError
 from terrasight.models.onnx_landcover import LandCoverNetwork, load_landcover_network
+from terrasight.models.runtime import ModelCache, cached
 from terrasight.tasks.change.methods.base import MethodOptions, option
 from terrasight.tasks.change.names import TRANSITIONS_NAME
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.landcover.classes import CLASSES, N_CLASSES
+from terrasight.tasks.semantic.budget import WindowBudget
+from terrasight.tasks.semantic.coverage import Coverage
 from terrasight.tasks.semantic.objects import recut_objects
-from terrasight.tasks.semantic.pixels import PixelClasses, classify_changed_pixels
+from terrasight.tasks.semantic.partial import (
+    CutSettings,
+    StoredObjects,
+    recut_covered,
+    stored_objects,
+)
+from terrasight.tasks.semantic.pixels import PixelClasses, classify_changed_pixels, window_grid
 from terrasight.tasks.semantic.split import NECK
 
 log = logging.getLogger(__name__)
@@ -102,6 +111,8 @@ def classify_changes(
     only: str | None = None,
     options: SemanticOptions | dict[str, Any] | None = None,
     network: LandCoverNetwork | None = None,
+    budget_s: float | None = None,
+    cache: ModelCache | None = None,
 ) -> ChangeResult:
     """The result with each change's land cover before and after, and buildings one by one.
 
@@ -117,6 +128,11 @@ def classify_changes(
             ``vegetation``, ``bare``); the others are cleared from the mask too.
         options: :class:`SemanticOptions` or a dict of them.
         network: an opened land-cover network; the shipped one if None.
+        budget_s: seconds the step may take (see :mod:`~terrasight.tasks.semantic.budget`):
+            windows beyond it are left without classes, their objects kept whole without
+            ``from_class``, and a warning says so. None (the default): every window and
+            object, whatever it costs. Ignored with ``only``, which needs every class.
+        cache: keeps the opened network for the next call (owned by the caller).
 
     Raises:
         InvalidOptionError: ``only`` or an option is not valid.
@@ -139,26 +155,38 @@ def classify_changes(
             f"overlap {opts.overlap} must be less than half the tile size {opts.tile_size}"
         )
     start = time.perf_counter()
-    net = network or load_landcover_network(threads=opts.threads)
-    pixels = classify_changed_pixels(result, net, opts.tile_size, opts.overlap, opts.threshold)
-    recut = recut_objects(
-        result,
-        pixels.path,
-        opts.min_pixels,
-        opts.spacing,
-        name,
-        opts.smooth,
-        neck=opts.neck,
-        together=bool(opts.together),
-        cut_seen=bool(opts.cut_seen),
+    net = network or cached(
+        cache,
+        ("landcover-network", opts.threads),
+        lambda: load_landcover_network(threads=opts.threads),
     )
+    budget, stored = _budget(result, opts, budget_s if name is None else None, start)
+    pixels = classify_changed_pixels(
+        result, net, opts.tile_size, opts.overlap, opts.threshold, budget=budget
+    )
+    status = Coverage.full(pixels, len(result.objects), result.changed_pixels)
+    settings = CutSettings(
+        opts.min_pixels, opts.spacing, opts.smooth, opts.neck, bool(opts.together),
+        bool(opts.cut_seen),
+    )  # fmt: skip
+    if budget is not None and not budget.complete and stored is not None:
+        recut = recut_covered(result, stored, budget.covered, pixels.path, settings)
+        status = Coverage.partial(pixels, budget, result.changed_pixels, budget_s or 0.0)
+    else:
+        recut = recut_objects(
+            result, pixels.path, opts.min_pixels, opts.spacing, name, opts.smooth,
+            neck=opts.neck, together=settings.together, cut_seen=settings.cut_seen,
+        )  # fmt: skip
     notes = list(pixels.notes)
+    if status.note:
+        notes.append(status.note)
+        log.warning("%s", status.note)
     if name:
         notes.append(
             f"only changes from or to {name} are kept ({recut.dropped} other pieces cleared "
             "from the mask and the objects)."
         )
-    _write_transitions(result, pixels, name, time.perf_counter() - start)
+    _write_transitions(result, pixels, name, time.perf_counter() - start, status)
     log.info("classified %d of %d windows", pixels.windows, pixels.total_windows)
     return replace(
         result,
@@ -166,6 +194,21 @@ def classify_changes(
         changed_pixels=recut.changed_pixels,
         warnings=tuple(result.warnings) + tuple(notes),
     )
+
+
+def _budget(
+    result: ChangeResult, opts: SemanticOptions, budget_s: float | None, start: float
+) -> tuple[WindowBudget | None, StoredObjects | None]:
+    """The window budget, less the seconds spent since ``start`` (None: no budget, or
+    objects that are not in a file)."""
+    if budget_s is None:
+        return None, None
+    stored = stored_objects(result)
+    if stored is None:
+        return None, None
+    grid = window_grid(result, opts.tile_size, opts.overlap)
+    left = float(budget_s) - (time.perf_counter() - start)
+    return WindowBudget.of(left, grid, stored.boxes), stored
 
 
 def transitions_table(pixels: PixelClasses, pixel_area: float) -> list[dict[str, Any]]:
@@ -183,7 +226,11 @@ def transitions_table(pixels: PixelClasses, pixel_area: float) -> list[dict[str,
 
 
 def _write_transitions(
-    result: ChangeResult, pixels: PixelClasses, only: str | None, seconds: float
+    result: ChangeResult,
+    pixels: PixelClasses,
+    only: str | None,
+    seconds: float,
+    status: Coverage,
 ) -> Path:
     path = Path(result.mask_path).with_name(TRANSITIONS_NAME)
     data = {
@@ -194,7 +241,8 @@ def _write_transitions(
         "only": only,
         "windows_classified": pixels.windows,
         "windows_total": pixels.total_windows,
-        "notes": [*pixels.notes, *pixels.details],
+        **status.to_dict(),
+        "notes": [*pixels.notes, *pixels.details, *([status.note] if status.note else [])],
         "seconds": round(seconds, 2),
     }
     part = path.with_name(path.name + ".part")
