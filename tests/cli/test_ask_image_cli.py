@@ -64,3 +64,19 @@ def test_unanswerable_exits_8_and_the_shipped_model_answers_an_image(
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["question_type"] == "presence" and isinstance(data["value"], bool)
+
+
+def test_metres_classifies_the_image_resampled(make_raster, tmp_path):
+    import rasterio
+
+    image = make_raster("s2.tif", np.full((3, 64, 64), 90, np.uint8))  # 10 m a pixel
+    sizes = {}
+    for metres in (None, 5):
+        out = tmp_path / f"out{metres}"
+        extra = ["--metres", metres] if metres else []
+        res = _run("ask", image, "is there water?", "-o", out, *extra)
+        assert res.exit_code in (0, 8), res.output
+        with rasterio.open(out / "landcover" / "landcover.tif") as ds:
+            sizes[metres] = (ds.width, round(ds.transform.a, 3))
+    assert sizes == {None: (64, 10.0), 5: (128, 5.0)}
+    assert _run("ask", image, "is there water?", "--metres", "0").exit_code == 2

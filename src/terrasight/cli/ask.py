@@ -45,6 +45,13 @@ UNANSWERABLE_EXIT = exit_code(QuestionError(""))
     default=None,
     help="One image: answer from this landcover.tif (or the folder holding it).",
 )
+@click.option(
+    "--metres",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="One image: classify it resampled to this ground pixel size (m) first "
+    "(e.g. 1 for 15 cm aerial, 2 for 10 m Sentinel-2); default: as it is.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
 @click.option(
     "--rules-only",
@@ -58,6 +65,7 @@ def ask(
     outdir: Path | None,
     questions: Path | None,
     landcover: Path | None,
+    metres: float | None,
     as_json: bool,
     rules_only: bool,
 ) -> None:
@@ -98,7 +106,10 @@ def ask(
     if from_result is None and folder:
         from_result, args = Path(args[0]), args[1:]
     if from_result is None and is_one_image(args, questions):
-        if not run_one_image(args, questions, landcover, outdir, as_json) and questions is None:
+        if (
+            not run_one_image(args, questions, landcover, outdir, as_json, metres)
+            and questions is None
+        ):
             raise click.exceptions.Exit(UNANSWERABLE_EXIT)
         return
     before, after, question = _split(args, from_result)

@@ -63,10 +63,12 @@ def run_one_image(
     landcover: Path | None,
     outdir: Path | None,
     as_json: bool,
+    metres: float | None = None,
 ) -> bool:
     """Answer the one-image form; returns whether every answer was answerable."""
     from terrasight.tasks.scene_ask.ask import ask_image_many, default_landcover
     from terrasight.tasks.scene_ask.landcover_map import is_landcover_file, read_landcover
+    from terrasight.tasks.scene_ask.scale import landcover_at
 
     image = repair(args[0])
     asked = read_questions(questions) if questions is not None else [" ".join(args[1:])]
@@ -79,7 +81,8 @@ def run_one_image(
             '"QUESTION" to ask what changed between two images.'
         )
     source = read_landcover(landcover) if landcover is not None else image
-    answers = ask_image_many(source, asked, outdir=outdir)
+    made_by = landcover_at(metres) if metres is not None else None
+    answers = ask_image_many(source, asked, outdir=outdir, landcover=made_by)
     rows: list[dict[str, Any]] = [
         {"question": q, **a.to_dict()} for q, a in zip(asked, answers, strict=True)
     ]

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from terrasight.cli.caption_bank import caption_bank
+from terrasight.cli.train_coarse import landcover_coarse
 from terrasight.cli.train_int8 import int8
 from terrasight.cli.train_landcover import landcover
 from terrasight.cli.train_ms import change_ms
@@ -248,4 +249,5 @@ train_group.add_command(caption_bank)
 train_group.add_command(caption_style)
 train_group.add_command(int8)
 train_group.add_command(landcover)
+train_group.add_command(landcover_coarse)
 train_group.add_command(change_ms)

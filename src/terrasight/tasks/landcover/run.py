@@ -28,9 +28,17 @@ from terrasight.io.bands import common_name
 from terrasight.io.raster import DECIMATED_READ_CACHE_MB, RasterSource, open_raster, read_window
 from terrasight.io.tiling import TileGrid
 from terrasight.io.vectors import crs_id, pixel_area
+from terrasight.models.onnx_coarse_cover import CoarseCoverNetwork, load_coarse_cover
 from terrasight.models.onnx_landcover import LandCoverNetwork, load_landcover_network
 from terrasight.tasks.change.methods.base import MethodOptions, option
 from terrasight.tasks.landcover.classes import CLASSES, NODATA
+from terrasight.tasks.landcover.coarse import (
+    COARSE_METRES,
+    coarse_probabilities,
+    coarse_rules,
+    content_factor,
+    scene_percentiles,
+)
 from terrasight.tasks.landcover.model import (
     classes_of,
     classify_window,
@@ -40,6 +48,9 @@ from terrasight.tasks.landcover.model import (
 from terrasight.tasks.landcover.result import LandCoverResult
 
 log = logging.getLogger(__name__)
+
+COARSE_THRESHOLD = 0.5
+"""The coarse-cover probability a water, vegetation or neither decision needs."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,8 @@ class LandCoverOptions(MethodOptions):
     spectral: bool = option(True)
     min_pixels: int = option(16, low=1, high=1_000_000)
     threads: int = option(2, low=1, high=64)
+    coarse: bool = option(True)
+    content_metres: float | None = option(None, low=0.0, high=10_000.0)
 
 
 def plan_bands(
@@ -94,10 +107,8 @@ def plan_bands(
     return (1, 2, 3), None, [note]
 
 
-def _stretch(src: RasterSource, region: Window, rgb: tuple[int, ...]) -> tuple[Any, Any, list[str]]:
-    """Percentile stretch limits of non-8-bit images (None, None for uint8)."""
-    if src.dtype == "uint8":
-        return None, None, []
+def _decimated(src: RasterSource, region: Window, rgb: tuple[int, ...]) -> tuple[Any, Any]:
+    """The region's RGB read averaged down to at most 1024 px a side, and its valid pixels."""
     scale = max(1.0, max(region.width, region.height) / 1024)
     shape = (3, max(1, int(region.height / scale)), max(1, int(region.width / scale)))
     with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB), src.open() as ds:
@@ -107,7 +118,12 @@ def _stretch(src: RasterSource, region: Window, rgb: tuple[int, ...]) -> tuple[A
     if src.nodata is not None and not np.isnan(src.nodata):
         valid &= ~(data == np.float32(src.nodata)).all(0)
     valid &= np.isfinite(data).all(0)
-    if not valid.any():
+    return data, valid
+
+
+def _stretch(data: Any, valid: Any, src: RasterSource) -> tuple[Any, Any, list[str]]:
+    """Percentile stretch limits of non-8-bit images (None, None for uint8)."""
+    if src.dtype == "uint8" or not valid.any():
         return None, None, []
     low, high = np.percentile(data[:, valid], [2, 98], axis=1)
     note = (
@@ -121,6 +137,26 @@ def _region(src: RasterSource, bbox: Sequence[float] | str | None) -> Window:
     if bbox is None:
         return Window(0, 0, src.width, src.height)
     return bbox_window(src, parse_bbox(bbox) if isinstance(bbox, str) else check_bbox(bbox))
+
+
+@dataclass(frozen=True)
+class _Coarse:
+    net: CoarseCoverNetwork
+    stats: tuple[np.ndarray, ...]
+    factor: int
+    metres: float
+
+
+def _coarse_plan(
+    opts: LandCoverOptions, has_nir: bool, area: float, unit: str, sample: tuple[Any, Any]
+) -> _Coarse | None:
+    """The coarse-cover network and the scene's statistics where its rules apply, else None."""
+    grid = float(np.sqrt(area)) if unit == "m2" else None
+    metres = opts.content_metres or grid
+    if not opts.coarse or has_nir or metres is None or metres < COARSE_METRES:
+        return None
+    net = load_coarse_cover(threads=opts.threads)
+    return _Coarse(net, scene_percentiles(*sample), content_factor(grid, metres), metres)
 
 
 def landcover(
@@ -175,13 +211,21 @@ def landcover(
     rgb, nir, notes = plan_bands(src, bands)
     notes = [*src.warnings, *notes]
     region = _region(src, bbox)
-    low, high, stretch_notes = _stretch(src, region, rgb)
+    sample, sample_valid = _decimated(src, region, rgb)
+    low, high, stretch_notes = _stretch(sample, sample_valid, src)
     notes += stretch_notes
     net = network or load_landcover_network(threads=opts.threads)
     threshold = net.threshold if opts.threshold is None else opts.threshold
     spectral = opts.spectral and nir is not None
     transform = src.transform * src.transform.translation(region.col_off, region.row_off)
     area, unit = pixel_area(src.crs, transform, shape=(int(region.height), int(region.width)))
+    shown = to_display_units(sample, low, high)
+    coarse = _coarse_plan(opts, nir is not None, area, unit, (shown, sample_valid))
+    if coarse is not None:
+        notes.append(
+            f"content about {coarse.metres:.0f} m a pixel without near-infrared: water and "
+            "vegetation come from the coarse-cover network (taught by Sentinel-2 infrared)"
+        )
     counts = np.zeros(256, np.int64)
     out = None if outdir is None else prepare_outdir(Path(outdir), overwrite)
     memory = (
@@ -196,8 +240,12 @@ def landcover(
         try:
             for tile in TileGrid(region, opts.tile_size, opts.overlap):
                 data, valid = read_window(ds, read, tile.read, src.nodata, use_mask)
-                prob = classify_window(to_display_units(data[:3], low, high), net)
+                display = to_display_units(data[:3], low, high)
+                prob = classify_window(display, net)
                 classes = classes_of(prob, threshold)
+                if coarse is not None:
+                    cprob = coarse_probabilities(display, coarse.stats, coarse.net, coarse.factor)
+                    coarse_rules(classes, prob, cprob, COARSE_THRESHOLD)
                 if spectral:
                     spectral_rules(classes, data[0], data[1], data[3])
                 classes[~valid] = NODATA

@@ -7,7 +7,9 @@ an image far finer (15 cm aerial) or coarser shows it objects at another size.
 ``metres`` per pixel of ground (averaging when shrinking, bilinear when growing)
 before classifying it; the map is then on that coarser or finer grid, with its
 own transform, so areas stay right. Images already within 25 % of ``metres`` are
-classified as they are.
+classified as they are. An image made finer than it was tells the land-cover run
+its own pixel size (``content_metres``), so that rules made for coarse images
+(:mod:`terrasight.tasks.landcover.coarse`) still see it at that size.
 
 Example:
     >>> fn = landcover_at(0.5)
@@ -63,7 +65,8 @@ def landcover_at(metres: float) -> Callable[[Any, Path], Any]:
             return landcover(image, outdir, report=False)
         with tempfile.TemporaryDirectory(prefix="terrasight-resampled-") as tmp:
             copy = resampled(Path(image), size / metres, Path(tmp) / "resampled.tif")
-            return landcover(copy, outdir, report=False)
+            content = {"content_metres": size} if size > metres else None
+            return landcover(copy, outdir, report=False, options=content)
 
     return run
 
