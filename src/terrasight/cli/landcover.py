@@ -31,6 +31,11 @@ from terrasight.io.vectors import jsonable
     "model's, chosen on its validation tile).",
 )
 @click.option("--no-spectral", is_flag=True, help="Skip the NDVI/NDWI rules (red+NIR images).")
+@click.option(
+    "--no-coarse",
+    is_flag=True,
+    help="Skip the coarse-cover rules (water and vegetation of RGB images at 5 m or coarser).",
+)
 @click.option("--tile-size", type=click.IntRange(min=64), default=1024, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
@@ -44,6 +49,7 @@ def landcover(
     nodata: float | None,
     threshold: float | None,
     no_spectral: bool,
+    no_coarse: bool,
     tile_size: int,
     threads: int,
     no_report: bool,
@@ -54,7 +60,9 @@ def landcover(
 
     IMAGE is a file, a URL (https://, s3://, gs://) or a STAC Item (.json file
     or URL). RGB is enough; with red and near-infrared bands, NDVI and NDWI
-    override the RGB model where they are unambiguous. Areas are in m2 (pixels
+    override the RGB model where they are unambiguous; RGB at 5 m or coarser
+    (Sentinel-2 true colour) takes water and vegetation from a second network
+    taught by Sentinel-2's infrared bands. Areas are in m2 (pixels
     for an image without a CRS).
 
     \b
@@ -66,7 +74,11 @@ def landcover(
     from terrasight.tasks.landcover import landcover as run
 
     options = LandCoverOptions(
-        tile_size=tile_size, threshold=threshold, spectral=not no_spectral, threads=threads
+        tile_size=tile_size,
+        threshold=threshold,
+        spectral=not no_spectral,
+        threads=threads,
+        coarse=not no_coarse,
     )
     result = run(
         image,

@@ -50,14 +50,16 @@ class CoarseTrainConfig:
 
     Example:
         >>> CoarseTrainConfig().steps
-        2500
+        3000
     """
 
-    steps: int = 2500
+    steps: int = 3000
     batch: int = 8
     crop: int = 96
     width: int = 24
     lr: float = 3e-3
+    water_weight: float = 4.0
+    local_share: float = 0.4
     seed: int = 0
     threads: int = 1
     validation: tuple[str, ...] = field(default=VALIDATION)
@@ -112,12 +114,16 @@ def scene_stats(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return low, mid, high
 
 
-def rendered(crop: np.ndarray, pct: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def rendered(
+    crop: np.ndarray, pct: np.ndarray, rng: np.random.Generator, local: bool = False
+) -> np.ndarray:
     """The network inputs of a crop ``(3, h, w)`` of a random 8-bit rendering of its scene.
 
     ``pct`` ``(3, 3)`` holds the scene's per-band 2nd, 50th and 98th percentiles: a
     rendering maps each band through one rising curve, so the rendered scene's
-    percentiles are the rendered ``pct``.
+    percentiles are the rendered ``pct``. With ``local`` the crop is standardised by
+    its own percentiles instead, as if it were the whole scene: what a scene is made
+    of must not decide what a pixel is.
     """
     mode = rng.integers(3)
     if mode == 0:  # each band by its own 2-98 % range
@@ -135,8 +141,11 @@ def rendered(crop: np.ndarray, pct: np.ndarray, rng: np.random.Generator) -> np.
         unit = np.clip((x - low.reshape(shape)) / (high - low).reshape(shape), 0, 1)
         return np.round(255 * unit**gamma).astype(np.float32)
 
+    picture = render(crop)
+    if local:  # the crop as a scene of its own (a scene all sea, all fields, all town)
+        return network_inputs(picture, scene_stats(picture))
     stats = render(pct)
-    return network_inputs(render(crop), (stats[:, 0], stats[:, 1], stats[:, 2]))
+    return network_inputs(picture, (stats[:, 0], stats[:, 1], stats[:, 2]))
 
 
 def build_network(width: int = 24) -> Any:
@@ -163,7 +172,8 @@ def fit(
     rng = np.random.default_rng(cfg.seed)
     net = build_network(cfg.width)
     opt = torch.optim.Adam(net.parameters(), cfg.lr)
-    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
+    weight = torch.tensor([1.0, cfg.water_weight, 1.0])  # water is rare in most scenes
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weight, ignore_index=IGNORE)
     start = time.perf_counter()
     pcts = [s.pct for s in scenes]
     for step in range(cfg.steps):
@@ -173,7 +183,8 @@ def fit(
             s = scenes[k]
             h, w = s.labels.shape
             i, j = int(rng.integers(0, h - cfg.crop)), int(rng.integers(0, w - cfg.crop))
-            x = rendered(s.rgb[:, i : i + cfg.crop, j : j + cfg.crop], pcts[k], rng)
+            local = bool(rng.random() < cfg.local_share)
+            x = rendered(s.rgb[:, i : i + cfg.crop, j : j + cfg.crop], pcts[k], rng, local)
             y = s.labels[i : i + cfg.crop, j : j + cfg.crop]
             if rng.random() < 0.5:
                 x, y = x[:, :, ::-1], y[:, ::-1]

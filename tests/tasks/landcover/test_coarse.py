@@ -48,14 +48,17 @@ def test_rules_leave_nodata_and_unsure_pixels() -> None:
 
 
 def test_blocks_are_classified_at_the_content_size() -> None:
-    rgb = np.zeros((3, 10, 10), np.float32)
-    rgb[:, :5, :5] = 10.0  # one bright 5 x 5 block
+    rgb = np.zeros((3, 30, 30), np.float32)
+    rgb[:, :15, :15] = 10.0  # a bright 3 x 3 block of 5 x 5 px content pixels
     stats = (np.zeros(3), np.full(3, 5.0), np.full(3, 10.0))
     prob = coarse_probabilities(rgb, stats, _Echo(), factor=5)  # type: ignore[arg-type]
-    assert prob.shape == (3, 10, 10)
-    assert (prob[1, :5, :5] == 1).all() and (prob[1, 5:, :] == 0).all()
+    assert prob.shape == (3, 30, 30)
+    blocks = prob[1].reshape(6, 5, 6, 5)
+    assert (blocks == blocks[:, :1, :, :1]).all()  # one value per content pixel
+    assert prob[1, 5, 5] == 1.0 and prob[1, 25, 25] == 0.0  # centre of the block; far away
+    assert 0 < prob[1, 15, 15] < 1  # its edge, averaged with its neighbours
     assert content_factor(2.0, 10.0) == 5 and content_factor(10.0, 10.0) == 1
-    lo, mid, hi = scene_percentiles(rgb, np.ones((10, 10), bool))
+    lo, mid, hi = scene_percentiles(rgb, np.ones((30, 30), bool))
     assert (mid == 0).all() and (hi > lo).all()
 
 

@@ -198,3 +198,26 @@ def test_superlatives_pick_one_object(planted_landcover):
     assert (a.value, a.unit, len(a.evidence)) == (960.0, "m2", 1)
     assert "largest" in a.text
     assert _v(planted_landcover, "how big is the smallest building in hectares?") == 0.04
+
+
+def test_map_caveats_and_content_size_reach_the_answers(planted_landcover, tmp_path):
+    import json as _json
+    import shutil
+
+    import rasterio
+
+    from terrasight.tasks.scene_ask.ask import ask_image_many
+    from terrasight.tasks.scene_ask.landcover_map import read_landcover
+
+    plain = ask_image_many(planted_landcover, ["how many buildings are there?"])[0]
+    (tmp_path / "coarse").mkdir()
+    copy = tmp_path / "coarse" / "landcover.tif"
+    shutil.copy(planted_landcover, copy)
+    with rasterio.open(copy, "r+") as ds:  # as a 2 m map of a 10 m image with doubtful water
+        ds.update_tags(CONTENT_METRES="10", CAVEATS=_json.dumps(["water there is uncertain"]))
+    lc = read_landcover(copy)
+    assert lc.content_metres == 10.0 and lc.content_pixels == 25
+    coarse = ask_image_many(copy, ["how many buildings are there?"])[0]
+    assert "water there is uncertain" in coarse.caveats
+    assert "water there is uncertain" not in plain.caveats
+    assert coarse.value <= plain.value  # specks under two 10 m pixels are not objects

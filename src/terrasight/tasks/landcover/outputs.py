@@ -66,7 +66,14 @@ def prepare_outdir(out: Path, overwrite: bool) -> Path:
 class ClassWriter:
     """Writes the class raster window by window: uint8, colour table, class names in its tags."""
 
-    def __init__(self, out: Path, src: RasterSource, region: Window, transform: Affine) -> None:
+    def __init__(
+        self,
+        out: Path,
+        src: RasterSource,
+        region: Window,
+        transform: Affine,
+        content_metres: float | None = None,
+    ) -> None:
         self.path = out / NAMES["raster"]
         profile: dict[str, Any] = dict(
             driver="GTiff",
@@ -88,7 +95,13 @@ class ClassWriter:
             nodata="255",
             **{f"CLASS_{i}": name for i, name in enumerate(CLASSES)},
         )
+        if content_metres:  # an image made finer than it was: the size of what it shows
+            self._ds.update_tags(CONTENT_METRES=f"{content_metres:g}")
         self._ds.set_band_description(1, "land cover class")
+
+    def caveats(self, lines: list[str]) -> None:
+        """Record caveats about the whole map in its tags (``CAVEATS``, a JSON list)."""
+        self._ds.update_tags(CAVEATS=json.dumps(lines))
 
     def write(self, classes: np.ndarray, window: Window) -> None:
         self._ds.write(classes[None], window=window)

@@ -34,10 +34,12 @@ from terrasight.tasks.change.methods.base import MethodOptions, option
 from terrasight.tasks.landcover.classes import CLASSES, NODATA
 from terrasight.tasks.landcover.coarse import (
     COARSE_METRES,
+    WATER,
     coarse_probabilities,
     coarse_rules,
     content_factor,
     scene_percentiles,
+    water_caveat,
 )
 from terrasight.tasks.landcover.model import (
     classes_of,
@@ -227,6 +229,7 @@ def landcover(
             "vegetation come from the coarse-cover network (taught by Sentinel-2 infrared)"
         )
     counts = np.zeros(256, np.int64)
+    disputed = 0
     out = None if outdir is None else prepare_outdir(Path(outdir), overwrite)
     memory = (
         None
@@ -236,7 +239,9 @@ def landcover(
     read = [*rgb, *([nir] if spectral and nir is not None else [])]
     use_mask = src.has_mask
     with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB), src.open() as ds:
-        writer = None if out is None else ClassWriter(out, src, region, transform)
+        writer = (
+            None if out is None else ClassWriter(out, src, region, transform, opts.content_metres)
+        )
         try:
             for tile in TileGrid(region, opts.tile_size, opts.overlap):
                 data, valid = read_window(ds, read, tile.read, src.nodata, use_mask)
@@ -244,8 +249,10 @@ def landcover(
                 prob = classify_window(display, net)
                 classes = classes_of(prob, threshold)
                 if coarse is not None:
+                    was_water = classes[tile.core_slices] == WATER
                     cprob = coarse_probabilities(display, coarse.stats, coarse.net, coarse.factor)
                     coarse_rules(classes, prob, cprob, COARSE_THRESHOLD)
+                    disputed += int((was_water & (classes[tile.core_slices] != WATER)).sum())
                 if spectral:
                     spectral_rules(classes, data[0], data[1], data[3])
                 classes[~valid] = NODATA
@@ -259,6 +266,11 @@ def landcover(
                         rel.row_off : rel.row_off + rel.height,
                         rel.col_off : rel.col_off + rel.width,
                     ] = core
+            caveat = water_caveat(disputed, int(counts[:NODATA].sum()))
+            if caveat is not None:
+                notes.append(caveat)
+                if writer is not None:
+                    writer.caveats([caveat])
         finally:
             if writer is not None:
                 writer.close()

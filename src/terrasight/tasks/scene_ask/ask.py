@@ -37,6 +37,9 @@ from terrasight.tasks.scene_ask.parse import parse
 
 LandCoverFn = Callable[[Any, Path], Any]
 """Makes a land-cover map: called as ``fn(image, outdir)``, it writes ``outdir/landcover.tif``."""
+SPECK_CONTENT_PIXELS = 2
+"""Patches smaller than this many of the image's own pixels are specks, not objects, on a
+map made from the image resampled finer (a 10 m image classified at 2 m)."""
 MAX_EVIDENCE = 2000
 """At most this many objects' polygons go into an answer's GeoJSON (the largest first)."""
 
@@ -64,7 +67,9 @@ def ask_image(
             when ``image`` is not a land-cover map already.
         outdir: where the land cover (``landcover/``) and the evidence GeoJSON go;
             without it the evidence polygons stay in the answer.
-        min_pixels: patches smaller than this are not counted as objects.
+        min_pixels: patches smaller than this are not counted as objects (nor, on a map
+            made finer than its image, smaller than :data:`SPECK_CONTENT_PIXELS` of the
+            image's own pixels).
 
     Raises:
         QuestionError: the question is empty.
@@ -96,8 +101,9 @@ def ask_image_many(
     """
     out = None if outdir is None else Path(outdir)
     lc = image if isinstance(image, LandCoverMap) else land_cover_of(image, landcover, out)
-    objs = find_objects(lc, min_pixels)
-    return [answer_with_evidence(objs, q, out, k) for k, q in enumerate(questions)]
+    objs = find_objects(lc, max(min_pixels, SPECK_CONTENT_PIXELS * lc.content_pixels))
+    answers = [answer_with_evidence(objs, q, out, k) for k, q in enumerate(questions)]
+    return [replace(a, caveats=(*a.caveats, *lc.caveats)) for a in answers]
 
 
 def land_cover_of(

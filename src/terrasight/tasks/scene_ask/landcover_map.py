@@ -50,6 +50,9 @@ class LandCoverMap:
         transform: pixel to map coordinates.
         crs: the map CRS, None in pixel space.
         path: the file read, when read from one.
+        content_metres: the ground size (m) of one pixel of what the image shows, where
+            it was resampled finer than that before classifying (None otherwise).
+        caveats: what the land-cover run was unsure of about the whole map.
 
     Example:
         >>> m = LandCoverMap(np.array([[0, 2]], np.uint8), ("building", "road", "water"),
@@ -65,11 +68,28 @@ class LandCoverMap:
     transform: Affine = Affine.identity()
     crs: CRS | None = None
     path: Path | None = None
+    content_metres: float | None = None
+    caveats: tuple[str, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int]:
         """``(height, width)`` in pixels."""
         return int(self.classes.shape[0]), int(self.classes.shape[1])
+
+    @property
+    def content_pixels(self) -> int:
+        """Map pixels in one pixel of what the image shows (1 unless made finer than it was).
+
+        Example:
+            >>> m = LandCoverMap(np.zeros((4, 4), np.uint8), ("building",), np.full(4, 4.0),
+            ...                  "m2", content_metres=10.0)
+            >>> m.content_pixels  # 2 m pixels of a 10 m image
+            25
+        """
+        if not self.content_metres or self.unit != "m2":
+            return 1
+        pixel = float(np.sqrt(self.row_area[len(self.row_area) // 2]))
+        return max(1, round((self.content_metres / pixel) ** 2))
 
     @property
     def valid(self) -> np.ndarray:
@@ -116,6 +136,8 @@ def read_landcover(path: str | Path, window: int = READ_ROWS) -> LandCoverMap:
     try:
         with rasterio.open(path) as ds:
             names = class_names(ds.tags())
+            content = ds.tags().get("CONTENT_METRES")
+            caveats = tuple(json.loads(ds.tags().get("CAVEATS", "[]")))
             crs, transform = ds.crs, ds.transform
             classes = _read_classes(ds, window) if names is not None else None
     except rasterio.errors.RasterioIOError as err:
@@ -130,7 +152,8 @@ def read_landcover(path: str | Path, window: int = READ_ROWS) -> LandCoverMap:
         )
     assert classes is not None
     areas, unit = row_areas(crs, transform, classes.shape)
-    return LandCoverMap(classes, names, areas, unit, transform, crs, path)
+    metres = float(content) if content else None
+    return LandCoverMap(classes, names, areas, unit, transform, crs, path, metres, caveats)
 
 
 def _read_classes(ds: Any, rows: int) -> np.ndarray:
