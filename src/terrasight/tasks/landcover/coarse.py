@@ -26,6 +26,8 @@ from terrasight.tasks.landcover.classes import NODATA, UNKNOWN
 
 COARSE_METRES = 5.0
 """Images whose content is at least this coarse (m a pixel) and has no NIR get the rules."""
+COARSE_THRESHOLD = 0.5
+"""The coarse-cover probability a water, vegetation or neither decision needs."""
 WATER_DOUBT = 1.01
 """The land-cover network's water stays where the coarse network's water probability is at
 least this; above 1: never. On the held-out OSCD cities keeping it cost accuracy (three

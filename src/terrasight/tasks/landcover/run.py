@@ -34,6 +34,7 @@ from terrasight.tasks.change.methods.base import MethodOptions, option
 from terrasight.tasks.landcover.classes import CLASSES, NODATA
 from terrasight.tasks.landcover.coarse import (
     COARSE_METRES,
+    COARSE_THRESHOLD,
     WATER,
     coarse_probabilities,
     coarse_rules,
@@ -50,9 +51,6 @@ from terrasight.tasks.landcover.model import (
 from terrasight.tasks.landcover.result import LandCoverResult
 
 log = logging.getLogger(__name__)
-
-COARSE_THRESHOLD = 0.5
-"""The coarse-cover probability a water, vegetation or neither decision needs."""
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,18 @@ from terrasight.io.pair import open_pair
 from terrasight.io.raster import DECIMATED_READ_CACHE_MB
 from terrasight.io.rgb import display_bands
 from terrasight.io.tiling import Tile, TileGrid
+from terrasight.models.onnx_coarse_cover import CoarseCoverNetwork, load_coarse_cover
 from terrasight.models.onnx_landcover import LandCoverNetwork
 from terrasight.tasks.change.names import CLASSES_NAME, CLASSES_NODATA
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.landcover.classes import CLASSES, NODATA
+from terrasight.tasks.landcover.coarse import (
+    COARSE_METRES,
+    COARSE_THRESHOLD,
+    coarse_probabilities,
+    coarse_rules,
+    scene_percentiles,
+)
 from terrasight.tasks.landcover.model import (
     classes_of,
     classify_window,
@@ -132,9 +140,17 @@ def classify_changed_pixels(
     ):
         datasets = {"before": reader.before_ds, "after": reader.after_ds}
         bands = {"before": pair.before.bands, "after": pair.after.bands}
-        stretches = {d: _stretch(datasets[d], [bands[d][i] for i in picks], region) for d in DATES}
+        want = _coarse_applies(result, spectral is not None)
+        read = {d: _stretch(datasets[d], [bands[d][i] for i in picks], region, want) for d in DATES}
+        stretches = {d: (r[0], r[1]) for d, r in read.items()}
         if any(s[0] is not None for s in stretches.values()):
             details.append("images that are not 8-bit were stretched by each band's 2-98% range")
+        coarse = _Coarse(load_coarse_cover(), {d: r[2] for d, r in read.items()}) if want else None
+        if coarse is not None:
+            notes.append(
+                "RGB at about 10 m without near-infrared: water and vegetation come from the "
+                "coarse-cover network"
+            )
         with rasterio.open(part, "w", **_profile(mask_ds)) as dst:
             dst.update_tags(**_tags())
             start = time.perf_counter()
@@ -157,7 +173,7 @@ def classify_changed_pixels(
                     tile.read.height,
                 )
                 codes = _classes_of(
-                    reader.read_dates(src), tile, picks, stretches, spectral, network, thr
+                    reader.read_dates(src), tile, picks, stretches, spectral, network, thr, coarse
                 )
                 # whole grid windows (whole blocks) are written: GDAL fills the rest of a
                 # partly written block of a new file with 0, not with nodata
@@ -176,6 +192,22 @@ def classify_changed_pixels(
     part.replace(out)
     return PixelClasses(
         out, transitions, done, len(grid), tuple(notes), tuple(details), changed_windows=busy
+    )
+
+
+@dataclass(frozen=True)
+class _Coarse:
+    net: CoarseCoverNetwork
+    stats: dict[str, Any]
+
+
+def _coarse_applies(result: ChangeResult, has_nir: bool) -> bool:
+    """Whether the coarse-cover rules apply (:mod:`terrasight.tasks.landcover.coarse`: RGB at
+    5 m or coarser without near-infrared)."""
+    return (
+        not has_nir
+        and result.area_unit == "m2"
+        and float(np.sqrt(result.pixel_area)) >= COARSE_METRES
     )
 
 
@@ -198,13 +230,18 @@ def _classes_of(
     spectral: tuple[int, int, int] | None,
     network: LandCoverNetwork,
     thr: float,
+    coarse: _Coarse | None = None,
 ) -> list[np.ndarray]:
     """The classes of both dates on ``tile``'s core (nodata where a date has no data)."""
     b, a, vb, va = dates
     codes = []
     for data, valid, date in ((b, vb, "before"), (a, va, "after")):
         rgb = to_display_units(data[picks], *stretches[date])
-        cls = classes_of(classify_window(rgb, network), thr)
+        prob = classify_window(rgb, network)
+        cls = classes_of(prob, thr)
+        if coarse is not None and coarse.stats[date] is not None:
+            cprob = coarse_probabilities(rgb, coarse.stats[date], coarse.net)
+            coarse_rules(cls, prob, cprob, COARSE_THRESHOLD)
         if spectral is not None:
             red, green, nir = (data[i] for i in spectral)
             spectral_rules(cls, red, green, nir)
@@ -271,10 +308,13 @@ def _tags() -> dict[str, str]:
     return tags
 
 
-def _stretch(ds: Any, indexes: list[int], region: Window) -> tuple[Any, Any]:
-    """Per-band 2-98 % limits of a decimated read (None, None for 8-bit data)."""
-    if all(ds.dtypes[i - 1] == "uint8" for i in indexes):
-        return None, None
+def _stretch(ds: Any, indexes: list[int], region: Window, stats: bool) -> tuple[Any, Any, Any]:
+    """Per-band 2-98 % limits of a decimated read (None, None for 8-bit data), and with
+    ``stats`` the 2nd, 50th and 98th percentiles of that read in display units (for the
+    coarse rules; None without)."""
+    eight_bit = all(ds.dtypes[i - 1] == "uint8" for i in indexes)
+    if eight_bit and not stats:
+        return None, None, None
     scale = min(1.0, 1024 / max(region.width, region.height))
     shape = (
         len(indexes),
@@ -285,6 +325,9 @@ def _stretch(ds: Any, indexes: list[int], region: Window) -> tuple[Any, Any]:
     data = data.astype(np.float32)
     valid = np.isfinite(data).all(0) & (data != 0).any(0)
     if not valid.any():
-        return None, None
-    low, high = np.percentile(data[:, valid], [2, 98], axis=1)
-    return low, high
+        return None, None, None
+    low = high = None
+    if not eight_bit:
+        low, high = np.percentile(data[:, valid], [2, 98], axis=1)
+    shown = scene_percentiles(to_display_units(data[:3], low, high), valid) if stats else None
+    return low, high, shown
