@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from terrasight.errors import MissingDependencyError, ModelWeightsError
+from terrasight.errors import ModelWeightsError
+from terrasight.models.onnx_session import open_session
 from terrasight.models.weights import weights_dir
 
 __all__ = [
@@ -121,20 +122,7 @@ def load_coarse_cover(path: str | Path | None = None, threads: int = 1) -> Coars
             f"coarse-cover network {file} is missing: reinstall terrasight, or train one with "
             "`terrasight train landcover-coarse --data DIR`."
         )
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise MissingDependencyError(
-            "land cover needs onnxruntime: pip install onnxruntime"
-        ) from None
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        session = ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
-        raise ModelWeightsError(f"cannot open the coarse-cover network {file}: {exc}") from None
+    session = open_session(file, threads, "the coarse-cover network")
     meta: dict[str, Any] = {}
     for key, value in session.get_modelmeta().custom_metadata_map.items():
         try:

@@ -21,6 +21,7 @@ import numpy as np
 from terrasight.errors import ModelWeightsError
 from terrasight.models.config import WeightsSpec
 from terrasight.models.onnx_change import pad_to_multiple
+from terrasight.models.onnx_session import open_session
 from terrasight.models.weights import verify_file, weights_dir
 
 __all__ = ["ENTRY", "LandCoverNetwork", "landcover_entry", "load_landcover_network"]
@@ -99,8 +100,6 @@ def load_landcover_network(
     Example:
         >>> net = load_landcover_network()  # doctest: +SKIP
     """
-    from terrasight.errors import MissingDependencyError
-
     data = landcover_entry(entry)
     section = data["weights"]
     if not float_model and data.get("int8"):
@@ -111,20 +110,7 @@ def load_landcover_network(
         path = verify_file(Path(spec.source[len("folder:") :]) / spec.file, spec)
     else:
         path = verify_file(weights_dir() / spec.file, spec)
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise MissingDependencyError(
-            "land cover needs onnxruntime: pip install onnxruntime"
-        ) from None
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
-        raise ModelWeightsError(f"cannot open the land-cover network {path}: {exc}") from None
+    session = open_session(path, threads, "the land-cover network")
     return LandCoverNetwork(
         session, tuple(data["classes"]), float(data.get("threshold", 0.0)), data
     )
