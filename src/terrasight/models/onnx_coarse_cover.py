@@ -71,7 +71,7 @@ def network_inputs(display: np.ndarray, stats: tuple[np.ndarray, ...]) -> np.nda
 
     Example:
         >>> x = network_inputs(np.full((3, 1, 1), 51.0), (np.zeros(3), np.zeros(3), np.full(3, 102.0)))
-        >>> x[:, 0, 0].round(2).tolist()
+        >>> [round(float(v), 2) for v in x[:, 0, 0]]
         [0.2, 0.2, 0.2, 0.5, 0.5, 0.5]
     """
     shown = np.clip(np.asarray(display, np.float32), 0, 255) / 255.0
