@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import shapely
 from affine import Affine
-from rasterio.features import rasterize, shapes
+from rasterio.features import shapes
 from rasterio.windows import Window
 
 from terrasight.io.geojson import polygonal
@@ -39,6 +39,7 @@ from terrasight.tasks.change.objects.trace import Scene, draft_record, merge_pie
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.change.store import ObjectsView, dump_line
 from terrasight.tasks.semantic.decide import as_codes, decide_classes, seen_building
+from terrasight.tasks.semantic.groups import burn_group, object_groups
 from terrasight.tasks.semantic.split import NECK, majority, pieces_of
 
 
@@ -74,52 +75,99 @@ def recut_objects(
     scene = _scene(result)
     store = Path(result.mask_path).with_name(STORE_NAME)
     drafts = _Drafts(store.with_name(store.name + ".drafts"))
-    kept_pixels, dropped = 0, 0
+    cut = _Cut(min_pixels, spacing, only, smooth, neck, together, cut_seen)
     changes = _Rewrites()
+    objects = list(_objects_with_geometry(result))
+    boxes = [_box(parent) for parent, _ in objects]
     try:
         with (
             open_raster_quietly(result.mask_path, "r+" if only else "r") as mask_ds,
             open_raster_quietly(classes_path, "r+") as cls_ds,
             open_raster_quietly(result.probability_path, "r") as prob_ds,
         ):
-            for parent, geometry in _objects_with_geometry(result):
-                c0, r0, c1, r1 = (int(v) for v in parent.pixel_bbox)
-                window = Window(c0, r0, c1 - c0, r1 - r0)
-                inside = _burn(geometry, result.affine, window) & (
-                    mask_ds.read(1, window=window) == 1
+            for group in object_groups(boxes):
+                burnt = burn_group(
+                    [objects[i][1] for i in group.members], result.affine, group.window
                 )
-                if not inside.any():
-                    continue
-                codes = cls_ds.read(window=window)
-                prob = prob_ds.read(1, window=window)
-                b, a = decide_classes(codes[0], codes[1], inside, smooth, together)
-                seen = (
-                    (
-                        seen_building(codes[0], inside, smooth),
-                        seen_building(codes[1], inside, smooth),
-                    )
-                    if cut_seen
-                    else None
-                )
-                labels, n = pieces_of(b, a, inside, min_pixels, spacing, neck, seen)
-                decided = np.stack([as_codes(b, codes[0]), as_codes(a, codes[1])])
-                drop = np.zeros(inside.shape, bool)
-                for piece, record, geom in _pieces(labels, n, decided, prob, (c0, r0), scene):
-                    if only and only not in (record["from_class"], record["to_class"]):
-                        drop |= labels == piece
-                        dropped += 1
-                        continue
-                    record["parent_id"] = int(parent.id)
-                    drafts.add(record, geom)
-                    kept_pixels += int(record["pixels"])
-                if drop.any():
-                    _clear(mask_ds, cls_ds, window, drop)
-                changes.add(inside & ~drop & (decided != codes).any(0), decided, (c0, r0))
+                mask = mask_ds.read(1, window=group.window)
+                codes = cls_ds.read(window=group.window)
+                prob = prob_ds.read(1, window=group.window)
+                for k, i in enumerate(group.members):
+                    rows, cols = group.local(boxes[i])
+                    inside = (burnt[rows, cols] == k + 1) & (mask[rows, cols] == 1)
+                    if inside.any():
+                        cut.one(
+                            objects[i][0], i, inside, codes[:, rows, cols], prob[rows, cols],
+                            scene, drafts, changes, (mask_ds, cls_ds),
+                        )  # fmt: skip
             changes.write(cls_ds)
         view = drafts.write_sorted(store, result.crs)
     finally:
         drafts.discard()
-    return Recut(view, kept_pixels, dropped)
+    return Recut(view, cut.kept_pixels, cut.dropped)
+
+
+def _box(parent: Any) -> tuple[int, int, int, int]:
+    c0, r0, c1, r1 = (int(v) for v in parent.pixel_bbox)
+    return c0, r0, c1, r1
+
+
+@dataclass
+class _Cut:
+    """How one object is cut (the arguments of :func:`recut_objects`) and what was kept."""
+
+    min_pixels: int
+    spacing: int
+    only: str | None
+    smooth: int
+    neck: float
+    together: bool
+    cut_seen: bool
+    kept_pixels: int = 0
+    dropped: int = 0
+
+    def one(
+        self,
+        parent: Any,
+        order: int,
+        inside: np.ndarray,
+        codes: np.ndarray,
+        prob: np.ndarray,
+        scene: Scene,
+        drafts: _Drafts,
+        changes: _Rewrites,
+        datasets: tuple[Any, Any],
+    ) -> None:
+        """Cut one object (its box's pixels ``inside``, classes and probabilities) into
+        drafts; an object under ``min_pixels`` is always one piece and is not split."""
+        c0, r0, c1, r1 = _box(parent)
+        b, a = decide_classes(codes[0], codes[1], inside, self.smooth, self.together)
+        if int(inside.sum()) < self.min_pixels:
+            labels, n = inside.astype(np.int32), 1
+        else:
+            seen = None
+            if self.cut_seen:
+                seen = (
+                    seen_building(codes[0], inside, self.smooth),
+                    seen_building(codes[1], inside, self.smooth),
+                )
+            labels, n = pieces_of(
+                b, a, inside, self.min_pixels, self.spacing, self.neck, seen
+            )  # fmt: skip
+        decided = np.stack([as_codes(b, codes[0]), as_codes(a, codes[1])])
+        drop = np.zeros(inside.shape, bool)
+        pieces = _pieces(labels, n, decided, prob, (c0, r0), scene)
+        for j, (piece, record, geom) in enumerate(pieces):
+            if self.only and self.only not in (record["from_class"], record["to_class"]):
+                drop |= labels == piece
+                self.dropped += 1
+                continue
+            record["parent_id"] = int(parent.id)
+            drafts.add(record, geom, (order, j))
+            self.kept_pixels += int(record["pixels"])
+        if drop.any():
+            _clear(*datasets, Window(c0, r0, c1 - c0, r1 - r0), drop)
+        changes.add(inside & ~drop & (decided != codes).any(0), decided, (c0, r0))
 
 
 def _scene(result: ChangeResult) -> Scene:
@@ -146,13 +194,6 @@ def _objects_with_geometry(result: ChangeResult) -> Iterator[tuple[Any, Any]]:
         yield obj, shapely.geometry.shape(obj.geometry)
 
 
-def _burn(geometry: Any, transform: Affine, window: Window) -> np.ndarray:
-    """The pixels of ``window`` whose centres lie in ``geometry`` (in the image CRS)."""
-    local = transform * Affine.translation(window.col_off, window.row_off)
-    shape = (int(window.height), int(window.width))
-    return rasterize([(geometry, 1)], out_shape=shape, transform=local, dtype="uint8") == 1
-
-
 def _pieces(
     labels: np.ndarray,
     n: int,
@@ -167,13 +208,11 @@ def _pieces(
     tile = Affine.translation(c0, r0)
     for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=tile):
         parts.setdefault(int(value), []).append(polygonal(geom))
-    grid = np.indices(labels.shape)
-    rows, cols = grid[0], grid[1]
     for piece in range(1, n + 1):
-        own = labels == piece
-        if piece not in parts or not own.any():
+        own = labels == piece if n > 1 else labels > 0
+        rr, cc = np.nonzero(own)
+        if piece not in parts or not rr.size:
             continue
-        rr, cc = rows[own], cols[own]
         p = prob[own]
         finite = np.isfinite(p)
         stats = {
@@ -248,18 +287,23 @@ class _Drafts:
         self.path = path
         self._fh = open(path, "wb")  # noqa: SIM115 - closed by write_sorted / discard
         self.offsets = array("q")
-        self.keys: list[tuple[float, int, int, int]] = []
+        self.keys: list[tuple[float, int, int, int, int, int]] = []
 
-    def add(self, record: dict[str, Any], geometry: str) -> None:
+    def add(
+        self, record: dict[str, Any], geometry: str, order: tuple[int, int] | None = None
+    ) -> None:
+        """One draft; ``order`` (the parent's place, the piece's place) breaks ties of
+        area and position (the order of adding if None)."""
         self.offsets.append(self._fh.tell())
         self._fh.write(dump_line(record)[:-1] + b"\t" + geometry.encode() + b"\n")
         col, row = record["pixel_bbox"][:2]
-        self.keys.append((-float(record["area"]), int(row), int(col), len(self.keys)))
+        tie = order if order is not None else (len(self.keys), 0)
+        self.keys.append((-float(record["area"]), int(row), int(col), *tie, len(self.keys)))
 
     def write_sorted(self, store: Path, crs: str | None) -> ObjectsView:
         """Largest first (then top-most, left-most), ids ``1..n``, WGS84 positions added."""
         self._fh.close()
-        order = [k[3] for k in sorted(self.keys)]
+        order = [k[-1] for k in sorted(self.keys)]
         return write_in_order(self.path, [self.offsets[i] for i in order], crs, store, 4096)
 
     def discard(self) -> None:
