@@ -26,21 +26,18 @@ from typing import Any
 
 import numpy as np
 import shapely
-from affine import Affine
-from rasterio.features import shapes
 from rasterio.windows import Window
 
-from terrasight.io.geojson import polygonal
 from terrasight.io.vectors import as_crs
 from terrasight.tasks.change.names import CLASSES_NODATA, STORE_NAME
 from terrasight.tasks.change.objects.components import open_raster_quietly
 from terrasight.tasks.change.objects.extract import write_in_order
-from terrasight.tasks.change.objects.trace import Scene, draft_record, merge_pieces
+from terrasight.tasks.change.objects.trace import Scene
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.change.store import ObjectsView, dump_line
-from terrasight.tasks.semantic.decide import as_codes, decide_classes, seen_building
-from terrasight.tasks.semantic.groups import burn_group, object_groups
-from terrasight.tasks.semantic.split import NECK, majority, pieces_of
+from terrasight.tasks.semantic.groups import Group, burn_group, object_groups
+from terrasight.tasks.semantic.pieces import Cutter, Split, piece_records, trace_group
+from terrasight.tasks.semantic.split import NECK
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,8 @@ def recut_objects(
     scene = _scene(result)
     store = Path(result.mask_path).with_name(STORE_NAME)
     drafts = _Drafts(store.with_name(store.name + ".drafts"))
-    cut = _Cut(min_pixels, spacing, only, smooth, neck, together, cut_seen)
+    cutter = Cutter(min_pixels, spacing, smooth, neck, together, cut_seen)
+    kept_pixels, dropped = 0, 0
     changes = _Rewrites()
     objects = list(_objects_with_geometry(result))
     boxes = [_box(parent) for parent, _ in objects]
@@ -86,25 +84,29 @@ def recut_objects(
             open_raster_quietly(result.probability_path, "r") as prob_ds,
         ):
             for group in object_groups(boxes):
-                burnt = burn_group(
-                    [objects[i][1] for i in group.members], result.affine, group.window
+                splits = _split_group(
+                    group, objects, boxes, result, cutter, (mask_ds, cls_ds, prob_ds)
                 )
-                mask = mask_ds.read(1, window=group.window)
-                codes = cls_ds.read(window=group.window)
-                prob = prob_ds.read(1, window=group.window)
-                for k, i in enumerate(group.members):
-                    rows, cols = group.local(boxes[i])
-                    inside = (burnt[rows, cols] == k + 1) & (mask[rows, cols] == 1)
-                    if inside.any():
-                        cut.one(
-                            objects[i][0], i, inside, codes[:, rows, cols], prob[rows, cols],
-                            scene, drafts, changes, (mask_ds, cls_ds),
-                        )  # fmt: skip
+                for s, parts in zip(splits, trace_group(splits, group.window), strict=True):
+                    drop = np.zeros(s.inside.shape, bool)
+                    for j, (piece, record, geom) in enumerate(piece_records(s, parts, scene)):
+                        if only and only not in (record["from_class"], record["to_class"]):
+                            drop |= s.labels == piece
+                            dropped += 1
+                            continue
+                        record["parent_id"] = int(s.parent.id)
+                        drafts.add(record, geom, (s.order, j))
+                        kept_pixels += int(record["pixels"])
+                    c0, r0, c1, r1 = s.box
+                    if drop.any():
+                        _clear(mask_ds, cls_ds, Window(c0, r0, c1 - c0, r1 - r0), drop)
+                    edits = s.inside & ~drop & (s.decided != s.codes).any(0)
+                    changes.add(edits, s.decided, (c0, r0))
             changes.write(cls_ds)
         view = drafts.write_sorted(store, result.crs)
     finally:
         drafts.discard()
-    return Recut(view, cut.kept_pixels, cut.dropped)
+    return Recut(view, kept_pixels, dropped)
 
 
 def _box(parent: Any) -> tuple[int, int, int, int]:
@@ -112,62 +114,29 @@ def _box(parent: Any) -> tuple[int, int, int, int]:
     return c0, r0, c1, r1
 
 
-@dataclass
-class _Cut:
-    """How one object is cut (the arguments of :func:`recut_objects`) and what was kept."""
-
-    min_pixels: int
-    spacing: int
-    only: str | None
-    smooth: int
-    neck: float
-    together: bool
-    cut_seen: bool
-    kept_pixels: int = 0
-    dropped: int = 0
-
-    def one(
-        self,
-        parent: Any,
-        order: int,
-        inside: np.ndarray,
-        codes: np.ndarray,
-        prob: np.ndarray,
-        scene: Scene,
-        drafts: _Drafts,
-        changes: _Rewrites,
-        datasets: tuple[Any, Any],
-    ) -> None:
-        """Cut one object (its box's pixels ``inside``, classes and probabilities) into
-        drafts; an object under ``min_pixels`` is always one piece and is not split."""
-        c0, r0, c1, r1 = _box(parent)
-        b, a = decide_classes(codes[0], codes[1], inside, self.smooth, self.together)
-        if int(inside.sum()) < self.min_pixels:
-            labels, n = inside.astype(np.int32), 1
-        else:
-            seen = None
-            if self.cut_seen:
-                seen = (
-                    seen_building(codes[0], inside, self.smooth),
-                    seen_building(codes[1], inside, self.smooth),
-                )
-            labels, n = pieces_of(
-                b, a, inside, self.min_pixels, self.spacing, self.neck, seen
-            )  # fmt: skip
-        decided = np.stack([as_codes(b, codes[0]), as_codes(a, codes[1])])
-        drop = np.zeros(inside.shape, bool)
-        pieces = _pieces(labels, n, decided, prob, (c0, r0), scene)
-        for j, (piece, record, geom) in enumerate(pieces):
-            if self.only and self.only not in (record["from_class"], record["to_class"]):
-                drop |= labels == piece
-                self.dropped += 1
-                continue
-            record["parent_id"] = int(parent.id)
-            drafts.add(record, geom, (order, j))
-            self.kept_pixels += int(record["pixels"])
-        if drop.any():
-            _clear(*datasets, Window(c0, r0, c1 - c0, r1 - r0), drop)
-        changes.add(inside & ~drop & (decided != codes).any(0), decided, (c0, r0))
+def _split_group(
+    group: Group,
+    objects: list[tuple[Any, Any]],
+    boxes: list[tuple[int, int, int, int]],
+    result: ChangeResult,
+    cutter: Cutter,
+    datasets: tuple[Any, Any, Any],
+) -> list[Split]:
+    """The group's objects split, their polygons burnt and the rasters read once for all."""
+    mask_ds, cls_ds, prob_ds = datasets
+    burnt = burn_group([objects[i][1] for i in group.members], result.affine, group.window)
+    mask = mask_ds.read(1, window=group.window)
+    codes = cls_ds.read(window=group.window)
+    prob = prob_ds.read(1, window=group.window)
+    splits = []
+    for k, i in enumerate(group.members):
+        rows, cols = group.local(boxes[i])
+        inside = (burnt[rows, cols] == k + 1) & (mask[rows, cols] == 1)
+        if inside.any():
+            parent = objects[i][0]
+            box_codes, box_prob = codes[:, rows, cols], prob[rows, cols]
+            splits.append(cutter.split(parent, i, boxes[i], inside, box_codes, box_prob))
+    return splits
 
 
 def _scene(result: ChangeResult) -> Scene:
@@ -192,45 +161,6 @@ def _objects_with_geometry(result: ChangeResult) -> Iterator[tuple[Any, Any]]:
         return
     for obj in result.objects:
         yield obj, shapely.geometry.shape(obj.geometry)
-
-
-def _pieces(
-    labels: np.ndarray,
-    n: int,
-    codes: np.ndarray,
-    prob: np.ndarray,
-    origin: tuple[int, int],
-    scene: Scene,
-) -> Iterator[tuple[int, dict[str, Any], str]]:
-    """``(label, record, GeoJSON text)`` of each piece, the record without id and WGS84."""
-    c0, r0 = origin
-    parts: dict[int, list[Any]] = {}
-    tile = Affine.translation(c0, r0)
-    for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=tile):
-        parts.setdefault(int(value), []).append(polygonal(geom))
-    for piece in range(1, n + 1):
-        own = labels == piece if n > 1 else labels > 0
-        rr, cc = np.nonzero(own)
-        if piece not in parts or not rr.size:
-            continue
-        p = prob[own]
-        finite = np.isfinite(p)
-        stats = {
-            "pixels": int(own.sum()),
-            "col_sum": float(cc.sum() + c0 * own.sum()),
-            "row_sum": float(rr.sum() + r0 * own.sum()),
-            "col0": int(cc.min()) + c0,
-            "row0": int(rr.min()) + r0,
-            "col1": int(cc.max()) + c0 + 1,
-            "row1": int(rr.max()) + r0 + 1,
-            "prob_sum": float(p[finite].sum()),
-            "prob_n": int(finite.sum()),
-        }
-        geom = merge_pieces(parts[piece], scene, one_tile=True)
-        record = draft_record(stats, geom, scene)
-        record["from_class"], record["from_share"] = majority(codes[0][own])
-        record["to_class"], record["to_share"] = majority(codes[1][own])
-        yield piece, record, shapely.to_geojson(geom)
 
 
 def _clear(mask_ds: Any, cls_ds: Any, window: Window, drop: np.ndarray) -> None:
