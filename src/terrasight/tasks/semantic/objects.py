@@ -4,7 +4,10 @@ Every object of the change job is read with its polygon, split into pieces
 (:func:`~terrasight.tasks.semantic.split.split_pieces`) on
 ``change_classes.tif``, and each piece traced into a polygon and measured
 like the job's own objects
-(:func:`~terrasight.tasks.change.objects.trace.draft_record`). The pieces are
+(:func:`~terrasight.tasks.change.objects.trace.draft_record`). Objects are handled
+a group at a time (:mod:`~terrasight.tasks.semantic.groups`: one burn, one read of
+each raster and one trace per 512 px cell), each still decided and split on its
+own pixels; the pieces come out as the object-by-object cut gave them. The pieces are
 sorted largest first, given ids ``1..n`` and written to
 ``change_objects.jsonl``; each keeps the id of the region it came from in
 ``parent_id``. Pieces of a class ``only`` does not involve are dropped, and
