@@ -22,7 +22,8 @@ seconds, the classes' share of windows and objects, and the ratio to ``no-classe
 ``--pythonpath`` runs another source tree (e.g. an export of an earlier commit) to measure
 a before; ``--label`` names the runs in the JSON, which is merged into ``--out``.
 ``--profile SIZE`` instead profiles ``classify_changes`` in this process (cProfile,
-cumulative seconds of its parts) and stores that under ``profiles``.
+cumulative seconds of its parts) and stores that under ``profiles`` (key ``SIZE LABEL``,
+or ``SIZE`` with the default label).
 """
 
 from __future__ import annotations
@@ -126,10 +127,17 @@ PROFILED = {
     "pixels (network, reads, writes)": "pixels.py:classify_changed_pixels",
     "network (onnxruntime)": "onnx_landcover.py:probabilities",
     "recut objects": "objects.py:recut_objects",
-    "recut: split_pieces": "split.py:split_pieces",
-    "recut: pieces traced (shapes, records)": "objects.py:_pieces",
-    "recut: polygon burnt (rasterize)": "objects.py:_burn",
+    "recut: classes decided and split": "pieces.py:split",
+    "recut: pieces traced (shapes, per group)": "pieces.py:trace_group",
+    "recut: pieces measured (records)": "pieces.py:piece_records",
+    "recut: polygons burnt (rasterize, per group)": "groups.py:burn_group",
+    "recut one by one: split_pieces": "split.py:split_pieces",
+    "recut one by one: pieces traced (shapes, records)": "objects.py:_pieces",
+    "recut one by one: polygon burnt (rasterize)": "objects.py:_burn",
 }
+"""Parts of ``classify_changes`` profiled (file:function); the last three are the parts of
+the object-by-object recut (0 on the code that cuts a group at a time). Run an earlier
+tree with ``PYTHONPATH=OTHER/src`` to profile it."""
 
 
 def profile(size: int, work: Path) -> dict:
@@ -185,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(found, indent=1))
         out = Path(args.out)
         data = json.loads(out.read_text()) if out.is_file() else {}
-        data.setdefault("profiles", {})[str(args.profile)] = found
+        key = f"{args.profile} {args.label}" if args.label != "after" else str(args.profile)
+        data.setdefault("profiles", {})[key] = found
         out.write_text(json.dumps(data, indent=1))
         return 0
     runs = []

@@ -4,7 +4,10 @@ Every object of the change job is read with its polygon, split into pieces
 (:func:`~terrasight.tasks.semantic.split.split_pieces`) on
 ``change_classes.tif``, and each piece traced into a polygon and measured
 like the job's own objects
-(:func:`~terrasight.tasks.change.objects.trace.draft_record`). The pieces are
+(:func:`~terrasight.tasks.change.objects.trace.draft_record`). Objects are handled
+a group at a time (:mod:`~terrasight.tasks.semantic.groups`: one burn, one read of
+each raster and one trace per 512 px cell), each still decided and split on its
+own pixels; the pieces come out as the object-by-object cut gave them. The pieces are
 sorted largest first, given ids ``1..n`` and written to
 ``change_objects.jsonl``; each keeps the id of the region it came from in
 ``parent_id``. Pieces of a class ``only`` does not involve are dropped, and
@@ -26,20 +29,18 @@ from typing import Any
 
 import numpy as np
 import shapely
-from affine import Affine
-from rasterio.features import rasterize, shapes
 from rasterio.windows import Window
 
-from terrasight.io.geojson import polygonal
 from terrasight.io.vectors import as_crs
 from terrasight.tasks.change.names import CLASSES_NODATA, STORE_NAME
 from terrasight.tasks.change.objects.components import open_raster_quietly
 from terrasight.tasks.change.objects.extract import write_in_order
-from terrasight.tasks.change.objects.trace import Scene, draft_record, merge_pieces
+from terrasight.tasks.change.objects.trace import Scene
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.change.store import ObjectsView, dump_line
-from terrasight.tasks.semantic.decide import as_codes, decide_classes, seen_building
-from terrasight.tasks.semantic.split import NECK, majority, pieces_of
+from terrasight.tasks.semantic.groups import Group, burn_group, object_groups
+from terrasight.tasks.semantic.pieces import Cutter, Split, piece_records, trace_group
+from terrasight.tasks.semantic.split import NECK
 
 
 @dataclass(frozen=True)
@@ -74,52 +75,71 @@ def recut_objects(
     scene = _scene(result)
     store = Path(result.mask_path).with_name(STORE_NAME)
     drafts = _Drafts(store.with_name(store.name + ".drafts"))
+    cutter = Cutter(min_pixels, spacing, smooth, neck, together, cut_seen)
     kept_pixels, dropped = 0, 0
     changes = _Rewrites()
+    objects = list(_objects_with_geometry(result))
+    boxes = [_box(parent) for parent, _ in objects]
     try:
         with (
             open_raster_quietly(result.mask_path, "r+" if only else "r") as mask_ds,
             open_raster_quietly(classes_path, "r+") as cls_ds,
             open_raster_quietly(result.probability_path, "r") as prob_ds,
         ):
-            for parent, geometry in _objects_with_geometry(result):
-                c0, r0, c1, r1 = (int(v) for v in parent.pixel_bbox)
-                window = Window(c0, r0, c1 - c0, r1 - r0)
-                inside = _burn(geometry, result.affine, window) & (
-                    mask_ds.read(1, window=window) == 1
+            for group in object_groups(boxes):
+                splits = _split_group(
+                    group, objects, boxes, result, cutter, (mask_ds, cls_ds, prob_ds)
                 )
-                if not inside.any():
-                    continue
-                codes = cls_ds.read(window=window)
-                prob = prob_ds.read(1, window=window)
-                b, a = decide_classes(codes[0], codes[1], inside, smooth, together)
-                seen = (
-                    (
-                        seen_building(codes[0], inside, smooth),
-                        seen_building(codes[1], inside, smooth),
-                    )
-                    if cut_seen
-                    else None
-                )
-                labels, n = pieces_of(b, a, inside, min_pixels, spacing, neck, seen)
-                decided = np.stack([as_codes(b, codes[0]), as_codes(a, codes[1])])
-                drop = np.zeros(inside.shape, bool)
-                for piece, record, geom in _pieces(labels, n, decided, prob, (c0, r0), scene):
-                    if only and only not in (record["from_class"], record["to_class"]):
-                        drop |= labels == piece
-                        dropped += 1
-                        continue
-                    record["parent_id"] = int(parent.id)
-                    drafts.add(record, geom)
-                    kept_pixels += int(record["pixels"])
-                if drop.any():
-                    _clear(mask_ds, cls_ds, window, drop)
-                changes.add(inside & ~drop & (decided != codes).any(0), decided, (c0, r0))
+                for s, parts in zip(splits, trace_group(splits, group.window), strict=True):
+                    drop = np.zeros(s.inside.shape, bool)
+                    for j, (piece, record, geom) in enumerate(piece_records(s, parts, scene)):
+                        if only and only not in (record["from_class"], record["to_class"]):
+                            drop |= s.labels == piece
+                            dropped += 1
+                            continue
+                        record["parent_id"] = int(s.parent.id)
+                        drafts.add(record, geom, (s.order, j))
+                        kept_pixels += int(record["pixels"])
+                    c0, r0, c1, r1 = s.box
+                    if drop.any():
+                        _clear(mask_ds, cls_ds, Window(c0, r0, c1 - c0, r1 - r0), drop)
+                    edits = s.inside & ~drop & (s.decided != s.codes).any(0)
+                    changes.add(edits, s.decided, (c0, r0))
             changes.write(cls_ds)
         view = drafts.write_sorted(store, result.crs)
     finally:
         drafts.discard()
     return Recut(view, kept_pixels, dropped)
+
+
+def _box(parent: Any) -> tuple[int, int, int, int]:
+    c0, r0, c1, r1 = (int(v) for v in parent.pixel_bbox)
+    return c0, r0, c1, r1
+
+
+def _split_group(
+    group: Group,
+    objects: list[tuple[Any, Any]],
+    boxes: list[tuple[int, int, int, int]],
+    result: ChangeResult,
+    cutter: Cutter,
+    datasets: tuple[Any, Any, Any],
+) -> list[Split]:
+    """The group's objects split, their polygons burnt and the rasters read once for all."""
+    mask_ds, cls_ds, prob_ds = datasets
+    burnt = burn_group([objects[i][1] for i in group.members], result.affine, group.window)
+    mask = mask_ds.read(1, window=group.window)
+    codes = cls_ds.read(window=group.window)
+    prob = prob_ds.read(1, window=group.window)
+    splits = []
+    for k, i in enumerate(group.members):
+        rows, cols = group.local(boxes[i])
+        inside = (burnt[rows, cols] == k + 1) & (mask[rows, cols] == 1)
+        if inside.any():
+            parent = objects[i][0]
+            box_codes, box_prob = codes[:, rows, cols], prob[rows, cols]
+            splits.append(cutter.split(parent, i, boxes[i], inside, box_codes, box_prob))
+    return splits
 
 
 def _scene(result: ChangeResult) -> Scene:
@@ -144,54 +164,6 @@ def _objects_with_geometry(result: ChangeResult) -> Iterator[tuple[Any, Any]]:
         return
     for obj in result.objects:
         yield obj, shapely.geometry.shape(obj.geometry)
-
-
-def _burn(geometry: Any, transform: Affine, window: Window) -> np.ndarray:
-    """The pixels of ``window`` whose centres lie in ``geometry`` (in the image CRS)."""
-    local = transform * Affine.translation(window.col_off, window.row_off)
-    shape = (int(window.height), int(window.width))
-    return rasterize([(geometry, 1)], out_shape=shape, transform=local, dtype="uint8") == 1
-
-
-def _pieces(
-    labels: np.ndarray,
-    n: int,
-    codes: np.ndarray,
-    prob: np.ndarray,
-    origin: tuple[int, int],
-    scene: Scene,
-) -> Iterator[tuple[int, dict[str, Any], str]]:
-    """``(label, record, GeoJSON text)`` of each piece, the record without id and WGS84."""
-    c0, r0 = origin
-    parts: dict[int, list[Any]] = {}
-    tile = Affine.translation(c0, r0)
-    for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=tile):
-        parts.setdefault(int(value), []).append(polygonal(geom))
-    grid = np.indices(labels.shape)
-    rows, cols = grid[0], grid[1]
-    for piece in range(1, n + 1):
-        own = labels == piece
-        if piece not in parts or not own.any():
-            continue
-        rr, cc = rows[own], cols[own]
-        p = prob[own]
-        finite = np.isfinite(p)
-        stats = {
-            "pixels": int(own.sum()),
-            "col_sum": float(cc.sum() + c0 * own.sum()),
-            "row_sum": float(rr.sum() + r0 * own.sum()),
-            "col0": int(cc.min()) + c0,
-            "row0": int(rr.min()) + r0,
-            "col1": int(cc.max()) + c0 + 1,
-            "row1": int(rr.max()) + r0 + 1,
-            "prob_sum": float(p[finite].sum()),
-            "prob_n": int(finite.sum()),
-        }
-        geom = merge_pieces(parts[piece], scene, one_tile=True)
-        record = draft_record(stats, geom, scene)
-        record["from_class"], record["from_share"] = majority(codes[0][own])
-        record["to_class"], record["to_share"] = majority(codes[1][own])
-        yield piece, record, shapely.to_geojson(geom)
 
 
 def _clear(mask_ds: Any, cls_ds: Any, window: Window, drop: np.ndarray) -> None:
@@ -248,18 +220,23 @@ class _Drafts:
         self.path = path
         self._fh = open(path, "wb")  # noqa: SIM115 - closed by write_sorted / discard
         self.offsets = array("q")
-        self.keys: list[tuple[float, int, int, int]] = []
+        self.keys: list[tuple[float, int, int, int, int, int]] = []
 
-    def add(self, record: dict[str, Any], geometry: str) -> None:
+    def add(
+        self, record: dict[str, Any], geometry: str, order: tuple[int, int] | None = None
+    ) -> None:
+        """One draft; ``order`` (the parent's place, the piece's place) breaks ties of
+        area and position (the order of adding if None)."""
         self.offsets.append(self._fh.tell())
         self._fh.write(dump_line(record)[:-1] + b"\t" + geometry.encode() + b"\n")
         col, row = record["pixel_bbox"][:2]
-        self.keys.append((-float(record["area"]), int(row), int(col), len(self.keys)))
+        tie = order if order is not None else (len(self.keys), 0)
+        self.keys.append((-float(record["area"]), int(row), int(col), *tie, len(self.keys)))
 
     def write_sorted(self, store: Path, crs: str | None) -> ObjectsView:
         """Largest first (then top-most, left-most), ids ``1..n``, WGS84 positions added."""
         self._fh.close()
-        order = [k[3] for k in sorted(self.keys)]
+        order = [k[-1] for k in sorted(self.keys)]
         return write_in_order(self.path, [self.offsets[i] for i in order], crs, store, 4096)
 
     def discard(self) -> None:
