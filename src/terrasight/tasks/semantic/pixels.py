@@ -147,7 +147,7 @@ def classify_changed_pixels(
             details.append("images that are not 8-bit were stretched by each band's 2-98% range")
         coarse = _Coarse(load_coarse_cover(), {d: r[2] for d, r in read.items()}) if want else None
         if coarse is not None:
-            notes.append(
+            details.append(
                 "RGB at about 10 m without near-infrared: water and vegetation come from the "
                 "coarse-cover network"
             )
