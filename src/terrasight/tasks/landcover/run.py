@@ -33,9 +33,9 @@ from terrasight.models.onnx_landcover import LandCoverNetwork, load_landcover_ne
 from terrasight.tasks.change.methods.base import MethodOptions, option
 from terrasight.tasks.landcover.classes import CLASSES, NODATA
 from terrasight.tasks.landcover.coarse import (
-    COARSE_METRES,
     COARSE_THRESHOLD,
     WATER,
+    applies,
     coarse_probabilities,
     coarse_rules,
     content_factor,
@@ -147,16 +147,12 @@ class _Coarse:
     metres: float
 
 
-def _coarse_plan(
-    opts: LandCoverOptions, has_nir: bool, area: float, unit: str, sample: tuple[Any, Any]
-) -> _Coarse | None:
-    """The coarse-cover network and the scene's statistics where its rules apply, else None."""
+def _coarse_metres(
+    opts: LandCoverOptions, area: float, unit: str
+) -> tuple[float | None, float | None]:
+    """``(grid metres, content metres)`` of a pixel (None without ground units)."""
     grid = float(np.sqrt(area)) if unit == "m2" else None
-    metres = opts.content_metres or grid
-    if not opts.coarse or has_nir or metres is None or metres < COARSE_METRES:
-        return None
-    net = load_coarse_cover(threads=opts.threads)
-    return _Coarse(net, scene_percentiles(*sample), content_factor(grid, metres), metres)
+    return grid, opts.content_metres or grid
 
 
 def landcover(
@@ -211,16 +207,23 @@ def landcover(
     rgb, nir, notes = plan_bands(src, bands)
     notes = [*src.warnings, *notes]
     region = _region(src, bbox)
-    sample, sample_valid = _decimated(src, region, rgb)
-    low, high, stretch_notes = _stretch(sample, sample_valid, src)
-    notes += stretch_notes
+    transform = src.transform * src.transform.translation(region.col_off, region.row_off)
+    area, unit = pixel_area(src.crs, transform, shape=(int(region.height), int(region.width)))
+    grid, metres = _coarse_metres(opts, area, unit)
+    use_coarse = opts.coarse and applies(nir is not None, metres)
+    low = high = None
+    coarse = None
+    if src.dtype != "uint8" or use_coarse:  # the scene's statistics, read decimated once
+        sample, sample_valid = _decimated(src, region, rgb)
+        low, high, stretch_notes = _stretch(sample, sample_valid, src)
+        notes += stretch_notes
+        if use_coarse and metres is not None:
+            stats = scene_percentiles(to_display_units(sample, low, high), sample_valid)
+            net_c = load_coarse_cover(threads=opts.threads)
+            coarse = _Coarse(net_c, stats, content_factor(grid, metres), metres)
     net = network or load_landcover_network(threads=opts.threads)
     threshold = net.threshold if opts.threshold is None else opts.threshold
     spectral = opts.spectral and nir is not None
-    transform = src.transform * src.transform.translation(region.col_off, region.row_off)
-    area, unit = pixel_area(src.crs, transform, shape=(int(region.height), int(region.width)))
-    shown = to_display_units(sample, low, high)
-    coarse = _coarse_plan(opts, nir is not None, area, unit, (shown, sample_valid))
     if coarse is not None:
         notes.append(
             f"content about {coarse.metres:.0f} m a pixel without near-infrared: water and "

@@ -33,8 +33,8 @@ from terrasight.tasks.change.names import CLASSES_NAME, CLASSES_NODATA
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.landcover.classes import CLASSES, NODATA
 from terrasight.tasks.landcover.coarse import (
-    COARSE_METRES,
     COARSE_THRESHOLD,
+    applies,
     coarse_probabilities,
     coarse_rules,
     scene_percentiles,
@@ -140,7 +140,8 @@ def classify_changed_pixels(
     ):
         datasets = {"before": reader.before_ds, "after": reader.after_ds}
         bands = {"before": pair.before.bands, "after": pair.after.bands}
-        want = _coarse_applies(result, spectral is not None)
+        metres = float(np.sqrt(result.pixel_area)) if result.area_unit == "m2" else None
+        want = applies(spectral is not None, metres)
         read = {d: _stretch(datasets[d], [bands[d][i] for i in picks], region, want) for d in DATES}
         stretches = {d: (r[0], r[1]) for d, r in read.items()}
         if any(s[0] is not None for s in stretches.values()):
@@ -199,16 +200,6 @@ def classify_changed_pixels(
 class _Coarse:
     net: CoarseCoverNetwork
     stats: dict[str, Any]
-
-
-def _coarse_applies(result: ChangeResult, has_nir: bool) -> bool:
-    """Whether the coarse-cover rules apply (:mod:`terrasight.tasks.landcover.coarse`: RGB at
-    5 m or coarser without near-infrared)."""
-    return (
-        not has_nir
-        and result.area_unit == "m2"
-        and float(np.sqrt(result.pixel_area)) >= COARSE_METRES
-    )
 
 
 def window_grid(result: ChangeResult, tile_size: int, overlap: int) -> TileGrid:
