@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -372,3 +373,35 @@ def cog_pair(range_server: RangeServer) -> tuple[Path, Path, tuple[float, ...]]:
     east, south = t * (col + w - 3, row + h - 3)
     box = transform_bounds("EPSG:32633", "EPSG:4326", west, south, east, north)
     return paths[0], paths[1], box
+
+
+DUBAI_CROP = ("tile3/image_part_009", 256, 128, 320)
+"""A crop of a land-cover training-tile image (the network classifies it reliably)."""
+
+
+@pytest.fixture(scope="session")
+def dubai_semantic_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any]:
+    """:data:`DUBAI_CROP` with about half its buildings covered by nearby bare ground in the
+    before date (``semantic_pair(..., "built", seed=1)``), as two 0.5 m GeoTIFFs with a CRS;
+    ``(before, after, SemanticPair)``. Skips without the Dubai tiles."""
+    from terrasight.training.landcover_data import load_tiles
+    from terrasight.training.semantic_pairs import semantic_pair
+
+    if not (SHARED_DATA / "landcover" / "dubai" / "tile3").is_dir():
+        pytest.skip(f"Dubai land-cover tiles not found under {SHARED_DATA}")
+    name, row, col, side = DUBAI_CROP
+    sample = next(s for s in load_tiles(SHARED_DATA, (3,)) if s.name == name)
+    image = sample.image[row : row + side, col : col + side]
+    labels = sample.labels[row : row + side, col : col + side]
+    pair = semantic_pair(image, labels, "built", seed=1)
+    folder = tmp_path_factory.mktemp("dubai-semantic")
+    paths = []
+    for date, data in (("before", pair.before), ("after", pair.after)):
+        path = folder / f"{date}.tif"
+        transform = from_origin(300000, 2800000, 0.5, 0.5)
+        profile = dict(driver="GTiff", count=3, dtype="uint8", height=side, width=side,
+                       crs="EPSG:32640", transform=transform)  # fmt: skip
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(data)
+        paths.append(path)
+    return paths[0], paths[1], pair

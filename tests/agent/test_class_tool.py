@@ -8,41 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
-from rasterio.transform import from_origin
 
 from terrasight.agent import Agent
 from terrasight.agent.class_tools import land_cover_changes, network_class
 from terrasight.agent.session import Session
 from terrasight.errors import ToolArgumentError
 
-CROP = ("tile3/image_part_009", 256, 128, 320)
-
 
 @pytest.fixture(scope="module")
-def dubai_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from tests.conftest import SHARED_DATA
-
-    from terrasight.training.landcover_data import load_tiles
-    from terrasight.training.semantic_pairs import semantic_pair
-
-    if not (SHARED_DATA / "landcover" / "dubai" / "tile3").is_dir():
-        pytest.skip(f"Dubai land-cover tiles not found under {SHARED_DATA}")
-    name, row, col, side = CROP
-    sample = next(s for s in load_tiles(SHARED_DATA, (3,)) if s.name == name)
-    image = sample.image[row : row + side, col : col + side]
-    labels = sample.labels[row : row + side, col : col + side]
-    pair = semantic_pair(image, labels, "built", seed=1)
-    folder = tmp_path_factory.mktemp("dubai")
-    paths = []
-    for date, data in (("before", pair.before), ("after", pair.after)):
-        path = folder / f"{date}.tif"
-        profile = dict(driver="GTiff", count=3, dtype="uint8", height=side, width=side)
-        profile.update(crs="EPSG:32640", transform=from_origin(300000, 2800000, 0.5, 0.5))
-        with rasterio.open(path, "w", **profile) as ds:
-            ds.write(data)
-        paths.append(path)
-    return paths[0], paths[1]
+def dubai_pair(dubai_semantic_pair) -> tuple[Path, Path]:
+    return dubai_semantic_pair[0], dubai_semantic_pair[1]
 
 
 def _built(objects) -> list[int]:

@@ -11,47 +11,17 @@ import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner
-from rasterio.transform import from_origin
 
 import terrasight
 from terrasight.cli import main
 from terrasight.errors import InvalidOptionError
 from terrasight.tasks.interpret.ask import ask, ask_result
-from terrasight.training.landcover_data import load_tiles
-from terrasight.training.semantic_pairs import SemanticPair, semantic_pair
-
-CROP = ("tile3/image_part_009", 256, 128, 320)
-"""A crop of a land-cover training-tile image (the network classifies it reliably)."""
+from terrasight.training.semantic_pairs import SemanticPair
 
 
 @pytest.fixture(scope="module")
-def pair_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, SemanticPair]:
-    from tests.conftest import SHARED_DATA
-
-    if not (SHARED_DATA / "landcover" / "dubai" / "tile3").is_dir():
-        pytest.skip(f"Dubai land-cover tiles not found under {SHARED_DATA}")
-    name, row, col, side = CROP
-    sample = next(s for s in load_tiles(SHARED_DATA, (3,)) if s.name == name)
-    image = sample.image[row : row + side, col : col + side]
-    labels = sample.labels[row : row + side, col : col + side]
-    pair = semantic_pair(image, labels, "built", seed=1)
-    folder = tmp_path_factory.mktemp("semantic")
-    paths = []
-    for date, data in (("before", pair.before), ("after", pair.after)):
-        path = folder / f"{date}.tif"
-        profile = {
-            "driver": "GTiff",
-            "count": 3,
-            "dtype": "uint8",
-            "height": side,
-            "width": side,
-            "crs": "EPSG:32640",
-            "transform": from_origin(300000, 2800000, 0.5, 0.5),
-        }
-        with rasterio.open(path, "w", **profile) as ds:
-            ds.write(data)
-        paths.append(path)
-    return paths[0], paths[1], pair
+def pair_files(dubai_semantic_pair) -> tuple[Path, Path, SemanticPair]:
+    return dubai_semantic_pair
 
 
 @pytest.fixture(scope="module")
