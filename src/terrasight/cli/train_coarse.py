@@ -10,14 +10,11 @@ from pathlib import Path
 
 import click
 
+from terrasight.cli.train_options import OSCD_DATA, data_option
+
 
 @click.command(name="landcover-coarse")
-@click.option(
-    "--data",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="The shared data folder or the OSCD folder (<city>/imgs_1, imgs_2, cm).",
-)
+@data_option(OSCD_DATA)
 @click.option(
     "-o",
     "--out",

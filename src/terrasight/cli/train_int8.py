@@ -7,16 +7,13 @@ from pathlib import Path
 
 import click
 
+from terrasight.cli.train_options import data_option
+
 WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights"
 
 
 @click.command(name="int8")
-@click.option(
-    "--data",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="The AirChange folder (e.g. ../shared/data/change/airchange).",
-)
+@data_option("The AirChange folder (e.g. ../shared/data/change/airchange).")
 @click.option(
     "--model",
     default="siamese-effnet-lite0",

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import click
 
-from terrasight.cli.train_options import run_options, train_from_block_option, version_option
+from terrasight.cli.train_options import (
+    data_option,
+    run_options,
+    train_from_block_option,
+    version_option,
+)
 from terrasight.training.landcover import LandCoverTrainConfig, train_landcover
 from terrasight.training.landcover_export import export_run, ship_run
 
 
 @click.command(name="landcover")
-@click.option(
-    "--data",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="The shared data folder (holding landcover/dubai/tile<N>/) or the dubai folder.",
-)
+@data_option("The shared data folder (holding landcover/dubai/tile<N>/) or the dubai folder.")
 @run_options(
     out="runs/landcover",
     out_help="Folder for the weights, the ONNX files, landcover.json and the log.",

@@ -9,16 +9,13 @@ from pathlib import Path
 
 import click
 
+from terrasight.cli.train_options import OSCD_DATA, data_option
+
 WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights"
 
 
 @click.command(name="change-ms")
-@click.option(
-    "--data",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="The shared data folder or the OSCD folder (<city>/imgs_1, imgs_2, cm).",
-)
+@data_option(OSCD_DATA)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

@@ -63,6 +63,20 @@ def run_options(
     return apply
 
 
+def data_option(help: str) -> Decorator:
+    """``--data DIR``: the dataset folder a training command reads (must exist)."""
+    return click.option(
+        "--data",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        required=True,
+        help=help,
+    )
+
+
+OSCD_DATA = "The shared data folder or the OSCD folder (<city>/imgs_1, imgs_2, cm)."
+"""``--data`` help of the commands that train on the OSCD cities."""
+
+
 def version_option(default: str) -> Decorator:
     """``--version``: the version written into the weights' file name and entry."""
     return click.option(
