@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from terrasight.models.onnx_coarse_cover import CoarseCoverNetwork, network_inputs
-from terrasight.tasks.landcover.classes import NODATA, UNKNOWN
+from terrasight.tasks.landcover.classes import NODATA
 
 COARSE_METRES = 5.0
 """Images whose content is at least this coarse (m a pixel) and has no NIR get the rules."""
@@ -77,7 +77,9 @@ def coarse_rules(
     """Set water, vegetation and neither where the coarse network is sure (in place).
 
     Where it says neither but the land-cover network said water or vegetation, the
-    pixel takes the land-cover network's likeliest of building, road and bare land.
+    pixel takes the land-cover network's likeliest of building, road and bare land; a
+    pixel the land-cover network left ``unknown`` stays unknown there (neither water nor
+    vegetation does not say which of building, road and bare land it is).
     The land-cover network's own water is not kept against it: on the held-out OSCD
     cities keeping it where the coarse network gave water at least 0.3 or 0.1 lowered
     the three-class accuracy (0.894 and 0.839 against 0.925; the aerial network alone
@@ -92,7 +94,7 @@ def coarse_rules(
     best = coarse.argmax(0)
     sure = (classes != NODATA) & (coarse.max(0) >= threshold)
     classes[sure & (best == _GREEN)] = VEGETATION
-    other = sure & (best == _OTHER) & np.isin(classes, (WATER, VEGETATION, UNKNOWN))
+    other = sure & (best == _OTHER) & np.isin(classes, (WATER, VEGETATION))
     classes[sure & (best == _WATER)] = WATER
     if other.any():
         land = np.array([BUILDING, ROAD, BARE], np.uint8)
