@@ -92,6 +92,11 @@ def test_applies_at_10_m_only_without_nir(tmp_path: Path) -> None:
     assert said == [True, False, False, False]
     assert ten.classes is not None and off.classes is not None
     assert (ten.classes != off.classes).any()  # the rules changed something
+    assert [r.coarse for r in (ten, fine, off, with_nir)] == [True, False, False, False]
+    written = landcover(_write(tmp_path / "s2w.tif", data, 10.0), tmp_path / "out")
+    page = Path(written.files["report"]).read_text()
+    assert "coarse-cover network" in page and "RGB model only" not in page
+    assert written.to_dict()["coarse_rules"] is True
     told = landcover(
         _write(tmp_path / "up.tif", data, 2.0), options={"content_metres": 10.0}
     )  # an image made finer than it was, told its own pixel size

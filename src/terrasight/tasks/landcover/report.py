@@ -87,7 +87,7 @@ td,th{{padding:2px 10px;text-align:right}}td:first-child{{text-align:left}}
 </head><body><h1>Land cover of {html.escape(result.source)}</h1>
 <p>{result.width} x {result.height} px, CRS {html.escape(str(result.crs))}; pixels whose most
 probable class is under {result.threshold:.2f} are <em>unknown</em>;
-{"NDVI/NDWI rules applied" if result.spectral else "RGB model only"}; {polygons} polygons.</p>
+{_rules(result)}; {polygons} polygons.</p>
 <img alt="image" src="data:image/png;base64,{_png(image)}">
 <img alt="land cover" src="data:image/png;base64,{_png(blend)}">
 <table><tr><th>class</th><th>area ({result.unit})</th><th>share</th></tr>{"".join(rows)}</table>
@@ -96,3 +96,12 @@ probable class is under {result.threshold:.2f} are <em>unknown</em>;
 """
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _rules(result: LandCoverResult) -> str:
+    """Which rules joined the RGB model, in words."""
+    if result.spectral:
+        return "NDVI/NDWI rules applied"
+    if result.coarse:
+        return "water and vegetation from the coarse-cover network (RGB at ~10 m)"
+    return "RGB model only"

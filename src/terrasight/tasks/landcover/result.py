@@ -24,6 +24,7 @@ class LandCoverResult:
         unit: ``"m2"``, or ``"px"`` without a CRS.
         threshold: the probability under which a pixel is ``unknown``.
         spectral: whether the NDVI/NDWI rules were applied (red and NIR bands present).
+        coarse: whether the coarse-cover rules were applied (RGB at 5 m or coarser, no NIR).
         files: output name -> path (empty without an output folder).
         notes: what the reader should know (no CRS, stretched input, ...).
         classes: the class raster, only when no output folder was given.
@@ -43,6 +44,7 @@ class LandCoverResult:
     unit: str
     threshold: float
     spectral: bool = False
+    coarse: bool = False
     files: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     classes: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -72,6 +74,7 @@ class LandCoverResult:
             "crs": self.crs,
             "threshold": self.threshold,
             "spectral_rules": self.spectral,
+            "coarse_rules": self.coarse,
             "nodata": 255,
             "files": {k: str(Path(v)) for k, v in self.files.items()},
             "notes": list(self.notes),

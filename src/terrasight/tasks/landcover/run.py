@@ -286,6 +286,7 @@ def landcover(
         unit=unit,
         threshold=float(threshold),
         spectral=spectral,
+        coarse=coarse is not None,
         notes=tuple(notes),
         classes=memory,
     )
