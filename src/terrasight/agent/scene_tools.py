@@ -38,8 +38,8 @@ def _image_path(session: Session, image: str) -> Path:
     if session.scene is not None:
         return session.scene
     if session.saved:
-        result = session.result()
-        path = Path(result.before if image == "before" else result.after)
+        before, after = session.result().input_paths
+        path = Path(before if image == "before" else after)
     else:
         path = session.before if image == "before" else session.after  # type: ignore[assignment]
     if path is None or not Path(path).is_file():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from terrasight.errors import InvalidOptionError
+from terrasight.io.box_copy import COPY_DIR
 from terrasight.tasks.change.names import OUTPUT_NAMES, STORE_NAME
 from terrasight.tasks.change.result import ChangeObject, ChangeResult
 from terrasight.tasks.change.store import ObjectsView, record_object
@@ -80,12 +81,30 @@ def load_result(folder: str | Path) -> ChangeResult:
             params=summary.get("params", {}),
             warnings=tuple(summary.get("warnings", ())),
             quality_issues=tuple(summary.get("quality_issues", ())),
+            method_choice=summary.get("method_choice"),
+            local_inputs=_local_inputs(path, summary),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidOptionError(
             f"{path / OUTPUT_NAMES['summary']} lacks what a result needs ({exc}); it was "
             "written by an older version or edited. Run 'terrasight change' again."
         ) from None
+
+
+def _local_inputs(folder: Path, summary: dict[str, Any]) -> tuple[str, str] | tuple[()]:
+    """The local copies of remote inputs the summary names, found in ``folder`` when the
+    folder has moved since (they live in its ``.terrasight-inputs``)."""
+    saved = summary.get("local_inputs") or ()
+    if len(saved) != 2:
+        return ()
+    found = []
+    for name in saved:
+        copy = Path(name)
+        if COPY_DIR in copy.parts and not copy.is_file():
+            moved = folder.joinpath(*copy.parts[copy.parts.index(COPY_DIR) :])
+            copy = moved if moved.is_file() else copy
+        found.append(str(copy))
+    return found[0], found[1]
 
 
 def _read_summary(path: Path) -> dict[str, Any]:

@@ -244,6 +244,7 @@ class ChangeResult:
             "warnings": list(self.warnings),
             "unreliable": self.unreliable,
             "quality_issues": list(self.quality_issues),
+            "local_inputs": list(self.local_inputs),
         }
 
     def to_geojson(self) -> dict[str, Any]:
