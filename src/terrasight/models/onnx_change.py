@@ -37,6 +37,7 @@ import numpy as np
 from terrasight.errors import OnnxExportError
 from terrasight.io.cachedir import user_cache
 from terrasight.models.config import ModelConfig
+from terrasight.models.onnx_session import open_session
 
 __all__ = [
     "OnnxChangeNetwork",
@@ -128,15 +129,9 @@ class OnnxChangeNetwork:
     """
 
     def __init__(self, path: Path, multiple: int = 32, threads: int = 1) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only: not the optimiser's notes on constants
         self.path = Path(path)
         self.multiple = multiple
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = open_session(path, threads, what="the change network")
 
     def probability(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
         """Change probability ``(h, w)`` of ``(3, h, w)`` float32 inputs in model units."""

@@ -12,22 +12,28 @@ from typing import Any
 from terrasight.errors import MissingDependencyError, ModelWeightsError
 
 
-def open_session(path: str | Path, threads: int = 1, what: str = "the network") -> Any:
-    """An ``onnxruntime.InferenceSession`` on ``path`` (CPU, ``threads`` intra-op threads, quiet).
+def open_session(
+    path: str | Path, threads: int = 1, what: str = "the network", hint: str = ""
+) -> Any:
+    """An ``onnxruntime.InferenceSession`` on ``path`` (CPU, ``threads`` intra-op threads, 0 for
+    ONNX Runtime's own choice; errors only in its log).
 
     Raises:
         MissingDependencyError: onnxruntime is not installed.
-        ModelWeightsError: the file is not a network ONNX Runtime can open (``what`` names it).
+        ModelWeightsError: the file is not a network ONNX Runtime can open (``what`` names it,
+            ``hint`` says what to do).
     """
     try:
         import onnxruntime as ort
     except ImportError:
         raise MissingDependencyError(f"{what} needs onnxruntime: pip install onnxruntime") from None
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
-        raise ModelWeightsError(f"cannot open {what} {path}: {exc}") from None
+        end = f"; {hint}" if hint else ""
+        raise ModelWeightsError(f"cannot open {what} {path}: {exc}{end}") from None

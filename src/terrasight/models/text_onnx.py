@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from terrasight.io.cachedir import user_cache
+from terrasight.models.onnx_session import open_session
 from terrasight.models.text_cache import cached_embeddings, encoder_version, text_cache_key
 
 MAX_TOKENS = 256
@@ -117,7 +118,6 @@ def sentence_embeddings(texts: Sequence[str]) -> np.ndarray:
 
 def encode(texts: Sequence[str]) -> np.ndarray:
     """all-MiniLM-L6-v2 sentence embeddings ``(N, 384)``, unit length, in ONNX Runtime."""
-    import onnxruntime as ort
     from tokenizers import Tokenizer
 
     folder = _encoder_folder()
@@ -128,9 +128,7 @@ def encode(texts: Sequence[str]) -> np.ndarray:
     ids = np.array([e.ids for e in encoded], dtype=np.int64)
     mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
     types = np.array([e.type_ids for e in encoded], dtype=np.int64)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(onnx_encoder()), options, providers=["CPUExecutionProvider"])
+    session = open_session(onnx_encoder(), threads=0, what="the text encoder")
     (hidden,) = session.run(
         ["last_hidden_state"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
     )

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from terrasight.errors import OnnxExportError
+from terrasight.models.onnx_session import open_session
 from terrasight.models.weights import sha256_file
 from terrasight.tasks.landcover.classes import CLASSES, N_CLASSES
 from terrasight.training.landcover_data import IGNORE, SPLIT, Sample, load_tiles
@@ -84,11 +85,7 @@ def _export_float(
 
 
 def _session(path: Path) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return open_session(path, threads=0, what="the exported land-cover network")
 
 
 def calibration_windows(samples: list[Sample], n: int = 24, size: int = 256) -> Iterator[Any]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from terrasight.errors import ModelWeightsError
+from terrasight.models.onnx_session import open_session
 
 BANDS = 6
 """Bands the network was built for: blue, green, red, nir, swir16, swir22."""
@@ -69,21 +69,13 @@ class UnetRunner:
     """
 
     def __init__(self, path: str | Path, threads: int = 1) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelWeightsError(
-                f"cannot read the ms-unet network {path}: {exc}; reinstall terrasight or "
-                "train it with `terrasight train change-ms --model unet --data DIR`."
-            ) from exc
+        self._session = open_session(
+            path,
+            threads,
+            what="the ms-unet network",
+            hint="reinstall terrasight or train it with "
+            "`terrasight train change-ms --model unet --data DIR`.",
+        )
         meta = self._session.get_modelmeta().custom_metadata_map
         self.threshold = float(meta.get("threshold", 0.5))
         self.meta = dict(meta)
