@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 from rasterio.enums import Resampling
+from rasterio.windows import Window
 
 from terrasight.errors import RasterReadError
-from terrasight.io.raster import common_name, open_raster
+from terrasight.io.pair import RasterPair
+from terrasight.io.raster import RasterSource, common_name, open_raster
 from terrasight.io.remote import repair
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
@@ -45,6 +47,52 @@ def display_bands(band_names: Sequence[str]) -> tuple[list[int], str]:
     if len(names) >= 3:
         return [0, 1, 2], ", ".join(names[:3]) + " as RGB"
     return [0], f"{names[0] if names else 'band 1'} (grey)"
+
+
+GREY_PROBE = 256
+"""Side of the window read to tell a grey image from a colour one."""
+
+
+def grey_bands(
+    source: RasterSource, bands: Sequence[int] | None = None, region: Window | None = None
+) -> bool:
+    """Whether three bands of ``source`` (its selected ones by default) hold the same values:
+    a grey image (a radar or panchromatic scene exported as an RGB BMP or PNG).
+
+    One window at the centre of ``region`` (the whole image by default) is read, so a
+    remote file costs a few blocks; a window of one value is not taken for grey.
+
+    Example:
+        >>> grey_bands(open_raster("bern_1.bmp"))  # doctest: +SKIP
+        True
+    """
+    picked = list(bands if bands is not None else source.bands)
+    if len(picked) != 3:
+        return False
+    area = region or Window(0, 0, source.width, source.height)
+    w, h = min(GREY_PROBE, int(area.width)), min(GREY_PROBE, int(area.height))
+    col = int(area.col_off) + (int(area.width) - w) // 2
+    row = int(area.row_off) + (int(area.height) - h) // 2
+    with source.open() as ds:
+        data = ds.read(picked, window=Window(col, row, w, h))
+    if data.size == 0 or data.min() == data.max():
+        return False  # a flat window tells nothing (a flat test image, a nodata corner)
+    return bool(np.array_equal(data[0], data[1]) and np.array_equal(data[1], data[2]))
+
+
+def grey_inputs(pair: RasterPair, picks: Sequence[int] = (0, 1, 2)) -> bool:
+    """Whether both images of ``pair`` are grey: the bands at ``picks`` (positions among the
+    selected bands) identical in each. See :func:`grey_bands`.
+
+    Example:
+        >>> grey_inputs(open_pair("bern_1.bmp", "bern_2.bmp"))  # doctest: +SKIP
+        True
+    """
+    regions = (pair.region, pair.region if pair.same_grid else None)
+    return all(
+        len(src.bands) > max(picks) and grey_bands(src, [src.bands[i] for i in picks], region)
+        for src, region in zip((pair.before, pair.after), regions, strict=True)
+    )
 
 
 def stretch(data: np.ndarray, valid: np.ndarray, low: float = 2, high: float = 98) -> np.ndarray:

@@ -20,10 +20,10 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from terrasight.io.pair import PairReader, open_pair
+from terrasight.io.pair import PairReader, RasterPair, open_pair
 from terrasight.io.raster import DECIMATED_READ_CACHE_MB, RasterSource
 from terrasight.io.reflectance import scaling_from_metadata
-from terrasight.io.rgb import display_bands
+from terrasight.io.rgb import display_bands, grey_inputs
 from terrasight.tasks.interpret.spectral import dominant_group, has_spectral_bands
 
 if TYPE_CHECKING:
@@ -91,11 +91,14 @@ class CropReader:
         region: Window,
         stretches: dict[str, Stretch],
         spectra: SpectrumReader | None = None,
+        grey: bool = False,
     ):
         self._datasets = datasets
         self._region = region
         self._stretches = stretches
         self.spectra = spectra
+        self.grey = grey
+        """Whether the inputs have no colour (see :func:`grey_result`)."""
 
     def crop(self, date: str, window: Window, side: int = CROP_SIDE) -> np.ndarray:
         """uint8 ``(h, w, 3)`` of ``window`` (output-grid pixels) of ``"before"`` or ``"after"``,
@@ -135,6 +138,29 @@ class SpectrumReader:
         return out
 
 
+def grey_result(result: ChangeResult) -> bool:
+    """Whether ``result`` was measured on images without colour: one or two bands, or three
+    identical ones (a grey image stored as RGB).
+
+    Example:
+        >>> grey_result(load_result("bern-changes/"))  # doctest: +SKIP
+        True
+    """
+    pair = _pair(result)
+    picks, _ = display_bands(result.band_names or pair.band_names)
+    return len(picks) < 3 or grey_inputs(pair, picks)
+
+
+def _pair(result: ChangeResult) -> RasterPair:
+    return open_pair(
+        *result.input_paths,
+        bands=result.bands or None,
+        after_bands=result.after_bands or None,
+        nodata=result.nodata,
+        resampling=result.resampling,
+    )
+
+
 @contextlib.contextmanager
 def open_crops(result: ChangeResult) -> Iterator[CropReader]:
     """Open both inputs of ``result`` for reading crops (the after image on the before grid).
@@ -146,14 +172,9 @@ def open_crops(result: ChangeResult) -> Iterator[CropReader]:
         >>> with open_crops(result) as crops:  # doctest: +SKIP
         ...     picture = crops.crop("after", Window(0, 0, 64, 64))
     """
-    pair = open_pair(
-        *result.input_paths,
-        bands=result.bands or None,
-        after_bands=result.after_bands or None,
-        nodata=result.nodata,
-        resampling=result.resampling,
-    )
+    pair = _pair(result)
     picks, _ = display_bands(result.band_names or pair.band_names)
+    grey = len(picks) < 3 or grey_inputs(pair, picks)
     region = Window(*result.region) if result.region[2] else pair.region
     with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB), pair.readers() as reader:
         datasets = {
@@ -167,7 +188,7 @@ def open_crops(result: ChangeResult) -> Iterator[CropReader]:
                 mask = stack.enter_context(rasterio.open(result.mask_path))
                 scalings = {"before": _scaling(pair.before), "after": _scaling(pair.after)}
                 spectra = SpectrumReader(reader, mask, region, pair.band_names, scalings)
-            yield CropReader(datasets, region, stretches, spectra)
+            yield CropReader(datasets, region, stretches, spectra, grey)
 
 
 def _scaling(image: RasterSource) -> tuple[tuple[float, ...], tuple[float, ...]]:

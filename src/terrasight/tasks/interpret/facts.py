@@ -34,6 +34,7 @@ from shapely.geometry import shape as to_shape
 from terrasight.io.measure import metric_frame, rectangle_sides
 from terrasight.io.vectors import cell_words, grid_cell
 from terrasight.models.runtime import torch_threads
+from terrasight.tasks.interpret.crops import grey_result
 from terrasight.tasks.interpret.facts_data import ChangeFacts, ObjectFacts, totals
 from terrasight.tasks.interpret.measured import (
     LANDCOVER,
@@ -189,7 +190,13 @@ def change_facts(
     objects = _all_object_facts(result, inverse)
     notes: list[str] = []
     todo = [i for i, f in enumerate(objects) if f.class_source != LANDCOVER]
-    if opts.classify and todo and opts.max_classified:
+    grey = crops.grey if crops is not None else grey_result(result)
+    if opts.classify and todo and opts.max_classified and grey:
+        notes.append(
+            "the images are grey (one band, or three identical ones): what the changes are "
+            "was not classified, as the land-cover words need colour; every class is 'unknown'."
+        )
+    elif opts.classify and todo and opts.max_classified:
         chosen = todo[: opts.max_classified]
         picked = [objects[i] for i in chosen]
         labels = _classify_objects(result, picked, opts, cache, progress, threads, crops)

@@ -26,6 +26,7 @@ from terrasight.errors import BandSelectionError, InvalidOptionError
 from terrasight.io.aoi import bbox_window, check_bbox, parse_bbox
 from terrasight.io.bands import common_name
 from terrasight.io.raster import DECIMATED_READ_CACHE_MB, RasterSource, open_raster, read_window
+from terrasight.io.rgb import grey_bands
 from terrasight.io.tiling import TileGrid
 from terrasight.io.vectors import crs_id, pixel_area
 from terrasight.models.onnx_coarse_cover import CoarseCoverNetwork, load_coarse_cover
@@ -83,7 +84,7 @@ def plan_bands(
     are used, else bands 1-3.
 
     Raises:
-        BandSelectionError: fewer than three bands.
+        BandSelectionError: fewer than three bands, or three identical ones (no colour).
     """
     if bands is not None:
         if len(src.bands) not in (3, 4):
@@ -95,7 +96,9 @@ def plan_bands(
     commons = [common_name(n) for n in src.band_names]
     nir = next((i + 1 for i, c in enumerate(commons) if c in ("nir", "nir08")), None)
     if all(c in commons for c in ("red", "green", "blue")):
-        return tuple(commons.index(c) + 1 for c in ("red", "green", "blue")), nir, []
+        rgb = tuple(commons.index(c) + 1 for c in ("red", "green", "blue"))
+        _check_colour(src, rgb)
+        return rgb, nir, []
     if src.count < 3:
         raise BandSelectionError(
             f"{src.path}: has {src.count} band(s); land cover needs red, green and blue. "
@@ -104,7 +107,19 @@ def plan_bands(
     note = (
         f"bands 1-3 of {src.name} ({', '.join(src.band_names[:3])}) were taken as red, green, blue"
     )
+    _check_colour(src, (1, 2, 3))
     return (1, 2, 3), None, [note]
+
+
+def _check_colour(src: RasterSource, rgb: tuple[int, ...]) -> None:
+    """Raise where the three bands are the same: the network would read a grey image as
+    colour and only guess (a radar scene came out "no water")."""
+    if grey_bands(src, list(rgb)):
+        raise BandSelectionError(
+            f"{src.path}: its bands {', '.join(map(str, rgb))} hold the same values (a grey "
+            "image: radar or panchromatic stored as RGB); land cover needs colour (red, "
+            "green and blue), so it is not measured. Give a colour image."
+        )
 
 
 def _decimated(src: RasterSource, region: Window, rgb: tuple[int, ...]) -> tuple[Any, Any]:

@@ -25,7 +25,7 @@ from rasterio.windows import Window
 from terrasight.errors import BandSelectionError
 from terrasight.io.pair import open_pair
 from terrasight.io.raster import DECIMATED_READ_CACHE_MB
-from terrasight.io.rgb import display_bands
+from terrasight.io.rgb import display_bands, grey_inputs
 from terrasight.io.tiling import Tile, TileGrid
 from terrasight.models.onnx_coarse_cover import CoarseCoverNetwork, load_coarse_cover
 from terrasight.models.onnx_landcover import LandCoverNetwork
@@ -99,7 +99,8 @@ def classify_changed_pixels(
             done; every window with changes if None.
 
     Raises:
-        BandSelectionError: the images have fewer than three bands (no RGB to classify).
+        BandSelectionError: the images have fewer than three bands, or three identical
+            ones (no colour to classify).
 
     Example:
         >>> from terrasight.models.onnx_landcover import load_landcover_network
@@ -108,8 +109,7 @@ def classify_changed_pixels(
         1830
     """
     pair = open_pair(
-        result.before,
-        result.after,
+        *result.input_paths,
         bands=result.bands or None,
         after_bands=result.after_bands or None,
         nodata=result.nodata,
@@ -122,6 +122,12 @@ def classify_changed_pixels(
             f"{result.before}: land cover needs red, green and blue bands; the change was "
             f"measured on {len(names)} band(s) ({', '.join(names)}). Run the change on an RGB "
             "or multispectral image, or skip the classes (--no-classes)."
+        )
+    if grey_inputs(pair, picks):
+        raise BandSelectionError(
+            f"{result.before}: land cover needs colour, and its red, green and blue bands hold "
+            "the same values (a grey image, e.g. radar or panchromatic stored as RGB). Skip "
+            "the classes (--no-classes)."
         )
     spectral = _spectral_bands(names)
     notes = [] if described == "red, green, blue" else [f"land cover read {described}"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from rasterio.windows import Window
 from terrasight.errors import InvalidOptionError
 from terrasight.io.pair import RasterPair
 from terrasight.io.raster import RasterSource
+from terrasight.io.rgb import grey_inputs
 from terrasight.tasks.change.methods.base import MethodChoice, MethodOptions, MethodSpec
 from terrasight.tasks.change.pipeline.checks import SENSORS
 from terrasight.tasks.change.pipeline.plan import method_options_for
@@ -156,11 +157,22 @@ def _pixel_metres(source: RasterSource) -> float | None:
 def input_kind(pair: RasterPair, sensor: str = "auto") -> tuple[str, str]:
     """The kind of input (a key of :data:`CHOICES`) and the evidence, in words.
 
+    Three identical bands are one band: a grey image (a radar or panchromatic scene
+    exported as an RGB BMP or PNG) is not an RGB image.
+
     Example:
         >>> input_kind(pair)  # doctest: +SKIP
         ('sar', 'the bands are named vv, vh (SAR polarisations)')
     """
     facts = input_facts(pair.before)
+    if facts.bands == 3 and grey_inputs(pair):
+        one = replace(facts, bands=1, names=facts.names[:1], wavelengths=facts.wavelengths[:1])
+        kind, evidence = _kind_of(pair, one, sensor)
+        return kind, f"three identical bands (a grey image stored as RGB), read as one: {evidence}"
+    return _kind_of(pair, facts, sensor)
+
+
+def _kind_of(pair: RasterPair, facts: InputFacts, sensor: str) -> tuple[str, str]:
     n, names = facts.bands, facts.names
     listed = _listing(facts)
     if sensor == "sar":

@@ -1,0 +1,60 @@
+"""A grey image stored as RGB (three identical bands: radar or panchromatic exported as a BMP
+or PNG) is one band: `auto` does not take it for colour, and nothing names its land cover."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from click.testing import CliRunner
+
+from terrasight.cli import main
+from terrasight.io.pair import open_pair
+from terrasight.io.rgb import grey_inputs
+from terrasight.tasks.change.pipeline.choose import choose_method
+
+from ...conftest import write_raster
+
+
+def _grey_pair(tmp_path, colour: bool = False):
+    """A 3-band 8-bit pair with no CRS, bands identical unless ``colour``; a bright block
+    appears in the after image."""
+    rng = np.random.default_rng(3)
+    field = rng.normal(0, 1, (96, 96)).cumsum(0).cumsum(1)
+    grey = np.interp(field, (field.min(), field.max()), (40, 160)).astype(np.uint8)
+    before = np.stack([grey] * 3)
+    if colour:
+        before = before + np.array([0, 12, 25], np.uint8)[:, None, None]
+    after = before.copy()
+    after[:, 30:60, 30:60] = 240
+    return (
+        write_raster(tmp_path / "before.png", before, crs=None, driver="PNG"),
+        write_raster(tmp_path / "after.png", after, crs=None, driver="PNG"),
+    )
+
+
+def test_auto_reads_three_identical_bands_as_one(tmp_path):
+    before, after = _grey_pair(tmp_path)
+    assert grey_inputs(open_pair(before, after))
+    choice = choose_method(open_pair(before, after))
+    assert choice.kind != "rgb" and choice.chosen != "learned"
+    assert "three identical bands" in choice.reason
+
+    (tmp_path / "colour").mkdir()
+    colour = _grey_pair(tmp_path / "colour", colour=True)
+    assert not grey_inputs(open_pair(*colour))
+    assert choose_method(open_pair(*colour)).kind == "rgb"
+
+
+def test_a_grey_pair_gets_no_land_cover_words(tmp_path):
+    before, after = _grey_pair(tmp_path)
+    out = tmp_path / "out"
+    run = CliRunner().invoke(main, ["change", str(before), str(after), "-o", str(out)])
+    assert run.exit_code == 0, run.output
+    assert "land cover needs colour" in run.output
+    assert not (out / "change_classes.tif").exists()
+    facts = json.loads((out / "facts.json").read_text())
+    assert facts["object_count"] >= 1
+    assert {o["before_class"] for o in facts["objects"]} == {"unknown"}
+    assert {o["after_class"] for o in facts["objects"]} == {"unknown"}
+    assert any("grey" in note for note in facts["notes"])
