@@ -162,3 +162,27 @@ def test_items_with_an_asset_too_large_to_download_say_so(stac_scenes, tmp_path,
     with pytest.raises(RemoteReadError, match="does not answer range requests") as err:
         open_raster(stac_scenes.after_url)
     assert "STAC item" in str(err.value) and "curl -O" in str(err.value)
+
+
+def test_the_change_command_on_remote_items_copies_each_box_once(stac_scenes, tmp_path):
+    from click.testing import CliRunner
+
+    from terrasight.cli import main
+
+    out = tmp_path / "cli"
+    box = ",".join(f"{v:.7f}" for v in stac_scenes.aoi)
+    args = ["change", stac_scenes.before_url, stac_scenes.after_url, "-o", str(out), "-m", "cva",
+            "--bbox", box, "--cloud-mask", "off", "--no-report", "-q", "--json"]  # fmt: skip
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    copies = sorted((out / COPY_DIR).rglob("*.tif"))
+    assert [p.parent.name for p in copies] == ["after", "before"]
+    assert all(p.with_name(p.name + ".json").is_file() for p in copies)
+    assert json.loads(first.stdout)["before"].endswith(".vrt")
+    sent = _settled(stac_scenes.server)
+    stamps = [p.stat().st_mtime_ns for p in copies]
+    again = CliRunner().invoke(main, args)  # the job again, on the same copies
+    assert again.exit_code == 0, again.output
+    assert [p.stat().st_mtime_ns for p in copies] == stamps
+    items = stac_scenes.before_file.stat().st_size + stac_scenes.after_file.stat().st_size
+    assert _settled(stac_scenes.server) - sent <= items

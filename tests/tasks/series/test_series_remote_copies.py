@@ -128,3 +128,17 @@ def test_the_series_command_copies_once_and_reruns_on_the_copies(
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0, again.output
     assert _settled(range_server) == sent and json.loads(again.stdout)["images"] == urls
+
+
+def test_a_series_on_a_server_without_ranges_downloads_its_dates_as_change_does(
+    remote_series, range_server, tmp_path
+):
+    files, urls, box = remote_series
+    range_server.whole = True  # before any read of these URLs (GDAL keeps what it saw)
+    opts = {**OPTS, "bbox": box, "report": False}
+    result = detect_series(urls, DATES, outdir=tmp_path / "w", **opts)
+    notes = [w for w in result.warnings if "does not answer range requests" in w]
+    assert len(notes) == 3 and not (tmp_path / "w" / COPY_DIR).exists()  # local: no copies
+    detect_series(files, DATES, outdir=tmp_path / "l", **opts)
+    for name in ("change_date.tif", "change_interval.tif"):
+        assert np.array_equal(_raster(tmp_path / "w" / name)[0], _raster(tmp_path / "l" / name)[0])
