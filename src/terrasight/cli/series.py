@@ -172,6 +172,7 @@ def series(
         overwrite=overwrite,
         report=not no_report,
         cache=ModelCache(),
+        progress=True,
     )
     if as_json:
         click.echo(json.dumps(jsonable(result.summary()), indent=2, allow_nan=False))

@@ -6,12 +6,18 @@ handles of their own, and what GDAL keeps of earlier network reads does not hold
 So the box's windows of each remote input are copied once, block by block, into a
 local tiled GeoTIFF, and the whole job reads the copy.
 
+A STAC Item (a local VRT stacking remote assets) is copied the same way, as one
+multi-band file over the VRT's grid: the VRT already puts every asset on one grid, so
+its window is the job's window, and a copy of it reads like the VRT (band names,
+scales and offsets, nodata).
+
 The copy has the remote file's grid (size, CRS, transform), band count, names, tags,
 scales and offsets, nodata and mask, so every pixel coordinate of the job stays that of
 the remote file; only the blocks over the box are written (a sparse GeoTIFF: the others
 take no space and read as nodata, or 0). Only the bands the job selected are copied. A
-finished copy is reused while the remote file's size, ETag and Last-Modified, the window
-and the bands are unchanged (recorded beside it).
+finished copy is reused while the remote file's size, ETag and Last-Modified (for an
+Item: its JSON's digest and each remote asset's), the window and the bands are
+unchanged (recorded beside it).
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ from rasterio.windows import from_bounds as window_from_bounds
 from terrasight.errors import RemoteReadError
 from terrasight.io.pair import RasterPair
 from terrasight.io.raster import RasterSource
-from terrasight.io.remote import remote_identity
+from terrasight.io.remote import is_remote, remote_identity
+from terrasight.io.stac_vrt import vrt_inputs
 
 COPY_DIR = ".terrasight-inputs"
 """Folder of the local copies inside a job folder (``before/`` and ``after/`` under it)."""
@@ -92,11 +99,57 @@ def localize_pair(pair: RasterPair, folder: Path, progress: bool = False) -> Ras
     for role, source, window in zip(
         ("before", "after"), (pair.before, pair.after), windows, strict=True
     ):
-        if source.remote:
-            dest = folder / COPY_DIR / role / source.name
-            source = copy_window(source, window, dest, progress)
+        if reads_network(source):
+            source = copy_window(source, window, copy_path(folder, role, source), progress)
         sources.append(source)
     return replace(pair, before=sources[0], after=sources[1])
+
+
+def reads_network(source: RasterSource) -> bool:
+    """Whether reading ``source`` fetches over the network: a URL, or an Item with remote assets.
+
+    Example:
+        >>> reads_network(open_raster("https://host/a.tif"))  # doctest: +SKIP
+        True
+    """
+    if source.remote:
+        return True
+    if source.scene is None:
+        return False
+    return any(is_remote(href) for href in vrt_inputs(Path(source.path))[1])
+
+
+def copy_path(folder: Path, role: str, source: RasterSource) -> Path:
+    """Where the copy of ``source`` goes in the job ``folder``: ``COPY_DIR/role/NAME``
+    (an Item's VRT is copied to a GeoTIFF: ``NAME.tif``).
+
+    Example:
+        >>> copy_path(Path("job"), "before", open_raster("https://h/2019.tif"))  # doctest: +SKIP
+        PosixPath('job/.terrasight-inputs/before/2019.tif')
+    """
+    name = source.name
+    if source.scene is not None:
+        name = Path(name).stem + ".tif"
+    return folder / COPY_DIR / role / name
+
+
+def source_identity(source: RasterSource) -> dict[str, Any]:
+    """What identifies the content of ``source`` cheaply, for reusing a copy of it.
+
+    A URL: its size, ETag and Last-Modified (one ``HEAD``); an Item's VRT: the digest of
+    the Item's JSON and the same of each remote asset; a local file: its path.
+
+    Example:
+        >>> source_identity(open_raster("https://host/a.tif"))["size"]  # doctest: +SKIP
+        1234567
+    """
+    if source.remote:
+        return remote_identity(str(source.path))
+    if source.scene is None:
+        return {"path": str(source.path)}
+    digest, hrefs = vrt_inputs(Path(source.path))
+    assets = [remote_identity(h) if is_remote(h) else {"path": h} for h in hrefs]
+    return {"path": str(source.path), "item_sha256": digest, "assets": assets}
 
 
 def copy_window(
@@ -114,7 +167,7 @@ def copy_window(
         PosixPath('job/a.tif')
     """
     record = {
-        "source": remote_identity(str(source.path)) if source.remote else str(source.path),
+        "source": source_identity(source),
         "window": [int(v) for v in window.flatten()],
         "bands": list(source.bands),
     }

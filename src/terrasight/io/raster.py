@@ -197,7 +197,8 @@ def open_raster(
     if item is not None:
         image = stac_image(item, bands)
         src = _opened(image.path, _read_header(image.path, role), bands, nodata, role)
-        return replace(src, gdal_env=image.gdal_env, scene=image.scene)
+        notes = (*src.warnings, *image.notes)
+        return replace(src, gdal_env=image.gdal_env, scene=image.scene, warnings=notes)
     if isinstance(path, str):
         return _open_remote(path, bands, nodata, role)
     if not path.exists():

@@ -19,7 +19,7 @@ import tempfile
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,8 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
 from terrasight.errors import RasterReadError, RemoteReadError, StacError
 from terrasight.io.cachedir import user_cache
-from terrasight.io.remote import gdal_options, gdal_path, is_remote
+from terrasight.io.download import accepts_ranges, whole_file
+from terrasight.io.remote import gdal_options, gdal_path, is_remote, source_name
 from terrasight.io.stac import (
     BandAsset,
     ItemDocument,
@@ -51,6 +52,8 @@ class StacImage:
     path: Path
     scene: StacScene
     gdal_env: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+    """Assets downloaded whole (their server answers no range requests), in words."""
 
 
 @dataclass(frozen=True)
@@ -103,14 +106,28 @@ def stac_image(doc: ItemDocument, bands: Sequence[int | str] | None = None) -> S
     key = hashlib.sha256(f"{doc.href}\n{choice}".encode()).hexdigest()[:16]
     path = stac_cache_dir() / f"{_safe(item.id)}-{key}.vrt"
     scene = item_scene(item, doc.href)
-    if _digest_of(path) != doc.digest:
-        headers = _headers(chosen, env, doc.href)
+    digest, sources = vrt_inputs(path)
+    missing = any(not is_remote(s) and not Path(s).is_file() for s in sources)
+    if digest != doc.digest or missing:
+        chosen, headers = _headers(chosen, env, doc.href)
         if defaulted:
             finest = min(h.res for h in headers.values())
             chosen = [b for b in chosen if _close(headers[b.href].res, finest)]
         xml = vrt_xml(chosen, headers, scene, doc.digest)
         _write(path, xml)
-    return StacImage(path, scene, tuple(sorted(env.items())))
+        sources = vrt_inputs(path)[1]
+    return StacImage(path, scene, tuple(sorted(env.items())), _download_notes(sources, doc.href))
+
+
+def _download_notes(sources: Sequence[str], where: str) -> tuple[str, ...]:
+    """One note per asset the VRT reads from the downloads cache."""
+    downloads = user_cache("downloads")
+    return tuple(
+        f"asset {source_name(s)} of STAC item {where}: its server does not answer range "
+        f"requests, so the whole file was downloaded to {s}."
+        for s in sources
+        if not is_remote(s) and downloads in Path(s).parents
+    )
 
 
 def _names(bands: Sequence[int | str] | None) -> list[str] | None:
@@ -150,21 +167,53 @@ def _digest_of(path: Path) -> str | None:
     return None
 
 
-def _headers(chosen: Sequence[BandAsset], env: dict[str, str], where: str) -> dict[str, _Header]:
-    """Each asset's grid, read once per file (a URL: a few range requests for its header)."""
+def vrt_inputs(path: Path) -> tuple[str | None, list[str]]:
+    """The Item digest an Item's VRT records and the files it reads (GDAL names, each once).
+
+    Example:
+        >>> vrt_inputs(image.path)  # doctest: +SKIP
+        ('9f2c...', ['/vsicurl/https://host/B04.tif', '/vsicurl/https://host/B08.tif'])
+    """
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return None, []
+    names = [node.text or "" for node in root.iter("SourceFilename")]
+    return _digest_of(path), list(dict.fromkeys(n for n in names if n))
+
+
+def _headers(
+    chosen: Sequence[BandAsset], env: dict[str, str], where: str
+) -> tuple[list[BandAsset], dict[str, _Header]]:
+    """Each asset's grid, read once per file (a URL: a few range requests for its header).
+
+    An asset whose server answers no range requests is downloaded whole into the cache,
+    as an image URL is (:func:`terrasight.io.download.whole_file`, within its size
+    limit), and the bands returned read it there.
+    """
     out: dict[str, _Header] = {}
+    moved: dict[str, str] = {}
     with rasterio.Env(**env), warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         for band in chosen:
-            if band.href not in out:
+            if band.href in out or band.href in moved:
+                continue
+            try:
                 out[band.href] = _header(band, where)
+            except RemoteReadError:
+                if accepts_ranges(band.href) is not False:
+                    raise
+                local = str(whole_file(band.href, f"asset {band.key!r} of STAC item {where}"))
+                moved[band.href] = local
+                out[local] = _header(replace(band, href=local), where)
+    chosen = [replace(b, href=moved.get(b.href, b.href)) for b in chosen]
     crss = {str(h.crs) for h in out.values()}
     if len(crss) > 1:
         raise StacError(
             f"STAC item {where}: the chosen assets are in different CRSs ({', '.join(sorted(crss))}); "
             "choose bands of one CRS with --bands."
         )
-    return out
+    return chosen, out
 
 
 def _header(band: BandAsset, where: str) -> _Header:

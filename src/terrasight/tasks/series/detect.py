@@ -18,7 +18,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from terrasight.tasks.series import cluster, outputs
 from terrasight.tasks.series.cluster import usable
 from terrasight.tasks.series.dates import parse_dates
 from terrasight.tasks.series.fit import DateClouds, build_clouds, fit_pairs
+from terrasight.tasks.series.local_inputs import local_stack
 from terrasight.tasks.series.options import SeriesOptions, check_names
 from terrasight.tasks.series.result import (
     DATE_TIF,
@@ -85,6 +86,7 @@ def detect_series(
     overwrite: bool = False,
     report: bool = True,
     cache: ModelCache | None = None,
+    progress: bool = False,
     **options: Any,
 ) -> SeriesResult:
     """When did each place change? The change date of every pixel over three or more images.
@@ -101,7 +103,9 @@ def detect_series(
     ``change_interval.tif``, ``series_objects.geojson``, ``series.json``,
     ``report.html``) and an interrupted job resumes; a finished one with the
     same inputs is read back, not run again. Without it they go into a
-    temporary folder removed with the result.
+    temporary folder removed with the result. With ``bbox``, each remote date's
+    box is copied once into the folder and the job reads the copies
+    (:mod:`~terrasight.tasks.series.local_inputs`).
 
     Args:
         images: three or more raster files or URLs of one place, in any order.
@@ -118,6 +122,7 @@ def detect_series(
         overwrite: replace the results of a different job in ``outdir``.
         report: write ``report.html``.
         cache: a model cache kept by the caller (a learned method's network is built once).
+        progress: a bar on stderr for each copy of a remote date's box (on a terminal).
         **options: further :class:`~terrasight.tasks.series.options.SeriesOptions`
             fields (``bands``, ``nodata``, ``bbox``, ``method_options``, ``scheduler``:
             ``"local"`` or ``"tcp://HOST:PORT"`` runs the windows on Dask workers)...
@@ -154,11 +159,11 @@ def detect_series(
     if outdir is not None:
         folder = Path(outdir)
         with job_lock(folder), env:
-            return _run(plan, folder, overwrite, report)
+            return _run(plan, folder, overwrite, report, progress)
 
     def run(folder: Path) -> SeriesResult:
         with env:
-            return _run(plan, folder, overwrite, report)
+            return _run(plan, folder, overwrite, report, progress)
 
     return in_temporary_folder("terrasight-series-", run)
 
@@ -202,12 +207,18 @@ def _signature(plan: _Plan) -> dict[str, Any]:
     return json.loads(json.dumps(signature))
 
 
-def _run(plan: _Plan, folder: Path, overwrite: bool, report: bool) -> SeriesResult:
-    stack, opts = plan.stack, plan.opts
+def _run(
+    given: _Plan, folder: Path, overwrite: bool, report: bool, progress: bool = False
+) -> SeriesResult:
+    # The journal names the dates as given (URLs); the job reads their local copies, if
+    # any, made once the folder is known to be this job's.
     names = [DATE_TIF, INTERVAL_TIF, SERIES_JSON, OBJECTS_GEOJSON]
-    job = open_job(folder, _signature(plan), names, overwrite)
+    job = open_job(folder, _signature(given), names, overwrite)
     if job.complete and (folder / SERIES_JSON).is_file():
         return load_series(folder)
+    local = local_stack(given.stack, given.opts, folder, progress)
+    plan = replace(given, stack=local)
+    stack, opts = plan.stack, plan.opts
     notes: list[str] = []
     fresh = job.fitted is None
     empty = empty_dates(stack) if fresh else list(job.fitted["empty"])  # type: ignore[index]
@@ -234,7 +245,7 @@ def _run(plan: _Plan, folder: Path, overwrite: bool, report: bool) -> SeriesResu
         for layer in clouds.layers
     )
     result = outputs.finish(
-        stack, plan.spec.name, opts, folder, parts, records, empty, notes, checks
+        stack, plan.spec.name, opts, folder, parts, records, empty, notes, checks, given.stack
     )
     if report:
         outputs.write_report(result, stack)

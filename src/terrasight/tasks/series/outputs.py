@@ -94,8 +94,12 @@ def finish(
     empty: list[int],
     notes: list[str],
     cloud_check: tuple[str, ...] = (),
+    named: SeriesStack | None = None,
 ) -> SeriesResult:
     """Trace the objects, write the final rasters, ``series.json`` and the GeoJSON.
+
+    ``named`` is the stack as given (URLs) when ``stack`` reads local copies of it: the
+    result and its warnings name its images.
 
     Returns:
         The job's :class:`SeriesResult`.
@@ -104,6 +108,7 @@ def finish(
         >>> result = finish(stack, "cva", SeriesOptions(), folder, parts, records, [], [])  # doctest: +SKIP
     """
     n = len(stack)
+    named = named or stack
     crs = stack.first.crs.to_wkt() if stack.first.crs is not None else None
     h, w = stack.shape
     grid = Grid(w, h, crs, stack.transform)
@@ -131,7 +136,7 @@ def finish(
     )
     result = SeriesResult(
         method=method,
-        images=tuple(str(stack.source(k).path) for k in range(n)),
+        images=tuple(str(named.source(k).path) for k in range(n)),
         dates=tuple(iso),
         folder=folder,
         crs=crs,
@@ -144,7 +149,7 @@ def finish(
         objects=tuple(objects),
         pixel_area=area,
         area_unit=unit,
-        warnings=tuple(_warnings(stack, empty, clear, notes)),
+        warnings=tuple(_warnings(named, empty, clear, notes)),
         cloud_check=cloud_check,
         params={"confirm": opts.confirm, "min_pixels": opts.min_pixels, "pairs": n * (n - 1) // 2},
     )

@@ -170,9 +170,13 @@ def open_stack(
 
 
 def _tags(source: RasterSource) -> dict[str, str]:
-    """The dataset's tags (default domain), read with its network settings."""
+    """The dataset's tags (default domain), read with its network settings; a STAC Item's
+    ``datetime`` as ``datetime`` (so an Item is dated by its acquisition)."""
     with source.open() as ds:
-        return dict(ds.tags())
+        tags = dict(ds.tags())
+    if source.scene is not None and source.scene.datetime is not None:
+        tags.setdefault("datetime", source.scene.datetime.isoformat())
+    return tags
 
 
 def empty_dates(stack: SeriesStack, windows: int = 64, size: int = 256) -> list[int]:

@@ -1,0 +1,144 @@
+"""A series over a box of remote images reads each date's box once: local copies in the job
+folder, outputs identical to the same series on the files, the URLs named in the result."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+from rasterio.windows import bounds as window_bounds
+
+from terrasight.cli import main
+from terrasight.io.box_copy import COPY_DIR
+from terrasight.tasks.series import detect, detect_series
+
+from ...conftest import write_cog
+
+DATES = ("2019-06-01", "2020-06-01", "2021-06-01")
+BOX = Window(300, 300, 700, 700)
+"""Nine 256 px blocks of each 2048 px file, off the block grid."""
+OPTS = {"tile_size": 256, "workers": 1}
+
+
+def _settled(server) -> int:
+    """The server's byte count once its threads have counted their last answers."""
+    last = -1
+    while server.sent != last:
+        last = server.sent
+        time.sleep(0.05)
+    return last
+
+
+@pytest.fixture
+def remote_series(cog_pair, range_server) -> tuple[list[Path], list[str], tuple[float, ...]]:
+    """Three served COG dates (the cog pair and a third with another square): the files,
+    their URLs and a WGS84 box inside :data:`BOX`."""
+    before, after, _ = cog_pair
+    with rasterio.open(after) as ds:
+        data, transform, crs = ds.read(), ds.transform, ds.crs
+    data[:, 800:850, 700:760] = 250
+    third = write_cog(range_server.root / "third.tif", data)
+    files = [before, after, third]
+    inner = Window(BOX.col_off + 2, BOX.row_off + 2, BOX.width - 4, BOX.height - 4)
+    box = transform_bounds(crs, "EPSG:4326", *window_bounds(inner, transform))
+    return files, [range_server.url(p.name) for p in files], box
+
+
+def _block_bytes(path: Path, window: Window) -> int:
+    with rasterio.open(path) as ds:
+        bh, bw = ds.block_shapes[0]
+        cols = range(int(window.col_off) // bw, (int(window.col_off + window.width) - 1) // bw + 1)
+        rows = range(int(window.row_off) // bh, (int(window.row_off + window.height) - 1) // bh + 1)
+        return sum(ds.block_size(1, j, i) for j in rows for i in cols)
+
+
+def _raster(path: Path) -> tuple[np.ndarray, dict, dict]:
+    with rasterio.open(path) as ds:
+        return ds.read(), {**ds.profile}, ds.tags()
+
+
+def _same_outputs(a: Path, b: Path) -> None:
+    """Rasters equal by pixels, profile and tags; series.json equal but for the images."""
+    for name in ("change_date.tif", "change_interval.tif"):
+        (pa, fa, ta), (pb, fb, tb) = _raster(a / name), _raster(b / name)
+        assert np.array_equal(pa, pb) and fa == fb and ta == tb, name
+    ja, jb = (json.loads((f / "series.json").read_text()) for f in (a, b))
+    assert ja.pop("images") != jb.pop("images")
+    assert ja == jb
+    assert (a / "series_objects.geojson").read_text() == (b / "series_objects.geojson").read_text()
+
+
+def test_a_remote_series_over_a_box_reads_copies_and_matches_the_files(
+    remote_series, range_server, tmp_path, monkeypatch
+):
+    files, urls, box = remote_series
+    local = detect_series(files, DATES, bbox=box, outdir=tmp_path / "l", **OPTS)
+
+    def interrupted(*args, **kwargs):
+        raise RuntimeError("stopped after the copies")
+
+    with monkeypatch.context() as m:  # the first run stops once the copies are made
+        m.setattr(detect, "fit_pairs", interrupted)
+        with pytest.raises(RuntimeError, match="after the copies"):
+            detect_series(urls, DATES, bbox=box, outdir=tmp_path / "r", **OPTS)
+    copied = _settled(range_server)
+    blocks = sum(_block_bytes(p, BOX) for p in files)
+    assert 0 < copied <= 2 * blocks, (copied, blocks)
+    copies = sorted((tmp_path / "r" / COPY_DIR).rglob("*.tif"))
+    assert [p.parent.name for p in copies] == list(DATES)
+
+    remote = detect_series(urls, DATES, bbox=box, outdir=tmp_path / "r", **OPTS)
+    assert _settled(range_server) == copied  # the rerun reads the copies made before
+    assert remote.images == tuple(urls) and local.objects
+    _same_outputs(tmp_path / "r", tmp_path / "l")
+
+
+def test_a_series_copies_its_remote_dates_and_reads_a_local_one_in_place(
+    remote_series, range_server, tmp_path
+):
+    files, urls, box = remote_series
+    mixed = [str(files[0]), *urls[1:]]  # a local first date is read where it is
+    result = detect_series(mixed, DATES, bbox=box, outdir=tmp_path / "m", report=False, **OPTS)
+    copies = sorted(str(p.relative_to(tmp_path / "m" / COPY_DIR)) for p in
+                    (tmp_path / "m" / COPY_DIR).rglob("*.tif"))  # fmt: skip
+    assert copies == [f"{DATES[1]}/after.tif", f"{DATES[2]}/third.tif"]
+    assert result.images == tuple(mixed)
+
+
+def test_the_series_command_copies_once_and_reruns_on_the_copies(
+    remote_series, range_server, tmp_path
+):
+    files, urls, box = remote_series
+    out = tmp_path / "cli"
+    args = ["series", *urls, "--dates", ",".join(DATES), "--bbox", ",".join(map(str, box)),
+            "-o", str(out), "--tile-size", "256", "--json"]  # fmt: skip
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["images"] == urls
+    assert len(list((out / COPY_DIR).rglob("*.tif.json"))) == 3
+    sent = _settled(range_server)
+    (out / "series.json").unlink()  # the finished job runs its last steps again
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert _settled(range_server) == sent and json.loads(again.stdout)["images"] == urls
+
+
+def test_a_series_on_a_server_without_ranges_downloads_its_dates_as_change_does(
+    remote_series, range_server, tmp_path
+):
+    files, urls, box = remote_series
+    range_server.whole = True  # before any read of these URLs (GDAL keeps what it saw)
+    opts = {**OPTS, "bbox": box, "report": False}
+    result = detect_series(urls, DATES, outdir=tmp_path / "w", **opts)
+    notes = [w for w in result.warnings if "does not answer range requests" in w]
+    assert len(notes) == 3 and not (tmp_path / "w" / COPY_DIR).exists()  # local: no copies
+    detect_series(files, DATES, outdir=tmp_path / "l", **opts)
+    for name in ("change_date.tif", "change_interval.tif"):
+        assert np.array_equal(_raster(tmp_path / "w" / name)[0], _raster(tmp_path / "l" / name)[0])
