@@ -22,8 +22,10 @@ def caption_image(session: Session, image: Literal["before", "after"] = "after")
     scene = caption(path, cache=session.cache)
     text = as_sentence(scene.text)
     classes = ", ".join(f"{name} ({score:.2f})" for name, score in scene.classes[:3])
+    said = "".join(f" Caveat: {c}." for c in scene.caveats)
     return {
-        "text": f"The {image} image: {text} Most like: {classes}.",
+        "text": f"The {image} image: {text} Most like: {classes}.{said}",
+        "caveats": list(scene.caveats),
         "value": text,
         "unit": None,
         "evidence": [],

@@ -71,3 +71,5 @@ def describe(
     if scene is not None and getattr(scene, "classes", None):
         top = ", ".join(f"{name} {score:.2f}" for name, score in scene.classes[:3])
         click.echo(f"classes: {top}")
+    for caveat in getattr(scene, "caveats", ()):
+        click.echo(f"caveat: {caveat}.", err=True)

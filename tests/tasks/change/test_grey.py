@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from terrasight.cli import main
@@ -58,3 +59,14 @@ def test_a_grey_pair_gets_no_land_cover_words(tmp_path):
     assert {o["before_class"] for o in facts["objects"]} == {"unknown"}
     assert {o["after_class"] for o in facts["objects"]} == {"unknown"}
     assert any("grey" in note for note in facts["notes"])
+
+
+def test_a_grey_scene_caption_says_it_is_a_guess(tmp_path):
+    pytest.importorskip("torch")
+    before, _ = _grey_pair(tmp_path)
+    run = CliRunner().invoke(main, ["describe", str(before)])
+    assert run.exit_code == 0, run.output
+    assert "caveat: the image is grey" in run.output
+    (tmp_path / "colour").mkdir()
+    colour, _ = _grey_pair(tmp_path / "colour", colour=True)
+    assert "caveat" not in CliRunner().invoke(main, ["describe", str(colour)]).output

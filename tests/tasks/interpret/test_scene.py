@@ -36,6 +36,7 @@ def test_scene_caption_to_dict() -> None:
         "text": "a river .",
         "classes": [{"class": "river", "score": 0.75}],
         "candidates": [{"text": "a lake .", "score": 0.5}],
+        "caveats": [],
     }
 
 

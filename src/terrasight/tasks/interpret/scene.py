@@ -26,13 +26,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from terrasight.errors import InvalidOptionError
+from terrasight.errors import InvalidOptionError, TerrasightError
+from terrasight.io.raster import open_raster
+from terrasight.io.rgb import grey_bands
 from terrasight.models.runtime import cached
 from terrasight.tasks.embed import DEFAULT_MODEL, ImageLike, embed_images, load_model
 from terrasight.tasks.interpret.bank import (
@@ -66,6 +68,8 @@ class SceneCaption:
             share of the image's nearest bank images, highest first.
         candidates: runner-up captions with their consensus scores, best first
             (the caption's own score is above all of theirs).
+        caveats: why the caption may be wrong (a grey image: the model knows colour
+            photographs only).
 
     Example:
         >>> SceneCaption("a river .", (("river", 0.9),), (("a lake .", 0.4),)).to_dict()["text"]
@@ -75,6 +79,7 @@ class SceneCaption:
     text: str
     classes: tuple[tuple[str, float], ...]
     candidates: tuple[tuple[str, float], ...]
+    caveats: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types, for JSON.
@@ -87,6 +92,7 @@ class SceneCaption:
             "text": self.text,
             "classes": [{"class": c, "score": s} for c, s in self.classes],
             "candidates": [{"text": t, "score": s} for t, s in self.candidates],
+            "caveats": list(self.caveats),
         }
 
 
@@ -218,4 +224,28 @@ def caption_image(
     found = bank if isinstance(bank, CaptionBank) else load_caption_bank(bank, cache=cache)
     vl = load_model(model, cache=cache)
     cached(cache, ("caption-bank-checked", found, vl), lambda: check_bank_model(found, model, vl))
-    return caption_embedding(embed_images(image, vl, cache=cache)[0], found, k=k)
+    caption = caption_embedding(embed_images(image, vl, cache=cache)[0], found, k=k)
+    return replace(caption, caveats=(GREY_CAVEAT,)) if _grey(image) else caption
+
+
+GREY_CAVEAT = (
+    "the image is grey (one band, or three identical ones: radar or panchromatic?); the "
+    "caption model has seen colour photographs only, so its words and classes are a guess"
+)
+
+
+def _grey(image: ImageLike) -> bool:
+    """Whether ``image`` has no colour: one or two bands, or three identical ones."""
+    if isinstance(image, np.ndarray):
+        if image.ndim == 2 or image.shape[-1] == 1:
+            return True
+        flat = image.min() == image.max()
+        same = np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(
+            image[..., 1], image[..., 2]
+        )
+        return bool(same and not flat)
+    try:
+        source = open_raster(image)
+    except TerrasightError:
+        return False  # the caption's own read says what is wrong
+    return source.count < 3 or grey_bands(source, [1, 2, 3])
