@@ -256,7 +256,7 @@ def options_for_choice(
     Example:
         >>> from terrasight.tasks.change.methods.registry import get_method
         >>> options_for_choice(get_method("cva"), {}, MethodChoice("auto", "cva", "other", "x"))
-        CVAOptions(tolerance=1, significance=0.001, otsu=True, standardise='mean')
+        CVAOptions(tolerance=1, significance=0.001, otsu=True, standardise='matched')
     """
     if not isinstance(given, MethodOptions):
         given = {**choice.options, **given}
