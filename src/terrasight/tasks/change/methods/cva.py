@@ -28,7 +28,7 @@ differs by a gain and noise), so it only ever raises the threshold above the
 floor, where a scene's change forms its own mode or its unchanged texture is
 heavier-tailed than sensor noise. (Using Otsu only when the histogram is
 bimodal by Otsu's separability measure scored lower: pooled AirChange F1 0.336
-against 0.342, demo pair 0.86 against 0.94.) So two identical images, or two
+against 0.342, demo pair 0.86 against 0.94, with the mean statistics.) So two identical images, or two
 that differ only by a gain and sensor noise, give no change. The probability is a logistic of the magnitude centred on the
 threshold, so ``probability >= 0.5`` is exactly the mask.
 
