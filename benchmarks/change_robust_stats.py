@@ -24,6 +24,7 @@ Writes ``benchmarks/results/change_robust_stats.json`` (``--out``).
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import shlex
 import sys
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     payload = {
         "what": __doc__.splitlines()[0],
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "commands": commands,
         "dates": {"airchange": air["date"], "sensors": sensors["date"]},
         "machine": sensors["machine"],
