@@ -61,6 +61,24 @@ def test_cva_finds_a_ploughed_share_of_flat_fields(make_raster, share):
     check_found(result, truth)
 
 
+def test_cva_finds_a_new_lake_in_an_otherwise_identical_scene(make_raster):
+    """Over half the pixels identical: the noise floor must not come from the lake itself."""
+    rng = np.random.default_rng(0)
+    vegetation = np.array([400, 800, 500, 4000, 2000.0])[:, None, None]
+    before = (vegetation * rng.normal(1, 0.05, (5, 120, 120))).astype(np.uint16)
+    after, truth = before.copy(), np.zeros((120, 120), bool)
+    truth[30:70, 40:90] = True  # 14 % of the scene
+    after[:, truth] = np.array([600, 500, 300, 200, 100])[:, None]
+    for tolerance in (0, 1):
+        result = detect_changes(
+            make_raster("before.tif", before),
+            make_raster("after.tif", after),
+            method="cva",
+            method_options={"tolerance": tolerance},
+        )
+        check_found(result, truth)
+
+
 def test_the_change_biases_each_date_s_own_statistics():
     """The cause: scene-wide statistics of the after date include the change."""
     before, after, truth = flat_fields(0.40)
