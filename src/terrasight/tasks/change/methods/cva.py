@@ -268,7 +268,7 @@ def fit(
     mag = np.concatenate([stats.magnitude(sb, sa)[v] for sb, sa, v in samples])
     diff = (a - centre_a) / scale_a - (b - centre_b) / scale_b
     dof = nochange.effective_dof(diff, np.sqrt((diff * diff).sum(1)))
-    step = nochange.step_sq(b, a, scale_b, scale_a)
+    step = nochange.one_count_sq(b, a, scale_b, scale_a)
     floor = nochange.noise_floor(mag, dof, opts.significance, step)
     threshold = max(float(otsu(mag)), floor) if opts.otsu else floor
     return replace(

@@ -166,7 +166,7 @@ def noise_floor(
     return 0.0
 
 
-def step_sq(
+def one_count_sq(
     before: np.ndarray, after: np.ndarray, scale_b: np.ndarray, scale_a: np.ndarray
 ) -> float:
     """Squared standardised distance of one count in every band, or 0 unless both dates'
@@ -174,7 +174,8 @@ def step_sq(
 
     Example:
         >>> x = np.array([[1.0, 2.0], [3.0, 4.0]])
-        >>> step_sq(x, x, np.array([2.0, 2.0]), np.array([2.0, 2.0])), step_sq(x + 0.5, x, 1, 1)
+        >>> two = np.array([2.0, 2.0])
+        >>> one_count_sq(x, x, two, two), one_count_sq(x + 0.5, x, two, two)
         (0.5, 0.0)
     """
     if not (np.all(before == np.round(before)) and np.all(after == np.round(after))):
