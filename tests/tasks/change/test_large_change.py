@@ -163,6 +163,26 @@ def test_cva_on_the_noise_floor_finds_the_block(rennes_block):
     assert not result.mask().astype(bool)[~truth].any()
 
 
+@pytest.mark.parametrize("method", ["cva", "irmad"])
+def test_bare_soil_on_40_percent_of_a_real_scene_is_found(shared_data, tmp_path, method):
+    """Real texture (Rennes, 4 bands), sensor noise on the after date, and a square of
+    flat bare soil over 40 % of the scene (cva with the mean statistics: under 0.1 % changed)."""
+    rennes = oscd_pair(shared_data / "change" / "oscd", "rennes", tmp_path / "rennes")
+    with rasterio.open(rennes.before) as ds:
+        profile, before = ds.profile, ds.read()
+    rng = np.random.default_rng(0)
+    h, w = before.shape[1:]
+    side = int(np.sqrt(0.4 * h * w))
+    truth = np.zeros((h, w), bool)
+    truth[10 : 10 + side, 10 : 10 + side] = True
+    after = before + rng.normal(0, 15, before.shape)
+    after[:, truth] = np.array([[1400], [1500], [1800], [2600]]) + rng.normal(0, 30, (4, 1))
+    path = tmp_path / "after.tif"
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(after.clip(0, 65535).astype(np.uint16))
+    check_found(detect_changes(rennes.before, path, method=method), truth)
+
+
 def test_a_mad_zero_only_on_unchanged_pixels_is_kept():
     """Dates identical outside a block: the MADs vanish on the unchanged pixels only; they
     are kept, held at the rounding noise, and the block gets weight 0."""
