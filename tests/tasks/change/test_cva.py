@@ -133,8 +133,8 @@ def test_matched_gain_recovers_the_gain_under_a_haze():
     assert np.allclose(offset, 30, atol=8)
 
 
-def test_standardise_defaults_to_the_mean_and_is_checked():
-    assert CVAOptions().standardise == "mean"
-    assert CVAOptions.from_mapping({"standardise": "matched"}).standardise == "matched"
+def test_standardise_defaults_to_matched_and_is_checked():
+    assert CVAOptions().standardise == "matched"
+    assert CVAOptions.from_mapping({"standardise": "mean"}).standardise == "mean"
     with pytest.raises(InvalidOptionError):
         CVAOptions.from_mapping({"standardise": "robust"})

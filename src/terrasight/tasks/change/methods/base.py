@@ -298,7 +298,7 @@ class MethodSpec:
         >>> from terrasight.tasks.change.methods.registry import get_method
         >>> spec = get_method("cva")
         >>> spec.parse_options({"tolerance": "0"})
-        CVAOptions(tolerance=0, significance=0.001, otsu=True, standardise='mean')
+        CVAOptions(tolerance=0, significance=0.001, otsu=True, standardise='matched')
     """
 
     name: str

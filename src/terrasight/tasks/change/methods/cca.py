@@ -63,6 +63,28 @@ def _mads(
     return np.einsum("nk,kj->nj", x - mean[:p], a) - np.einsum("nk,kj->nj", y - mean[p:], b)
 
 
+def _quantum(pixels: np.ndarray) -> float:
+    """The step of a date's values: 1 when every value is a whole number, else 0 (unknown)."""
+    return 1.0 if bool(np.all(pixels == np.round(pixels))) else 0.0
+
+
+def variance_floor(a: np.ndarray, b: np.ndarray, qx: float, qy: float) -> np.ndarray:
+    """The smallest variance of each MAD: the rounding noise of the two dates, at least
+    :data:`DEGENERATE`.
+
+    Values rounded to a step ``q`` carry a uniform error of variance ``q**2 / 12``
+    per band; through the canonical vectors (columns of ``a`` and ``b``) it gives
+    ``(q_x**2 |a_j|**2 + q_y**2 |b_j|**2) / 12`` for MAD ``j``.
+
+    Example:
+        >>> a = b = np.array([[0.01], [0.0]])
+        >>> [float(f"{v:.3g}") for v in variance_floor(a, b, 1.0, 1.0)]
+        [1.67e-05]
+    """
+    rounding = (qx**2 * (a * a).sum(axis=0) + qy**2 * (b * b).sum(axis=0)) / 12
+    return np.maximum(rounding, DEGENERATE)
+
+
 def median_scale(z: np.ndarray, dof: int) -> float:
     """Factor that brings the median of ``z`` onto the chi-square median (1 when undefined)."""
     med = float(np.median(z))
@@ -72,14 +94,20 @@ def median_scale(z: np.ndarray, dof: int) -> float:
 def iterate(x: np.ndarray, y: np.ndarray, max_iter: int, tol: float) -> dict[str, Any]:
     """Run the reweighting loop on pooled pixels; returns the final statistics.
 
-    MADs with (numerically) zero variance, from bands constant on both dates or
-    exactly linearly related, carry no information: they are left out of ``Z``
-    and of its degrees of freedom (``keep``). ``z`` is the uncalibrated
+    MADs that are (numerically) zero on every pixel, from bands constant on both
+    dates or exactly linearly related, carry no information: they are left out
+    of ``Z`` and of its degrees of freedom (``keep``). A MAD that is zero only
+    on the pixels weighted as unchanged (dates identical outside the change, a
+    noise-free background) carries the most: its weighted variance is held at
+    the noise of the data (:func:`variance_floor`), and the calibration never
+    scales ``Z`` past that floor (``scale`` at most ``cap``), so every pixel that
+    differs by more than rounding is changed. ``z`` is the uncalibrated
     statistic, ``scale`` its calibration and ``w`` the no-change probabilities.
     """
     n, p = x.shape
     xy = np.hstack([x, y])
     w = np.ones(n)
+    quanta = (_quantum(x), _quantum(y))
     rho_old = None
     it = 0
     while True:
@@ -87,11 +115,13 @@ def iterate(x: np.ndarray, y: np.ndarray, max_iter: int, tol: float) -> dict[str
         mean, cov = _weighted_cov(xy, w)
         rho, a, b = _cca(cov, p)
         mad = _mads(x, y, mean, a, b)
-        var = (w @ (mad * mad)) / w.sum()
-        keep = var > DEGENERATE
+        keep = (mad * mad).mean(axis=0) > DEGENERATE
+        floor = variance_floor(a, b, *quanta)
+        var = np.maximum((w @ (mad * mad)) / w.sum(), floor)
         dof = int(keep.sum())
         z = (mad[:, keep] ** 2 / var[keep]).sum(axis=1)
-        scale = median_scale(z, dof) if dof else 1.0
+        cap = float(np.min(var[keep] / floor[keep])) if dof else 1.0
+        scale = min(median_scale(z, dof), cap) if dof else 1.0
         w = special.gammaincc(dof / 2, scale * z / 2) if dof else np.ones(n)
         converged = rho_old is not None and np.max(np.abs(rho - rho_old)) < tol
         if converged or it >= max_iter or dof == 0 or w.sum() <= 0:
@@ -107,4 +137,5 @@ def iterate(x: np.ndarray, y: np.ndarray, max_iter: int, tol: float) -> dict[str
         "w": w,
         "it": it,
         "scale": scale,
+        "cap": cap,
     }

@@ -1,18 +1,21 @@
 """Change vector analysis (CVA) with a significance test and, for two modes, Otsu.
 
-Each date is standardised band by band (scene-wide mean and standard
-deviation of its valid pixels), which removes most global differences of
-light and season; the change magnitude is the Euclidean distance between the
-two standardised vectors.
+Each date is standardised band by band, which removes most global
+differences of light and season; the change magnitude is the Euclidean
+distance between the two standardised vectors.
 
-A few percent of unusual pixels on one date (an unmasked hazy cloud edge, the
-changes themselves) shift that date's mean and standard deviation, which acts
-as a false gain between the dates: small in standardised units near the
-centre, but larger than the noise floor at every bright pixel (a field of
-cumulus). With ``standardise="matched"`` the after date is instead standardised
-with a per-band gain and offset fitted pixel by pixel against the before date,
-leaving out the pixels that do not fit (:func:`matched_gain`); a series of
-dates uses it (:mod:`terrasight.tasks.series`).
+By default (``standardise="matched"``) the before date is standardised by its
+mean and standard deviation and the after date through a per-band gain and
+offset fitted on the pixels the pair agrees on, leaving out the pixels that do
+not fit (:func:`~terrasight.tasks.change.methods.standardise.matched_gain`).
+With ``standardise="mean"`` (the default until December 2026) each date is
+standardised by its own scene-wide mean and standard deviation; then the
+changes themselves (or an unmasked hazy cloud edge) shift that date's
+statistics, a false gain between the dates: a ploughed 18 % of a scene of flat
+fields raised the after date's red standard deviation from 11 to 34, every
+unchanged pixel moved, and the noise floor with them (40 % ploughed: no change
+found at all); a haze flags every bright pixel (a field of cumulus). See
+:mod:`terrasight.tasks.change.methods.standardise`.
 
 The threshold is a test against the pair's own noise: unchanged pixels'
 squared magnitudes are modelled as a scaled chi-square (degrees of freedom
@@ -25,7 +28,7 @@ differs by a gain and noise), so it only ever raises the threshold above the
 floor, where a scene's change forms its own mode or its unchanged texture is
 heavier-tailed than sensor noise. (Using Otsu only when the histogram is
 bimodal by Otsu's separability measure scored lower: pooled AirChange F1 0.336
-against 0.342, demo pair 0.86 against 0.94.) So two identical images, or two
+against 0.342, demo pair 0.86 against 0.94, with the mean statistics.) So two identical images, or two
 that differ only by a gain and sensor noise, give no change. The probability is a logistic of the magnitude centred on the
 threshold, so ``probability >= 0.5`` is exactly the mask.
 
@@ -46,6 +49,12 @@ import numpy as np
 
 from terrasight.tasks.change.methods import nochange
 from terrasight.tasks.change.methods.base import MethodOptions, MethodSpec, Sample, option, pooled
+from terrasight.tasks.change.methods.standardise import (
+    STANDARDISE,
+    standardisation,
+)
+from terrasight.tasks.change.methods.standardise import centre_scale as centre_scale
+from terrasight.tasks.change.methods.standardise import matched_gain as matched_gain
 from terrasight.tasks.change.methods.threshold import otsu
 
 if TYPE_CHECKING:
@@ -57,12 +66,8 @@ MAX_TOLERANCE = 2
 SIGNIFICANCE = 0.001
 """Default significance level of the no-change test (share of unchanged pixels flagged)."""
 
-STANDARDISE = ("mean", "matched")
-"""Per-date standardisation (:class:`CVAOptions`)."""
 DENSE_SHARE = 0.05
 """Above this share of pixels near the threshold, the tolerance is computed for the whole window."""
-IQR_TO_STD = 1.349
-"""Inter-quartile range of a normal distribution, in standard deviations."""
 
 
 @dataclass(frozen=True)
@@ -78,21 +83,22 @@ class CVAOptions(MethodOptions):
             floor (the default). Off, the threshold is the noise floor alone: more
             weak changes and more noise, for callers that confirm each change
             elsewhere (a series of dates: :mod:`terrasight.tasks.series.dating`).
-        standardise: ``"mean"`` (the default): each date's bands centred on their mean
-            and divided by their standard deviation; ``"matched"``: the before
-            date's mean and standard deviation, the after date's matched to them
-            pixel by pixel (:func:`matched_gain`).
+        standardise: ``"matched"`` (the default): the before date's mean and standard
+            deviation, the after date's matched to them on the pixels the pair agrees
+            on (:func:`matched_gain`); ``"mean"``: each date's bands centred on their
+            own mean and divided by their own standard deviation (biased by the change
+            itself; the default until December 2026).
 
     Example:
         >>> CVAOptions.from_mapping({"tolerance": "0"})
-        CVAOptions(tolerance=0, significance=0.001, otsu=True, standardise='mean')
+        CVAOptions(tolerance=0, significance=0.001, otsu=True, standardise='matched')
     """
 
     method: ClassVar[str] = "cva"
     tolerance: int = option(1, low=0, high=MAX_TOLERANCE)
     significance: float = option(SIGNIFICANCE, low=1e-12, high=0.5)
     otsu: bool = option(True)
-    standardise: str = option("mean", choices=STANDARDISE)
+    standardise: str = option("matched", choices=STANDARDISE)
 
 
 @dataclass(frozen=True)
@@ -217,86 +223,6 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def _safe_std(x: np.ndarray) -> np.ndarray:
-    s = x.std(axis=0)
-    return np.where(s > 1e-12, s, 1.0)
-
-
-def centre_scale(x: np.ndarray, how: str = "mean") -> tuple[np.ndarray, np.ndarray]:
-    """Per-band centre and spread of pixels ``x`` ``(n, bands)``: mean and standard deviation,
-    or (``"robust"``) median and inter-quartile range / :data:`IQR_TO_STD`.
-
-    A robust spread of 0 (over half the pixels equal) falls back to the standard
-    deviation, and a spread of 0 to 1.
-
-    Example:
-        >>> x = np.array([[1.0], [2.0], [3.0], [4.0], [1000.0]])
-        >>> [round(float(v[0]), 2) for v in centre_scale(x)]
-        [202.0, 399.0]
-        >>> [round(float(v[0]), 2) for v in centre_scale(x, "robust")]
-        [3.0, 1.48]
-    """
-    if how == "mean":
-        return x.mean(0), _safe_std(x)
-    q25, centre, q75 = np.percentile(x, [25, 50, 75], axis=0)
-    spread = (q75 - q25) / IQR_TO_STD
-    return centre, np.where(spread > 1e-12, spread, _safe_std(x))
-
-
-def standardisation(
-    before: np.ndarray, after: np.ndarray, how: str = "mean"
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Centre and spread of each date's bands: ``(centre_b, scale_b, centre_a, scale_a)``.
-
-    ``"matched"``: the before date's mean and standard deviation, and the after
-    date's from a per-band gain and offset matched on the pixels that fit it
-    (:func:`matched_gain`), so an unchanged pixel standardises alike in both dates.
-    """
-    if how != "matched":
-        return (*centre_scale(before), *centre_scale(after))
-    centre_b, scale_b = centre_scale(before, "mean")
-    gain, offset = matched_gain(before, after, scale_b)
-    return centre_b, scale_b, gain * centre_b + offset, gain * scale_b
-
-
-def matched_gain(
-    before: np.ndarray, after: np.ndarray, scale: np.ndarray, rounds: int = 3, cut: float = 3.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-band ``gain, offset`` with ``after ~ gain * before + offset`` on pixels that agree.
-
-    Starts from the median and inter-quartile ratio, then ``rounds`` times keeps
-    the pixels whose residuals (in units of ``scale``) lie within ``cut`` robust
-    deviations of the median in every band and refits on them (the ratio of
-    standard deviations and the difference of means: symmetric in the dates,
-    unbiased by noise in both). Changed or hazy pixels are left out; the gain is
-    held by all others, bright ones included.
-
-    Example:
-        >>> rng = np.random.default_rng(0)
-        >>> b = rng.gamma(2.0, 300.0, (5000, 1))
-        >>> a = 0.9 * b + 40 + rng.normal(0, 5, b.shape)
-        >>> a[:400] = 5000.0  # a haze over 8% of the pixels
-        >>> gain, offset = matched_gain(b, a, b.std(0))
-        >>> round(float(gain[0]), 2), round(float(offset[0]) / 10) * 10
-        (0.9, 40)
-    """
-    centre_b, scale_b = centre_scale(before, "robust")
-    centre_a, scale_a = centre_scale(after, "robust")
-    gain = scale_a / scale_b
-    offset = centre_a - gain * centre_b
-    for _ in range(rounds):
-        z = (after - gain * before - offset) / (gain * scale)
-        dev = np.abs(z - np.median(z, axis=0))
-        spread = np.maximum(np.median(dev, axis=0) * 1.4826, 1e-9)
-        keep = (dev <= cut * spread).all(axis=1)
-        if keep.sum() < 2:
-            break
-        kb, ka = before[keep], after[keep]
-        gain = _safe_std(ka) / _safe_std(kb)
-        offset = ka.mean(0) - gain * kb.mean(0)
-    return gain, offset
-
-
 def fit(
     samples: Sequence[Sample],
     band_names: Sequence[str] = (),
@@ -342,7 +268,8 @@ def fit(
     mag = np.concatenate([stats.magnitude(sb, sa)[v] for sb, sa, v in samples])
     diff = (a - centre_a) / scale_a - (b - centre_b) / scale_b
     dof = nochange.effective_dof(diff, np.sqrt((diff * diff).sum(1)))
-    floor = nochange.noise_floor(mag, dof, opts.significance)
+    step = nochange.one_count_sq(b, a, scale_b, scale_a)
+    floor = nochange.noise_floor(mag, dof, opts.significance, step)
     threshold = max(float(otsu(mag)), floor) if opts.otsu else floor
     return replace(
         stats,

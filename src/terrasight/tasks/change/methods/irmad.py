@@ -304,20 +304,21 @@ def fit(
         shift=shift,
         warnings=_shift_warnings(shift),
     )
-    return _calibrate_within_tolerance(fitted, samples, opts)
+    return _calibrate_within_tolerance(fitted, samples, opts, float(r["cap"]))
 
 
 def _calibrate_within_tolerance(
-    fitted: FittedIRMAD, samples: Sequence[Sample], opts: IRMADOptions
+    fitted: FittedIRMAD, samples: Sequence[Sample], opts: IRMADOptions, cap: float
 ) -> FittedIRMAD:
     """Calibrate the statistic that is applied, the smallest ``Z`` within the tolerance,
-    on the sample windows (unchanged when there is no tolerance or nothing varies)."""
+    on the sample windows (unchanged when there is no tolerance or nothing varies), never
+    past ``cap``, the factor that brings the MAD variances down to their floor."""
     if not opts.tolerance or not fitted.dof:
         return fitted
     raw = replace(fitted, chi2_scale=1.0)
     z = np.concatenate([raw.chi2(b, a, v)[v] for b, a, v in samples])
     z = z[np.isfinite(z)]
-    scale = median_scale(z, fitted.dof)
+    scale = min(median_scale(z, fitted.dof), cap)
     threshold = _threshold(opts.threshold, opts.significance, scale * z, fitted.dof)
     return replace(fitted, chi2_scale=scale, threshold=threshold)
 

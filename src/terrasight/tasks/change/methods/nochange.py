@@ -36,6 +36,9 @@ CONSTANT_STD = 1e-6
 CHECK_PIXELS = 200_000
 """Pixels (a regular subset of the fit sample) the checks for constant dates look at."""
 
+QUIET_STEPS = 3
+"""Where over half the pixels are identical, their noise is at most this many counts per band."""
+
 EPSILON = 1e-3
 """Smallest threshold in noise units: identical pixels (distance 0) are never changed."""
 
@@ -132,12 +135,18 @@ class NoAnswer:
         return dict(self._params)
 
 
-def noise_floor(distance: np.ndarray, dof: float, significance: float) -> float:
+def noise_floor(
+    distance: np.ndarray, dof: float, significance: float, step_sq: float = 0.0
+) -> float:
     """The distance no unchanged pixel exceeds, at ``significance``, in ``distance``'s units.
 
     Unchanged pixels' squared distances are modelled as ``c * chi2(dof)``; ``c``
     comes from their median (robust while fewer than half of the pixels
-    changed), or a higher quantile when most distances are exactly 0.
+    changed), or a higher quantile when most distances are exactly 0. Where most
+    are exactly 0 the dates are identical there, and a higher quantile may lie in
+    the change itself (a new lake on 14 % of an otherwise identical scene): with
+    ``step_sq``, the squared distance of one step of the data (one count) in
+    every band, ``c`` is then held to at most :data:`QUIET_STEPS` steps per band.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -151,8 +160,28 @@ def noise_floor(distance: np.ndarray, dof: float, significance: float) -> float:
         level = float(np.quantile(sq, q))
         if level > 0:
             c = level / (2 * float(special.gammaincinv(dof / 2, q)))
+            if q > 0.5 and step_sq > 0:
+                c = min(c, QUIET_STEPS**2 * step_sq / dof)
             return float(np.sqrt(c * 2 * special.gammainccinv(dof / 2, significance)))
     return 0.0
+
+
+def one_count_sq(
+    before: np.ndarray, after: np.ndarray, scale_b: np.ndarray, scale_a: np.ndarray
+) -> float:
+    """Squared standardised distance of one count in every band, or 0 unless both dates'
+    pixels ``(n, bands)`` are whole numbers (then a step of the data is known).
+
+    Example:
+        >>> x = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> two = np.array([2.0, 2.0])
+        >>> one_count_sq(x, x, two, two), one_count_sq(x + 0.5, x, two, two)
+        (0.5, 0.0)
+    """
+    if not (np.all(before == np.round(before)) and np.all(after == np.round(after))):
+        return 0.0
+    per_band = (1 / np.square(scale_b) + 1 / np.square(scale_a)) / 2
+    return float(np.sum(per_band))
 
 
 def effective_dof(diff: np.ndarray, distance: np.ndarray) -> float:

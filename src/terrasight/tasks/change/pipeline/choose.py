@@ -46,13 +46,15 @@ CHOICES: dict[str, tuple[str, dict[str, Any], str]] = {
         "cva",
         {"tolerance": 0},
         "on the 9 OSCD Sentinel-2 cities (4 bands at 10 m) cva pixel by pixel scored the "
-        "best pooled F1 (0.347; ms-unet held out 0.300, irmad 0.241, cva with a 1 px "
-        "tolerance 0.195: at 10 m a tolerance erodes small changes away; "
-        "benchmarks/results/change_multispectral.json; learned on its RGB bands 0.324, "
+        "best pooled F1 (0.341, 0.347 with its earlier mean statistics; ms-unet held out "
+        "0.300, irmad 0.241, cva with a 1 px tolerance 0.209: at 10 m a tolerance erodes "
+        "small changes away; benchmarks/results/change_multispectral.json and "
+        "change_robust_stats.json; learned on its RGB bands 0.324, "
         "benchmarks/results/change_accuracy_sensors.json). With B11 and B12 "
-        "too, ms-unet scored 0.321 against 0.295, a small lead on urban change only, and "
-        "found a quarter fewer of the planted floods, clearings and roofs of the demo pair "
-        "(recall 0.64 against 0.87): cva stays the choice",
+        "too, ms-unet scored 0.321 against 0.281 (0.295 with the mean statistics), a lead "
+        "on urban change only, and found a quarter fewer of the planted floods, clearings "
+        "and roofs of the demo pair (recall 0.64 against 0.87, cva with the mean "
+        "statistics): cva stays the choice",
     ),
     "landsat": (
         "irmad",
@@ -76,8 +78,9 @@ CHOICES: dict[str, tuple[str, dict[str, Any], str]] = {
         "and sar measured on one-band optical and SAR pairs (docs/change-sensors.md): sar "
         "fails on some optical bands (AirChange band 1: kappa 0.00 against 0.26; the demo "
         "pair's NIR band alone: F1 0.59 against 0.81, though 0.97 against 0.34 on its red "
-        "band), cva is fair on both (Bern and Sulzberger SAR: 0.65 and 0.69, sar 0.87 "
-        "and 0.93)",
+        "band; cva with its earlier mean statistics), cva is fair on both (Bern and "
+        "Sulzberger SAR: 0.64 and 0.86, sar 0.87 and 0.93; "
+        "benchmarks/results/change_robust_stats.json)",
     ),
     "other": (
         "cva",
@@ -268,7 +271,7 @@ def options_for_choice(
     Example:
         >>> from terrasight.tasks.change.methods.registry import get_method
         >>> options_for_choice(get_method("cva"), {}, MethodChoice("auto", "cva", "other", "x"))
-        CVAOptions(tolerance=1, significance=0.001, otsu=True, standardise='mean')
+        CVAOptions(tolerance=1, significance=0.001, otsu=True, standardise='matched')
     """
     if not isinstance(given, MethodOptions):
         given = {**choice.options, **given}

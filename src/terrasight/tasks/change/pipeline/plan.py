@@ -48,7 +48,7 @@ def method_options_for(spec: MethodSpec, given: Mapping[str, Any] | MethodOption
     Example:
         >>> from terrasight.tasks.change.methods.registry import get_method
         >>> method_options_for(get_method("cva"), {"tolerance": "2"})
-        CVAOptions(tolerance=2, significance=0.001, otsu=True, standardise='mean')
+        CVAOptions(tolerance=2, significance=0.001, otsu=True, standardise='matched')
     """
     if isinstance(given, MethodOptions):
         if not isinstance(given, spec.options):
