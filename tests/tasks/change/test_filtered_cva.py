@@ -66,7 +66,11 @@ def test_fit_and_restore_give_the_same_probabilities():
     before = _speckled(scene, 1).astype(np.float32)
     after = _speckled(np.where(truth, np.minimum(scene * 3, 250), scene), 2).astype(np.float32)
     valid = np.ones(truth.shape, bool)
-    for opts in (FilteredCVAOptions(), FilteredCVAOptions(filter="lee", tolerance=1)):
+    for opts in (
+        FilteredCVAOptions(),
+        FilteredCVAOptions(filter="lee", tolerance=1),
+        FilteredCVAOptions(threshold="ki", tolerance=1),
+    ):
         fitted = filtered_cva.fit([(before, after, valid)], options=opts)
         again = get_method("filtered-cva").restore(fitted.params(), None)
         p1, p2 = fitted.probability(before, after, valid), again.probability(before, after, valid)
@@ -96,3 +100,8 @@ def test_even_window_is_refused_with_the_option_named():
         FilteredCVAOptions.from_mapping({"filter_size": "4"})
     with pytest.raises(InvalidOptionError, match="filter"):
         FilteredCVAOptions.from_mapping({"filter": "gauss"})
+
+
+def test_unknown_threshold_is_refused_with_the_choices():
+    with pytest.raises(InvalidOptionError, match="'otsu', 'ki', 'floor'"):
+        FilteredCVAOptions.from_mapping({"threshold": "mean"})

@@ -25,7 +25,7 @@ Measured on one-band pairs (``benchmarks/change_one_band.py``,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -35,12 +35,17 @@ from terrasight.errors import InvalidOptionError
 from terrasight.tasks.change.methods import cva
 from terrasight.tasks.change.methods.base import MethodOptions, MethodSpec, Sample, option
 from terrasight.tasks.change.methods.sar import local_cv2, speckle_filter
+from terrasight.tasks.change.methods.threshold import kittler_illingworth
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
 
 FILTERS = ("median", "mean", "lee", "none")
 """Spatial filters applied to each date before CVA."""
+THRESHOLDS = ("otsu", "ki", "floor")
+"""How the cut on the change magnitude is set (:class:`FilteredCVAOptions`)."""
+MIN_TAIL = 50
+"""Fewest magnitudes above the noise floor to fit a minimum-error cut on (else the floor)."""
 MAX_FILTER = 11
 """Largest filter window in pixels."""
 OVERLAP = MAX_FILTER // 2 + cva.MAX_TOLERANCE
@@ -59,7 +64,10 @@ class FilteredCVAOptions(MethodOptions):
         filter_size: the window in pixels, odd, 1 to :data:`MAX_FILTER`.
         tolerance: CVA's misregistration tolerance on the filtered dates (0 to 2).
         significance: share of unchanged pixels the noise floor lets through.
-        otsu: raise the threshold to Otsu's cut when that is above the floor.
+        threshold: ``"otsu"`` (CVA's own: Otsu's cut on all magnitudes, never below
+            the noise floor), ``"ki"`` (Kittler and Illingworth's minimum-error cut
+            on the magnitudes above the floor, as the ``sar`` method does) or
+            ``"floor"`` (the noise floor alone).
 
     Example:
         >>> FilteredCVAOptions.from_mapping({"filter_size": "3"}).filter_size
@@ -71,7 +79,7 @@ class FilteredCVAOptions(MethodOptions):
     filter_size: int = option(5, low=1, high=MAX_FILTER)
     tolerance: int = option(0, low=0, high=cva.MAX_TOLERANCE)
     significance: float = option(cva.SIGNIFICANCE, low=1e-12, high=0.5)
-    otsu: bool = option(True)
+    threshold: str = option("otsu", choices=THRESHOLDS)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -198,10 +206,29 @@ def fit(
         )
         for b, a, v in samples
     ]
-    inner = cva.CVAOptions(tolerance=opts.tolerance, significance=opts.significance, otsu=opts.otsu)
-    return FittedFilteredCVA(
-        cva.fit(filtered, band_names, inner), opts.filter, opts.filter_size, cv2
+    inner = cva.CVAOptions(
+        tolerance=opts.tolerance,
+        significance=opts.significance,
+        otsu=opts.threshold == "otsu",
     )
+    fitted = cva.fit(filtered, band_names, inner)
+    if opts.threshold == "ki":
+        fitted = _minimum_error(fitted, filtered)
+    return FittedFilteredCVA(fitted, opts.filter, opts.filter_size, cv2)
+
+
+def _minimum_error(fitted: cva.FittedCVA, samples: Sequence[Sample]) -> cva.FittedCVA:
+    """The threshold raised to the minimum-error cut of the magnitudes above the noise floor.
+
+    Otsu on all magnitudes can fall inside a large change (one with both
+    brighter and darker parts has two modes); the noise tail and the change
+    are two classes above the floor, which the minimum-error cut separates.
+    """
+    floor = fitted.magnitude_threshold  # fitted without Otsu: the noise floor
+    mag = np.concatenate([fitted.magnitude(b, a)[v] for b, a, v in samples])
+    tail = mag[mag > floor]
+    cut = float(kittler_illingworth(tail)) if tail.size >= MIN_TAIL else floor
+    return replace(fitted, magnitude_threshold=max(cut, floor))
 
 
 def restore(params: dict[str, Any], cache: ModelCache | None = None) -> FittedFilteredCVA:
