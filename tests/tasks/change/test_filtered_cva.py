@@ -105,3 +105,17 @@ def test_even_window_is_refused_with_the_option_named():
 def test_unknown_threshold_is_refused_with_the_choices():
     with pytest.raises(InvalidOptionError, match="'otsu', 'ki', 'floor'"):
         FilteredCVAOptions.from_mapping({"threshold": "mean"})
+
+
+def test_windows_give_the_same_mask_as_one_window(make_raster):
+    scene, truth = _scene((320, 320)), np.zeros((320, 320), bool)
+    truth[240:300, 230:290] = True  # across the border of 256 px windows
+    before = make_raster("b.tif", _speckled(scene, 1))
+    after = make_raster("a.tif", _speckled(np.where(truth, np.minimum(scene * 3, 250), scene), 2))
+    one = detect_changes(before, after, method="filtered-cva", tile_size=512)
+    tiled = detect_changes(
+        before, after, method="filtered-cva", tile_size=256, outdir=before.parent / "tiled"
+    )
+    assert one.params == tiled.params  # the same fit: the sample does not depend on windows
+    assert np.array_equal(one.mask(), tiled.mask())
+    assert (one.mask() == 1)[truth].mean() > 0.9
