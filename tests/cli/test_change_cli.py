@@ -117,7 +117,7 @@ def test_method_options_reach_the_method(planted_pair, tmp_path):
         ),
         (
             ["-m", "cvx"],
-            "Error: unknown change method 'cvx'. Did you mean 'cva'? Available: cva, irmad, learned, learned-ms, ms-unet, sar",
+            "Error: unknown change method 'cvx'. Did you mean 'cva'? Available: cva, filtered-cva, irmad, learned, learned-ms, ms-unet, sar",
         ),
     ],
 )

@@ -81,6 +81,25 @@ def test_one_band_panchromatic_never_fails(tmp_path):
     assert "--sensor sar" in choice.reason
 
 
+def test_auto_on_a_speckled_band_runs_the_rows_method_and_says_why(tmp_path):
+    """An 8-bit speckled band with no name and no CRS, as the radar BMPs come."""
+    rng = np.random.default_rng(0)
+    fields = np.kron(rng.uniform(40, 140, (5, 6)), np.ones((32, 32)))
+    truth = np.zeros(fields.shape, bool)
+    truth[50:90, 100:150] = True
+    speckle = [np.sqrt(rng.gamma(4, 0.25, fields.shape)) for _ in range(2)]
+    before = (fields * speckle[0]).clip(0, 255).astype("uint8")[None]
+    after = (np.where(truth, fields * 3, fields) * speckle[1]).clip(0, 255).astype("uint8")[None]
+    b = _write(tmp_path / "b.tif", before, crs=None)
+    result = detect_changes(b, _write(tmp_path / "a.tif", after, crs=None))
+    method, options, why = CHOICES["panchromatic"]
+    assert result.method == method
+    choice = result.method_choice
+    assert choice is not None and (choice["kind"], choice["options"]) == ("panchromatic", options)
+    assert why in choice["reason"] and "--sensor sar" in choice["reason"]
+    assert (result.mask() == 1)[truth].mean() > 0.5  # found, if not whole (speckle)
+
+
 def test_vv_vh_pair_gets_the_sar_method(tmp_path):
     data = (np.random.default_rng(0).gamma(4, 0.05, (2, 64, 64))).astype("float32")
     choice = _choice(tmp_path, data, names=("VV", "VH"))

@@ -104,7 +104,7 @@ def test_unknown_method_lists_the_available_ones():
         get_method("cvaa")
     msg = str(err.value)
     assert "unknown change method 'cvaa'" in msg and "Did you mean 'cva'?" in msg
-    assert "Available: cva, irmad, learned, learned-ms, ms-unet, sar" in msg
+    assert "Available: cva, filtered-cva, irmad, learned, learned-ms, ms-unet, sar" in msg
 
 
 def test_third_party_method_runs_end_to_end(ratio_plugin, planted_pair, tmp_path):

@@ -18,6 +18,7 @@ METHODS = [
     "cva",
     "irmad",
     "sar",
+    "filtered-cva",
     pytest.param("learned", marks=pytest.mark.skipif(not HAS_TORCH, reason="needs PyTorch")),
 ]
 

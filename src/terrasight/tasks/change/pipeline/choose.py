@@ -7,7 +7,9 @@ descriptions); band wavelengths or Landsat-like names and the pixel size
 RGB image, 4 to 13: multispectral); for one or two bands not named as SAR,
 values in dB (float, below -3). A band's speckle was measured and does not
 tell 8-bit SAR from optical bands (docs/change-sensors.md), so one unnamed
-band gets the method that was safest on both.
+band gets the method that was safest on both. No one-band candidate (filtered
+CVA, ``sar`` with Otsu's cut, minimum-error cuts) beat it on both radar pairs
+without losing on optical bands (benchmarks/results/change_one_band.json).
 
 Each kind maps to a method in :data:`CHOICES`, with the measurement that
 chose it; change that table when a better method is measured.
