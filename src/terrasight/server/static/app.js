@@ -214,7 +214,9 @@ function showOnMap(jobId, facts, geojson) {
 }
 
 async function showConversation(jobId) {
-  // Questions asked before (by anyone on this server, before a restart too).
+  // Questions asked before (by anyone on this server, before a restart too). The previous
+  // job's messages go at once, not when this job's conversation arrives.
+  $("messages").replaceChildren();
   const { turns } = await api(`api/jobs/${jobId}/conversation`);
   if (!current(jobId)) return;
   $("messages").replaceChildren();
