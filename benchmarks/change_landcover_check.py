@@ -14,6 +14,11 @@ Sections and splits (every figure names its split):
     the 13 AirChange test crops (top-left 784 x 448 px; the shipped learned model
     never trained on them). **Szada (7 crops) is the validation split** on which
     the variant is chosen; Tiszadob (5) and Archieve (1) are the test split.
+``cross-site``
+    the same crops, the learned method with a model trained on the *other* site only
+    (``--site-models Szada=ENTRY Tiszadob=ENTRY``, each made by ``terrasight train
+    change --sites SITE``): Tiszadob -> Szada is the validation split, Szada ->
+    Tiszadob the test split. Left out without ``--site-models``.
 ``dubai``
     pairs made from the Dubai land-cover tiles (``terrasight.training.semantic_pairs``:
     buildings covered with nearby unpaved ground in one date, per-date jitter of light
@@ -23,6 +28,10 @@ Sections and splits (every figure names its split):
 ``oscd``
     the 9 OSCD cities of the shared data, 4 bands at 10 m (blue, green, red,
     near-infrared): urban change. Not used to choose anything.
+``speed``
+    ``classify_changes`` with the check off and ``drop`` on the busy 2048 px pair of
+    ``semantic_speed.py`` (``cva``), alternating, with the seconds of the check's own
+    parts under cProfile.
 ``levir-cc``
     the 3 LEVIR-CC example pairs (no change masks exist: their captions say houses and
     roads were built): only the changed share and what the check removed.
@@ -32,7 +41,8 @@ Usage::
     nice -n 10 .venv/bin/python benchmarks/change_landcover_check.py
 
 Writes ``benchmarks/results/change_landcover_check.json`` with the command, date and
-machine; ``--sections`` runs some sections only (then ``--out`` another file).
+machine; ``--sections`` runs some sections only and replaces just those in the file
+(``commands`` names the command of each section).
 """
 
 from __future__ import annotations
@@ -79,7 +89,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "drop 0.7": ("drop", {"check_share": 0.7}),
     "drop 0.5 +building": ("drop", {"check_share": 0.5, "check_building": 1}),
 }
-SECTIONS = ("airchange", "dubai", "oscd", "levir-cc")
+SECTIONS = ("airchange", "cross-site", "dubai", "oscd", "levir-cc", "speed")
 Truth = Callable[[ChangeResult], np.ndarray | None]
 """The truth (bool) on a result's grid, or None where there is none."""
 
@@ -96,11 +106,20 @@ def _copy(result: ChangeResult, base: Path, out: Path) -> ChangeResult:
     )
 
 
-def run_pair(before: Path, after: Path, truth: Truth, work: Path, network: Any) -> dict[str, Any]:
-    """Detect once, then every variant of the check on a copy; a row per variant."""
+def run_pair(
+    before: Path,
+    after: Path,
+    truth: Truth,
+    work: Path,
+    network: Any,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Detect once (the default method, with ``options`` for it), then every variant of the
+    check on a copy; a row per variant."""
     base = work / "base"
     t0 = time.perf_counter()
-    result = detect_changes(before, after, outdir=base, overwrite=True)
+    extra = {"method_options": options} if options else {}
+    result = detect_changes(before, after, outdir=base, overwrite=True, **extra)
     detect_s = time.perf_counter() - t0
     rows: dict[str, Any] = {"detect_s": round(detect_s, 2), "method": result.method}
     for label, (mode, opts) in VARIANTS.items():
@@ -156,11 +175,15 @@ def pooled(pairs: dict[str, Any], names: list[str]) -> dict[str, Any]:
     return out
 
 
-def section_airchange(data: Path, tmp: Path, network: Any) -> dict[str, Any]:
+def section_airchange(
+    data: Path, tmp: Path, network: Any, site_models: dict[str, Path] | None = None
+) -> dict[str, Any]:
     from terrasight.eval.change import prepare_inputs, read_truth
     from terrasight.eval.datasets import list_pairs
 
     pairs: dict[str, Any] = {}
+    if site_models is not None:  # cross-site: a model trained on the other site only
+        return _cross_site(data, tmp, network, site_models)
     for i, pair in enumerate(list_pairs(data / "change" / "airchange", "airchange", crop="test")):
         work = tmp / f"air{i}"
         before, after = prepare_inputs(pair, work / "in")
@@ -177,6 +200,37 @@ def section_airchange(data: Path, tmp: Path, network: Any) -> dict[str, Any]:
         },
         "pairs": pairs,
     }
+
+
+def _cross_site(
+    data: Path, tmp: Path, network: Any, site_models: dict[str, Path]
+) -> dict[str, Any]:
+    """Test crops of each site, learned with a model trained on the other site only."""
+    from _accuracy import describe_entry, learned_variant
+
+    from terrasight.eval.change import prepare_inputs, read_truth
+    from terrasight.eval.datasets import list_pairs
+
+    crops = list_pairs(data / "change" / "airchange", "airchange", crop="test")
+    pairs: dict[str, Any] = {}
+    splits: dict[str, Any] = {}
+    models: dict[str, Any] = {}
+    for test_site, split in (("Szada", "validation"), ("Tiszadob", "test")):
+        train_site = "Tiszadob" if test_site == "Szada" else "Szada"
+        if train_site not in site_models:
+            continue
+        opts = learned_variant(site_models[train_site], tmp / f"model-{train_site}")
+        models[train_site] = describe_entry(site_models[train_site])
+        names = []
+        for i, pair in enumerate(p for p in crops if p.name.startswith(test_site)):
+            work = tmp / f"{test_site}{i}"
+            before, after = prepare_inputs(pair, work / "in")
+            truth = lambda r, p=pair: read_truth(p, r)  # noqa: E731
+            pairs[pair.name] = run_pair(before, after, truth, work / "run", network, opts)
+            names.append(pair.name)
+            _progress("cross", pair.name, pairs[pair.name])
+        splits[f"{split} ({train_site} -> {test_site})"] = pooled(pairs, names)
+    return {"splits": splits, "pairs": pairs, "site_models": models}
 
 
 def section_dubai(data: Path, tmp: Path, network: Any) -> dict[str, Any]:
@@ -245,6 +299,53 @@ def section_levir_cc(data: Path, tmp: Path, network: Any) -> dict[str, Any]:
     return {"splits": {"3 examples (no masks)": pooled(pairs, list(pairs))}, "pairs": pairs}
 
 
+CHECK_PARTS = ("_same_cover", "finish", "recut_objects", "classify_changed_pixels")
+"""Functions whose cumulative seconds the speed section records."""
+
+
+def section_speed(data: Path, tmp: Path, network: Any, repeat: int = 2) -> dict[str, Any]:
+    """``classify_changes`` (every window) with the check off and ``drop``, alternating, on
+    the busy 2048 px pair of ``semantic_speed.py`` (``cva``); the check's own parts timed
+    by cProfile (cumulative seconds)."""
+    import cProfile
+    import pstats
+
+    from _common import build_scene
+
+    from terrasight.models.onnx_landcover import load_landcover_network
+
+    before, after = build_scene(tmp / "scene", 2048, "airchange")
+    base = tmp / "base"
+    result = detect_changes(before, after, "cva", outdir=base, min_pixels=20, overwrite=True)
+    net = load_landcover_network(threads=2)  # the real network: no cache
+    runs = []
+    for rep in range(repeat):
+        for mode in ("off", "drop"):
+            copy = _copy(result, base, tmp / mode)
+            prof = cProfile.Profile()
+            t0 = time.perf_counter()
+            prof.enable()
+            sem = classify_changes(copy, network=net, landcover_check=mode)
+            prof.disable()
+            seconds = time.perf_counter() - t0
+            stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+            parts = {k[2]: round(v[3], 3) for k, v in stats.items() if k[2] in CHECK_PARTS}
+            runs.append(
+                {
+                    "mode": mode,
+                    "repeat": rep,
+                    "seconds": round(seconds, 2),
+                    "parts": parts,
+                    "objects_before": len(result.objects),
+                    "objects_after": len(sem.objects),
+                    "taken": (sem.params.get("landcover_check") or {}).get("objects", 0),
+                    "load": round(os.getloadavg()[0], 2),
+                }
+            )
+            print(json.dumps(runs[-1]), flush=True)
+    return {"pair": "AirChange Szada/1 repeated to 2048 px, cva, --min-pixels 20", "runs": runs}
+
+
 def _progress(section: str, name: str, rows: dict[str, Any]) -> None:
     parts = []
     for label in VARIANTS:
@@ -260,7 +361,7 @@ def table(results: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for section, data in results.items():
-        for split, rows in data["splits"].items():
+        for split, rows in data.get("splits", {}).items():
             for label, r in rows.items():
                 truth = f" ({r['truth_share']:.3f})" if "truth_share" in r else ""
                 p, rc, f = (f"{r[k]:.3f}" if k in r else "-" for k in ("precision", "recall", "f1"))
@@ -276,26 +377,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--site-models",
+        nargs="*",
+        default=[],
+        help="SITE=ENTRY.json, models trained on one AirChange site (terrasight train change "
+        "--sites SITE) for the cross-site section",
+    )
     args = parser.parse_args(argv)
+    sites = {k: Path(v) for k, v in (s.split("=", 1) for s in args.site_models)}
     from terrasight.models.onnx_landcover import load_landcover_network
 
     network = CachedNetwork(load_landcover_network(threads=2), CACHE)
     runs = {
         "airchange": section_airchange,
+        "cross-site": lambda d, t, n: section_airchange(d, t, n, sites),
         "dubai": section_dubai,
         "oscd": section_oscd,
         "levir-cc": section_levir_cc,
+        "speed": section_speed,
     }
     results: dict[str, Any] = {}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="terrasight-lccheck-") as tmp:
         for name in args.sections:
+            if name == "cross-site" and not sites:
+                print("cross-site: no --site-models given, section left out")
+                continue
             results[name] = runs[name](args.data, Path(tmp) / name, network)
     print(table(results))
+    command = "python benchmarks/change_landcover_check.py " + shlex.join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    before = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    commands = {**before.get("commands", {}), **{name: command for name in results}}
+    results = {**before.get("results", {}), **results}  # sections run now replace their own
     payload = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": "python benchmarks/change_landcover_check.py "
-        + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "command": command,
+        "commands": commands,
         "machine": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),

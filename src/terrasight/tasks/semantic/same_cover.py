@@ -31,12 +31,12 @@ Example:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import shapely
 
 from terrasight.errors import InvalidOptionError
 from terrasight.io.vectors import features_to_geojson, write_geojson
@@ -133,8 +133,7 @@ class CheckLog:
         features = []
         for k, (record, geometry, share) in enumerate(self.items):
             props = _properties(record, share, self.check.mode, ids.get(_key(record)))
-            features.append({"geometry": shapely.geometry.mapping(shapely.from_geojson(geometry)),
-                             "properties": props, "id": k + 1})  # fmt: skip
+            features.append({"geometry": json.loads(geometry), "properties": props, "id": k + 1})
         path = write_geojson(Path(folder) / UNCHANGED_NAME, features_to_geojson(features, crs))
         return self.summary(path, sorted(i for i in ids.values() if i is not None))
 
