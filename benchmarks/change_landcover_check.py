@@ -19,6 +19,11 @@ Sections and splits (every figure names its split):
     (``--site-models Szada=ENTRY Tiszadob=ENTRY``, each made by ``terrasight train
     change --sites SITE``): Tiszadob -> Szada is the validation split, Szada ->
     Tiszadob the test split. Left out without ``--site-models``.
+``simulated``
+    the simulated out-of-domain pairs of ``change_accuracy.py`` (Sentinel-2, Landsat-8
+    and NEON aerial cuts with planted buildings, cleared land, water and roads, per-date
+    light, season, haze, blur and misregistration; seed 0): ``val`` is the validation
+    split, ``test`` the held-out one.
 ``dubai``
     pairs made from the Dubai land-cover tiles (``terrasight.training.semantic_pairs``:
     buildings covered with nearby unpaved ground in one date, per-date jitter of light
@@ -89,7 +94,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "drop 0.7": ("drop", {"check_share": 0.7}),
     "drop 0.5 +building": ("drop", {"check_share": 0.5, "check_building": 1}),
 }
-SECTIONS = ("airchange", "cross-site", "dubai", "oscd", "levir-cc", "speed")
+SECTIONS = ("airchange", "cross-site", "simulated", "dubai", "oscd", "levir-cc", "speed")
 Truth = Callable[[ChangeResult], np.ndarray | None]
 """The truth (bool) on a result's grid, or None where there is none."""
 
@@ -231,6 +236,32 @@ def _cross_site(
             _progress("cross", pair.name, pairs[pair.name])
         splits[f"{split} ({train_site} -> {test_site})"] = pooled(pairs, names)
     return {"splits": splits, "pairs": pairs, "site_models": models}
+
+
+def section_simulated(data: Path, tmp: Path, network: Any, seed: int = 0) -> dict[str, Any]:
+    """The simulated out-of-domain pairs of ``change_accuracy.py`` (val and test splits)."""
+    from _accuracy import neon_folder
+
+    from terrasight.eval.change import prepare_inputs, read_truth
+    from terrasight.eval.datasets import list_pairs
+    from terrasight.eval.simulated import build_simulated
+
+    cache = Path(__file__).resolve().parents[1] / ".cache" / "accuracy"
+    folder = cache / f"simulated-seed{seed}"
+    build_simulated(folder, neon_folder(cache), seed)
+    pairs: dict[str, Any] = {}
+    splits: dict[str, list[str]] = {}
+    for split, label in (("val", "validation (val)"), ("test", "test (held out)")):
+        splits[label] = []
+        for i, pair in enumerate(list_pairs(folder, "levir", split=split)):
+            work = tmp / f"{split}{i}"
+            before, after = prepare_inputs(pair, work / "in")
+            truth = lambda r, p=pair: read_truth(p, r)  # noqa: E731
+            name = f"{split}/{pair.name}"
+            pairs[name] = run_pair(before, after, truth, work / "run", network)
+            splits[label].append(name)
+            _progress("simulated", name, pairs[name])
+    return {"splits": {s: pooled(pairs, n) for s, n in splits.items()}, "pairs": pairs}
 
 
 def section_dubai(data: Path, tmp: Path, network: Any) -> dict[str, Any]:
@@ -393,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         "airchange": section_airchange,
         "cross-site": lambda d, t, n: section_airchange(d, t, n, sites),
         "dubai": section_dubai,
+        "simulated": section_simulated,
         "oscd": section_oscd,
         "levir-cc": section_levir_cc,
         "speed": section_speed,
