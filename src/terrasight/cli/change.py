@@ -164,6 +164,11 @@ def change(
         )
     elif before is None or after is None:
         raise click.UsageError("give BEFORE and AFTER images, or --stac URL with --before/--after.")
+    if classes is False and landcover_check != "off":
+        raise click.UsageError(
+            f"--landcover-check {landcover_check} reads the changes' land cover: drop "
+            "--no-classes, or leave the check off."
+        )
     models = ModelCache()
     started = time.perf_counter()
     result = run_change(

@@ -153,3 +153,27 @@ def test_a_piece_mostly_unsure_in_one_date_is_kept_and_buildings_only_when_asked
     assert check.judge(roofs, codes) is None
     assert CoverCheck.of("drop", classes=("building",)).judge(roofs, codes) == 1.0
     assert CoverCheck.of("off").judge(veg, sure) is None
+
+
+def test_the_check_alone_implies_classes(planted, tmp_path):
+    result = detect_changes(
+        *planted,
+        "cva",
+        outdir=tmp_path / "implied",
+        min_pixels=10,
+        landcover_network=ColourNetwork(),  # type: ignore[arg-type]
+        landcover_check="flag",
+    )
+    assert result.params["landcover_check"]["objects"] == 1
+    assert all(o.from_class is not None for o in result.objects)
+
+
+def test_cli_refuses_the_check_without_classes(planted, tmp_path):
+    res = CliRunner().invoke(
+        main,
+        ["change", str(planted[0]), str(planted[1]), "-o", str(tmp_path / "x"),
+         "--no-classes", "--landcover-check", "drop"],
+    )  # fmt: skip
+    assert res.exit_code == 2
+    assert "--no-classes" in res.output
+    assert not (tmp_path / "x").exists()

@@ -46,7 +46,7 @@ def detect_changes(
         semantic_options: :class:`~terrasight.tasks.semantic.run.SemanticOptions`.
         landcover_network: an opened land-cover network (the shipped one if None).
         landcover_check: ``"off"``, ``"flag"`` or ``"drop"`` the changes whose land cover is
-            the same and sure on both dates (with ``classes``; see
+            the same and sure on both dates; implies ``classes`` (see
             :func:`~terrasight.tasks.semantic.run.classify_changes`).
 
     Raises:
@@ -61,14 +61,14 @@ def detect_changes(
         [('bare', 'building'), ('bare', 'building')]
     """
     name = check_only(only)
-    CoverCheck.of(landcover_check)  # refused before any image is read
+    checking = CoverCheck.of(landcover_check).active  # refused before any image is read
     opts = (
         semantic_options
         if isinstance(semantic_options, SemanticOptions)
         else SemanticOptions.from_mapping(semantic_options)
     )
     result = detect_only(before, after, method, **kwargs)
-    if not (classes or name):
+    if not (classes or name or checking):
         return result
     return classify_changes(
         result,

@@ -180,10 +180,12 @@ def check_note(summary: dict[str, Any], unit: str) -> str | None:
         if summary["mode"] == "drop"
         else "kept in the mask and the objects"
     )
+    n = int(summary["objects"])
+    changes, verb, they = ("change", "is", "It is") if n == 1 else ("changes", "are", "They are")
     return (
-        f"land cover unchanged: {summary['objects']} changes ({summary['area']:,.0f} {unit}) are "
+        f"land cover unchanged: {n} {changes} ({summary['area']:,.0f} {unit}) {verb} "
         f"{_classes_words(summary['by_class'])} on both dates ({kinds}): seasonal or tonal "
-        f"change? They are {what}, and listed in {Path(summary['layer']).name}."
+        f"change? {they} {what}, and listed in {Path(summary['layer']).name}."
     )
 
 
