@@ -124,8 +124,7 @@ def test_cli_drop_reports_what_it_removed(planted, tmp_path, monkeypatch):
     res = CliRunner().invoke(
         main,
         ["change", str(planted[0]), str(planted[1]), "-o", str(out), "--method", "cva",
-         "--min-pixels", "10", "--landcover-check", "drop", "--no-facts", "--no-report",
-         "--quiet"],
+         "--min-pixels", "10", "--landcover-check", "drop", "--no-facts", "--quiet"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
@@ -133,6 +132,7 @@ def test_cli_drop_reports_what_it_removed(planted, tmp_path, monkeypatch):
     assert any("land cover unchanged" in w for w in summary["warnings"])
     assert "land cover unchanged" in res.output
     assert (out / UNCHANGED_NAME).is_file()
+    assert "land cover unchanged" in (out / "report.html").read_text()
     geo = json.loads((out / "changes.geojson").read_text())
     pairs = [(f["properties"].get("from_class"), f["properties"].get("to_class"))
              for f in geo["features"]]  # fmt: skip
