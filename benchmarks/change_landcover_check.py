@@ -43,7 +43,14 @@ Sections and splits (every figure names its split):
 
 Usage::
 
-    nice -n 10 .venv/bin/python benchmarks/change_landcover_check.py
+    nice -n 10 .venv/bin/python benchmarks/change_landcover_check.py \
+        --site-models Szada=runs/site-Szada/siamese-effnet-lite0.json \
+                      Tiszadob=runs/site-Tiszadob/siamese-effnet-lite0.json
+
+(the site models: ``terrasight train change --data ../shared/data/change/airchange
+--sites SITE --aid ../shared/data/aid`` with the configuration recorded in
+``results/change_accuracy.json``; without ``--site-models`` the cross-site section is
+left out.)
 
 Writes ``benchmarks/results/change_landcover_check.json`` with the command, date and
 machine; ``--sections`` runs some sections only and replaces just those in the file
