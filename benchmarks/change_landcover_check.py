@@ -32,7 +32,9 @@ Sections and splits (every figure names its split):
     building changes.
 ``oscd``
     the 9 OSCD cities of the shared data, 4 bands at 10 m (blue, green, red,
-    near-infrared): urban change. Not used to choose anything.
+    near-infrared): urban change. Not used to choose anything. ``oscd-rgb``: the same
+    cities as red, green and blue only, where the coarse-cover rules decide water and
+    vegetation (``tasks/landcover/coarse.py``).
 ``speed``
     ``classify_changes`` with the check off and ``drop`` on the busy 2048 px pair of
     ``semantic_speed.py`` (``cva``), alternating, with the seconds of the check's own
@@ -101,7 +103,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "drop 0.7": ("drop", {"check_share": 0.7}),
     "drop 0.5 +building": ("drop", {"check_share": 0.5, "check_building": 1}),
 }
-SECTIONS = ("airchange", "cross-site", "simulated", "dubai", "oscd", "levir-cc", "speed")
+SECTIONS = (
+    "airchange", "cross-site", "simulated", "dubai", "oscd", "oscd-rgb", "levir-cc", "speed",
+)  # fmt: skip
 Truth = Callable[[ChangeResult], np.ndarray | None]
 """The truth (bool) on a result's grid, or None where there is none."""
 
@@ -297,13 +301,15 @@ def section_dubai(data: Path, tmp: Path, network: Any) -> dict[str, Any]:
     return {"splits": {s: pooled(pairs, names) for s, names in splits.items()}, "pairs": pairs}
 
 
-def section_oscd(data: Path, tmp: Path, network: Any) -> dict[str, Any]:
-    from terrasight.eval.sensors import oscd_cities, oscd_pair
+def section_oscd(
+    data: Path, tmp: Path, network: Any, bands: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    from terrasight.eval.sensors import OSCD_BANDS, oscd_cities, oscd_pair
 
     root = data / "change" / "oscd"
     pairs: dict[str, Any] = {}
     for city in oscd_cities(root):
-        pair = oscd_pair(root, city, tmp / city / "in")
+        pair = oscd_pair(root, city, tmp / city / "in", bands or OSCD_BANDS)
         pairs[city] = run_pair(
             pair.before, pair.after, lambda r, p=pair: p.read_truth(), tmp / city / "run", network
         )
@@ -433,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         "dubai": section_dubai,
         "simulated": section_simulated,
         "oscd": section_oscd,
+        "oscd-rgb": lambda d, t, n: section_oscd(d, t, n, ("B04", "B03", "B02")),
         "levir-cc": section_levir_cc,
         "speed": section_speed,
     }
