@@ -34,6 +34,10 @@ from terrasight.tasks.interpret.caption import caption_change
 from terrasight.tasks.interpret.facts_data import read_facts
 from terrasight.tasks.semantic import ONLY_CLASSES, classify_changes
 from terrasight.tasks.semantic.budget import default_budget
+from terrasight.tasks.semantic.same_cover import CHECK_MODES
+
+CLI_CHECK = "off"
+"""The land-cover check of ``terrasight change`` when not given (see docs/semantic-change.md)."""
 
 
 @click.command()
@@ -83,6 +87,16 @@ from terrasight.tasks.semantic.budget import default_budget
     "busy scenes the windows beyond it are left without classes and a warning says so. "
     "--classes: every window, whatever it costs; --no-classes: none.",
 )
+@click.option(
+    "--landcover-check",
+    type=click.Choice(CHECK_MODES),
+    default=CLI_CHECK,
+    show_default=True,
+    help="With classes: changes whose land cover is the same, and sure, on both dates "
+    "(vegetation -> vegetation, bare -> bare: season or light?) are listed in "
+    "cover_unchanged.geojson and counted in the summary (flag), or also removed from the "
+    "mask and the objects (drop); off: not checked.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--json",
@@ -119,6 +133,7 @@ def change(
     no_facts: bool,
     only: str | None,
     classes: bool | None,
+    landcover_check: str,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -149,6 +164,11 @@ def change(
         )
     elif before is None or after is None:
         raise click.UsageError("give BEFORE and AFTER images, or --stac URL with --before/--after.")
+    if classes is False and landcover_check != "off":
+        raise click.UsageError(
+            f"--landcover-check {landcover_check} reads the changes' land cover: drop "
+            "--no-classes, or leave the check off."
+        )
     models = ModelCache()
     started = time.perf_counter()
     result = run_change(
@@ -178,7 +198,7 @@ def change(
         click.echo(f"method auto chose {choice['chosen']}: {choice['reason']}.", err=True)
     if classes is not False or only:
         budget = None if classes or only else default_budget(time.perf_counter() - started)
-        result = with_classes(result, only, budget)
+        result = with_classes(result, only, budget, landcover_check)
     paths = result.save(
         outdir, report=not no_report, facts=not no_facts, cache=models, workers=workers
     )
@@ -189,13 +209,13 @@ def change(
 
 
 def with_classes(
-    result: ChangeResult, only: str | None, budget_s: float | None = None
+    result: ChangeResult, only: str | None, budget_s: float | None = None, check: str = "off"
 ) -> ChangeResult:
     """The result with its land cover measured (within ``budget_s`` seconds when given);
     without ``--only``, images the model cannot read (no RGB) keep the plain result, with
     a warning."""
     try:
-        return classify_changes(result, only=only, budget_s=budget_s)
+        return classify_changes(result, only=only, budget_s=budget_s, landcover_check=check)
     except BandSelectionError as exc:
         if only:
             raise

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from terrasight.tasks.change.pipeline.detect import detect_changes as detect_only
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.semantic.run import SemanticOptions, check_only, classify_changes
+from terrasight.tasks.semantic.same_cover import CoverCheck
 
 if TYPE_CHECKING:
     from terrasight.models.onnx_landcover import LandCoverNetwork
@@ -28,6 +29,7 @@ def detect_changes(
     classes: bool = False,
     semantic_options: SemanticOptions | dict[str, Any] | None = None,
     landcover_network: LandCoverNetwork | None = None,
+    landcover_check: str = "off",
     **kwargs: Any,
 ) -> ChangeResult:
     """Find where two images of one place differ; with ``classes`` or ``only``, also what
@@ -43,6 +45,9 @@ def detect_changes(
             (:func:`~terrasight.tasks.semantic.run.classify_changes`).
         semantic_options: :class:`~terrasight.tasks.semantic.run.SemanticOptions`.
         landcover_network: an opened land-cover network (the shipped one if None).
+        landcover_check: ``"off"``, ``"flag"`` or ``"drop"`` the changes whose land cover is
+            the same and sure on both dates; implies ``classes`` (see
+            :func:`~terrasight.tasks.semantic.run.classify_changes`).
 
     Raises:
         InvalidOptionError: ``only`` is not a land-cover class, or another option is wrong
@@ -56,12 +61,19 @@ def detect_changes(
         [('bare', 'building'), ('bare', 'building')]
     """
     name = check_only(only)
+    checking = CoverCheck.of(landcover_check).active  # refused before any image is read
     opts = (
         semantic_options
         if isinstance(semantic_options, SemanticOptions)
         else SemanticOptions.from_mapping(semantic_options)
     )
     result = detect_only(before, after, method, **kwargs)
-    if not (classes or name):
+    if not (classes or name or checking):
         return result
-    return classify_changes(result, only=name, options=opts, network=landcover_network)
+    return classify_changes(
+        result,
+        only=name,
+        options=opts,
+        network=landcover_network,
+        landcover_check=landcover_check,
+    )

@@ -40,6 +40,7 @@ from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.change.store import ObjectsView, dump_line
 from terrasight.tasks.semantic.groups import Group, burn_group, object_groups
 from terrasight.tasks.semantic.pieces import Cutter, Split, piece_records, trace_group
+from terrasight.tasks.semantic.same_cover import CheckLog
 from terrasight.tasks.semantic.split import NECK
 
 
@@ -62,10 +63,13 @@ def recut_objects(
     neck: float = NECK,
     together: bool = True,
     cut_seen: bool = False,
+    check: CheckLog | None = None,
 ) -> Recut:
     """Split ``result``'s objects by their land cover and write them as its object store,
     and the decided classes into ``classes_path`` (see
-    :func:`~terrasight.tasks.semantic.split.split_pieces` for the arguments).
+    :func:`~terrasight.tasks.semantic.split.split_pieces` for the arguments). ``check``
+    collects the pieces of one land cover on both dates
+    (:mod:`~terrasight.tasks.semantic.same_cover`) and, in ``drop`` mode, removes them.
 
     Example:
         >>> recut = recut_objects(result, Path("out/change_classes.tif"), 20, 6)  # doctest: +SKIP
@@ -80,9 +84,10 @@ def recut_objects(
     changes = _Rewrites()
     objects = list(_objects_with_geometry(result))
     boxes = [_box(parent) for parent, _ in objects]
+    dropping = check is not None and check.check.mode == "drop"
     try:
         with (
-            open_raster_quietly(result.mask_path, "r+" if only else "r") as mask_ds,
+            open_raster_quietly(result.mask_path, "r+" if only or dropping else "r") as mask_ds,
             open_raster_quietly(classes_path, "r+") as cls_ds,
             open_raster_quietly(result.probability_path, "r") as prob_ds,
         ):
@@ -98,6 +103,10 @@ def recut_objects(
                             dropped += 1
                             continue
                         record["parent_id"] = int(s.parent.id)
+                        if check is not None and _same_cover(check, s, piece, record, geom):
+                            if dropping:
+                                drop |= s.labels == piece
+                                continue
                         drafts.add(record, geom, (s.order, j))
                         kept_pixels += int(record["pixels"])
                     c0, r0, c1, r1 = s.box
@@ -110,6 +119,15 @@ def recut_objects(
     finally:
         drafts.discard()
     return Recut(view, kept_pixels, dropped)
+
+
+def _same_cover(check: CheckLog, s: Split, piece: int, record: dict[str, Any], geom: str) -> bool:
+    """Whether the check takes the piece (then logged with its sure same-class share)."""
+    share = check.check.judge(record, s.codes[:, s.labels == piece])
+    if share is None:
+        return False
+    check.add(record, geom, share)
+    return True
 
 
 def _box(parent: Any) -> tuple[int, int, int, int]:

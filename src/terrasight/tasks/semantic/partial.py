@@ -28,6 +28,7 @@ from terrasight.tasks.change.objects.extract import write_in_order
 from terrasight.tasks.change.result import ChangeResult
 from terrasight.tasks.change.store import ObjectsView, dump_line
 from terrasight.tasks.semantic.objects import Recut, recut_objects
+from terrasight.tasks.semantic.same_cover import CheckLog
 from terrasight.tasks.semantic.split import NECK
 
 
@@ -74,6 +75,7 @@ def recut_covered(
     covered: np.ndarray,
     classes_path: Path,
     settings: CutSettings,
+    check: CheckLog | None = None,
 ) -> Recut:
     """Cut the ``covered`` objects (store order) by class, keep the rest, write them as one store.
 
@@ -90,7 +92,7 @@ def recut_covered(
         s = settings
         cut = recut_objects(
             part, classes_path, s.min_pixels, s.spacing, None, s.smooth,
-            neck=s.neck, together=s.together, cut_seen=s.cut_seen,
+            neck=s.neck, together=s.together, cut_seen=s.cut_seen, check=check,
         )  # fmt: skip
         view, kept = _merge(cut.objects, rest, scratch / "merge", store, result.crs)
     finally:

@@ -40,6 +40,13 @@ from terrasight.tasks.semantic.partial import (
     stored_objects,
 )
 from terrasight.tasks.semantic.pixels import PixelClasses, classify_changed_pixels, window_grid
+from terrasight.tasks.semantic.same_cover import (
+    CHECKED_CLASSES,
+    MIN_SHARE,
+    CheckLog,
+    CoverCheck,
+    check_note,
+)
 from terrasight.tasks.semantic.split import NECK
 
 log = logging.getLogger(__name__)
@@ -66,6 +73,10 @@ class SemanticOptions(MethodOptions):
             date alone (:mod:`terrasight.tasks.semantic.decide`).
         cut_seen: 1 to cut buildings from the pixels the network called building in the
             date that holds them, 0 from the whole new (or removed) building region.
+        check_share: the land-cover check (``landcover_check``) takes a piece of one class
+            on both dates when at least this share of its pixels is that class, sure, on
+            both dates (:mod:`~terrasight.tasks.semantic.same_cover`).
+        check_building: 1 to check ``building -> building`` pieces too.
 
     Example:
         >>> SemanticOptions.from_mapping({"spacing": "8"}).spacing
@@ -83,6 +94,8 @@ class SemanticOptions(MethodOptions):
     neck: float = option(NECK, low=0.0, high=100.0)
     together: int = option(1, low=0, high=1)
     cut_seen: int = option(0, low=0, high=1)
+    check_share: float = option(MIN_SHARE, low=0.0, high=1.0)
+    check_building: int = option(0, low=0, high=1)
 
 
 def check_only(only: str | None) -> str | None:
@@ -113,6 +126,7 @@ def classify_changes(
     network: LandCoverNetwork | None = None,
     budget_s: float | None = None,
     cache: ModelCache | None = None,
+    landcover_check: str = "off",
 ) -> ChangeResult:
     """The result with each change's land cover before and after, and buildings one by one.
 
@@ -133,6 +147,11 @@ def classify_changes(
             ``from_class``, and a warning says so. None (the default): every window and
             object, whatever it costs. Ignored with ``only``, which needs every class.
         cache: keeps the opened network for the next call (owned by the caller).
+        landcover_check: ``"off"``; ``"flag"`` or ``"drop"`` changes whose land cover is the
+            same and sure on both dates (vegetation -> vegetation...): ``drop`` removes them
+            from the mask and the objects; both list them in ``cover_unchanged.geojson``
+            and count them in ``params["landcover_check"]`` and the warnings
+            (:mod:`~terrasight.tasks.semantic.same_cover`).
 
     Raises:
         InvalidOptionError: ``only`` or an option is not valid.
@@ -154,6 +173,7 @@ def classify_changes(
         raise InvalidOptionError(
             f"overlap {opts.overlap} must be less than half the tile size {opts.tile_size}"
         )
+    log_check = _check_log(landcover_check, opts)
     start = time.perf_counter()
     net = network or cached(
         cache,
@@ -170,12 +190,15 @@ def classify_changes(
         bool(opts.cut_seen),
     )  # fmt: skip
     if budget is not None and not budget.complete and stored is not None:
-        recut = recut_covered(result, stored, budget.covered, pixels.path, settings)
+        recut = recut_covered(
+            result, stored, budget.covered, pixels.path, settings, check=log_check
+        )
         status = Coverage.partial(pixels, budget, result.changed_pixels, budget_s or 0.0)
     else:
         recut = recut_objects(
             result, pixels.path, opts.min_pixels, opts.spacing, name, opts.smooth,
             neck=opts.neck, together=settings.together, cut_seen=settings.cut_seen,
+            check=log_check,
         )  # fmt: skip
     notes = list(pixels.notes)
     if status.note:
@@ -186,6 +209,13 @@ def classify_changes(
             f"only changes from or to {name} are kept ({recut.dropped} other pieces cleared "
             "from the mask and the objects)."
         )
+    params = dict(result.params)
+    if log_check is not None:
+        folder = Path(result.mask_path).parent
+        params["landcover_check"] = log_check.finish(folder, recut.objects, result.crs)
+        note = check_note(params["landcover_check"], result.area_unit)
+        if note:
+            notes.append(note)
     _write_transitions(result, pixels, name, time.perf_counter() - start, status)
     log.info("classified %d of %d windows", pixels.windows, pixels.total_windows)
     return replace(
@@ -193,7 +223,15 @@ def classify_changes(
         objects=recut.objects,
         changed_pixels=recut.changed_pixels,
         warnings=tuple(result.warnings) + tuple(notes),
+        params=params,
     )
+
+
+def _check_log(mode: str | None, opts: SemanticOptions) -> CheckLog | None:
+    """The land-cover check's log (None when it is off)."""
+    classes = (*CHECKED_CLASSES, "building") if opts.check_building else CHECKED_CLASSES
+    check = CoverCheck.of(mode, opts.check_share, classes)
+    return CheckLog(check) if check.active else None
 
 
 def _budget(
