@@ -318,9 +318,29 @@ class RangeServer:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
 
+    def settled(self) -> int:
+        """:attr:`sent` once the server's threads have counted their last answers."""
+        import time
+
+        last = -1
+        while self.sent != last:
+            last = self.sent
+            time.sleep(0.05)
+        return last
+
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def block_bytes(path: Path, window) -> int:
+    """Compressed bytes of the blocks ``window`` of ``path`` touches (what a perfect reader
+    fetches)."""
+    with rasterio.open(path) as ds:
+        bh, bw = ds.block_shapes[0]
+        cols = range(int(window.col_off) // bw, (int(window.col_off + window.width) - 1) // bw + 1)
+        rows = range(int(window.row_off) // bh, (int(window.row_off + window.height) - 1) // bh + 1)
+        return sum(ds.block_size(1, j, i) for j in rows for i in cols)
 
 
 @pytest.fixture

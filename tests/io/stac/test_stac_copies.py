@@ -5,7 +5,6 @@ range requests downloaded whole, as image URLs are."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,27 +20,11 @@ from terrasight.tasks.interpret.facts import FactsOptions
 from terrasight.tasks.series import detect_series
 from terrasight.tasks.series import local_inputs as series_inputs
 
+from ...conftest import block_bytes
 from .conftest import BANDS, item_json, write_scene
 
 KW = {"method": "cva", "cloud_mask": "off", "workers": 1}
 SAVE = {"facts": FactsOptions(classify=False), "report": True, "workers": 1}
-
-
-def _settled(server) -> int:
-    """The server's byte count once its threads have counted their last answers."""
-    last = -1
-    while server.sent != last:
-        last = server.sent
-        time.sleep(0.05)
-    return last
-
-
-def _block_bytes(path: Path, window: Window) -> int:
-    with rasterio.open(path) as ds:
-        bh, bw = ds.block_shapes[0]
-        cols = range(int(window.col_off) // bw, (int(window.col_off + window.width) - 1) // bw + 1)
-        rows = range(int(window.row_off) // bh, (int(window.row_off + window.height) - 1) // bh + 1)
-        return sum(ds.block_size(1, j, i) for j in rows for i in cols)
 
 
 def _read(path: str | Path) -> np.ndarray:
@@ -62,14 +45,14 @@ def test_change_between_remote_items_reads_one_copy_of_each_box(stac_scenes, tmp
         m.setattr(local_inputs, "wants_copies", lambda plan: False)
         direct = detect_changes(*urls, bbox=stac_scenes.aoi, outdir=tmp_path / "d", **KW)
         direct.save(tmp_path / "d", **SAVE)
-    start = _settled(server)
+    start = server.settled()
     copied = detect_changes(*urls, bbox=stac_scenes.aoi, outdir=tmp_path / "c", **KW)
     copied.save(tmp_path / "c", **SAVE)
-    fetched = _settled(server) - start
+    fetched = server.settled() - start
 
     region = Window(*copied.region)
     assets = [server.root / y / f"{BANDS[n]}.tif" for y in ("2023", "2024") for n in BANDS]
-    blocks = sum(_block_bytes(p, region) for p in assets)
+    blocks = sum(block_bytes(p, region) for p in assets)
     assert 0 < fetched <= 2 * blocks, (fetched, blocks)
     # one 4-band GeoTIFF per Item, named after its VRT; the result names the VRTs as before
     assert (copied.before, copied.after) == (direct.before, direct.after)
@@ -83,11 +66,11 @@ def test_change_between_remote_items_reads_one_copy_of_each_box(stac_scenes, tmp
     facts = json.loads((tmp_path / "c" / "facts.json").read_text())
     assert facts == json.loads((tmp_path / "d" / "facts.json").read_text())
 
-    sent = _settled(server)  # a rerun reads the copies: only the Items' JSON is fetched again
+    sent = server.settled()  # a rerun reads the copies: only the Items' JSON is fetched again
     again = detect_changes(*urls, bbox=stac_scenes.aoi, outdir=tmp_path / "c", **KW)
     again.save(tmp_path / "c", **SAVE)
     items = stac_scenes.before_file.stat().st_size + stac_scenes.after_file.stat().st_size
-    assert _settled(server) - sent == items and again.local_inputs == copied.local_inputs
+    assert server.settled() - sent == items and again.local_inputs == copied.local_inputs
 
 
 def test_a_changed_item_is_copied_again(stac_scenes):
@@ -148,9 +131,9 @@ def test_items_on_a_server_without_ranges_have_their_assets_downloaded(stac_scen
         local[-1].write_text(json.dumps(data))
     files = detect_changes(*local, bbox=stac_scenes.aoi, outdir=tmp_path / "f", **KW)
     assert np.array_equal(_read(whole.mask_path), _read(files.mask_path))
-    sent = _settled(stac_scenes.server)
+    sent = stac_scenes.server.settled()
     open_raster(stac_scenes.after_url)  # the VRT and the downloads are reused
-    assert _settled(stac_scenes.server) - sent == stac_scenes.after_file.stat().st_size
+    assert stac_scenes.server.settled() - sent == stac_scenes.after_file.stat().st_size
 
 
 def test_items_with_an_asset_too_large_to_download_say_so(stac_scenes, tmp_path, monkeypatch):
@@ -179,10 +162,10 @@ def test_the_change_command_on_remote_items_copies_each_box_once(stac_scenes, tm
     assert [p.parent.name for p in copies] == ["after", "before"]
     assert all(p.with_name(p.name + ".json").is_file() for p in copies)
     assert json.loads(first.stdout)["before"].endswith(".vrt")
-    sent = _settled(stac_scenes.server)
+    sent = stac_scenes.server.settled()
     stamps = [p.stat().st_mtime_ns for p in copies]
     again = CliRunner().invoke(main, args)  # the job again, on the same copies
     assert again.exit_code == 0, again.output
     assert [p.stat().st_mtime_ns for p in copies] == stamps
     items = stac_scenes.before_file.stat().st_size + stac_scenes.after_file.stat().st_size
-    assert _settled(stac_scenes.server) - sent <= items
+    assert stac_scenes.server.settled() - sent <= items

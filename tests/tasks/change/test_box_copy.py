@@ -15,18 +15,9 @@ from terrasight.io.pair import open_pair
 from terrasight.tasks.change.pipeline.detect import detect_changes
 from terrasight.tasks.interpret.facts import FactsOptions
 
-from ...conftest import write_raster
+from ...conftest import block_bytes, write_raster
 
 SAVE = {"facts": FactsOptions(classify=False), "report": True, "workers": 1}
-
-
-def _block_bytes(path: Path, window: Window) -> int:
-    """Compressed bytes of the blocks ``window`` touches (what a perfect reader fetches)."""
-    with rasterio.open(path) as ds:
-        bh, bw = ds.block_shapes[0]
-        cols = range(int(window.col_off) // bw, (int(window.col_off + window.width) - 1) // bw + 1)
-        rows = range(int(window.row_off) // bh, (int(window.row_off + window.height) - 1) // bh + 1)
-        return sum(ds.block_size(1, j, i) for j in rows for i in cols)
 
 
 def _box(path: Path, window: Window) -> tuple[float, float, float, float]:
@@ -69,7 +60,7 @@ def test_a_remote_box_job_fetches_at_most_twice_its_blocks(cog_pair, range_serve
     remote.save(tmp_path / "r", **SAVE)
 
     region = Window(*remote.region)
-    blocks = _block_bytes(before, region) + _block_bytes(after, region)
+    blocks = block_bytes(before, region) + block_bytes(after, region)
     assert 0 < range_server.sent <= 2 * blocks, (range_server.sent, blocks)
     # the result names the URLs; the facts and the report read the copies in the job folder
     assert (remote.before, remote.after) == tuple(urls)

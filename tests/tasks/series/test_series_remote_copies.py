@@ -4,7 +4,6 @@ folder, outputs identical to the same series on the files, the URLs named in the
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,21 +18,12 @@ from terrasight.cli import main
 from terrasight.io.box_copy import COPY_DIR
 from terrasight.tasks.series import detect, detect_series
 
-from ...conftest import write_cog
+from ...conftest import block_bytes, write_cog
 
 DATES = ("2019-06-01", "2020-06-01", "2021-06-01")
 BOX = Window(300, 300, 700, 700)
 """Nine 256 px blocks of each 2048 px file, off the block grid."""
 OPTS = {"tile_size": 256, "workers": 1}
-
-
-def _settled(server) -> int:
-    """The server's byte count once its threads have counted their last answers."""
-    last = -1
-    while server.sent != last:
-        last = server.sent
-        time.sleep(0.05)
-    return last
 
 
 @pytest.fixture
@@ -49,14 +39,6 @@ def remote_series(cog_pair, range_server) -> tuple[list[Path], list[str], tuple[
     inner = Window(BOX.col_off + 2, BOX.row_off + 2, BOX.width - 4, BOX.height - 4)
     box = transform_bounds(crs, "EPSG:4326", *window_bounds(inner, transform))
     return files, [range_server.url(p.name) for p in files], box
-
-
-def _block_bytes(path: Path, window: Window) -> int:
-    with rasterio.open(path) as ds:
-        bh, bw = ds.block_shapes[0]
-        cols = range(int(window.col_off) // bw, (int(window.col_off + window.width) - 1) // bw + 1)
-        rows = range(int(window.row_off) // bh, (int(window.row_off + window.height) - 1) // bh + 1)
-        return sum(ds.block_size(1, j, i) for j in rows for i in cols)
 
 
 def _raster(path: Path) -> tuple[np.ndarray, dict, dict]:
@@ -88,14 +70,14 @@ def test_a_remote_series_over_a_box_reads_copies_and_matches_the_files(
         m.setattr(detect, "fit_pairs", interrupted)
         with pytest.raises(RuntimeError, match="after the copies"):
             detect_series(urls, DATES, bbox=box, outdir=tmp_path / "r", **OPTS)
-    copied = _settled(range_server)
-    blocks = sum(_block_bytes(p, BOX) for p in files)
+    copied = range_server.settled()
+    blocks = sum(block_bytes(p, BOX) for p in files)
     assert 0 < copied <= 2 * blocks, (copied, blocks)
     copies = sorted((tmp_path / "r" / COPY_DIR).rglob("*.tif"))
     assert [p.parent.name for p in copies] == list(DATES)
 
     remote = detect_series(urls, DATES, bbox=box, outdir=tmp_path / "r", **OPTS)
-    assert _settled(range_server) == copied  # the rerun reads the copies made before
+    assert range_server.settled() == copied  # the rerun reads the copies made before
     assert remote.images == tuple(urls) and local.objects
     _same_outputs(tmp_path / "r", tmp_path / "l")
 
@@ -123,11 +105,11 @@ def test_the_series_command_copies_once_and_reruns_on_the_copies(
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["images"] == urls
     assert len(list((out / COPY_DIR).rglob("*.tif.json"))) == 3
-    sent = _settled(range_server)
+    sent = range_server.settled()
     (out / "series.json").unlink()  # the finished job runs its last steps again
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0, again.output
-    assert _settled(range_server) == sent and json.loads(again.stdout)["images"] == urls
+    assert range_server.settled() == sent and json.loads(again.stdout)["images"] == urls
 
 
 def test_a_series_on_a_server_without_ranges_downloads_its_dates_as_change_does(
