@@ -16,13 +16,13 @@ def test_facts_and_report_share_one_opening_of_the_inputs(planted_pair, tmp_path
     result = detect_changes(before, after, method="cva", min_pixels=5, outdir=tmp_path / "job")
     assert len(result.objects) >= 1
     opened = []
-    real = crops_module.open_pair
+    real = crops_module.CropReader.__init__
 
-    def counted(*args, **kwargs):
-        opened.append(args[:2])
-        return real(*args, **kwargs)
+    def counted(self, *args, **kwargs):  # one reader per opening of the inputs for crops
+        opened.append(args[:1])
+        real(self, *args, **kwargs)
 
-    monkeypatch.setattr(crops_module, "open_pair", counted)
+    monkeypatch.setattr(crops_module.CropReader, "__init__", counted)
     paths = result.save(tmp_path / "out", workers=1)
     facts = json.loads(paths["facts"].read_text())
     assert facts["model"] == "terrasight-vl"  # the facts did classify from the crops

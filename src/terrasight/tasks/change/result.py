@@ -21,6 +21,7 @@ from affine import Affine
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
     from terrasight.tasks.interpret.facts import FactsOptions
+from terrasight.io.pair import RasterPair, open_pair
 from terrasight.tasks.change.names import MASK_NODATA, OUTPUT_NAMES
 
 __all__ = ["MASK_NODATA", "OUTPUT_NAMES", "ChangeObject", "ChangeResult"]
@@ -169,6 +170,21 @@ class ChangeResult:
         if self.local_inputs and all(Path(p).is_file() for p in self.local_inputs):
             return self.local_inputs[0], self.local_inputs[1]
         return self.before, self.after
+
+    def open_inputs(self) -> RasterPair:
+        """The inputs as the job read them: :attr:`input_paths` with its bands, nodata and
+        resampling (the after image on the before grid).
+
+        Raises:
+            RasterReadError, PairAlignmentError: an input cannot be read any more.
+        """
+        return open_pair(
+            *self.input_paths,
+            bands=self.bands or None,
+            after_bands=self.after_bands or None,
+            nodata=self.nodata,
+            resampling=self.resampling,
+        )
 
     @property
     def unreliable(self) -> bool:

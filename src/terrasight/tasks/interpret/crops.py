@@ -20,7 +20,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from terrasight.io.pair import PairReader, RasterPair, open_pair
+from terrasight.io.pair import PairReader
 from terrasight.io.raster import DECIMATED_READ_CACHE_MB, RasterSource
 from terrasight.io.reflectance import scaling_from_metadata
 from terrasight.io.rgb import display_bands, grey_inputs
@@ -146,19 +146,9 @@ def grey_result(result: ChangeResult) -> bool:
         >>> grey_result(load_result("bern-changes/"))  # doctest: +SKIP
         True
     """
-    pair = _pair(result)
+    pair = result.open_inputs()
     picks, _ = display_bands(result.band_names or pair.band_names)
     return len(picks) < 3 or grey_inputs(pair, picks)
-
-
-def _pair(result: ChangeResult) -> RasterPair:
-    return open_pair(
-        *result.input_paths,
-        bands=result.bands or None,
-        after_bands=result.after_bands or None,
-        nodata=result.nodata,
-        resampling=result.resampling,
-    )
 
 
 @contextlib.contextmanager
@@ -172,7 +162,7 @@ def open_crops(result: ChangeResult) -> Iterator[CropReader]:
         >>> with open_crops(result) as crops:  # doctest: +SKIP
         ...     picture = crops.crop("after", Window(0, 0, 64, 64))
     """
-    pair = _pair(result)
+    pair = result.open_inputs()
     picks, _ = display_bands(result.band_names or pair.band_names)
     grey = len(picks) < 3 or grey_inputs(pair, picks)
     region = Window(*result.region) if result.region[2] else pair.region

@@ -23,7 +23,6 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from terrasight.errors import BandSelectionError
-from terrasight.io.pair import open_pair
 from terrasight.io.raster import DECIMATED_READ_CACHE_MB
 from terrasight.io.rgb import display_bands, grey_inputs
 from terrasight.io.tiling import Tile, TileGrid
@@ -108,13 +107,7 @@ def classify_changed_pixels(
         >>> made.transitions[4, 0]  # bare -> building pixels  # doctest: +SKIP
         1830
     """
-    pair = open_pair(
-        *result.input_paths,
-        bands=result.bands or None,
-        after_bands=result.after_bands or None,
-        nodata=result.nodata,
-        resampling=result.resampling,
-    )
+    pair = result.open_inputs()
     names = result.band_names or pair.band_names
     picks, described = display_bands(names)
     if len(picks) < 3:

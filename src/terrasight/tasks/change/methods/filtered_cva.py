@@ -34,7 +34,7 @@ from scipy import ndimage
 from terrasight.errors import InvalidOptionError
 from terrasight.tasks.change.methods import cva
 from terrasight.tasks.change.methods.base import MethodOptions, MethodSpec, Sample, option
-from terrasight.tasks.change.methods.sar import local_cv2, speckle_filter
+from terrasight.tasks.change.methods.sar import median_local_cv2, speckle_filter
 from terrasight.tasks.change.methods.threshold import kittler_illingworth
 
 if TYPE_CHECKING:
@@ -159,15 +159,12 @@ def _filled(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 def _noise_cv2(samples: Sequence[Sample], size: int) -> tuple[float, ...]:
     """Per band, the median squared local coefficient of variation over both dates."""
-    nb = samples[0][0].shape[0]
-    per_band: list[list[np.ndarray]] = [[] for _ in range(nb)]
-    for b, a, v in samples:
-        for image in (b, a):
-            x = _filled(image.astype(np.float32), v)
-            x = x - min(float(x.min()), 0.0)  # the coefficient needs values >= 0
-            for i in range(nb):
-                per_band[i].append(local_cv2(x[i], max(size, 3))[v])
-    return tuple(float(np.median(np.concatenate(c))) if c else 0.0 for c in per_band)
+    return median_local_cv2(samples, size, _non_negative)
+
+
+def _non_negative(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    x = _filled(image.astype(np.float32), valid)
+    return x - min(float(x.min()), 0.0)  # the coefficient needs values >= 0
 
 
 def fit(

@@ -32,7 +32,7 @@ The probability is a logistic of ``d`` centred on the threshold, so
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -264,11 +264,28 @@ def noise_cv2(samples: Sequence[Sample], db: bool, offset: float, size: int) -> 
         True
     """
     nb = samples[0][0].shape[0]
-    per_band: list[list[np.ndarray]] = [[] for _ in range(nb)]
     probe = FittedSAR(db, offset, "none", 1, (0.0,) * nb, (0.0,) * nb, (1.0,) * nb, "both", 1, 1)
+    return median_local_cv2(samples, size, probe._filtered)
+
+
+def median_local_cv2(
+    samples: Sequence[Sample],
+    size: int,
+    prepare: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> tuple[float, ...]:
+    """Per band, the median over both dates' valid pixels of :func:`local_cv2` (windows of
+    ``size``, at least 3) of ``prepare(image, valid)``.
+
+    Example:
+        >>> x = np.full((1, 8, 8), 5.0, np.float32)
+        >>> median_local_cv2([(x, x, np.ones((8, 8), bool))], 3, lambda im, v: im)
+        (0.0,)
+    """
+    nb = samples[0][0].shape[0]
+    per_band: list[list[np.ndarray]] = [[] for _ in range(nb)]
     for b, a, v in samples:
         for image in (b, a):
-            x = probe._filtered(image, v)
+            x = prepare(image, v)
             for i in range(nb):
                 per_band[i].append(local_cv2(x[i], max(size, 3))[v])
     return tuple(float(np.median(np.concatenate(c))) if c else 0.0 for c in per_band)

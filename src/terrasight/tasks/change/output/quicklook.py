@@ -21,7 +21,6 @@ from PIL import Image, ImageDraw, ImageFont
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from terrasight.io.pair import open_pair
 from terrasight.io.rgb import display_bands, stretch
 from terrasight.tasks.change.names import MASK_NODATA
 from terrasight.tasks.change.objects.outlines import Outline, outlines
@@ -175,13 +174,7 @@ def read_pictures(
     Raises:
         RasterReadError, PairAlignmentError: an input image cannot be read any more.
     """
-    pair = open_pair(
-        *result.input_paths,
-        bands=result.bands or None,
-        after_bands=result.after_bands or None,
-        nodata=result.nodata,
-        resampling=result.resampling,
-    )
+    pair = result.open_inputs()
     picks, label = display_bands(result.band_names or pair.band_names)
     full = Window(*result.region) if result.region[2] else pair.region
     if window is not None:
