@@ -59,6 +59,8 @@ def test_a_grey_pair_gets_no_land_cover_words(tmp_path):
     assert {o["before_class"] for o in facts["objects"]} == {"unknown"}
     assert {o["after_class"] for o in facts["objects"]} == {"unknown"}
     assert any("grey" in note for note in facts["notes"])
+    assert facts["model"] is None  # no model named for words nobody measured
+    assert "zero-shot" not in (out / "report.html").read_text()
 
 
 def test_a_grey_scene_caption_says_it_is_a_guess(tmp_path):

@@ -190,13 +190,14 @@ def change_facts(
     objects = _all_object_facts(result, inverse)
     notes: list[str] = []
     todo = [i for i, f in enumerate(objects) if f.class_source != LANDCOVER]
-    grey = crops.grey if crops is not None else grey_result(result)
-    if opts.classify and todo and opts.max_classified and grey:
+    wanted = bool(opts.classify and todo and opts.max_classified)
+    if wanted and (crops.grey if crops is not None else grey_result(result)):
         notes.append(
             "the images are grey (one band, or three identical ones): what the changes are "
             "was not classified, as the land-cover words need colour; every class is 'unknown'."
         )
-    elif opts.classify and todo and opts.max_classified:
+        opts = replace(opts, classify=False)  # no model classified anything: none is named
+    elif wanted:
         chosen = todo[: opts.max_classified]
         picked = [objects[i] for i in chosen]
         labels = _classify_objects(result, picked, opts, cache, progress, threads, crops)
