@@ -159,7 +159,39 @@ def test_classify_window_and_rules(network) -> None:
     classes = classes_of(prob, 1.01)
     assert (classes == 5).all()  # nothing reaches a threshold above 1
     red, green, nir = (np.array([[v]], np.float32) for v in (0.05, 0.08, 0.5))
-    assert spectral_rules(np.zeros((1, 1), np.uint8), red, green, nir)[0, 0] == 3
+    classes = np.zeros((1, 1), np.uint8)
+    assert not spectral_rules(classes, red, green, nir).any() and classes[0, 0] == 3
+
+
+def test_water_that_is_bright_in_nir_is_not_water() -> None:
+    # network: water everywhere; NIR above green on the left half (woods), below on the right
+    classes = np.full((4, 6), 2, np.uint8)
+    red = np.full((4, 6), 300.0)
+    green = np.full((4, 6), 400.0)
+    nir = np.where(np.arange(6) < 3, 600.0, 150.0) * np.ones((4, 1))
+    prob = np.zeros((5, 4, 6), np.float32)
+    prob[2], prob[3] = 0.6, 0.35
+    prob[3, 0] = 0.55  # the first row's next class is sure enough
+    veto = spectral_rules(classes, red, green, nir, prob, 0.5)
+    assert veto[:, :3].all() and not veto[:, 3:].any()
+    assert (classes[:, 3:] == 2).all()  # NDWI 0.45: water stays
+    assert (classes[0, :3] == 3).all()  # vegetation, the next class
+    assert (classes[1:, :3] == 5).all()  # next class unsure: unknown
+
+
+def test_dark_woods_called_water_by_the_network_are_not_water(tmp_path: Path, network) -> None:
+    data = (_synthetic(True) * 40).astype(np.uint16)
+    data[3, 40:150, 20:110] = 58 * 40  # NIR above green (NDWI about -0.18), NDVI below 0.5
+    path = _write(tmp_path / "woods.tif", data, nodata=0)
+    with rasterio.open(path, "r+") as ds:
+        ds.descriptions = ("red", "green", "blue", "nir")
+    rgb_only = landcover(path, bands=["red", "green", "blue"], network=network)
+    with_nir = landcover(path, network=network)
+    assert rgb_only.classes is not None and with_nir.classes is not None
+    block = (slice(50, 140), slice(30, 100))
+    assert (rgb_only.classes[block] == 2).mean() > 0.5  # the network alone: water
+    assert (with_nir.classes[block] == 2).mean() < 0.05  # a few noisy pixels at NDWI > -0.1
+    assert any("near-infrared took water away" in n for n in with_nir.notes)
 
 
 def test_bad_inputs(tmp_path: Path, network) -> None:

@@ -34,6 +34,7 @@ from terrasight.models.onnx_landcover import LandCoverNetwork, load_landcover_ne
 from terrasight.tasks.change.methods.base import MethodOptions, option
 from terrasight.tasks.landcover.classes import CLASSES, NODATA
 from terrasight.tasks.landcover.coarse import (
+    COARSE_METRES,
     COARSE_THRESHOLD,
     WATER,
     applies,
@@ -48,6 +49,7 @@ from terrasight.tasks.landcover.model import (
     classify_window,
     spectral_rules,
     to_display_units,
+    water_veto_note,
 )
 from terrasight.tasks.landcover.result import LandCoverResult
 
@@ -226,6 +228,12 @@ def landcover(
     area, unit = pixel_area(src.crs, transform, shape=(int(region.height), int(region.width)))
     grid, metres = _coarse_metres(opts, area, unit)
     use_coarse = opts.coarse and applies(nir is not None, metres)
+    if metres is not None and metres >= COARSE_METRES:
+        notes.append(
+            f"about {metres:.0f} m a pixel: single buildings are not visible, so 'building' "
+            "is built-up land as the aerial network (taught at 0.3 m) sees it; bare or "
+            "ploughed fields are often taken for it"
+        )
     low = high = None
     coarse = None
     if src.dtype != "uint8" or use_coarse:  # the scene's statistics, read decimated once
@@ -245,7 +253,7 @@ def landcover(
             "vegetation come from the coarse-cover network (taught by Sentinel-2 infrared)"
         )
     counts = np.zeros(256, np.int64)
-    disputed = 0
+    disputed = vetoed = 0
     out = None if outdir is None else prepare_outdir(Path(outdir), overwrite)
     memory = (
         None
@@ -270,7 +278,8 @@ def landcover(
                     coarse_rules(classes, prob, cprob, COARSE_THRESHOLD)
                     disputed += int((was_water & (classes[tile.core_slices] != WATER)).sum())
                 if spectral:
-                    spectral_rules(classes, data[0], data[1], data[3])
+                    veto = spectral_rules(classes, data[0], data[1], data[3], prob, threshold)
+                    vetoed += int((veto & valid)[tile.core_slices].sum())
                 classes[~valid] = NODATA
                 core = classes[tile.core_slices]
                 counts += np.bincount(core.ravel(), minlength=256)
@@ -282,6 +291,9 @@ def landcover(
                         rel.row_off : rel.row_off + rel.height,
                         rel.col_off : rel.col_off + rel.width,
                     ] = core
+            veto_note = water_veto_note(vetoed, int(counts[:NODATA].sum()))
+            if veto_note is not None:
+                notes.append(veto_note)
             caveat = water_caveat(disputed, int(counts[:NODATA].sum()))
             if caveat is not None:
                 notes.append(caveat)

@@ -234,7 +234,7 @@ def _classes_of(
             coarse_rules(cls, prob, cprob, COARSE_THRESHOLD)
         if spectral is not None:
             red, green, nir = (data[i] for i in spectral)
-            spectral_rules(cls, red, green, nir)
+            spectral_rules(cls, red, green, nir, prob, thr)
         cls[~valid] = NODATA
         codes.append(cls[tile.core_slices])
     return codes
