@@ -181,6 +181,10 @@ def test_coarse_maps_say_building_counts_are_patches(make_landcover):
     coarse = make_landcover("s2.tif", "EPSG:32633", from_origin(500000.0, 5000000.0, 10.0, 10.0))
     a = ask_image(coarse, "how many buildings are there?")
     assert a.value == 5 and any("built-up patches" in c for c in a.caveats)
+    assert a.text == "5 built-up patches."  # what was counted, not what was asked
+    fine = make_landcover("fine.tif", "EPSG:32633", from_origin(500000.0, 5000000.0, 0.5, 0.5))
+    assert ask_image(fine, "how many buildings are there?").text == "5 buildings."
+    assert ask_image(coarse, "are there buildings?").text == "Yes: 5 built-up patches."
 
 
 def test_a_body_spanning_cells_is_found_in_each(make_landcover):

@@ -7,7 +7,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -119,6 +119,7 @@ def _presence(objs: SceneObjects, q: SceneQuery) -> SceneAnswer:
     if t.place and not s.filtered:  # any object reaching into the place, not only centred there
         s = Selection(touching(objs, s.name, t.place), s.name)
     n = len(s.ids)
+    t = _coarse_target(objs, t, s.name)
     text = f"Yes: {_count_words(n, t)}." if n else f"No: no {noun(t.words, 0)} found."
     return SceneAnswer(text, n > 0, None, s.ids, "presence", _caveats(objs, s.name))
 
@@ -127,7 +128,7 @@ def _count(objs: SceneObjects, q: SceneQuery) -> SceneAnswer:
     t, s = _sel(objs, q)
     if s.reason:
         return cant_tell(s.reason, "count")
-    text = f"{_count_words(len(s.ids), t).capitalize()}."
+    text = f"{_count_words(len(s.ids), _coarse_target(objs, t, s.name)).capitalize()}."
     return SceneAnswer(text, len(s.ids), "objects", s.ids, "count", _caveats(objs, s.name, True))
 
 
@@ -184,7 +185,8 @@ def _comparison(objs: SceneObjects, q: SceneQuery) -> SceneAnswer:
         sa, sb = _amount(va, objs.map.unit), _amount(vb, objs.map.unit)
     else:
         va, vb = float(len(a.ids)), float(len(b.ids))
-        sa, sb = _count_words(len(a.ids), ta), _count_words(len(b.ids), tb)
+        sa = _count_words(len(a.ids), _coarse_target(objs, ta, a.name))
+        sb = _count_words(len(b.ids), _coarse_target(objs, tb, b.name))
     result = {"more": va > vb, "less": va < vb, "equal": va == vb}[q.op or "equal"]
     text = f"{'Yes' if result else 'No'}: {ta.words} {sa} against {tb.words} {sb}."
     if q.measure == "count":
@@ -282,6 +284,19 @@ def _in(cell: str, place: str | None) -> bool:
 _MASS_WORDS = ("water", "vegetation", "bare", "land", "ground", "soil", "greenery", "bareland")
 
 
+def _pixel_side(objs: SceneObjects) -> float:
+    """The map's pixel side in metres (0 without ground units)."""
+    return float(np.sqrt(np.median(objs.map.row_area))) if objs.map.unit == "m2" else 0.0
+
+
+def _coarse_target(objs: SceneObjects, t: Target, name: str | None) -> Target:
+    """``t`` worded as built-up patches where buildings are asked of a map too coarse to
+    show single buildings (the answer names what was counted, not what was asked)."""
+    if name != "building" or _pixel_side(objs) <= COARSE_METRES:
+        return t
+    return replace(t, words="built-up patches")
+
+
 def _count_words(n: int, t: Target) -> str:
     """``3 buildings``, ``1 building``, ``2 water areas``, ``1 water area``."""
     return f"{n} {noun(t.words, n)}"
@@ -325,7 +340,7 @@ def _caveats(objs: SceneObjects, name: str | None, counted: bool = False) -> tup
         )
     elif counted and name == "building":
         out.append("touching buildings are split only where they join through a narrow neck")
-        side = float(np.sqrt(np.median(objs.map.row_area))) if objs.map.unit == "m2" else 0.0
+        side = _pixel_side(objs)
         if side > COARSE_METRES:
             out.append(
                 f"at about {side:.0f} m per pixel neighbouring buildings merge: this counts "
