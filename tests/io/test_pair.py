@@ -4,7 +4,7 @@ from rasterio.transform import from_origin
 from rasterio.warp import Resampling, reproject
 
 from terrasight.errors import BandSelectionError, PairAlignmentError
-from terrasight.io.pair import open_pair
+from terrasight.io.pair import open_pair, pixel_ratio
 
 
 def _img(seed=0, shape=(3, 40, 60)):
@@ -98,3 +98,20 @@ def test_pixel_space_pair_needs_same_size(make_raster):
         open_pair(b, a)
     a2 = make_raster("a2.tif", _img(1), crs=None)
     assert open_pair(b, a2).same_grid
+
+
+def test_pixel_sizes_far_apart_get_a_warning(make_raster):
+    b = make_raster("b.tif", _img(0, (3, 40, 60)), transform=from_origin(500000, 5000000, 10, 10))
+    coarse = make_raster(
+        "c.tif", _img(1, (3, 20, 30)), transform=from_origin(500000, 5000000, 20, 20)
+    )
+    near = make_raster(
+        "n.tif", _img(2, (3, 36, 54)), transform=from_origin(500000, 5000000, 11, 11)
+    )
+    pair = open_pair(b, coarse)
+    assert pixel_ratio(pair.before, pair.after) == pytest.approx(2.0)
+    said = [w for w in pair.warnings if "times as large" in w]
+    assert len(said) == 1 and said[0].startswith("c.tif has pixels 2.0 times as large as b.tif")
+    reverse = open_pair(coarse, b)
+    assert any(w.startswith("c.tif has pixels 2.0 times") for w in reverse.warnings)
+    assert not any("times as large" in w for w in open_pair(b, near).warnings)  # 1.1x: quiet

@@ -59,6 +59,15 @@ class RasterPair:
                 f"after image {self.after.name} was resampled onto the grid of "
                 f"{self.before.name} ({self.resampling.name})."
             )
+            ratio = pixel_ratio(self.before, self.after)
+            if ratio >= COARSER_RATIO or ratio <= 1 / COARSER_RATIO:
+                fine, coarse = (self.before, self.after) if ratio > 1 else (self.after, self.before)
+                notes.append(
+                    f"{coarse.name} has pixels {max(ratio, 1 / ratio):.1f} times as large as "
+                    f"{fine.name}: sharp edges and bright surfaces look different at the two "
+                    "sizes and may show as change; for a cleaner comparison resample "
+                    f"{fine.name} to the coarser pixels first (gdalwarp -tr ... -r average)."
+                )
         full = self.before.width * self.before.height
         if self.bbox is not None:
             notes.append(
@@ -119,6 +128,28 @@ class PairReader:
             self.after_ds, p.after.bands, window, p.after.nodata, p.after.has_mask or warped_alpha
         )
         return b, a, vb, va
+
+
+COARSER_RATIO = 1.5
+"""Pixel sizes this many times apart get a warning (the finer date shows detail the other lacks)."""
+
+
+def pixel_ratio(b: RasterSource, a: RasterSource) -> float:
+    """How many times larger ``a``'s pixels are than ``b``'s (side, in ``b``'s CRS units).
+
+    Example:
+        >>> pixel_ratio(open_raster("10m.tif"), open_raster("20m.tif"))  # doctest: +SKIP
+        2.0
+    """
+    if b.crs is None or a.crs is None:
+        return 1.0
+    try:
+        west, south, east, north = transform_bounds(a.crs, b.crs, *a.bounds)
+    except Exception:  # noqa: BLE001 - a footprint that cannot be projected: no ratio to tell
+        return 1.0
+    side_a = math.sqrt(abs((east - west) * (north - south)) / max(a.width * a.height, 1))
+    side_b = math.sqrt(b.res[0] * b.res[1])
+    return side_a / side_b if side_b > 0 else 1.0
 
 
 def _same_grid(b: RasterSource, a: RasterSource) -> bool:
