@@ -1,6 +1,8 @@
-"""IR-MAD on misregistered pairs: the demo pair, a global shift, and a warning beyond reach."""
+"""IR-MAD and CVA on misregistered pairs: the demo pair, a global shift, and a warning beyond reach."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ import rasterio
 from scipy import ndimage
 
 from terrasight.eval.metrics import ConfusionMatrix, scores
-from terrasight.tasks.change.methods import irmad
+from terrasight.tasks.change.methods import cva, irmad
 from terrasight.tasks.change.methods.shifts import estimate_shift
 from terrasight.tasks.change.pipeline.detect import detect_changes
 
@@ -79,3 +81,33 @@ def test_demo_pair_f1(tmp_path):
     f1 = scores(ConfusionMatrix.from_arrays(result.mask() == 1, truth))["f1"]
     assert f1 > DEMO_F1_FLOOR
     assert len(result.objects) <= 2 * len(pair.changes)
+
+
+@pytest.mark.parametrize("shift", [(0, 1), (2, 0), (1, 1)])
+def test_cva_compares_the_dates_at_their_global_shift(shift):
+    dy, dx = shift
+    before, after, truth = _shifted_pair(0)
+    after = np.roll(after, shift, axis=(1, 2))
+    truth = np.roll(truth, shift, axis=(0, 1))
+    valid = np.ones(truth.shape, bool)
+    opts = cva.CVAOptions(tolerance=0)
+    fitted = cva.fit([(before, after, valid)], options=opts)
+    assert fitted.shift == (-dy, -dx)
+    assert "offset from the before image" in fitted.params()["warnings"][0]
+    mask = fitted.probability(before, after, valid) >= fitted.threshold
+    inner = np.zeros_like(truth)
+    inner[4:-4, 4:-4] = True  # np.roll wrapped the edges round
+    assert mask[truth].mean() > 0.95 and mask[inner & ~truth].mean() < 0.01
+    blind = cva.fit([(before, after, valid)], options=replace(opts, coregister=False))
+    still = inner & ~truth
+    aligned, unaligned = fitted.magnitude(before, after), blind.magnitude(before, after)
+    assert blind.shift == (0, 0)
+    assert np.median(unaligned[still]) > 2 * np.median(aligned[still])  # texture differs
+    restored = cva.restore(fitted.params())
+    assert restored.shift == fitted.shift
+
+
+def test_cva_finds_no_shift_in_a_registered_pair():
+    before, after, truth = _shifted_pair(0)
+    fitted = cva.fit([(before, after, np.ones(truth.shape, bool))])
+    assert fitted.shift == (0, 0) and fitted.params()["warnings"] == []
