@@ -271,10 +271,8 @@ def landcover(
             None if out is None else ClassWriter(out, src, region, transform, opts.content_metres)
         )
         try:
-            clouds = lc_clouds.plan_image_clouds(
-                src, ds, region, opts.cloud_mask, opts.reflectance_scale,
-                opts.reflectance_offset, notes,
-            )  # fmt: skip
+            scaling = (opts.reflectance_scale, opts.reflectance_offset)
+            clouds = lc_clouds.plan_image_clouds(src, ds, region, opts.cloud_mask, *scaling, notes)
             for tile in TileGrid(region, opts.tile_size, opts.overlap):
                 data, valid = read_window(ds, read, tile.read, src.nodata, use_mask)
                 if clouds is not None:
