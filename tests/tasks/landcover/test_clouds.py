@@ -150,3 +150,14 @@ def test_an_image_nearly_all_cloud_gets_i_cant_tell(landsat, tmp_path) -> None:
     assert (classes == NODATA).mean() > CLOUDED_OUT_SHARE
     assert not answer.answerable and answer.value is None
     assert answer.text.startswith("I can't tell") and "under cloud" in answer.text
+
+
+def test_the_one_image_agent_carries_the_cloud_caveat(landsat, tmp_path) -> None:
+    from terrasight.agent import Agent
+
+    agent = Agent(_crop(landsat, tmp_path / "l8.tif", MIXED), outdir=tmp_path / "chat")
+    answer = agent.ask("is there vegetation?")
+    assert answer.tool_calls[0].name == "ask_image" and answer.answerable
+    assert any("under cloud or cloud shadow was left out" in c for c in answer.caveats)
+    clouded = Agent(_crop(landsat, tmp_path / "c.tif", CLOUDED), outdir=tmp_path / "c")
+    assert "can't tell" in clouded.ask("is there water?").text

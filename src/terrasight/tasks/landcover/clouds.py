@@ -110,7 +110,7 @@ def plan_image_clouds(
     Example:
         >>> plan_image_clouds(src, ds, region, "auto", None, 0.0, [])  # doctest: +SKIP
     """
-    base = cloud_config(src, src.band_names, mode)
+    base = cloud_config(src, selected_names(src), mode)
     if base is None:
         return None
     read = tuple(src.bands[i] for i in base.band_indexes)
@@ -119,6 +119,11 @@ def plan_image_clouds(
         return None
     config = dataclasses.replace(found[0], band_indexes=tuple(range(len(read))))
     return ImageClouds(read, config, load_cloud_model(config), ground_resolution(src), found[1])
+
+
+def selected_names(src: RasterSource) -> tuple[str, ...]:
+    """The names of the bands read (``src.band_names`` names all the file's bands)."""
+    return tuple(src.band_names[b - 1] for b in src.bands)
 
 
 def _sample(src: RasterSource, ds: Any, region: Window, read: tuple[int, ...]) -> np.ndarray:

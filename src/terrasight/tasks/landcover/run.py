@@ -331,7 +331,11 @@ def landcover(
         notes=tuple(notes),
         classes=memory,
         clouds=lc_clouds.summary(
-            clouds is not None, src.band_names, opts.cloud_mask, clouded, int(counts[:NODATA].sum())
+            clouds is not None,
+            lc_clouds.selected_names(src),
+            opts.cloud_mask,
+            clouded,
+            int(counts[:NODATA].sum()),
         ),
     )
     if out is None:
