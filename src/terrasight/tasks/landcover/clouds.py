@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 from rasterio.windows import Window
 
-from terrasight.io.cloud import CloudConfig, CloudModel, cloud_classes, load_cloud_model
+from terrasight.io.cloud import (
+    MODEL_RESOLUTION,
+    CloudConfig,
+    CloudModel,
+    cloud_classes,
+    load_cloud_model,
+)
 from terrasight.io.raster import RasterSource, read_window
 from terrasight.io.tiling import TileGrid
 from terrasight.tasks.change.pipeline import cloud_rule
@@ -84,11 +90,27 @@ class ImageClouds:
         )
         return stands & valid
 
+    def on_sample(self, data: np.ndarray, valid: np.ndarray, region: Window) -> np.ndarray:
+        """:meth:`mask` of ``region`` read decimated (to ``data``'s shape): for scene
+        statistics that clouds must not set (the 8-bit stretch).
+
+        Example:
+            >>> clouds.on_sample(sample, sample_valid, region).shape == sample_valid.shape  # doctest: +SKIP
+            True
+        """
+        factor = max(region.width / data.shape[2], region.height / data.shape[1], 1.0)
+        if factor <= 1.0:
+            return self.mask(data, valid)
+        metres = (self.metres or cloud_rule_metres(self.config.downsample)) * factor
+        down = max(1, min(4, round(MODEL_RESOLUTION / metres)))
+        config = dataclasses.replace(self.config, downsample=down)
+        return dataclasses.replace(self, config=config, metres=metres).mask(data, valid)
+
 
 def cloud_rule_metres(downsample: int) -> float:
     """A pixel's size (m) taken where the image has no CRS: the model's 30 m over its
     block-averaging factor."""
-    return 30.0 / max(1, downsample)
+    return MODEL_RESOLUTION / max(1, downsample)
 
 
 def plan_image_clouds(

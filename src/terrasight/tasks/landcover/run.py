@@ -129,9 +129,10 @@ def _check_colour(src: RasterSource, rgb: tuple[int, ...]) -> None:
 
 
 def _decimated(src: RasterSource, region: Window, rgb: tuple[int, ...]) -> tuple[Any, Any]:
-    """The region's RGB read averaged down to at most 1024 px a side, and its valid pixels."""
+    """The region's ``rgb`` bands (or any others) read averaged down to at most 1024 px a
+    side, and its valid pixels."""
     scale = max(1.0, max(region.width, region.height) / 1024)
-    shape = (3, max(1, int(region.height / scale)), max(1, int(region.width / scale)))
+    shape = (len(rgb), max(1, int(region.height / scale)), max(1, int(region.width / scale)))
     with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB), src.open() as ds:
         data = ds.read(list(rgb), window=region, out_shape=shape, resampling=Resampling.average)
         valid = (ds.read_masks(list(rgb), window=region, out_shape=shape) > 0).all(0)
@@ -240,8 +241,13 @@ def landcover(
         )
     low = high = None
     coarse = None
+    scaling = (opts.reflectance_scale, opts.reflectance_offset)
+    with src.open() as ds:  # before the stretch: clouds must not set it
+        clouds = lc_clouds.plan_image_clouds(src, ds, region, opts.cloud_mask, *scaling, notes)
     if src.dtype != "uint8" or use_coarse:  # the scene's statistics, read decimated once
         sample, sample_valid = _decimated(src, region, rgb)
+        if clouds is not None:
+            sample_valid &= ~clouds.on_sample(*_decimated(src, region, clouds.read), region)
         low, high, stretch_notes = _stretch(sample, sample_valid, src)
         notes += stretch_notes
         if use_coarse and metres is not None:
@@ -271,8 +277,6 @@ def landcover(
             None if out is None else ClassWriter(out, src, region, transform, opts.content_metres)
         )
         try:
-            scaling = (opts.reflectance_scale, opts.reflectance_offset)
-            clouds = lc_clouds.plan_image_clouds(src, ds, region, opts.cloud_mask, *scaling, notes)
             for tile in TileGrid(region, opts.tile_size, opts.overlap):
                 data, valid = read_window(ds, read, tile.read, src.nodata, use_mask)
                 if clouds is not None:
