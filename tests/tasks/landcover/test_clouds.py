@@ -138,8 +138,9 @@ def test_cli_cloud_mask_option(landsat, tmp_path) -> None:
 
 def test_one_image_answers_carry_the_cloud_caveat(landsat, tmp_path) -> None:
     image = _crop(landsat, tmp_path / "l8.tif", MIXED)
-    answer = ask_image(image, "is there vegetation?", outdir=tmp_path / "ask")
-    assert answer.answerable
+    answer = ask_image(image, "how much vegetation is there?", outdir=tmp_path / "ask")
+    assert answer.answerable and answer.question_type == "area"
+    assert "% of the cloud-free image)" in answer.text
     assert any("under cloud or cloud shadow was left out" in c for c in answer.caveats)
 
 
