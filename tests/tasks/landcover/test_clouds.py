@@ -162,3 +162,24 @@ def test_the_one_image_agent_carries_the_cloud_caveat(landsat, tmp_path) -> None
     assert any("under cloud or cloud shadow was left out" in c for c in answer.caveats)
     clouded = Agent(_crop(landsat, tmp_path / "c.tif", CLOUDED), outdir=tmp_path / "c")
     assert "can't tell" in clouded.ask("is there water?").text
+
+
+def test_the_one_image_rule_keeps_roofs_and_shadow_far_from_cloud(landsat) -> None:
+    from terrasight.tasks.change.pipeline.cloud_rule import image_exclusion
+
+    data, _, _ = landsat
+    ground = data[:, 480:603, 0:300].astype(np.float32) * 2e-5 - 0.1  # clear forest and fields
+    x = ground.copy()
+    x[:, 20:32, 20:32] = 0.26  # a bright roof, sharp-edged
+    yy, xx = np.mgrid[0:123, 0:300]
+    haze = 0.25 * np.exp(-((yy - 60) ** 2 + (xx - 150) ** 2) / (2 * 8.0**2))  # a soft cumulus
+    x += haze.astype(np.float32)
+    classes = np.zeros(ground.shape[1:], np.uint8)
+    classes[20:32, 20:32] = 1  # the model's "cloud" on the roof
+    classes[haze > 0.05] = 1
+    classes[55:65, 175:185] = 2  # "shadow" 1 km from the cumulus
+    classes[55:65, 270:290] = 2  # "shadow" 3.6 km from it: dark forest
+    out = image_exclusion(x, classes, reach=1500 / 30, buffer=0)
+    assert not out[20:32, 20:32].any()
+    assert out[haze > 0.05].all() and out[55:65, 175:185].all()
+    assert not out[55:65, 270:290].any()
