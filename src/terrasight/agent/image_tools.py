@@ -35,14 +35,20 @@ def ask_image(session: Session, question: str) -> dict[str, Any]:
     Args:
         question: the question, in English.
     """
-    from terrasight.tasks.scene_ask.ask import answer_with_evidence
+    from dataclasses import replace
+
+    from terrasight.tasks.scene_ask.ask import answer_with_evidence, clouded_out
 
     objs = session.scene_objects()
     k = sum(1 for p in session.exports if p.name.startswith("evidence_"))
     try:
+        clouded = clouded_out(objs.map, question)
+        if clouded is not None:
+            return answer_dict(clouded)
         answer = answer_with_evidence(objs, question, session.outdir / "evidence", k)
     except QuestionError as exc:
         raise ToolArgumentError(f"ask_image: {exc}") from None
+    answer = replace(answer, caveats=(*answer.caveats, *objs.map.caveats))
     if isinstance(answer.geojson, str):
         from pathlib import Path
 
@@ -96,7 +102,7 @@ def describe_image(session: Session) -> dict[str, Any]:
             )
     kind = answer_with_evidence(objs, "is it a rural or an urban area?")
     sentences.append(kind.text)
-    caveats = list(kind.caveats)
+    caveats = [*kind.caveats, *objs.map.caveats]
     return {
         "text": " ".join(sentences),
         "value": kind.value,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from terrasight.cli.options import IMAGE, bands_option, parse_bands
+from terrasight.cli.options import IMAGE, bands_option, cloud_mask_option, parse_bands
 from terrasight.io.vectors import jsonable
 
 
@@ -36,6 +36,23 @@ from terrasight.io.vectors import jsonable
     is_flag=True,
     help="Skip the coarse-cover rules (water and vegetation of RGB images at 5 m or coarser).",
 )
+@cloud_mask_option(
+    "Leave clouds and cloud shadows out as nodata (needs blue, green, red, nir in reflectance)."
+)
+@click.option(
+    "--reflectance-scale",
+    type=float,
+    default=None,
+    help="DN to reflectance factor for cloud masks when the file does not carry it "
+    "(Sentinel-2 1e-4; Landsat C2 Level-1 2e-5, Level-2 2.75e-5).",
+)
+@click.option(
+    "--reflectance-offset",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Added after scaling (Landsat C2 Level-1 -0.1, Level-2 -0.2).",
+)
 @click.option("--tile-size", type=click.IntRange(min=64), default=1024, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--no-report", is_flag=True, help="Skip report.html.")
@@ -50,6 +67,9 @@ def landcover(
     threshold: float | None,
     no_spectral: bool,
     no_coarse: bool,
+    cloud_mask: str,
+    reflectance_scale: float | None,
+    reflectance_offset: float,
     tile_size: int,
     threads: int,
     no_report: bool,
@@ -63,10 +83,12 @@ def landcover(
     override the RGB model where they are unambiguous; RGB at 5 m or coarser
     (Sentinel-2 true colour) takes water and vegetation from a second network
     taught by Sentinel-2's infrared bands. Areas are in m2 (pixels
-    for an image without a CRS).
+    for an image without a CRS). With blue, green, red and NIR in
+    reflectance units, clouds and their shadows are left out as nodata.
 
     \b
     terrasight landcover scene.tif -o lc/
+    terrasight landcover landsat.tif -o lc/ --reflectance-scale 2e-5 --reflectance-offset -0.1
     terrasight landcover scene.tif -o lc/ --bbox 55.27,25.19,55.29,25.21 --json
     """
     from terrasight.io.aoi import parse_bbox
@@ -79,6 +101,9 @@ def landcover(
         spectral=not no_spectral,
         threads=threads,
         coarse=not no_coarse,
+        cloud_mask=cloud_mask,
+        reflectance_scale=reflectance_scale,
+        reflectance_offset=reflectance_offset,
     )
     result = run(
         image,

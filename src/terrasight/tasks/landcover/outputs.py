@@ -103,6 +103,10 @@ class ClassWriter:
         """Record caveats about the whole map in its tags (``CAVEATS``, a JSON list)."""
         self._ds.update_tags(CAVEATS=json.dumps(lines))
 
+    def cloud_share(self, share: float) -> None:
+        """Record the share of the image left out as cloud or cloud shadow (``CLOUD_SHARE``)."""
+        self._ds.update_tags(CLOUD_SHARE=f"{share:.4f}")
+
     def write(self, classes: np.ndarray, window: Window) -> None:
         self._ds.write(classes[None], window=window)
 

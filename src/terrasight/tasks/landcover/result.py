@@ -28,6 +28,8 @@ class LandCoverResult:
         files: output name -> path (empty without an output folder).
         notes: what the reader should know (no CRS, stretched input, ...).
         classes: the class raster, only when no output folder was given.
+        clouds: whether clouds were checked (or why not), and the pixels and share of the
+            image left out as cloud or cloud shadow (nodata, in no class).
 
     Example:
         >>> r = LandCoverResult("a.tif", 2, 1, None, {"bare": 2}, {"bare": 2.0}, "px", 0.4)
@@ -48,6 +50,7 @@ class LandCoverResult:
     files: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     classes: np.ndarray | None = field(default=None, repr=False, compare=False)
+    clouds: dict[str, Any] = field(default_factory=dict)
 
     @property
     def valid_area(self) -> float:
@@ -77,5 +80,6 @@ class LandCoverResult:
             "coarse_rules": self.coarse,
             "nodata": 255,
             "files": {k: str(Path(v)) for k, v in self.files.items()},
+            "clouds": dict(self.clouds),
             "notes": list(self.notes),
         }

@@ -32,6 +32,7 @@ from terrasight.io.vectors import crs_id, pixel_area
 from terrasight.models.onnx_coarse_cover import CoarseCoverNetwork, load_coarse_cover
 from terrasight.models.onnx_landcover import LandCoverNetwork, load_landcover_network
 from terrasight.tasks.change.methods.base import MethodOptions, option
+from terrasight.tasks.landcover import clouds as lc_clouds
 from terrasight.tasks.landcover.classes import CLASSES, NODATA
 from terrasight.tasks.landcover.coarse import (
     COARSE_METRES,
@@ -74,6 +75,9 @@ class LandCoverOptions(MethodOptions):
     threads: int = option(2, low=1, high=64)
     coarse: bool = option(True)
     content_metres: float | None = option(None, low=0.0, high=10_000.0)
+    cloud_mask: str = option("auto", choices=("auto", "on", "off"))
+    reflectance_scale: float | None = option(None, low=0.0, high=1.0)
+    reflectance_offset: float = option(0.0, low=-1.0, high=1.0)
 
 
 def plan_bands(
@@ -125,9 +129,10 @@ def _check_colour(src: RasterSource, rgb: tuple[int, ...]) -> None:
 
 
 def _decimated(src: RasterSource, region: Window, rgb: tuple[int, ...]) -> tuple[Any, Any]:
-    """The region's RGB read averaged down to at most 1024 px a side, and its valid pixels."""
+    """The region's ``rgb`` bands (or any others) read averaged down to at most 1024 px a
+    side, and its valid pixels."""
     scale = max(1.0, max(region.width, region.height) / 1024)
-    shape = (3, max(1, int(region.height / scale)), max(1, int(region.width / scale)))
+    shape = (len(rgb), max(1, int(region.height / scale)), max(1, int(region.width / scale)))
     with rasterio.Env(GDAL_CACHEMAX=DECIMATED_READ_CACHE_MB), src.open() as ds:
         data = ds.read(list(rgb), window=region, out_shape=shape, resampling=Resampling.average)
         valid = (ds.read_masks(list(rgb), window=region, out_shape=shape) > 0).all(0)
@@ -236,8 +241,13 @@ def landcover(
         )
     low = high = None
     coarse = None
+    scaling = (opts.reflectance_scale, opts.reflectance_offset)
+    with src.open() as ds:  # before the stretch: clouds must not set it
+        clouds = lc_clouds.plan_image_clouds(src, ds, region, opts.cloud_mask, *scaling, notes)
     if src.dtype != "uint8" or use_coarse:  # the scene's statistics, read decimated once
         sample, sample_valid = _decimated(src, region, rgb)
+        if clouds is not None:
+            sample_valid &= ~clouds.on_sample(*_decimated(src, region, clouds.read), region)
         low, high, stretch_notes = _stretch(sample, sample_valid, src)
         notes += stretch_notes
         if use_coarse and metres is not None:
@@ -253,7 +263,7 @@ def landcover(
             "vegetation come from the coarse-cover network (taught by Sentinel-2 infrared)"
         )
     counts = np.zeros(256, np.int64)
-    disputed = vetoed = 0
+    disputed = vetoed = clouded = 0
     out = None if outdir is None else prepare_outdir(Path(outdir), overwrite)
     memory = (
         None
@@ -269,6 +279,11 @@ def landcover(
         try:
             for tile in TileGrid(region, opts.tile_size, opts.overlap):
                 data, valid = read_window(ds, read, tile.read, src.nodata, use_mask)
+                if clouds is not None:
+                    cdata, cvalid = read_window(ds, clouds.read, tile.read, src.nodata, use_mask)
+                    cloud = clouds.mask(cdata, cvalid & valid)
+                    clouded += int(cloud[tile.core_slices].sum())
+                    valid &= ~cloud
                 display = to_display_units(data[:3], low, high)
                 prob = classify_window(display, net)
                 classes = classes_of(prob, threshold)
@@ -294,11 +309,14 @@ def landcover(
             veto_note = water_veto_note(vetoed, int(counts[:NODATA].sum()))
             if veto_note is not None:
                 notes.append(veto_note)
-            caveat = water_caveat(disputed, int(counts[:NODATA].sum()))
-            if caveat is not None:
-                notes.append(caveat)
-                if writer is not None:
-                    writer.caveats([caveat])
+            valid_px = int(counts[:NODATA].sum())
+            caveat = water_caveat(disputed, valid_px)
+            cloud_line = lc_clouds.cloud_note(clouded, valid_px)
+            notes += [line for line in (caveat, cloud_line) if line is not None]
+            if writer is not None:
+                writer.caveats(lc_clouds.map_caveats(caveat, clouded, valid_px))
+                if clouds is not None:
+                    writer.cloud_share(lc_clouds.cloud_share(clouded, valid_px))
         finally:
             if writer is not None:
                 writer.close()
@@ -316,6 +334,13 @@ def landcover(
         coarse=coarse is not None,
         notes=tuple(notes),
         classes=memory,
+        clouds=lc_clouds.summary(
+            clouds is not None,
+            lc_clouds.selected_names(src),
+            opts.cloud_mask,
+            clouded,
+            int(counts[:NODATA].sum()),
+        ),
     )
     if out is None:
         return result

@@ -140,7 +140,8 @@ def _area(objs: SceneObjects, q: SceneQuery) -> SceneAnswer:
     value, unit, caveats = convert(area, q.unit, objs)
     share = 100 * area / objs.map.valid_area if objs.map.valid_area else 0.0
     where = f" in the {t.place}" if t.place else ""
-    extra = "" if unit == "%" else f" ({share:.1f}% of the image)"
+    of = "the cloud-free image" if objs.map.cloud_share > 0 else "the image"
+    extra = "" if unit == "%" else f" ({share:.1f}% of {of})"
     label = f"the {t.extreme} {t.words}" if t.extreme else t.words
     text = f"{label[0].upper()}{label[1:]}{where}: {_amount(value, unit)}{extra}."
     return SceneAnswer(

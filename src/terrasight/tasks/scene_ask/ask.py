@@ -24,7 +24,8 @@ from typing import Any
 from terrasight.errors import MissingDependencyError
 from terrasight.io.vectors import features_to_geojson, write_geojson
 from terrasight.tasks.landcover import landcover
-from terrasight.tasks.scene_ask.answer import SceneAnswer
+from terrasight.tasks.landcover.clouds import CLOUDED_OUT_SHARE
+from terrasight.tasks.scene_ask.answer import SceneAnswer, cant_tell
 from terrasight.tasks.scene_ask.bounds import answer_scene
 from terrasight.tasks.scene_ask.instances import SceneObjects, find_objects
 from terrasight.tasks.scene_ask.landcover_map import (
@@ -101,9 +102,29 @@ def ask_image_many(
     """
     out = None if outdir is None else Path(outdir)
     lc = image if isinstance(image, LandCoverMap) else land_cover_of(image, landcover, out)
+    clouded = [clouded_out(lc, q) for q in questions]
+    if all(a is not None for a in clouded):
+        return [a for a in clouded if a is not None]
     objs = find_objects(lc, max(min_pixels, SPECK_CONTENT_PIXELS * lc.content_pixels))
     answers = [answer_with_evidence(objs, q, out, k) for k, q in enumerate(questions)]
     return [replace(a, caveats=(*a.caveats, *lc.caveats)) for a in answers]
+
+
+def clouded_out(lc: LandCoverMap, question: str) -> SceneAnswer | None:
+    """ "I can't tell" where more than :data:`CLOUDED_OUT_SHARE` of the image was left out
+    as cloud or cloud shadow, else None (answer from the map, with its caveats).
+
+    Example:
+        >>> import numpy as np
+        >>> lc = LandCoverMap(np.zeros((2, 2), np.uint8), ("water",), np.ones(2), "px",
+        ...                   cloud_share=0.95)
+        >>> clouded_out(lc, "is there water?").text[-48:]
+        '95% of the image is under cloud or cloud shadow.'
+    """
+    if lc.cloud_share <= CLOUDED_OUT_SHARE:
+        return None
+    why = f"{100 * lc.cloud_share:.0f}% of the image is under cloud or cloud shadow"
+    return cant_tell(why, parse(question).kind)
 
 
 def land_cover_of(

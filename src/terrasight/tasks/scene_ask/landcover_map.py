@@ -53,6 +53,7 @@ class LandCoverMap:
         content_metres: the ground size (m) of one pixel of what the image shows, where
             it was resampled finer than that before classifying (None otherwise).
         caveats: what the land-cover run was unsure of about the whole map.
+        cloud_share: share (0-1) of the image left out as cloud or cloud shadow (nodata).
 
     Example:
         >>> m = LandCoverMap(np.array([[0, 2]], np.uint8), ("building", "road", "water"),
@@ -70,6 +71,7 @@ class LandCoverMap:
     path: Path | None = None
     content_metres: float | None = None
     caveats: tuple[str, ...] = ()
+    cloud_share: float = 0.0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -138,6 +140,7 @@ def read_landcover(path: str | Path, window: int = READ_ROWS) -> LandCoverMap:
             names = class_names(ds.tags())
             content = ds.tags().get("CONTENT_METRES")
             caveats = tuple(json.loads(ds.tags().get("CAVEATS", "[]")))
+            clouds = float(ds.tags().get("CLOUD_SHARE", 0.0))
             crs, transform = ds.crs, ds.transform
             classes = _read_classes(ds, window) if names is not None else None
     except rasterio.errors.RasterioIOError as err:
@@ -153,7 +156,7 @@ def read_landcover(path: str | Path, window: int = READ_ROWS) -> LandCoverMap:
     assert classes is not None
     areas, unit = row_areas(crs, transform, classes.shape)
     metres = float(content) if content else None
-    return LandCoverMap(classes, names, areas, unit, transform, crs, path, metres, caveats)
+    return LandCoverMap(classes, names, areas, unit, transform, crs, path, metres, caveats, clouds)
 
 
 def _read_classes(ds: Any, rows: int) -> np.ndarray:

@@ -210,3 +210,57 @@ def _is_sharp(obj: np.ndarray, value: np.ndarray) -> bool:
     middle = zone & (value > outside + 0.2 * contrast) & (value < outside + 0.6 * contrast)
     boundary = obj & ~ndimage.binary_erosion(obj, _EIGHT)
     return middle.sum() / max(int(boundary.sum()), 1) < EDGE_WIDTH_MAX
+
+
+SHADOW_REACH_M = 1500.0
+"""One image alone: a cloud-shadow flag stands only within this distance (m) of a cloud that
+stands. A cumulus 1 km up casts its shadow 0.6-1.7 km away at a sun 30-60 degrees high; dark
+forest far from any cloud, which the model also calls shadow, stays ground."""
+
+
+def image_exclusion(
+    x: np.ndarray,
+    classes: np.ndarray,
+    reach: float,
+    buffer: int = 3,
+    min_object: int = MIN_OBJECT,
+) -> np.ndarray:
+    """The pixels of one image (no other date to compare with) excluded as cloud or shadow.
+
+    A **cloud** flag stands unless its object (connected cloud flags) is smaller than
+    ``min_object`` or sharp-edged against its surroundings in brightness (a bright
+    roof; the same test as for two dates, on the image's own brightness). A
+    **shadow** flag stands only within ``reach`` pixels of a cloud that stands (so a
+    scene without cloud loses nothing to "shadow"), unless its object is small or
+    sharp-edged (a dark building or reservoir). What stands is grown by ``buffer``
+    within the model's grown flags.
+
+    Args:
+        x: float32 reflectance ``(bands, h, w)``: blue, green, red, nir(, swir16, swir22).
+        classes: uint8 ``(h, w)`` model classes on the same grid (0 clear, 1 cloud, 2 shadow).
+        reach: pixels; use :data:`SHADOW_REACH_M` over the pixel size.
+        buffer, min_object: as for :func:`exclusion_codes`.
+
+    Example:
+        >>> ground = np.full((4, 40, 40), 0.05, np.float32); ground[3] = 0.3
+        >>> roof = ground.copy(); roof[:, 10:30, 10:30] = 0.3
+        >>> flags = np.zeros((40, 40), np.uint8); flags[10:30, 10:30] = 1
+        >>> bool(image_exclusion(roof, flags, 50, buffer=0).any())  # sharp: a roof
+        False
+        >>> dark = np.zeros((40, 40), np.uint8); dark[:, :20] = 2  # "shadow", no cloud
+        >>> bool(image_exclusion(ground, dark, 50, buffer=0).any())
+        False
+    """
+    bright = x[:4].mean(axis=0)
+    cloud = classes == _CLOUD
+    sharp = _released(cloud, cloud, bright, min_object)
+    stands = cloud & ~sharp
+    shadow = (classes == _SHADOW) & stands.any()
+    if shadow.any():
+        shadow &= ndimage.distance_transform_edt(~stands) <= reach
+        sharp |= _released(shadow, shadow, -bright, min_object)
+        stands |= shadow & ~sharp
+    if buffer > 0 and stands.any():
+        region = ndimage.binary_dilation(classes > 0, _EIGHT, iterations=buffer)
+        stands = ndimage.binary_dilation(stands, _EIGHT, iterations=buffer) & region & ~sharp
+    return stands

@@ -208,23 +208,48 @@ def plan_clouds(
     pixels = _sample_pixels(pair, base)
     configs, sources = [], []
     for source, values in zip((pair.before, pair.after), pixels, strict=True):
-        scaling, problem = _date_scaling(source, values, base, scale, offset)
-        if scaling is None:
-            if mode == "on":
-                raise BandSelectionError(problem)
-            notes.append(problem)
+        found = date_config(source, values, base, mode, scale, offset, notes)
+        if found is None:
             return None
-        model = scaling.pick(base.band_indexes)
-        configs.append(
-            dataclasses.replace(
-                base,
-                scale=_one_or_all(model.scale),
-                offset=_one_or_all(model.offset),
-                product_level=scaling.product_level or base.product_level,
-            )
-        )
-        sources.append(f"{source.name}: {scaling.describe()} ({scaling.source})")
+        configs.append(found[0])
+        sources.append(found[1])
     return CloudPlan(configs[0], configs[1], (sources[0], sources[1]))
+
+
+def date_config(
+    source: RasterSource,
+    pixels: np.ndarray,
+    base: CloudConfig,
+    mode: str,
+    scale: float | None,
+    offset: float,
+    notes: list[str],
+) -> tuple[CloudConfig, str] | None:
+    """One image's cloud configuration with its reflectance factors, and where they came
+    from; ``None`` (with a note) when its ``pixels`` (valid model-band samples, ``(bands,
+    n)``) do not look like reflectance under them. Arguments as for :func:`plan_clouds`.
+
+    Raises:
+        BandSelectionError: with ``mode="on"``, when the image does not look like reflectance.
+
+    Example:
+        >>> date_config(src, sample, base, "auto", None, 0.0, notes)  # doctest: +SKIP
+        (CloudConfig(band_indexes=(0, 1, 2, 3), ...), 'a.tif: x 0.0001 (the default ...)')
+    """
+    scaling, problem = _date_scaling(source, pixels, base, scale, offset)
+    if scaling is None:
+        if mode == "on":
+            raise BandSelectionError(problem)
+        notes.append(problem)
+        return None
+    model = scaling.pick(base.band_indexes)
+    config = dataclasses.replace(
+        base,
+        scale=_one_or_all(model.scale),
+        offset=_one_or_all(model.offset),
+        product_level=scaling.product_level or base.product_level,
+    )
+    return config, f"{source.name}: {scaling.describe()} ({scaling.source})"
 
 
 def _one_or_all(values: tuple[float, ...]) -> float | tuple[float, ...]:
