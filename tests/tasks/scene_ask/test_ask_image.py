@@ -185,6 +185,7 @@ def test_coarse_maps_say_building_counts_are_patches(make_landcover):
     fine = make_landcover("fine.tif", "EPSG:32633", from_origin(500000.0, 5000000.0, 0.5, 0.5))
     assert ask_image(fine, "how many buildings are there?").text == "5 buildings."
     assert ask_image(coarse, "are there buildings?").text == "Yes: 5 built-up patches."
+    assert "built-up land" in ask_image(coarse, "what is in the north-west?").text
 
 
 def test_a_body_spanning_cells_is_found_in_each(make_landcover):

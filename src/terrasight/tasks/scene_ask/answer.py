@@ -241,8 +241,13 @@ def _what(objs: SceneObjects, q: SceneQuery) -> SceneAnswer:
         if pct < 5:
             continue
         n = sum(1 for i in objs.by_id(list(ids)) if i.name == name)
-        count = f" ({n} {PLURAL[name] if n != 1 else name})" if name == "building" and n else ""
-        parts.append(f"{MASS.get(name, name)} {pct:.0f}%{count}")
+        mass, count = MASS.get(name, name), ""
+        if name == "building" and n:
+            word = PLURAL[name] if n != 1 else name
+            if _pixel_side(objs) > COARSE_METRES:  # single buildings are not visible
+                mass, word = "built-up land", "patches" if n != 1 else "patch"
+            count = f" ({n} {word})"
+        parts.append(f"{mass} {pct:.0f}%{count}")
     text = f"In the {q.place}: {', '.join(parts) or 'nothing classified'}."
     return SceneAnswer(text, shares, "%", ids, "what", _caveats(objs, None))
 
