@@ -115,3 +115,30 @@ def test_pixel_sizes_far_apart_get_a_warning(make_raster):
     reverse = open_pair(coarse, b)
     assert any(w.startswith("c.tif has pixels 2.0 times") for w in reverse.warnings)
     assert not any("times as large" in w for w in open_pair(b, near).warnings)  # 1.1x: quiet
+
+
+def test_match_detail_reads_the_finer_date_through_the_coarser_pixels(make_raster):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(5)
+    fine = ndimage.gaussian_filter(rng.normal(size=(3, 64, 64)), (0, 1, 1))
+    fine = (120 + 60 * fine / fine.std()).clip(0, 255)
+    coarse = fine.reshape(3, 32, 2, 32, 2).mean((2, 4))  # the same ground at 20 m
+    b = make_raster(
+        "b.tif", fine.astype(np.float32), transform=from_origin(500000, 5000000, 10, 10)
+    )
+    a = make_raster(
+        "a.tif", coarse.astype(np.float32), transform=from_origin(500000, 5000000, 20, 20)
+    )
+    plain, matched = open_pair(b, a), open_pair(b, a, match_detail=True)
+    assert not plain.degrade_before and matched.degrade_before
+    assert any("averaged to them" in w for w in matched.warnings)
+    inner = (slice(None), slice(4, -4), slice(4, -4))
+    with plain.readers() as r:
+        before, after, _ = r.read(plain.region)
+    blurred_gap = np.abs(after - before)[inner].mean()
+    with matched.readers() as r:
+        before, after, _ = r.read(matched.region)
+    assert np.abs(after - before)[inner].mean() < 0.2 * blurred_gap  # same detail on both
+    finer_after = open_pair(a, b, match_detail=True)  # the after date is the finer one
+    assert finer_after.resampling.name == "average" and not finer_after.degrade_before

@@ -36,6 +36,17 @@ class RasterPair:
     resampling: Resampling = Resampling.bilinear
     bbox: tuple[float, float, float, float] | None = None
     """The area of interest (west, south, east, north in WGS84) that ``region`` covers."""
+    match_detail: bool = False
+    """Bring the finer date to the coarser date's detail (see :func:`open_pair`)."""
+
+    @property
+    def degrade_before(self) -> bool:
+        """Whether the before date is read through the after date's coarser pixels."""
+        return (
+            self.match_detail
+            and not self.same_grid
+            and pixel_ratio(self.before, self.after) >= COARSER_RATIO
+        )
 
     @property
     def band_names(self) -> tuple[str, ...]:
@@ -61,13 +72,23 @@ class RasterPair:
             )
             ratio = pixel_ratio(self.before, self.after)
             if ratio >= COARSER_RATIO or ratio <= 1 / COARSER_RATIO:
-                fine, coarse = (self.before, self.after) if ratio > 1 else (self.after, self.before)
-                notes.append(
-                    f"{coarse.name} has pixels {max(ratio, 1 / ratio):.1f} times as large as "
-                    f"{fine.name}: sharp edges and bright surfaces look different at the two "
-                    "sizes and may show as change; for a cleaner comparison resample "
-                    f"{fine.name} to the coarser pixels first (gdalwarp -tr ... -r average)."
+                fine, coarse = (
+                    (self.before, self.after) if ratio > 1 else (self.after, self.before)
                 )
+                big = max(ratio, 1 / ratio)
+                if self.match_detail:
+                    notes.append(
+                        f"{coarse.name} has pixels {big:.1f} times as large as {fine.name}: "
+                        f"{fine.name} was averaged to them (and back onto the output grid) so "
+                        "that both dates are compared at the same detail."
+                    )
+                else:
+                    notes.append(
+                        f"{coarse.name} has pixels {big:.1f} times as large as {fine.name}: "
+                        "sharp edges and bright surfaces look different at the two sizes and "
+                        f"may show as change; for a cleaner comparison resample {fine.name} "
+                        "to the coarser pixels first (gdalwarp -tr ... -r average)."
+                    )
         full = self.before.width * self.before.height
         if self.bbox is not None:
             notes.append(
@@ -87,6 +108,8 @@ class RasterPair:
         with contextlib.ExitStack() as stack:
             b = stack.enter_context(self.before.open())
             a = stack.enter_context(self.after.open())
+            if self.degrade_before:
+                b = stack.enter_context(self._through_after_pixels(b))
             if not self.same_grid:
                 a = stack.enter_context(
                     WarpedVRT(
@@ -102,6 +125,29 @@ class RasterPair:
                     )
                 )
             yield PairReader(self, b, a)
+
+    @contextlib.contextmanager
+    def _through_after_pixels(self, b: rasterio.io.DatasetReader) -> Iterator[WarpedVRT]:
+        """The before date averaged onto the after date's pixels and warped back onto its grid."""
+        warp = dict(src_nodata=self.before.nodata, nodata=self.before.nodata)
+        with WarpedVRT(
+            b,
+            crs=self.after.crs,
+            transform=self.after.transform,
+            width=self.after.width,
+            height=self.after.height,
+            resampling=Resampling.average,
+            **warp,
+        ) as coarse, WarpedVRT(
+            coarse,
+            crs=self.before.crs,
+            transform=self.before.transform,
+            width=self.before.width,
+            height=self.before.height,
+            resampling=self.resampling,
+            **warp,
+        ) as back:
+            yield back
 
 
 @dataclass
@@ -121,7 +167,11 @@ class PairReader:
         """Return ``(before, after, valid_before, valid_after)`` for ``window`` of the before grid."""
         p = self.pair
         b, vb = read_window(
-            self.before_ds, p.before.bands, window, p.before.nodata, p.before.has_mask
+            self.before_ds,
+            p.before.bands,
+            window,
+            p.before.nodata,
+            p.before.has_mask,
         )
         warped_alpha = not p.same_grid and p.after.nodata is None
         a, va = read_window(
@@ -199,6 +249,7 @@ def open_pair(
     nodata: float | None = None,
     resampling: str = "bilinear",
     bbox: Sequence[float] | None = None,
+    match_detail: bool = False,
 ) -> RasterPair:
     """Open two images of one place and work out the grid to compare them on.
 
@@ -214,6 +265,11 @@ def open_pair(
         resampling: rasterio resampling name for the after image.
         bbox: an area of interest ``(west, south, east, north)`` in WGS84 degrees: the
             region shrinks to the before pixels covering it, and only those are read.
+        match_detail: where the after image's pixels are at least 1.5 times as large, read
+            the before image averaged onto them and warped back (the after image's own
+            path onto the grid), so that the finer date's edges are not taken for change;
+            where the after image is the finer one, it is resampled with ``average``
+            instead of ``resampling``.
 
     Raises:
         RasterReadError, InvalidRasterError, BandSelectionError, PairAlignmentError,
@@ -252,6 +308,8 @@ def open_pair(
         return RasterPair(b, a, Window(0, 0, b.width, b.height), same_grid=True)
     same = _same_grid(b, a)
     region = Window(0, 0, b.width, b.height) if same else _overlap_window(b, a)
+    if match_detail and not same and pixel_ratio(b, a) <= 1 / COARSER_RATIO:
+        resampling = "average"  # the finer after date averaged onto the before pixels
     try:
         resamp = Resampling[resampling]
     except KeyError:
@@ -262,4 +320,6 @@ def open_pair(
     if bbox is not None:
         box = check_bbox(bbox)
         region = bbox_window(b, box, region)
-    return RasterPair(b, a, region, same_grid=same, resampling=resamp, bbox=box)
+    return RasterPair(
+        b, a, region, same_grid=same, resampling=resamp, bbox=box, match_detail=match_detail
+    )

@@ -164,7 +164,14 @@ def _method_and_pair(
 
     def opened() -> RasterPair:
         return open_pair(
-            before, after, opts.bands, opts.after_bands, opts.nodata, opts.resampling, opts.bbox
+            before,
+            after,
+            opts.bands,
+            opts.after_bands,
+            opts.nodata,
+            opts.resampling,
+            opts.bbox,
+            match_detail=True,
         )
 
     if opts.method != AUTO:
