@@ -1,16 +1,19 @@
 """Train the ``ms-unet`` change network on the OSCD cities (PyTorch, CPU) and export it to ONNX.
 
-A small U-Net (two poolings, widths 16, 24 and 32, about 50,000 weights, batch
-norms) on 19 channels (:func:`~terrasight.tasks.change.methods.ms_unet_net.unet_inputs`:
+A small U-Net (one level per entry of ``widths``, a 2x pooling between levels,
+batch norms) on 19 channels (:func:`~terrasight.tasks.change.methods.ms_unet_net.unet_inputs`:
 both dates' six Sentinel-2 bands, each date standardised by its own per-band
 median and spread, their difference and a SWIR flag). Training draws random
 crops, half of them centred near a changed pixel, with 90 degree rotations and
 flips, a gain and offset per band and date (brightness jitter), and the SWIR
-bands dropped at random (so the network serves 4-band inputs too). The loss is
-class-weighted binary cross-entropy plus soft Dice. The threshold is the one with
-the best F1 pooled over the training cities. :func:`leave_one_out` trains
-without each city in turn and scores it; :func:`train_change_ms_unet` trains on
-all of them and writes ``ms-unet.onnx``.
+bands dropped at random (so the network serves 4-band inputs too), from the top
+rows of each city (``val_share`` of the rows, at the bottom, are kept out). The
+loss is class-weighted binary cross-entropy plus soft Dice. The threshold is the
+one with the best F1 over the kept-out rows, with the method's noise gate applied
+(:mod:`~terrasight.training.change_ms_unet_eval`). :func:`leave_one_out` trains
+without each city (or group of cities) in turn and scores it;
+:func:`train_change_ms_unet` trains on all of them and writes ``ms-unet.onnx``
+and its 8-bit copy.
 
 Example:
     >>> report = train_change_ms_unet("../shared/data", "runs/ms-unet")  # doctest: +SKIP

@@ -121,10 +121,12 @@ def _floor(samples: Sequence[Sample], params: dict[str, Any], gate: float) -> fl
     """The change-vector length that unchanged pixels stay under at ``gate`` significance."""
     idx = params["bands"]
     diffs = []
-    for b, a, v in samples:
-        zb = standardise(b[idx][:, v], (params["median_before"], params["spread_before"]))
-        za = standardise(a[idx][:, v], (params["median_after"], params["spread_after"]))
-        diffs.append((za - zb).T)
+    for b, a, v in samples:  # valid pixels as (bands, n, 1): standardise wants 3 axes
+        zb = standardise(
+            b[idx][:, v][:, :, None], (params["median_before"], params["spread_before"])
+        )
+        za = standardise(a[idx][:, v][:, :, None], (params["median_after"], params["spread_after"]))
+        diffs.append((za - zb)[:, :, 0].T)
     diff = np.concatenate(diffs)
     distance = np.sqrt((diff**2).sum(axis=1))
     if gate <= 0 or not distance.size or not np.any(distance > 0):
