@@ -63,6 +63,8 @@ class UnetTrainConfig:
         val_share: share of each training city's rows (the bottom ones) kept out of
             the crops; when above 0 the threshold is chosen on those rows only
             (pixels the network never trained on), else on all training pixels.
+        gate: significance of the method's noise gate the threshold is chosen with
+            (written into the network; the method uses it by default).
         threads: PyTorch CPU threads.
         seed: seeds NumPy and PyTorch.
     """
@@ -80,6 +82,7 @@ class UnetTrainConfig:
     offset: float = 0.1
     swir_drop: float = 0.3
     val_share: float = 0.2
+    gate: float = 0.001
     threads: int = 1
     seed: int = 0
 
@@ -220,7 +223,7 @@ def fit_unet(cities: Sequence[CityArrays], cfg: UnetTrainConfig) -> Any:
     return net.eval()
 
 
-def predict(net: Any, c: CityArrays, swir: bool = True) -> np.ndarray:
+def predict(net: Any, c: CityArrays, swir: bool = True, gate: float = 0.1) -> np.ndarray:
     """The network's change probability over a whole city, float32 ``(h, w)``, gated.
 
     Zero where the change vector is within the city's noise (as the method answers).
@@ -234,7 +237,7 @@ def predict(net: Any, c: CityArrays, swir: bool = True) -> np.ndarray:
     x = np.pad(x, ((0, 0), (0, -h % m), (0, -w % m)), mode="reflect")
     with torch.no_grad():
         prob = torch.sigmoid(net(torch.from_numpy(x[None])))[0, 0].numpy()
-    return gated(prob[:h, :w], c.before[:n], c.after[:n])
+    return gated(prob[:h, :w], c.before[:n], c.after[:n], gate)
 
 
 def choose_threshold(net: Any, cities: Sequence[CityArrays], cfg: UnetTrainConfig) -> dict:
@@ -248,7 +251,7 @@ def choose_threshold(net: Any, cities: Sequence[CityArrays], cfg: UnetTrainConfi
     for c in cities:
         rows = np.arange(c.truth.shape[0])[:, None] < _train_rows(c, cfg)
         for swir in (True, False):
-            probs.append(predict(net, c, swir))
+            probs.append(predict(net, c, swir, cfg.gate))
             truths.append(c.truth)
             fit_rows.append(np.broadcast_to(rows, c.truth.shape))
             held_rows.append(np.broadcast_to(~rows, c.truth.shape))
@@ -322,13 +325,14 @@ def leave_one_out(
         for held in (c for c in cities if c.name in group):
             rows[held.name] = {**chosen, "trained_on": [c.name for c in train]}
             for key, swir in (("6", True), ("4", False)):
-                prob = predict(net, held, swir)
+                prob = predict(net, held, swir, cfg.gate)
                 rows[held.name][key] = scores(prob >= threshold, held.truth)
                 parts[key].append((prob.ravel() >= threshold, held.truth.ravel()))
                 alt = prob.ravel() >= chosen["trained_rows"]
                 parts[key + "t"].append((alt, held.truth.ravel()))
             if work is not None:
-                export_onnx(net, fold_path(work, held.name), threshold, {"held_out": held.name})
+                meta = {"held_out": held.name, "gate": cfg.gate}
+                export_onnx(net, fold_path(work, held.name), threshold, meta)
                 fold_path(work, held.name).with_suffix(".json").write_text(
                     json.dumps({"held_out": held.name, **rows[held.name]}, indent=2)
                 )

@@ -53,7 +53,8 @@ class UnetOptions(MethodOptions):
     Attributes:
         threshold: change probability threshold in [0, 1]; the network's own when unset.
         gate: significance of the noise floor a pixel's change vector must exceed
-            (0 turns the gate off; identical pixels are never changed).
+            (0 turns the gate off; identical pixels are never changed); the one
+            the network's threshold was chosen with when unset.
         weights: an ``.onnx`` from ``terrasight train change-ms --model unet``.
 
     Example:
@@ -63,7 +64,7 @@ class UnetOptions(MethodOptions):
 
     method: ClassVar[str] = NAME
     threshold: float | None = option(None, low=0.0, high=1.0)
-    gate: float = option(0.1, low=0.0, high=1.0)
+    gate: float | None = option(None, low=0.0, high=1.0)
     weights: str | None = option(None, doc="an .onnx path from terrasight train change-ms")
 
 
@@ -158,10 +159,10 @@ def fit(
         "spread_before": sb,
         "median_after": ma,
         "spread_after": sa,
-        "gate": opts.gate,
     }
-    params["floor"] = _floor(samples, params, opts.gate)
     runner = UnetRunner(opts.weights or WEIGHTS)
+    params["gate"] = runner.gate if opts.gate is None else opts.gate
+    params["floor"] = _floor(samples, params, params["gate"])
     params["threshold"] = runner.threshold if opts.threshold is None else opts.threshold
     if assumed:
         params["warnings"] = [assumed]

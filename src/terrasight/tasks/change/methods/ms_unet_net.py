@@ -31,6 +31,9 @@ MULTIPLE = 4
 """Height and width a network needs to be a multiple of (two 2x poolings) when its
 metadata does not say (``"multiple"``: ``2 ** poolings``)."""
 
+GATE = 0.1
+"""Noise-gate significance of a network whose metadata does not name its own."""
+
 CLIP = 8.0
 """Standardised values are clipped to +-this (clouds, saturated roofs)."""
 
@@ -80,6 +83,7 @@ class UnetRunner:
         meta = self._session.get_modelmeta().custom_metadata_map
         self.threshold = float(meta.get("threshold", 0.5))
         self.multiple = int(meta.get("multiple", MULTIPLE))
+        self.gate = float(meta.get("gate", GATE))
         self.meta = dict(meta)
 
     def probability(self, inputs: np.ndarray) -> np.ndarray:
