@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--name", required=True)
     parser.add_argument("--from", dest="source", required=True, help="the attempt trained")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--write",
+        type=Path,
+        default=None,
+        help="Folder for the fold networks with the new threshold and gate",
+    )
     args = parser.parse_args(argv)
     report = json.loads(args.out.read_text())
     source = report["attempts"][args.source]
@@ -62,6 +68,10 @@ def main(argv: list[str] | None = None) -> dict:
         threshold = gated_threshold(probs, truths, masks)
         for name in group:
             c = cities[name]
+            if args.write is not None:
+                _rewrite(
+                    fold_path(args.work, name), fold_path(args.write, name), threshold, args.gate
+                )
             rows[name] = {"threshold": threshold}
             for n in (6, 4):
                 p = runner.probability(unet_inputs(c.before[:n], c.after[:n]))
@@ -97,6 +107,21 @@ def main(argv: list[str] | None = None) -> dict:
     report["attempts"][args.name] = out
     args.out.write_text(json.dumps(report, indent=2, default=str))
     return out
+
+
+def _rewrite(src: Path, dst: Path, threshold: float, gate: float) -> None:
+    """``src`` with its threshold and gate metadata replaced, written to ``dst``."""
+    import onnx
+
+    model = onnx.load(str(src))
+    meta = {p.key: p.value for p in model.metadata_props}
+    meta.update(threshold=f"{threshold:.2f}", gate=json.dumps(gate))
+    del model.metadata_props[:]
+    for key, value in meta.items():
+        prop = model.metadata_props.add()
+        prop.key, prop.value = key, value
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(dst))
 
 
 if __name__ == "__main__":

@@ -69,10 +69,10 @@ class UnetTrainConfig:
         seed: seeds NumPy and PyTorch.
     """
 
-    steps: int = 1500
-    crop: int = 64
+    steps: int = 600
+    crop: int = 48
     batch: int = 8
-    widths: tuple[int, ...] = (16, 32, 64)
+    widths: tuple[int, ...] = (12, 16, 24)
     lr: float = 3e-3
     weight_decay: float = 1e-4
     pos_weight: float = 3.0

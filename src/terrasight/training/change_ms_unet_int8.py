@@ -13,21 +13,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from terrasight.models.onnx_int8 import quantize_qdq
 from terrasight.tasks.change.methods.ms_unet_net import unet_inputs
-from terrasight.training.change_ms_unet import CityArrays
 
 WINDOW = 128
 """Side of the calibration windows (pixels)."""
 
 
-def calibration_feeds(cities: Sequence[CityArrays]) -> Iterator[dict[str, np.ndarray]]:
+def calibration_feeds(cities: Sequence[Any]) -> Iterator[dict[str, np.ndarray]]:
     """Up to four windows per city, each with 6 and with 4 bands, as network inputs.
 
+    ``cities``: :class:`~terrasight.training.change_ms_unet.CityArrays` (standardised dates).
+
     Example:
+        >>> from terrasight.training.change_ms_unet import CityArrays
         >>> z = np.zeros((6, 128, 128), np.float32)
         >>> feeds = list(calibration_feeds([CityArrays("c", z, z, np.zeros((128, 128), bool))]))
         >>> len(feeds), feeds[0]["x"].shape
@@ -42,7 +45,7 @@ def calibration_feeds(cities: Sequence[CityArrays]) -> Iterator[dict[str, np.nda
                 yield {"x": unet_inputs(c.before[win][:n], c.after[win][:n])[None]}
 
 
-def quantize_unet(float_path: Path, out: Path, cities: Sequence[CityArrays]) -> Path:
+def quantize_unet(float_path: Path, out: Path, cities: Sequence[Any]) -> Path:
     """Write the 8-bit network of ``float_path`` to ``out`` with its metadata; returns ``out``."""
     import onnx
 

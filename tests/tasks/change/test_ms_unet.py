@@ -128,7 +128,9 @@ def test_noise_floor_is_fitted_on_each_band_standardised_by_its_own_statistics()
     after = before + rng.normal(0, 20, before.shape).astype(np.float32)
     after[1] += rng.normal(0, 60, (120, 120)).astype(np.float32)
     valid = np.ones((120, 120), bool)
-    fitted = fit([(before, after, valid)], ["B02", "B03", "B04", "B08"])
+    names = ["B02", "B03", "B04", "B08"]
+    assert fit([(before, after, valid)], names).params()["gate"] == UnetRunner(WEIGHTS).gate
+    fitted = fit([(before, after, valid)], names, UnetOptions.from_mapping({"gate": 0.1}))
     zb, za = fitted.standardised(before, after, valid)
     diff = (za - zb).reshape(4, -1).T
     distance = np.sqrt((diff**2).sum(axis=1))

@@ -1,6 +1,6 @@
 """``ms-unet``: a small convolutional change network for Sentinel-2 band sets.
 
-A U-Net of about 56,000 weights (:mod:`terrasight.training.change_ms_unet`)
+A U-Net of about 29,000 weights (:mod:`terrasight.training.change_ms_unet`)
 that sees both dates and their difference over some 40 x 40 px, so it finds
 changes as blobs rather than pixel by pixel. It reads blue, green, red and near
 infrared by name (Sentinel-2 B02, B03, B04, B08, or the common names), and SWIR
@@ -13,7 +13,8 @@ unet`` and runs in ONNX Runtime (no PyTorch needed).
 No change where nothing changed: a pixel is changed only when the network says
 so *and* its change vector (the standardised bands' difference) exceeds the
 pair's own noise floor at ``gate`` significance
-(:func:`~terrasight.tasks.change.methods.nochange.noise_floor`): identical
+(:func:`~terrasight.tasks.change.methods.nochange.noise_floor`; the network's
+own, 0.001 for the shipped one, the significance of ``cva``'s test): identical
 dates, and dates that differ by gain and sensor noise, give no change.
 
 Example:
@@ -40,7 +41,7 @@ from terrasight.tasks.change.methods.nochange import effective_dof, noise_floor
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
 
-WEIGHTS = Path(__file__).resolve().parents[3] / "models" / "weights" / "ms-unet-v1.onnx"
+WEIGHTS = Path(__file__).resolve().parents[3] / "models" / "weights" / "ms-unet-v2.onnx"
 """The shipped network (4 or 6 Sentinel-2 bands)."""
 
 NAME = "ms-unet"
