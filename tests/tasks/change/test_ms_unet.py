@@ -58,6 +58,8 @@ def test_entry_point_options_and_shipped_network() -> None:
     with pytest.raises(InvalidOptionError):
         UnetOptions.from_mapping({"threshhold": 0.3})
     assert WEIGHTS.stat().st_size < 300_000
+    shipped = UnetRunner(WEIGHTS)  # 8-bit, its threshold chosen with its own gate
+    assert "int8" in shipped.meta and shipped.gate == 0.001 and 0.05 <= shipped.threshold <= 0.95
     runner = UnetRunner(WEIGHTS)
     assert 0 < runner.threshold < 1
     prob = runner.probability(np.zeros((CHANNELS, 30, 45), np.float32))

@@ -41,8 +41,8 @@ from terrasight.tasks.change.methods.nochange import effective_dof, noise_floor
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
 
-WEIGHTS = Path(__file__).resolve().parents[3] / "models" / "weights" / "ms-unet-v2.onnx"
-"""The shipped network (4 or 6 Sentinel-2 bands)."""
+WEIGHTS = Path(__file__).resolve().parents[3] / "models" / "weights" / "ms-unet-v2-int8.onnx"
+"""The shipped network (4 or 6 Sentinel-2 bands), quantised to 8 bits."""
 
 NAME = "ms-unet"
 
