@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
         old = json.loads(args.out.read_text())
         for key in ("cities", "pooled", "ms_unet_direct"):
             report[key] = {**old.get(key, {}), **report[key]}
+        report = {**old, **report}  # keys of earlier runs (older networks' settings) stay
         if not loco["cities"]:
             report["per_pixel_loco"] = old.get("per_pixel_loco", {})
         _complete(report)

@@ -211,7 +211,8 @@ method_option = click.option(
     show_default=True,
     help=f"Change method: auto or one of {', '.join(list_methods())} (the installed ones). "
     "auto picks the method measured best for the input's kind (RGB: learned, "
-    "multispectral: cva, Landsat: irmad, SAR: sar, one optical band: cva) and says why.",
+    "Sentinel-2 bands by name: ms-unet, other multispectral: cva, Landsat: irmad, SAR: sar, "
+    "one optical band: cva) and says why.",
 )
 bands_option = click.option(
     "--bands",

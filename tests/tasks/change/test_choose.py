@@ -56,11 +56,22 @@ def test_rgb_aerial_gets_the_learned_network(tmp_path):
     ("bands", "names"),
     [(4, ("B02", "B03", "B04", "B08")), (13, tuple(f"B{i:02d}" for i in range(1, 14)))],
 )
-def test_sentinel2_like_files_are_multispectral(tmp_path, bands, names):
+def test_sentinel2_files_get_ms_unet(tmp_path, bands, names):
     choice = _choice(tmp_path, _image(bands), names=names, res=10.0)
+    assert (choice.kind, choice.chosen) == ("sentinel2", "ms-unet")
+    assert choice.options == {}
+    assert f"{bands} bands" in choice.reason and "Sentinel-2-like" in choice.reason
+    assert "OSCD" in choice.reason and "cva" in choice.reason
+
+
+@pytest.mark.parametrize(
+    ("names", "res"),
+    [((), 10.0), (("B02", "B03", "B04", "B08"), 1.0), (("B02", "B03", "B04", "B05"), 10.0)],
+)
+def test_multispectral_without_named_s2_bands_or_at_1_m_keeps_cva(tmp_path, names, res):
+    choice = _choice(tmp_path, _image(4), names=names, res=res)
     assert (choice.kind, choice.chosen) == ("multispectral", "cva")
     assert choice.options == {"tolerance": 0}
-    assert f"{bands} bands" in choice.reason
 
 
 def test_landsat_tm_file_gets_irmad_pixel_by_pixel(tmp_path):

@@ -58,6 +58,8 @@ def test_entry_point_options_and_shipped_network() -> None:
     with pytest.raises(InvalidOptionError):
         UnetOptions.from_mapping({"threshhold": 0.3})
     assert WEIGHTS.stat().st_size < 300_000
+    shipped = UnetRunner(WEIGHTS)  # 8-bit, its threshold chosen with its own gate
+    assert "int8" in shipped.meta and shipped.gate == 0.001 and 0.05 <= shipped.threshold <= 0.95
     runner = UnetRunner(WEIGHTS)
     assert 0 < runner.threshold < 1
     prob = runner.probability(np.zeros((CHANNELS, 30, 45), np.float32))
@@ -117,3 +119,23 @@ def test_finds_planted_roofs_on_a_real_scene(tmp_path, bands) -> None:
     assert result.method == "ms-unet"
     assert (mask[truth] == 1).mean() > 0.6
     assert (mask[~truth] == 1).mean() < 0.01
+
+
+def test_noise_floor_is_fitted_on_each_band_standardised_by_its_own_statistics() -> None:
+    from terrasight.tasks.change.methods.nochange import effective_dof, noise_floor
+
+    rng = np.random.default_rng(0)
+    levels = (500, 1000, 2000, 3000)  # bands far apart: another band's statistics would show
+    before = np.stack([rng.normal(m, m * 0.1, (120, 120)) for m in levels]).astype(np.float32)
+    after = before + rng.normal(0, 20, before.shape).astype(np.float32)
+    after[1] += rng.normal(0, 60, (120, 120)).astype(np.float32)
+    valid = np.ones((120, 120), bool)
+    names = ["B02", "B03", "B04", "B08"]
+    assert fit([(before, after, valid)], names).params()["gate"] == UnetRunner(WEIGHTS).gate
+    fitted = fit([(before, after, valid)], names, UnetOptions.from_mapping({"gate": 0.1}))
+    zb, za = fitted.standardised(before, after, valid)
+    diff = (za - zb).reshape(4, -1).T
+    distance = np.sqrt((diff**2).sum(axis=1))
+    expected = noise_floor(distance, effective_dof(diff, distance), 0.1)
+    assert fitted.params()["floor"] == pytest.approx(expected, rel=1e-4)
+    assert 0.05 < float((distance > expected).mean()) < 0.25

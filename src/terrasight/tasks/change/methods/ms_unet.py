@@ -1,6 +1,6 @@
 """``ms-unet``: a small convolutional change network for Sentinel-2 band sets.
 
-A U-Net of about 56,000 weights (:mod:`terrasight.training.change_ms_unet`)
+A U-Net of about 29,000 weights (:mod:`terrasight.training.change_ms_unet`)
 that sees both dates and their difference over some 40 x 40 px, so it finds
 changes as blobs rather than pixel by pixel. It reads blue, green, red and near
 infrared by name (Sentinel-2 B02, B03, B04, B08, or the common names), and SWIR
@@ -13,7 +13,8 @@ unet`` and runs in ONNX Runtime (no PyTorch needed).
 No change where nothing changed: a pixel is changed only when the network says
 so *and* its change vector (the standardised bands' difference) exceeds the
 pair's own noise floor at ``gate`` significance
-(:func:`~terrasight.tasks.change.methods.nochange.noise_floor`): identical
+(:func:`~terrasight.tasks.change.methods.nochange.noise_floor`; the network's
+own, 0.001 for the shipped one, the significance of ``cva``'s test): identical
 dates, and dates that differ by gain and sensor noise, give no change.
 
 Example:
@@ -40,8 +41,8 @@ from terrasight.tasks.change.methods.nochange import effective_dof, noise_floor
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
 
-WEIGHTS = Path(__file__).resolve().parents[3] / "models" / "weights" / "ms-unet-v1.onnx"
-"""The shipped network (4 or 6 Sentinel-2 bands)."""
+WEIGHTS = Path(__file__).resolve().parents[3] / "models" / "weights" / "ms-unet-v2-int8.onnx"
+"""The shipped network (4 or 6 Sentinel-2 bands), quantised to 8 bits."""
 
 NAME = "ms-unet"
 
@@ -53,7 +54,8 @@ class UnetOptions(MethodOptions):
     Attributes:
         threshold: change probability threshold in [0, 1]; the network's own when unset.
         gate: significance of the noise floor a pixel's change vector must exceed
-            (0 turns the gate off; identical pixels are never changed).
+            (0 turns the gate off; identical pixels are never changed); the one
+            the network's threshold was chosen with when unset.
         weights: an ``.onnx`` from ``terrasight train change-ms --model unet``.
 
     Example:
@@ -63,7 +65,7 @@ class UnetOptions(MethodOptions):
 
     method: ClassVar[str] = NAME
     threshold: float | None = option(None, low=0.0, high=1.0)
-    gate: float = option(0.1, low=0.0, high=1.0)
+    gate: float | None = option(None, low=0.0, high=1.0)
     weights: str | None = option(None, doc="an .onnx path from terrasight train change-ms")
 
 
@@ -121,10 +123,12 @@ def _floor(samples: Sequence[Sample], params: dict[str, Any], gate: float) -> fl
     """The change-vector length that unchanged pixels stay under at ``gate`` significance."""
     idx = params["bands"]
     diffs = []
-    for b, a, v in samples:
-        zb = standardise(b[idx][:, v], (params["median_before"], params["spread_before"]))
-        za = standardise(a[idx][:, v], (params["median_after"], params["spread_after"]))
-        diffs.append((za - zb).T)
+    for b, a, v in samples:  # valid pixels as (bands, n, 1): standardise wants 3 axes
+        zb = standardise(
+            b[idx][:, v][:, :, None], (params["median_before"], params["spread_before"])
+        )
+        za = standardise(a[idx][:, v][:, :, None], (params["median_after"], params["spread_after"]))
+        diffs.append((za - zb)[:, :, 0].T)
     diff = np.concatenate(diffs)
     distance = np.sqrt((diff**2).sum(axis=1))
     if gate <= 0 or not distance.size or not np.any(distance > 0):
@@ -156,10 +160,10 @@ def fit(
         "spread_before": sb,
         "median_after": ma,
         "spread_after": sa,
-        "gate": opts.gate,
     }
-    params["floor"] = _floor(samples, params, opts.gate)
     runner = UnetRunner(opts.weights or WEIGHTS)
+    params["gate"] = runner.gate if opts.gate is None else opts.gate
+    params["floor"] = _floor(samples, params, params["gate"])
     params["threshold"] = runner.threshold if opts.threshold is None else opts.threshold
     if assumed:
         params["warnings"] = [assumed]

@@ -28,7 +28,11 @@ CHANNELS = 3 * BANDS + 1
 """Input channels: before, after, after - before, SWIR flag."""
 
 MULTIPLE = 4
-"""Height and width the network needs to be a multiple of (two 2x poolings)."""
+"""Height and width a network needs to be a multiple of (two 2x poolings) when its
+metadata does not say (``"multiple"``: ``2 ** poolings``)."""
+
+GATE = 0.1
+"""Noise-gate significance of a network whose metadata does not name its own."""
 
 CLIP = 8.0
 """Standardised values are clipped to +-this (clouds, saturated roofs)."""
@@ -78,13 +82,16 @@ class UnetRunner:
         )
         meta = self._session.get_modelmeta().custom_metadata_map
         self.threshold = float(meta.get("threshold", 0.5))
+        self.multiple = int(meta.get("multiple", MULTIPLE))
+        self.gate = float(meta.get("gate", GATE))
         self.meta = dict(meta)
 
     def probability(self, inputs: np.ndarray) -> np.ndarray:
         """Change probability of ``(19, h, w)`` inputs, float32 ``(h, w)`` (padded, cropped)."""
         _, h, w = inputs.shape
-        pad = ((0, 0), (0, int(-h % MULTIPLE)), (0, int(-w % MULTIPLE)))
-        if min(h, w) > MULTIPLE:
+        m = self.multiple
+        pad = ((0, 0), (0, int(-h % m)), (0, int(-w % m)))
+        if min(h, w) > m:
             x = np.pad(inputs, pad, mode="reflect")
         else:
             x = np.pad(inputs, pad, mode="edge")

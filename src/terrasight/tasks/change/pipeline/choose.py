@@ -27,10 +27,12 @@ import numpy as np
 from rasterio.windows import Window
 
 from terrasight.errors import InvalidOptionError
+from terrasight.io.bands import common_name
 from terrasight.io.pair import RasterPair
 from terrasight.io.raster import RasterSource
 from terrasight.io.rgb import grey_inputs
 from terrasight.tasks.change.methods.base import MethodChoice, MethodOptions, MethodSpec
+from terrasight.tasks.change.methods.learned_ms import REQUIRED
 from terrasight.tasks.change.pipeline.checks import SENSORS
 from terrasight.tasks.change.pipeline.plan import method_options_for
 
@@ -47,16 +49,24 @@ CHOICES: dict[str, tuple[str, dict[str, Any], str]] = {
     "multispectral": (
         "cva",
         {"tolerance": 0},
-        "on the 9 OSCD Sentinel-2 cities (4 bands at 10 m) cva pixel by pixel scored the "
-        "best pooled F1 (0.341, 0.347 with its earlier mean statistics; ms-unet held out "
-        "0.300, irmad 0.241, cva with a 1 px tolerance 0.209: at 10 m a tolerance erodes "
+        "on the 9 OSCD Sentinel-2 cities (4 bands at 10 m) cva pixel by pixel scored 0.341 "
+        "pooled F1 (irmad 0.241, cva with a 1 px tolerance 0.209: at 10 m a tolerance erodes "
         "small changes away; benchmarks/results/change_multispectral.json and "
-        "change_robust_stats.json; learned on its RGB bands 0.324, "
-        "benchmarks/results/change_accuracy_sensors.json). With B11 and B12 "
-        "too, ms-unet scored 0.321 against 0.281 (0.295 with the mean statistics), a lead "
-        "on urban change only, and found a quarter fewer of the planted floods, clearings "
-        "and roofs of the demo pair (recall 0.64 against 0.87, cva with the mean "
-        "statistics): cva stays the choice",
+        "change_robust_stats.json); ms-unet, better there, needs blue, green, red and nir "
+        "named and was trained on 10 m pixels only: without those names, or at other pixel "
+        "sizes, cva is the safer answer",
+    ),
+    "sentinel2": (
+        "ms-unet",
+        {},
+        "on the 9 OSCD Sentinel-2 cities, each scored by a network trained without it, "
+        "ms-unet scored the best pooled F1: 0.356 against 0.341 for cva pixel by pixel "
+        "(4 bands), 0.355 against 0.281 with B11 and B12 (three folds of three cities; "
+        "these folds also chose its setting among four; "
+        "benchmarks/results/change_multispectral.json, _6band.json), and kept the changed "
+        "share nearest the truth (6 of 9 cities within 2x). On the planted floods, clearings "
+        "and roofs of the demo pair it scored 0.91 (cva pixel by pixel 0.90 with 6 bands, "
+        "0.32 with 4; benchmarks/results/change_ms_demo.json)",
     ),
     "landsat": (
         "irmad",
@@ -97,6 +107,9 @@ SAR_NAME = re.compile(r"(?<![a-z])(vv|vh|hh|hv)(?![a-z])")
 LANDSAT_NAME = re.compile(r"landsat|\btm\b|\betm\+?|\boli\b|sr_b\d|^b\d$|band ?\d")
 COARSE_M = 20.0
 """Multispectral with pixels this size or larger (metres) is Landsat-like."""
+S2_MIN_M = 5.0
+"""Multispectral with named blue, green, red and nir and pixels from this size up to
+:data:`COARSE_M` (or of unknown size) is Sentinel-2-like."""
 SWIR_UM = 1.5
 """A band at or above this wavelength (micrometres) is short-wave infrared."""
 DB_BELOW = -3.0
@@ -217,7 +230,18 @@ def _optical_kind(facts: InputFacts, evidence: str) -> tuple[str, str]:
         where = f"{facts.pixel_m:.0f} m pixels" if facts.pixel_m else "Landsat band names"
         return "landsat", f"{evidence}; multispectral, Landsat-like ({where})"
     size = f", {facts.pixel_m:.0f} m pixels" if facts.pixel_m else ""
+    if _sentinel2_like(facts):
+        return "sentinel2", (
+            f"{evidence}; multispectral{size}, blue, green, red and nir named (Sentinel-2-like)"
+        )
     return "multispectral", f"{evidence}; multispectral{size}"
+
+
+def _sentinel2_like(facts: InputFacts) -> bool:
+    """Blue, green, red and nir named (B02 ... B08 or common names), pixels of 5-20 m if known."""
+    names = {common_name(n) for n in facts.names}
+    size_fits = facts.pixel_m is None or S2_MIN_M <= facts.pixel_m < COARSE_M
+    return size_fits and all(c in names for c in REQUIRED)
 
 
 def _landsat_like(facts: InputFacts) -> bool:
