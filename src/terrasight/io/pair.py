@@ -72,9 +72,7 @@ class RasterPair:
             )
             ratio = pixel_ratio(self.before, self.after)
             if ratio >= COARSER_RATIO or ratio <= 1 / COARSER_RATIO:
-                fine, coarse = (
-                    (self.before, self.after) if ratio > 1 else (self.after, self.before)
-                )
+                fine, coarse = (self.before, self.after) if ratio > 1 else (self.after, self.before)
                 big = max(ratio, 1 / ratio)
                 if self.match_detail:
                     notes.append(
@@ -130,23 +128,26 @@ class RasterPair:
     def _through_after_pixels(self, b: rasterio.io.DatasetReader) -> Iterator[WarpedVRT]:
         """The before date averaged onto the after date's pixels and warped back onto its grid."""
         warp = dict(src_nodata=self.before.nodata, nodata=self.before.nodata)
-        with WarpedVRT(
-            b,
-            crs=self.after.crs,
-            transform=self.after.transform,
-            width=self.after.width,
-            height=self.after.height,
-            resampling=Resampling.average,
-            **warp,
-        ) as coarse, WarpedVRT(
-            coarse,
-            crs=self.before.crs,
-            transform=self.before.transform,
-            width=self.before.width,
-            height=self.before.height,
-            resampling=self.resampling,
-            **warp,
-        ) as back:
+        with (
+            WarpedVRT(
+                b,
+                crs=self.after.crs,
+                transform=self.after.transform,
+                width=self.after.width,
+                height=self.after.height,
+                resampling=Resampling.average,
+                **warp,
+            ) as coarse,
+            WarpedVRT(
+                coarse,
+                crs=self.before.crs,
+                transform=self.before.transform,
+                width=self.before.width,
+                height=self.before.height,
+                resampling=self.resampling,
+                **warp,
+            ) as back,
+        ):
             yield back
 
 
