@@ -139,3 +139,20 @@ def test_noise_floor_is_fitted_on_each_band_standardised_by_its_own_statistics()
     expected = noise_floor(distance, effective_dof(diff, distance), 0.1)
     assert fitted.params()["floor"] == pytest.approx(expected, rel=1e-4)
     assert 0.05 < float((distance > expected).mean()) < 0.25
+
+
+def test_dates_a_pixel_apart_are_compared_at_their_offset(tmp_path) -> None:
+    scene = _real_scene()[:4]
+    after, truth = _roofs(scene)
+    after, truth = np.roll(after, (1, 1), axis=(1, 2)), np.roll(truth, (1, 1), axis=(0, 1))
+    b, a = _write(tmp_path / "b.tif", scene), _write(tmp_path / "a.tif", after)
+    result = detect_changes(b, a, method="ms-unet", cloud_mask="off")
+    mask, inner = result.mask(), np.zeros(truth.shape, bool)
+    inner[4:-4, 4:-4] = True  # np.roll wrapped the edges round
+    assert result.params["shift"] == [-1, -1]
+    assert any("offset from the before image by 1 rows and 1 columns" in w for w in result.warnings)
+    assert (mask[truth] == 1).mean() > 0.6 and (mask[inner & ~truth] == 1).mean() < 0.01
+    blind = detect_changes(
+        b, a, method="ms-unet", cloud_mask="off", method_options={"coregister": False}
+    )
+    assert (blind.mask()[inner & ~truth] == 1).mean() > (mask[inner & ~truth] == 1).mean()

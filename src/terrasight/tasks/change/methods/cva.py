@@ -56,7 +56,7 @@ import numpy as np
 
 from terrasight.tasks.change.methods import nochange
 from terrasight.tasks.change.methods.base import MethodOptions, MethodSpec, Sample, option, pooled
-from terrasight.tasks.change.methods.shifts import align, estimate_shift, moved
+from terrasight.tasks.change.methods.shifts import coregistered, moved, shift_warnings
 from terrasight.tasks.change.methods.standardise import (
     STANDARDISE,
     standardisation,
@@ -179,19 +179,8 @@ class FittedCVA:
             "tolerance": self.tolerance,
             "noise_floor": self.noise_floor,
             "shift": list(self.shift),
-            "warnings": list(_shift_warnings(self.shift)),
+            "warnings": list(shift_warnings(self.name, self.shift)),
         }
-
-
-def _shift_warnings(shift: tuple[int, int]) -> tuple[str, ...]:
-    """What the user should know about a corrected misregistration (``()`` for none)."""
-    if shift == (0, 0):
-        return ()
-    return (
-        f"cva: the after image is offset from the before image by {abs(shift[0])} rows and "
-        f"{abs(shift[1])} columns; the dates were compared at that offset (co-register "
-        "them for finer work)",
-    )
 
 
 def min_distance(before: np.ndarray, after: np.ndarray, tolerance: int) -> np.ndarray:
@@ -279,9 +268,7 @@ def fit(
         0
     """
     opts = options or CVAOptions()
-    shift = estimate_shift(samples, MAX_TOLERANCE) if opts.coregister else (0, 0)
-    if shift != (0, 0):
-        samples = align(samples, shift, MAX_TOLERANCE) or list(samples)
+    shift, samples = coregistered(samples, MAX_TOLERANCE if opts.coregister else 0)
     b, a = pooled(samples, max_pixels=1_000_000)
     if b.shape[0] < 2:
         raise ValueError("CVA needs at least two valid pixels")

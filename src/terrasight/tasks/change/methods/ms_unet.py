@@ -37,6 +37,7 @@ from terrasight.tasks.change.methods.learned_ms import SWIR, select_bands
 from terrasight.tasks.change.methods.ms_features import band_stats, standardise
 from terrasight.tasks.change.methods.ms_unet_net import UnetRunner, unet_inputs
 from terrasight.tasks.change.methods.nochange import effective_dof, noise_floor
+from terrasight.tasks.change.methods.shifts import coregistered, moved, shift_warnings
 
 if TYPE_CHECKING:
     from terrasight.models.runtime import ModelCache
@@ -45,6 +46,8 @@ WEIGHTS = Path(__file__).resolve().parents[3] / "models" / "weights" / "ms-unet-
 """The shipped network (4 or 6 Sentinel-2 bands), quantised to 8 bits."""
 
 NAME = "ms-unet"
+SEARCH = 2
+"""Largest global misregistration looked for, in pixels."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class UnetOptions(MethodOptions):
             (0 turns the gate off; identical pixels are never changed); the one
             the network's threshold was chosen with when unset.
         weights: an ``.onnx`` from ``terrasight train change-ms --model unet``.
+        coregister: find a global shift of the after date of up to :data:`SEARCH` px and
+            compare at it (the default), as ``cva`` does.
 
     Example:
         >>> UnetOptions.from_mapping({"threshold": "0.4"}).threshold
@@ -67,6 +72,7 @@ class UnetOptions(MethodOptions):
     threshold: float | None = option(None, low=0.0, high=1.0)
     gate: float | None = option(None, low=0.0, high=1.0)
     weights: str | None = option(None, doc="an .onnx path from terrasight train change-ms")
+    coregister: bool = option(True)
 
 
 def _distance(zb: np.ndarray, za: np.ndarray) -> np.ndarray:
@@ -104,6 +110,10 @@ class FittedUnet:
 
     def probability(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
         """Change probability, float32 ``(h, w)``; 0 where the change is within the noise."""
+        shift = tuple(self._params.get("shift", (0, 0)))
+        if shift != (0, 0):
+            before = moved(before, shift)
+            valid = valid & moved(valid[None], shift)[0]
         zb, za = self.standardised(before, after, valid)
         prob = self.runner.probability(unet_inputs(zb, za))
         prob[_distance(zb, za) <= self._params["floor"]] = 0.0
@@ -145,6 +155,7 @@ def fit(
         >>> fitted = fit(samples, ["B02", "B03", "B04", "B08"])  # doctest: +SKIP
     """
     opts = options or UnetOptions()
+    shift, samples = coregistered(samples, SEARCH if opts.coregister else 0)
     names = list(band_names) or [f"band{i + 1}" for i in range(samples[0][0].shape[0])]
     bands, assumed = select_bands(names, NAME)
     bands = [int(i) for i in bands]
@@ -165,8 +176,10 @@ def fit(
     params["gate"] = runner.gate if opts.gate is None else opts.gate
     params["floor"] = _floor(samples, params, params["gate"])
     params["threshold"] = runner.threshold if opts.threshold is None else opts.threshold
-    if assumed:
-        params["warnings"] = [assumed]
+    params["shift"] = list(shift)
+    warnings = [*([assumed] if assumed else []), *shift_warnings(NAME, shift)]
+    if warnings:
+        params["warnings"] = warnings
     return FittedUnet(params)
 
 

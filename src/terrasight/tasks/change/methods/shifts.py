@@ -126,3 +126,36 @@ def moved(image: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
     py, px = abs(dy), abs(dx)
     padded = np.pad(image, ((0, 0), (py, py), (px, px)), mode="edge")
     return padded[:, py + dy : py + dy + h, px + dx : px + dx + w]
+
+
+def coregistered(samples: Sequence[Sample], search: int) -> tuple[tuple[int, int], list[Sample]]:
+    """The global shift of the after date (up to ``search`` px, :func:`estimate_shift`) and
+    the samples aligned at it (as they are when there is none).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> before = rng.normal(size=(2, 40, 40)).astype(np.float32)
+        >>> shift, aligned = coregistered([(before, np.roll(before, 1, 2), np.ones((40, 40), bool))], 2)
+        >>> shift, aligned[0][0].shape
+        ((0, -1), (2, 36, 36))
+    """
+    shift = estimate_shift(samples, search)
+    if shift == (0, 0):
+        return shift, list(samples)
+    return shift, align(samples, shift, search) or list(samples)
+
+
+def shift_warnings(method: str, shift: Sequence[int]) -> tuple[str, ...]:
+    """What the user should know about a corrected misregistration (``()`` for none).
+
+    Example:
+        >>> shift_warnings("cva", (0, 0)), shift_warnings("cva", (1, -2))[0][:60]
+        ((), 'cva: the after image is offset from the before image by 1 r')
+    """
+    if tuple(shift) == (0, 0):
+        return ()
+    return (
+        f"{method}: the after image is offset from the before image by {abs(shift[0])} rows "
+        f"and {abs(shift[1])} columns; the dates were compared at that offset (co-register "
+        "them for finer work)",
+    )
