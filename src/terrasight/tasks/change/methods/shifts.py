@@ -149,7 +149,7 @@ def shift_warnings(method: str, shift: Sequence[int]) -> tuple[str, ...]:
     """What the user should know about a corrected misregistration (``()`` for none).
 
     Example:
-        >>> shift_warnings("cva", (0, 0)), shift_warnings("cva", (1, -2))[0][:60]
+        >>> shift_warnings("cva", (0, 0)), shift_warnings("cva", (1, -2))[0][:59]
         ((), 'cva: the after image is offset from the before image by 1 r')
     """
     if tuple(shift) == (0, 0):
