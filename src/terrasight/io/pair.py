@@ -110,16 +110,12 @@ class RasterPair:
                 b = stack.enter_context(self._through_after_pixels(b))
             if not self.same_grid:
                 a = stack.enter_context(
-                    WarpedVRT(
+                    _onto(
                         a,
-                        crs=self.before.crs,
-                        transform=self.before.transform,
-                        width=self.before.width,
-                        height=self.before.height,
-                        resampling=self.resampling,
-                        src_nodata=self.after.nodata,
-                        nodata=self.after.nodata,
-                        add_alpha=self.after.nodata is None,
+                        self.before,
+                        self.resampling,
+                        self.after.nodata,
+                        self.after.nodata is None,
                     )
                 )
             yield PairReader(self, b, a)
@@ -127,28 +123,33 @@ class RasterPair:
     @contextlib.contextmanager
     def _through_after_pixels(self, b: rasterio.io.DatasetReader) -> Iterator[WarpedVRT]:
         """The before date averaged onto the after date's pixels and warped back onto its grid."""
-        warp = dict(src_nodata=self.before.nodata, nodata=self.before.nodata)
+        nodata = self.before.nodata
         with (
-            WarpedVRT(
-                b,
-                crs=self.after.crs,
-                transform=self.after.transform,
-                width=self.after.width,
-                height=self.after.height,
-                resampling=Resampling.average,
-                **warp,
-            ) as coarse,
-            WarpedVRT(
-                coarse,
-                crs=self.before.crs,
-                transform=self.before.transform,
-                width=self.before.width,
-                height=self.before.height,
-                resampling=self.resampling,
-                **warp,
-            ) as back,
+            _onto(b, self.after, Resampling.average, nodata) as coarse,
+            _onto(coarse, self.before, self.resampling, nodata) as back,
         ):
             yield back
+
+
+def _onto(
+    ds: rasterio.io.DatasetReader | WarpedVRT,
+    grid: RasterSource,
+    resampling: Resampling,
+    nodata: float | None,
+    alpha: bool = False,
+) -> WarpedVRT:
+    """``ds`` warped onto ``grid``'s CRS, transform and size."""
+    return WarpedVRT(
+        ds,
+        crs=grid.crs,
+        transform=grid.transform,
+        width=grid.width,
+        height=grid.height,
+        resampling=resampling,
+        src_nodata=nodata,
+        nodata=nodata,
+        add_alpha=alpha,
+    )
 
 
 @dataclass
