@@ -68,6 +68,9 @@ class RasterSource:
     """GDAL settings for reading it, when its path does not say (a STAC Item's VRT)."""
     scene: StacScene | None = None
     """The STAC Item it was made from (id, datetime, cloud cover), if any."""
+    url: str | None = None
+    """The URL given, when :attr:`path` is the whole file downloaded from it (its server
+    answers no range requests): results name the URL, and read the download."""
 
     @property
     def georeferenced(self) -> bool:
@@ -88,6 +91,16 @@ class RasterSource:
     def name(self) -> str:
         """The file name, of a local path or of a URL."""
         return source_name(self.path)
+
+    @property
+    def given(self) -> Path | str:
+        """The file or URL as the user gave it: :attr:`url` for a download, else :attr:`path`.
+
+        Example:
+            >>> open_raster("http://127.0.0.1:8000/a.tif").given  # doctest: +SKIP
+            'http://127.0.0.1:8000/a.tif'
+        """
+        return self.url if self.url is not None else self.path
 
     @property
     def remote(self) -> bool:
@@ -223,7 +236,7 @@ def _open_remote(
         f"{role} {source_name(url)}: its server does not answer range requests, so the whole "
         f"file was downloaded to {local}."
     )
-    return replace(src, warnings=(*src.warnings, note))
+    return replace(src, url=url, warnings=(*src.warnings, note))
 
 
 def _read_header(path: Path | str, role: str) -> dict[str, Any]:

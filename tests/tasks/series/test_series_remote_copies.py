@@ -121,6 +121,8 @@ def test_a_series_on_a_server_without_ranges_downloads_its_dates_as_change_does(
     result = detect_series(urls, DATES, outdir=tmp_path / "w", **opts)
     notes = [w for w in result.warnings if "does not answer range requests" in w]
     assert len(notes) == 3 and not (tmp_path / "w" / COPY_DIR).exists()  # local: no copies
+    assert result.images == tuple(urls)  # the URLs given, not the downloads in the cache
+    assert json.loads((tmp_path / "w" / "series.json").read_text())["images"] == urls
     detect_series(files, DATES, outdir=tmp_path / "l", **opts)
     for name in ("change_date.tif", "change_interval.tif"):
         assert np.array_equal(_raster(tmp_path / "w" / name)[0], _raster(tmp_path / "l" / name)[0])
