@@ -126,8 +126,11 @@ def _sides(f: ObjectFacts, what: str, scale: float, name: str) -> str:
 
 def dates(facts: ChangeFacts, q: Query) -> Answer:
     """The pair's two dates: the changes happened between them, and a pair says no more."""
-    found = {role: image_date_of(path) for role, path in (("before", facts.before),
-                                                          ("after", facts.after))}  # fmt: skip
+    roles = (("before", facts.before), ("after", facts.after))
+    if len(facts.dates) == 2:  # read from the files the job read (copies keep the tags)
+        found = {role: _iso(facts.dates[k]) for k, (role, _) in enumerate(roles)}
+    else:
+        found = {role: image_date_of(path) for role, path in roles}
     names = {"before": Path(facts.before).name, "after": Path(facts.after).name}
     if None in found.values():
         missing = " and ".join(names[r] for r, d in found.items() if d is None)
@@ -147,6 +150,10 @@ def dates(facts: ChangeFacts, q: Query) -> Answer:
     )
     ids = tuple(f.id for f in facts.objects)
     return Answer(text, [str(before), str(after)], "date", ids, "date")
+
+
+def _iso(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
 
 
 def image_date_of(path: str) -> dt.date | None:

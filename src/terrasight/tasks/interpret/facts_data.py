@@ -129,6 +129,9 @@ class ChangeFacts:
         cloud_check: ``"checked"`` where a cloud mask ran, else ``"not checked (why)"``
             (``""``: not recorded); cloud_area: the area left out as cloud or shadow (None
             where no mask ran).
+        dates: the before and after images' dates (ISO, None where unknown) from the tags
+            of the files the job read (local copies, downloads and STAC Items' VRTs keep
+            them) or the names given; ``()`` where not recorded.
     """
 
     before: str
@@ -157,6 +160,7 @@ class ChangeFacts:
     warnings: tuple[str, ...] = ()
     cloud_check: str = ""
     cloud_area: float | None = None
+    dates: tuple[str | None, ...] = ()
 
     @property
     def object_count(self) -> int:
@@ -208,7 +212,7 @@ class ChangeFacts:
             objects.append(ObjectFacts(**values))
         kept = {f.name for f in fields(cls)} - {"objects"}
         values = {k: data[k] for k in kept if k in data}
-        for name in ("classes", "quality_issues", "notes", "warnings"):
+        for name in ("classes", "quality_issues", "notes", "warnings", "dates"):
             values[name] = tuple(values.get(name, ()))
         return cls(objects=tuple(objects), **values)
 
@@ -264,7 +268,25 @@ def totals(
         cloud_area=(
             float(result.cloud_pixels * result.pixel_area) if result.clouds_checked else None
         ),
+        dates=image_dates(result),
     )
+
+
+def image_dates(result: ChangeResult) -> tuple[str | None, str | None]:
+    """The before and after images' dates (ISO): from the tags or names of the files the
+    job read, else from the names given (a URL's or a STAC Item's).
+
+    Example:
+        >>> image_dates(result)  # doctest: +SKIP
+        ('2019-06-01', '2024-06-01')
+    """
+    from terrasight.tasks.interpret.ask_more import image_date_of
+
+    found = []
+    for given, read in zip((result.before, result.after), result.input_paths, strict=True):
+        date = image_date_of(read) or image_date_of(given)
+        found.append(date.isoformat() if date is not None else None)
+    return found[0], found[1]
 
 
 def write_facts(facts: ChangeFacts, path: str | Path) -> Path:
