@@ -128,13 +128,14 @@ def build_result(
         quality_issues=quality_issues,
         cloud_check=cloud_check,
         method_choice=plan.choice.to_dict() if plan.choice else None,
-        local_inputs=_downloads(pair),
+        local_inputs=_made_files(pair),
     )
 
 
-def _downloads(pair: RasterPair) -> tuple[str, str] | tuple[()]:
-    """The files read, when one is a whole download of a URL (the result names the URL)."""
-    if pair.before.url is None and pair.after.url is None:
+def _made_files(pair: RasterPair) -> tuple[str, str] | tuple[()]:
+    """The files read, when one was made from the input given (a whole download of a URL,
+    a STAC Item's VRT): the result names the inputs as given."""
+    if pair.before.origin is None and pair.after.origin is None:
         return ()
     return str(pair.before.path), str(pair.after.path)
 
