@@ -112,7 +112,8 @@ def detect_series(
         dates: one date per image (``"2019-06-01"``, :class:`datetime.date`, or one
             comma-separated string); read from each file's tags or name when None.
         method: a change method name (``cva``, ``irmad``, ``learned``...), or ``"auto"``:
-            the method ``detect_changes`` would choose for the first two dates.
+            the method ``detect_changes`` would choose for the first two dates (chosen in
+            the job, on the local copies of remote dates over ``bbox``).
         outdir: the job folder (created).
         min_pixels: change objects smaller than this are dropped.
         cloud_mask: ``"auto"``, ``"on"`` or ``"off"``.
