@@ -30,6 +30,7 @@ from terrasight.tasks.interpret.ask_select import (
     percent_text,
     select,
 )
+from terrasight.tasks.interpret.facts_data import image_date_of
 
 if TYPE_CHECKING:
     from terrasight.tasks.interpret.ask_parse import Query
@@ -154,27 +155,6 @@ def dates(facts: ChangeFacts, q: Query) -> Answer:
 
 def _iso(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
-
-
-def image_date_of(path: str) -> dt.date | None:
-    """An image's date from its tags (a local file) or its name; None when neither has one.
-
-    Example:
-        >>> image_date_of("/nowhere/S2A_MSIL1C_20160812T101032_N0204_R022_T32TQM.tif")
-        datetime.date(2016, 8, 12)
-    """
-    from terrasight.tasks.series.dates import image_date
-
-    tags: dict[str, str] = {}
-    if Path(path).is_file():
-        import rasterio
-
-        try:
-            with rasterio.open(path) as ds:
-                tags = dict(ds.tags())
-        except rasterio.errors.RasterioIOError:
-            tags = {}
-    return image_date(path, tags)
 
 
 def clouds(facts: ChangeFacts, q: Query) -> Answer:

@@ -7,6 +7,7 @@ any model or image.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -280,8 +281,6 @@ def image_dates(result: ChangeResult) -> tuple[str | None, str | None]:
         >>> image_dates(result)  # doctest: +SKIP
         ('2019-06-01', '2024-06-01')
     """
-    from terrasight.tasks.interpret.ask_more import image_date_of
-
     found = []
     for given, read in zip((result.before, result.after), result.input_paths, strict=True):
         date = image_date_of(read) or image_date_of(given)
@@ -331,3 +330,24 @@ def model_and_classes(
         return LANDCOVER_MODEL, LANDCOVER_CLASSES
     extra = tuple(c for c in options.classes if c not in LANDCOVER_CLASSES)
     return f"{LANDCOVER_MODEL} and {text_model}", LANDCOVER_CLASSES + extra
+
+
+def image_date_of(path: str) -> dt.date | None:
+    """An image's date from its tags (a local file) or its name; None when neither has one.
+
+    Example:
+        >>> image_date_of("/nowhere/S2A_MSIL1C_20160812T101032_N0204_R022_T32TQM.tif")
+        datetime.date(2016, 8, 12)
+    """
+    from terrasight.tasks.series.dates import image_date
+
+    tags: dict[str, str] = {}
+    if Path(path).is_file():
+        import rasterio
+
+        try:
+            with rasterio.open(path) as ds:
+                tags = dict(ds.tags())
+        except rasterio.errors.RasterioIOError:
+            tags = {}
+    return image_date(path, tags)
