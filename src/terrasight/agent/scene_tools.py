@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from terrasight.agent.session import Session
 from terrasight.errors import ToolArgumentError
+from terrasight.io.remote import repair
 
 
 def caption_image(session: Session, image: Literal["before", "after"] = "after") -> dict[str, Any]:
@@ -39,11 +40,16 @@ def _image_path(session: Session, image: str) -> Path:
         raise ToolArgumentError("caption_image: only change facts were given, not the images.")
     if session.scene is not None:
         return session.scene
+    path: Path | str | None
     if session.saved:
         before, after = session.result().input_paths
         path = Path(before if image == "before" else after)
     else:
-        path = session.before if image == "before" else session.after  # type: ignore[assignment]
+        given = session.before if image == "before" else session.after
+        path = repair(given) if given is not None else None
+        if isinstance(path, str) and session.detected:  # a URL: its copy or download, if any
+            before, after = session.result().input_paths
+            path = repair(before if image == "before" else after)
     if path is None or not Path(path).is_file():
         raise ToolArgumentError(f"caption_image: the {image} image ({path}) is not available.")
     return Path(path)

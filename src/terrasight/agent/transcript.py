@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from terrasight.errors import OutputFolderError
+from terrasight.io.remote import repair
 
 # ``Agent`` and ``Reply`` (terrasight.agent.agent) are typed ``Any`` here: that module imports this one.
 Agent = Any
@@ -55,8 +56,8 @@ def transcript(agent: Agent) -> dict[str, Any]:
     """The conversation as JSON-ready data: inputs, brain, turns, and the raw messages."""
     session = agent.session
     return {
-        "before": str(session.before),
-        "after": None if session.after is None else str(session.after),
+        "before": str(repair(session.before)),  # a URL as given, not as a Path prints it
+        "after": None if session.after is None else str(repair(session.after)),
         "method": session.method,
         "brain": agent.brain_name,
         "turns": [{"question": q, "reply": r.to_dict()} for q, r in agent.history],

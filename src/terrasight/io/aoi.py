@@ -90,7 +90,7 @@ def bbox_window(source: RasterSource, bbox: BBox, within: Window | None = None) 
     """
     if source.crs is None:
         raise PairAlignmentError(
-            f"an area of interest (bbox) needs a georeferenced image; {source.path} has no CRS."
+            f"an area of interest (bbox) needs a georeferenced image; {source.given} has no CRS."
         )
     within = within or Window(0, 0, source.width, source.height)
     west, south, east, north = transform_bounds("EPSG:4326", source.crs, *bbox, densify_pts=21)
@@ -102,7 +102,7 @@ def bbox_window(source: RasterSource, bbox: BBox, within: Window | None = None) 
     if col1 - col0 < 1 or row1 - row0 < 1:
         covered = transform_bounds(source.crs, "EPSG:4326", *source.bounds, densify_pts=21)
         raise PairAlignmentError(
-            f"the area of interest {_fmt(bbox)} lies outside the images: {source.path} covers "
+            f"the area of interest {_fmt(bbox)} lies outside the images: {source.given} covers "
             f"{_fmt(covered)} (W,S,E,N in WGS84 degrees) and the images' overlap is inside it."
         )
     return Window(col0, row0, col1 - col0, row1 - row0)

@@ -159,7 +159,8 @@ def copy_window(
 
     Written to ``dest`` + ``.part`` first, then renamed, with ``dest`` + ``.json``
     recording what was copied; a finished copy of the same file, window and bands is
-    reused. ``progress`` shows a bar on stderr (when it is a terminal).
+    reused. ``progress`` shows a bar on stderr (when it is a terminal). The source read
+    from the copy keeps the name given (:attr:`~terrasight.io.raster.RasterSource.given`).
 
     Example:
         >>> local = copy_window(open_raster(url), Window(0, 0, 512, 512), Path("job/a.tif"))  # doctest: +SKIP
@@ -173,7 +174,7 @@ def copy_window(
     }
     done = dest.with_name(dest.name + ".json")
     if dest.is_file() and done.is_file() and _read_json(done) == record:
-        return replace(source, path=dest, gdal_env=())
+        return replace(source, path=dest, gdal_env=(), origin=str(source.given))
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     done.unlink(missing_ok=True)
@@ -184,7 +185,7 @@ def copy_window(
             _copy_blocks(src, out, source, window, progress)
     part.replace(dest)
     done.write_text(json.dumps(record))
-    return replace(source, path=dest, gdal_env=())
+    return replace(source, path=dest, gdal_env=(), origin=str(source.given))
 
 
 def _read_json(path: Path) -> Any:

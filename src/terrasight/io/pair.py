@@ -67,8 +67,8 @@ class RasterPair:
         notes = list(self.before.warnings) + list(self.after.warnings)
         if not self.same_grid:
             notes.append(
-                f"after image {self.after.name} was resampled onto the grid of "
-                f"{self.before.name} ({self.resampling.name})."
+                f"after image {self.after.given_name} was resampled onto the grid of "
+                f"{self.before.given_name} ({self.resampling.name})."
             )
             ratio = pixel_ratio(self.before, self.after)
             if ratio >= COARSER_RATIO or ratio <= 1 / COARSER_RATIO:

@@ -68,6 +68,10 @@ class RasterSource:
     """GDAL settings for reading it, when its path does not say (a STAC Item's VRT)."""
     scene: StacScene | None = None
     """The STAC Item it was made from (id, datetime, cloud cover), if any."""
+    origin: str | None = None
+    """The file or URL given, when :attr:`path` is a local file made from it: the whole
+    download of a URL whose server answers no range requests, or a STAC Item's VRT.
+    Results name the origin and read :attr:`path`."""
 
     @property
     def georeferenced(self) -> bool:
@@ -88,6 +92,21 @@ class RasterSource:
     def name(self) -> str:
         """The file name, of a local path or of a URL."""
         return source_name(self.path)
+
+    @property
+    def given(self) -> Path | str:
+        """The file or URL as the user gave it: :attr:`origin` if any, else :attr:`path`.
+
+        Example:
+            >>> open_raster("https://host/S2A_20230615.json").given  # doctest: +SKIP
+            'https://host/S2A_20230615.json'
+        """
+        return self.origin if self.origin is not None else self.path
+
+    @property
+    def given_name(self) -> str:
+        """The file name of :attr:`given` (what messages call the image)."""
+        return source_name(self.given)
 
     @property
     def remote(self) -> bool:
@@ -198,7 +217,9 @@ def open_raster(
         image = stac_image(item, bands)
         src = _opened(image.path, _read_header(image.path, role), bands, nodata, role)
         notes = (*src.warnings, *image.notes)
-        return replace(src, gdal_env=image.gdal_env, scene=image.scene, warnings=notes)
+        return replace(
+            src, gdal_env=image.gdal_env, scene=image.scene, origin=str(path), warnings=notes
+        )
     if isinstance(path, str):
         return _open_remote(path, bands, nodata, role)
     if not path.exists():
@@ -223,7 +244,7 @@ def _open_remote(
         f"{role} {source_name(url)}: its server does not answer range requests, so the whole "
         f"file was downloaded to {local}."
     )
-    return replace(src, warnings=(*src.warnings, note))
+    return replace(src, origin=url, warnings=(*src.warnings, note))
 
 
 def _read_header(path: Path | str, role: str) -> dict[str, Any]:

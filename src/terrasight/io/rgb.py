@@ -21,6 +21,7 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from terrasight.errors import RasterReadError
+from terrasight.io.box_copy import box_windows
 from terrasight.io.pair import RasterPair
 from terrasight.io.raster import RasterSource, common_name, open_raster
 from terrasight.io.remote import repair
@@ -82,13 +83,14 @@ def grey_bands(
 
 def grey_inputs(pair: RasterPair, picks: Sequence[int] = (0, 1, 2)) -> bool:
     """Whether both images of ``pair`` are grey: the bands at ``picks`` (positions among the
-    selected bands) identical in each. See :func:`grey_bands`.
+    selected bands) identical in each, read inside the pair's region (so a local copy of
+    a remote image's box reads the same pixels). See :func:`grey_bands`.
 
     Example:
         >>> grey_inputs(open_pair("bern_1.bmp", "bern_2.bmp"))  # doctest: +SKIP
         True
     """
-    regions = (pair.region, pair.region if pair.same_grid else None)
+    regions = box_windows(pair, margin=0)  # the after image's own window of the region
     return all(
         len(src.bands) > max(picks) and grey_bands(src, [src.bands[i] for i in picks], region)
         for src, region in zip((pair.before, pair.after), regions, strict=True)

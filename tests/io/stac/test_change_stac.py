@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import rasterio
@@ -42,7 +43,8 @@ def test_change_between_two_items_finds_the_planted_square_and_reads_little(stac
     total = stac_scenes.total_bytes()
     assert stac_scenes.server.sent < 0.25 * total, (stac_scenes.server.sent, total)
     summary = json.loads(result.stdout)
-    assert summary["before"].endswith(".vrt") and "S2_20230614" in summary["before"]
+    assert summary["before"] == stac_scenes.before_url  # the Item given, not its VRT
+    assert [Path(p).parent.name for p in summary["local_inputs"]] == ["before", "after"]
     found, false = _found_where_planted(out, summary["region"])
     assert found > 0.9 and false < 0.02, (found, false)
 

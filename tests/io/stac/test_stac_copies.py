@@ -54,10 +54,11 @@ def test_change_between_remote_items_reads_one_copy_of_each_box(stac_scenes, tmp
     assets = [server.root / y / f"{BANDS[n]}.tif" for y in ("2023", "2024") for n in BANDS]
     blocks = sum(block_bytes(p, region) for p in assets)
     assert 0 < fetched <= 2 * blocks, (fetched, blocks)
-    # one 4-band GeoTIFF per Item, named after its VRT; the result names the VRTs as before
-    assert (copied.before, copied.after) == (direct.before, direct.after)
+    # one 4-band GeoTIFF per Item, named after its VRT; the result names the Items given
+    assert (copied.before, copied.after) == (direct.before, direct.after) == urls
     assert [Path(p).parent.name for p in copied.local_inputs] == ["before", "after"]
-    with rasterio.open(copied.local_inputs[0]) as ds, rasterio.open(direct.before) as vrt:
+    assert all(p.endswith(".vrt") for p in direct.local_inputs)  # the VRTs were read
+    with rasterio.open(copied.local_inputs[0]) as ds, rasterio.open(direct.local_inputs[0]) as vrt:
         assert ds.driver == "GTiff" and ds.descriptions == vrt.descriptions == tuple(BANDS)
         assert ds.scales == vrt.scales and ds.transform == vrt.transform
     assert np.array_equal(_read(copied.mask_path), _read(direct.mask_path))
@@ -120,7 +121,8 @@ def test_items_on_a_server_without_ranges_have_their_assets_downloaded(stac_scen
     whole = detect_changes(*urls, bbox=stac_scenes.aoi, outdir=tmp_path / "w", **KW)
     notes = [w for w in whole.warnings if "does not answer range requests" in w]
     assert len(notes) == 8 and all("STAC item" in n for n in notes)  # 4 assets of 2 Items
-    assert not whole.local_inputs  # local files now: nothing to copy
+    # local files now: nothing to copy; the VRTs of the downloads were read
+    assert whole.before == urls[0] and all(p.endswith(".vrt") for p in whole.local_inputs)
     # the same Items on the local files give the same change
     local = []
     for year, item in (("2023", stac_scenes.before_file), ("2024", stac_scenes.after_file)):
@@ -161,7 +163,7 @@ def test_the_change_command_on_remote_items_copies_each_box_once(stac_scenes, tm
     copies = sorted((out / COPY_DIR).rglob("*.tif"))
     assert [p.parent.name for p in copies] == ["after", "before"]
     assert all(p.with_name(p.name + ".json").is_file() for p in copies)
-    assert json.loads(first.stdout)["before"].endswith(".vrt")
+    assert json.loads(first.stdout)["before"] == stac_scenes.before_url
     sent = stac_scenes.server.settled()
     stamps = [p.stat().st_mtime_ns for p in copies]
     again = CliRunner().invoke(main, args)  # the job again, on the same copies

@@ -72,3 +72,25 @@ def test_a_grey_scene_caption_says_it_is_a_guess(tmp_path):
     (tmp_path / "colour").mkdir()
     colour, _ = _grey_pair(tmp_path / "colour", colour=True)
     assert "caveat" not in CliRunner().invoke(main, ["describe", str(colour)]).output
+
+
+def test_the_grey_check_reads_the_after_image_inside_the_region(tmp_path):
+    """An after image on another grid is read over the pair's region (all a job, or a copy
+    of its box, holds), not at the centre of its whole file."""
+    from rasterio.transform import from_origin
+    from rasterio.warp import transform_bounds
+    from rasterio.windows import Window, bounds
+
+    rng = np.random.default_rng(5)
+    grey = rng.integers(20, 200, (256, 256), dtype=np.uint8)
+    t = from_origin(500000.0, 5000000.0, 10.0, 10.0)
+    before = write_raster(tmp_path / "b.tif", np.stack([grey] * 3), transform=t)
+    after = np.stack([grey] * 3)
+    after[:, 96:160, 96:160] = rng.integers(20, 200, (3, 64, 64), dtype=np.uint8)  # colour
+    shifted = from_origin(500003.0, 5000003.0, 10.0, 10.0)  # a third of a pixel off
+    after_path = write_raster(tmp_path / "a.tif", after, transform=shifted)
+    box = transform_bounds("EPSG:32633", "EPSG:4326", *bounds(Window(8, 8, 60, 60), t))
+    pair = open_pair(before, after_path, bbox=box)
+    assert not pair.same_grid and int(pair.region.col_off) < 40
+    assert grey_inputs(pair)  # the region is grey in both; the after's centre is not
+    assert not grey_inputs(open_pair(before, after_path))  # over the whole overlap it is not

@@ -121,6 +121,71 @@ def test_a_series_on_a_server_without_ranges_downloads_its_dates_as_change_does(
     result = detect_series(urls, DATES, outdir=tmp_path / "w", **opts)
     notes = [w for w in result.warnings if "does not answer range requests" in w]
     assert len(notes) == 3 and not (tmp_path / "w" / COPY_DIR).exists()  # local: no copies
+    assert result.images == tuple(urls)  # the URLs given, not the downloads in the cache
+    assert json.loads((tmp_path / "w" / "series.json").read_text())["images"] == urls
     detect_series(files, DATES, outdir=tmp_path / "l", **opts)
     for name in ("change_date.tif", "change_interval.tif"):
         assert np.array_equal(_raster(tmp_path / "w" / name)[0], _raster(tmp_path / "l" / name)[0])
+
+
+def _stop_after_copies(monkeypatch) -> list[str]:
+    """Stop series jobs once the method is planned (the dates copied): the methods planned."""
+    planned: list[str] = []
+
+    def stop(stack, spec, *args, **kwargs):
+        planned.append(spec.name)
+        raise RuntimeError("stopped after the copies")
+
+    monkeypatch.setattr(detect, "fit_pairs", stop)
+    return planned
+
+
+def _fresh_urls(range_server, files: list[Path], tag: str) -> tuple[list[Path], list[str]]:
+    """The files under new names (GDAL keeps what it read of a URL), and their URLs."""
+    copies = [range_server.root / f"{tag}_{p.name}" for p in files]
+    for src, dest in zip(files, copies, strict=True):
+        dest.write_bytes(src.read_bytes())
+    return copies, [range_server.url(p.name) for p in copies]
+
+
+def test_auto_chooses_from_the_copies_and_fetches_no_more_than_a_named_method(
+    remote_series, range_server, tmp_path, monkeypatch
+):
+    files, _, box = remote_series
+    planned = _stop_after_copies(monkeypatch)
+    sent = {}
+    for method in ("cva", "auto"):
+        copies, urls = _fresh_urls(range_server, files, method)
+        start = range_server.settled()
+        with pytest.raises(RuntimeError, match="after the copies"):
+            detect_series(urls, DATES, method, bbox=box, outdir=tmp_path / method, **OPTS)
+        sent[method] = range_server.settled() - start
+        blocks = sum(block_bytes(p, BOX) for p in copies)
+        assert 0 < sent[method] <= 2 * blocks, (method, sent[method], blocks)
+    assert planned == ["cva", "learned"]  # three RGB bands: what auto picks for a pair
+    assert sent["auto"] <= 1.01 * sent["cva"], sent  # the choice read the copies, not the URLs
+
+
+def test_auto_on_copies_finds_db_values_inside_the_box(range_server, tmp_path, monkeypatch):
+    """The dB probe reads inside the box: a copy holds nothing outside it (read as 0 there)."""
+    rng = np.random.default_rng(3)
+    paths = []
+    for date in DATES:
+        data = rng.normal(-12, 2, (1, 1024, 1024)).astype(np.float32)
+        path = range_server.root / f"sar_{date}.tif"
+        profile = dict(driver="GTiff", width=1024, height=1024, count=1, dtype="float32",
+                       crs="EPSG:32633", transform=rasterio.transform.from_origin(
+                           500000, 5000000, 10, 10), tiled=True, blockxsize=256,
+                       blockysize=256)  # fmt: skip
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(data)
+            transform, crs = ds.transform, ds.crs
+        paths.append(path)
+    inner = Window(520, 520, 300, 300)  # off the top left block
+    box = transform_bounds(crs, "EPSG:4326", *window_bounds(inner, transform))
+    urls = [range_server.url(p.name) for p in paths]
+    planned = _stop_after_copies(monkeypatch)
+    with pytest.raises(RuntimeError, match="after the copies"):
+        detect_series(urls, DATES, "auto", bbox=box, outdir=tmp_path / "sar", **OPTS)
+    assert (tmp_path / "sar" / COPY_DIR).is_dir()
+    assert planned == ["sar"]  # float values below -3 dB: radar backscatter

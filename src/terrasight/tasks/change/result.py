@@ -125,7 +125,8 @@ class ChangeResult:
         method_choice: how ``method="auto"`` chose :attr:`method` (``requested``,
             ``chosen``, ``kind``, ``reason``), or None when the method was named.
         local_inputs: local copies of remote inputs over the area of interest (in the
-            job folder, on the inputs' grids), read instead of :attr:`before` and
+            job folder, on the inputs' grids) or of a whole file downloaded from a server
+            that sends no parts (in the cache), read instead of :attr:`before` and
             :attr:`after` by the facts and the report; empty when the inputs are read
             themselves. See :attr:`input_paths`.
 

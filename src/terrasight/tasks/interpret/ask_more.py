@@ -30,6 +30,7 @@ from terrasight.tasks.interpret.ask_select import (
     percent_text,
     select,
 )
+from terrasight.tasks.interpret.facts_data import image_date_of
 
 if TYPE_CHECKING:
     from terrasight.tasks.interpret.ask_parse import Query
@@ -126,8 +127,11 @@ def _sides(f: ObjectFacts, what: str, scale: float, name: str) -> str:
 
 def dates(facts: ChangeFacts, q: Query) -> Answer:
     """The pair's two dates: the changes happened between them, and a pair says no more."""
-    found = {role: image_date_of(path) for role, path in (("before", facts.before),
-                                                          ("after", facts.after))}  # fmt: skip
+    roles = (("before", facts.before), ("after", facts.after))
+    if len(facts.dates) == 2:  # read from the files the job read (copies keep the tags)
+        found = {role: _iso(facts.dates[k]) for k, (role, _) in enumerate(roles)}
+    else:
+        found = {role: image_date_of(path) for role, path in roles}
     names = {"before": Path(facts.before).name, "after": Path(facts.after).name}
     if None in found.values():
         missing = " and ".join(names[r] for r, d in found.items() if d is None)
@@ -149,25 +153,8 @@ def dates(facts: ChangeFacts, q: Query) -> Answer:
     return Answer(text, [str(before), str(after)], "date", ids, "date")
 
 
-def image_date_of(path: str) -> dt.date | None:
-    """An image's date from its tags (a local file) or its name; None when neither has one.
-
-    Example:
-        >>> image_date_of("/nowhere/S2A_MSIL1C_20160812T101032_N0204_R022_T32TQM.tif")
-        datetime.date(2016, 8, 12)
-    """
-    from terrasight.tasks.series.dates import image_date
-
-    tags: dict[str, str] = {}
-    if Path(path).is_file():
-        import rasterio
-
-        try:
-            with rasterio.open(path) as ds:
-                tags = dict(ds.tags())
-        except rasterio.errors.RasterioIOError:
-            tags = {}
-    return image_date(path, tags)
+def _iso(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
 
 
 def clouds(facts: ChangeFacts, q: Query) -> Answer:

@@ -7,6 +7,7 @@ any model or image.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -129,6 +130,9 @@ class ChangeFacts:
         cloud_check: ``"checked"`` where a cloud mask ran, else ``"not checked (why)"``
             (``""``: not recorded); cloud_area: the area left out as cloud or shadow (None
             where no mask ran).
+        dates: the before and after images' dates (ISO, None where unknown) from the tags
+            of the files the job read (local copies, downloads and STAC Items' VRTs keep
+            them) or the names given; ``()`` where not recorded.
     """
 
     before: str
@@ -157,6 +161,7 @@ class ChangeFacts:
     warnings: tuple[str, ...] = ()
     cloud_check: str = ""
     cloud_area: float | None = None
+    dates: tuple[str | None, ...] = ()
 
     @property
     def object_count(self) -> int:
@@ -208,7 +213,7 @@ class ChangeFacts:
             objects.append(ObjectFacts(**values))
         kept = {f.name for f in fields(cls)} - {"objects"}
         values = {k: data[k] for k in kept if k in data}
-        for name in ("classes", "quality_issues", "notes", "warnings"):
+        for name in ("classes", "quality_issues", "notes", "warnings", "dates"):
             values[name] = tuple(values.get(name, ()))
         return cls(objects=tuple(objects), **values)
 
@@ -264,7 +269,23 @@ def totals(
         cloud_area=(
             float(result.cloud_pixels * result.pixel_area) if result.clouds_checked else None
         ),
+        dates=image_dates(result),
     )
+
+
+def image_dates(result: ChangeResult) -> tuple[str | None, str | None]:
+    """The before and after images' dates (ISO): from the tags or names of the files the
+    job read, else from the names given (a URL's or a STAC Item's).
+
+    Example:
+        >>> image_dates(result)  # doctest: +SKIP
+        ('2019-06-01', '2024-06-01')
+    """
+    found = []
+    for given, read in zip((result.before, result.after), result.input_paths, strict=True):
+        date = image_date_of(read) or image_date_of(given)
+        found.append(date.isoformat() if date is not None else None)
+    return found[0], found[1]
 
 
 def write_facts(facts: ChangeFacts, path: str | Path) -> Path:
@@ -309,3 +330,24 @@ def model_and_classes(
         return LANDCOVER_MODEL, LANDCOVER_CLASSES
     extra = tuple(c for c in options.classes if c not in LANDCOVER_CLASSES)
     return f"{LANDCOVER_MODEL} and {text_model}", LANDCOVER_CLASSES + extra
+
+
+def image_date_of(path: str) -> dt.date | None:
+    """An image's date from its tags (a local file) or its name; None when neither has one.
+
+    Example:
+        >>> image_date_of("/nowhere/S2A_MSIL1C_20160812T101032_N0204_R022_T32TQM.tif")
+        datetime.date(2016, 8, 12)
+    """
+    from terrasight.tasks.series.dates import image_date
+
+    tags: dict[str, str] = {}
+    if Path(path).is_file():
+        import rasterio
+
+        try:
+            with rasterio.open(path) as ds:
+                tags = dict(ds.tags())
+        except rasterio.errors.RasterioIOError:
+            tags = {}
+    return image_date(path, tags)

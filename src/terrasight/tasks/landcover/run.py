@@ -95,7 +95,7 @@ def plan_bands(
     if bands is not None:
         if len(src.bands) not in (3, 4):
             raise BandSelectionError(
-                f"{src.path}: land cover needs --bands red,green,blue[,nir] (3 or 4 bands), "
+                f"{src.given}: land cover needs --bands red,green,blue[,nir] (3 or 4 bands), "
                 f"not {len(src.bands)}."
             )
         return tuple(src.bands[:3]), (src.bands[3] if len(src.bands) == 4 else None), []
@@ -107,7 +107,7 @@ def plan_bands(
         return rgb, nir, []
     if src.count < 3:
         raise BandSelectionError(
-            f"{src.path}: has {src.count} band(s); land cover needs red, green and blue. "
+            f"{src.given}: has {src.count} band(s); land cover needs red, green and blue. "
             "Give an RGB or multispectral image (or name its bands with --bands red,green,blue)."
         )
     note = (
@@ -122,7 +122,7 @@ def _check_colour(src: RasterSource, rgb: tuple[int, ...]) -> None:
     colour and only guess (a radar scene came out "no water")."""
     if grey_bands(src, list(rgb)):
         raise BandSelectionError(
-            f"{src.path}: its bands {', '.join(map(str, rgb))} hold the same values (a grey "
+            f"{src.given}: its bands {', '.join(map(str, rgb))} hold the same values (a grey "
             "image: radar or panchromatic stored as RGB); land cover needs colour (red, "
             "green and blue), so it is not measured. Give a colour image."
         )

@@ -112,7 +112,8 @@ def detect_series(
         dates: one date per image (``"2019-06-01"``, :class:`datetime.date`, or one
             comma-separated string); read from each file's tags or name when None.
         method: a change method name (``cva``, ``irmad``, ``learned``...), or ``"auto"``:
-            the method ``detect_changes`` would choose for the first two dates.
+            the method ``detect_changes`` would choose for the first two dates (chosen in
+            the job, on the local copies of remote dates over ``bbox``).
         outdir: the job folder (created).
         min_pixels: change objects smaller than this are dropped.
         cloud_mask: ``"auto"``, ``"on"`` or ``"off"``.
@@ -151,19 +152,20 @@ def detect_series(
     stack = open_stack(
         images, parse_dates(dates), opts.bands, opts.nodata, opts.resampling, opts.bbox
     )
-    spec, given = _method(opts, stack)
-    method_options = method_options_for(spec, _series_defaults(spec.name, given))
-    spec.check_requirements()
-    plan = _Plan(stack, spec, opts, method_options, cache or ModelCache())
+    cache = cache or ModelCache()
+    # A named method is checked now; "auto" chooses in the job, from the local copies of
+    # the dates when it makes them (the choice reads a few windows of the first two).
+    plan = None if opts.method == AUTO else _plan(stack, opts, cache)
+    given = _Given(stack, opts, cache, plan)
     env = rasterio.Env(GDAL_CACHEMAX=opts.gdal_cache_mb, GDAL_NUM_THREADS=1)
     if outdir is not None:
         folder = Path(outdir)
         with job_lock(folder), env:
-            return _run(plan, folder, overwrite, report, progress)
+            return _run(given, folder, overwrite, report, progress)
 
     def run(folder: Path) -> SeriesResult:
         with env:
-            return _run(plan, folder, overwrite, report, progress)
+            return _run(given, folder, overwrite, report, progress)
 
     return in_temporary_folder("terrasight-series-", run)
 
@@ -175,6 +177,25 @@ rises with the amount of change in a pair, missed a fifth of a planted clearing)
 matches each pair's later date to the earlier one pixel by pixel (a haze or the changes
 on one date shifted its mean and spread, which dated bright unchanged pixels: a field of
 cumulus, about 1 % of the pixels of a Landsat series)."""
+
+
+@dataclass(frozen=True)
+class _Given:
+    """The job as asked: the dates as given (URLs), its options, and its plan unless the
+    method is ``"auto"`` (then planned once the dates are local)."""
+
+    stack: SeriesStack
+    opts: SeriesOptions
+    cache: ModelCache
+    plan: _Plan | None
+
+
+def _plan(stack: SeriesStack, opts: SeriesOptions, cache: ModelCache) -> _Plan:
+    """The method (chosen on ``stack`` for ``"auto"``), its checked options and requirements."""
+    spec, given = _method(opts, stack)
+    method_options = method_options_for(spec, _series_defaults(spec.name, given))
+    spec.check_requirements()
+    return _Plan(stack, spec, opts, method_options, cache)
 
 
 def _method(opts: SeriesOptions, stack: SeriesStack) -> tuple[MethodSpec, Any]:
@@ -194,21 +215,26 @@ def _series_defaults(method: str, given: Any) -> Any:
     return {**METHOD_DEFAULTS.get(method, {}), **dict(given)}
 
 
-def _signature(plan: _Plan) -> dict[str, Any]:
-    stack = plan.stack
+def _signature(given: _Given) -> dict[str, Any]:
+    """The job's identity; with ``"auto"``, the method as asked (the choice follows from
+    the images, which the signature identifies)."""
+    stack, plan = given.stack, given.plan
+    options = given.opts.method_options
     signature = {
         "images": [file_identity(stack.source(k).path) for k in range(len(stack))],
         "dates": [d.isoformat() for d in stack.dates],
         "bands": list(stack.first.bands),
-        "method": plan.spec.name,
-        "options": plan.opts.signature(),
-        "method_options": plan.method_options.to_dict(),
+        "method": plan.spec.name if plan else AUTO,
+        "options": given.opts.signature(),
+        "method_options": plan.method_options.to_dict()
+        if plan
+        else (options.to_dict() if isinstance(options, MethodOptions) else dict(options)),
     }
     return json.loads(json.dumps(signature))
 
 
 def _run(
-    given: _Plan, folder: Path, overwrite: bool, report: bool, progress: bool = False
+    given: _Given, folder: Path, overwrite: bool, report: bool, progress: bool = False
 ) -> SeriesResult:
     # The journal names the dates as given (URLs); the job reads their local copies, if
     # any, made once the folder is known to be this job's.
@@ -217,7 +243,10 @@ def _run(
     if job.complete and (folder / SERIES_JSON).is_file():
         return load_series(folder)
     local = local_stack(given.stack, given.opts, folder, progress)
-    plan = replace(given, stack=local)
+    if given.plan is None:
+        plan = _plan(local, given.opts, given.cache)
+    else:
+        plan = replace(given.plan, stack=local)
     stack, opts = plan.stack, plan.opts
     notes: list[str] = []
     fresh = job.fitted is None

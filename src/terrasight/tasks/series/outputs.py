@@ -136,7 +136,7 @@ def finish(
     )
     result = SeriesResult(
         method=method,
-        images=tuple(str(named.source(k).path) for k in range(n)),
+        images=tuple(str(named.source(k).given) for k in range(n)),
         dates=tuple(iso),
         folder=folder,
         crs=crs,

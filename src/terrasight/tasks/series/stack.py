@@ -59,7 +59,8 @@ class SeriesStack:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(self.source(k).name for k in range(len(self)))
+        """Each date's file name as given (a URL's, an Item's: not a download's or a VRT's)."""
+        return tuple(self.source(k).given_name for k in range(len(self)))
 
     @property
     def band_names(self) -> tuple[str, ...]:
@@ -87,13 +88,13 @@ class SeriesStack:
 
     def warnings(self) -> tuple[str, ...]:
         """Notes about the inputs: no CRS, dates resampled onto the first grid."""
-        notes = list(self.first.warnings)
+        notes, names = list(self.first.warnings), self.names
         for k in range(1, len(self)):
             pair = self.pairs[k]
             notes.extend(w for w in pair.after.warnings if w not in notes)
             if not pair.same_grid:
                 notes.append(
-                    f"{pair.after.name} was resampled onto the grid of {self.first.name} "
+                    f"{names[k]} was resampled onto the grid of {names[0]} "
                     f"({pair.resampling.name})."
                 )
         return tuple(notes)

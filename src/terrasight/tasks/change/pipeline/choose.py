@@ -204,7 +204,7 @@ def _kind_of(pair: RasterPair, facts: InputFacts, sensor: str) -> tuple[str, str
     polar = [m.group(1) for name in names if (m := SAR_NAME.search(name.lower()))]
     if polar and n <= 4:
         return "sar", f"the bands are named {listed} (SAR polarisations)"
-    if n <= 2 and facts.dtype.startswith("float") and _in_db(pair.before):
+    if n <= 2 and facts.dtype.startswith("float") and _in_db(pair.before, pair.region):
         return "sar", f"{n} float band(s) with values below {DB_BELOW:g}: SAR backscatter in dB"
     if n == 1:
         return "panchromatic", (
@@ -253,11 +253,13 @@ def _landsat_like(facts: InputFacts) -> bool:
     return named or (facts.bands in (6, 7) and swir)
 
 
-def _in_db(source: RasterSource) -> bool:
-    """Whether the first band's values (a corner window) go below :data:`DB_BELOW`."""
+def _in_db(source: RasterSource, region: Window) -> bool:
+    """Whether the first band's values (the corner window of ``region``, the part of the
+    image the job reads) go below :data:`DB_BELOW`."""
+    w, h = min(PROBE, int(region.width)), min(PROBE, int(region.height))
+    window = Window(int(region.col_off), int(region.row_off), w, h)
     with source.open() as ds:
-        w, h = min(PROBE, source.width), min(PROBE, source.height)
-        data = ds.read(source.bands[0], window=Window(0, 0, w, h), masked=True)
+        data = ds.read(source.bands[0], window=window, masked=True)
     values = data.compressed()
     values = values[np.isfinite(values)]
     return bool(values.size and np.percentile(values, 1) < DB_BELOW)

@@ -88,7 +88,7 @@ def cloud_config(
     if config is None and mode == "on":
         raise BandSelectionError(
             f"cloud masks need blue, green, red and nir bands in reflectance units; the selected "
-            f"bands of {source.path} are {list(band_names)}. Use cloud_mask='off' "
+            f"bands of {source.given} are {list(band_names)}. Use cloud_mask='off' "
             "(--cloud-mask off)."
         )
     if config is not None and not cloud_masking_available():
@@ -249,7 +249,7 @@ def date_config(
         offset=_one_or_all(model.offset),
         product_level=scaling.product_level or base.product_level,
     )
-    return config, f"{source.name}: {scaling.describe()} ({scaling.source})"
+    return config, f"{source.given_name}: {scaling.describe()} ({scaling.source})"
 
 
 def _one_or_all(values: tuple[float, ...]) -> float | tuple[float, ...]:
@@ -280,7 +280,7 @@ def _date_scaling(
         "give the product's scale and offset (--reflectance-scale, --reflectance-offset)"
     )
     return None, (
-        f"the bands of {source.name} do not look like reflectance at "
+        f"the bands of {source.given_name} do not look like reflectance at "
         f"{scaling.describe()} ({scaling.source}): {check.reason}, so cloud masks were "
         f"skipped; {hint}."
     )

@@ -147,7 +147,7 @@ def detect_changes(
     if len(pair.before.bands) < spec.min_bands:
         raise BandSelectionError(
             f"method {spec.name!r} needs at least {spec.min_bands} bands; "
-            f"{len(pair.before.bands)} selected from {pair.before.path}."
+            f"{len(pair.before.bands)} selected from {pair.before.given}."
         )
     plan = Plan(pair, spec, opts, method_options, cache, choice)
     if outdir is not None:
@@ -351,9 +351,9 @@ def _fit(
 
 def _no_valid_message(pair: RasterPair, vb: int, va: int) -> str:
     if vb == 0:
-        culprit = f"the before image {pair.before.path} (nodata={pair.before.nodata})"
+        culprit = f"the before image {pair.before.given} (nodata={pair.before.nodata})"
     elif va == 0:
-        culprit = f"the after image {pair.after.path} (nodata={pair.after.nodata})"
+        culprit = f"the after image {pair.after.given} (nodata={pair.after.nodata})"
     else:
         culprit = "the two images together (their valid areas do not meet, or clouds cover them)"
     return (

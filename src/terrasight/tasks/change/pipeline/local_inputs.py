@@ -57,7 +57,7 @@ def as_given(result: ChangeResult, given: Plan, ran: Plan) -> ChangeResult:
         return result
     return replace(
         result,
-        before=str(given.pair.before.path),
-        after=str(given.pair.after.path),
+        before=str(given.pair.before.given),
+        after=str(given.pair.after.given),
         local_inputs=(str(ran.pair.before.path), str(ran.pair.after.path)),
     )

@@ -103,8 +103,8 @@ def build_result(
     area, unit = pixel_area(pair.before.crs, pair.transform)
     return ChangeResult(
         method=plan.spec.name,
-        before=str(pair.before.path),
-        after=str(pair.after.path),
+        before=str(pair.before.given),
+        after=str(pair.after.given),
         crs=pair.before.crs.to_wkt() if pair.before.crs else None,
         transform=tuple(pair.transform)[:6],
         width=int(pair.region.width),
@@ -128,7 +128,16 @@ def build_result(
         quality_issues=quality_issues,
         cloud_check=cloud_check,
         method_choice=plan.choice.to_dict() if plan.choice else None,
+        local_inputs=_made_files(pair),
     )
+
+
+def _made_files(pair: RasterPair) -> tuple[str, str] | tuple[()]:
+    """The files read, when one was made from the input given (a whole download of a URL,
+    a STAC Item's VRT): the result names the inputs as given."""
+    if pair.before.origin is None and pair.after.origin is None:
+        return ()
+    return str(pair.before.path), str(pair.after.path)
 
 
 def progress_callback(progress: bool | Progress, pair: RasterPair) -> Progress | None:
