@@ -18,6 +18,13 @@ Sections (``--sections``, all by default):
     pooled over **Szada (7 crops): the validation split** and over Tiszadob and
     Archieve (6 crops: the test split), and all 13 pooled (as
     ``change_accuracy.json``).
+``rennes-block``
+    a 40 x 40 px block of Nantes' after date pasted into Rennes' before date,
+    compared with Rennes' before date (identical elsewhere; the test of
+    ``tests/tasks/change/test_large_change.py``): recall and changed share.
+``demo``
+    the pair ``terrasight demo`` builds (simulated changes on a real Sentinel-2
+    cut), as ``change_accuracy.py``'s demo section.
 ``landsat``, ``sar``, ``oscd``
     Nanjing Landsat TM (6 bands), Bern and Sulzberger SAR (one band), the 9 OSCD
     cities (4 bands, ``tolerance=0``, pooled), as ``change_accuracy.py`` runs them.
@@ -65,7 +72,9 @@ RULE = "The rule for the default" + __doc__.split("The rule for the default")[1]
 CUTS = ("otsu", "two-step", "ki", "three-class")
 VARIANTS = {**{c: {"threshold": c} for c in CUTS}, "floor": {"otsu": "false"}}
 """Label -> cva options."""
-SECTIONS = ("planted", "airchange-val", "airchange-test", "landsat", "sar", "oscd")
+SECTIONS = (
+    "planted", "airchange-val", "airchange-test", "rennes-block", "demo", "landsat", "sar", "oscd",
+)  # fmt: skip
 PALETTE = {
     "roof": (200, 50, 45),
     "lawn": (40, 150, 50),
@@ -131,6 +140,53 @@ def section_planted() -> dict[str, Any]:
     return out
 
 
+def section_rennes_block() -> dict[str, Any]:
+    """Each variant on the Rennes block: recall of the block, changed and true share."""
+    import rasterio
+
+    from terrasight.eval.sensors import oscd_pair
+    from terrasight.tasks.change.pipeline.detect import detect_changes
+
+    root = SHARED_DATA / "change" / "oscd"
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="terrasight-cut-") as tmp:
+        rennes = oscd_pair(root, "rennes", Path(tmp) / "rennes")
+        nantes = oscd_pair(root, "nantes", Path(tmp) / "nantes")
+        with rasterio.open(rennes.before) as ds:
+            profile, before = ds.profile, ds.read()
+        with rasterio.open(nantes.after) as ds:
+            other = ds.read()
+        after, truth = before.copy(), np.zeros(before.shape[1:], bool)
+        truth[150:190, 250:290] = True
+        after[:, truth] = other[:, 50:90, 50:90].reshape(before.shape[0], -1)
+        path = Path(tmp) / "after.tif"
+        with rasterio.open(path, "w", **profile) as ds:
+            ds.write(after)
+        for label, opts in VARIANTS.items():
+            result = detect_changes(
+                rennes.before, path, "cva", outdir=Path(tmp) / label, **_mo(opts)
+            )
+            mask = result.mask().astype(bool)
+            out[label] = {
+                "recall": round(float((mask & truth).sum() / truth.sum()), 4),
+                "changed_share": round(float(mask.mean()), 5),
+                "truth_share": round(float(truth.mean()), 5),
+                "objects": len(result.objects),
+                "magnitude_threshold": round(float(result.params["magnitude_threshold"]), 4),
+            }
+    return out
+
+
+def section_demo() -> dict[str, Any]:
+    """Each variant on the demo pair (``change_accuracy.py``'s demo section)."""
+    import change_accuracy
+
+    variants = {label: ("cva", dict(opts), False) for label, opts in VARIANTS.items()}
+    with tempfile.TemporaryDirectory(prefix="terrasight-cut-") as tmp:
+        rows = change_accuracy.section_demo(variants, Path(tmp))
+    return {label: {**r, "seconds": round(r["seconds"], 1)} for label, r in rows.items()}
+
+
 def _mo(opts: dict[str, str]) -> dict[str, Any]:
     return {"method_options": dict(opts)} if opts else {}
 
@@ -192,6 +248,14 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"{dataset:<22} {label:<12} {r['f1']:>6.3f} {r['changed_share']:>8.4f} "
             f"{r['truth_share']:>7.4f} {ratio:>6.2f}"
+        )
+    for label, r in results.get("demo", {}).items():
+        p = r["pooled"]
+        lines.append(f"{'demo':<22} {label:<12} {p['f1']:>6.3f}  objects={r['objects']}")
+    for label, r in results.get("rennes-block", {}).items():
+        lines.append(
+            f"{'rennes-block':<22} {label:<12} recall={r['recall']:.2f} "
+            f"changed={r['changed_share']:.4f} truth={r['truth_share']:.4f}"
         )
     for label, r in results.get("planted", {}).items():
         found = " ".join(f"{k}={v:.2f}" for k, v in r["found"].items())
@@ -262,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     for section in args.sections:
         if section == "planted":
             results["planted"] = section_planted()
+        elif section == "rennes-block":
+            results[section] = section_rennes_block()
+        elif section == "demo":
+            results[section] = section_demo()
         elif section.startswith("airchange"):
             results[section] = section_airchange(section.split("-")[1])
         else:
