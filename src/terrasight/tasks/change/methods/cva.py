@@ -22,14 +22,15 @@ squared magnitudes are modelled as a scaled chi-square (degrees of freedom
 from the correlation of the band differences, scale from the median
 magnitude, so it assumes fewer than half of the pixels changed), and the
 noise floor is its ``1 - significance`` quantile. The threshold is the larger
-of the floor and a cut of the magnitudes (``threshold``, below): Otsu splits any histogram, even one with nothing
-to split (it flagged all of an identical pair and a quarter of a pair that
-differs by a gain and noise), so it only ever raises the threshold above the
-floor, where a scene's change forms its own mode or its unchanged texture is
-heavier-tailed than sensor noise. (Using Otsu only when the histogram is
-bimodal by Otsu's separability measure scored lower: pooled AirChange F1 0.336
-against 0.342, demo pair 0.86 against 0.94, with the mean statistics.) So two identical images, or two
-that differ only by a gain and sensor noise, give no change.
+of the floor and a cut of the magnitudes (``threshold``, below): Otsu splits
+any histogram, even one with nothing to split (it flagged all of an identical
+pair and a quarter of a pair that differs by a gain and noise), so it only
+ever raises the threshold above the floor, where a scene's change forms its
+own mode or its unchanged texture is heavier-tailed than sensor noise. (Using
+Otsu only when the histogram is bimodal by Otsu's separability measure scored
+lower: pooled AirChange F1 0.336 against 0.342, demo pair 0.86 against 0.94,
+with the mean statistics.) So two identical images, or two that differ only
+by a gain and sensor noise, give no change.
 
 The cut is ``threshold="two-step"`` by default
 (:func:`~terrasight.tasks.change.methods.cuts.two_step`): Otsu's cut, lowered
@@ -38,9 +39,11 @@ the pixels and the part below is clearly two modes. With the after date
 matched to the before date one very large change (a new roof on sand) can
 carry Otsu's cut above every moderate one (two lawns that changed colour):
 Otsu alone then finds the roof only. On the real pairs measured (AirChange,
-Nanjing, Bern, Sulzberger, 9 OSCD cities) the two cuts gave the same masks;
-``benchmarks/results/change_cut.json``. ``threshold="otsu"`` is the cut of
-the versions before. The probability is a logistic of the magnitude centred on the
+Nanjing, Bern, Sulzberger, 9 OSCD cities) and the demo pair the two cuts gave
+the same masks (``benchmarks/results/change_cut.json``); ``threshold="otsu"``
+is the cut of the versions before.
+
+The probability is a logistic of the magnitude centred on the
 threshold, so ``probability >= 0.5`` is exactly the mask.
 
 Small misregistration between dates lights up every sharp edge (field borders,
