@@ -25,6 +25,11 @@ Sections (``--sections``, all by default):
 ``demo``
     the pair ``terrasight demo`` builds (simulated changes on a real Sentinel-2
     cut), as ``change_accuracy.py``'s demo section.
+``probe``
+    why ``two-step`` does or does not leave Otsu's cut, pair by pair: the share of
+    the fitted magnitudes above Otsu's cut and the separability of the part below
+    (the second step applies where the share is under 5 % and the separability at
+    least 0.8), on every real pair above and the demo pair.
 ``landsat``, ``sar``, ``oscd``
     Nanjing Landsat TM (6 bands), Bern and Sulzberger SAR (one band), the 9 OSCD
     cities (4 bands, ``tolerance=0``, pooled), as ``change_accuracy.py`` runs them.
@@ -74,6 +79,7 @@ VARIANTS = {**{c: {"threshold": c} for c in CUTS}, "floor": {"otsu": "false"}}
 """Label -> cva options."""
 SECTIONS = (
     "planted", "airchange-val", "airchange-test", "rennes-block", "demo", "landsat", "sar", "oscd",
+    "probe",
 )  # fmt: skip
 PALETTE = {
     "roof": (200, 50, 45),
@@ -185,6 +191,41 @@ def section_demo() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="terrasight-cut-") as tmp:
         rows = change_accuracy.section_demo(variants, Path(tmp))
     return {label: {**r, "seconds": round(r["seconds"], 1)} for label, r in rows.items()}
+
+
+def section_probe() -> dict[str, Any]:
+    """Per dataset, per fit: share above Otsu's cut and the lower split's separability."""
+    from terrasight.tasks.change.methods import cuts
+    from terrasight.tasks.change.methods.threshold import otsu
+
+    seen: list[dict[str, float]] = []
+    cut = cuts.cut
+
+    def probe(magnitudes: np.ndarray, floor: float, name: str = "otsu") -> float:
+        first = otsu(magnitudes)
+        _, eta = cuts.separability(magnitudes[magnitudes <= first])
+        above = float(np.mean(magnitudes > first))
+        seen.append({"above_otsu": round(above, 4), "lower_separability": round(eta, 3)})
+        return cut(magnitudes, floor, name)
+
+    global VARIANTS
+    variants, VARIANTS = VARIANTS, {"two-step": {"threshold": "two-step"}}
+    cuts.cut = probe  # type: ignore[assignment]
+    out: dict[str, Any] = {}
+    try:
+        runs = {
+            "airchange-val": lambda: section_airchange("val"),
+            "airchange-test": lambda: section_airchange("test"),
+            "demo": section_demo,
+            **{name: (lambda n=name: section_sensor(n)) for name in ("landsat", "sar", "oscd")},
+        }
+        for name, run in runs.items():
+            seen.clear()
+            run()
+            out[name] = list(seen)
+    finally:
+        cuts.cut, VARIANTS = cut, variants
+    return out
 
 
 def _mo(opts: dict[str, str]) -> dict[str, Any]:
@@ -328,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
             results["planted"] = section_planted()
         elif section == "rennes-block":
             results[section] = section_rennes_block()
+        elif section == "probe":
+            results[section] = section_probe()
         elif section == "demo":
             results[section] = section_demo()
         elif section.startswith("airchange"):
