@@ -110,7 +110,11 @@ def test_method_options_reach_the_method(planted_pair, tmp_path):
             ["-O", "tolerence=1"],
             "Error: unknown option 'tolerence' for change method 'cva'. Did you mean 'tolerance'?",
         ),
-        (["-O", "threshold=0.5"], "Error: unknown option 'threshold' for change method 'cva'."),
+        (["-O", "max_iter=5"], "Error: unknown option 'max_iter' for change method 'cva'."),
+        (
+            ["-O", "threshold=0.5"],
+            "Error: option 'threshold' of change method 'cva' must be 'otsu', 'two-step', 'ki',",
+        ),
         (
             ["--tile-size", "300"],
             "Error: option 'tile_size' of detect_changes must be None or a multiple of 256",

@@ -254,7 +254,8 @@ method_options_option = click.option(
     "method_options",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Option for the method, repeatable. cva: tolerance=0..2, otsu=true|false; irmad: "
+    help="Option for the method, repeatable. cva: tolerance=0..2, otsu=true|false, "
+    "threshold=two-step|otsu|ki|three-class; irmad: "
     "threshold=significance|otsu|0..1, significance=0..1, max_iter, tol; learned: "
     "threshold=0..1, checkpoint=PATH, model=NAME, engine=auto|int8|onnx|torch; sar: "
     "filter=lee|median|mean|none, filter_size=1..11 (odd), direction=both|increase|decrease, "

@@ -29,10 +29,6 @@ MUDDY = np.array((168, 178, 6), np.float32)
 FIELD = (20, 20, 50)
 ROOF_AT = (120, 120, 24)
 UNSURE_AT = (120, 20, 40)
-PLANTED_CUT = "cva with each date's own mean and spread"
-"""How the planted changes are cut: with the matched default, Otsu's cut falls between the
-new roof's large change and the two lawns' smaller ones (a known limit of one cut over a
-flat scene), and these tests are about the check, not the cut."""
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +46,6 @@ def _run(planted: tuple[Path, Path], out: Path, mode: str):
         "cva",
         outdir=out,
         min_pixels=10,
-        method_options={"standardise": "mean"},  # see PLANTED_CUT
         classes=True,
         landcover_network=ColourNetwork(),  # type: ignore[arg-type]
         landcover_check=mode,
@@ -129,8 +124,7 @@ def test_cli_drop_reports_what_it_removed(planted, tmp_path, monkeypatch):
     res = CliRunner().invoke(
         main,
         ["change", str(planted[0]), str(planted[1]), "-o", str(out), "--method", "cva",
-         "--min-pixels", "10", "-O", "standardise=mean", "--landcover-check", "drop", "--no-facts",
-         "--quiet"],
+         "--min-pixels", "10", "--landcover-check", "drop", "--no-facts", "--quiet"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
@@ -167,7 +161,6 @@ def test_the_check_alone_implies_classes(planted, tmp_path):
         "cva",
         outdir=tmp_path / "implied",
         min_pixels=10,
-        method_options={"standardise": "mean"},
         landcover_network=ColourNetwork(),  # type: ignore[arg-type]
         landcover_check="flag",
     )

@@ -297,8 +297,9 @@ class MethodSpec:
     Example:
         >>> from terrasight.tasks.change.methods.registry import get_method
         >>> spec = get_method("cva")
-        >>> spec.parse_options({"tolerance": "0"})
-        CVAOptions(tolerance=0, significance=0.001, otsu=True, standardise='matched')
+        >>> opts = spec.parse_options({"tolerance": "0"})
+        >>> type(opts).__name__, opts.tolerance
+        ('CVAOptions', 0)
     """
 
     name: str

@@ -208,6 +208,7 @@ def fit(
         significance=opts.significance,
         otsu=opts.threshold == "otsu",
         standardise="mean",  # as measured (benchmarks/results/change_one_band.json)
+        threshold="otsu",  # idem
     )
     fitted = cva.fit(filtered, band_names, inner)
     if opts.threshold == "ki":

@@ -14,7 +14,7 @@ def otsu(values: np.ndarray, bins: int = 256) -> float:
         >>> 0 < otsu(v) < 10
         True
     """
-    hist, edges = _histogram(values, bins, "otsu")
+    hist, edges = histogram(values, bins, "otsu")
     if hist is None:  # one value only
         return float(edges[-1])
     return otsu_from_histogram(hist, edges)
@@ -49,7 +49,7 @@ def kittler_illingworth(values: np.ndarray, bins: int = 256) -> float:
         >>> 3 < kittler_illingworth(v) < 6
         True
     """
-    hist, edges = _histogram(values, bins, "kittler_illingworth")
+    hist, edges = histogram(values, bins, "kittler_illingworth")
     if hist is None:  # one value only
         return float(edges[-1])
     lo, hi = float(edges[0]), float(edges[-1])
@@ -71,9 +71,17 @@ def kittler_illingworth(values: np.ndarray, bins: int = 256) -> float:
     return float(edges[int(np.argmin(cost)) + 1])
 
 
-def _histogram(values: np.ndarray, bins: int, name: str) -> tuple[np.ndarray | None, np.ndarray]:
+def histogram(
+    values: np.ndarray, bins: int, name: str = "histogram"
+) -> tuple[np.ndarray | None, np.ndarray]:
     """``(counts, edges)`` of the finite values over their range; ``(None, [value])`` when
-    they are all one value. ValueError without a finite value."""
+    they are all one value. ValueError without a finite value.
+
+    Example:
+        >>> counts, edges = histogram(np.array([0.0, 1.0, 1.0, np.nan]), 2)
+        >>> counts.tolist(), edges.tolist()
+        ([1, 2], [0.0, 0.5, 1.0])
+    """
     values = np.asarray(values, dtype=np.float64).ravel()
     values = values[np.isfinite(values)]
     if values.size == 0:

@@ -298,8 +298,10 @@ def options_for_choice(
 
     Example:
         >>> from terrasight.tasks.change.methods.registry import get_method
-        >>> options_for_choice(get_method("cva"), {}, MethodChoice("auto", "cva", "other", "x"))
-        CVAOptions(tolerance=1, significance=0.001, otsu=True, standardise='matched')
+        >>> choice = MethodChoice("auto", "cva", "other", "x")
+        >>> opts = options_for_choice(get_method("cva"), {}, choice)
+        >>> type(opts).__name__, opts.tolerance
+        ('CVAOptions', 1)
     """
     if not isinstance(given, MethodOptions):
         given = {**choice.options, **given}

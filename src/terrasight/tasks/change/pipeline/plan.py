@@ -47,8 +47,9 @@ def method_options_for(spec: MethodSpec, given: Mapping[str, Any] | MethodOption
 
     Example:
         >>> from terrasight.tasks.change.methods.registry import get_method
-        >>> method_options_for(get_method("cva"), {"tolerance": "2"})
-        CVAOptions(tolerance=2, significance=0.001, otsu=True, standardise='matched')
+        >>> opts = method_options_for(get_method("cva"), {"tolerance": "2"})
+        >>> type(opts).__name__, opts.tolerance
+        ('CVAOptions', 2)
     """
     if isinstance(given, MethodOptions):
         if not isinstance(given, spec.options):
