@@ -55,12 +55,22 @@ def start_build(archive: Path, db: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _rows(db: Path) -> int:
+    """Rows in the table so far; 0 while the build is still creating it (its folder can
+    appear before the table can be opened)."""
+    if not (db / f"{store.TABLE}.lance").exists():
+        return 0
+    try:
+        return store.open_table(db).count_rows()
+    except ValueError:  # "Table 'tiles' was not found": created a moment later
+        return 0
+
+
 def kill_when(proc: subprocess.Popen, db: Path, least: int, timeout: float = 120.0) -> int:
     """SIGKILL the build once the table holds at least ``least`` rows (and not all)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
-        table = store.open_table(db) if (db / f"{store.TABLE}.lance").exists() else None
-        n = table.count_rows() if table is not None else 0
+        n = _rows(db)
         if least <= n < TOTAL:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()

@@ -64,7 +64,7 @@ def get_method(name: str) -> MethodSpec:
 
     Example:
         >>> get_method("cva").overlap
-        2
+        4
     """
     eps = _entry_points()
     if name not in eps:
