@@ -16,7 +16,7 @@ from tests.tasks.semantic.test_landcover_check import (
 )
 
 from terrasight.errors import InvalidOptionError
-from terrasight.tasks.change.methods import cuts
+from terrasight.tasks.change.methods import cuts, cva
 from terrasight.tasks.change.methods.cva import CVAOptions
 from terrasight.tasks.change.methods.threshold import otsu
 from terrasight.tasks.change.pipeline.detect import detect_changes
@@ -44,6 +44,8 @@ def _found(mask: np.ndarray) -> dict[str, float]:
 def test_the_default_two_step_cut_finds_all_three_planted_changes(flat_planted):
     result = detect_changes(*flat_planted, method="cva")
     assert result.params["magnitude_threshold"] < 2, result.params
+    assert result.params["cut"] == "two-step"  # the result says which cut it used
+    assert cva.restore(result.params).cut == "two-step"
     mask = result.mask().astype(bool)
     found = _found(mask)
     assert min(found.values()) > 0.95, (found, result.params)
@@ -57,6 +59,7 @@ def test_otsu_finds_only_the_roof_on_the_flat_scene(flat_planted):
     """The reason for the two-step cut: Otsu's falls between the roof and the two lawns."""
     result = detect_changes(*flat_planted, method="cva", method_options={"threshold": "otsu"})
     found = _found(result.mask().astype(bool))
+    assert result.params["cut"] == "otsu"
     assert found["roof"] > 0.95
     assert found["paler lawn"] < 0.05 and found["muddy"] < 0.05, found
 

@@ -150,6 +150,8 @@ class FittedCVA:
     tolerance: int = 1
     noise_floor: float = 0.0
     shift: tuple[int, int] = (0, 0)
+    cut: str = ""
+    """The cut the noise floor was raised to (``"floor"`` when it was not raised)."""
     name: str = "cva"
     threshold: float = 0.5
 
@@ -198,6 +200,7 @@ class FittedCVA:
             "tolerance": self.tolerance,
             "noise_floor": self.noise_floor,
             "shift": list(self.shift),
+            "cut": self.cut,
             "warnings": list(shift_warnings(self.name, self.shift)),
         }
 
@@ -314,6 +317,7 @@ def fit(
         magnitude_scale=max(float(mag.std()) / 4.0, 1e-6),
         noise_floor=floor,
         shift=shift,
+        cut=opts.threshold if opts.otsu and threshold > floor else "floor",
     )
 
 
@@ -329,6 +333,7 @@ def restore(params: dict[str, Any], cache: ModelCache | None = None) -> FittedCV
         int(params.get("tolerance", 0)),
         float(params.get("noise_floor", 0.0)),
         tuple(params.get("shift", (0, 0))),
+        str(params.get("cut", "")),
     )
 
 
