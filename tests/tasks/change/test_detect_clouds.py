@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import rasterio
 from click.testing import CliRunner
+from tests.conftest import read_landsat_cut
 
 from terrasight.tasks.change.pipeline import cloud_rule
 from terrasight.tasks.change.pipeline.clouds import CLOUD_FILE
@@ -37,15 +38,7 @@ def detect_changes(*args, **kwargs):
 @pytest.fixture(scope="module")
 def landsat() -> tuple[np.ndarray, dict, np.ndarray]:
     """The cut's six reflective bands (uint16 digital numbers), its profile, its quality band."""
-    arrays = []
-    for band in BANDS:
-        with rasterio.open(L8 / f"l8_{band}.tif") as ds:
-            arrays.append(ds.read(1))
-            profile = ds.profile
-    with rasterio.open(L8 / "l8_BQA.tif") as ds:
-        qa = ds.read(1)
-    profile.update(count=6, driver="GTiff")
-    return np.stack(arrays), profile, qa
+    return read_landsat_cut(L8, list(BANDS))
 
 
 def _reservoir() -> np.ndarray:

@@ -16,6 +16,7 @@ import pytest
 import rasterio
 from click.testing import CliRunner
 from rasterio.windows import Window
+from tests.conftest import read_landsat_cut
 
 from terrasight.tasks.landcover import NODATA, landcover
 from terrasight.tasks.landcover.clouds import CLOUDED_OUT_SHARE
@@ -35,15 +36,8 @@ FAST = {"tile_size": 256}
 def landsat() -> tuple[np.ndarray, dict, np.ndarray]:
     """The cut's six reflective bands (uint16 digital numbers), its profile, its cloud
     confidence (quality band bits 14-15: 3 is high)."""
-    arrays = []
-    for band in BANDS:
-        with rasterio.open(L8 / f"l8_{band}.tif") as ds:
-            arrays.append(ds.read(1))
-            profile = ds.profile
-    with rasterio.open(L8 / "l8_BQA.tif") as ds:
-        confidence = ds.read(1) >> 14
-    profile.update(count=6, driver="GTiff")
-    return np.stack(arrays), profile, confidence
+    data, profile, qa = read_landsat_cut(L8, list(BANDS))
+    return data, profile, qa >> 14
 
 
 def _crop(landsat, path: Path, window: Window, tags: dict | None = LANDSAT_L1) -> Path:
